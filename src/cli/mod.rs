@@ -1,0 +1,225 @@
+//! Command-line interface: raw arguments (clap), their validation into library types, and
+//! dispatch to one file per subcommand.
+
+mod info;
+mod open;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ivt::dataset::{DataSource, ImageLayout, InputSpec};
+
+/// Exit status of a subcommand that exists in the CLI but whose work is not built yet.
+const EXIT_NOT_YET: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ivt-explore",
+    version,
+    about = "Explore high-dimensional embeddings of image data sets",
+    long_about = "Explore high-dimensional embeddings of image data sets: nearest neighbours in the \
+                  original space, t-SNE/UMAP maps in 2D and 3D, image thumbnails and labelling.\n\n\
+                  With no subcommand, opens the built-in demo (Fashion-MNIST test set)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Open a data set in the explorer.
+    Open(OpenArgs),
+    /// Print what a data set holds (sizes, value statistics, images, classes, metadata) and check it
+    /// exactly as `open` would.
+    Info(InfoArgs),
+    /// Compute embeddings of an image folder with an ONNX image encoder.
+    Embed(EmbedArgs),
+    /// Compute the k-nearest-neighbour graph in the original feature space.
+    Knn(KnnArgs),
+    /// Compute a 2D or 3D layout (t-SNE, UMAP or PCA).
+    Layout(LayoutArgs),
+    /// Hierarchical clustering, cut into a number of clusters.
+    Cluster(ClusterArgs),
+    /// Score a layout: trustworthiness, kNN preservation, kNN label accuracy.
+    Eval(EvalArgs),
+    /// Write TensorBoard projector files (tensors, metadata, sprite).
+    ExportProjector(ExportProjectorArgs),
+    /// Render a view headless to a PNG and exit.
+    Screenshot(ScreenshotArgs),
+}
+
+/// What to load: shared by every subcommand that reads a data set.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Features: .npy, .npz, .csv or .tsv file, or a folder holding features.npy (plus optional
+    /// labels.npy, images/ and meta.json). Omitted: the built-in demo.
+    #[arg(value_name = "DATA")]
+    data: Option<PathBuf>,
+    /// Folder of images, one per feature row: flat, or torchvision `root/<class>/<image>`.
+    #[arg(long, value_name = "DIR")]
+    images: Option<PathBuf>,
+    /// How to read the image folder.
+    #[arg(long, value_enum, default_value_t = ImageLayout::Auto)]
+    image_layout: ImageLayout,
+    /// File with one substring per feature row; each must match exactly one image file name.
+    /// Without it, flat folders are in natural order (img2 before img10).
+    #[arg(long, value_name = "FILE")]
+    sort_keys: Option<PathBuf>,
+    /// CSV/TSV with a header and one row per item (text or numeric columns), for colouring and search.
+    #[arg(long, value_name = "FILE")]
+    metadata: Option<PathBuf>,
+    /// Class label per item: .npy of integers, or a text file with one label per line.
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// Array of an .npz archive to read the features from (needed when it holds several).
+    #[arg(long, value_name = "NAME")]
+    npz_key: Option<String>,
+    /// Keep items whose image cannot be read, drawn with a placeholder, instead of failing.
+    #[arg(long)]
+    allow_missing_images: bool,
+    /// Decode every image completely while loading (default: read headers only).
+    #[arg(long)]
+    verify_images: bool,
+}
+
+impl InputArgs {
+    fn spec(&self) -> InputSpec {
+        InputSpec {
+            data: self.data.clone().map_or(DataSource::Demo, DataSource::Path),
+            images: self.images.clone(),
+            image_layout: self.image_layout,
+            sort_keys: self.sort_keys.clone(),
+            metadata: self.metadata.clone(),
+            labels: self.labels.clone(),
+            npz_key: self.npz_key.clone(),
+            allow_missing_images: self.allow_missing_images,
+            verify_images: self.verify_images,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Side of the neighbour grid: nside × nside nearest neighbours of the selected image.
+    #[arg(long, default_value_t = 4)]
+    nside: u32,
+    /// Metadata column (or "class", "cluster") to colour points by.
+    #[arg(long, value_name = "COLUMN")]
+    color_by: Option<String>,
+    /// Where labels are kept and exported.
+    #[arg(long, value_name = "DIR")]
+    labels_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// ONNX image encoder.
+    #[arg(long, value_name = "MODEL.onnx")]
+    model: PathBuf,
+    /// Image folder to embed.
+    #[arg(long, value_name = "DIR")]
+    images: PathBuf,
+    /// Output features (.npy).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct KnnArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Neighbours per item (self excluded).
+    #[arg(short, default_value_t = 30)]
+    k: usize,
+    /// Output neighbour indices (.npy, int64, N × k).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LayoutArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// tsne, umap or pca.
+    #[arg(long, default_value = "tsne")]
+    method: String,
+    /// 2 or 3.
+    #[arg(long, default_value_t = 2)]
+    dims: u8,
+    /// Output coordinates (.npy, float32, N × dims).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Number of clusters to cut the dendrogram into.
+    #[arg(long, default_value_t = 20)]
+    clusters: usize,
+    /// Output cluster id per item (.npy, int64).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Layout to score (.npy, N × 2 or N × 3).
+    #[arg(long, value_name = "LAYOUT.npy")]
+    layout: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportProjectorArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output log folder for TensorBoard's projector.
+    #[arg(short, long, value_name = "LOGDIR")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ScreenshotArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output PNG.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
+
+/// Parse the command line and run it. Errors are returned to `main`, which prints them once.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => open::run_demo(),
+        Some(Command::Open(args)) => open::run(&args),
+        Some(Command::Info(args)) => info::run(&args),
+        Some(Command::Embed(_)) => not_yet("embed", "#8"),
+        Some(Command::Knn(_)) => not_yet("knn", "#3"),
+        Some(Command::Layout(_)) => not_yet("layout", "#4"),
+        Some(Command::Cluster(_)) => not_yet("cluster", "#6"),
+        Some(Command::Eval(_)) => not_yet("eval", "#3"),
+        Some(Command::ExportProjector(_)) => not_yet("export-projector", "#9"),
+        Some(Command::Screenshot(_)) => not_yet("screenshot", "#5"),
+    }
+}
+
+fn not_yet(command: &str, issue: &str) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "error: `ivt-explore {command}` is not built yet (issue {issue}); see `ivt-explore --help` for what works today"
+    );
+    Ok(ExitCode::from(EXIT_NOT_YET))
+}

@@ -1,0 +1,456 @@
+//! The feature matrix: N items × D dimensions of `f32`, row-major, read from `.npy`, `.npz`,
+//! CSV or TSV, checked for emptiness and non-finite values, and summarised for `info`.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::DatasetError;
+use crate::npy::{self, Source};
+
+/// Rows per parallel task in whole-matrix passes: large enough to amortise scheduling.
+const ROWS_PER_TASK: usize = 1024;
+
+/// N × D features, row-major `f32`. Constructed only through [`Features::new`], which checks
+/// the shape and that every value is finite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    n_items: usize,
+    dim: usize,
+    data: Vec<f32>,
+    /// The element type in the file, before conversion (e.g. "float64").
+    stored_dtype: String,
+    source: PathBuf,
+}
+
+impl Features {
+    /// Validate and wrap a row-major matrix; `source_name` is used in error messages.
+    pub fn new(
+        n_items: usize,
+        dim: usize,
+        data: Vec<f32>,
+        stored_dtype: impl Into<String>,
+        source: impl Into<PathBuf>,
+        source_name: &str,
+    ) -> Result<Self, DatasetError> {
+        if n_items == 0 {
+            return Err(DatasetError::Empty {
+                source_name: source_name.to_owned(),
+                what: "rows (items)",
+            });
+        }
+        if dim == 0 {
+            return Err(DatasetError::Empty {
+                source_name: source_name.to_owned(),
+                what: "columns (feature dimensions)",
+            });
+        }
+        debug_assert_eq!(data.len(), n_items * dim);
+        check_finite(&data, dim, source_name)?;
+        Ok(Self {
+            n_items,
+            dim,
+            data,
+            stored_dtype: stored_dtype.into(),
+            source: source.into(),
+        })
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.n_items
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    pub fn stored_dtype(&self) -> &str {
+        &self.stored_dtype
+    }
+
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// Summary statistics in one parallel pass.
+    pub fn stats(&self) -> FeatureStats {
+        let dim = self.dim;
+        let partials = self
+            .data
+            .par_chunks(ROWS_PER_TASK * dim)
+            .map(|block| {
+                let mut p = Partial::new(dim);
+                for row in block.chunks_exact(dim) {
+                    p.add_row(row);
+                }
+                p
+            })
+            .reduce_with(Partial::merge);
+        // `new` guarantees at least one row, so there is at least one partial.
+        let p = partials.unwrap_or_else(|| Partial::new(dim));
+        let count = (self.n_items * dim) as f64;
+        let mean = p.sum / count;
+        let variance = (p.sum_sq / count - mean * mean).max(0.0);
+        FeatureStats {
+            min: p.min,
+            max: p.max,
+            mean,
+            std: variance.sqrt(),
+            constant_columns: p
+                .col_min
+                .iter()
+                .zip(&p.col_max)
+                .filter(|(lo, hi)| lo == hi)
+                .count(),
+            zero_rows: p.zero_rows,
+            row_norm_min: p.norm_min.sqrt(),
+            row_norm_max: p.norm_max.sqrt(),
+        }
+    }
+
+    /// Bytes held by the matrix.
+    pub fn size_bytes(&self) -> usize {
+        self.data.len() * std::mem::size_of::<f32>()
+    }
+}
+
+/// What `info` shows about the values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureStats {
+    pub min: f32,
+    pub max: f32,
+    pub mean: f64,
+    pub std: f64,
+    /// Columns with one value for every item: they carry no information for distances.
+    pub constant_columns: usize,
+    /// All-zero rows: undefined under the cosine metric.
+    pub zero_rows: usize,
+    pub row_norm_min: f64,
+    pub row_norm_max: f64,
+}
+
+struct Partial {
+    min: f32,
+    max: f32,
+    sum: f64,
+    sum_sq: f64,
+    col_min: Vec<f32>,
+    col_max: Vec<f32>,
+    zero_rows: usize,
+    norm_min: f64,
+    norm_max: f64,
+}
+
+impl Partial {
+    fn new(dim: usize) -> Self {
+        Self {
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            sum: 0.0,
+            sum_sq: 0.0,
+            col_min: vec![f32::INFINITY; dim],
+            col_max: vec![f32::NEG_INFINITY; dim],
+            zero_rows: 0,
+            norm_min: f64::INFINITY,
+            norm_max: 0.0,
+        }
+    }
+
+    fn add_row(&mut self, row: &[f32]) {
+        let mut row_sum = 0f64;
+        let mut row_sq = 0f64;
+        for ((&v, lo), hi) in row.iter().zip(&mut self.col_min).zip(&mut self.col_max) {
+            *lo = lo.min(v);
+            *hi = hi.max(v);
+            row_sum += f64::from(v);
+            row_sq += f64::from(v) * f64::from(v);
+        }
+        self.sum += row_sum;
+        self.sum_sq += row_sq;
+        if row_sq == 0.0 {
+            self.zero_rows += 1;
+        }
+        self.norm_min = self.norm_min.min(row_sq);
+        self.norm_max = self.norm_max.max(row_sq);
+        let (lo, hi) = row
+            .iter()
+            .fold((self.min, self.max), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        self.min = lo;
+        self.max = hi;
+    }
+
+    fn merge(mut self, other: Self) -> Self {
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+        for (a, b) in self.col_min.iter_mut().zip(&other.col_min) {
+            *a = a.min(*b);
+        }
+        for (a, b) in self.col_max.iter_mut().zip(&other.col_max) {
+            *a = a.max(*b);
+        }
+        self.zero_rows += other.zero_rows;
+        self.norm_min = self.norm_min.min(other.norm_min);
+        self.norm_max = self.norm_max.max(other.norm_max);
+        self
+    }
+}
+
+/// Fail on the first NaN/Inf (in row order), reporting how many there are in all.
+fn check_finite(data: &[f32], dim: usize, source_name: &str) -> Result<(), DatasetError> {
+    let bad = |v: &f32| !v.is_finite();
+    let Some(first) = data.par_iter().position_first(bad) else {
+        return Ok(());
+    };
+    let count = data.par_iter().filter(|v| bad(v)).count();
+    Err(DatasetError::NonFinite {
+        source_name: source_name.to_owned(),
+        row: first / dim,
+        col: first % dim,
+        value: data[first],
+        count,
+    })
+}
+
+/// The feature file formats, chosen by extension (or by content where the extension says nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Npy,
+    Npz,
+    Delimited(u8),
+}
+
+fn detect_format(path: &Path) -> Result<Format, DatasetError> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "npy" => return Ok(Format::Npy),
+        "npz" => return Ok(Format::Npz),
+        "csv" => return Ok(Format::Delimited(b',')),
+        "tsv" | "tab" => return Ok(Format::Delimited(b'\t')),
+        _ => {}
+    }
+    let io_err = |source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if !path.exists() {
+        return Err(io_err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file or folder",
+        )));
+    }
+    let mut magic = [0u8; 6];
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(io_err)?;
+    match &magic[..n] {
+        [0x93, b'N', b'U', b'M', b'P', b'Y'] => Ok(Format::Npy),
+        [b'P', b'K', 3, 4, ..] => Ok(Format::Npz),
+        _ => Err(DatasetError::Unsupported {
+            path: path.to_owned(),
+            reason: "unknown feature file type; expected .npy, .npz, .csv or .tsv".to_owned(),
+        }),
+    }
+}
+
+/// Read a feature matrix from `.npy`, `.npz` (array `npz_key`, or the only one) or CSV/TSV.
+pub fn load_features(path: &Path, npz_key: Option<&str>) -> Result<Features, DatasetError> {
+    let format = detect_format(path)?;
+    if npz_key.is_some() && format != Format::Npz {
+        return Err(DatasetError::Unsupported {
+            path: path.to_owned(),
+            reason: "--npz-key applies to .npz archives only".to_owned(),
+        });
+    }
+    match format {
+        Format::Npy => {
+            let m = npy::read_matrix_file(path)?;
+            Features::new(
+                m.n_rows,
+                m.n_cols,
+                m.data,
+                m.stored_dtype.numpy_name(),
+                path,
+                &path.display().to_string(),
+            )
+        }
+        Format::Npz => load_npz(path, npz_key),
+        Format::Delimited(delimiter) => load_delimited(path, delimiter),
+    }
+}
+
+fn load_npz(path: &Path, npz_key: Option<&str>) -> Result<Features, DatasetError> {
+    let file = File::open(path).map_err(|source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let npz_err = |source| DatasetError::Npz {
+        path: path.to_owned(),
+        source,
+    };
+    let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(npz_err)?;
+    let mut available: Vec<String> = archive
+        .file_names()
+        // A member whose name cannot be decoded cannot be asked for by name either.
+        .filter_map(Result::ok)
+        .filter_map(|n| n.strip_suffix(".npy").map(str::to_owned))
+        .collect();
+    available.sort();
+    let chosen = match npz_key {
+        Some(key) if available.iter().any(|a| a == key) => key.to_owned(),
+        None if available.len() == 1 => available[0].clone(),
+        _ => {
+            return Err(DatasetError::NpzChoice {
+                path: path.to_owned(),
+                wanted: npz_key.map(str::to_owned),
+                available,
+            });
+        }
+    };
+    let source = Source {
+        path: path.to_owned(),
+        member: Some(chosen.clone()),
+    };
+    let member = archive.by_name(&format!("{chosen}.npy")).map_err(npz_err)?;
+    let mut reader = BufReader::with_capacity(1 << 20, member);
+    let header = npy::read_header(&mut reader, &source)?;
+    let m = npy::read_matrix(&mut reader, &header, &source)?;
+    Features::new(
+        m.n_rows,
+        m.n_cols,
+        m.data,
+        m.stored_dtype.numpy_name(),
+        path,
+        &source.to_string(),
+    )
+}
+
+/// CSV/TSV of numbers, one row per item. A first row with any non-numeric field is a header;
+/// lines starting with `#` are comments.
+fn load_delimited(path: &Path, delimiter: u8) -> Result<Features, DatasetError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .delimiter(delimiter)
+        .from_path(path)
+        .map_err(|e| csv_error(path, &e))?;
+    let mut data = Vec::new();
+    let mut dim: Option<usize> = None;
+    let mut n_items = 0usize;
+    let mut record = csv::StringRecord::new();
+    let mut first = true;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(path, &e)),
+        }
+        let line = record.position().map_or(0, csv::Position::line);
+        if record.len() == 1 && record[0].is_empty() {
+            continue; // a blank line
+        }
+        if first {
+            first = false;
+            if record.iter().any(|f| f.parse::<f32>().is_err()) {
+                dim = Some(record.len()); // a header: it fixes the width, holds no data
+                continue;
+            }
+        }
+        let expected = *dim.get_or_insert(record.len());
+        if record.len() != expected {
+            return Err(DatasetError::Ragged {
+                path: path.to_owned(),
+                line,
+                expected,
+                found: record.len(),
+            });
+        }
+        for (col, field) in record.iter().enumerate() {
+            let v = field.parse::<f32>().map_err(|_| DatasetError::Csv {
+                path: path.to_owned(),
+                line,
+                reason: if field.is_empty() {
+                    format!("column {} is empty", col + 1)
+                } else {
+                    format!(
+                        "column {} holds '{field}', not a number (text columns belong in --metadata)",
+                        col + 1
+                    )
+                },
+            })?;
+            data.push(v);
+        }
+        n_items += 1;
+    }
+    let dim = dim.unwrap_or(0);
+    let dtype = "text";
+    Features::new(n_items, dim, data, dtype, path, &path.display().to_string())
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> DatasetError {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => DatasetError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(io.kind(), io.to_string()),
+        },
+        _ => DatasetError::Csv {
+            path: path.to_owned(),
+            line: e.position().map_or(0, csv::Position::line),
+            reason: e.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_of_a_small_matrix() {
+        let f =
+            Features::new(3, 2, vec![0., 1., 0., 3., 0., 0.], "float32", "m", "m").expect("valid");
+        let s = f.stats();
+        assert_eq!((s.min, s.max), (0.0, 3.0));
+        assert!((s.mean - 4.0 / 6.0).abs() < 1e-12);
+        assert_eq!(s.constant_columns, 1);
+        assert_eq!(s.zero_rows, 1);
+        assert_eq!((s.row_norm_min, s.row_norm_max), (0.0, 3.0));
+    }
+
+    #[test]
+    fn non_finite_reports_first_and_count() {
+        let err = Features::new(
+            2,
+            2,
+            vec![1., f32::NAN, f32::INFINITY, 0.],
+            "float32",
+            "m",
+            "m.npy",
+        )
+        .expect_err("nan");
+        match err {
+            DatasetError::NonFinite {
+                row, col, count, ..
+            } => {
+                assert_eq!((row, col, count), (0, 1, 2));
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+}

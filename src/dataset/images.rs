@@ -1,0 +1,621 @@
+//! Images per item: which file belongs to which feature row, and whether each can be read.
+//!
+//! Three ways to line files up with rows, all explicit:
+//! - flat folder + sort keys: row i's key is a substring of exactly one file name (the
+//!   reference tool's `image_sort_key`); misses, ambiguities and files claimed twice are errors
+//!   listing every offending row;
+//! - flat folder, natural order of file names (`img2` before `img10`);
+//! - torchvision `root/<class>/<image>`: classes and files in torchvision's `ImageFolder` order
+//!   (plain sorted class names, `sorted(os.walk(...))`, sorted file names), so features computed
+//!   by a torchvision data loader line up, and the folder gives each row a class.
+//!
+//! Every image is opened at load time (header only by default, fully with `verify`), in
+//! parallel, and all failures are reported together.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use aho_corasick::AhoCorasick;
+use rayon::prelude::*;
+
+use super::{Categorical, DatasetError};
+
+/// Extensions listed as images: ours plus torchvision's `IMG_EXTENSIONS`, so that a folder
+/// lists the same files torchvision would (an unsupported TIFF is then reported, not skipped
+/// and silently shifting every row after it).
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "webp", "bmp", "gif", "ppm", "pgm", "tif", "tiff",
+];
+
+/// How the user asked the folder to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ImageLayout {
+    /// Flat if images sit at the top level, classes if they sit only in sub-folders.
+    #[default]
+    Auto,
+    /// Images at the top level; sub-folders ignored.
+    Flat,
+    /// torchvision `root/<class>/<image>`.
+    Classes,
+}
+
+/// How rows were matched to files, for `info` and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageOrder {
+    SortKeys,
+    Natural,
+    Torchvision,
+}
+
+impl fmt::Display for ImageOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::SortKeys => "matched by sort keys",
+            Self::Natural => "flat folder, natural order",
+            Self::Torchvision => "torchvision class folders",
+        })
+    }
+}
+
+/// One image file per item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFiles {
+    pub root: PathBuf,
+    pub order: ImageOrder,
+    /// Full path of each item's image.
+    pub paths: Vec<PathBuf>,
+    /// Width × height of each item's image; `None` where it could not be read (only with
+    /// `--allow-missing-images`: the item is drawn with a placeholder).
+    pub sizes: Vec<Option<(u32, u32)>>,
+    /// Images that could not be read, kept only with `--allow-missing-images`.
+    pub failures: Vec<ImageFailure>,
+    /// Files in the folder that no sort key named.
+    pub unused_files: usize,
+}
+
+/// The images of a data set.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Images {
+    None,
+    Files(ImageFiles),
+    /// Images held in memory, one `width × height` 8-bit grey image per item (the demo).
+    Gray8 {
+        width: u32,
+        height: u32,
+        pixels: Vec<u8>,
+    },
+}
+
+impl Images {
+    pub fn count(&self) -> usize {
+        match self {
+            Self::None => 0,
+            Self::Files(f) => f.paths.len(),
+            Self::Gray8 {
+                width,
+                height,
+                pixels,
+            } => pixels.len() / (*width as usize * *height as usize).max(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFailure {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl fmt::Display for ImageFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+/// A row whose sort key does not name exactly one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKeyProblem {
+    Empty {
+        row: usize,
+    },
+    NoMatch {
+        row: usize,
+        key: String,
+    },
+    Ambiguous {
+        row: usize,
+        key: String,
+        matches: Vec<String>,
+        n_matches: usize,
+    },
+    /// Several rows' keys name the same file.
+    SharedFile {
+        rows: Vec<usize>,
+        file: String,
+    },
+}
+
+impl fmt::Display for SortKeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Rows are shown 1-based: they are line numbers of the keys file.
+        match self {
+            Self::Empty { row } => write!(f, "line {}: empty key", row + 1),
+            Self::NoMatch { row, key } => write!(f, "line {}: '{key}' matches no file", row + 1),
+            Self::Ambiguous {
+                row,
+                key,
+                matches,
+                n_matches,
+            } => {
+                write!(
+                    f,
+                    "line {}: '{key}' matches {n_matches} files ({}",
+                    row + 1,
+                    matches.join(", ")
+                )?;
+                if *n_matches > matches.len() {
+                    write!(f, ", ...")?;
+                }
+                write!(f, ")")
+            }
+            Self::SharedFile { rows, file } => {
+                let lines: Vec<String> = rows.iter().map(|r| (r + 1).to_string()).collect();
+                write!(f, "lines {} all name '{file}'", lines.join(", "))
+            }
+        }
+    }
+}
+
+/// Compare names as people sort them: digit runs by value, so `img2 < img10`.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(cx), Some(cy)) if cx.is_ascii_digit() && cy.is_ascii_digit() => {
+                let (dx, rx) = split_digits(x);
+                let (dy, ry) = split_digits(y);
+                let (tx, ty) = (trim_zeros(dx), trim_zeros(dy));
+                let ord = tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                (x, y) = (rx, ry);
+            }
+            (Some(cx), Some(cy)) => {
+                if cx != cy {
+                    return cx.cmp(cy);
+                }
+                (x, y) = (&x[1..], &y[1..]);
+            }
+        }
+    }
+}
+
+fn split_digits(s: &[u8]) -> (&[u8], &[u8]) {
+    let end = s
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(s.len());
+    s.split_at(end)
+}
+
+fn trim_zeros(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&c| c != b'0').unwrap_or(s.len());
+    &s[start..]
+}
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
+}
+
+/// A candidate image: its full path and the name sort keys are matched against (the file name
+/// in a flat folder, `class/…/file` under class folders).
+struct Candidate {
+    path: PathBuf,
+    name: String,
+}
+
+struct Listing {
+    top: Vec<Candidate>,
+    /// (class name, images under it in torchvision order)
+    classes: Vec<(String, Vec<Candidate>)>,
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, DatasetError> {
+    let io_err = |source| DatasetError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err)? {
+        let entry = entry.map_err(io_err)?;
+        let path = entry.path();
+        // `metadata` follows symlinks, as torchvision's `os.walk(followlinks=True)` does.
+        let is_dir = std::fs::metadata(&path)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        entries.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            path,
+            is_dir,
+        ));
+    }
+    // Byte order of UTF-8 equals Python's code-point order of `sorted()`.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+fn list_folder(root: &Path) -> Result<Listing, DatasetError> {
+    if !root.is_dir() {
+        return Err(DatasetError::ImageFolder {
+            path: root.to_owned(),
+            reason: "not a folder (or it does not exist)".to_owned(),
+        });
+    }
+    let mut top = Vec::new();
+    let mut classes = Vec::new();
+    for (name, path, is_dir) in read_dir_sorted(root)? {
+        if is_dir {
+            let mut images = Vec::new();
+            walk_class(&path, &name, &mut images)?;
+            classes.push((name, images));
+        } else if is_image(&path) {
+            top.push(Candidate { path, name });
+        }
+    }
+    Ok(Listing { top, classes })
+}
+
+/// torchvision's `for root, _, fnames in sorted(os.walk(class_dir)): for f in sorted(fnames)`:
+/// folders ordered by their full path string, files by name within each.
+fn walk_class(dir: &Path, prefix: &str, out: &mut Vec<Candidate>) -> Result<(), DatasetError> {
+    let mut folders: Vec<(String, PathBuf)> = Vec::new();
+    let mut stack = vec![(prefix.to_owned(), dir.to_owned())];
+    while let Some((rel, path)) = stack.pop() {
+        for (name, child, is_dir) in read_dir_sorted(&path)? {
+            if is_dir {
+                stack.push((format!("{rel}/{name}"), child));
+            }
+        }
+        folders.push((rel, path));
+    }
+    folders.sort_by(|a, b| a.0.cmp(&b.0));
+    for (rel, path) in folders {
+        for (name, child, is_dir) in read_dir_sorted(&path)? {
+            if !is_dir && is_image(&child) {
+                out.push(Candidate {
+                    path: child,
+                    name: format!("{rel}/{name}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// List, order and check the images of `root` for `n_rows` feature rows.
+///
+/// Returns the files and, for class folders, one class label per row.
+pub fn scan_image_folder(
+    root: &Path,
+    layout: ImageLayout,
+    sort_keys: Option<&Path>,
+    n_rows: usize,
+    allow_missing: bool,
+    verify: bool,
+) -> Result<(ImageFiles, Option<Categorical>), DatasetError> {
+    let listing = list_folder(root)?;
+    let n_class_images: usize = listing.classes.iter().map(|(_, c)| c.len()).sum();
+    let use_classes = match layout {
+        ImageLayout::Flat => false,
+        ImageLayout::Classes => true,
+        ImageLayout::Auto => match (listing.top.is_empty(), n_class_images == 0) {
+            (false, true) => false,
+            (true, false) => true,
+            (true, true) => {
+                return Err(DatasetError::ImageFolder {
+                    path: root.to_owned(),
+                    reason: format!(
+                        "no images found (looked for {} at the top level and one folder down)",
+                        IMAGE_EXTENSIONS.join(", ")
+                    ),
+                });
+            }
+            (false, false) => {
+                return Err(DatasetError::ImageFolder {
+                    path: root.to_owned(),
+                    reason: format!(
+                        "{} images at the top level and {n_class_images} in sub-folders; \
+                         say which with --image-layout flat or --image-layout classes",
+                        listing.top.len()
+                    ),
+                });
+            }
+        },
+    };
+    let (candidates, class_of): (Vec<Candidate>, Vec<String>) = if use_classes {
+        listing
+            .classes
+            .into_iter()
+            .filter(|(_, images)| !images.is_empty())
+            .flat_map(|(class, images)| images.into_iter().map(move |c| (c, class.clone())))
+            .unzip()
+    } else {
+        let mut top = listing.top;
+        top.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+        let n = top.len();
+        (top, vec![String::new(); n])
+    };
+    if candidates.is_empty() {
+        return Err(DatasetError::ImageFolder {
+            path: root.to_owned(),
+            reason: if use_classes {
+                "no images in any class folder".to_owned()
+            } else {
+                "no images at the top level".to_owned()
+            },
+        });
+    }
+
+    let (rows, order, unused_files) = match sort_keys {
+        Some(keys_path) => {
+            let keys = read_sort_keys(keys_path)?;
+            if keys.len() != n_rows {
+                return Err(DatasetError::ItemCount {
+                    path: keys_path.to_owned(),
+                    what: "sort keys",
+                    found: keys.len(),
+                    expected: n_rows,
+                });
+            }
+            let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
+            let rows =
+                match_sort_keys(&keys, &names).map_err(|problems| DatasetError::SortKeys {
+                    path: keys_path.to_owned(),
+                    problems,
+                })?;
+            let unused = candidates.len() - rows.len();
+            (rows, ImageOrder::SortKeys, unused)
+        }
+        None => {
+            if candidates.len() != n_rows {
+                return Err(DatasetError::ImageCount {
+                    path: root.to_owned(),
+                    images: candidates.len(),
+                    rows: n_rows,
+                });
+            }
+            let order = if use_classes {
+                ImageOrder::Torchvision
+            } else {
+                ImageOrder::Natural
+            };
+            ((0..n_rows).collect(), order, 0)
+        }
+    };
+
+    let paths: Vec<PathBuf> = rows.iter().map(|&i| candidates[i].path.clone()).collect();
+    let probed: Vec<Result<(u32, u32), String>> =
+        paths.par_iter().map(|p| probe_image(p, verify)).collect();
+    let mut failures = Vec::new();
+    let sizes = probed
+        .into_iter()
+        .zip(&paths)
+        .map(|(r, p)| match r {
+            Ok(size) => Some(size),
+            Err(reason) => {
+                failures.push(ImageFailure {
+                    path: p.clone(),
+                    reason,
+                });
+                None
+            }
+        })
+        .collect();
+    if !failures.is_empty() && !allow_missing {
+        return Err(DatasetError::ImageFailures {
+            path: root.to_owned(),
+            failures,
+        });
+    }
+    let classes = use_classes.then(|| {
+        let labels: Vec<&str> = rows.iter().map(|&i| class_of[i].as_str()).collect();
+        Categorical::from_strings(&labels)
+    });
+    Ok((
+        ImageFiles {
+            root: root.to_owned(),
+            order,
+            paths,
+            sizes,
+            failures,
+            unused_files,
+        },
+        classes,
+    ))
+}
+
+/// Open an image and return its size; with `verify`, decode it completely.
+fn probe_image(path: &Path, verify: bool) -> Result<(u32, u32), String> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| e.to_string())?
+        // Trust the bytes, not the extension: a PNG named .jpg is still readable.
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    if reader.format().is_none() {
+        return Err("not a recognised image format".to_owned());
+    }
+    if verify {
+        let img = reader.decode().map_err(|e| e.to_string())?;
+        Ok((img.width(), img.height()))
+    } else {
+        reader.into_dimensions().map_err(|e| e.to_string())
+    }
+}
+
+/// One key per line; a trailing newline (or trailing blank lines) is not a key.
+fn read_sort_keys(path: &Path) -> Result<Vec<String>, DatasetError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut keys: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .collect();
+    while keys.last().is_some_and(String::is_empty) {
+        keys.pop();
+    }
+    Ok(keys)
+}
+
+/// For each key, the index of the one name containing it; or every problem found.
+///
+/// Aho-Corasick over all keys makes this one pass over the names instead of keys × names
+/// substring tests (7·10⁹ of them at 70k items).
+pub fn match_sort_keys(keys: &[String], names: &[&str]) -> Result<Vec<usize>, Vec<SortKeyProblem>> {
+    const SHOWN_MATCHES: usize = 3;
+    let mut problems = Vec::new();
+    let searchable: Vec<(usize, &str)> = keys
+        .iter()
+        .enumerate()
+        .filter(|(row, k)| {
+            if k.is_empty() {
+                problems.push(SortKeyProblem::Empty { row: *row });
+            }
+            !k.is_empty()
+        })
+        .map(|(row, k)| (row, k.as_str()))
+        .collect();
+    let automaton = AhoCorasick::new(searchable.iter().map(|(_, k)| k)).map_err(|e| {
+        vec![SortKeyProblem::NoMatch {
+            row: 0,
+            key: format!("(cannot build the key matcher: {e})"),
+        }]
+    })?;
+    let mut matches: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
+    for (file, name) in names.iter().enumerate() {
+        for m in automaton.find_overlapping_iter(*name) {
+            let row = searchable[m.pattern().as_usize()].0;
+            // A key occurring twice in one name is still one file.
+            if matches[row].last() != Some(&file) {
+                matches[row].push(file);
+            }
+        }
+    }
+    let mut claimed: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    for (row, files) in matches.iter().enumerate() {
+        match files.as_slice() {
+            [] if keys[row].is_empty() => {}
+            [] => problems.push(SortKeyProblem::NoMatch {
+                row,
+                key: keys[row].clone(),
+            }),
+            [file] => claimed[*file].push(row),
+            many => problems.push(SortKeyProblem::Ambiguous {
+                row,
+                key: keys[row].clone(),
+                matches: many
+                    .iter()
+                    .take(SHOWN_MATCHES)
+                    .map(|&f| names[f].to_owned())
+                    .collect(),
+                n_matches: many.len(),
+            }),
+        }
+    }
+    for (file, rows) in claimed.iter().enumerate() {
+        if rows.len() > 1 {
+            problems.push(SortKeyProblem::SharedFile {
+                rows: rows.clone(),
+                file: names[file].to_owned(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| match p {
+            SortKeyProblem::Empty { row }
+            | SortKeyProblem::NoMatch { row, .. }
+            | SortKeyProblem::Ambiguous { row, .. } => *row,
+            SortKeyProblem::SharedFile { rows, .. } => rows[0],
+        });
+        return Err(problems);
+    }
+    Ok(matches.iter().map(|files| files[0]).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec![
+            "img10.png",
+            "img2.png",
+            "img1.png",
+            "img02.png",
+            "a.png",
+            "img1b.png",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            vec![
+                "a.png",
+                "img1.png",
+                "img1b.png",
+                "img02.png",
+                "img2.png",
+                "img10.png"
+            ]
+        );
+    }
+
+    #[test]
+    fn sort_keys_match_substrings_in_key_order() {
+        let names = ["cat_003.png", "cat_001.png", "dog_002.png"];
+        let keys: Vec<String> = ["001", "dog", "cat_003"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(match_sort_keys(&keys, &names), Ok(vec![1, 2, 0]));
+    }
+
+    #[test]
+    fn sort_keys_report_every_problem() {
+        let names = ["cat_1.png", "cat_10.png", "dog_2.png"];
+        let keys: Vec<String> = ["cat_1", "bird", "", "dog", "_2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let problems = match_sort_keys(&keys, &names).expect_err("problems");
+        assert_eq!(
+            problems,
+            vec![
+                SortKeyProblem::Ambiguous {
+                    row: 0,
+                    key: "cat_1".into(),
+                    matches: vec!["cat_1.png".into(), "cat_10.png".into()],
+                    n_matches: 2
+                },
+                SortKeyProblem::NoMatch {
+                    row: 1,
+                    key: "bird".into()
+                },
+                SortKeyProblem::Empty { row: 2 },
+                SortKeyProblem::SharedFile {
+                    rows: vec![3, 4],
+                    file: "dog_2.png".into()
+                },
+            ]
+        );
+        assert_eq!(problems[1].to_string(), "line 2: 'bird' matches no file");
+    }
+}

@@ -1,0 +1,510 @@
+//! Data sets: the feature matrix, the images and the per-item metadata, loaded and cross-checked.
+//!
+//! A [`Dataset`] is built once by [`load`] from an [`InputSpec`] and is immutable afterwards.
+//! Rows and images are matched explicitly (sort keys, natural order or torchvision order) and
+//! the counts checked: a mismatch is an error, never a silent shift of every image by one row.
+//! Every error names the file it is about.
+
+mod demo;
+mod features;
+mod images;
+mod metadata;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::npy::NpyError;
+
+pub use demo::{DEMO_NAME, load_demo};
+pub use features::{FeatureStats, Features, load_features};
+pub use images::{
+    ImageFailure, ImageFiles, ImageLayout, ImageOrder, Images, SortKeyProblem, natural_cmp,
+    scan_image_folder,
+};
+pub use metadata::{Column, ColumnValues, Metadata, load_labels, load_metadata};
+
+/// One item (a row of the feature matrix, an image, a point). Never an entity or a sprite index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ItemId(pub u32);
+
+impl ItemId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Strings per item stored as a small table of names and one code per item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Categorical {
+    pub names: Vec<String>,
+    pub codes: Vec<u32>,
+}
+
+impl Categorical {
+    /// Build from one string per item; names are naturally sorted so "class2" precedes "class10"
+    /// and colours do not depend on row order.
+    pub fn from_strings<S: AsRef<str>>(values: &[S]) -> Self {
+        let mut names: Vec<String> = values.iter().map(|v| v.as_ref().to_owned()).collect();
+        names.sort_by(|a, b| natural_cmp(a, b));
+        names.dedup();
+        let codes = values
+            .iter()
+            .map(|v| {
+                // The name is present: `names` was built from these very values.
+                names
+                    .binary_search_by(|n| natural_cmp(n, v.as_ref()))
+                    .map_or(0, |i| i as u32)
+            })
+            .collect();
+        Self { names, codes }
+    }
+
+    /// Reorder the names to follow `preferred` (e.g. class 0 first), when it names every one;
+    /// otherwise keep the natural order.
+    pub fn with_name_order<S: AsRef<str>>(mut self, preferred: &[S]) -> Self {
+        let order: Vec<usize> = preferred
+            .iter()
+            .filter_map(|p| self.names.iter().position(|n| n == p.as_ref()))
+            .collect();
+        if order.len() != self.names.len() {
+            return self;
+        }
+        let mut new_code = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_code[old] = new as u32;
+        }
+        self.names = order.iter().map(|&i| self.names[i].clone()).collect();
+        for code in &mut self.codes {
+            *code = new_code[*code as usize];
+        }
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    pub fn name_of(&self, item: ItemId) -> &str {
+        &self.names[self.codes[item.index()] as usize]
+    }
+
+    /// Items per name, in name order.
+    pub fn counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.names.len()];
+        for &c in &self.codes {
+            counts[c as usize] += 1;
+        }
+        counts
+    }
+}
+
+/// Where a class label per item came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClassSource {
+    /// torchvision layout: the folder each image sits in.
+    Folders,
+    /// A labels file given by the user (or found beside the features).
+    File(PathBuf),
+    /// The built-in demo's own labels.
+    BuiltIn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classes {
+    pub labels: Categorical,
+    pub source: ClassSource,
+}
+
+/// A loaded, validated data set.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// What to call it in titles and logs: the file or folder name, or the demo's name.
+    pub name: String,
+    pub features: Features,
+    pub images: Images,
+    pub classes: Option<Classes>,
+    pub metadata: Option<Metadata>,
+}
+
+impl Dataset {
+    pub fn n_items(&self) -> usize {
+        self.features.n_items()
+    }
+}
+
+/// The data argument: a path, or the built-in demo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    Demo,
+    Path(PathBuf),
+}
+
+/// Everything the user said about what to load, before anything is read.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    pub data: DataSource,
+    /// Image folder; one image per feature row.
+    pub images: Option<PathBuf>,
+    pub image_layout: ImageLayout,
+    /// One substring per row, each naming exactly one image file.
+    pub sort_keys: Option<PathBuf>,
+    pub metadata: Option<PathBuf>,
+    pub labels: Option<PathBuf>,
+    /// Which array of an `.npz` archive holds the features.
+    pub npz_key: Option<String>,
+    /// Keep items whose image cannot be read, with a placeholder, instead of failing.
+    pub allow_missing_images: bool,
+    /// Decode every image fully at load instead of reading only its header.
+    pub verify_images: bool,
+}
+
+impl InputSpec {
+    pub fn new(data: DataSource) -> Self {
+        Self {
+            data,
+            images: None,
+            image_layout: ImageLayout::Auto,
+            sort_keys: None,
+            metadata: None,
+            labels: None,
+            npz_key: None,
+            allow_missing_images: false,
+            verify_images: false,
+        }
+    }
+}
+
+/// One problem per variant, each naming the file concerned.
+#[derive(Debug, Error)]
+pub enum DatasetError {
+    #[error(transparent)]
+    Npy(#[from] NpyError),
+    #[error("cannot read {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Unsupported { path: PathBuf, reason: String },
+    #[error("{path} is not a readable .npz archive")]
+    Npz {
+        path: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("{path}: {}", npz_choice_text(.wanted.as_deref(), .available))]
+    NpzChoice {
+        path: PathBuf,
+        wanted: Option<String>,
+        available: Vec<String>,
+    },
+    #[error("{source_name} has no {what}")]
+    Empty {
+        source_name: String,
+        what: &'static str,
+    },
+    #[error(
+        "{source_name} has {count} non-finite value(s) (NaN or ±Inf); the first is {value} at row {row}, column {col} (0-based)"
+    )]
+    NonFinite {
+        source_name: String,
+        row: usize,
+        col: usize,
+        value: f32,
+        count: usize,
+    },
+    #[error("{path}, line {line}: {reason}")]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+    #[error("{path}, line {line}: {found} field(s), expected {expected} like the first row")]
+    Ragged {
+        path: PathBuf,
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
+    #[error("image folder {path}: {reason}")]
+    ImageFolder { path: PathBuf, reason: String },
+    #[error(
+        "{images} image(s) in {path} but {rows} feature row(s); every row needs exactly one image (use --sort-keys to pick and order them)"
+    )]
+    ImageCount {
+        path: PathBuf,
+        images: usize,
+        rows: usize,
+    },
+    #[error("sort keys {path}: {}", problems_text(.problems))]
+    SortKeys {
+        path: PathBuf,
+        problems: Vec<SortKeyProblem>,
+    },
+    #[error(
+        "{} of the images in {path} cannot be read (pass --allow-missing-images to keep those items with a placeholder):{}",
+        .failures.len(), failures_text(.failures)
+    )]
+    ImageFailures {
+        path: PathBuf,
+        failures: Vec<ImageFailure>,
+    },
+    #[error("{path} has {found} {what}, but the features have {expected} rows")]
+    ItemCount {
+        path: PathBuf,
+        what: &'static str,
+        found: usize,
+        expected: usize,
+    },
+    #[error("{path}: {what} is not supported yet ({issue})")]
+    NotYet {
+        path: PathBuf,
+        what: &'static str,
+        issue: &'static str,
+    },
+}
+
+/// How many problems an error message lists before summarising the rest.
+const LISTED_PROBLEMS: usize = 25;
+
+fn list_with_more<T: fmt::Display>(items: &[T]) -> String {
+    let mut text: String = items
+        .iter()
+        .take(LISTED_PROBLEMS)
+        .map(|p| format!("\n  {p}"))
+        .collect();
+    if items.len() > LISTED_PROBLEMS {
+        text.push_str(&format!(
+            "\n  ... and {} more",
+            items.len() - LISTED_PROBLEMS
+        ));
+    }
+    text
+}
+
+fn problems_text(problems: &[SortKeyProblem]) -> String {
+    format!(
+        "{} row(s) do not name exactly one image:{}",
+        problems.len(),
+        list_with_more(problems)
+    )
+}
+
+fn failures_text(failures: &[ImageFailure]) -> String {
+    list_with_more(failures)
+}
+
+fn npz_choice_text(wanted: Option<&str>, available: &[String]) -> String {
+    match wanted {
+        Some(w) => format!("no array named '{w}'; it holds: {}", available.join(", ")),
+        None if available.is_empty() => "the archive holds no .npy arrays".to_owned(),
+        None => format!(
+            "holds several arrays ({}); choose one with --npz-key",
+            available.join(", ")
+        ),
+    }
+}
+
+/// The file name of a path, for titles.
+fn display_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Load and cross-check everything `spec` names.
+pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
+    let path = match &spec.data {
+        DataSource::Demo => return load_demo_with(spec),
+        DataSource::Path(p) => p,
+    };
+    let folder = DatasetFolder::detect(path)?;
+    let (features_path, name) = match &folder {
+        Some(f) => (f.features.clone(), display_name(path)),
+        None => (path.clone(), display_name(path)),
+    };
+    let features = load_features(&features_path, spec.npz_key.as_deref())?;
+    let n = features.n_items();
+
+    let image_dir = spec
+        .images
+        .clone()
+        .or_else(|| folder.as_ref().and_then(|f| f.images.clone()));
+    let (images, folder_classes) = match image_dir {
+        Some(dir) => {
+            let (files, classes) = scan_image_folder(
+                &dir,
+                spec.image_layout,
+                spec.sort_keys.as_deref(),
+                n,
+                spec.allow_missing_images,
+                spec.verify_images,
+            )?;
+            (Images::Files(files), classes)
+        }
+        None => {
+            if let Some(keys) = &spec.sort_keys {
+                return Err(DatasetError::Unsupported {
+                    path: keys.clone(),
+                    reason: "sort keys need an image folder (--images DIR)".to_owned(),
+                });
+            }
+            (Images::None, None)
+        }
+    };
+
+    let labels_path = spec
+        .labels
+        .clone()
+        .or_else(|| folder.as_ref().and_then(|f| f.labels.clone()));
+    let classes = match labels_path {
+        Some(lp) => {
+            let names = folder.as_ref().and_then(|f| f.label_names.as_deref());
+            Some(Classes {
+                labels: load_labels(&lp, n, names)?,
+                source: ClassSource::File(lp),
+            })
+        }
+        None => folder_classes.map(|labels| Classes {
+            labels,
+            source: ClassSource::Folders,
+        }),
+    };
+    let metadata = spec
+        .metadata
+        .as_deref()
+        .map(|p| load_metadata(p, n))
+        .transpose()?;
+    Ok(Dataset {
+        name,
+        features,
+        images,
+        classes,
+        metadata,
+    })
+}
+
+fn load_demo_with(spec: &InputSpec) -> Result<Dataset, DatasetError> {
+    let mut data = load_demo();
+    if let Some(p) = &spec.metadata {
+        data.metadata = Some(load_metadata(p, data.n_items())?);
+    }
+    if let Some(p) = &spec.labels {
+        data.classes = Some(Classes {
+            labels: load_labels(p, data.n_items(), None)?,
+            source: ClassSource::File(p.clone()),
+        });
+    }
+    Ok(data)
+}
+
+/// A folder in the layout `make_datasets.py` writes: `features.npy`, optional `labels.npy`,
+/// `images/` and `meta.json` with `label_names`.
+struct DatasetFolder {
+    features: PathBuf,
+    labels: Option<PathBuf>,
+    images: Option<PathBuf>,
+    label_names: Option<Vec<String>>,
+}
+
+impl DatasetFolder {
+    fn detect(path: &Path) -> Result<Option<Self>, DatasetError> {
+        if !path.is_dir() {
+            return Ok(None);
+        }
+        let features = path.join("features.npy");
+        if !features.is_file() {
+            return Err(if path.join("projector_config.pbtxt").is_file() {
+                DatasetError::NotYet {
+                    path: path.to_owned(),
+                    what: "a TensorBoard projector log folder",
+                    issue: "issue #9",
+                }
+            } else {
+                DatasetError::Unsupported {
+                    path: path.to_owned(),
+                    reason: "a folder must hold features.npy (with optional labels.npy, images/, meta.json); \
+                             for an image folder without features pass the features file and --images DIR"
+                        .to_owned(),
+                }
+            });
+        }
+        let existing = |name: &str| Some(path.join(name)).filter(|p| p.exists());
+        let label_names = match existing("meta.json") {
+            Some(meta) => read_label_names(&meta)?,
+            None => None,
+        };
+        Ok(Some(Self {
+            features,
+            labels: existing("labels.npy"),
+            images: existing("images").filter(|p| p.is_dir()),
+            label_names,
+        }))
+    }
+}
+
+fn read_label_names(path: &Path) -> Result<Option<Vec<String>>, DatasetError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| DatasetError::Unsupported {
+            path: path.to_owned(),
+            reason: format!("not valid JSON: {e}"),
+        })?;
+    Ok(value
+        .get("label_names")
+        .and_then(|v| v.as_array())
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| n.as_str().map_or_else(|| n.to_string(), str::to_owned))
+                .collect()
+        }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categorical_sorts_names_naturally() {
+        let c = Categorical::from_strings(&["b10", "b2", "a", "b2"]);
+        assert_eq!(c.names, vec!["a", "b2", "b10"]);
+        assert_eq!(c.codes, vec![2, 1, 0, 1]);
+        assert_eq!(c.counts(), vec![1, 2, 1]);
+        assert_eq!(c.name_of(ItemId(0)), "b10");
+        let c = c.with_name_order(&["b10", "a", "b2"]);
+        assert_eq!(c.names, vec!["b10", "a", "b2"]);
+        assert_eq!(c.codes, vec![0, 2, 1, 2]);
+        let partial = c.clone().with_name_order(&["a"]);
+        assert_eq!(partial, c, "an incomplete order changes nothing");
+    }
+
+    #[test]
+    fn long_problem_lists_are_summarised() {
+        let failures: Vec<ImageFailure> = (0..30)
+            .map(|i| ImageFailure {
+                path: PathBuf::from(format!("img{i}.png")),
+                reason: "bad".to_owned(),
+            })
+            .collect();
+        let text = DatasetError::ImageFailures {
+            path: PathBuf::from("imgs"),
+            failures,
+        }
+        .to_string();
+        assert!(text.starts_with("30 of the images in imgs"));
+        assert!(text.contains("img24.png") && !text.contains("img25.png"));
+        assert!(text.contains("and 5 more"));
+    }
+}
