@@ -406,7 +406,25 @@ pub fn read_matrix(
             source_name: source.clone(),
             reason: format!("cannot allocate {n_rows} × {n_cols} values"),
         })?;
-    if header.fortran_order && n_rows > 1 && n_cols > 1 {
+    let native_f32 = header.dtype.kind == DtypeKind::F32
+        && header.dtype.little_endian == cfg!(target_endian = "little");
+    if native_f32 && !(header.fortran_order && n_rows > 1 && n_cols > 1) {
+        // The common case (float32, C order) reads straight into the output: no conversion,
+        // no second buffer.
+        data.resize(n_elements, 0.0);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut data);
+        let got = read_fully(reader, bytes).map_err(|e| NpyError::Io {
+            source_name: source.clone(),
+            source: e,
+        })?;
+        if got < bytes.len() {
+            return Err(NpyError::Truncated {
+                source_name: source.clone(),
+                expected: header.data_bytes(),
+                found: got as u64,
+            });
+        }
+    } else if header.fortran_order && n_rows > 1 && n_cols > 1 {
         data.resize(n_elements, 0.0);
         let mut k = 0usize;
         stream_elements(reader, header, source, |chunk| {

@@ -596,6 +596,20 @@ fn dataset_folder_like_make_datasets() {
     let c = d.classes.expect("labels");
     assert_eq!(c.labels.names, ["zero", "one"], "names keep label order");
     assert_eq!(c.labels.codes, [1, 0]);
+
+    // A label with no name is an error naming the file and row, not a silent "unknown".
+    let labels: Vec<u8> = [1i64, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
+    write(
+        &root,
+        "labels.npy",
+        &npy_bytes("<i8", false, "(2,)", &labels),
+    );
+    let err = load_err(&spec(&root));
+    assert!(
+        matches!(err, DatasetError::BadValue { row: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("labels.npy"), "{err}");
 }
 
 #[test]

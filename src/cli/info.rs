@@ -48,13 +48,21 @@ fn megabytes(bytes: usize) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-/// A number in at most four significant digits, without trailing noise.
+/// A number to four significant digits, without trailing zeros.
 fn num(x: f64) -> String {
-    if x == 0.0 || (1e-3..1e6).contains(&x.abs()) {
-        let s = format!("{x:.4}");
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let magnitude = x.abs().log10().floor();
+    if !(-4.0..7.0).contains(&magnitude) {
+        return format!("{x:.3e}");
+    }
+    let decimals = (3.0 - magnitude).max(0.0) as usize;
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
     } else {
-        format!("{x:.3e}")
+        s
     }
 }
 
@@ -221,7 +229,10 @@ mod tests {
     fn formats_numbers() {
         assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(count(999), "999");
-        assert_eq!(num(72.94231), "72.9423");
+        assert_eq!(num(72.94231), "72.94");
+        assert_eq!(num(5839.71), "5840");
+        assert_eq!(num(0.001234), "0.001234");
+        assert_eq!(num(-0.5), "-0.5");
         assert_eq!(num(0.0), "0");
         assert_eq!(num(2e-7), "2.000e-7");
     }

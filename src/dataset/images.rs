@@ -365,7 +365,7 @@ pub fn scan_image_folder(
 
     let (rows, order, unused_files) = match sort_keys {
         Some(keys_path) => {
-            let keys = read_sort_keys(keys_path)?;
+            let keys = super::read_lines(keys_path)?;
             if keys.len() != n_rows {
                 return Err(DatasetError::ItemCount {
                     path: keys_path.to_owned(),
@@ -457,22 +457,6 @@ fn probe_image(path: &Path, verify: bool) -> Result<(u32, u32), String> {
     } else {
         reader.into_dimensions().map_err(|e| e.to_string())
     }
-}
-
-/// One key per line; a trailing newline (or trailing blank lines) is not a key.
-fn read_sort_keys(path: &Path) -> Result<Vec<String>, DatasetError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut keys: Vec<String> = text
-        .lines()
-        .map(|l| l.trim_end_matches('\r').to_owned())
-        .collect();
-    while keys.last().is_some_and(String::is_empty) {
-        keys.pop();
-    }
-    Ok(keys)
 }
 
 /// For each key, the index of the one name containing it; or every problem found.

@@ -160,9 +160,9 @@ pub fn load_labels(
             .enumerate()
             .map(|(row, &v)| label_text(v, names).ok_or(row))
             .collect::<Result<_, usize>>()
-            .map_err(|row| DatasetError::Csv {
+            .map_err(|row| DatasetError::BadValue {
                 path: path.to_owned(),
-                line: row as u64 + 1,
+                row,
                 reason: format!(
                     "label {} is not a whole number{}",
                     values[row],
@@ -170,17 +170,12 @@ pub fn load_labels(
                 ),
             })?
     } else {
-        let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut lines: Vec<String> = text.lines().map(|l| l.trim().to_owned()).collect();
-        while lines.last().is_some_and(String::is_empty) {
-            lines.pop();
-        }
-        lines
+        super::read_lines(path)?
             .into_iter()
-            .map(|l| if l.is_empty() { MISSING.to_owned() } else { l })
+            .map(|l| match l.trim() {
+                "" => MISSING.to_owned(),
+                label => label.to_owned(),
+            })
             .collect()
     };
     if labels.len() != n_items {

@@ -226,6 +226,12 @@ pub enum DatasetError {
         line: u64,
         reason: String,
     },
+    #[error("{path}, row {row} (0-based): {reason}")]
+    BadValue {
+        path: PathBuf,
+        row: usize,
+        reason: String,
+    },
     #[error("{path}, line {line}: {found} field(s), expected {expected} like the first row")]
     Ragged {
         path: PathBuf,
@@ -449,6 +455,23 @@ impl DatasetFolder {
             label_names,
         }))
     }
+}
+
+/// The lines of a one-entry-per-item text file, without `\r` and without trailing blank lines
+/// (a final newline, or a few, is not an entry).
+fn read_lines(path: &Path) -> Result<Vec<String>, DatasetError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .collect();
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    Ok(lines)
 }
 
 fn read_label_names(path: &Path) -> Result<Option<Vec<String>>, DatasetError> {
