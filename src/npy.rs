@@ -426,13 +426,17 @@ pub fn read_matrix(
         }
     } else if header.fortran_order && n_rows > 1 && n_cols > 1 {
         data.resize(n_elements, 0.0);
-        let mut k = 0usize;
+        // Column-major: the file walks down each column in turn. Counters instead of a
+        // division per element.
+        let (mut row, mut col) = (0usize, 0usize);
         stream_elements(reader, header, source, |chunk| {
             for &v in chunk {
-                // Column-major element k sits at (row k % n, column k / n).
-                let (col, row) = (k / n_rows, k % n_rows);
                 data[row * n_cols + col] = v as f32;
-                k += 1;
+                row += 1;
+                if row == n_rows {
+                    row = 0;
+                    col += 1;
+                }
             }
         })?;
     } else {
