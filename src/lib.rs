@@ -10,6 +10,10 @@
 //! - [`dataset`]: feature matrices (`.npy`, `.npz`, CSV/TSV), image folders, metadata and the
 //!   built-in demo, loaded and cross-checked into one [`dataset::Dataset`].
 //! - [`npy`]: the `.npy` format, read streaming and written atomically.
+//! - [`knn`]: the k-nearest-neighbour graph in the original space (exact, blocked GEMM).
+//! - [`metrics`]: trustworthiness, kNN preservation, kNN label accuracy of a layout.
+//! - [`cache`]: computed artefacts on disk, keyed by data, parameters and algorithm version.
+//! - [`progress`]: progress and cancellation for long computations.
 //! - [`atomic`]: all-or-nothing file writes.
 //! - `viewer` (feature `viewer`): the Bevy explorer.
 //!
@@ -17,7 +21,11 @@
 //! `--no-default-features`.
 
 pub mod atomic;
+pub mod cache;
 pub mod dataset;
+pub mod knn;
+pub mod metrics;
 pub mod npy;
+pub mod progress;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -1,0 +1,227 @@
+//! On-disk cache of computed artefacts (kNN graphs now; layouts and clusters later), so a
+//! second launch on the same data opens without recomputing.
+//!
+//! An entry is named by a hash of the feature bytes, the parameters and the algorithm version,
+//! so changing any of them misses. Entries are written atomically and carry their length and
+//! a checksum: a truncated or corrupt file is reported, ignored and recomputed, never trusted.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+
+use crate::atomic;
+
+const MAGIC: &[u8; 8] = b"IVTCACHE";
+const FORMAT_VERSION: u32 = 1;
+/// magic + format version + payload length + checksum.
+const HEADER_BYTES: usize = 8 + 4 + 8 + 8;
+
+#[derive(Debug, Error)]
+pub enum CacheError {
+    #[error("cannot write cache entry {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Identifies one artefact: what it is and a 128-bit hash of everything it depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheKey {
+    kind: &'static str,
+    hash: u128,
+}
+
+impl CacheKey {
+    /// Key for artefact `kind` computed from `features` with `params` (which must name every
+    /// parameter and the algorithm version).
+    pub fn new(kind: &'static str, features: &[f32], dim: usize, params: &str) -> Self {
+        let mut h = Xxh3::new();
+        h.update(&(dim as u64).to_le_bytes());
+        h.update(bytemuck::cast_slice(features));
+        h.update(kind.as_bytes());
+        h.update(params.as_bytes());
+        Self {
+            kind,
+            hash: h.digest128(),
+        }
+    }
+
+    fn file_name(&self) -> String {
+        format!("{}-{:032x}.bin", self.kind, self.hash)
+    }
+}
+
+impl fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:032x}", self.kind, self.hash)
+    }
+}
+
+/// What a lookup found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Hit(Vec<u8>),
+    Miss,
+    /// The entry exists but cannot be trusted; the caller recomputes (and says so).
+    Corrupt {
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+/// Where entries live; `None` disables caching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cache {
+    dir: Option<PathBuf>,
+}
+
+impl Cache {
+    pub fn disabled() -> Self {
+        Self { dir: None }
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: Some(dir.into()),
+        }
+    }
+
+    /// The user's cache folder (`$XDG_CACHE_HOME/ivt-explore` on Linux); disabled if the
+    /// platform has none.
+    pub fn default_location() -> Self {
+        Self {
+            dir: dirs::cache_dir().map(|d| d.join("ivt-explore")),
+        }
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    pub fn load(&self, key: &CacheKey) -> Lookup {
+        let Some(dir) = &self.dir else {
+            return Lookup::Miss;
+        };
+        let path = dir.join(key.file_name());
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
+            Err(e) => {
+                return Lookup::Corrupt {
+                    path,
+                    reason: e.to_string(),
+                };
+            }
+        };
+        match check_entry(&bytes) {
+            Ok(()) => Lookup::Hit(bytes[HEADER_BYTES..].to_vec()),
+            Err(reason) => Lookup::Corrupt { path, reason },
+        }
+    }
+
+    /// Store `payload` under `key`; a no-op when caching is disabled.
+    pub fn store(&self, key: &CacheKey, payload: &[u8]) -> Result<(), CacheError> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let path = dir.join(key.file_name());
+        let write_err = |source| CacheError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+        atomic::write_with(&path, |f| {
+            let mut w = std::io::BufWriter::new(f);
+            w.write_all(MAGIC)?;
+            w.write_all(&FORMAT_VERSION.to_le_bytes())?;
+            w.write_all(&(payload.len() as u64).to_le_bytes())?;
+            w.write_all(&xxh3_64(payload).to_le_bytes())?;
+            w.write_all(payload)?;
+            w.flush()
+        })
+        .map_err(write_err)
+    }
+}
+
+fn check_entry(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < HEADER_BYTES || &bytes[..8] != MAGIC {
+        return Err("not a cache entry (bad header)".to_owned());
+    }
+    let word = |range: std::ops::Range<usize>| -> u64 {
+        let mut b = [0u8; 8];
+        b[..range.len()].copy_from_slice(&bytes[range]);
+        u64::from_le_bytes(b)
+    };
+    let version = word(8..12);
+    if version != u64::from(FORMAT_VERSION) {
+        return Err(format!(
+            "format version {version}, expected {FORMAT_VERSION}"
+        ));
+    }
+    let len = word(12..20);
+    let body = &bytes[HEADER_BYTES..];
+    if body.len() as u64 != len {
+        return Err(format!("truncated: {} of {len} payload bytes", body.len()));
+    }
+    if xxh3_64(body) != word(20..28) {
+        return Err("checksum mismatch".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_keys_depend_on_everything() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cache = Cache::at(dir.path());
+        let f = [1.0f32, 2.0, 3.0, 4.0];
+        let key = CacheKey::new("knn", &f, 2, "k=1 v1");
+        assert_eq!(cache.load(&key), Lookup::Miss);
+        cache.store(&key, b"payload").expect("store");
+        assert_eq!(cache.load(&key), Lookup::Hit(b"payload".to_vec()));
+        assert_ne!(key, CacheKey::new("knn", &f, 2, "k=2 v1"));
+        assert_ne!(key, CacheKey::new("knn", &f, 4, "k=1 v1"));
+        assert_ne!(
+            key,
+            CacheKey::new("knn", &[1.0, 2.0, 3.0, 5.0], 2, "k=1 v1")
+        );
+        assert_eq!(Cache::disabled().load(&key), Lookup::Miss);
+    }
+
+    #[test]
+    fn truncated_or_corrupt_entries_are_not_trusted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cache = Cache::at(dir.path());
+        let key = CacheKey::new("knn", &[0.0], 1, "");
+        cache.store(&key, &[7u8; 100]).expect("store");
+        let path = dir.path().join(key.file_name());
+        let bytes = std::fs::read(&path).expect("read");
+
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).expect("truncate");
+        assert!(
+            matches!(cache.load(&key), Lookup::Corrupt { reason, .. } if reason.contains("truncated"))
+        );
+
+        let mut flipped = bytes.clone();
+        flipped[HEADER_BYTES + 5] ^= 1;
+        std::fs::write(&path, &flipped).expect("corrupt");
+        assert!(
+            matches!(cache.load(&key), Lookup::Corrupt { reason, .. } if reason.contains("checksum"))
+        );
+
+        std::fs::write(&path, b"junk").expect("junk");
+        assert!(matches!(cache.load(&key), Lookup::Corrupt { .. }));
+
+        // Storing again repairs it.
+        cache.store(&key, &[7u8; 100]).expect("store");
+        assert_eq!(cache.load(&key), Lookup::Hit(vec![7u8; 100]));
+    }
+}

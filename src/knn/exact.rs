@@ -1,0 +1,402 @@
+//! Exact kNN by blocked GEMM: ‖x − y‖² = ‖x‖² + ‖y‖² − 2 x·y, one block of dot products at a
+//! time, query blocks in parallel.
+//!
+//! Memory besides the output: the row norms, one `QUERY_BLOCK × REF_BLOCK` tile per thread and,
+//! for cosine, one normalised copy of the features.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ndarray::{ArrayView2, linalg::general_mat_mul};
+use rayon::prelude::*;
+
+use super::{KnnError, KnnGraph, Metric, check_k};
+use crate::progress::Observer;
+
+/// Queries per parallel task: enough tasks to balance two to many cores, few enough that the
+/// GEMM works on tall tiles.
+const QUERY_BLOCK: usize = 256;
+/// Reference rows per GEMM call: a 256 × 2048 f32 tile is 2 MiB, within L2/L3 reach.
+const REF_BLOCK: usize = 2048;
+
+/// The k smallest (distance, index) pairs seen so far, sorted; ties by lower index.
+pub(crate) struct TopK {
+    k: usize,
+    dist: Vec<f32>,
+    idx: Vec<u32>,
+}
+
+impl TopK {
+    pub(crate) fn new(k: usize) -> Self {
+        Self {
+            k,
+            dist: Vec::with_capacity(k + 1),
+            idx: Vec::with_capacity(k + 1),
+        }
+    }
+
+    /// The distance a candidate must beat (or tie with a lower index) to enter.
+    #[inline]
+    pub(crate) fn bound(&self) -> f32 {
+        if self.dist.len() < self.k {
+            f32::INFINITY
+        } else {
+            self.dist[self.k - 1]
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, d: f32, j: u32) {
+        let full = self.dist.len() == self.k;
+        if full {
+            let (wd, wj) = (self.dist[self.k - 1], self.idx[self.k - 1]);
+            if d > wd || (d == wd && j > wj) {
+                return;
+            }
+        }
+        let pos = self
+            .dist
+            .iter()
+            .zip(&self.idx)
+            .position(|(&od, &oj)| d < od || (d == od && j < oj))
+            .unwrap_or(self.dist.len());
+        self.dist.insert(pos, d);
+        self.idx.insert(pos, j);
+        if full {
+            self.dist.pop();
+            self.idx.pop();
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> (Vec<f32>, Vec<u32>) {
+        (self.dist, self.idx)
+    }
+}
+
+/// Rows scaled to unit length, for the cosine metric.
+pub(crate) fn normalized(features: &[f32], dim: usize) -> Result<Vec<f32>, KnnError> {
+    let mut out = features.to_vec();
+    out.par_chunks_mut(dim)
+        .enumerate()
+        .try_for_each(|(row, v)| {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm == 0.0 {
+                return Err(KnnError::ZeroRow { row });
+            }
+            v.iter_mut().for_each(|x| *x /= norm);
+            Ok(())
+        })?;
+    Ok(out)
+}
+
+fn squared_norms(features: &[f32], dim: usize) -> Vec<f32> {
+    features
+        .par_chunks(dim)
+        .map(|r| r.iter().map(|x| x * x).sum())
+        .collect()
+}
+
+/// Convert a squared euclidean distance between prepared rows to the metric's distance.
+#[inline]
+fn finish_distance(metric: Metric, d2: f32) -> f32 {
+    match metric {
+        Metric::Euclidean => d2.sqrt(),
+        // For unit vectors ‖x − y‖² = 2 − 2 cos.
+        Metric::Cosine => d2 * 0.5,
+    }
+}
+
+/// Exact k nearest neighbours of every row among the others.
+pub fn exact_knn(
+    features: &[f32],
+    dim: usize,
+    k: usize,
+    metric: Metric,
+    observer: &dyn Observer,
+) -> Result<KnnGraph, KnnError> {
+    let n = features.len() / dim.max(1);
+    check_k(k, n)?;
+    let owned;
+    let data: &[f32] = match metric {
+        Metric::Euclidean => features,
+        Metric::Cosine => {
+            owned = normalized(features, dim)?;
+            &owned
+        }
+    };
+    let norms = squared_norms(data, dim);
+    let done = AtomicU64::new(0);
+    let mut indices = vec![0u32; n * k];
+    let mut distances = vec![0f32; n * k];
+    indices
+        .par_chunks_mut(QUERY_BLOCK * k)
+        .zip(distances.par_chunks_mut(QUERY_BLOCK * k))
+        .enumerate()
+        .try_for_each(|(block, (idx_out, dist_out))| {
+            if observer.cancelled() {
+                return Err(KnnError::Cancelled);
+            }
+            let q0 = block * QUERY_BLOCK;
+            let q1 = (q0 + QUERY_BLOCK).min(n);
+            let tops = block_knn(data, &norms, dim, q0..q1, k);
+            for (qi, top) in tops.into_iter().enumerate() {
+                let (d, j) = top.into_parts();
+                for (slot, d2) in dist_out[qi * k..(qi + 1) * k].iter_mut().zip(d) {
+                    *slot = finish_distance(metric, d2);
+                }
+                idx_out[qi * k..(qi + 1) * k].copy_from_slice(&j);
+            }
+            let finished = done.fetch_add((q1 - q0) as u64, Ordering::Relaxed) + (q1 - q0) as u64;
+            observer.progress(finished, n as u64);
+            Ok(())
+        })?;
+    Ok(KnnGraph {
+        k,
+        metric,
+        indices,
+        distances,
+    })
+}
+
+/// Squared distances of queries `rows` to every item, through GEMM tiles; returns one TopK of
+/// squared distances per query.
+fn block_knn(
+    data: &[f32],
+    norms: &[f32],
+    dim: usize,
+    rows: std::ops::Range<usize>,
+    k: usize,
+) -> Vec<TopK> {
+    let n = norms.len();
+    let nq = rows.len();
+    let queries = ArrayView2::from_shape((nq, dim), &data[rows.start * dim..rows.end * dim])
+        .unwrap_or_else(|_| unreachable!("slice length is nq × dim by construction"));
+    let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
+    let mut tile = ndarray::Array2::<f32>::zeros((nq, REF_BLOCK.min(n)));
+    for r0 in (0..n).step_by(REF_BLOCK) {
+        let r1 = (r0 + REF_BLOCK).min(n);
+        let refs = ArrayView2::from_shape((r1 - r0, dim), &data[r0 * dim..r1 * dim])
+            .unwrap_or_else(|_| unreachable!("slice length is rows × dim by construction"));
+        let mut dots = tile.slice_mut(ndarray::s![.., ..r1 - r0]);
+        general_mat_mul(1.0, &queries, &refs.t(), 0.0, &mut dots);
+        for (qi, (top, dot_row)) in tops.iter_mut().zip(dots.rows()).enumerate() {
+            let q = rows.start + qi;
+            let nq_norm = norms[q];
+            let mut bound = top.bound();
+            for (offset, &dot) in dot_row.iter().enumerate() {
+                let j = r0 + offset;
+                let d2 = (nq_norm + norms[j] - 2.0 * dot).max(0.0);
+                if d2 <= bound && j != q {
+                    top.push(d2, j as u32);
+                    bound = top.bound();
+                }
+            }
+        }
+    }
+    tops
+}
+
+/// The `k` items nearest to one new vector (e.g. a dropped-in query image's embedding),
+/// nearest first, as (item index, distance).
+pub fn query(
+    features: &[f32],
+    dim: usize,
+    vector: &[f32],
+    k: usize,
+    metric: Metric,
+) -> Result<Vec<(u32, f32)>, KnnError> {
+    if vector.len() != dim {
+        return Err(KnnError::QueryDim {
+            found: vector.len(),
+            expected: dim,
+        });
+    }
+    let n = features.len() / dim.max(1);
+    if k == 0 {
+        return Err(KnnError::KZero);
+    }
+    let k = k.min(n);
+    let unit = |v: &[f32]| -> Option<Vec<f32>> {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        (norm > 0.0).then(|| v.iter().map(|x| x / norm).collect())
+    };
+    let q: Vec<f32> = match metric {
+        Metric::Euclidean => vector.to_vec(),
+        Metric::Cosine => unit(vector).ok_or(KnnError::ZeroRow { row: 0 })?,
+    };
+    let tops: Vec<TopK> = features
+        .par_chunks(dim * 4096)
+        .enumerate()
+        .map(|(block, rows)| {
+            let mut top = TopK::new(k);
+            for (offset, row) in rows.chunks_exact(dim).enumerate() {
+                let d = match metric {
+                    Metric::Euclidean => row.iter().zip(&q).map(|(a, b)| (a - b) * (a - b)).sum(),
+                    Metric::Cosine => {
+                        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                        if norm == 0.0 {
+                            continue; // an all-zero item has no cosine distance to anything
+                        }
+                        1.0 - row.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>() / norm
+                    }
+                };
+                top.push(d, (block * 4096 + offset) as u32);
+            }
+            top
+        })
+        .collect();
+    let mut merged = TopK::new(k);
+    for top in tops {
+        let (d, j) = top.into_parts();
+        for (d, j) in d.into_iter().zip(j) {
+            merged.push(d, j);
+        }
+    }
+    let (d, j) = merged.into_parts();
+    Ok(j.into_iter()
+        .zip(d)
+        .map(|(j, d)| {
+            (
+                j,
+                if metric == Metric::Euclidean {
+                    d.sqrt()
+                } else {
+                    d.max(0.0)
+                },
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// O(N²) reference in f64 with the same tie rule.
+    fn naive(features: &[f32], dim: usize, k: usize, metric: Metric) -> Vec<Vec<(f64, u32)>> {
+        let n = features.len() / dim;
+        let row = |i: usize| &features[i * dim..(i + 1) * dim];
+        let dist = |a: &[f32], b: &[f32]| -> f64 {
+            match metric {
+                Metric::Euclidean => a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+                    .sum::<f64>()
+                    .sqrt(),
+                Metric::Cosine => {
+                    let dot: f64 = a
+                        .iter()
+                        .zip(b)
+                        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                        .sum();
+                    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                    1.0 - dot / (na * nb)
+                }
+            }
+        };
+        (0..n)
+            .map(|i| {
+                let mut all: Vec<(f64, u32)> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| (dist(row(i), row(j)), j as u32))
+                    .collect();
+                all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                all.truncate(k);
+                all
+            })
+            .collect()
+    }
+
+    /// Deterministic pseudo-random values (xorshift), so the tests need no RNG crate.
+    fn values(n: usize, seed: u64, integers: bool) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                if integers {
+                    (s % 4) as f32 // few distinct values: many exact ties
+                } else {
+                    (s % 100_000) as f32 / 50_000.0 - 1.0
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn equals_naive_reference() {
+        for (n, dim, k) in [(50, 3, 5), (300, 17, 10), (2600, 8, 7)] {
+            for metric in [Metric::Euclidean, Metric::Cosine] {
+                let f = values(n * dim, (n + dim) as u64, false);
+                let g = exact_knn(&f, dim, k, metric, &()).expect("knn");
+                let truth = naive(&f, dim, k, metric);
+                for i in 0..n {
+                    let got = g.neighbors(i);
+                    let want: Vec<u32> = truth[i].iter().map(|p| p.1).collect();
+                    if got != want.as_slice() {
+                        // Only a near-tie (within f32 rounding) may be ordered differently.
+                        for (j, (&gd, w)) in
+                            g.neighbor_distances(i).iter().zip(&truth[i]).enumerate()
+                        {
+                            assert!(
+                                (f64::from(gd) - w.0).abs() < 1e-4,
+                                "n={n} {metric:?} row {i} rank {j}: {gd} vs {}",
+                                w.0
+                            );
+                        }
+                    }
+                    for (gd, w) in g.neighbor_distances(i).iter().zip(&truth[i]) {
+                        assert!((f64::from(*gd) - w.0).abs() < 1e-4);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ties_break_by_index_exactly() {
+        // Small integers: every distance is exact in f32, so the order must match exactly.
+        let (n, dim, k) = (400, 3, 12);
+        let f = values(n * dim, 7, true);
+        let g = exact_knn(&f, dim, k, Metric::Euclidean, &()).expect("knn");
+        let truth = naive(&f, dim, k, Metric::Euclidean);
+        for i in 0..n {
+            let want: Vec<u32> = truth[i].iter().map(|p| p.1).collect();
+            assert_eq!(g.neighbors(i), want.as_slice(), "row {i}");
+            assert!(!g.neighbors(i).contains(&(i as u32)), "self excluded");
+        }
+    }
+
+    #[test]
+    fn errors_are_explicit() {
+        let f = vec![1.0, 0.0, 0.0, 0.0, 1.0, 1.0];
+        assert_eq!(
+            exact_knn(&f, 2, 1, Metric::Cosine, &()),
+            Err(KnnError::ZeroRow { row: 1 })
+        );
+        assert_eq!(
+            exact_knn(&f, 2, 3, Metric::Euclidean, &()),
+            Err(KnnError::KTooLarge { k: 3, n_items: 3 })
+        );
+    }
+
+    #[test]
+    fn query_matches_the_graph() {
+        let (n, dim) = (500, 6);
+        let f = values(n * dim, 3, false);
+        for metric in [Metric::Euclidean, Metric::Cosine] {
+            let g = exact_knn(&f, dim, 5, metric, &()).expect("knn");
+            // Querying item 10's own vector finds itself first, then its graph neighbours.
+            let hits = query(&f, dim, &f[10 * dim..11 * dim], 6, metric).expect("query");
+            assert_eq!(hits[0].0, 10);
+            let rest: Vec<u32> = hits[1..].iter().map(|h| h.0).collect();
+            assert_eq!(rest.as_slice(), g.neighbors(10), "{metric:?}");
+        }
+        assert!(matches!(
+            query(&f, dim, &[0.0; 3], 2, Metric::Euclidean),
+            Err(KnnError::QueryDim { .. })
+        ));
+    }
+}

@@ -1,0 +1,202 @@
+//! k-nearest-neighbour graphs in the original feature space.
+//!
+//! One graph (k at least what any consumer needs) is computed once and shared by t-SNE, UMAP,
+//! the neighbour panel and the metrics. Rows are sorted by distance with ties broken by the
+//! lower index, and an item is never its own neighbour (an exact duplicate is, at distance 0).
+//! Nothing here holds an N × N matrix.
+
+pub(crate) mod exact;
+
+use thiserror::Error;
+
+pub use exact::{exact_knn, query};
+
+use crate::progress::Observer;
+
+/// Distance between feature vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Metric {
+    /// ‖x − y‖₂.
+    Euclidean,
+    /// 1 − cos(x, y), on rows normalised once. An all-zero row has no direction: an error.
+    Cosine,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Euclidean => "euclidean",
+            Self::Cosine => "cosine",
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum KnnError {
+    #[error("k = {k} neighbours asked for, but there are only {n_items} items (k must be below N)")]
+    KTooLarge { k: usize, n_items: usize },
+    #[error("k must be at least 1")]
+    KZero,
+    #[error(
+        "row {row} (0-based) is all zeros: it has no direction, so its cosine distance is undefined; \
+         use --metric euclidean or drop the row"
+    )]
+    ZeroRow { row: usize },
+    #[error("the query has {found} dimensions, the features {expected}")]
+    QueryDim { found: usize, expected: usize },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The k nearest neighbours of every item: row-major N × k.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnnGraph {
+    pub k: usize,
+    pub metric: Metric,
+    /// `indices[i * k + j]`: the j-th nearest neighbour of item i.
+    pub indices: Vec<u32>,
+    /// Distances in the metric's own units (euclidean, not squared), matching `indices`.
+    pub distances: Vec<f32>,
+}
+
+impl KnnGraph {
+    pub fn n_items(&self) -> usize {
+        self.indices.len() / self.k.max(1)
+    }
+
+    pub fn neighbors(&self, item: usize) -> &[u32] {
+        &self.indices[item * self.k..(item + 1) * self.k]
+    }
+
+    pub fn neighbor_distances(&self, item: usize) -> &[f32] {
+        &self.distances[item * self.k..(item + 1) * self.k]
+    }
+
+    /// The first `k` neighbours of every item, from a graph with at least that many.
+    pub fn truncated(&self, k: usize) -> Self {
+        let k = k.min(self.k);
+        let (mut indices, mut distances) = (Vec::new(), Vec::new());
+        for i in 0..self.n_items() {
+            indices.extend_from_slice(&self.neighbors(i)[..k]);
+            distances.extend_from_slice(&self.neighbor_distances(i)[..k]);
+        }
+        Self {
+            k,
+            metric: self.metric,
+            indices,
+            distances,
+        }
+    }
+}
+
+/// Bumped whenever the results of the kNN code change, so cached graphs are recomputed.
+pub const ALGORITHM_VERSION: u32 = 1;
+
+impl KnnGraph {
+    /// Serialise for the cache: n, k (u64), metric (u8), indices (u32), distances (f32), LE.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(17 + self.indices.len() * 8);
+        out.extend_from_slice(&(self.n_items() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.k as u64).to_le_bytes());
+        out.push(match self.metric {
+            Metric::Euclidean => 0,
+            Metric::Cosine => 1,
+        });
+        out.extend(self.indices.iter().flat_map(|v| v.to_le_bytes()));
+        out.extend(self.distances.iter().flat_map(|v| v.to_le_bytes()));
+        out
+    }
+
+    /// Inverse of [`to_bytes`](Self::to_bytes); `None` if the bytes do not hold a whole graph.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let word = |at: usize| -> Option<usize> {
+            let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+            usize::try_from(u64::from_le_bytes(b)).ok()
+        };
+        let (n, k) = (word(0)?, word(8)?);
+        let metric = match bytes.get(16)? {
+            0 => Metric::Euclidean,
+            1 => Metric::Cosine,
+            _ => return None,
+        };
+        let body = &bytes[17..];
+        if body.len() != n.checked_mul(k)?.checked_mul(8)? {
+            return None;
+        }
+        let (idx, dist) = body.split_at(n * k * 4);
+        let indices: Vec<u32> = idx
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if indices.iter().any(|&j| j as usize >= n) {
+            return None;
+        }
+        Some(Self {
+            k,
+            metric,
+            indices,
+            distances: dist
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        })
+    }
+}
+
+/// Fraction of the exact graph's neighbours that `approx` also found (recall@k).
+pub fn recall(approx: &KnnGraph, exact: &KnnGraph) -> f64 {
+    let k = approx.k.min(exact.k);
+    let n = approx.n_items().min(exact.n_items());
+    if k == 0 || n == 0 {
+        return 1.0;
+    }
+    let hits: usize = (0..n)
+        .map(|i| {
+            let truth = &exact.neighbors(i)[..k];
+            approx.neighbors(i)[..k]
+                .iter()
+                .filter(|j| truth.contains(j))
+                .count()
+        })
+        .sum();
+    hits as f64 / (n * k) as f64
+}
+
+/// Check `k` against the item count.
+fn check_k(k: usize, n_items: usize) -> Result<(), KnnError> {
+    if k == 0 {
+        return Err(KnnError::KZero);
+    }
+    if k >= n_items {
+        return Err(KnnError::KTooLarge { k, n_items });
+    }
+    Ok(())
+}
+
+/// Compute the graph of `features` (N × `dim`, row-major).
+pub fn knn(
+    features: &[f32],
+    dim: usize,
+    k: usize,
+    metric: Metric,
+    observer: &dyn Observer,
+) -> Result<KnnGraph, KnnError> {
+    exact_knn(features, dim, k, metric, observer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_round_trip_and_reject_garbage() {
+        let f: Vec<f32> = (0..40).map(|i| ((i * 7) % 11) as f32).collect();
+        let g = knn(&f, 2, 3, Metric::Cosine, &()).expect("knn");
+        let bytes = g.to_bytes();
+        assert_eq!(KnnGraph::from_bytes(&bytes), Some(g.clone()));
+        assert_eq!(KnnGraph::from_bytes(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(KnnGraph::from_bytes(b"short"), None);
+        assert_eq!(g.truncated(2).neighbors(4), &g.neighbors(4)[..2]);
+        assert_eq!(recall(&g, &g), 1.0);
+    }
+}
