@@ -109,12 +109,7 @@ fn missing_images_fail_like_open_would() {
 
 #[test]
 fn unbuilt_subcommands_say_so_and_exit_2() {
-    for args in [
-        &["knn", "-o", "x.npy"][..],
-        &["layout"],
-        &["cluster"],
-        &["eval", "--layout", "y.npy"],
-    ] {
+    for args in [&["layout"][..], &["cluster"], &["knn", "--approx"]] {
         let out = ivt(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out.stderr).contains("not built yet"), "{args:?}");
@@ -150,5 +145,139 @@ fn open_without_a_display_explains_instead_of_panicking() {
     assert!(
         stderr.contains("error:") || stderr.contains("not built yet"),
         "{stderr}"
+    );
+}
+
+/// Twelve points in two tight, far-apart groups of six, in 3-D.
+fn two_groups(dir: &Path) -> std::path::PathBuf {
+    let mut values = Vec::new();
+    for i in 0..12 {
+        let base = if i < 6 { 0.0 } else { 100.0 };
+        values.extend_from_slice(&[base + i as f32, base + (i * i % 5) as f32, base]);
+    }
+    let p = dir.join("groups.npy");
+    ivt::npy::write(&p, &[12, 3], &values).expect("write");
+    p
+}
+
+#[test]
+fn knn_writes_int64_neighbours_and_reuses_the_cache() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("knn.npy");
+    let dist = dir.path().join("dist.npy");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "knn",
+            data.to_str().expect("utf8"),
+            "-k",
+            "3",
+            "--cache",
+            cache.to_str().expect("utf8"),
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        ivt(&refs)
+    };
+    let first = run(args(&[
+        "-o",
+        out.to_str().expect("utf8"),
+        "--distances-out",
+        dist.to_str().expect("utf8"),
+    ]));
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let (header, _) = ivt::npy::open(&out).expect("npy");
+    assert_eq!(header.shape, vec![12, 3]);
+    assert_eq!(header.dtype.kind, ivt::npy::DtypeKind::I64);
+    let m = ivt::npy::read_matrix_file(&out).expect("read");
+    for (i, row) in m.data.chunks(3).enumerate() {
+        for &j in row {
+            assert_eq!(
+                (j as usize) < 6,
+                i < 6,
+                "row {i}: neighbour {j} from the other group"
+            );
+            assert_ne!(j as usize, i, "self excluded");
+        }
+    }
+    assert!(
+        ivt::npy::read_matrix_file(&dist)
+            .expect("dist")
+            .data
+            .iter()
+            .all(|d| *d >= 0.0)
+    );
+
+    let second = run(args(&["-o", out.to_str().expect("utf8")]));
+    assert!(
+        text(&second.stderr).contains("from the cache"),
+        "{}",
+        text(&second.stderr)
+    );
+    assert_eq!(ivt::npy::read_matrix_file(&out).expect("read"), m);
+
+    // A corrupt entry is reported and recomputed, never trusted.
+    for entry in std::fs::read_dir(&cache).expect("cache dir") {
+        let path = entry.expect("entry").path();
+        let mut bytes = std::fs::read(&path).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, bytes).expect("corrupt");
+    }
+    let third = run(args(&["-o", out.to_str().expect("utf8")]));
+    let stderr = text(&third.stderr);
+    assert!(third.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: ignoring cache entry") && stderr.contains("checksum"),
+        "{stderr}"
+    );
+    assert_eq!(ivt::npy::read_matrix_file(&out).expect("read"), m);
+}
+
+#[test]
+fn eval_scores_a_layout_and_rejects_a_wrong_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let labels = dir.path().join("labels.txt");
+    std::fs::write(&labels, "a\na\na\na\na\na\nb\nb\nb\nb\nb\nb\n").expect("labels");
+    // The features' first two columns are a faithful layout.
+    let m = ivt::npy::read_matrix_file(&data).expect("read");
+    let layout: Vec<f32> = m.data.chunks(3).flat_map(|r| [r[0], r[1]]).collect();
+    let layout_path = dir.path().join("layout.npy");
+    ivt::npy::write(&layout_path, &[12, 2], &layout).expect("write");
+    let out = ivt(&[
+        "eval",
+        data.to_str().expect("utf8"),
+        layout_path.to_str().expect("utf8"),
+        "--labels",
+        labels.to_str().expect("utf8"),
+        "--n-neighbors",
+        "3",
+        "--no-cache",
+        "--json",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(v["knn_accuracy"], 1.0, "{stdout}");
+    assert!(v["trustworthiness"].as_f64().expect("tw") > 0.9, "{stdout}");
+
+    let short = dir.path().join("short.npy");
+    ivt::npy::write(&short, &[5, 2], &[0f32; 10]).expect("write");
+    let out = ivt(&[
+        "eval",
+        data.to_str().expect("utf8"),
+        short.to_str().expect("utf8"),
+        "--no-cache",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("short.npy has 5 rows"),
+        "{}",
+        text(&out.stderr)
     );
 }

@@ -1,7 +1,9 @@
 //! Command-line interface: raw arguments (clap), their validation into library types, and
 //! dispatch to one file per subcommand.
 
+mod eval;
 mod info;
+mod knn;
 mod open;
 
 use std::path::PathBuf;
@@ -9,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use ivt::dataset::{DataSource, ImageLayout, InputSpec};
+use ivt::knn::Metric;
 
 /// Exit status of a subcommand that exists in the CLI but whose work is not built yet.
 const EXIT_NOT_YET: u8 = 2;
@@ -57,6 +60,40 @@ pub struct InputArgs {
     /// labels.npy, images/ and meta.json). Omitted: the built-in demo.
     #[arg(value_name = "DATA")]
     data: Option<PathBuf>,
+    #[command(flatten)]
+    options: InputOptions,
+}
+
+impl InputArgs {
+    fn spec(&self) -> InputSpec {
+        self.options.spec(self.data.clone())
+    }
+}
+
+/// Where computed artefacts are kept between runs.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Cache folder (default: the user cache folder, ~/.cache/ivt-explore on Linux).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache: Option<PathBuf>,
+    /// Neither read nor write the cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn cache(&self) -> ivt::cache::Cache {
+        match (&self.cache, self.no_cache) {
+            (_, true) => ivt::cache::Cache::disabled(),
+            (Some(dir), false) => ivt::cache::Cache::at(dir),
+            (None, false) => ivt::cache::Cache::default_location(),
+        }
+    }
+}
+
+/// How to read a data set, apart from the DATA path itself.
+#[derive(Debug, Args)]
+pub struct InputOptions {
     /// Folder of images, one per feature row: flat, or torchvision `root/<class>/<image>`.
     #[arg(long, value_name = "DIR")]
     images: Option<PathBuf>,
@@ -84,10 +121,10 @@ pub struct InputArgs {
     verify_images: bool,
 }
 
-impl InputArgs {
-    fn spec(&self) -> InputSpec {
+impl InputOptions {
+    fn spec(&self, data: Option<PathBuf>) -> InputSpec {
         InputSpec {
-            data: self.data.clone().map_or(DataSource::Demo, DataSource::Path),
+            data: data.map_or(DataSource::Demo, DataSource::Path),
             images: self.images.clone(),
             image_layout: self.image_layout,
             sort_keys: self.sort_keys.clone(),
@@ -138,12 +175,26 @@ pub struct EmbedArgs {
 pub struct KnnArgs {
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
     /// Neighbours per item (self excluded).
     #[arg(short, default_value_t = 30)]
     k: usize,
-    /// Output neighbour indices (.npy, int64, N × k).
+    /// Distance in the original space.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
+    /// Exact search (the default today).
+    #[arg(long, conflicts_with = "approx")]
+    exact: bool,
+    /// Approximate search (NN-descent) for large N: not built yet.
+    #[arg(long)]
+    approx: bool,
+    /// Output neighbour indices (.npy, int64, N × k); written atomically.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Output distances (.npy, float32, N × k), in the metric's units.
+    #[arg(long, value_name = "FILE")]
+    distances_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -175,11 +226,26 @@ pub struct ClusterArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    #[command(flatten)]
-    input: InputArgs,
+    /// The data set the layout was computed from (as for `info`).
+    #[arg(value_name = "DATA")]
+    data: PathBuf,
     /// Layout to score (.npy, N × 2 or N × 3).
-    #[arg(long, value_name = "LAYOUT.npy")]
+    #[arg(value_name = "LAYOUT.npy")]
     layout: PathBuf,
+    #[command(flatten)]
+    input: InputOptions,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Neighbours for every metric.
+    #[arg(long = "n-neighbors", default_value_t = 10)]
+    n_neighbors: usize,
+    /// Trustworthiness on a fixed-seed subsample of this many items when N is larger
+    /// (as run_anchors.py does); 0 = all items.
+    #[arg(long, default_value_t = 5000)]
+    tw_sample: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -208,10 +274,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Open(args)) => open::run(&args),
         Some(Command::Info(args)) => info::run(&args),
         Some(Command::Embed(_)) => not_yet("embed", "#8"),
-        Some(Command::Knn(_)) => not_yet("knn", "#3"),
+        Some(Command::Knn(args)) => knn::run(&args),
         Some(Command::Layout(_)) => not_yet("layout", "#4"),
         Some(Command::Cluster(_)) => not_yet("cluster", "#6"),
-        Some(Command::Eval(_)) => not_yet("eval", "#3"),
+        Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::ExportProjector(_)) => not_yet("export-projector", "#9"),
         Some(Command::Screenshot(_)) => not_yet("screenshot", "#5"),
     }

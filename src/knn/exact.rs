@@ -332,13 +332,13 @@ mod tests {
                 let f = values(n * dim, (n + dim) as u64, false);
                 let g = exact_knn(&f, dim, k, metric, &()).expect("knn");
                 let truth = naive(&f, dim, k, metric);
-                for i in 0..n {
+                for (i, truth_i) in truth.iter().enumerate() {
                     let got = g.neighbors(i);
-                    let want: Vec<u32> = truth[i].iter().map(|p| p.1).collect();
+                    let want: Vec<u32> = truth_i.iter().map(|p| p.1).collect();
                     if got != want.as_slice() {
                         // Only a near-tie (within f32 rounding) may be ordered differently.
                         for (j, (&gd, w)) in
-                            g.neighbor_distances(i).iter().zip(&truth[i]).enumerate()
+                            g.neighbor_distances(i).iter().zip(truth_i).enumerate()
                         {
                             assert!(
                                 (f64::from(gd) - w.0).abs() < 1e-4,
@@ -347,7 +347,7 @@ mod tests {
                             );
                         }
                     }
-                    for (gd, w) in g.neighbor_distances(i).iter().zip(&truth[i]) {
+                    for (gd, w) in g.neighbor_distances(i).iter().zip(truth_i) {
                         assert!((f64::from(*gd) - w.0).abs() < 1e-4);
                     }
                 }
@@ -362,8 +362,8 @@ mod tests {
         let f = values(n * dim, 7, true);
         let g = exact_knn(&f, dim, k, Metric::Euclidean, &()).expect("knn");
         let truth = naive(&f, dim, k, Metric::Euclidean);
-        for i in 0..n {
-            let want: Vec<u32> = truth[i].iter().map(|p| p.1).collect();
+        for (i, truth_i) in truth.iter().enumerate() {
+            let want: Vec<u32> = truth_i.iter().map(|p| p.1).collect();
             assert_eq!(g.neighbors(i), want.as_slice(), "row {i}");
             assert!(!g.neighbors(i).contains(&(i as u32)), "self excluded");
         }

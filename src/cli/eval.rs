@@ -1,0 +1,80 @@
+//! `ivt-explore eval DATA LAYOUT.npy`: trustworthiness, kNN preservation and kNN label accuracy
+//! of a layout, with run_anchors.py's definitions.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use ivt::knn::{self, Metric};
+use ivt::metrics;
+
+use super::EvalArgs;
+
+/// The subsample seed: fixed so repeated evaluations score the same items.
+const SAMPLE_SEED: u64 = 0;
+
+pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let data = super::info::load_timed(&args.input.spec(Some(args.data.clone())))?;
+    let layout = ivt::npy::read_matrix_file(&args.layout)?;
+    let n = data.n_items();
+    if layout.n_rows != n {
+        bail!(
+            "{} has {} rows, the data set {n}",
+            args.layout.display(),
+            layout.n_rows
+        );
+    }
+    if !(1..=3).contains(&layout.n_cols) {
+        bail!(
+            "{} has {} columns; a layout has 1 to 3",
+            args.layout.display(),
+            layout.n_cols
+        );
+    }
+    if let Some(bad) = layout.data.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{} holds a non-finite value at row {}, column {}",
+            args.layout.display(),
+            bad / layout.n_cols,
+            bad % layout.n_cols
+        );
+    }
+    let k = args.n_neighbors;
+    let original = super::knn::graph(&data.features, k, Metric::Euclidean, &args.cache.cache())?;
+    let in_layout = knn::knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())
+        .context("cannot compute the layout's neighbours")?;
+    let subset = (args.tw_sample > 0 && n > args.tw_sample)
+        .then(|| metrics::sample_items(n, args.tw_sample, SAMPLE_SEED));
+    let tw = metrics::trustworthiness(
+        data.features.as_slice(),
+        data.features.dim(),
+        &layout.data,
+        layout.n_cols,
+        k,
+        subset.as_deref(),
+    );
+    let preservation = metrics::knn_preservation(&original, &in_layout, k);
+    let accuracy = data
+        .classes
+        .as_ref()
+        .map(|c| metrics::knn_accuracy(&in_layout, &c.labels.codes, k));
+    let tw_points = subset.as_ref().map_or(n, Vec::len);
+    if args.json {
+        let value = serde_json::json!({
+            "n": n,
+            "n_neighbors": k,
+            "trustworthiness": tw,
+            "tw_points": tw_points,
+            "knn_preservation": preservation,
+            "knn_accuracy": accuracy,
+        });
+        println!("{value}");
+    } else {
+        println!("trustworthiness({k})   {tw:.5}   (over {tw_points} items)");
+        println!("knn_preservation({k})  {preservation:.5}");
+        match accuracy {
+            Some(a) => println!("knn_accuracy({k})      {a:.5}"),
+            None => println!("knn_accuracy({k})      - (no labels: pass --labels)"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,114 @@
+//! `ivt-explore knn`: the k-nearest-neighbour graph of a data set, through the cache.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use ivt::cache::{Cache, CacheKey, Lookup};
+use ivt::dataset::Features;
+use ivt::knn::{self, KnnGraph, Metric};
+use ivt::progress::Observer;
+
+use super::KnnArgs;
+
+pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
+    if args.approx {
+        eprintln!(
+            "error: approximate kNN (--approx, NN-descent) is not built yet (issue #3); \
+             use the exact search (the default)"
+        );
+        return Ok(ExitCode::from(super::EXIT_NOT_YET));
+    }
+    let data = super::info::load_timed(&args.input.spec())?;
+    let graph = graph(&data.features, args.k, args.metric, &args.cache.cache())?;
+    if let Some(out) = &args.output {
+        let indices: Vec<i64> = graph.indices.iter().map(|&j| i64::from(j)).collect();
+        ivt::npy::write(out, &[graph.n_items(), graph.k], &indices)?;
+        eprintln!("wrote {}", out.display());
+    }
+    if let Some(out) = &args.distances_out {
+        ivt::npy::write(out, &[graph.n_items(), graph.k], &graph.distances)?;
+        eprintln!("wrote {}", out.display());
+    }
+    if args.output.is_none() && args.distances_out.is_none() {
+        eprintln!("(no -o given: the graph is in the cache only)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on stderr when it is a terminal; silent otherwise (logs, tests).
+pub struct Bar(ProgressBar);
+
+impl Bar {
+    pub fn new(what: &str) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(what.to_owned());
+        Self(bar)
+    }
+}
+
+impl Observer for Bar {
+    fn progress(&self, done: u64, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// The graph for these features and parameters: from the cache, or computed and stored.
+pub fn graph(
+    features: &Features,
+    k: usize,
+    metric: Metric,
+    cache: &Cache,
+) -> anyhow::Result<KnnGraph> {
+    let params = format!(
+        "exact k={k} metric={} v{}",
+        metric.name(),
+        knn::ALGORITHM_VERSION
+    );
+    let key = CacheKey::new("knn", features.as_slice(), features.dim(), &params);
+    match cache.load(&key) {
+        Lookup::Hit(bytes) => match KnnGraph::from_bytes(&bytes) {
+            Some(g) if g.n_items() == features.n_items() && g.k == k && g.metric == metric => {
+                eprintln!("kNN graph ({params}) from the cache");
+                return Ok(g);
+            }
+            _ => eprintln!("warning: cached kNN graph {key} does not fit this data; recomputing"),
+        },
+        Lookup::Corrupt { path, reason } => {
+            eprintln!(
+                "warning: ignoring cache entry {}: {reason}; recomputing",
+                path.display()
+            );
+        }
+        Lookup::Miss => {}
+    }
+    let start = Instant::now();
+    let g = {
+        let bar = Bar::new("kNN");
+        knn::knn(features.as_slice(), features.dim(), k, metric, &bar)
+            .context("cannot compute the kNN graph")?
+    };
+    eprintln!(
+        "kNN graph ({params}) of {} items in {:.2} s",
+        features.n_items(),
+        start.elapsed().as_secs_f64()
+    );
+    if let Err(e) = cache.store(&key, &g.to_bytes()) {
+        // A cache that cannot be written costs time next run, not this result.
+        eprintln!("warning: {:#}", anyhow::Error::new(e));
+    }
+    Ok(g)
+}
