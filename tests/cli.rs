@@ -109,7 +109,11 @@ fn missing_images_fail_like_open_would() {
 
 #[test]
 fn unbuilt_subcommands_say_so_and_exit_2() {
-    for args in [&["layout"][..], &["cluster"], &["knn", "--approx"]] {
+    for args in [
+        &["layout"][..],
+        &["cluster"],
+        &["embed", "--model", "m.onnx", "--images", "d", "-o", "f.npy"],
+    ] {
         let out = ivt(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out.stderr).contains("not built yet"), "{args:?}");
@@ -277,6 +281,45 @@ fn eval_scores_a_layout_and_rejects_a_wrong_one() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("short.npy has 5 rows"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn approximate_knn_reports_its_recall() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Pseudo-random values with (almost surely) no tied distances.
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    let values: Vec<f32> = (0..300 * 8)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect();
+    let data = dir.path().join("x.npy");
+    ivt::npy::write(&data, &[300, 8], &values).expect("write");
+    let out = ivt(&[
+        "knn",
+        data.to_str().expect("utf8"),
+        "-k",
+        "5",
+        "--approx",
+        "--check-recall",
+        "--no-cache",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let recall: f64 = stdout
+        .trim()
+        .strip_prefix("recall@5 ")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no recall line: {stdout}"));
+    assert!(recall >= 0.9, "{recall}");
+    assert!(
+        text(&out.stderr).contains("nn-descent"),
         "{}",
         text(&out.stderr)
     );

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use ivt::knn::{self, Metric};
+use ivt::knn::{self, Method, Metric};
 use ivt::metrics;
 
 use super::EvalArgs;
@@ -39,8 +39,14 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let k = args.n_neighbors;
-    let original = super::knn::graph(&data.features, k, Metric::Euclidean, &args.cache.cache())?;
-    let in_layout = knn::knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())
+    let original = super::knn::graph(
+        &data.features,
+        k,
+        Metric::Euclidean,
+        Method::Exact,
+        &args.cache.cache(),
+    )?;
+    let in_layout = knn::exact_knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())
         .context("cannot compute the layout's neighbours")?;
     let subset = (args.tw_sample > 0 && n > args.tw_sample)
         .then(|| metrics::sample_items(n, args.tw_sample, SAMPLE_SEED));

@@ -7,21 +7,30 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use ivt::cache::{Cache, CacheKey, Lookup};
 use ivt::dataset::Features;
-use ivt::knn::{self, KnnGraph, Metric};
+use ivt::knn::{self, KnnGraph, Method, Metric, NnDescentParams};
 use ivt::progress::Observer;
 
 use super::KnnArgs;
 
 pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
-    if args.approx {
-        eprintln!(
-            "error: approximate kNN (--approx, NN-descent) is not built yet (issue #3); \
-             use the exact search (the default)"
-        );
-        return Ok(ExitCode::from(super::EXIT_NOT_YET));
-    }
+    let method = match (args.exact, args.approx) {
+        (true, _) => Method::Exact,
+        (_, true) => Method::Approximate,
+        _ => Method::Auto {
+            max_exact_work: knn::DEFAULT_MAX_EXACT_WORK,
+        },
+    };
     let data = super::info::load_timed(&args.input.spec())?;
-    let graph = graph(&data.features, args.k, args.metric, &args.cache.cache())?;
+    let cache = args.cache.cache();
+    let graph = graph(&data.features, args.k, args.metric, method, &cache)?;
+    if args.check_recall {
+        let exact = if method.is_exact(data.n_items(), data.features.dim()) {
+            graph.clone()
+        } else {
+            self::graph(&data.features, args.k, args.metric, Method::Exact, &cache)?
+        };
+        println!("recall@{} {:.4}", args.k, knn::recall(&graph, &exact));
+    }
     if let Some(out) = &args.output {
         let indices: Vec<i64> = graph.indices.iter().map(|&j| i64::from(j)).collect();
         ivt::npy::write(out, &[graph.n_items(), graph.k], &indices)?;
@@ -71,13 +80,24 @@ pub fn graph(
     features: &Features,
     k: usize,
     metric: Metric,
+    method: Method,
     cache: &Cache,
 ) -> anyhow::Result<KnnGraph> {
-    let params = format!(
-        "exact k={k} metric={} v{}",
-        metric.name(),
-        knn::ALGORITHM_VERSION
-    );
+    let exact = method.is_exact(features.n_items(), features.dim());
+    let params = if exact {
+        format!(
+            "exact k={k} metric={} v{}",
+            metric.name(),
+            knn::ALGORITHM_VERSION
+        )
+    } else {
+        format!(
+            "nn-descent {:?} k={k} metric={} v{}",
+            NnDescentParams::for_k(k),
+            metric.name(),
+            knn::ALGORITHM_VERSION
+        )
+    };
     let key = CacheKey::new("knn", features.as_slice(), features.dim(), &params);
     match cache.load(&key) {
         Lookup::Hit(bytes) => match KnnGraph::from_bytes(&bytes) {
@@ -98,7 +118,12 @@ pub fn graph(
     let start = Instant::now();
     let g = {
         let bar = Bar::new("kNN");
-        knn::knn(features.as_slice(), features.dim(), k, metric, &bar)
+        let method = if exact {
+            Method::Exact
+        } else {
+            Method::Approximate
+        };
+        knn::knn(features.as_slice(), features.dim(), k, metric, method, &bar)
             .context("cannot compute the kNN graph")?
     };
     eprintln!(

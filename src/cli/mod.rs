@@ -183,12 +183,15 @@ pub struct KnnArgs {
     /// Distance in the original space.
     #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
     metric: Metric,
-    /// Exact search (the default today).
+    /// Exact search. Default: exact while N² · D ≤ 20,000² · 784, NN-descent above.
     #[arg(long, conflicts_with = "approx")]
     exact: bool,
-    /// Approximate search (NN-descent) for large N: not built yet.
+    /// Approximate search (NN-descent, seeded, deterministic).
     #[arg(long)]
     approx: bool,
+    /// Also compute the exact graph (cached) and print recall@k of the one computed.
+    #[arg(long)]
+    check_recall: bool,
     /// Output neighbour indices (.npy, int64, N × k); written atomically.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,

@@ -337,8 +337,7 @@ mod tests {
                     let want: Vec<u32> = truth_i.iter().map(|p| p.1).collect();
                     if got != want.as_slice() {
                         // Only a near-tie (within f32 rounding) may be ordered differently.
-                        for (j, (&gd, w)) in
-                            g.neighbor_distances(i).iter().zip(truth_i).enumerate()
+                        for (j, (&gd, w)) in g.neighbor_distances(i).iter().zip(truth_i).enumerate()
                         {
                             assert!(
                                 (f64::from(gd) - w.0).abs() < 1e-4,

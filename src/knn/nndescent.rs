@@ -1,0 +1,324 @@
+//! Approximate kNN by NN-descent (Dong, Moses & Li 2011): a neighbour of a neighbour is likely
+//! a neighbour. Start from random neighbours, then repeatedly compare each item's candidate
+//! neighbours with one another, keeping whatever improves anyone's list, until few lists change.
+//!
+//! Each round has three phases so the parallel part needs no locks: candidates are sampled
+//! (sequential, O(N·k)), pairs are compared against read-only bounds (parallel, the cost), and
+//! the improvements found are applied (sequential). Deterministic for a seed, whatever the
+//! thread count: the parallel phase only produces a list, applied in a fixed order.
+
+use rayon::prelude::*;
+
+use super::exact::normalized;
+use super::{KnnError, KnnGraph, Metric, check_k};
+use crate::progress::Observer;
+
+/// Tuning, with defaults measured on Fashion-MNIST (see benches/README.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NnDescentParams {
+    /// Neighbours kept per item while searching (≥ the k returned): a longer list finds more.
+    pub search_k: usize,
+    /// Candidates sampled per item per round, new and old each.
+    pub max_candidates: usize,
+    pub max_rounds: usize,
+    /// Stop when fewer than `delta · N · k` list entries changed in a round.
+    pub delta: f64,
+    pub seed: u64,
+}
+
+impl NnDescentParams {
+    pub fn for_k(k: usize) -> Self {
+        Self {
+            search_k: k.max(20),
+            max_candidates: 30,
+            max_rounds: 12,
+            delta: 0.001,
+            seed: 0,
+        }
+    }
+}
+
+/// splitmix64: a fixed, dependency-free hash/stream for seeding and sampling.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[inline]
+fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    // Eight independent lanes so the loop vectorises.
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            let d = x[l] - y[l];
+            acc[l] += d * d;
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// One item's neighbour list: sorted by (distance, index), with a "new" flag per entry
+/// (not yet used as a candidate).
+#[derive(Clone)]
+struct List {
+    dist: Vec<f32>,
+    idx: Vec<u32>,
+    new: Vec<bool>,
+}
+
+impl List {
+    fn bound(&self, k: usize) -> f32 {
+        if self.dist.len() < k {
+            f32::INFINITY
+        } else {
+            self.dist[k - 1]
+        }
+    }
+
+    /// Insert unless present or not better than the worst; true if the list changed.
+    fn push(&mut self, k: usize, d: f32, j: u32) -> bool {
+        if self.dist.len() == k {
+            let (wd, wj) = (self.dist[k - 1], self.idx[k - 1]);
+            if d > wd || (d == wd && j >= wj) {
+                return false;
+            }
+        }
+        if self.idx.contains(&j) {
+            return false;
+        }
+        let pos = self
+            .dist
+            .iter()
+            .zip(&self.idx)
+            .position(|(&od, &oj)| d < od || (d == od && j < oj))
+            .unwrap_or(self.dist.len());
+        self.dist.insert(pos, d);
+        self.idx.insert(pos, j);
+        self.new.insert(pos, true);
+        if self.dist.len() > k {
+            self.dist.pop();
+            self.idx.pop();
+            self.new.pop();
+        }
+        true
+    }
+}
+
+/// Candidates of one item, keeping the `max` with the lowest random priority.
+#[derive(Clone, Default)]
+struct Candidates {
+    items: Vec<(u64, u32)>,
+}
+
+impl Candidates {
+    fn offer(&mut self, max: usize, priority: u64, j: u32) {
+        if self.items.iter().any(|&(_, x)| x == j) {
+            return;
+        }
+        if self.items.len() < max {
+            self.items.push((priority, j));
+        } else if let Some((worst_at, _)) = self
+            .items
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, (p, _))| *p)
+            .filter(|(_, (p, _))| priority < *p)
+        {
+            self.items[worst_at] = (priority, j);
+        }
+    }
+
+    fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.items.iter().map(|&(_, j)| j)
+    }
+}
+
+/// Approximate k nearest neighbours of every row.
+pub fn nn_descent(
+    features: &[f32],
+    dim: usize,
+    k: usize,
+    metric: Metric,
+    params: &NnDescentParams,
+    observer: &dyn Observer,
+) -> Result<KnnGraph, KnnError> {
+    let n = features.len() / dim.max(1);
+    check_k(k, n)?;
+    let sk = params.search_k.max(k).min(n - 1);
+    let owned;
+    let data: &[f32] = match metric {
+        Metric::Euclidean => features,
+        Metric::Cosine => {
+            owned = normalized(features, dim)?;
+            &owned
+        }
+    };
+    let row = |i: usize| &data[i * dim..(i + 1) * dim];
+
+    // Random start: sk distinct random neighbours per item.
+    let mut lists: Vec<List> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut l = List {
+                dist: Vec::with_capacity(sk + 1),
+                idx: Vec::with_capacity(sk + 1),
+                new: Vec::with_capacity(sk + 1),
+            };
+            let mut state = mix(params.seed ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+            while l.idx.len() < sk {
+                state = mix(state);
+                let j = (state % n as u64) as usize;
+                if j != i && !l.idx.contains(&(j as u32)) {
+                    let d = sq_dist(row(i), row(j));
+                    // Distinct random picks all enter: the list is not yet full.
+                    let pos = l
+                        .dist
+                        .iter()
+                        .zip(&l.idx)
+                        .position(|(&od, &oj)| d < od || (d == od && (j as u32) < oj))
+                        .unwrap_or(l.dist.len());
+                    l.dist.insert(pos, d);
+                    l.idx.insert(pos, j as u32);
+                    l.new.insert(pos, true);
+                }
+            }
+            l
+        })
+        .collect();
+
+    for round in 0..params.max_rounds {
+        if observer.cancelled() {
+            return Err(KnnError::Cancelled);
+        }
+        // 1. Sample candidates, forward and reverse, new and old.
+        let mut new_c = vec![Candidates::default(); n];
+        let mut old_c = vec![Candidates::default(); n];
+        let round_seed = mix(params.seed ^ (round as u64 + 1));
+        for (i, l) in lists.iter().enumerate() {
+            for (&j, &is_new) in l.idx.iter().zip(&l.new) {
+                let p = mix(round_seed ^ ((i as u64) << 32 | u64::from(j)));
+                let target = if is_new { &mut new_c } else { &mut old_c };
+                target[i].offer(params.max_candidates, p, j);
+                target[j as usize].offer(params.max_candidates, p, i as u32);
+            }
+        }
+        // Entries sampled as new candidates of their own item are "old" from now on.
+        for (i, l) in lists.iter_mut().enumerate() {
+            for (j, flag) in l.idx.iter().zip(l.new.iter_mut()) {
+                if *flag && new_c[i].ids().any(|c| c == *j) {
+                    *flag = false;
+                }
+            }
+        }
+        // 2. Local joins against this round's bounds, in parallel.
+        let bounds: Vec<f32> = lists.iter().map(|l| l.bound(sk)).collect();
+        let updates: Vec<(u32, u32, f32)> = (0..n)
+            .into_par_iter()
+            .flat_map_iter(|i| {
+                let news: Vec<u32> = new_c[i].ids().collect();
+                let olds: Vec<u32> = old_c[i].ids().collect();
+                let mut out = Vec::new();
+                for (a_at, &a) in news.iter().enumerate() {
+                    for &b in news[a_at + 1..].iter().chain(&olds) {
+                        if a == b {
+                            continue;
+                        }
+                        let d = sq_dist(row(a as usize), row(b as usize));
+                        if d <= bounds[a as usize] || d <= bounds[b as usize] {
+                            out.push((a, b, d));
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
+        // 3. Apply, in a fixed order.
+        let mut changed = 0usize;
+        for (a, b, d) in updates {
+            changed += usize::from(lists[a as usize].push(sk, d, b));
+            changed += usize::from(lists[b as usize].push(sk, d, a));
+        }
+        observer.progress(round as u64 + 1, params.max_rounds as u64);
+        if (changed as f64) < params.delta * (n * sk) as f64 {
+            break;
+        }
+    }
+
+    let mut indices = Vec::with_capacity(n * k);
+    let mut distances = Vec::with_capacity(n * k);
+    for l in &lists {
+        indices.extend_from_slice(&l.idx[..k]);
+        distances.extend(l.dist[..k].iter().map(|&d2| match metric {
+            Metric::Euclidean => d2.sqrt(),
+            Metric::Cosine => d2 * 0.5,
+        }));
+    }
+    Ok(KnnGraph {
+        k,
+        metric,
+        indices,
+        distances,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knn::{exact_knn, recall};
+
+    /// Gaussian-ish clusters: 20 centres in 16-D, 150 points each.
+    fn clustered(seed: u64) -> (Vec<f32>, usize) {
+        let dim = 16;
+        let mut s = seed;
+        let mut uniform = || {
+            s = mix(s);
+            (s >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let centres: Vec<f32> = (0..20 * dim).map(|_| uniform() * 20.0).collect();
+        let mut data = Vec::new();
+        for c in 0..20 {
+            for _ in 0..150 {
+                for d in 0..dim {
+                    let noise: f32 = (0..4).map(|_| uniform()).sum::<f32>() - 2.0;
+                    data.push(centres[c * dim + d] + noise);
+                }
+            }
+        }
+        (data, dim)
+    }
+
+    #[test]
+    fn recall_is_high_on_clustered_data() {
+        let (data, dim) = clustered(1);
+        for metric in [Metric::Euclidean, Metric::Cosine] {
+            let exact = exact_knn(&data, dim, 10, metric, &()).expect("exact");
+            let approx = nn_descent(&data, dim, 10, metric, &NnDescentParams::for_k(10), &())
+                .expect("approx");
+            let r = recall(&approx, &exact);
+            assert!(r >= 0.9, "{metric:?} recall {r}");
+            for i in 0..approx.n_items() {
+                assert!(!approx.neighbors(i).contains(&(i as u32)));
+                assert!(
+                    approx
+                        .neighbor_distances(i)
+                        .windows(2)
+                        .all(|w| w[0] <= w[1])
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn deterministic_for_a_seed() {
+        let (data, dim) = clustered(2);
+        let p = NnDescentParams::for_k(5);
+        let a = nn_descent(&data, dim, 5, Metric::Euclidean, &p, &()).expect("a");
+        let b = nn_descent(&data, dim, 5, Metric::Euclidean, &p, &()).expect("b");
+        assert_eq!(a, b);
+    }
+}
