@@ -183,7 +183,7 @@ pub struct KnnArgs {
     /// Distance in the original space.
     #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
     metric: Metric,
-    /// Exact search. Default: exact while N² · D ≤ 20,000² · 784, NN-descent above.
+    /// Exact search. Default: exact while N² · D ≤ 15,000² · 784, NN-descent above.
     #[arg(long, conflicts_with = "approx")]
     exact: bool,
     /// Approximate search (NN-descent, seeded, deterministic).
