@@ -1,10 +1,10 @@
-//! Exact kNN speed: `cargo bench --bench knn`. Reads Fashion-MNIST from
+//! kNN speed, exact and NN-descent: `cargo bench --bench knn`. Reads Fashion-MNIST from
 //! `IVT_BENCH_DATA` (a folder made by ../shared/data/make_datasets.py, default
 //! `../data/fashion_mnist`) at N = 10,000 and 70,000; without it, and under `cargo test`,
 //! times a small synthetic set instead so the bench always runs.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ivt::knn::{Metric, exact_knn};
+use ivt::knn::{Metric, NnDescentParams, exact_knn, nn_descent};
 
 const K: usize = 10;
 
@@ -25,22 +25,32 @@ fn bench_knn(c: &mut Criterion) {
     let dir =
         std::env::var("IVT_BENCH_DATA").unwrap_or_else(|_| "../data/fashion_mnist".to_owned());
     let path = std::path::Path::new(&dir).join("features.npy");
-    let mut group = c.benchmark_group("exact_knn_k10");
+    let mut group = c.benchmark_group("knn_k10");
     group.sample_size(10);
     match ivt::npy::read_matrix_file(&path) {
         Ok(m) if full => {
             for n in [10_000, 70_000].into_iter().filter(|&n| n <= m.n_rows) {
                 let data = &m.data[..n * m.n_cols];
-                group.bench_function(format!("fashion_mnist_{n}x{}", m.n_cols), |b| {
+                group.bench_function(format!("exact_fashion_mnist_{n}x{}", m.n_cols), |b| {
                     b.iter(|| exact_knn(data, m.n_cols, K, Metric::Euclidean, &()).expect("knn"));
+                });
+                group.bench_function(format!("nndescent_fashion_mnist_{n}x{}", m.n_cols), |b| {
+                    let p = NnDescentParams::for_k(K);
+                    b.iter(|| {
+                        nn_descent(data, m.n_cols, K, Metric::Euclidean, &p, &()).expect("knn")
+                    });
                 });
             }
         }
         _ => {
             let (n, dim) = if full { (10_000, 784) } else { (500, 32) };
             let data = synthetic(n, dim);
-            group.bench_function(format!("synthetic_{n}x{dim}"), |b| {
+            group.bench_function(format!("exact_synthetic_{n}x{dim}"), |b| {
                 b.iter(|| exact_knn(&data, dim, K, Metric::Euclidean, &()).expect("knn"));
+            });
+            group.bench_function(format!("nndescent_synthetic_{n}x{dim}"), |b| {
+                let p = NnDescentParams::for_k(K);
+                b.iter(|| nn_descent(&data, dim, K, Metric::Euclidean, &p, &()).expect("knn"));
             });
         }
     }

@@ -91,11 +91,11 @@ impl Cache {
         }
     }
 
-    /// The user's cache folder (`$XDG_CACHE_HOME/ivt-explore` on Linux); disabled if the
-    /// platform has none.
+    /// `ivt-explore/artefacts` in the user's cache folder (`~/.cache` on Linux); disabled if
+    /// the platform has none. A sub-folder, so the entries never mix with other files there.
     pub fn default_location() -> Self {
         Self {
-            dir: dirs::cache_dir().map(|d| d.join("ivt-explore")),
+            dir: dirs::cache_dir().map(|d| d.join("ivt-explore").join("artefacts")),
         }
     }
 

@@ -73,7 +73,7 @@ impl InputArgs {
 /// Where computed artefacts are kept between runs.
 #[derive(Debug, Args)]
 pub struct CacheArgs {
-    /// Cache folder (default: the user cache folder, ~/.cache/ivt-explore on Linux).
+    /// Cache folder (default: ~/.cache/ivt-explore/artefacts on Linux).
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     cache: Option<PathBuf>,
     /// Neither read nor write the cache.
