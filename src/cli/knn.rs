@@ -20,8 +20,14 @@ pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
             max_exact_work: knn::DEFAULT_MAX_EXACT_WORK,
         },
     };
-    let data = super::info::load_timed(&args.input.spec())?;
     let cache = args.cache.cache();
+    let keeps_nothing = args.output.is_none() && args.distances_out.is_none() && !args.check_recall;
+    if keeps_nothing && cache.dir().is_none() {
+        anyhow::bail!(
+            "nothing would keep the graph: give -o FILE (and/or --distances-out FILE), or drop --no-cache"
+        );
+    }
+    let data = super::info::load_timed(&args.input.spec())?;
     let graph = graph(&data.features, args.k, args.metric, method, &cache)?;
     if args.check_recall {
         let exact = if method.is_exact(data.n_items(), data.features.dim()) {

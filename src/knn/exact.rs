@@ -53,12 +53,7 @@ impl TopK {
                 return;
             }
         }
-        let pos = self
-            .dist
-            .iter()
-            .zip(&self.idx)
-            .position(|(&od, &oj)| d < od || (d == od && j < oj))
-            .unwrap_or(self.dist.len());
+        let pos = insertion_point(&self.dist, &self.idx, d, j);
         self.dist.insert(pos, d);
         self.idx.insert(pos, j);
         if full {
@@ -70,6 +65,15 @@ impl TopK {
     pub(crate) fn into_parts(self) -> (Vec<f32>, Vec<u32>) {
         (self.dist, self.idx)
     }
+}
+
+/// Where (d, j) goes in a list sorted by (distance, index).
+#[inline]
+pub(crate) fn insertion_point(dist: &[f32], idx: &[u32], d: f32, j: u32) -> usize {
+    dist.iter()
+        .zip(idx)
+        .position(|(&od, &oj)| d < od || (d == od && j < oj))
+        .unwrap_or(dist.len())
 }
 
 /// Rows scaled to unit length, for the cosine metric.

@@ -8,6 +8,7 @@
 pub(crate) mod exact;
 mod nndescent;
 
+use rayon::prelude::*;
 use thiserror::Error;
 
 pub use exact::{exact_knn, query};
@@ -147,15 +148,22 @@ impl KnnGraph {
 
 /// Fraction of the exact graph's neighbours that `approx` also found (recall@k).
 pub fn recall(approx: &KnnGraph, exact: &KnnGraph) -> f64 {
-    let k = approx.k.min(exact.k);
-    let n = approx.n_items().min(exact.n_items());
+    neighbor_overlap(exact, approx, approx.k.min(exact.k))
+}
+
+/// Mean over items of |first k neighbours in `a` ∩ first k in `b`| / k (k capped at both
+/// graphs' k): recall of an approximate graph, or kNN preservation of a layout.
+pub fn neighbor_overlap(a: &KnnGraph, b: &KnnGraph, k: usize) -> f64 {
+    let k = k.min(a.k).min(b.k);
+    let n = a.n_items().min(b.n_items());
     if k == 0 || n == 0 {
         return 1.0;
     }
     let hits: usize = (0..n)
+        .into_par_iter()
         .map(|i| {
-            let truth = &exact.neighbors(i)[..k];
-            approx.neighbors(i)[..k]
+            let truth = &a.neighbors(i)[..k];
+            b.neighbors(i)[..k]
                 .iter()
                 .filter(|j| truth.contains(j))
                 .count()

@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use super::exact::normalized;
+use super::exact::{insertion_point, normalized};
 use super::{KnnError, KnnGraph, Metric, check_k};
 use crate::progress::Observer;
 
@@ -91,12 +91,7 @@ impl List {
         if self.idx.contains(&j) {
             return false;
         }
-        let pos = self
-            .dist
-            .iter()
-            .zip(&self.idx)
-            .position(|(&od, &oj)| d < od || (d == od && j < oj))
-            .unwrap_or(self.dist.len());
+        let pos = insertion_point(&self.dist, &self.idx, d, j);
         self.dist.insert(pos, d);
         self.idx.insert(pos, j);
         self.new.insert(pos, true);
@@ -173,18 +168,9 @@ pub fn nn_descent(
             while l.idx.len() < sk {
                 state = mix(state);
                 let j = (state % n as u64) as usize;
-                if j != i && !l.idx.contains(&(j as u32)) {
-                    let d = sq_dist(row(i), row(j));
-                    // Distinct random picks all enter: the list is not yet full.
-                    let pos = l
-                        .dist
-                        .iter()
-                        .zip(&l.idx)
-                        .position(|(&od, &oj)| d < od || (d == od && (j as u32) < oj))
-                        .unwrap_or(l.dist.len());
-                    l.dist.insert(pos, d);
-                    l.idx.insert(pos, j as u32);
-                    l.new.insert(pos, true);
+                if j != i {
+                    // The list is not full yet, so any new index enters; repeats are refused.
+                    l.push(sk, sq_dist(row(i), row(j)), j as u32);
                 }
             }
             l

@@ -87,22 +87,7 @@ pub fn trustworthiness(
 
 /// Mean over items of |NN_k(X, i) ∩ NN_k(Y, i)| / k.
 pub fn knn_preservation(original: &KnnGraph, layout: &KnnGraph, k: usize) -> f64 {
-    let k = k.min(original.k).min(layout.k);
-    let n = original.n_items().min(layout.n_items());
-    if n == 0 || k == 0 {
-        return 1.0;
-    }
-    let hits: usize = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let truth = &original.neighbors(i)[..k];
-            layout.neighbors(i)[..k]
-                .iter()
-                .filter(|j| truth.contains(j))
-                .count()
-        })
-        .sum();
-    hits as f64 / (n * k) as f64
+    crate::knn::neighbor_overlap(original, layout, k)
 }
 
 /// Leave-one-out accuracy of a majority vote of the `k` layout neighbours' labels (ties go to
