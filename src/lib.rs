@@ -11,6 +11,7 @@
 //!   built-in demo, loaded and cross-checked into one [`dataset::Dataset`].
 //! - [`npy`]: the `.npy` format, read streaming and written atomically.
 //! - [`knn`]: the k-nearest-neighbour graph in the original space (exact, blocked GEMM).
+//! - [`layout`]: PCA (t-SNE and UMAP to come).
 //! - [`metrics`]: trustworthiness, kNN preservation, kNN label accuracy of a layout.
 //! - [`cache`]: computed artefacts on disk, keyed by data, parameters and algorithm version.
 //! - [`progress`]: progress and cancellation for long computations.
@@ -24,6 +25,7 @@ pub mod atomic;
 pub mod cache;
 pub mod dataset;
 pub mod knn;
+pub mod layout;
 pub mod metrics;
 pub mod npy;
 pub mod progress;

@@ -324,3 +324,49 @@ fn approximate_knn_reports_its_recall() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn pca_pre_reduction_keeps_groups_apart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let out_path = dir.path().join("knn.npy");
+    let out = ivt(&[
+        "knn",
+        data.to_str().expect("utf8"),
+        "-k",
+        "3",
+        "--pca",
+        "2",
+        "--no-cache",
+        "-o",
+        out_path.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("of the variance"),
+        "{}",
+        text(&out.stderr)
+    );
+    let m = ivt::npy::read_matrix_file(&out_path).expect("read");
+    for (i, row) in m.data.chunks(3).enumerate() {
+        assert!(
+            row.iter().all(|&j| ((j as usize) < 6) == (i < 6)),
+            "row {i}: {row:?}"
+        );
+    }
+    let too_many = ivt(&[
+        "knn",
+        data.to_str().expect("utf8"),
+        "--pca",
+        "9",
+        "--no-cache",
+        "-o",
+        out_path.to_str().expect("utf8"),
+    ]);
+    assert_eq!(too_many.status.code(), Some(1));
+    assert!(
+        text(&too_many.stderr).contains("3 dimensions"),
+        "{}",
+        text(&too_many.stderr)
+    );
+}

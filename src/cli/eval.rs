@@ -39,13 +39,13 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let k = args.n_neighbors;
-    let original = super::knn::graph(
-        &data.features,
+    let request = super::knn::Request {
         k,
-        Metric::Euclidean,
-        Method::Exact,
-        &args.cache.cache(),
-    )?;
+        metric: Metric::Euclidean,
+        method: Method::Exact,
+        pca: None,
+    };
+    let original = super::knn::graph(&data.features, &request, &args.cache.cache())?;
     let in_layout = knn::exact_knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())
         .context("cannot compute the layout's neighbours")?;
     let subset = (args.tw_sample > 0 && n > args.tw_sample)

@@ -28,12 +28,24 @@ pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let data = super::info::load_timed(&args.input.spec())?;
-    let graph = graph(&data.features, args.k, args.metric, method, &cache)?;
+    let request = Request {
+        k: args.k,
+        metric: args.metric,
+        method,
+        pca: args.pca,
+    };
+    let graph = graph(&data.features, &request, &cache)?;
     if args.check_recall {
-        let exact = if method.is_exact(data.n_items(), data.features.dim()) {
+        let exact = if request.pca.is_none() && method.is_exact(data.n_items(), data.features.dim())
+        {
             graph.clone()
         } else {
-            self::graph(&data.features, args.k, args.metric, Method::Exact, &cache)?
+            let truth = Request {
+                method: Method::Exact,
+                pca: None,
+                ..request
+            };
+            self::graph(&data.features, &truth, &cache)?
         };
         println!("recall@{} {:.4}", args.k, knn::recall(&graph, &exact));
     }
@@ -81,29 +93,37 @@ impl Drop for Bar {
     }
 }
 
+/// What graph to build.
+#[derive(Debug, Clone, Copy)]
+pub struct Request {
+    pub k: usize,
+    pub metric: Metric,
+    pub method: Method,
+    /// Reduce to this many principal components first (an approximation).
+    pub pca: Option<usize>,
+}
+
 /// The graph for these features and parameters: from the cache, or computed and stored.
-pub fn graph(
-    features: &Features,
-    k: usize,
-    metric: Metric,
-    method: Method,
-    cache: &Cache,
-) -> anyhow::Result<KnnGraph> {
-    let exact = method.is_exact(features.n_items(), features.dim());
-    let params = if exact {
-        format!(
-            "exact k={k} metric={} v{}",
-            metric.name(),
-            knn::ALGORITHM_VERSION
-        )
+pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Result<KnnGraph> {
+    let Request {
+        k,
+        metric,
+        method,
+        pca,
+    } = *req;
+    let searched_dim = pca.unwrap_or(features.dim());
+    let exact = method.is_exact(features.n_items(), searched_dim);
+    let search = if exact {
+        "exact".to_owned()
     } else {
-        format!(
-            "nn-descent {:?} k={k} metric={} v{}",
-            NnDescentParams::for_k(k),
-            metric.name(),
-            knn::ALGORITHM_VERSION
-        )
+        format!("nn-descent {:?}", NnDescentParams::for_k(k))
     };
+    let reduction = pca.map_or(String::new(), |p| format!(" pca={p}"));
+    let params = format!(
+        "{search}{reduction} k={k} metric={} v{}",
+        metric.name(),
+        knn::ALGORITHM_VERSION
+    );
     let key = CacheKey::new("knn", features.as_slice(), features.dim(), &params);
     match cache.load(&key) {
         Lookup::Hit(bytes) => match KnnGraph::from_bytes(&bytes) {
@@ -122,6 +142,20 @@ pub fn graph(
         Lookup::Miss => {}
     }
     let start = Instant::now();
+    let reduced;
+    let (data, dim) = match pca {
+        Some(p) => {
+            let fitted = ivt::layout::pca::fit(features.as_slice(), features.dim(), p)
+                .context("cannot reduce the features with PCA")?;
+            eprintln!(
+                "PCA to {p} dimensions keeps {:.1}% of the variance (neighbours are approximate)",
+                100.0 * fitted.explained_ratio()
+            );
+            reduced = fitted.transform(features.as_slice());
+            (reduced.as_slice(), p)
+        }
+        None => (features.as_slice(), features.dim()),
+    };
     let g = {
         let bar = Bar::new("kNN");
         let method = if exact {
@@ -129,8 +163,7 @@ pub fn graph(
         } else {
             Method::Approximate
         };
-        knn::knn(features.as_slice(), features.dim(), k, metric, method, &bar)
-            .context("cannot compute the kNN graph")?
+        knn::knn(data, dim, k, metric, method, &bar).context("cannot compute the kNN graph")?
     };
     eprintln!(
         "kNN graph ({params}) of {} items in {:.2} s",

@@ -192,6 +192,10 @@ pub struct KnnArgs {
     /// Also compute the exact graph (cached) and print recall@k of the one computed.
     #[arg(long)]
     check_recall: bool,
+    /// Reduce the features to this many principal components before searching: faster for
+    /// large D, but the neighbours are then approximate (see --check-recall).
+    #[arg(long, value_name = "N")]
+    pca: Option<usize>,
     /// Output neighbour indices (.npy, int64, N × k); written atomically.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
