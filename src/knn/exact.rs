@@ -99,9 +99,22 @@ fn squared_norms(features: &[f32], dim: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The rows the search compares with squared euclidean distance: the features themselves, or
+/// (cosine) their normalised copy.
+pub(crate) fn prepared(
+    features: &[f32],
+    dim: usize,
+    metric: Metric,
+) -> Result<std::borrow::Cow<'_, [f32]>, KnnError> {
+    Ok(match metric {
+        Metric::Euclidean => std::borrow::Cow::Borrowed(features),
+        Metric::Cosine => std::borrow::Cow::Owned(normalized(features, dim)?),
+    })
+}
+
 /// Convert a squared euclidean distance between prepared rows to the metric's distance.
 #[inline]
-fn finish_distance(metric: Metric, d2: f32) -> f32 {
+pub(crate) fn finish_distance(metric: Metric, d2: f32) -> f32 {
     match metric {
         Metric::Euclidean => d2.sqrt(),
         // For unit vectors ‖x − y‖² = 2 − 2 cos.
@@ -119,14 +132,8 @@ pub fn exact_knn(
 ) -> Result<KnnGraph, KnnError> {
     let n = features.len() / dim.max(1);
     check_k(k, n)?;
-    let owned;
-    let data: &[f32] = match metric {
-        Metric::Euclidean => features,
-        Metric::Cosine => {
-            owned = normalized(features, dim)?;
-            &owned
-        }
-    };
+    let data = prepared(features, dim, metric)?;
+    let data: &[f32] = &data;
     let norms = squared_norms(data, dim);
     let done = AtomicU64::new(0);
     let mut indices = vec![0u32; n * k];

@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use super::exact::{insertion_point, normalized};
+use super::exact::{finish_distance, insertion_point, prepared};
 use super::{KnnError, KnnGraph, Metric, check_k};
 use crate::progress::Observer;
 
@@ -145,14 +145,8 @@ pub fn nn_descent(
     let n = features.len() / dim.max(1);
     check_k(k, n)?;
     let sk = params.search_k.max(k).min(n - 1);
-    let owned;
-    let data: &[f32] = match metric {
-        Metric::Euclidean => features,
-        Metric::Cosine => {
-            owned = normalized(features, dim)?;
-            &owned
-        }
-    };
+    let data = prepared(features, dim, metric)?;
+    let data: &[f32] = &data;
     let row = |i: usize| &data[i * dim..(i + 1) * dim];
 
     // Random start: sk distinct random neighbours per item.
@@ -239,10 +233,7 @@ pub fn nn_descent(
     let mut distances = Vec::with_capacity(n * k);
     for l in &lists {
         indices.extend_from_slice(&l.idx[..k]);
-        distances.extend(l.dist[..k].iter().map(|&d2| match metric {
-            Metric::Euclidean => d2.sqrt(),
-            Metric::Cosine => d2 * 0.5,
-        }));
+        distances.extend(l.dist[..k].iter().map(|&d2| finish_distance(metric, d2)));
     }
     Ok(KnnGraph {
         k,
