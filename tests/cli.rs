@@ -110,7 +110,7 @@ fn missing_images_fail_like_open_would() {
 #[test]
 fn unbuilt_subcommands_say_so_and_exit_2() {
     for args in [
-        &["layout"][..],
+        &["layout", "--method", "tsne", "-o", "never.npy"][..],
         &["cluster"],
         &["embed", "--model", "m.onnx", "--images", "d", "-o", "f.npy"],
     ] {
@@ -369,4 +369,41 @@ fn pca_pre_reduction_keeps_groups_apart() {
         "{}",
         text(&too_many.stderr)
     );
+}
+
+#[test]
+fn layout_writes_a_umap_or_pca_map_of_the_right_shape() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    for (method, dims) in [("umap", "2"), ("umap", "3"), ("pca", "2")] {
+        let out_path = dir.path().join(format!("{method}{dims}.npy"));
+        let out = ivt(&[
+            "layout",
+            data.to_str().expect("utf8"),
+            "--method",
+            method,
+            "--dims",
+            dims,
+            "--n-neighbors",
+            "4",
+            "--epochs",
+            "50",
+            "--no-cache",
+            "-o",
+            out_path.to_str().expect("utf8"),
+        ]);
+        assert!(out.status.success(), "{method}: {}", text(&out.stderr));
+        let m = ivt::npy::read_matrix_file(&out_path).expect("read");
+        assert_eq!((m.n_rows, m.n_cols.to_string().as_str()), (12, dims));
+        assert!(m.data.iter().all(|v| v.is_finite()));
+    }
+    let bad = ivt(&[
+        "layout",
+        data.to_str().expect("utf8"),
+        "--dims",
+        "4",
+        "-o",
+        "x.npy",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "clap rejects --dims 4");
 }

@@ -4,6 +4,7 @@
 mod eval;
 mod info;
 mod knn;
+mod layout;
 mod open;
 
 use std::path::PathBuf;
@@ -204,19 +205,43 @@ pub struct KnnArgs {
     distances_out: Option<PathBuf>,
 }
 
+/// Layout algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutMethod {
+    Tsne,
+    Umap,
+    Pca,
+}
+
 #[derive(Debug, Args)]
 pub struct LayoutArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// tsne, umap or pca.
-    #[arg(long, default_value = "tsne")]
-    method: String,
+    #[command(flatten)]
+    cache: CacheArgs,
+    #[arg(long, value_enum, default_value_t = LayoutMethod::Umap)]
+    method: LayoutMethod,
     /// 2 or 3.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
     dims: u8,
-    /// Output coordinates (.npy, float32, N × dims).
+    /// UMAP: neighbours per item, the item itself included (as umap-learn counts).
+    #[arg(long = "n-neighbors", default_value_t = 15, value_parser = clap::value_parser!(u32).range(2..))]
+    n_neighbors: u32,
+    /// UMAP: minimum distance between points in the layout.
+    #[arg(long, default_value_t = 0.1)]
+    min_dist: f64,
+    /// UMAP: scale of the embedded points.
+    #[arg(long, default_value_t = 1.0)]
+    spread: f64,
+    /// UMAP: optimisation epochs (default 500 up to 10,000 items, 200 above).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seed: the same seed gives the same layout.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output coordinates (.npy, float32, N × dims); written atomically.
     #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -282,7 +307,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Info(args)) => info::run(&args),
         Some(Command::Embed(_)) => not_yet("embed", "#8"),
         Some(Command::Knn(args)) => knn::run(&args),
-        Some(Command::Layout(_)) => not_yet("layout", "#4"),
+        Some(Command::Layout(args)) => layout::run(&args),
         Some(Command::Cluster(_)) => not_yet("cluster", "#6"),
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::ExportProjector(_)) => not_yet("export-projector", "#9"),

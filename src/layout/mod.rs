@@ -6,3 +6,4 @@
 
 pub mod affinity;
 pub mod pca;
+pub mod umap;

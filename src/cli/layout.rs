@@ -1,0 +1,78 @@
+//! `ivt-explore layout`: a 2D/3D map of a data set (PCA or UMAP; t-SNE arrives with issue #4).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use ivt::knn::{Method, Metric};
+use ivt::layout::{affinity, pca, umap};
+use ivt::progress::Observer;
+
+use super::{LayoutArgs, LayoutMethod};
+
+pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
+    if args.method == LayoutMethod::Tsne {
+        eprintln!(
+            "error: t-SNE layouts are not built yet (issue #4); use --method umap or --method pca"
+        );
+        return Ok(ExitCode::from(super::EXIT_NOT_YET));
+    }
+    if !(args.min_dist >= 0.0 && args.spread > 0.0 && args.min_dist <= args.spread) {
+        bail!(
+            "--min-dist must be in [0, --spread] and --spread positive (got {} and {})",
+            args.min_dist,
+            args.spread
+        );
+    }
+    let data = super::info::load_timed(&args.input.spec())?;
+    let dims = usize::from(args.dims);
+    let f = &data.features;
+    let start = Instant::now();
+    let fitted = pca::fit(f.as_slice(), f.dim(), dims.min(f.dim()))
+        .context("cannot compute the PCA initialisation")?;
+    let mut coords = fitted.transform(f.as_slice());
+    if fitted.n_components() < dims {
+        bail!(
+            "the features have {} dimension(s); a {dims}D layout needs at least {dims}",
+            f.dim()
+        );
+    }
+    if args.method == LayoutMethod::Umap {
+        let k = args.n_neighbors as usize - 1;
+        let request = super::knn::Request {
+            k,
+            metric: Metric::Euclidean,
+            method: Method::Auto {
+                max_exact_work: ivt::knn::DEFAULT_MAX_EXACT_WORK,
+            },
+            pca: None,
+        };
+        let graph = super::knn::graph(f, &request, &args.cache.cache())?;
+        let weights = affinity::umap_affinities(&graph);
+        umap::scale_init(&mut coords);
+        let params = umap::UmapParams {
+            dims,
+            min_dist: args.min_dist,
+            spread: args.spread,
+            epochs: args.epochs,
+            seed: args.seed,
+            ..umap::UmapParams::default()
+        };
+        let total = params
+            .epochs
+            .unwrap_or(if f.n_items() <= 10_000 { 500 } else { 200 }) as u64;
+        let bar = super::knn::Bar::new("UMAP epochs");
+        umap::optimize(&weights, &mut coords, &params, |epoch, _| {
+            bar.progress(epoch as u64, total);
+        });
+    }
+    eprintln!(
+        "{:?} {dims}D layout of {} items in {:.2} s",
+        args.method,
+        f.n_items(),
+        start.elapsed().as_secs_f64()
+    );
+    ivt::npy::write(&args.output, &[f.n_items(), dims], &coords)?;
+    eprintln!("wrote {}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
