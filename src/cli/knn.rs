@@ -158,11 +158,7 @@ pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Resul
     };
     let g = {
         let bar = Bar::new("kNN");
-        let method = if exact {
-            Method::Exact
-        } else {
-            Method::Approximate
-        };
+        // `knn` decides exact or not from the searched dimension, as `exact` above did.
         knn::knn(data, dim, k, metric, method, &bar).context("cannot compute the kNN graph")?
     };
     eprintln!(

@@ -27,16 +27,16 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
     let data = super::info::load_timed(&args.input.spec())?;
     let dims = usize::from(args.dims);
     let f = &data.features;
-    let start = Instant::now();
-    let fitted = pca::fit(f.as_slice(), f.dim(), dims.min(f.dim()))
-        .context("cannot compute the PCA initialisation")?;
-    let mut coords = fitted.transform(f.as_slice());
-    if fitted.n_components() < dims {
+    if f.dim() < dims {
         bail!(
             "the features have {} dimension(s); a {dims}D layout needs at least {dims}",
             f.dim()
         );
     }
+    let start = Instant::now();
+    let mut coords = pca::fit(f.as_slice(), f.dim(), dims)
+        .context("cannot compute the PCA initialisation")?
+        .transform(f.as_slice());
     if args.method == LayoutMethod::Umap {
         let k = args.n_neighbors as usize - 1;
         let request = super::knn::Request {
@@ -58,9 +58,7 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
             seed: args.seed,
             ..umap::UmapParams::default()
         };
-        let total = params
-            .epochs
-            .unwrap_or(if f.n_items() <= 10_000 { 500 } else { 200 }) as u64;
+        let total = params.n_epochs(f.n_items()) as u64;
         let bar = super::knn::Bar::new("UMAP epochs");
         umap::optimize(&weights, &mut coords, &params, |epoch, _| {
             bar.progress(epoch as u64, total);

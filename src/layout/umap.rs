@@ -35,6 +35,14 @@ impl Default for UmapParams {
     }
 }
 
+impl UmapParams {
+    /// Epochs for `n_items`: the explicit count, or umap-learn's rule.
+    pub fn n_epochs(&self, n_items: usize) -> usize {
+        self.epochs
+            .unwrap_or(if n_items <= 10_000 { 500 } else { 200 })
+    }
+}
+
 const CLIP: f32 = 4.0;
 
 struct Rng(u64);
@@ -58,7 +66,7 @@ pub fn optimize(
 ) {
     let n = graph.n;
     let dims = params.dims;
-    let n_epochs = params.epochs.unwrap_or(if n <= 10_000 { 500 } else { 200 });
+    let n_epochs = params.n_epochs(n);
     let (a, b) = fit_ab(params.spread, params.min_dist);
     let (a, b) = (a as f32, b as f32);
     // Edges, weakest dropped as umap-learn does (weight < max / epochs never gets sampled).
