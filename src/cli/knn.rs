@@ -1,13 +1,12 @@
 //! `ivt-explore knn`: the k-nearest-neighbour graph of a data set, through the cache.
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use ivt::cache::{Cache, CacheKey, Lookup};
+use ivt::cache::Cache;
 use ivt::dataset::Features;
-use ivt::knn::{self, KnnGraph, Method, Metric, NnDescentParams};
+use ivt::knn::{self, KnnGraph, Method};
 use ivt::progress::Observer;
 
 use super::KnnArgs;
@@ -93,82 +92,32 @@ impl Drop for Bar {
     }
 }
 
-/// What graph to build.
-#[derive(Debug, Clone, Copy)]
-pub struct Request {
-    pub k: usize,
-    pub metric: Metric,
-    pub method: Method,
-    /// Reduce to this many principal components first (an approximation).
-    pub pca: Option<usize>,
-}
+pub use ivt::knn::cached::Request;
 
-/// The graph for these features and parameters: from the cache, or computed and stored.
+/// The graph for these features and parameters: from the cache, or computed and stored, with
+/// what happened reported on stderr.
 pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Result<KnnGraph> {
-    let Request {
-        k,
-        metric,
-        method,
-        pca,
-    } = *req;
-    let searched_dim = pca.unwrap_or(features.dim());
-    let exact = method.is_exact(features.n_items(), searched_dim);
-    let search = if exact {
-        "exact".to_owned()
-    } else {
-        format!("nn-descent {:?}", NnDescentParams::for_k(k))
-    };
-    let reduction = pca.map_or(String::new(), |p| format!(" pca={p}"));
-    let params = format!(
-        "{search}{reduction} k={k} metric={} v{}",
-        metric.name(),
-        knn::ALGORITHM_VERSION
-    );
-    let key = CacheKey::new("knn", features.as_slice(), features.dim(), &params);
-    match cache.load(&key) {
-        Lookup::Hit(bytes) => match KnnGraph::from_bytes(&bytes) {
-            Some(g) if g.n_items() == features.n_items() && g.k == k && g.metric == metric => {
-                eprintln!("kNN graph ({params}) from the cache");
-                return Ok(g);
-            }
-            _ => eprintln!("warning: cached kNN graph {key} does not fit this data; recomputing"),
-        },
-        Lookup::Corrupt { path, reason } => {
-            eprintln!(
-                "warning: ignoring cache entry {}: {reason}; recomputing",
-                path.display()
-            );
-        }
-        Lookup::Miss => {}
+    let bar = Bar::new("kNN");
+    let got =
+        knn::cached::graph(features, req, cache, &bar).context("cannot compute the kNN graph")?;
+    drop(bar);
+    for w in &got.warnings {
+        eprintln!("warning: {w}");
     }
-    let start = Instant::now();
-    let reduced;
-    let (data, dim) = match pca {
-        Some(p) => {
-            let fitted = ivt::layout::pca::fit(features.as_slice(), features.dim(), p)
-                .context("cannot reduce the features with PCA")?;
-            eprintln!(
-                "PCA to {p} dimensions keeps {:.1}% of the variance (neighbours are approximate)",
-                100.0 * fitted.explained_ratio()
-            );
-            reduced = fitted.transform(features.as_slice());
-            (reduced.as_slice(), p)
-        }
-        None => (features.as_slice(), features.dim()),
-    };
-    let g = {
-        let bar = Bar::new("kNN");
-        // `knn` decides exact or not from the searched dimension, as `exact` above did.
-        knn::knn(data, dim, k, metric, method, &bar).context("cannot compute the kNN graph")?
-    };
-    eprintln!(
-        "kNN graph ({params}) of {} items in {:.2} s",
-        features.n_items(),
-        start.elapsed().as_secs_f64()
-    );
-    if let Err(e) = cache.store(&key, &g.to_bytes()) {
-        // A cache that cannot be written costs time next run, not this result.
-        eprintln!("warning: {:#}", anyhow::Error::new(e));
+    if let Some(ratio) = got.pca_explained {
+        eprintln!(
+            "PCA to {} dimensions keeps {:.1}% of the variance (neighbours are approximate)",
+            req.pca.unwrap_or_default(),
+            100.0 * ratio
+        );
     }
-    Ok(g)
+    match got.computed_secs {
+        None => eprintln!("kNN graph ({}) from the cache", got.params),
+        Some(secs) => eprintln!(
+            "kNN graph ({}) of {} items in {secs:.2} s",
+            got.params,
+            features.n_items()
+        ),
+    }
+    Ok(got.graph)
 }

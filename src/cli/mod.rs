@@ -142,15 +142,72 @@ impl InputOptions {
 pub struct OpenArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// Side of the neighbour grid: nside × nside nearest neighbours of the selected image.
-    #[arg(long, default_value_t = 4)]
-    nside: u32,
-    /// Metadata column (or "class", "cluster") to colour points by.
-    #[arg(long, value_name = "COLUMN")]
-    color_by: Option<String>,
+    #[command(flatten)]
+    view: ViewArgs,
     /// Where labels are kept and exported.
     #[arg(long, value_name = "DIR")]
     labels_out: Option<PathBuf>,
+}
+
+/// How the explorer starts: shared by `open` and `screenshot`.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Side of the neighbour grid: nside × nside nearest neighbours of the selected image.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
+    nside: u32,
+    /// What to colour points by: "class", "none", a metadata column name, or "values" (with --colors).
+    #[arg(long, value_name = "COLUMN")]
+    color_by: Option<String>,
+    /// A float per point to colour by (.npy, N values), shown with a colour bar.
+    #[arg(long, value_name = "FILE.npy")]
+    colors: Option<PathBuf>,
+    /// Select this item (0-based row) at start: its neighbours are shown.
+    #[arg(long, value_name = "INDEX")]
+    select: Option<u32>,
+    /// The view to start in.
+    #[arg(long, value_enum, default_value_t = StartView::TwoD)]
+    view: StartView,
+    /// Dimensions of the layout computed at start (2 or 3).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
+    dims: u8,
+    /// Distance for neighbours and layouts.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
+    /// Measure this many frames once the map is ready, print mean/p95 frame time, and exit.
+    #[arg(long, value_name = "N")]
+    bench_frames: Option<u32>,
+    /// Window size in logical pixels, WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
+    size: (u32, u32),
+}
+
+/// The view the explorer opens in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartView {
+    /// Orthographic, pan and zoom.
+    #[value(name = "2d")]
+    TwoD,
+    /// Perspective, orbit around the data.
+    #[value(name = "3d")]
+    Orbit,
+    /// Perspective, fly through the data.
+    Fly,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 1600x900"))?;
+    let parse = |v: &str| -> Result<u32, String> {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| (200..=8192).contains(&n))
+            .ok_or_else(|| format!("{v:?}: a size between 200 and 8192 pixels"))
+    };
+    Ok((parse(w)?, parse(h)?))
 }
 
 #[derive(Debug, Args)]
@@ -293,7 +350,9 @@ pub struct ExportProjectorArgs {
 pub struct ScreenshotArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// Output PNG.
+    #[command(flatten)]
+    view: ViewArgs,
+    /// Output PNG (written when the map, the neighbour grid and its images are ready).
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
 }
@@ -311,7 +370,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Cluster(_)) => not_yet("cluster", "#6"),
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::ExportProjector(_)) => not_yet("export-projector", "#9"),
-        Some(Command::Screenshot(_)) => not_yet("screenshot", "#5"),
+        Some(Command::Screenshot(args)) => open::screenshot(&args),
     }
 }
 

@@ -1,39 +1,96 @@
-//! `ivt-explore open` (and no subcommand: the demo): load, check, and hand over to the viewer.
+//! `ivt-explore open` (and no subcommand: the demo) and `ivt-explore screenshot`: load, check,
+//! and hand over to the viewer.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ivt::dataset::{self, DataSource, InputSpec};
 
-use super::OpenArgs;
+use super::{OpenArgs, ScreenshotArgs, ViewArgs};
 
 pub fn run_demo() -> anyhow::Result<ExitCode> {
-    open(&InputSpec::new(DataSource::Demo))
+    let defaults = <ViewArgs as clap::FromArgMatches>::from_arg_matches(
+        &<ViewArgs as clap::Args>::augment_args(clap::Command::new("demo"))
+            .get_matches_from(["demo"]),
+    )?;
+    open(&InputSpec::new(DataSource::Demo), &defaults, None)
 }
 
 pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
-    open(&args.input.spec())
+    open(&args.input.spec(), &args.view, None)
 }
 
-fn open(spec: &InputSpec) -> anyhow::Result<ExitCode> {
+pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
+    if args.view.bench_frames.is_some() {
+        anyhow::bail!("--bench-frames belongs to `open`, not `screenshot`");
+    }
+    open(&args.input.spec(), &args.view, Some(args.output.clone()))
+}
+
+fn open(
+    spec: &InputSpec,
+    view: &ViewArgs,
+    screenshot: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let data = super::info::load_timed(spec)?;
     super::info::print_summary(&data);
-    view(data)
+    show(data, view, screenshot)
 }
 
 #[cfg(feature = "viewer")]
-fn view(data: dataset::Dataset) -> anyhow::Result<ExitCode> {
-    match ivt::viewer::run(data) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e @ ivt::viewer::ViewerError::NotYet) => {
-            eprintln!("\n{e}");
-            Ok(ExitCode::from(super::EXIT_NOT_YET))
+fn show(
+    data: dataset::Dataset,
+    view: &ViewArgs,
+    screenshot: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use ivt::viewer::{ScreenshotRequest, ViewMode, ViewerOptions, colors::ColorSource};
+
+    let colors = match &view.colors {
+        Some(path) => {
+            let (values, _) = ivt::npy::read_vector_file(path)
+                .with_context(|| format!("cannot read --colors {}", path.display()))?;
+            Some((path.clone(), values.into_iter().map(|v| v as f32).collect()))
         }
-        Err(e) => Err(anyhow::Error::new(e).context("cannot open the explorer")),
+        None => None,
+    };
+    let color_by = view.color_by.as_deref().map(|name| match name {
+        "class" => ColorSource::Class,
+        "none" => ColorSource::Uniform,
+        "values" => ColorSource::Values,
+        column => ColorSource::Column(column.to_owned()),
+    });
+    let options = ViewerOptions {
+        nside: view.nside as usize,
+        color_by,
+        colors,
+        select: view.select.map(dataset::ItemId),
+        view: match view.view {
+            super::StartView::TwoD => ViewMode::TwoD,
+            super::StartView::Orbit => ViewMode::Orbit,
+            super::StartView::Fly => ViewMode::Fly,
+        },
+        dims: usize::from(view.dims),
+        metric: view.metric,
+        cache: view.cache.cache(),
+        screenshot: screenshot.map(|path| ScreenshotRequest { path }),
+        bench_frames: view.bench_frames,
+        window_size: view.size,
+    };
+    let target = options.screenshot.as_ref().map(|s| s.path.clone());
+    ivt::viewer::run(data, options).context("cannot open the explorer")?;
+    if let Some(path) = target {
+        eprintln!("wrote {}", path.display());
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(not(feature = "viewer"))]
-fn view(_data: dataset::Dataset) -> anyhow::Result<ExitCode> {
+fn show(
+    _data: dataset::Dataset,
+    _view: &ViewArgs,
+    _screenshot: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     anyhow::bail!(
         "this ivt-explore was built without the explorer (cargo feature `viewer`); \
          the headless subcommands (info, knn, layout, ...) work"

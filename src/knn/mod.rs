@@ -5,6 +5,7 @@
 //! lower index, and an item is never its own neighbour (an exact duplicate is, at distance 0).
 //! Nothing here holds an N × N matrix.
 
+pub mod cached;
 pub(crate) mod exact;
 mod nndescent;
 
@@ -47,6 +48,8 @@ pub enum KnnError {
     ZeroRow { row: usize },
     #[error("the query has {found} dimensions, the features {expected}")]
     QueryDim { found: usize, expected: usize },
+    #[error("cannot reduce the features with PCA before the search: {0}")]
+    Pca(String),
     #[error("cancelled")]
     Cancelled,
 }

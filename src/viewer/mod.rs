@@ -1,10 +1,41 @@
-//! The Bevy explorer (feature `viewer`): points, thumbnails, picking and panels.
+//! The Bevy explorer (feature `viewer`): points, picking, the neighbour grid and panels.
 //!
-//! The window itself arrives with the explorer issue (#5). What is here already is the check
-//! every launch needs first: winit panics without a display server, so the viewer refuses to
-//! start with a clear message instead.
+//! Store vs view (Rerun's rule): the data set, kNN graph and layout live in plain library
+//! types inside [`Store`]; plugins only view and edit them through messages. One plugin per
+//! feature:
+//! - [`points`]: every point in one GPU draw (a point-sprite mesh and its shader);
+//! - [`camera`]: the 2D (orthographic pan/zoom) and 3D (orbit, fly-through) views;
+//! - [`picking`]: a k-d tree over the layout answers "which point is under the cursor";
+//! - [`layout_job`]: kNN graph and layout computed in the background, cached, animated;
+//! - [`thumbs`]: images decoded off the main thread into an LRU of egui textures;
+//! - [`ui`]: egui panels (colouring and legend, layout controls, neighbour grid, help);
+//! - [`capture`]: screenshots (`P`, the `screenshot` command) and `--bench-frames`.
+//!
+//! The pure parts ([`colors`], [`neighbors`], picking's index) have no Bevy types and are
+//! unit-tested; the plugins are tested with `MinimalPlugins` and under Xvfb.
 
+pub mod camera;
+pub mod capture;
+pub mod colors;
+pub mod layout_job;
+pub mod neighbors;
+pub mod picking;
+pub mod points;
+pub mod thumbs;
+pub mod ui;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bevy::prelude::*;
 use thiserror::Error;
+
+use crate::cache::Cache;
+use crate::dataset::{Dataset, ItemId};
+use crate::knn::{KnnGraph, Metric};
+
+use colors::{ColorSource, Coloring, Colormap};
+use neighbors::{Neighbor, NeighborMode};
 
 #[derive(Debug, Error)]
 pub enum ViewerError {
@@ -13,10 +44,18 @@ pub enum ViewerError {
          or headless under `xvfb-run -a ivt-explore ...`"
     )]
     NoDisplay,
-    #[error(
-        "the interactive explorer is not built yet (issue #5); `ivt-explore info` shows the data set"
-    )]
-    NotYet,
+    #[error(transparent)]
+    Color(#[from] colors::ColorError),
+    #[error("--select {item}: the data set has only {n_items} items (0-based index)")]
+    SelectOutOfRange { item: u32, n_items: usize },
+    #[error("--colors {path}: {found} values for {n_items} items")]
+    ColorsLength {
+        path: PathBuf,
+        found: usize,
+        n_items: usize,
+    },
+    #[error("the screenshot could not be taken: {0}")]
+    Screenshot(String),
 }
 
 /// Whether a window can be opened at all.
@@ -29,8 +68,341 @@ pub fn check_display() -> Result<(), ViewerError> {
     }
 }
 
-/// Open the explorer on a data set.
-pub fn run(_dataset: crate::dataset::Dataset) -> Result<(), ViewerError> {
+/// Which view the points are seen in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ViewMode {
+    /// Orthographic, looking down the layout's z axis: pan and zoom.
+    #[default]
+    #[value(name = "2d")]
+    TwoD,
+    /// Perspective: orbit, pan and zoom around a focus.
+    #[value(name = "3d")]
+    Orbit,
+    /// Perspective: WASD/QE to move, right mouse button to look.
+    #[value(name = "fly")]
+    Fly,
+}
+
+impl ViewMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TwoD => "2D",
+            Self::Orbit => "3D orbit",
+            Self::Fly => "3D fly",
+        }
+    }
+
+    pub fn is_3d(self) -> bool {
+        self != Self::TwoD
+    }
+}
+
+/// Headless capture: render, save, exit.
+#[derive(Debug, Clone)]
+pub struct ScreenshotRequest {
+    pub path: PathBuf,
+}
+
+/// Everything `open` / `screenshot` pass in besides the data.
+#[derive(Debug, Clone)]
+pub struct ViewerOptions {
+    pub nside: usize,
+    pub color_by: Option<ColorSource>,
+    /// `--colors FILE.npy`: one float per item, and the file it came from.
+    pub colors: Option<(PathBuf, Vec<f32>)>,
+    pub select: Option<ItemId>,
+    pub view: ViewMode,
+    pub dims: usize,
+    pub metric: Metric,
+    pub cache: Cache,
+    pub screenshot: Option<ScreenshotRequest>,
+    /// Measure this many frames once the layout is ready, print mean/p95 frame ms, exit.
+    pub bench_frames: Option<u32>,
+    /// Window size in logical pixels.
+    pub window_size: (u32, u32),
+}
+
+impl Default for ViewerOptions {
+    fn default() -> Self {
+        Self {
+            nside: 4,
+            color_by: None,
+            colors: None,
+            select: None,
+            view: ViewMode::TwoD,
+            dims: 2,
+            metric: Metric::Euclidean,
+            cache: Cache::disabled(),
+            screenshot: None,
+            bench_frames: None,
+            window_size: (1600, 900),
+        }
+    }
+}
+
+/// A layout as the viewer holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayoutCoords {
+    /// 2 or 3.
+    pub dims: usize,
+    /// N × dims, row-major.
+    pub coords: Vec<f32>,
+    /// What made it ("UMAP 2D", "PCA 2D").
+    pub label: String,
+}
+
+impl LayoutCoords {
+    /// Item `i` as a 3D world position (a 2D layout lies on z = 0).
+    pub fn position(&self, item: ItemId) -> Vec3 {
+        let c = &self.coords[item.index() * self.dims..(item.index() + 1) * self.dims];
+        Vec3::new(c[0], c[1], if self.dims > 2 { c[2] } else { 0.0 })
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.coords.len() / self.dims.max(1)
+    }
+}
+
+/// The data the explorer shows: plain library types, shared read-only with background tasks.
+#[derive(Resource)]
+pub struct Store {
+    pub data: Arc<Dataset>,
+    pub metric: Metric,
+    /// The kNN graph in the original space, once computed (or read from the cache).
+    pub graph: Option<Arc<KnnGraph>>,
+    /// The layout drawn now; `None` until the first one arrives.
+    pub layout: Option<LayoutCoords>,
+    /// Bumped whenever `layout` changes, so views rebuild only then.
+    pub layout_version: u64,
+    /// `--colors` values, if given.
+    pub user_values: Option<Vec<f32>>,
+    pub cache: Cache,
+}
+
+impl Store {
+    pub fn n_items(&self) -> usize {
+        self.data.n_items()
+    }
+
+    pub fn set_layout(&mut self, layout: LayoutCoords) {
+        self.layout = Some(layout);
+        self.layout_version += 1;
+    }
+}
+
+/// What is selected and what is under the cursor.
+#[derive(Resource, Debug, Default, Clone, PartialEq)]
+pub struct Selection {
+    pub selected: Option<ItemId>,
+    pub hovered: Option<ItemId>,
+    /// Bumped on every change of `selected`.
+    pub version: u64,
+}
+
+/// The colouring in force and the legend's hidden groups.
+#[derive(Resource, Debug, Clone)]
+pub struct ColorState {
+    pub source: ColorSource,
+    pub colormap: Colormap,
+    pub coloring: Coloring,
+    /// Per categorical group: hidden from the plot.
+    pub hidden: Vec<bool>,
+    /// Bumped whenever the point colours change.
+    pub version: u64,
+}
+
+impl ColorState {
+    /// Switch to `source`, resolving it against the data; on error nothing changes.
+    pub fn set_source(
+        &mut self,
+        source: ColorSource,
+        store: &Store,
+    ) -> Result<(), colors::ColorError> {
+        let coloring = Coloring::resolve(
+            &source,
+            &store.data,
+            store.user_values.as_deref(),
+            self.colormap,
+        )?;
+        self.hidden = match &coloring {
+            Coloring::Categorical { names, .. } => vec![false; names.len()],
+            _ => Vec::new(),
+        };
+        self.source = source;
+        self.coloring = coloring;
+        self.version += 1;
+        Ok(())
+    }
+
+    pub fn toggle_group(&mut self, code: usize) {
+        if let Some(h) = self.hidden.get_mut(code) {
+            *h = !*h;
+            self.version += 1;
+        }
+    }
+}
+
+/// The neighbour grid's settings and current content.
+#[derive(Resource, Debug, Clone)]
+pub struct NeighborView {
+    pub mode: NeighborMode,
+    pub nside: usize,
+    /// Changes on "shuffle" for the random mode.
+    pub seed: u64,
+    /// For which selection (and settings) `items` was computed.
+    pub computed_for: Option<(ItemId, NeighborMode, usize, u64, bool)>,
+    pub items: Vec<Neighbor>,
+}
+
+/// Select an item (or clear the selection); `focus` also eases the view to it.
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub struct SelectItem {
+    pub item: Option<ItemId>,
+    pub focus: bool,
+}
+
+/// Apply selection messages to [`Selection`].
+fn apply_selection(mut messages: MessageReader<SelectItem>, mut selection: ResMut<Selection>) {
+    for m in messages.read() {
+        if selection.selected != m.item {
+            selection.selected = m.item;
+            selection.version += 1;
+        }
+    }
+}
+
+/// The resources and messages every plugin reads: the store and the explorer's state.
+pub struct ExplorerStatePlugin {
+    pub options: ViewerOptions,
+    pub data: Arc<Dataset>,
+}
+
+impl Plugin for ExplorerStatePlugin {
+    fn build(&self, app: &mut App) {
+        let options = &self.options;
+        let store = Store {
+            data: Arc::clone(&self.data),
+            metric: options.metric,
+            graph: None,
+            layout: None,
+            layout_version: 0,
+            user_values: options.colors.as_ref().map(|(_, v)| v.clone()),
+            cache: options.cache.clone(),
+        };
+        let mut color = ColorState {
+            source: ColorSource::Uniform,
+            colormap: Colormap::default(),
+            coloring: Coloring::Uniform,
+            hidden: Vec::new(),
+            version: 0,
+        };
+        let default_source = options
+            .color_by
+            .clone()
+            .unwrap_or(if store.user_values.is_some() {
+                ColorSource::Values
+            } else if store.data.classes.is_some() {
+                ColorSource::Class
+            } else {
+                ColorSource::Uniform
+            });
+        // Validated in `run` before the app starts; here a failure only keeps the uniform colour.
+        let _ = color.set_source(default_source, &store);
+        app.insert_resource(store)
+            .insert_resource(color)
+            .insert_resource(Selection {
+                selected: options.select,
+                hovered: None,
+                version: u64::from(options.select.is_some()),
+            })
+            .insert_resource(NeighborView {
+                mode: NeighborMode::default(),
+                nside: options.nside.clamp(1, 12),
+                seed: 0,
+                computed_for: None,
+                items: Vec::new(),
+            })
+            .insert_resource(camera::ViewSettings::new(options.view))
+            .add_message::<SelectItem>()
+            .add_systems(PreUpdate, apply_selection);
+    }
+}
+
+/// Open the explorer on a data set and block until the window closes.
+pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> {
     check_display()?;
-    Err(ViewerError::NotYet)
+    let n = dataset.n_items();
+    if let Some(item) = options.select
+        && item.index() >= n
+    {
+        return Err(ViewerError::SelectOutOfRange {
+            item: item.0,
+            n_items: n,
+        });
+    }
+    if let Some((path, values)) = &options.colors
+        && values.len() != n
+    {
+        return Err(ViewerError::ColorsLength {
+            path: path.clone(),
+            found: values.len(),
+            n_items: n,
+        });
+    }
+    if let Some(source) = &options.color_by {
+        Coloring::resolve(
+            source,
+            &dataset,
+            options.colors.as_ref().map(|(_, v)| v.as_slice()),
+            Colormap::default(),
+        )?;
+    }
+    let title = format!("ivt-explore — {} ({} items)", dataset.name, n);
+    let (w, h) = options.window_size;
+    let mut app = App::new();
+    app.insert_resource(ClearColor(ui::theme::BACKGROUND))
+        .add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: Some(Window {
+                        title,
+                        resolution: bevy::window::WindowResolution::new(w, h),
+                        ..default()
+                    }),
+                    ..default()
+                })
+                .set(bevy::log::LogPlugin {
+                    // Bevy's and wgpu's info logs drown ours; warnings still show.
+                    filter: std::env::var("IVT_LOG").unwrap_or_else(|_| "warn,ivt=info".to_owned()),
+                    ..default()
+                }),
+        )
+        .insert_resource(layout_job::InitialRequest(layout_job::LayoutRequest {
+            dims: options.dims,
+            ..default()
+        }))
+        .add_plugins(ExplorerStatePlugin {
+            options: options.clone(),
+            data: Arc::new(dataset),
+        })
+        .add_plugins((
+            points::PointsPlugin,
+            camera::CameraPlugin,
+            picking::PickingPlugin,
+            layout_job::LayoutJobPlugin,
+            thumbs::ThumbsPlugin,
+            ui::UiPlugin,
+            capture::CapturePlugin {
+                screenshot: options.screenshot.clone(),
+                bench_frames: options.bench_frames,
+            },
+        ));
+    // How the app ended matters only for a headless capture, which records its outcome.
+    let _exit = app.run();
+    match app.world().get_resource::<capture::CaptureOutcome>() {
+        Some(capture::CaptureOutcome::Failed(reason)) => {
+            Err(ViewerError::Screenshot(reason.clone()))
+        }
+        _ => Ok(()),
+    }
 }

@@ -1,0 +1,131 @@
+//! The kNN graph through the artefact cache: what `knn`, `layout` and the explorer share.
+//!
+//! The key covers the features, the search (exact, or NN-descent with its parameters), an
+//! optional PCA pre-reduction, k, the metric and the algorithm version, so a graph is reused
+//! exactly when recomputing it would give the same result.
+
+use std::time::Instant;
+
+use crate::cache::{Cache, CacheKey, Lookup};
+use crate::dataset::Features;
+use crate::progress::Observer;
+
+use super::{ALGORITHM_VERSION, KnnError, KnnGraph, Method, Metric, NnDescentParams};
+
+/// What graph to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    pub k: usize,
+    pub metric: Metric,
+    pub method: Method,
+    /// Reduce to this many principal components first (an approximation).
+    pub pca: Option<usize>,
+}
+
+impl Request {
+    /// The default search (exact while cheap, NN-descent above) for `k` neighbours.
+    pub fn auto(k: usize, metric: Metric) -> Self {
+        Self {
+            k,
+            metric,
+            method: Method::Auto {
+                max_exact_work: super::DEFAULT_MAX_EXACT_WORK,
+            },
+            pca: None,
+        }
+    }
+}
+
+/// A graph and how it was obtained, for the caller to report.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub graph: KnnGraph,
+    /// Human-readable parameters (`exact k=10 metric=euclidean v2`).
+    pub params: String,
+    /// `None`: read from the cache; otherwise the seconds the search took.
+    pub computed_secs: Option<f64>,
+    /// Variance kept by the PCA pre-reduction, when one was asked for and run.
+    pub pca_explained: Option<f64>,
+    /// Problems that cost time but not correctness (a corrupt or unwritable cache entry).
+    pub warnings: Vec<String>,
+}
+
+/// The graph for these features and parameters: from the cache, or computed and stored.
+pub fn graph(
+    features: &Features,
+    req: &Request,
+    cache: &Cache,
+    observer: &dyn Observer,
+) -> Result<Cached, KnnError> {
+    let Request {
+        k,
+        metric,
+        method,
+        pca,
+    } = *req;
+    let searched_dim = pca.unwrap_or(features.dim());
+    let search = if method.is_exact(features.n_items(), searched_dim) {
+        "exact".to_owned()
+    } else {
+        format!("nn-descent {:?}", NnDescentParams::for_k(k))
+    };
+    let reduction = pca.map_or(String::new(), |p| format!(" pca={p}"));
+    let params = format!(
+        "{search}{reduction} k={k} metric={} v{ALGORITHM_VERSION}",
+        metric.name()
+    );
+    let key = CacheKey::new("knn", features.as_slice(), features.dim(), &params);
+    let mut warnings = Vec::new();
+    match cache.load(&key) {
+        Lookup::Hit(bytes) => match KnnGraph::from_bytes(&bytes) {
+            Some(graph)
+                if graph.n_items() == features.n_items()
+                    && graph.k == k
+                    && graph.metric == metric =>
+            {
+                return Ok(Cached {
+                    graph,
+                    params,
+                    computed_secs: None,
+                    pca_explained: None,
+                    warnings,
+                });
+            }
+            _ => warnings.push(format!(
+                "cached kNN graph {key} does not fit this data; recomputed"
+            )),
+        },
+        Lookup::Corrupt { path, reason } => warnings.push(format!(
+            "ignored cache entry {}: {reason}; recomputed",
+            path.display()
+        )),
+        Lookup::Miss => {}
+    }
+    let start = Instant::now();
+    let mut pca_explained = None;
+    let reduced;
+    let (data, dim) = match pca {
+        Some(p) => {
+            let fitted = crate::layout::pca::fit(features.as_slice(), features.dim(), p)
+                .map_err(|e| KnnError::Pca(e.to_string()))?;
+            pca_explained = Some(fitted.explained_ratio());
+            reduced = fitted.transform(features.as_slice());
+            (reduced.as_slice(), p)
+        }
+        None => (features.as_slice(), features.dim()),
+    };
+    // `knn` decides exact or not from the searched dimension, as `search` above did.
+    let graph = super::knn(data, dim, k, metric, method, observer)?;
+    let computed_secs = Some(start.elapsed().as_secs_f64());
+    if let Err(e) = cache.store(&key, &graph.to_bytes()) {
+        // A cache that cannot be written costs time next run, not this result.
+        warnings.push(e.to_string());
+    }
+    Ok(Cached {
+        graph,
+        params,
+        computed_secs,
+        pca_explained,
+        warnings,
+    })
+}

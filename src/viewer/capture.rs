@@ -1,0 +1,238 @@
+//! Screenshots and frame-time measurement.
+//!
+//! - `P` saves the window as `ivt-explore-<n>.png` in the current folder (a new name, never
+//!   overwriting a file).
+//! - `ivt-explore screenshot` renders until the view is ready — layout finished, neighbour
+//!   images decoded, and enough frames for the shaders (compiled asynchronously) to be in
+//!   use — then saves the PNG (atomically) and exits.
+//! - `--bench-frames N` measures N frames once ready and prints mean and p95 frame times.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy_egui::input::egui_wants_any_keyboard_input;
+
+use super::layout_job::{JobState, LayoutJob};
+use super::thumbs::Thumbs;
+use super::{NeighborView, ScreenshotRequest, Selection, Store};
+
+/// Frames rendered after the view is ready before capturing or measuring: the pipelines of
+/// new shaders compile in the background and draw nothing until they are done.
+const SETTLE_FRAMES: u32 = 30;
+/// Give up on a headless capture after this long (a layout that never finishes, a GPU that
+/// never presents).
+const CAPTURE_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// How the headless capture ended (read by `viewer::run` after the app exits).
+#[derive(Resource, Debug, Clone, PartialEq, Eq)]
+pub enum CaptureOutcome {
+    Saved(PathBuf),
+    Failed(String),
+}
+
+pub struct CapturePlugin {
+    pub screenshot: Option<ScreenshotRequest>,
+    pub bench_frames: Option<u32>,
+}
+
+#[derive(Resource)]
+struct HeadlessCapture {
+    path: PathBuf,
+    started: Instant,
+    settled: u32,
+    requested: bool,
+}
+
+#[derive(Resource)]
+struct FrameBench {
+    frames: u32,
+    settled: u32,
+    samples_ms: Vec<f64>,
+}
+
+impl Plugin for CapturePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(
+            Update,
+            screenshot_key.run_if(not(egui_wants_any_keyboard_input)),
+        );
+        if let Some(req) = &self.screenshot {
+            app.insert_resource(super::picking::PointerPicking(false))
+                .insert_resource(HeadlessCapture {
+                    path: req.path.clone(),
+                    started: Instant::now(),
+                    settled: 0,
+                    requested: false,
+                })
+                .add_systems(Last, headless_capture);
+        }
+        if let Some(frames) = self.bench_frames {
+            app.insert_resource(FrameBench {
+                frames: frames.max(1),
+                settled: 0,
+                samples_ms: Vec::new(),
+            })
+            .add_systems(Last, bench_frames);
+        }
+    }
+}
+
+/// The view shows what it will show: the final layout, the neighbour grid and its images.
+fn view_ready(
+    store: &Store,
+    job: &LayoutJob,
+    selection: &Selection,
+    view: &NeighborView,
+    thumbs: &Thumbs,
+) -> bool {
+    let layout_done =
+        matches!(job.state, JobState::Done { .. } | JobState::Failed(_)) && store.layout.is_some();
+    let grid_done = selection.selected.is_none() || view.computed_for.is_some();
+    layout_done && grid_done && thumbs.is_idle()
+}
+
+/// Encode and write the PNG all-or-nothing.
+fn save_png(image: Image, path: &Path) -> Result<(), String> {
+    let rgb = image
+        .try_into_dynamic()
+        .map_err(|e| format!("cannot convert the frame: {e}"))?
+        .to_rgb8();
+    crate::atomic::write_with(path, |w| {
+        rgb.write_to(w, image::ImageFormat::Png)
+            .map_err(std::io::Error::other)
+    })
+    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn screenshot_key(keys: Res<ButtonInput<KeyCode>>, mut commands: Commands) {
+    if !keys.just_pressed(KeyCode::KeyP) {
+        return;
+    }
+    let path = (1..10_000)
+        .map(|n| PathBuf::from(format!("ivt-explore-{n}.png")))
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| PathBuf::from("ivt-explore-screenshot.png"));
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>| match save_png(captured.image.clone(), &path) {
+            Ok(()) => info!("saved {}", path.display()),
+            Err(e) => error!("{e}"),
+        },
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn headless_capture(
+    mut commands: Commands,
+    mut capture: ResMut<HeadlessCapture>,
+    store: Res<Store>,
+    job: Res<LayoutJob>,
+    selection: Res<Selection>,
+    view: Res<NeighborView>,
+    thumbs: Res<Thumbs>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    if capture.requested {
+        return;
+    }
+    if capture.started.elapsed() > CAPTURE_TIMEOUT {
+        commands.insert_resource(CaptureOutcome::Failed(format!(
+            "the view was not ready after {} s",
+            CAPTURE_TIMEOUT.as_secs()
+        )));
+        exit.write(AppExit::error());
+        return;
+    }
+    if let JobState::Failed(e) = &job.state {
+        commands.insert_resource(CaptureOutcome::Failed(format!("the layout failed: {e}")));
+        exit.write(AppExit::error());
+        return;
+    }
+    if !view_ready(&store, &job, &selection, &view, &thumbs) {
+        capture.settled = 0;
+        return;
+    }
+    capture.settled += 1;
+    if capture.settled < SETTLE_FRAMES {
+        return;
+    }
+    capture.requested = true;
+    let path = capture.path.clone();
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>, mut commands: Commands| {
+            let outcome = match save_png(captured.image.clone(), &path) {
+                Ok(()) => CaptureOutcome::Saved(path.clone()),
+                Err(e) => CaptureOutcome::Failed(e),
+            };
+            let code = if matches!(outcome, CaptureOutcome::Saved(_)) {
+                AppExit::Success
+            } else {
+                AppExit::error()
+            };
+            commands.insert_resource(outcome);
+            commands.write_message(code);
+        },
+    );
+}
+
+/// Mean and 95th percentile of frame times, in ms.
+pub fn frame_stats(samples_ms: &[f64]) -> (f64, f64) {
+    if samples_ms.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mean = samples_ms.iter().sum::<f64>() / samples_ms.len() as f64;
+    let mut sorted = samples_ms.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let idx = ((sorted.len() as f64 * 0.95).ceil() as usize).clamp(1, sorted.len()) - 1;
+    (mean, sorted[idx])
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench_frames(
+    mut bench: ResMut<FrameBench>,
+    time: Res<Time<Real>>,
+    store: Res<Store>,
+    job: Res<LayoutJob>,
+    selection: Res<Selection>,
+    view: Res<NeighborView>,
+    thumbs: Res<Thumbs>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    if bench.samples_ms.len() >= bench.frames as usize {
+        return;
+    }
+    if !view_ready(&store, &job, &selection, &view, &thumbs) {
+        return;
+    }
+    bench.settled += 1;
+    if bench.settled <= SETTLE_FRAMES {
+        return;
+    }
+    bench.samples_ms.push(time.delta_secs_f64() * 1000.0);
+    if bench.samples_ms.len() == bench.frames as usize {
+        let (mean, p95) = frame_stats(&bench.samples_ms);
+        let n = store.layout.as_ref().map_or(0, |l| l.n_items());
+        println!(
+            "frames {} points {n} mean {mean:.2} ms p95 {p95:.2} ms ({:.1} fps)",
+            bench.samples_ms.len(),
+            1000.0 / mean.max(1e-9)
+        );
+        exit.write(AppExit::Success);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_stats_are_mean_and_p95() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        let (mean, p95) = frame_stats(&samples);
+        assert!((mean - 50.5).abs() < 1e-9);
+        assert_eq!(p95, 95.0);
+        assert_eq!(frame_stats(&[]), (0.0, 0.0));
+        assert_eq!(frame_stats(&[7.0]), (7.0, 7.0));
+    }
+}

@@ -1,0 +1,485 @@
+//! Layouts and the kNN graph computed in the background, from and into the cache, animated.
+//!
+//! A job is a state machine (Rerun's pattern): `Idle → Running → Done | Failed`, started by a
+//! [`RunLayout`] message (the layout panel, and once at start). The work runs on Bevy's
+//! `AsyncComputeTaskPool` (the numeric kernels use rayon inside it) and talks back through
+//! [`JobShared`]: the stage, progress, the kNN graph as soon as it exists (the neighbour grid
+//! does not wait for the layout), and snapshots of the coordinates while the optimiser runs, so
+//! the points animate. The previous layout stays on screen until the new one starts moving.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bevy::prelude::*;
+use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
+
+use super::{LayoutCoords, Store};
+use crate::cache::{Cache, CacheKey, Lookup};
+use crate::dataset::Features;
+use crate::knn::{self, KnnGraph, Metric};
+use crate::layout::{affinity, pca, umap};
+
+/// Bumped when a change to the layout code changes its output for the same parameters.
+const LAYOUT_CACHE_VERSION: u32 = 1;
+/// Neighbours kept in the shared graph: enough for a 5 × 5 grid and UMAP's default 15.
+pub const GRAPH_K: usize = 30;
+
+/// Layout methods the viewer offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LayoutMethod {
+    #[default]
+    Umap,
+    Pca,
+}
+
+impl LayoutMethod {
+    pub const ALL: [Self; 2] = [Self::Umap, Self::Pca];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Umap => "UMAP",
+            Self::Pca => "PCA",
+        }
+    }
+}
+
+/// What to compute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayoutRequest {
+    pub method: LayoutMethod,
+    pub dims: usize,
+    pub n_neighbors: usize,
+    pub min_dist: f64,
+    pub seed: u64,
+}
+
+impl Default for LayoutRequest {
+    fn default() -> Self {
+        Self {
+            method: LayoutMethod::Umap,
+            dims: 2,
+            n_neighbors: 15,
+            min_dist: 0.1,
+            seed: 0,
+        }
+    }
+}
+
+impl LayoutRequest {
+    pub fn label(&self) -> String {
+        format!("{} {}D", self.method.label(), self.dims)
+    }
+
+    /// The cache key's parameter string: everything that changes the result.
+    fn cache_params(&self, metric: Metric) -> String {
+        match self.method {
+            LayoutMethod::Pca => format!("pca dims={} v{LAYOUT_CACHE_VERSION}", self.dims),
+            LayoutMethod::Umap => format!(
+                "umap dims={} n_neighbors={} min_dist={} spread=1 epochs=auto seed={} knn=auto/{} metric={} v{LAYOUT_CACHE_VERSION}",
+                self.dims,
+                self.n_neighbors,
+                self.min_dist,
+                self.seed,
+                knn::ALGORITHM_VERSION,
+                metric.name()
+            ),
+        }
+    }
+}
+
+/// Start a job (replacing a running one, whose result is then ignored).
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct RunLayout(pub LayoutRequest);
+
+/// Between the job and the app.
+#[derive(Default)]
+pub struct JobShared {
+    pub stage: Mutex<String>,
+    pub done: AtomicU64,
+    pub total: AtomicU64,
+    pub graph: Mutex<Option<Arc<KnnGraph>>>,
+    pub snapshot: Mutex<Option<Vec<f32>>>,
+    /// Set when the job is replaced: it stops publishing and ends early where it can.
+    pub cancel: AtomicBool,
+}
+
+impl JobShared {
+    fn set_stage(&self, stage: &str) {
+        if let Ok(mut s) = self.stage.lock() {
+            stage.clone_into(&mut s);
+        }
+        self.done.store(0, Ordering::Relaxed);
+        self.total.store(0, Ordering::Relaxed);
+    }
+
+    fn publish(&self, coords: &[f32]) {
+        if let Ok(mut s) = self.snapshot.lock() {
+            *s = Some(coords.to_vec());
+        }
+    }
+
+    pub fn stage(&self) -> String {
+        self.stage.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Fraction done of the current stage, when known.
+    pub fn fraction(&self) -> Option<f32> {
+        let total = self.total.load(Ordering::Relaxed);
+        (total > 0).then(|| self.done.load(Ordering::Relaxed) as f32 / total as f32)
+    }
+}
+
+impl crate::progress::Observer for JobShared {
+    fn progress(&self, done: u64, total: u64) {
+        self.done.store(done, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// A finished job.
+pub struct JobResult {
+    pub layout: LayoutCoords,
+    pub graph: Option<Arc<KnnGraph>>,
+    pub from_cache: bool,
+    pub warnings: Vec<String>,
+}
+
+pub enum JobState {
+    Idle,
+    Running {
+        task: Task<Result<JobResult, String>>,
+        shared: Arc<JobShared>,
+        started: Instant,
+    },
+    Done {
+        elapsed_secs: f64,
+        from_cache: bool,
+    },
+    Failed(String),
+}
+
+/// The layout job and the request it serves.
+#[derive(Resource)]
+pub struct LayoutJob {
+    pub request: LayoutRequest,
+    pub state: JobState,
+    /// Warnings of the last job (cache problems), shown in the panel.
+    pub warnings: Vec<String>,
+}
+
+impl LayoutJob {
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, JobState::Running { .. })
+    }
+}
+
+/// The layout computed at start (`--dims`).
+#[derive(Resource, Debug, Clone)]
+pub struct InitialRequest(pub LayoutRequest);
+
+pub struct LayoutJobPlugin;
+
+impl Plugin for LayoutJobPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_message::<RunLayout>()
+            .insert_resource(LayoutJob {
+                request: LayoutRequest::default(),
+                state: JobState::Idle,
+                warnings: Vec::new(),
+            })
+            .add_systems(Startup, start_initial_job)
+            .add_systems(Update, (start_jobs, poll_job).chain());
+    }
+}
+
+fn start_initial_job(
+    store: Res<Store>,
+    mut run: MessageWriter<RunLayout>,
+    initial: Option<Res<InitialRequest>>,
+) {
+    let mut request = initial.map(|r| r.0.clone()).unwrap_or_default();
+    // A 3D layout needs three feature dimensions; fewer fall back to 2D.
+    request.dims = request.dims.min(store.data.features.dim()).max(2);
+    run.write(RunLayout(request));
+}
+
+fn start_jobs(
+    mut messages: MessageReader<RunLayout>,
+    store: Res<Store>,
+    mut job: ResMut<LayoutJob>,
+) {
+    let Some(RunLayout(request)) = messages.read().last().cloned() else {
+        return;
+    };
+    if let JobState::Running { shared, .. } = &job.state {
+        shared.cancel.store(true, Ordering::Relaxed);
+    }
+    let shared = Arc::new(JobShared::default());
+    let data = Arc::clone(&store.data);
+    let cache = store.cache.clone();
+    let metric = store.metric;
+    let have_graph = store.graph.clone();
+    let req = request.clone();
+    let task_shared = Arc::clone(&shared);
+    let task = AsyncComputeTaskPool::get().spawn(async move {
+        compute(
+            &data.features,
+            &req,
+            metric,
+            have_graph,
+            &cache,
+            &task_shared,
+        )
+    });
+    job.request = request;
+    job.state = JobState::Running {
+        task,
+        shared,
+        started: Instant::now(),
+    };
+}
+
+/// Take snapshots, the graph and the final result from the running job.
+fn poll_job(mut store: ResMut<Store>, mut job: ResMut<LayoutJob>) {
+    let label = job.request.label();
+    let dims = job.request.dims;
+    let JobState::Running {
+        task,
+        shared,
+        started,
+    } = &mut job.state
+    else {
+        return;
+    };
+    if store.graph.is_none()
+        && let Some(g) = shared.graph.lock().ok().and_then(|mut g| g.take())
+    {
+        store.graph = Some(g);
+    }
+    if let Some(coords) = shared.snapshot.lock().ok().and_then(|mut s| s.take()) {
+        store.set_layout(LayoutCoords {
+            dims,
+            coords,
+            label: format!("{label} (optimising)"),
+        });
+    }
+    let Some(result) = future::block_on(future::poll_once(task)) else {
+        return;
+    };
+    let elapsed_secs = started.elapsed().as_secs_f64();
+    match result {
+        Ok(done) => {
+            if let Some(g) = done.graph {
+                store.graph = Some(g);
+            }
+            for w in &done.warnings {
+                warn!("{w}");
+            }
+            store.set_layout(done.layout);
+            job.warnings = done.warnings;
+            job.state = JobState::Done {
+                elapsed_secs,
+                from_cache: done.from_cache,
+            };
+        }
+        Err(e) => {
+            error!("layout failed: {e}");
+            job.state = JobState::Failed(e);
+        }
+    }
+}
+
+/// The job itself: cached layout, or PCA → kNN graph → optimiser, with progress.
+pub fn compute(
+    features: &Features,
+    req: &LayoutRequest,
+    metric: Metric,
+    have_graph: Option<Arc<KnnGraph>>,
+    cache: &Cache,
+    shared: &JobShared,
+) -> Result<JobResult, String> {
+    let n = features.n_items();
+    let dims = req.dims;
+    let mut warnings = Vec::new();
+    let key = CacheKey::new(
+        "layout",
+        features.as_slice(),
+        features.dim(),
+        &req.cache_params(metric),
+    );
+    let graph_k = GRAPH_K
+        .max(req.n_neighbors.saturating_sub(1))
+        .min(n.saturating_sub(1));
+    let get_graph = |warnings: &mut Vec<String>| -> Result<Option<Arc<KnnGraph>>, String> {
+        if let Some(g) = &have_graph
+            && g.k >= graph_k
+        {
+            return Ok(Some(Arc::clone(g)));
+        }
+        if graph_k == 0 {
+            return Ok(None);
+        }
+        shared.set_stage("kNN graph");
+        let got = knn::cached::graph(
+            features,
+            &knn::cached::Request::auto(graph_k, metric),
+            cache,
+            shared,
+        )
+        .map_err(|e| format!("kNN graph: {e}"))?;
+        warnings.extend(got.warnings);
+        let g = Arc::new(got.graph);
+        if let Ok(mut slot) = shared.graph.lock() {
+            *slot = Some(Arc::clone(&g));
+        }
+        Ok(Some(g))
+    };
+    shared.set_stage("reading the cache");
+    match cache.load(&key) {
+        Lookup::Hit(bytes) if bytes.len() == n * dims * 4 => {
+            let coords: Vec<f32> = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            let graph = get_graph(&mut warnings)?;
+            return Ok(JobResult {
+                layout: LayoutCoords {
+                    dims,
+                    coords,
+                    label: req.label(),
+                },
+                graph,
+                from_cache: true,
+                warnings,
+            });
+        }
+        Lookup::Hit(_) => warnings.push(format!(
+            "cached layout {key} has the wrong size; recomputed"
+        )),
+        Lookup::Corrupt { path, reason } => {
+            warnings.push(format!("ignored cache entry {}: {reason}", path.display()));
+        }
+        Lookup::Miss => {}
+    }
+    shared.set_stage("PCA");
+    let fitted =
+        pca::fit(features.as_slice(), features.dim(), dims).map_err(|e| format!("PCA: {e}"))?;
+    let mut coords = fitted.transform(features.as_slice());
+    let graph = match req.method {
+        LayoutMethod::Pca => get_graph(&mut warnings)?,
+        LayoutMethod::Umap => {
+            umap::scale_init(&mut coords);
+            shared.publish(&coords);
+            let graph = get_graph(&mut warnings)?;
+            let Some(g) = &graph else {
+                return Err("UMAP needs at least two items".to_owned());
+            };
+            let k = (req.n_neighbors.saturating_sub(1)).clamp(1, g.k);
+            let weights = affinity::umap_affinities(&g.truncated(k));
+            let params = umap::UmapParams {
+                dims,
+                min_dist: req.min_dist,
+                seed: req.seed,
+                ..umap::UmapParams::default()
+            };
+            let total = params.n_epochs(n);
+            shared.set_stage("UMAP");
+            // About 60 frames of animation whatever the epoch count.
+            let every = (total / 60).max(1);
+            umap::optimize(&weights, &mut coords, &params, |epoch, now| {
+                use crate::progress::Observer;
+                shared.progress(epoch as u64, total as u64);
+                if epoch % every == 0 && !shared.cancelled() {
+                    shared.publish(now);
+                }
+            });
+            graph
+        }
+    };
+    if shared.cancel.load(Ordering::Relaxed) {
+        return Err("replaced by a newer request".to_owned());
+    }
+    let bytes: Vec<u8> = coords.iter().flat_map(|v| v.to_le_bytes()).collect();
+    if let Err(e) = cache.store(&key, &bytes) {
+        warnings.push(e.to_string());
+    }
+    Ok(JobResult {
+        layout: LayoutCoords {
+            dims,
+            coords,
+            label: req.label(),
+        },
+        graph,
+        from_cache: false,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blobs() -> Features {
+        let mut v = Vec::new();
+        for i in 0..60 {
+            let c = (i % 3) as f32 * 10.0;
+            v.extend_from_slice(&[
+                c + (i as f32 * 0.37).sin(),
+                c + (i as f32 * 0.71).cos(),
+                (i % 5) as f32 * 0.1,
+            ]);
+        }
+        Features::new(60, 3, v, "float32", "blobs.npy", "blobs.npy").expect("features")
+    }
+
+    #[test]
+    fn jobs_compute_then_come_from_the_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Cache::at(dir.path());
+        let f = blobs();
+        let req = LayoutRequest {
+            n_neighbors: 8,
+            ..LayoutRequest::default()
+        };
+        let shared = JobShared::default();
+        let first = compute(&f, &req, Metric::Euclidean, None, &cache, &shared).expect("job");
+        assert!(!first.from_cache);
+        assert_eq!(first.layout.coords.len(), 60 * 2);
+        assert_eq!(first.graph.as_ref().map(|g| g.k), Some(30));
+        // The optimiser published intermediate coordinates for the animation.
+        assert!(shared.snapshot.lock().expect("lock").is_some());
+        let second = compute(
+            &f,
+            &req,
+            Metric::Euclidean,
+            None,
+            &cache,
+            &JobShared::default(),
+        )
+        .expect("job");
+        assert!(second.from_cache);
+        assert_eq!(second.layout, first.layout);
+        // Other parameters: another entry.
+        let pca = LayoutRequest {
+            method: LayoutMethod::Pca,
+            dims: 3,
+            ..req
+        };
+        let third = compute(
+            &f,
+            &pca,
+            Metric::Euclidean,
+            None,
+            &cache,
+            &JobShared::default(),
+        )
+        .expect("job");
+        assert!(!third.from_cache);
+        assert_eq!(third.layout.dims, 3);
+    }
+}

@@ -1,0 +1,328 @@
+//! Every point of the layout in one draw call, plus the selection highlight.
+//!
+//! One mesh holds all points: four vertices per point, each at the point's position with its
+//! colour (16 bytes a vertex); the shader (`shaders/points.wgsl`) expands each quad to a
+//! screen-aligned disc of a fixed pixel size. The buffers live on the GPU and are rewritten
+//! only when the layout or the colours change — not per frame, and never one entity per point.
+//! The selected item and its neighbours get rings in a second, small mesh drawn on top.
+
+use bevy::asset::{RenderAssetUsages, embedded_asset};
+use bevy::camera::visibility::NoFrustumCulling;
+use bevy::mesh::{
+    Indices, MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology,
+    VertexAttributeValues,
+};
+use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
+use bevy::prelude::*;
+use bevy::render::render_resource::{
+    AsBindGroup, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError, VertexFormat,
+};
+use bevy::shader::ShaderRef;
+
+use super::colors::{NEIGHBOR_COLOR, Rgba8, SELECTED_COLOR};
+use super::{ColorState, LayoutCoords, NeighborView, Selection, Store};
+use crate::dataset::ItemId;
+
+const SHADER: &str = "embedded://ivt/viewer/shaders/points.wgsl";
+
+/// sRGBA bytes per vertex; a high id keeps it clear of Bevy's own attributes.
+pub const ATTRIBUTE_RGBA8: MeshVertexAttribute =
+    MeshVertexAttribute::new("PointRgba8", 0x1f7e_2a11_0a55, VertexFormat::Unorm8x4);
+
+/// Point sizes, in logical pixels (scaled by the window's scale factor for the shader).
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub struct PointSettings {
+    pub size_px: f32,
+    pub selected_px: f32,
+    pub neighbor_px: f32,
+}
+
+impl Default for PointSettings {
+    fn default() -> Self {
+        Self {
+            size_px: 5.0,
+            selected_px: 30.0,
+            neighbor_px: 15.0,
+        }
+    }
+}
+
+#[derive(ShaderType, Debug, Clone, Copy)]
+pub struct PointsUniform {
+    pub size_px: f32,
+    pub outline: f32,
+    pub ring: f32,
+    pub _pad: f32,
+}
+
+/// The material of the points mesh and the highlight meshes.
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
+pub struct PointsMaterial {
+    #[uniform(0)]
+    pub params: PointsUniform,
+}
+
+impl Material for PointsMaterial {
+    fn vertex_shader() -> ShaderRef {
+        SHADER.into()
+    }
+
+    fn fragment_shader() -> ShaderRef {
+        SHADER.into()
+    }
+
+    fn enable_prepass() -> bool {
+        false
+    }
+
+    fn enable_shadows() -> bool {
+        false
+    }
+
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        let vertex_layout = layout.0.get_layout(&[
+            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+            ATTRIBUTE_RGBA8.at_shader_location(1),
+        ])?;
+        descriptor.vertex.buffers = vec![vertex_layout];
+        // Discs are seen from both sides when orbiting.
+        descriptor.primitive.cull_mode = None;
+        Ok(())
+    }
+}
+
+/// Which mesh an entity draws.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointsLayer {
+    All,
+    Neighbors,
+    Selected,
+}
+
+/// Handles of the three meshes and materials.
+#[derive(Resource)]
+struct PointsAssets {
+    all: (Handle<Mesh>, Handle<PointsMaterial>),
+    neighbors: (Handle<Mesh>, Handle<PointsMaterial>),
+    selected: (Handle<Mesh>, Handle<PointsMaterial>),
+}
+
+/// What the meshes were last built from, so they are rebuilt only on change.
+#[derive(Resource, Default)]
+struct Built {
+    layout_version: u64,
+    color_version: u64,
+    highlight: Option<(u64, u64, usize)>,
+    scale_factor: f32,
+}
+
+/// Public set to order against: meshes are up to date after it.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PointsSystems;
+
+pub struct PointsPlugin;
+
+impl Plugin for PointsPlugin {
+    fn build(&self, app: &mut App) {
+        embedded_asset!(app, "shaders/points.wgsl");
+        app.add_plugins(MaterialPlugin::<PointsMaterial>::default())
+            .init_resource::<PointSettings>()
+            .init_resource::<Built>()
+            .add_systems(Startup, spawn_points)
+            .add_systems(
+                PostUpdate,
+                (
+                    update_points_mesh,
+                    update_highlight_meshes,
+                    update_point_sizes,
+                )
+                    .in_set(PointsSystems),
+            );
+    }
+}
+
+fn empty_mesh() -> Mesh {
+    // The CPU copy is kept: the highlight and colour updates rewrite attributes in place.
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    );
+    fill_mesh(&mut mesh, &[], &[]);
+    mesh
+}
+
+fn material(size_px: f32, outline: f32, ring: bool) -> PointsMaterial {
+    PointsMaterial {
+        params: PointsUniform {
+            size_px,
+            outline,
+            ring: if ring { 1.0 } else { 0.0 },
+            _pad: 0.0,
+        },
+    }
+}
+
+fn spawn_points(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<PointsMaterial>>,
+    settings: Res<PointSettings>,
+) {
+    let mut spawn = |layer: PointsLayer, mat: PointsMaterial| {
+        let mesh = meshes.add(empty_mesh());
+        let mat = materials.add(mat);
+        commands.spawn((
+            Mesh3d(mesh.clone()),
+            MeshMaterial3d(mat.clone()),
+            Transform::IDENTITY,
+            // The mesh's bounds are its points' centres; discs reach beyond them.
+            NoFrustumCulling,
+            layer,
+        ));
+        (mesh, mat)
+    };
+    let all = spawn(PointsLayer::All, material(settings.size_px, 0.0, false));
+    let neighbors = spawn(
+        PointsLayer::Neighbors,
+        material(settings.neighbor_px, 0.0, true),
+    );
+    let selected = spawn(
+        PointsLayer::Selected,
+        material(settings.selected_px, 0.0, true),
+    );
+    commands.insert_resource(PointsAssets {
+        all,
+        neighbors,
+        selected,
+    });
+}
+
+/// Four vertices per point at its position, two triangles per quad.
+pub fn fill_mesh(mesh: &mut Mesh, positions: &[Vec3], colors: &[Rgba8]) {
+    let mut pos = Vec::with_capacity(positions.len() * 4);
+    let mut col = Vec::with_capacity(positions.len() * 4);
+    for (p, c) in positions.iter().zip(colors) {
+        for _ in 0..4 {
+            pos.push(p.to_array());
+            col.push(*c);
+        }
+    }
+    let n = positions.len().min(colors.len()) as u32;
+    let mut indices = Vec::with_capacity(n as usize * 6);
+    for i in 0..n {
+        let v = i * 4;
+        indices.extend_from_slice(&[v, v + 1, v + 2, v, v + 2, v + 3]);
+    }
+    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
+    mesh.insert_attribute(ATTRIBUTE_RGBA8, VertexAttributeValues::Unorm8x4(col));
+    mesh.insert_indices(Indices::U32(indices));
+}
+
+/// Rebuild the all-points mesh when the layout or the colours change.
+fn update_points_mesh(
+    store: Res<Store>,
+    color: Res<ColorState>,
+    assets: Option<Res<PointsAssets>>,
+    mut built: ResMut<Built>,
+    mut meshes: ResMut<Assets<Mesh>>,
+) {
+    let Some(assets) = assets else { return };
+    let Some(layout) = &store.layout else { return };
+    if built.layout_version == store.layout_version && built.color_version == color.version {
+        return;
+    }
+    built.layout_version = store.layout_version;
+    built.color_version = color.version;
+    let positions = positions_of(layout, 0..layout.n_items());
+    let colors = color.coloring.colors(layout.n_items(), &color.hidden);
+    if let Some(mut mesh) = meshes.get_mut(&assets.all.0) {
+        fill_mesh(&mut mesh, &positions, &colors);
+    }
+    // The highlight follows the points.
+    built.highlight = None;
+}
+
+fn positions_of(layout: &LayoutCoords, items: impl Iterator<Item = usize>) -> Vec<Vec3> {
+    items.map(|i| layout.position(ItemId(i as u32))).collect()
+}
+
+/// Rings around the selected item and its neighbours.
+fn update_highlight_meshes(
+    store: Res<Store>,
+    selection: Res<Selection>,
+    view: Res<NeighborView>,
+    assets: Option<Res<PointsAssets>>,
+    mut built: ResMut<Built>,
+    mut meshes: ResMut<Assets<Mesh>>,
+) {
+    let Some(assets) = assets else { return };
+    let Some(layout) = &store.layout else { return };
+    let key = (selection.version, store.layout_version, view.items.len());
+    if built.highlight == Some(key) {
+        return;
+    }
+    built.highlight = Some(key);
+    let (sel, nbr): (Vec<usize>, Vec<usize>) = match selection.selected {
+        Some(s) if s.index() < layout.n_items() => (
+            vec![s.index()],
+            view.items
+                .iter()
+                .map(|n| n.item.index())
+                .filter(|&i| i < layout.n_items())
+                .collect(),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
+    if let Some(mut mesh) = meshes.get_mut(&assets.selected.0) {
+        fill_mesh(
+            &mut mesh,
+            &positions_of(layout, sel.into_iter()),
+            &[SELECTED_COLOR],
+        );
+    }
+    if let Some(mut mesh) = meshes.get_mut(&assets.neighbors.0) {
+        let n = nbr.len();
+        fill_mesh(
+            &mut mesh,
+            &positions_of(layout, nbr.into_iter()),
+            &vec![NEIGHBOR_COLOR; n],
+        );
+    }
+}
+
+/// Sizes are in physical pixels in the shader: follow the window's scale factor and settings.
+fn update_point_sizes(
+    settings: Res<PointSettings>,
+    windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    assets: Option<Res<PointsAssets>>,
+    mut built: ResMut<Built>,
+    mut materials: ResMut<Assets<PointsMaterial>>,
+) {
+    let Some(assets) = assets else { return };
+    let scale = windows.single().map_or(1.0, |w| w.scale_factor());
+    if built.scale_factor == scale && !settings.is_changed() {
+        return;
+    }
+    built.scale_factor = scale;
+    let sizes = [
+        (&assets.all.1, settings.size_px),
+        (&assets.neighbors.1, settings.neighbor_px),
+        (&assets.selected.1, settings.selected_px),
+    ];
+    for (handle, px) in sizes {
+        if let Some(mut m) = materials.get_mut(handle) {
+            m.params.size_px = px * scale;
+            // A thin dark rim separates overlapping discs once they are large enough to show it.
+            m.params.outline = if m.params.ring > 0.5 || px < 4.0 {
+                0.0
+            } else {
+                0.25
+            };
+        }
+    }
+}

@@ -1,0 +1,88 @@
+// Points as screen-aligned discs of a fixed pixel size, all in one draw.
+//
+// The mesh holds 4 vertices per point, each at the point's position; the vertex index says
+// which corner of the quad a vertex is, so no corner attribute is stored (16 bytes a vertex).
+// The quad is expanded in clip space, which keeps the disc the same size on screen at any
+// zoom, in orthographic (2D) and perspective (3D) views alike.
+
+#import bevy_pbr::mesh_functions::{get_world_from_local, mesh_position_local_to_clip}
+#import bevy_pbr::mesh_view_bindings::view
+
+struct PointsMaterial {
+    // Disc diameter in physical pixels.
+    size_px: f32,
+    // Width of the dark outline, as a fraction of the radius (0: none).
+    outline: f32,
+    // 1: draw a ring (the highlight meshes), 0: a filled disc.
+    ring: f32,
+    _pad: f32,
+};
+
+@group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> material: PointsMaterial;
+
+struct Vertex {
+    @builtin(instance_index) instance_index: u32,
+    @builtin(vertex_index) vertex_index: u32,
+    @location(0) position: vec3<f32>,
+    @location(1) color: vec4<f32>,
+};
+
+struct VertexOutput {
+    @builtin(position) clip_position: vec4<f32>,
+    @location(0) color: vec4<f32>,
+    // Position within the disc, -1…1 on each axis.
+    @location(1) corner: vec2<f32>,
+};
+
+// Colours are stored as sRGB bytes; the render target expects linear values.
+fn linear_from_srgb(c: vec3<f32>) -> vec3<f32> {
+    let low = c / 12.92;
+    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
+    return select(high, low, c <= vec3<f32>(0.04045));
+}
+
+@vertex
+fn vertex(v: Vertex) -> VertexOutput {
+    var out: VertexOutput;
+    let corner_id = v.vertex_index % 4u;
+    let corner = vec2<f32>(
+        select(-1.0, 1.0, corner_id == 1u || corner_id == 2u),
+        select(-1.0, 1.0, corner_id >= 2u),
+    );
+    let world_from_local = get_world_from_local(v.instance_index);
+    var clip = mesh_position_local_to_clip(world_from_local, vec4<f32>(v.position, 1.0));
+    // Half a disc in normalised device units, then scaled by w to undo the perspective divide.
+    let half_ndc = vec2<f32>(material.size_px) / view.viewport.zw;
+    clip = vec4<f32>(clip.xy + corner * half_ndc * clip.w, clip.z, clip.w);
+    // Highlight rings sit just behind the near plane (reverse z: depth 1 is nearest), so no
+    // point ever hides them.
+    if (material.ring > 0.5) {
+        clip.z = 0.9999 * clip.w;
+    }
+    out.clip_position = clip;
+    out.color = vec4<f32>(linear_from_srgb(v.color.rgb), v.color.a);
+    out.corner = corner;
+    // A hidden point (alpha 0) becomes a degenerate quad outside the view: nothing rasterised.
+    if (v.color.a <= 0.0) {
+        out.clip_position = vec4<f32>(2.0, 2.0, 2.0, 1.0);
+    }
+    return out;
+}
+
+@fragment
+fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
+    let r = length(in.corner);
+    if (r > 1.0) {
+        discard;
+    }
+    if (material.ring > 0.5) {
+        if (r < 0.62) {
+            discard;
+        }
+        return in.color;
+    }
+    if (r > 1.0 - material.outline) {
+        return vec4<f32>(in.color.rgb * 0.35, 1.0);
+    }
+    return in.color;
+}

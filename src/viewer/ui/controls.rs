@@ -1,0 +1,257 @@
+//! The left panel: colouring (source, colormap, legend or colour bar) and layout controls.
+//!
+//! Plain functions of plain data returning the user's intent, like the neighbour panel.
+
+use bevy_egui::egui;
+
+use super::theme;
+use crate::viewer::colors::{ColorSource, Coloring, Colormap, category_color};
+use crate::viewer::layout_job::{LayoutMethod, LayoutRequest};
+
+/// What the colour section shows.
+pub struct ColorPanel<'a> {
+    pub source: &'a ColorSource,
+    /// Every source the data offers (class, metadata columns, --colors values).
+    pub sources: &'a [ColorSource],
+    pub coloring: &'a Coloring,
+    pub colormap: Colormap,
+    pub hidden: &'a [bool],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColorAction {
+    Source(ColorSource),
+    Colormap(Colormap),
+    ToggleGroup(usize),
+    ShowAll,
+}
+
+/// Legend entries beyond this are listed in a scroll area.
+const LEGEND_SCROLL_PX: f32 = 260.0;
+
+pub fn color_ui(ui: &mut egui::Ui, panel: &ColorPanel<'_>) -> Option<ColorAction> {
+    let mut action = None;
+    ui.heading("Colour");
+    let mut source = panel.source.clone();
+    egui::ComboBox::from_id_salt("color-source")
+        .selected_text(source.label())
+        .width(200.0)
+        .show_ui(ui, |ui| {
+            for s in panel.sources {
+                ui.selectable_value(&mut source, s.clone(), s.label());
+            }
+        });
+    if &source != panel.source {
+        action = Some(ColorAction::Source(source));
+    }
+    match panel.coloring {
+        Coloring::Uniform => {}
+        Coloring::Categorical { names, counts, .. } => {
+            ui.horizontal(|ui| {
+                ui.small("click an entry to hide or show it");
+                if panel.hidden.iter().any(|&h| h) && ui.small_button("show all").clicked() {
+                    action = Some(ColorAction::ShowAll);
+                }
+            });
+            egui::ScrollArea::vertical()
+                .max_height(LEGEND_SCROLL_PX)
+                .id_salt("legend")
+                .show(ui, |ui| {
+                    for (code, name) in names.iter().enumerate() {
+                        let hidden = panel.hidden.get(code).copied().unwrap_or(false);
+                        let count = counts.get(code).copied().unwrap_or(0);
+                        let color = theme::rgba8(category_color(code));
+                        let row = ui.horizontal(|ui| {
+                            let (rect, _) = ui
+                                .allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
+                            if hidden {
+                                ui.painter().circle_stroke(
+                                    rect.center(),
+                                    6.0,
+                                    egui::Stroke::new(1.5, color),
+                                );
+                            } else {
+                                ui.painter().circle_filled(rect.center(), 6.0, color);
+                            }
+                            let text = egui::RichText::new(format!("{name} ({count})"));
+                            ui.add(
+                                egui::Label::new(if hidden {
+                                    text.weak().strikethrough()
+                                } else {
+                                    text
+                                })
+                                .sense(egui::Sense::click()),
+                            )
+                        });
+                        if row.inner.clicked()
+                            || row.response.interact(egui::Sense::click()).clicked()
+                        {
+                            action = Some(ColorAction::ToggleGroup(code));
+                        }
+                    }
+                });
+        }
+        Coloring::Numeric {
+            min, max, colormap, ..
+        } => {
+            let mut cm = panel.colormap;
+            egui::ComboBox::from_id_salt("colormap")
+                .selected_text(cm.label())
+                .show_ui(ui, |ui| {
+                    for c in Colormap::ALL {
+                        ui.selectable_value(&mut cm, c, c.label());
+                    }
+                });
+            if cm != panel.colormap {
+                action = Some(ColorAction::Colormap(cm));
+            }
+            color_bar(ui, *colormap, *min, *max);
+        }
+    }
+    action
+}
+
+/// A horizontal colour bar with its range.
+fn color_bar(ui: &mut egui::Ui, colormap: Colormap, min: f32, max: f32) {
+    let width = ui.available_width().min(220.0);
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 14.0), egui::Sense::hover());
+    let steps = 64;
+    for i in 0..steps {
+        let t0 = i as f32 / steps as f32;
+        let t1 = (i + 1) as f32 / steps as f32;
+        let r = egui::Rect::from_min_max(
+            egui::pos2(rect.left() + t0 * rect.width(), rect.top()),
+            egui::pos2(rect.left() + t1 * rect.width() + 0.5, rect.bottom()),
+        );
+        ui.painter()
+            .rect_filled(r, 0.0, theme::rgba8(colormap.at((t0 + t1) * 0.5)));
+    }
+    ui.horizontal(|ui| {
+        ui.small(format!("{min:.4}"));
+        ui.add_space((width - 110.0).max(0.0));
+        ui.small(format!("{max:.4}"));
+    });
+}
+
+/// What the layout section shows.
+pub struct LayoutPanel<'a> {
+    pub request: &'a LayoutRequest,
+    /// Stage and progress of a running job, or the last outcome.
+    pub status: String,
+    pub fraction: Option<f32>,
+    pub running: bool,
+    /// The data allows a 3D layout (three or more feature dimensions).
+    pub can_3d: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayoutAction {
+    Run(LayoutRequest),
+}
+
+/// Method, dims and main parameters, then Run. Edits live in `draft` (kept by the caller)
+/// until Run is pressed.
+pub fn layout_ui(
+    ui: &mut egui::Ui,
+    panel: &LayoutPanel<'_>,
+    draft: &mut LayoutRequest,
+) -> Option<LayoutAction> {
+    let mut action = None;
+    ui.heading("Layout");
+    egui::Grid::new("layout-params")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("method");
+            ui.horizontal(|ui| {
+                for m in LayoutMethod::ALL {
+                    ui.selectable_value(&mut draft.method, m, m.label());
+                }
+                ui.add_enabled(false, egui::Button::new("t-SNE"))
+                    .on_disabled_hover_text("t-SNE arrives with the layout engine (issue #4)");
+            });
+            ui.end_row();
+            ui.label("dims");
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut draft.dims, 2, "2D");
+                ui.add_enabled_ui(panel.can_3d, |ui| {
+                    ui.selectable_value(&mut draft.dims, 3, "3D")
+                });
+            });
+            ui.end_row();
+            if draft.method == LayoutMethod::Umap {
+                ui.label("n_neighbors");
+                ui.add(egui::DragValue::new(&mut draft.n_neighbors).range(2..=200));
+                ui.end_row();
+                ui.label("min_dist");
+                ui.add(
+                    egui::DragValue::new(&mut draft.min_dist)
+                        .range(0.0..=1.0)
+                        .speed(0.01),
+                );
+                ui.end_row();
+                ui.label("seed");
+                ui.add(egui::DragValue::new(&mut draft.seed));
+                ui.end_row();
+            }
+        });
+    ui.horizontal(|ui| {
+        let label = if panel.running { "Restart" } else { "Run" };
+        if ui.button(label).clicked() {
+            action = Some(LayoutAction::Run(draft.clone()));
+        }
+        if draft != panel.request {
+            ui.small("(changed)");
+        }
+    });
+    ui.label(&panel.status);
+    if let Some(f) = panel.fraction {
+        ui.add(egui::ProgressBar::new(f).show_percentage());
+    }
+    action
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_legend_lists_every_group_and_run_sends_the_draft() {
+        let coloring = Coloring::Categorical {
+            names: vec!["cat".into(), "dog".into()],
+            codes: vec![0, 1, 1],
+            counts: vec![1, 2],
+        };
+        let sources = [ColorSource::Uniform, ColorSource::Class];
+        let ctx = egui::Context::default();
+        let mut texts = Vec::new();
+        let _ = ctx.run_ui(egui::RawInput::default(), |ui| {
+            let panel = ColorPanel {
+                source: &ColorSource::Class,
+                sources: &sources,
+                coloring: &coloring,
+                colormap: Colormap::Viridis,
+                hidden: &[false, true],
+            };
+            assert_eq!(color_ui(ui, &panel), None);
+        });
+        // The labels were laid out: egui keeps their galleys; check through the shapes.
+        let out = ctx.run_ui(egui::RawInput::default(), |ui| {
+            let panel = ColorPanel {
+                source: &ColorSource::Class,
+                sources: &sources,
+                coloring: &coloring,
+                colormap: Colormap::Viridis,
+                hidden: &[false, true],
+            };
+            let _ = color_ui(ui, &panel);
+        });
+        for clipped in &out.shapes {
+            if let egui::epaint::Shape::Text(t) = &clipped.shape {
+                texts.push(t.galley.text().to_owned());
+            }
+        }
+        assert!(texts.iter().any(|t| t == "cat (1)"), "{texts:?}");
+        assert!(texts.iter().any(|t| t == "dog (2)"), "{texts:?}");
+        assert!(texts.iter().any(|t| t == "show all"), "{texts:?}");
+    }
+}

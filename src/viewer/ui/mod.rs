@@ -1,0 +1,455 @@
+//! egui panels: top bar, colouring and layout (left), neighbours (right), tooltip, help.
+//!
+//! Each panel is a pure `*_ui` function in its own module; the systems here gather the view
+//! structs from the ECS, call them, and turn the returned actions into messages or resource
+//! edits. The area the panels leave free is published as [`CentralRect`] for the cameras.
+
+pub mod controls;
+pub mod neighbors;
+pub mod theme;
+
+use bevy::camera::CameraOutputMode;
+use bevy::camera::visibility::RenderLayers;
+use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::prelude::*;
+use bevy::render::render_resource::BlendState;
+use bevy_egui::input::egui_wants_any_keyboard_input;
+use bevy_egui::{
+    EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext, egui,
+};
+
+use super::camera::{CentralRect, ViewSettings};
+use super::colors::{ColorSource, Coloring};
+use super::layout_job::{JobState, LayoutJob, LayoutRequest, RunLayout};
+use super::neighbors::{NeighborSource, neighbor_items};
+use super::points::PointSettings;
+use super::thumbs::Thumbs;
+use super::{ColorState, NeighborView, SelectItem, Selection, Store, ViewMode};
+use crate::dataset::{ColumnValues, Images, ItemId};
+use controls::{ColorAction, ColorPanel, LayoutAction, LayoutPanel, color_ui, layout_ui};
+use neighbors::{ItemInfo, NeighborAction, NeighborsPanel, neighbors_ui};
+
+/// Whether the help overlay is open.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HelpOpen(pub bool);
+
+/// The layout panel's edits, kept until Run.
+#[derive(Resource, Debug, Clone, Default)]
+struct LayoutDraft(Option<LayoutRequest>);
+
+pub struct UiPlugin;
+
+impl Plugin for UiPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_plugins(EguiPlugin::default())
+            // Not on the first plot camera: on ours (below).
+            .insert_resource(EguiGlobalSettings {
+                auto_create_primary_context: false,
+                ..default()
+            })
+            .init_resource::<HelpOpen>()
+            .init_resource::<LayoutDraft>()
+            .add_systems(
+                Update,
+                (
+                    toggle_help.run_if(not(egui_wants_any_keyboard_input)),
+                    update_neighbor_view,
+                ),
+            )
+            .add_systems(Startup, spawn_ui_camera)
+            .add_systems(EguiPrimaryContextPass, (apply_theme, explorer_ui).chain());
+    }
+}
+
+/// egui draws through its own camera, over the whole window and after the plot cameras (which
+/// only cover the central area), rendering nothing else and clearing nothing.
+fn spawn_ui_camera(mut commands: Commands) {
+    commands.spawn((
+        PrimaryEguiContext,
+        Camera2d,
+        RenderLayers::none(),
+        Camera {
+            order: 1,
+            output_mode: CameraOutputMode::Write {
+                blend_state: Some(BlendState::ALPHA_BLENDING),
+                clear_color: ClearColorConfig::None,
+            },
+            // Its own intermediate texture starts transparent; only egui is blended on top.
+            clear_color: ClearColorConfig::Custom(Color::NONE),
+            ..default()
+        },
+        Msaa::Off,
+        Tonemapping::None,
+    ));
+}
+
+/// The keys, for the help overlay (and the README).
+pub const KEYS: &[(&str, &str)] = &[
+    ("left drag", "2D: pan · 3D: orbit"),
+    ("right drag", "3D: pan · fly: look around"),
+    ("wheel", "zoom at the cursor · fly: speed"),
+    (
+        "click",
+        "select a point (its neighbours appear on the right)",
+    ),
+    ("Esc", "clear the selection"),
+    ("V", "switch 2D / 3D"),
+    ("G", "3D: switch orbit / fly-through"),
+    ("W A S D / Q E", "fly: move / down, up (Shift: faster)"),
+    ("F", "fit the view to the data"),
+    ("P", "save a screenshot (PNG in the current folder)"),
+    ("? or F1", "this help"),
+];
+
+fn toggle_help(keys: Res<ButtonInput<KeyCode>>, mut help: ResMut<HelpOpen>) {
+    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    if keys.just_pressed(KeyCode::F1) || (shift && keys.just_pressed(KeyCode::Slash)) {
+        help.0 = !help.0;
+    }
+}
+
+fn apply_theme(mut contexts: EguiContexts, mut done: Local<bool>) -> Result {
+    if !*done {
+        theme::apply(contexts.ctx_mut()?);
+        *done = true;
+    }
+    Ok(())
+}
+
+/// Recompute the grid's items when the selection, mode, size or graph changes.
+fn update_neighbor_view(
+    store: Res<Store>,
+    selection: Res<Selection>,
+    color: Res<ColorState>,
+    mut view: ResMut<NeighborView>,
+) {
+    let Some(selected) = selection.selected else {
+        if !view.items.is_empty() {
+            view.items.clear();
+            view.computed_for = None;
+        }
+        return;
+    };
+    let key = (
+        selected,
+        view.mode,
+        view.nside,
+        view.seed ^ color.version,
+        store.graph.is_some(),
+    );
+    if view.computed_for == Some(key) {
+        return;
+    }
+    let src = NeighborSource {
+        features: store.data.features.as_slice(),
+        dim: store.data.features.dim(),
+        metric: store.metric,
+        graph: store.graph.as_deref(),
+        groups: color.coloring.groups(),
+    };
+    view.items = neighbor_items(
+        &src,
+        selected,
+        view.mode,
+        view.nside * view.nside,
+        view.seed,
+    );
+    view.computed_for = Some(key);
+}
+
+/// File name (or "#index") and the values a tooltip or tile shows.
+fn item_info(store: &Store, color: &ColorState, item: ItemId) -> ItemInfo {
+    let data = &store.data;
+    let mut title = format!("#{}", item.0);
+    if let Images::Files(files) = &data.images
+        && let Some(name) = files.paths.get(item.index()).and_then(|p| p.file_name())
+    {
+        title = format!("#{} · {}", item.0, name.to_string_lossy());
+    }
+    let mut details = Vec::new();
+    if let Some(classes) = &data.classes {
+        details.push(("class".to_owned(), classes.labels.name_of(item).to_owned()));
+    }
+    if let Some(meta) = &data.metadata {
+        for column in meta.columns.iter().take(6) {
+            let value = match &column.values {
+                ColumnValues::Numeric(v) => format!("{}", v[item.index()]),
+                ColumnValues::Categorical(c) => c.name_of(item).to_owned(),
+            };
+            details.push((column.name.clone(), value));
+        }
+    }
+    let value = color.coloring.describe(item);
+    ItemInfo {
+        title,
+        value,
+        color: color.coloring.color_of(item, &[]),
+        details,
+    }
+}
+
+/// Everything the data can be coloured by.
+fn color_sources(store: &Store) -> Vec<ColorSource> {
+    let mut sources = vec![ColorSource::Uniform];
+    if store.data.classes.is_some() {
+        sources.push(ColorSource::Class);
+    }
+    if let Some(meta) = &store.data.metadata {
+        sources.extend(
+            meta.columns
+                .iter()
+                .map(|c| ColorSource::Column(c.name.clone())),
+        );
+    }
+    if store.user_values.is_some() {
+        sources.push(ColorSource::Values);
+    }
+    sources
+}
+
+fn job_status(job: &LayoutJob, store: &Store) -> (String, Option<f32>) {
+    match &job.state {
+        JobState::Idle => ("idle".to_owned(), None),
+        JobState::Running {
+            shared, started, ..
+        } => (
+            format!(
+                "{}… {:.1} s",
+                shared.stage(),
+                started.elapsed().as_secs_f64()
+            ),
+            shared.fraction(),
+        ),
+        JobState::Done {
+            elapsed_secs,
+            from_cache,
+        } => {
+            let what = store
+                .layout
+                .as_ref()
+                .map_or("layout".to_owned(), |l| l.label.clone());
+            if *from_cache {
+                (format!("{what}: from the cache"), None)
+            } else {
+                (format!("{what}: computed in {elapsed_secs:.1} s"), None)
+            }
+        }
+        JobState::Failed(e) => (format!("failed: {e}"), None),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explorer_ui(
+    mut contexts: EguiContexts,
+    store: Res<Store>,
+    selection: Res<Selection>,
+    mut color: ResMut<ColorState>,
+    mut view: ResMut<NeighborView>,
+    mut thumbs: ResMut<Thumbs>,
+    mut view_settings: ResMut<ViewSettings>,
+    mut points: ResMut<PointSettings>,
+    job: Res<LayoutJob>,
+    mut draft: ResMut<LayoutDraft>,
+    mut help: ResMut<HelpOpen>,
+    mut central: ResMut<CentralRect>,
+    mut select: MessageWriter<SelectItem>,
+    mut run_layout: MessageWriter<RunLayout>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?.clone();
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "explorer-root".into(),
+        egui::UiBuilder::new()
+            .layer_id(egui::LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    );
+
+    // Top bar: name, view, point size, status, help.
+    egui::Panel::top("top-bar").show(&mut root, |ui| {
+        ui.horizontal(|ui| {
+            ui.strong(&store.data.name);
+            ui.label(format!(
+                "{} items · {} dims",
+                store.n_items(),
+                store.data.features.dim()
+            ));
+            ui.separator();
+            for mode in [ViewMode::TwoD, ViewMode::Orbit, ViewMode::Fly] {
+                if ui
+                    .selectable_label(view_settings.mode == mode, mode.label())
+                    .clicked()
+                    && view_settings.mode != mode
+                {
+                    let to_or_from_2d = mode.is_3d() != view_settings.mode.is_3d();
+                    view_settings.mode = mode;
+                    view_settings.fit_requested |= to_or_from_2d;
+                }
+            }
+            if ui.button("fit (F)").clicked() {
+                view_settings.fit_requested = true;
+            }
+            ui.separator();
+            ui.add(egui::Slider::new(&mut points.size_px, 1.0..=20.0).text("point px"));
+            ui.separator();
+            let (status, _) = job_status(&job, &store);
+            ui.label(status);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("help (?)").clicked() {
+                    help.0 = !help.0;
+                }
+            });
+        });
+    });
+
+    // Left: colour and layout.
+    egui::Panel::left("controls")
+        .exact_size(theme::LEFT_PANEL_PX)
+        .show(&mut root, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("left-scroll")
+                .show(ui, |ui| {
+                    let sources = color_sources(&store);
+                    let panel = ColorPanel {
+                        source: &color.source,
+                        sources: &sources,
+                        coloring: &color.coloring,
+                        colormap: color.colormap,
+                        hidden: &color.hidden,
+                    };
+                    match color_ui(ui, &panel) {
+                        Some(ColorAction::Source(s)) => {
+                            if let Err(e) = color.set_source(s, &store) {
+                                warn!("{e}");
+                            }
+                        }
+                        Some(ColorAction::Colormap(c)) => {
+                            color.colormap = c;
+                            let source = color.source.clone();
+                            if let Err(e) = color.set_source(source, &store) {
+                                warn!("{e}");
+                            }
+                        }
+                        Some(ColorAction::ToggleGroup(code)) => color.toggle_group(code),
+                        Some(ColorAction::ShowAll) => {
+                            color.hidden.iter_mut().for_each(|h| *h = false);
+                            color.version += 1;
+                        }
+                        None => {}
+                    }
+                    ui.separator();
+                    let (status, fraction) = job_status(&job, &store);
+                    let panel = LayoutPanel {
+                        request: &job.request,
+                        status,
+                        fraction,
+                        running: job.is_running(),
+                        can_3d: store.data.features.dim() >= 3,
+                    };
+                    let d = draft.0.get_or_insert_with(|| job.request.clone());
+                    if let Some(LayoutAction::Run(req)) = layout_ui(ui, &panel, d) {
+                        run_layout.write(RunLayout(req));
+                    }
+                    for w in &job.warnings {
+                        ui.colored_label(egui::Color32::YELLOW, w);
+                    }
+                });
+        });
+
+    // Right: neighbours.
+    egui::Panel::right("neighbors")
+        .exact_size(theme::RIGHT_PANEL_PX)
+        .show(&mut root, |ui| {
+            let panel = NeighborsPanel {
+                selected: selection.selected,
+                items: &view.items,
+                mode: view.mode,
+                nside: view.nside,
+                groups_available: color.coloring.groups().is_some(),
+                graph_pending: store.graph.is_none(),
+                metric: store.metric.name(),
+            };
+            let info = |item: ItemId| item_info(&store, &color, item);
+            let mut thumb = |item: ItemId| thumbs.get(item);
+            match neighbors_ui(ui, &panel, &info, &mut thumb) {
+                Some(NeighborAction::Select(item)) => {
+                    select.write(SelectItem {
+                        item: Some(item),
+                        focus: true,
+                    });
+                }
+                Some(NeighborAction::Mode(m)) => view.mode = m,
+                Some(NeighborAction::Nside(n)) => view.nside = n,
+                Some(NeighborAction::Shuffle) => view.seed = view.seed.wrapping_add(1),
+                None => {}
+            }
+        });
+
+    // What is left is the plot.
+    let free = root.available_rect_before_wrap();
+    let rect = Rect::new(free.min.x, free.min.y, free.max.x, free.max.y);
+    if central.0 != rect {
+        central.0 = rect;
+    }
+
+    if store.layout.is_none() {
+        let (status, _) = job_status(&job, &store);
+        egui::Area::new("waiting".into())
+            .fixed_pos(free.center() - egui::vec2(120.0, 10.0))
+            .show(&ctx, |ui| {
+                ui.label(format!("preparing the map: {status}"));
+            });
+    }
+
+    // Tooltip for the hovered point.
+    if let (Some(item), Some(pointer)) = (selection.hovered, ctx.pointer_hover_pos())
+        && free.contains(pointer)
+    {
+        let about = item_info(&store, &color, item);
+        egui::Area::new("hover-tooltip".into())
+            .order(egui::Order::Tooltip)
+            .fixed_pos(pointer + egui::vec2(16.0, 16.0))
+            .show(&ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
+                    ui.horizontal(|ui| {
+                        if let super::thumbs::Thumb::Ready { texture, size } = thumbs.get(item) {
+                            let scale = 96.0 / size.x.max(size.y).max(1.0);
+                            ui.image((texture, size * scale));
+                        }
+                        ui.vertical(|ui| {
+                            ui.strong(&about.title);
+                            for (k, v) in &about.details {
+                                ui.label(format!("{k}: {v}"));
+                            }
+                            if let Some(v) = about
+                                .value
+                                .filter(|_| !matches!(color.coloring, Coloring::Categorical { .. }))
+                            {
+                                ui.label(format!("{}: {v}", color.source.label()));
+                            }
+                        });
+                    });
+                });
+            });
+    }
+
+    if help.0 {
+        let mut open = true;
+        egui::Window::new("Keys and mouse")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+            .show(&ctx, |ui| {
+                egui::Grid::new("help-keys").striped(true).show(ui, |ui| {
+                    for (key, what) in KEYS {
+                        ui.strong(*key);
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
+            });
+        help.0 = open;
+    }
+    Ok(())
+}

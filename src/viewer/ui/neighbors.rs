@@ -1,0 +1,307 @@
+//! The neighbour panel: the selected image large, then its neighbours in the original space
+//! in an `nside × nside` grid with rank, distance and class/colour value.
+//!
+//! A plain function of plain data ([`neighbors_ui`]) returning what the user asked for; the
+//! Bevy system around it turns that into messages.
+
+use bevy_egui::egui;
+
+use super::theme;
+use crate::dataset::ItemId;
+use crate::viewer::colors::Rgba8;
+use crate::viewer::neighbors::{Neighbor, NeighborMode};
+use crate::viewer::thumbs::Thumb;
+
+/// What the panel says about one item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemInfo {
+    /// "#123 · shirt_0042.png"
+    pub title: String,
+    /// Class / cluster / metadata value it is coloured by.
+    pub value: Option<String>,
+    pub color: Rgba8,
+    /// Further (name, value) pairs: class, metadata columns.
+    pub details: Vec<(String, String)>,
+}
+
+/// Everything the panel shows.
+pub struct NeighborsPanel<'a> {
+    pub selected: Option<ItemId>,
+    pub items: &'a [Neighbor],
+    pub mode: NeighborMode,
+    pub nside: usize,
+    /// Whether group modes can work (a categorical colouring or clusters).
+    pub groups_available: bool,
+    /// The kNN graph is still being computed (the grid falls back to a scan meanwhile).
+    pub graph_pending: bool,
+    pub metric: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NeighborAction {
+    Select(ItemId),
+    Mode(NeighborMode),
+    Nside(usize),
+    Shuffle,
+}
+
+/// Draw an item's image (or a placeholder) at `side` × `side`, clickable.
+fn tile_image(ui: &mut egui::Ui, thumb: &Thumb, side: f32, frame: Rgba8) -> egui::Response {
+    let size = egui::vec2(side, side);
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, theme::rgba8(frame));
+    let inner = rect.shrink(theme::TILE_FRAME_PX);
+    match thumb {
+        Thumb::Ready { texture, size } => {
+            // Keep the aspect ratio inside the square.
+            let aspect = size.x / size.y.max(1.0);
+            let fit = if aspect >= 1.0 {
+                egui::vec2(inner.width(), inner.height() / aspect)
+            } else {
+                egui::vec2(inner.width() * aspect, inner.height())
+            };
+            let img_rect = egui::Rect::from_center_size(inner.center(), fit);
+            painter.rect_filled(inner, 0.0, egui::Color32::BLACK);
+            painter.image(
+                *texture,
+                img_rect,
+                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                egui::Color32::WHITE,
+            );
+        }
+        Thumb::Loading => {
+            painter.rect_filled(inner, 0.0, egui::Color32::from_gray(30));
+        }
+        Thumb::Failed(_) | Thumb::None => {
+            painter.rect_filled(inner, 0.0, egui::Color32::from_gray(45));
+            painter.text(
+                inner.center(),
+                egui::Align2::CENTER_CENTER,
+                if matches!(thumb, Thumb::None) {
+                    "no image"
+                } else {
+                    "unreadable"
+                },
+                egui::FontId::proportional(10.0),
+                egui::Color32::from_gray(160),
+            );
+        }
+    }
+    if let Thumb::Failed(why) = thumb {
+        response.clone().on_hover_text(why)
+    } else {
+        response
+    }
+}
+
+/// The panel. `info` describes an item; `thumb` gives its image.
+pub fn neighbors_ui(
+    ui: &mut egui::Ui,
+    panel: &NeighborsPanel<'_>,
+    info: &dyn Fn(ItemId) -> ItemInfo,
+    thumb: &mut dyn FnMut(ItemId) -> Thumb,
+) -> Option<NeighborAction> {
+    let mut action = None;
+    ui.heading("Neighbours");
+    let Some(selected) = panel.selected else {
+        ui.label("Click a point to see its image and its nearest neighbours in the original feature space.");
+        return None;
+    };
+    let me = info(selected);
+    ui.horizontal(|ui| {
+        tile_image(ui, &thumb(selected), theme::SELECTED_IMAGE_PX, me.color);
+        ui.vertical(|ui| {
+            ui.strong(&me.title);
+            if let Some(v) = &me.value {
+                ui.label(v);
+            }
+            for (k, v) in &me.details {
+                ui.label(format!("{k}: {v}"));
+            }
+        });
+    });
+    ui.separator();
+    ui.horizontal(|ui| {
+        let mut mode = panel.mode;
+        egui::ComboBox::from_id_salt("neighbor-mode")
+            .selected_text(mode.label())
+            .show_ui(ui, |ui| {
+                for m in NeighborMode::ALL {
+                    let enabled = !m.needs_groups() || panel.groups_available;
+                    ui.add_enabled_ui(enabled, |ui| {
+                        ui.selectable_value(&mut mode, m, m.label())
+                            .on_disabled_hover_text(
+                                "needs a grouping: colour by class or a categorical column",
+                            );
+                    });
+                }
+            });
+        if mode != panel.mode {
+            action = Some(NeighborAction::Mode(mode));
+        }
+        let mut nside = panel.nside;
+        ui.add(egui::Slider::new(&mut nside, 1..=8).text("grid"));
+        if nside != panel.nside {
+            action = Some(NeighborAction::Nside(nside));
+        }
+        if panel.mode == NeighborMode::RandomInGroup && ui.button("shuffle").clicked() {
+            action = Some(NeighborAction::Shuffle);
+        }
+    });
+    if panel.graph_pending && panel.mode == NeighborMode::Nearest {
+        ui.small("(kNN graph still computing: neighbours by a full scan)");
+    }
+    if panel.items.is_empty() {
+        ui.label("No neighbours to show in this mode.");
+        return action;
+    }
+    let spacing = 4.0;
+    let cols = panel.nside.max(1);
+    let side =
+        ((ui.available_width() - spacing * (cols as f32 - 1.0)) / cols as f32).clamp(24.0, 160.0);
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        egui::Grid::new("neighbor-grid")
+            .spacing([spacing, spacing])
+            .show(ui, |ui| {
+                for (rank, n) in panel.items.iter().enumerate() {
+                    let about = info(n.item);
+                    ui.vertical(|ui| {
+                        let r = tile_image(ui, &thumb(n.item), side, about.color);
+                        let value = about.value.as_deref().unwrap_or("");
+                        ui.add_sized(
+                            [side, 12.0],
+                            egui::Label::new(
+                                egui::RichText::new(format!("{} · {:.3}", rank + 1, n.distance))
+                                    .small(),
+                            )
+                            .truncate(),
+                        );
+                        if !value.is_empty() {
+                            ui.add_sized(
+                                [side, 12.0],
+                                egui::Label::new(egui::RichText::new(value).small().weak())
+                                    .truncate(),
+                            );
+                        }
+                        let r = r.on_hover_text(format!(
+                            "{}\nrank {} · {} distance {:.4}{}",
+                            about.title,
+                            rank + 1,
+                            panel.metric,
+                            n.distance,
+                            about.value.map(|v| format!("\n{v}")).unwrap_or_default()
+                        ));
+                        if r.clicked() {
+                            action = Some(NeighborAction::Select(n.item));
+                        }
+                    });
+                    if (rank + 1) % cols == 0 {
+                        ui.end_row();
+                    }
+                }
+            });
+    });
+    action
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(item: ItemId) -> ItemInfo {
+        ItemInfo {
+            title: format!("#{}", item.0),
+            value: Some("class".into()),
+            color: [255, 0, 0, 255],
+            details: vec![],
+        }
+    }
+
+    fn run(
+        panel: &NeighborsPanel<'_>,
+        click: Option<egui::Pos2>,
+    ) -> (Option<NeighborAction>, Vec<egui::Rect>) {
+        let ctx = egui::Context::default();
+        let mut action = None;
+        let mut rects = Vec::new();
+        let mut frame = |events: Vec<egui::Event>| {
+            let input = egui::RawInput {
+                screen_rect: Some(egui::Rect::from_min_size(
+                    egui::Pos2::ZERO,
+                    egui::vec2(430.0, 900.0),
+                )),
+                events,
+                ..Default::default()
+            };
+            let _ = ctx.run_ui(input, |ui| {
+                let mut seen = |item: ItemId| {
+                    rects.push(egui::Rect::NOTHING);
+                    let _ = item;
+                    Thumb::Loading
+                };
+                if let Some(a) = neighbors_ui(ui, panel, &info, &mut seen) {
+                    action = Some(a);
+                }
+            });
+        };
+        frame(vec![]);
+        if let Some(pos) = click {
+            frame(vec![egui::Event::PointerMoved(pos)]);
+            frame(vec![egui::Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed: true,
+                modifiers: egui::Modifiers::NONE,
+            }]);
+            frame(vec![egui::Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed: false,
+                modifiers: egui::Modifiers::NONE,
+            }]);
+        }
+        (action, rects)
+    }
+
+    #[test]
+    fn without_a_selection_the_panel_explains_and_asks_nothing() {
+        let panel = NeighborsPanel {
+            selected: None,
+            items: &[],
+            mode: NeighborMode::Nearest,
+            nside: 4,
+            groups_available: false,
+            graph_pending: false,
+            metric: "euclidean",
+        };
+        assert_eq!(run(&panel, None).0, None);
+    }
+
+    #[test]
+    fn every_tile_asks_for_its_image_and_a_click_selects_it() {
+        let items: Vec<Neighbor> = (1..=4)
+            .map(|i| Neighbor {
+                item: ItemId(i),
+                distance: i as f32,
+            })
+            .collect();
+        let panel = NeighborsPanel {
+            selected: Some(ItemId(0)),
+            items: &items,
+            mode: NeighborMode::Nearest,
+            nside: 2,
+            groups_available: true,
+            graph_pending: false,
+            metric: "euclidean",
+        };
+        let (action, asked) = run(&panel, None);
+        assert_eq!(action, None);
+        // The selected image plus four tiles.
+        assert_eq!(asked.len(), 5);
+        // The first tile sits below the selected image and the controls, at the left edge:
+        // clicking well inside it selects item 1.
+        let (action, _) = run(&panel, Some(egui::pos2(60.0, 330.0)));
+        assert_eq!(action, Some(NeighborAction::Select(ItemId(1))));
+    }
+}
