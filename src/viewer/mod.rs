@@ -386,6 +386,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             data: Arc::new(dataset),
         })
         .add_plugins((
+            neighbors::NeighborsPlugin,
             points::PointsPlugin,
             camera::CameraPlugin,
             picking::PickingPlugin,
@@ -404,5 +405,114 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             Err(ViewerError::Screenshot(reason.clone()))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{Categorical, ClassSource, Classes, Features, Images};
+    use crate::knn::{Method, knn};
+
+    /// 12 items on a line at x = index, classes alternating a/b.
+    fn line_data() -> Dataset {
+        let n = 12;
+        let v: Vec<f32> = (0..n).flat_map(|i| [i as f32, 0.0]).collect();
+        let names: Vec<&str> = (0..n).map(|i| if i % 2 == 0 { "a" } else { "b" }).collect();
+        Dataset {
+            name: "line".into(),
+            features: Features::new(n, 2, v, "float32", "line.npy", "line.npy").expect("features"),
+            images: Images::None,
+            classes: Some(Classes {
+                labels: Categorical::from_strings(&names),
+                source: ClassSource::BuiltIn,
+            }),
+            metadata: None,
+        }
+    }
+
+    fn app(data: Dataset, nside: usize) -> App {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .add_plugins(ExplorerStatePlugin {
+                options: ViewerOptions {
+                    nside,
+                    ..ViewerOptions::default()
+                },
+                data: Arc::new(data),
+            })
+            .add_plugins(neighbors::NeighborsPlugin);
+        app
+    }
+
+    fn shown(app: &App) -> Vec<u32> {
+        app.world()
+            .resource::<NeighborView>()
+            .items
+            .iter()
+            .map(|n| n.item.0)
+            .collect()
+    }
+
+    #[test]
+    fn a_selection_message_fills_the_grid_per_mode() {
+        let data = line_data();
+        let graph = knn(
+            data.features.as_slice(),
+            2,
+            8,
+            Metric::Euclidean,
+            Method::Exact,
+            &(),
+        )
+        .expect("knn");
+        let mut app = app(data, 2);
+        app.world_mut().resource_mut::<Store>().graph = Some(Arc::new(graph));
+        app.update();
+        assert!(shown(&app).is_empty());
+        app.world_mut().write_message(SelectItem {
+            item: Some(ItemId(6)),
+            focus: false,
+        });
+        app.update();
+        assert_eq!(
+            app.world().resource::<Selection>().selected,
+            Some(ItemId(6))
+        );
+        // 2 × 2 grid, nearest overall: 5 and 7 (tie, lower index first), then 4 and 8.
+        assert_eq!(shown(&app), [5, 7, 4, 8]);
+        // Coloured by class (the default with classes): the group modes use it.
+        app.world_mut().resource_mut::<NeighborView>().mode = NeighborMode::NearestInGroup;
+        app.update();
+        assert_eq!(shown(&app), [4, 8, 2, 10]);
+        app.world_mut().resource_mut::<NeighborView>().mode = NeighborMode::FarthestInGroup;
+        app.update();
+        assert_eq!(shown(&app), [0, 2, 10, 4]);
+        // Clearing the selection empties the grid.
+        app.world_mut().write_message(SelectItem {
+            item: None,
+            focus: false,
+        });
+        app.update();
+        assert!(shown(&app).is_empty());
+    }
+
+    #[test]
+    fn colours_follow_the_source_and_the_legend() {
+        let mut app = app(line_data(), 4);
+        app.update();
+        let store_colors = |app: &App| {
+            let c = app.world().resource::<ColorState>();
+            c.coloring.colors(12, &c.hidden)
+        };
+        let before = store_colors(&app);
+        assert_eq!(before[0], colors::category_color(0));
+        assert_eq!(before[1], colors::category_color(1));
+        let version = app.world().resource::<ColorState>().version;
+        app.world_mut().resource_mut::<ColorState>().toggle_group(1);
+        let after = store_colors(&app);
+        assert_eq!(after[1], colors::HIDDEN);
+        assert_eq!(after[0], before[0]);
+        assert!(app.world().resource::<ColorState>().version > version);
     }
 }

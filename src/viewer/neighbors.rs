@@ -5,8 +5,20 @@
 //! and the farthest within the group. Distances are always measured between feature vectors,
 //! never in the 2D/3D layout, which distorts them. Pure code: the panel and the tests call it.
 
+use bevy::prelude::*;
+
+use super::{ColorState, NeighborView, Selection, Store};
 use crate::dataset::ItemId;
 use crate::knn::{KnnGraph, Metric};
+
+/// Keeps [`NeighborView`] in step with the selection, the mode, the grid size and the graph.
+pub struct NeighborsPlugin;
+
+impl Plugin for NeighborsPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, update_neighbor_view);
+    }
+}
 
 /// What the grid lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,7 +135,11 @@ pub fn neighbor_items(
             .then(a.item.0.cmp(&b.item.0))
     };
     if mode == NeighborMode::FarthestInGroup {
-        scored.sort_by(|a, b| by_distance(b, a));
+        scored.sort_by(|a, b| {
+            b.distance
+                .total_cmp(&a.distance)
+                .then(a.item.0.cmp(&b.item.0))
+        });
     } else {
         scored.sort_by(by_distance);
     }
@@ -170,6 +186,47 @@ fn sample(mut items: Vec<usize>, count: usize, seed: u64) -> Vec<usize> {
     }
     items.truncate(take);
     items
+}
+
+/// Recompute the grid's items when the selection, mode, size or graph changes.
+fn update_neighbor_view(
+    store: Res<Store>,
+    selection: Res<Selection>,
+    color: Res<ColorState>,
+    mut view: ResMut<NeighborView>,
+) {
+    let Some(selected) = selection.selected else {
+        if !view.items.is_empty() {
+            view.items.clear();
+            view.computed_for = None;
+        }
+        return;
+    };
+    let key = (
+        selected,
+        view.mode,
+        view.nside,
+        view.seed ^ color.version,
+        store.graph.is_some(),
+    );
+    if view.computed_for == Some(key) {
+        return;
+    }
+    let src = NeighborSource {
+        features: store.data.features.as_slice(),
+        dim: store.data.features.dim(),
+        metric: store.metric,
+        graph: store.graph.as_deref(),
+        groups: color.coloring.groups(),
+    };
+    view.items = neighbor_items(
+        &src,
+        selected,
+        view.mode,
+        view.nside * view.nside,
+        view.seed,
+    );
+    view.computed_for = Some(key);
 }
 
 #[cfg(test)]
@@ -223,7 +280,7 @@ mod tests {
                 2,
                 0
             )),
-            [0, 18]
+            [0, 2]
         );
         let random = neighbor_items(&src, sel, NeighborMode::RandomInGroup, 5, 7);
         assert_eq!(random.len(), 5);

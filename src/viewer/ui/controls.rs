@@ -224,7 +224,7 @@ mod tests {
         let sources = [ColorSource::Uniform, ColorSource::Class];
         let ctx = egui::Context::default();
         let mut texts = Vec::new();
-        let _ = ctx.run_ui(egui::RawInput::default(), |ui| {
+        let mut first = ctx.run_ui(egui::RawInput::default(), |ui| {
             let panel = ColorPanel {
                 source: &ColorSource::Class,
                 sources: &sources,
@@ -234,8 +234,9 @@ mod tests {
             };
             assert_eq!(color_ui(ui, &panel), None);
         });
+        first.textures_delta.clear();
         // The labels were laid out: egui keeps their galleys; check through the shapes.
-        let out = ctx.run_ui(egui::RawInput::default(), |ui| {
+        let mut out = ctx.run_ui(egui::RawInput::default(), |ui| {
             let panel = ColorPanel {
                 source: &ColorSource::Class,
                 sources: &sources,
@@ -245,6 +246,7 @@ mod tests {
             };
             let _ = color_ui(ui, &panel);
         });
+        out.textures_delta.clear();
         for clipped in &out.shapes {
             if let egui::epaint::Shape::Text(t) = &clipped.shape {
                 texts.push(t.galley.text().to_owned());

@@ -21,7 +21,6 @@ use bevy_egui::{
 use super::camera::{CentralRect, ViewSettings};
 use super::colors::{ColorSource, Coloring};
 use super::layout_job::{JobState, LayoutJob, LayoutRequest, RunLayout};
-use super::neighbors::{NeighborSource, neighbor_items};
 use super::points::PointSettings;
 use super::thumbs::Thumbs;
 use super::{ColorState, NeighborView, SelectItem, Selection, Store, ViewMode};
@@ -51,10 +50,7 @@ impl Plugin for UiPlugin {
             .init_resource::<LayoutDraft>()
             .add_systems(
                 Update,
-                (
-                    toggle_help.run_if(not(egui_wants_any_keyboard_input)),
-                    update_neighbor_view,
-                ),
+                toggle_help.run_if(not(egui_wants_any_keyboard_input)),
             )
             .add_systems(Startup, spawn_ui_camera)
             .add_systems(EguiPrimaryContextPass, (apply_theme, explorer_ui).chain());
@@ -114,47 +110,6 @@ fn apply_theme(mut contexts: EguiContexts, mut done: Local<bool>) -> Result {
         *done = true;
     }
     Ok(())
-}
-
-/// Recompute the grid's items when the selection, mode, size or graph changes.
-fn update_neighbor_view(
-    store: Res<Store>,
-    selection: Res<Selection>,
-    color: Res<ColorState>,
-    mut view: ResMut<NeighborView>,
-) {
-    let Some(selected) = selection.selected else {
-        if !view.items.is_empty() {
-            view.items.clear();
-            view.computed_for = None;
-        }
-        return;
-    };
-    let key = (
-        selected,
-        view.mode,
-        view.nside,
-        view.seed ^ color.version,
-        store.graph.is_some(),
-    );
-    if view.computed_for == Some(key) {
-        return;
-    }
-    let src = NeighborSource {
-        features: store.data.features.as_slice(),
-        dim: store.data.features.dim(),
-        metric: store.metric,
-        graph: store.graph.as_deref(),
-        groups: color.coloring.groups(),
-    };
-    view.items = neighbor_items(
-        &src,
-        selected,
-        view.mode,
-        view.nside * view.nside,
-        view.seed,
-    );
-    view.computed_for = Some(key);
 }
 
 /// File name (or "#index") and the values a tooltip or tile shows.
