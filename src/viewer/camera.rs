@@ -26,6 +26,9 @@ pub struct ViewSettings {
     pub fit_requested: bool,
     /// Ease towards this point (a clicked neighbour tile).
     pub ease_to: Option<Vec3>,
+    /// The user has panned, zoomed or orbited since the last fit: a new layout (or an
+    /// animation frame) then no longer refits the view under their hands.
+    pub user_moved: bool,
 }
 
 impl ViewSettings {
@@ -35,6 +38,7 @@ impl ViewSettings {
             fly_speed: 0.0,
             fit_requested: true,
             ease_to: None,
+            user_moved: false,
         }
     }
 
@@ -130,7 +134,8 @@ impl Plugin for CameraPlugin {
                     activate_cameras,
                     fit_to_data,
                     ease_to_point,
-                    (pan_zoom_2d, fly_look).run_if(not(egui_wants_any_pointer_input)),
+                    (note_user_view_input, pan_zoom_2d, fly_look)
+                        .run_if(not(egui_wants_any_pointer_input)),
                     fly_move.run_if(not(egui_wants_any_keyboard_input)),
                     focus_on_selection,
                 )
@@ -302,20 +307,22 @@ fn fit_to_data(
     mut settings: ResMut<ViewSettings>,
     mut cams_2d: Query<(&mut Transform, &mut Projection), Only2d>,
     mut cams_3d: Query<&mut PanOrbitCamera, With<View3d>>,
-    mut fitted_layout: Local<bool>,
+    mut fitted_version: Local<u64>,
 ) {
     let Some(layout) = &store.layout else { return };
     // Wait for the UI to say how much room the plot has.
     if central.0.width() <= 1.0 {
         return;
     }
-    if !*fitted_layout {
+    // Follow a new or animating layout until the user takes over the view.
+    if *fitted_version != store.layout_version && !settings.user_moved {
         settings.fit_requested = true;
-        *fitted_layout = true;
     }
+    *fitted_version = store.layout_version;
     if !settings.fit_requested {
         return;
     }
+    settings.user_moved = false;
     let Some(bounds) = Bounds::of(layout) else {
         return;
     };
@@ -336,6 +343,21 @@ fn fit_to_data(
         orbit.target_yaw = 0.0;
         orbit.target_pitch = 0.0;
         orbit.force_update = true;
+    }
+}
+
+/// A drag or a wheel turn over the plot means the user is steering the view.
+fn note_user_view_input(
+    buttons: Res<ButtonInput<MouseButton>>,
+    motion: Res<AccumulatedMouseMotion>,
+    scroll: Res<AccumulatedMouseScroll>,
+    mut settings: ResMut<ViewSettings>,
+) {
+    let dragging =
+        buttons.any_pressed([MouseButton::Left, MouseButton::Right, MouseButton::Middle])
+            && motion.delta != Vec2::ZERO;
+    if (dragging || scroll.delta != Vec2::ZERO) && !settings.user_moved {
+        settings.user_moved = true;
     }
 }
 
@@ -441,9 +463,8 @@ fn pan_zoom_2d(
         && let Some(cursor) = cursor
     {
         let factor = 0.85f32.powf(lines);
-        let viewport_pos = cursor - camera.logical_viewport_rect().map_or(Vec2::ZERO, |r| r.min);
         let under = camera
-            .viewport_to_world(global, viewport_pos)
+            .viewport_to_world(global, cursor)
             .map(|ray| ray.origin.truncate())
             .unwrap_or(transform.translation.truncate());
         let center = zoom_at(transform.translation.truncate(), under, factor);

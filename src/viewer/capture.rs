@@ -131,6 +131,8 @@ fn headless_capture(
     selection: Res<Selection>,
     view: Res<NeighborView>,
     thumbs: Res<Thumbs>,
+    cameras: Query<(&Camera, &GlobalTransform), super::camera::PlotCamera>,
+    window: Query<&Window, With<bevy::window::PrimaryWindow>>,
     mut exit: MessageWriter<AppExit>,
 ) {
     if capture.requested {
@@ -158,6 +160,19 @@ fn headless_capture(
         return;
     }
     capture.requested = true;
+    // Where the selected item lands in the picture, for scripts and the screenshot tests.
+    if let (Some(item), Some(layout)) = (selection.selected, &store.layout)
+        && let Some((camera, global)) = cameras.iter().find(|(c, _)| c.is_active)
+        && let Ok(in_viewport) = camera.world_to_viewport(global, layout.position(item))
+    {
+        let scale = window.single().map_or(1.0, |w| w.scale_factor());
+        // Window coordinates already (Bevy adds the viewport's offset).
+        let px = in_viewport * scale;
+        println!(
+            "selected item {} at pixel ({:.0}, {:.0})",
+            item.0, px.x, px.y
+        );
+    }
     let path = capture.path.clone();
     commands.spawn(Screenshot::primary_window()).observe(
         move |captured: On<ScreenshotCaptured>, mut commands: Commands| {

@@ -238,7 +238,8 @@ fn cursor_ray(
     if !rect.contains(cursor) {
         return None;
     }
-    let ray = camera.viewport_to_world(global, cursor - rect.min).ok()?;
+    // Bevy's viewport conversions take window coordinates (the viewport offset included).
+    let ray = camera.viewport_to_world(global, cursor).ok()?;
     let px = match projection {
         Projection::Orthographic(o) => PixelScale {
             base: o.scale,

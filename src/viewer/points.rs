@@ -156,12 +156,13 @@ fn empty_mesh() -> Mesh {
     mesh
 }
 
-fn material(size_px: f32, outline: f32, ring: bool) -> PointsMaterial {
+/// `ring`: 0 a filled disc, 1 a ring, 2 a ring above the others (see the shader).
+fn material(size_px: f32, outline: f32, ring: f32) -> PointsMaterial {
     PointsMaterial {
         params: PointsUniform {
             size_px,
             outline,
-            ring: if ring { 1.0 } else { 0.0 },
+            ring,
             _pad: 0.0,
         },
     }
@@ -186,14 +187,14 @@ fn spawn_points(
         ));
         (mesh, mat)
     };
-    let all = spawn(PointsLayer::All, material(settings.size_px, 0.0, false));
+    let all = spawn(PointsLayer::All, material(settings.size_px, 0.0, 0.0));
     let neighbors = spawn(
         PointsLayer::Neighbors,
-        material(settings.neighbor_px, 0.0, true),
+        material(settings.neighbor_px, 0.0, 1.0),
     );
     let selected = spawn(
         PointsLayer::Selected,
-        material(settings.selected_px, 0.0, true),
+        material(settings.selected_px, 0.0, 2.0),
     );
     commands.insert_resource(PointsAssets {
         all,

@@ -13,7 +13,7 @@ struct PointsMaterial {
     size_px: f32,
     // Width of the dark outline, as a fraction of the radius (0: none).
     outline: f32,
-    // 1: draw a ring (the highlight meshes), 0: a filled disc.
+    // 0: a filled disc; 1: a ring (neighbours); 2: a ring drawn above those (the selection).
     ring: f32,
     _pad: f32,
 };
@@ -56,7 +56,10 @@ fn vertex(v: Vertex) -> VertexOutput {
     clip = vec4<f32>(clip.xy + corner * half_ndc * clip.w, clip.z, clip.w);
     // Highlight rings sit just behind the near plane (reverse z: depth 1 is nearest), so no
     // point ever hides them.
-    if (material.ring > 0.5) {
+    // The selected item's ring (ring = 2) lies above its neighbours' (ring = 1).
+    if (material.ring > 1.5) {
+        clip.z = 0.99995 * clip.w;
+    } else if (material.ring > 0.5) {
         clip.z = 0.9999 * clip.w;
     }
     out.clip_position = clip;

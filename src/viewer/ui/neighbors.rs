@@ -158,8 +158,9 @@ pub fn neighbors_ui(
     }
     let spacing = 4.0;
     let cols = panel.nside.max(1);
-    let side =
-        ((ui.available_width() - spacing * (cols as f32 - 1.0)) / cols as f32).clamp(24.0, 160.0);
+    // Room for the scroll bar, so the last column is never cut.
+    let width = ui.available_width() - 16.0;
+    let side = ((width - spacing * (cols as f32 - 1.0)) / cols as f32).clamp(24.0, 160.0);
     egui::ScrollArea::vertical().show(ui, |ui| {
         egui::Grid::new("neighbor-grid")
             .spacing([spacing, spacing])
