@@ -38,7 +38,7 @@ fn make_dataset(dir: &Path) {
     for i in 0..n {
         let shade = [(200, 60, 60), (60, 200, 60), (60, 60, 200)][i % 3];
         let img = RgbImage::from_fn(16, 16, |x, y| {
-            if (x + y + i as u32) % 5 == 0 {
+            if (x + y + i as u32).is_multiple_of(5) {
                 Rgb([255, 255, 255])
             } else {
                 Rgb([shade.0, shade.1, shade.2])
