@@ -166,6 +166,10 @@ pub struct ViewArgs {
     /// Select this item (0-based row) at start: its neighbours are shown.
     #[arg(long, value_name = "INDEX")]
     select: Option<u32>,
+    /// Show this layout (N × 2 or N × 3 .npy, e.g. from `ivt-explore layout`) instead of
+    /// computing one at start.
+    #[arg(long, value_name = "FILE.npy")]
+    layout: Option<PathBuf>,
     /// The view to start in.
     #[arg(long, value_enum, default_value_t = StartView::TwoD)]
     view: StartView,

@@ -54,6 +54,26 @@ fn show(
         }
         None => None,
     };
+    let layout = match &view.layout {
+        Some(path) => {
+            let m = ivt::npy::read_matrix_file(path)
+                .with_context(|| format!("cannot read --layout {}", path.display()))?;
+            if let Some(bad) = m.data.iter().position(|v| !v.is_finite()) {
+                anyhow::bail!(
+                    "--layout {}: row {}, column {} is not a finite number",
+                    path.display(),
+                    bad / m.n_cols.max(1),
+                    bad % m.n_cols.max(1)
+                );
+            }
+            Some(ivt::viewer::LayoutCoords {
+                dims: m.n_cols,
+                coords: m.data,
+                label: format!("{}", path.display()),
+            })
+        }
+        None => None,
+    };
     let color_by = view.color_by.as_deref().map(|name| match name {
         "class" => ColorSource::Class,
         "none" => ColorSource::Uniform,
@@ -76,6 +96,7 @@ fn show(
         screenshot: screenshot.map(|path| ScreenshotRequest { path }),
         bench_frames: view.bench_frames,
         window_size: view.size,
+        layout,
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;

@@ -88,9 +88,10 @@ impl LayoutRequest {
     }
 }
 
-/// Start a job (replacing a running one, whose result is then ignored).
+/// Start a job (replacing a running one, whose result is then ignored). `None`: only the kNN
+/// graph (a layout was loaded from a file).
 #[derive(Message, Debug, Clone, PartialEq)]
-pub struct RunLayout(pub LayoutRequest);
+pub struct RunLayout(pub Option<LayoutRequest>);
 
 /// Between the job and the app.
 #[derive(Default)]
@@ -143,7 +144,8 @@ impl crate::progress::Observer for JobShared {
 
 /// A finished job.
 pub struct JobResult {
-    pub layout: LayoutCoords,
+    /// `None` for a graph-only job.
+    pub layout: Option<LayoutCoords>,
     pub graph: Option<Arc<KnnGraph>>,
     pub from_cache: bool,
     pub warnings: Vec<String>,
@@ -166,6 +168,7 @@ pub enum JobState {
 /// The layout job and the request it serves.
 #[derive(Resource)]
 pub struct LayoutJob {
+    /// What the layout panel shows as the current request.
     pub request: LayoutRequest,
     pub state: JobState,
     /// Warnings of the last job (cache problems), shown in the panel.
@@ -201,11 +204,19 @@ fn start_initial_job(
     store: Res<Store>,
     mut run: MessageWriter<RunLayout>,
     initial: Option<Res<InitialRequest>>,
+    mut job: ResMut<LayoutJob>,
 ) {
     let mut request = initial.map(|r| r.0.clone()).unwrap_or_default();
     // A 3D layout needs three feature dimensions; fewer fall back to 2D.
     request.dims = request.dims.min(store.data.features.dim()).max(2);
-    run.write(RunLayout(request));
+    if let Some(loaded) = &store.layout {
+        // A layout from a file: only the graph is computed (for the neighbour grid).
+        request.dims = loaded.dims;
+        job.request = request;
+        run.write(RunLayout(None));
+    } else {
+        run.write(RunLayout(Some(request)));
+    }
 }
 
 fn start_jobs(
@@ -227,16 +238,21 @@ fn start_jobs(
     let req = request.clone();
     let task_shared = Arc::clone(&shared);
     let task = AsyncComputeTaskPool::get().spawn(async move {
-        compute(
-            &data.features,
-            &req,
-            metric,
-            have_graph,
-            &cache,
-            &task_shared,
-        )
+        match &req {
+            Some(req) => compute(
+                &data.features,
+                req,
+                metric,
+                have_graph,
+                &cache,
+                &task_shared,
+            ),
+            None => compute_graph(&data.features, metric, have_graph, &cache, &task_shared),
+        }
     });
-    job.request = request;
+    if let Some(request) = request {
+        job.request = request;
+    }
     job.state = JobState::Running {
         task,
         shared,
@@ -280,7 +296,9 @@ fn poll_job(mut store: ResMut<Store>, mut job: ResMut<LayoutJob>) {
             for w in &done.warnings {
                 warn!("{w}");
             }
-            store.set_layout(done.layout);
+            if let Some(layout) = done.layout {
+                store.set_layout(layout);
+            }
             job.warnings = done.warnings;
             job.state = JobState::Done {
                 elapsed_secs,
@@ -348,11 +366,11 @@ pub fn compute(
                 .collect();
             let graph = get_graph(&mut warnings)?;
             return Ok(JobResult {
-                layout: LayoutCoords {
+                layout: Some(LayoutCoords {
                     dims,
                     coords,
                     label: req.label(),
-                },
+                }),
                 graph,
                 from_cache: true,
                 warnings,
@@ -409,14 +427,55 @@ pub fn compute(
         warnings.push(e.to_string());
     }
     Ok(JobResult {
-        layout: LayoutCoords {
+        layout: Some(LayoutCoords {
             dims,
             coords,
             label: req.label(),
-        },
+        }),
         graph,
         from_cache: false,
         warnings,
+    })
+}
+
+/// A graph-only job: the shared kNN graph, from the cache or computed.
+pub fn compute_graph(
+    features: &Features,
+    metric: Metric,
+    have_graph: Option<Arc<KnnGraph>>,
+    cache: &Cache,
+    shared: &JobShared,
+) -> Result<JobResult, String> {
+    let k = GRAPH_K.min(features.n_items().saturating_sub(1));
+    if let Some(g) = have_graph.filter(|g| g.k >= k) {
+        return Ok(JobResult {
+            layout: None,
+            graph: Some(g),
+            from_cache: true,
+            warnings: Vec::new(),
+        });
+    }
+    if k == 0 {
+        return Ok(JobResult {
+            layout: None,
+            graph: None,
+            from_cache: false,
+            warnings: Vec::new(),
+        });
+    }
+    shared.set_stage("kNN graph");
+    let got = knn::cached::graph(
+        features,
+        &knn::cached::Request::auto(k, metric),
+        cache,
+        shared,
+    )
+    .map_err(|e| format!("kNN graph: {e}"))?;
+    Ok(JobResult {
+        layout: None,
+        graph: Some(Arc::new(got.graph)),
+        from_cache: got.computed_secs.is_none(),
+        warnings: got.warnings,
     })
 }
 
@@ -449,7 +508,7 @@ mod tests {
         let shared = JobShared::default();
         let first = compute(&f, &req, Metric::Euclidean, None, &cache, &shared).expect("job");
         assert!(!first.from_cache);
-        assert_eq!(first.layout.coords.len(), 60 * 2);
+        assert_eq!(first.layout.as_ref().map(|l| l.coords.len()), Some(60 * 2));
         assert_eq!(first.graph.as_ref().map(|g| g.k), Some(30));
         // The optimiser published intermediate coordinates for the animation.
         assert!(shared.snapshot.lock().expect("lock").is_some());
@@ -480,6 +539,6 @@ mod tests {
         )
         .expect("job");
         assert!(!third.from_cache);
-        assert_eq!(third.layout.dims, 3);
+        assert_eq!(third.layout.map(|l| l.dims), Some(3));
     }
 }

@@ -54,6 +54,15 @@ pub enum ViewerError {
         found: usize,
         n_items: usize,
     },
+    #[error(
+        "{label}: {rows} rows × {dims} columns, but the data set has {n_items} items and a layout has 2 or 3 columns"
+    )]
+    LayoutShape {
+        label: String,
+        rows: usize,
+        dims: usize,
+        n_items: usize,
+    },
     #[error("the screenshot could not be taken: {0}")]
     Screenshot(String),
 }
@@ -120,6 +129,8 @@ pub struct ViewerOptions {
     pub bench_frames: Option<u32>,
     /// Window size in logical pixels.
     pub window_size: (u32, u32),
+    /// A layout to show instead of computing one at start (`--layout FILE.npy`).
+    pub layout: Option<LayoutCoords>,
 }
 
 impl Default for ViewerOptions {
@@ -136,6 +147,7 @@ impl Default for ViewerOptions {
             screenshot: None,
             bench_frames: None,
             window_size: (1600, 900),
+            layout: None,
         }
     }
 }
@@ -284,8 +296,8 @@ impl Plugin for ExplorerStatePlugin {
             data: Arc::clone(&self.data),
             metric: options.metric,
             graph: None,
-            layout: None,
-            layout_version: 0,
+            layout: options.layout.clone(),
+            layout_version: u64::from(options.layout.is_some()),
             user_values: options.colors.as_ref().map(|(_, v)| v.clone()),
             cache: options.cache.clone(),
         };
@@ -346,6 +358,16 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
         return Err(ViewerError::ColorsLength {
             path: path.clone(),
             found: values.len(),
+            n_items: n,
+        });
+    }
+    if let Some(layout) = &options.layout
+        && (layout.n_items() != n || !(2..=3).contains(&layout.dims))
+    {
+        return Err(ViewerError::LayoutShape {
+            label: layout.label.clone(),
+            rows: layout.n_items(),
+            dims: layout.dims,
             n_items: n,
         });
     }

@@ -302,7 +302,7 @@ fn explorer_ui(
                     };
                     let d = draft.0.get_or_insert_with(|| job.request.clone());
                     if let Some(LayoutAction::Run(req)) = layout_ui(ui, &panel, d) {
-                        run_layout.write(RunLayout(req));
+                        run_layout.write(RunLayout(Some(req)));
                     }
                     for w in &job.warnings {
                         ui.colored_label(egui::Color32::YELLOW, w);
