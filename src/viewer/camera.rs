@@ -339,9 +339,11 @@ fn fit_to_data(
     for mut orbit in &mut cams_3d {
         orbit.target_focus = bounds.center();
         orbit.target_radius = radius;
-        // A 2D layout seen in 3D: start face-on, as in the 2D view.
-        orbit.target_yaw = 0.0;
-        orbit.target_pitch = 0.0;
+        // A 2D layout seen in 3D: face-on, as in the 2D view; a 3D one a little from the side,
+        // so its depth shows at once.
+        let (yaw, pitch) = if layout.dims > 2 { (0.6, 0.3) } else { (0.0, 0.0) };
+        orbit.target_yaw = yaw;
+        orbit.target_pitch = pitch;
         orbit.force_update = true;
     }
 }
