@@ -341,7 +341,11 @@ fn fit_to_data(
         orbit.target_radius = radius;
         // A 2D layout seen in 3D: face-on, as in the 2D view; a 3D one a little from the side,
         // so its depth shows at once.
-        let (yaw, pitch) = if layout.dims > 2 { (0.6, 0.3) } else { (0.0, 0.0) };
+        let (yaw, pitch) = if layout.dims > 2 {
+            (0.6, 0.3)
+        } else {
+            (0.0, 0.0)
+        };
         orbit.target_yaw = yaw;
         orbit.target_pitch = pitch;
         orbit.force_update = true;

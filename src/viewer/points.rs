@@ -1,16 +1,15 @@
 //! Every point of the layout in one draw call, plus the selection highlight.
 //!
-//! One mesh holds all points: four vertices per point, each at the point's position with its
-//! colour (16 bytes a vertex); the shader (`shaders/points.wgsl`) expands each quad to a
-//! screen-aligned disc of a fixed pixel size. The buffers live on the GPU and are rewritten
+//! One mesh holds all points: three vertices per point, each at the point's position with its
+//! colour (16 bytes a vertex); the shader (`shaders/points.wgsl`) expands each triangle around
+//! a screen-aligned disc of a fixed pixel size. The buffers live on the GPU and are rewritten
 //! only when the layout or the colours change — not per frame, and never one entity per point.
 //! The selected item and its neighbours get rings in a second, small mesh drawn on top.
 
 use bevy::asset::{RenderAssetUsages, embedded_asset};
 use bevy::camera::visibility::NoFrustumCulling;
 use bevy::mesh::{
-    Indices, MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology,
-    VertexAttributeValues,
+    MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexAttributeValues,
 };
 use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
 use bevy::prelude::*;
@@ -203,25 +202,20 @@ fn spawn_points(
     });
 }
 
-/// Four vertices per point at its position, two triangles per quad.
+/// Three vertices per point at its position (one triangle, expanded by the shader); no index
+/// buffer.
 pub fn fill_mesh(mesh: &mut Mesh, positions: &[Vec3], colors: &[Rgba8]) {
-    let mut pos = Vec::with_capacity(positions.len() * 4);
-    let mut col = Vec::with_capacity(positions.len() * 4);
+    let n = positions.len().min(colors.len());
+    let mut pos = Vec::with_capacity(n * 3);
+    let mut col = Vec::with_capacity(n * 3);
     for (p, c) in positions.iter().zip(colors) {
-        for _ in 0..4 {
+        for _ in 0..3 {
             pos.push(p.to_array());
             col.push(*c);
         }
     }
-    let n = positions.len().min(colors.len()) as u32;
-    let mut indices = Vec::with_capacity(n as usize * 6);
-    for i in 0..n {
-        let v = i * 4;
-        indices.extend_from_slice(&[v, v + 1, v + 2, v, v + 2, v + 3]);
-    }
     mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
     mesh.insert_attribute(ATTRIBUTE_RGBA8, VertexAttributeValues::Unorm8x4(col));
-    mesh.insert_indices(Indices::U32(indices));
 }
 
 /// Rebuild the all-points mesh when the layout or the colours change.

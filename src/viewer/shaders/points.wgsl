@@ -1,8 +1,8 @@
 // Points as screen-aligned discs of a fixed pixel size, all in one draw.
 //
-// The mesh holds 4 vertices per point, each at the point's position; the vertex index says
-// which corner of the quad a vertex is, so no corner attribute is stored (16 bytes a vertex).
-// The quad is expanded in clip space, which keeps the disc the same size on screen at any
+// The mesh holds 3 vertices per point, each at the point's position; the vertex index says
+// which corner of the point's triangle a vertex is, so no corner attribute is stored (16 bytes
+// a vertex). The triangle is expanded in clip space, which keeps the disc the same size on screen at any
 // zoom, in orthographic (2D) and perspective (3D) views alike.
 
 #import bevy_pbr::mesh_functions::{get_world_from_local, mesh_position_local_to_clip}
@@ -44,11 +44,15 @@ fn linear_from_srgb(c: vec3<f32>) -> vec3<f32> {
 @vertex
 fn vertex(v: Vertex) -> VertexOutput {
     var out: VertexOutput;
-    let corner_id = v.vertex_index % 4u;
-    let corner = vec2<f32>(
-        select(-1.0, 1.0, corner_id == 1u || corner_id == 2u),
-        select(-1.0, 1.0, corner_id >= 2u),
-    );
+    // One triangle per point, circumscribing the unit disc (inradius 1): a third fewer
+    // vertices and half the triangles of a quad, which is what software rasterisers pay for.
+    let corner_id = v.vertex_index % 3u;
+    var corner = vec2<f32>(0.0, 2.0);
+    if (corner_id == 1u) {
+        corner = vec2<f32>(-1.7320508, -1.0);
+    } else if (corner_id == 2u) {
+        corner = vec2<f32>(1.7320508, -1.0);
+    }
     let world_from_local = get_world_from_local(v.instance_index);
     var clip = mesh_position_local_to_clip(world_from_local, vec4<f32>(v.position, 1.0));
     // Half a disc in normalised device units, then scaled by w to undo the perspective divide.
@@ -65,7 +69,7 @@ fn vertex(v: Vertex) -> VertexOutput {
     out.clip_position = clip;
     out.color = vec4<f32>(linear_from_srgb(v.color.rgb), v.color.a);
     out.corner = corner;
-    // A hidden point (alpha 0) becomes a degenerate quad outside the view: nothing rasterised.
+    // A hidden point (alpha 0) is moved outside the view: nothing rasterised.
     if (v.color.a <= 0.0) {
         out.clip_position = vec4<f32>(2.0, 2.0, 2.0, 1.0);
     }
