@@ -361,8 +361,16 @@ pub struct ScreenshotArgs {
     output: PathBuf,
 }
 
+static LAUNCHED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// When the command started (for "first frame after N s" and similar reports).
+pub fn launched() -> std::time::Instant {
+    *LAUNCHED.get_or_init(std::time::Instant::now)
+}
+
 /// Parse the command line and run it. Errors are returned to `main`, which prints them once.
 pub fn run() -> anyhow::Result<ExitCode> {
+    launched();
     let cli = Cli::parse();
     match cli.command {
         None => open::run_demo(),

@@ -97,6 +97,7 @@ fn show(
         bench_frames: view.bench_frames,
         window_size: view.size,
         layout,
+        launched: super::launched(),
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;

@@ -92,11 +92,11 @@ pub fn graph(
                 });
             }
             _ => warnings.push(format!(
-                "cached kNN graph {key} does not fit this data; recomputed"
+                "cached kNN graph {key} does not fit this data; recomputing"
             )),
         },
         Lookup::Corrupt { path, reason } => warnings.push(format!(
-            "ignored cache entry {}: {reason}; recomputed",
+            "ignoring cache entry {}: {reason}; recomputing",
             path.display()
         )),
         Lookup::Miss => {}

@@ -135,7 +135,8 @@ impl Plugin for CameraPlugin {
                     fit_to_data,
                     ease_to_point,
                     (note_user_view_input, pan_zoom_2d, fly_look)
-                        .run_if(not(egui_wants_any_pointer_input)),
+                        .run_if(not(egui_wants_any_pointer_input))
+                        .run_if(pointer_over_plot),
                     fly_move.run_if(not(egui_wants_any_keyboard_input)),
                     focus_on_selection,
                 )
@@ -252,13 +253,41 @@ fn activate_cameras(
     }
 }
 
-/// The orbit camera listens only in orbit mode and while egui does not want the pointer.
+/// Whether the pointer is over the plot rather than a panel. egui's "wants the pointer" is not
+/// set by merely hovering a panel, so the wheel over the neighbour grid would zoom the map.
+pub fn pointer_over_plot(
+    central: Res<CentralRect>,
+    window: Query<&Window, With<PrimaryWindow>>,
+) -> bool {
+    window
+        .single()
+        .ok()
+        .and_then(|w| w.cursor_position())
+        .is_some_and(|p| central.0.contains(p))
+}
+
+/// The orbit camera listens only in orbit mode, over the plot, while egui does not want the
+/// pointer.
 fn gate_orbit(
     settings: Res<ViewSettings>,
     wants: Res<bevy_egui::input::EguiWantsInput>,
+    central: Res<CentralRect>,
+    window: Query<&Window, With<PrimaryWindow>>,
+    buttons: Res<ButtonInput<MouseButton>>,
     mut orbit: Query<&mut PanOrbitCamera>,
+    mut dragging: Local<bool>,
 ) {
-    let enabled = settings.mode == ViewMode::Orbit && !wants.wants_any_pointer_input();
+    let over_plot = pointer_over_plot(central, window);
+    // A drag that started over the plot keeps orbiting when it crosses a panel.
+    if buttons.get_just_pressed().next().is_some() {
+        *dragging = over_plot;
+    }
+    if buttons.get_pressed().next().is_none() {
+        *dragging = false;
+    }
+    let enabled = settings.mode == ViewMode::Orbit
+        && !wants.wants_any_pointer_input()
+        && (over_plot || *dragging);
     for mut o in &mut orbit {
         if o.enabled != enabled {
             o.enabled = enabled;
@@ -445,6 +474,10 @@ fn pan_zoom_2d(
         return;
     };
     let cursor = window.cursor_position();
+    // This system pauses while the pointer is over a panel: a release there is never seen.
+    if !buttons.pressed(MouseButton::Left) {
+        *drag = Drag::default();
+    }
     if buttons.just_pressed(MouseButton::Left) {
         drag.start = cursor;
         drag.last = cursor;

@@ -377,10 +377,13 @@ pub fn compute(
             });
         }
         Lookup::Hit(_) => warnings.push(format!(
-            "cached layout {key} has the wrong size; recomputed"
+            "cached layout {key} has the wrong size; recomputing"
         )),
         Lookup::Corrupt { path, reason } => {
-            warnings.push(format!("ignored cache entry {}: {reason}", path.display()));
+            warnings.push(format!(
+                "ignoring cache entry {}: {reason}; recomputing",
+                path.display()
+            ));
         }
         Lookup::Miss => {}
     }

@@ -131,6 +131,8 @@ pub struct ViewerOptions {
     pub window_size: (u32, u32),
     /// A layout to show instead of computing one at start (`--layout FILE.npy`).
     pub layout: Option<LayoutCoords>,
+    /// When the process started: the time to the first frame with points is logged from it.
+    pub launched: std::time::Instant,
 }
 
 impl Default for ViewerOptions {
@@ -148,6 +150,7 @@ impl Default for ViewerOptions {
             bench_frames: None,
             window_size: (1600, 900),
             layout: None,
+            launched: std::time::Instant::now(),
         }
     }
 }
@@ -266,6 +269,10 @@ pub struct NeighborView {
     pub items: Vec<Neighbor>,
 }
 
+/// When the process started (see [`ViewerOptions::launched`]).
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct Launched(pub std::time::Instant);
+
 /// Select an item (or clear the selection); `focus` also eases the view to it.
 #[derive(Message, Debug, Clone, Copy, PartialEq)]
 pub struct SelectItem {
@@ -320,7 +327,8 @@ impl Plugin for ExplorerStatePlugin {
             });
         // Validated in `run` before the app starts; here a failure only keeps the uniform colour.
         let _ = color.set_source(default_source, &store);
-        app.insert_resource(store)
+        app.insert_resource(Launched(options.launched))
+            .insert_resource(store)
             .insert_resource(color)
             .insert_resource(Selection {
                 selected: options.select,

@@ -196,6 +196,7 @@ impl Plugin for PickingPlugin {
                     update_pick_index,
                     hover_and_click
                         .run_if(not(egui_wants_any_pointer_input))
+                        .run_if(super::camera::pointer_over_plot)
                         .run_if(|p: Res<PointerPicking>| p.0),
                     clear_selection_on_escape.run_if(not(egui_wants_any_keyboard_input)),
                 )

@@ -141,7 +141,8 @@ impl Plugin for PointsPlugin {
                     update_point_sizes,
                 )
                     .in_set(PointsSystems),
-            );
+            )
+            .add_systems(Last, log_first_points_frame);
     }
 }
 
@@ -244,6 +245,27 @@ fn update_points_mesh(
 
 fn positions_of(layout: &LayoutCoords, items: impl Iterator<Item = usize>) -> Vec<Vec3> {
     items.map(|i| layout.position(ItemId(i as u32))).collect()
+}
+
+/// Log once how long after launch the points were first on screen (the frame after the mesh
+/// was filled: it is rendered at the end of that frame). The relaunch bar is measured with it.
+fn log_first_points_frame(
+    built: Res<Built>,
+    launched: Option<Res<super::Launched>>,
+    mut frames_with_points: Local<u32>,
+) {
+    if built.layout_version == 0 || *frames_with_points > 1 {
+        return;
+    }
+    *frames_with_points += 1;
+    if *frames_with_points == 2
+        && let Some(launched) = launched
+    {
+        info!(
+            "first frame with points {:.2} s after launch",
+            launched.0.elapsed().as_secs_f64()
+        );
+    }
 }
 
 /// Rings around the selected item and its neighbours.
