@@ -12,6 +12,7 @@
 //! - [`npy`]: the `.npy` format, read streaming and written atomically.
 //! - [`knn`]: the k-nearest-neighbour graph in the original space (exact, blocked GEMM).
 //! - [`layout`]: PCA (t-SNE and UMAP to come).
+//! - [`labels`]: the labels journal (append-only, crash-safe, undo/redo) and export.
 //! - [`metrics`]: trustworthiness, kNN preservation, kNN label accuracy of a layout.
 //! - [`cache`]: computed artefacts on disk, keyed by data, parameters and algorithm version.
 //! - [`progress`]: progress and cancellation for long computations.
@@ -25,6 +26,7 @@ pub mod atomic;
 pub mod cache;
 pub mod dataset;
 pub mod knn;
+pub mod labels;
 pub mod layout;
 pub mod metrics;
 pub mod npy;

@@ -207,13 +207,19 @@ fn spawn_points(
 /// buffer.
 pub fn fill_mesh(mesh: &mut Mesh, positions: &[Vec3], colors: &[Rgba8]) {
     let n = positions.len().min(colors.len());
-    let mut pos = Vec::with_capacity(n * 3);
-    let mut col = Vec::with_capacity(n * 3);
+    let mut pos = Vec::with_capacity(n.max(1) * 3);
+    let mut col = Vec::with_capacity(n.max(1) * 3);
     for (p, c) in positions.iter().zip(colors) {
         for _ in 0..3 {
             pos.push(p.to_array());
             col.push(*c);
         }
+    }
+    // Bevy's buffer allocator mishandles zero-length vertex data ("use-after-free" errors):
+    // an empty set is one hidden point instead, which the shader moves out of view.
+    if n == 0 {
+        pos = vec![[0.0; 3]; 3];
+        col = vec![super::colors::HIDDEN; 3];
     }
     mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
     mesh.insert_attribute(ATTRIBUTE_RGBA8, VertexAttributeValues::Unorm8x4(col));

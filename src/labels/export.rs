@@ -1,0 +1,396 @@
+//! Export labels as an ImageFolder tree `OUT/<label>/<file>` plus `OUT/labels.csv`.
+//!
+//! The CSV is also the export's manifest: the next export reads it to update the tree in
+//! place — new labels added, changed ones moved, removed ones taken out — touching only files
+//! it created itself. Source images are only ever read. Two different sources with the same
+//! file name under one label get a stable suffix (`name-<item>.ext`); an existing file that
+//! the export did not create is never overwritten: the new one takes a suffix instead.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::{LabelError, LabelState};
+use crate::dataset::ItemId;
+
+pub const MANIFEST: &str = "labels.csv";
+
+/// How exported files refer to their sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ExportMode {
+    /// Independent copies (safe everywhere; costs disk space).
+    #[default]
+    Copy,
+    /// Hard links (no extra space; same filesystem only).
+    Hardlink,
+    /// Symbolic links to the absolute source paths.
+    Symlink,
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    pub added: usize,
+    pub moved: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    /// Files given a suffix because the plain name was taken.
+    pub renamed: usize,
+}
+
+fn err(what: String) -> LabelError {
+    LabelError::Export(what)
+}
+
+/// One manifest row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Row {
+    item: u32,
+    source: String,
+    label: String,
+    time_ms: u64,
+    /// Relative to the export folder: `<label>/<file>`.
+    file: String,
+}
+
+fn read_manifest(out: &Path) -> Result<BTreeMap<u32, Row>, LabelError> {
+    let path = out.join(MANIFEST);
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let mut reader =
+        csv::Reader::from_path(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+    let mut rows = BTreeMap::new();
+    for (i, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| err(format!("{}: {e}", path.display())))?;
+        let field = |k: usize| rec.get(k).unwrap_or_default().to_owned();
+        let item: u32 = field(0).parse().map_err(|_| {
+            err(format!(
+                "{}: row {} has no item index; not an ivt-explore export manifest?",
+                path.display(),
+                i + 2
+            ))
+        })?;
+        rows.insert(
+            item,
+            Row {
+                item,
+                source: field(1),
+                label: field(2),
+                time_ms: field(3).parse().unwrap_or(0),
+                file: field(4),
+            },
+        );
+    }
+    Ok(rows)
+}
+
+fn write_manifest(out: &Path, rows: &BTreeMap<u32, Row>) -> Result<(), LabelError> {
+    let path = out.join(MANIFEST);
+    crate::atomic::write_with(&path, |f| {
+        let mut w = csv::Writer::from_writer(f);
+        w.write_record(["item", "source", "label", "time_ms", "file"])?;
+        for r in rows.values() {
+            w.write_record([
+                r.item.to_string(),
+                r.source.clone(),
+                r.label.clone(),
+                r.time_ms.to_string(),
+                r.file.clone(),
+            ])?;
+        }
+        w.flush()?;
+        Ok(())
+    })
+    .map_err(|e| err(format!("{}: {e}", path.display())))
+}
+
+/// A free name for `source` under `label`: its own name, else `stem-<item>.ext`, else with a
+/// counter. `taken` holds the names this export has already given out.
+fn free_name(
+    out: &Path,
+    label: &str,
+    source: &Path,
+    item: u32,
+    taken: &HashSet<String>,
+) -> (String, bool) {
+    let name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("item-{item}"));
+    let free =
+        |rel: &str| !taken.contains(rel) && std::fs::symlink_metadata(out.join(rel)).is_err();
+    let plain = format!("{label}/{name}");
+    if free(&plain) {
+        return (plain, false);
+    }
+    let stem = source
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.clone());
+    let ext = source
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let mut n = 0;
+    loop {
+        let rel = if n == 0 {
+            format!("{label}/{stem}-{item}{ext}")
+        } else {
+            format!("{label}/{stem}-{item}-{n}{ext}")
+        };
+        if free(&rel) {
+            return (rel, true);
+        }
+        n += 1;
+    }
+}
+
+fn place(source: &Path, target: &Path, mode: ExportMode) -> std::io::Result<()> {
+    match mode {
+        ExportMode::Copy => std::fs::copy(source, target).map(|_| ()),
+        ExportMode::Hardlink => std::fs::hard_link(source, target),
+        #[cfg(unix)]
+        ExportMode::Symlink => {
+            let abs = std::fs::canonicalize(source)?;
+            std::os::unix::fs::symlink(abs, target)
+        }
+        #[cfg(not(unix))]
+        ExportMode::Symlink => Err(std::io::Error::other(
+            "symbolic links: use --mode copy here",
+        )),
+    }
+}
+
+/// Export `labels` for items whose images are `sources` (index = item) into `out`.
+pub fn export(
+    out: &Path,
+    labels: &LabelState,
+    sources: &[PathBuf],
+    mode: ExportMode,
+) -> Result<ExportReport, LabelError> {
+    // Everything is checked before anything is written.
+    let mut missing = Vec::new();
+    for (item, _) in labels.iter() {
+        match sources.get(item.index()) {
+            Some(p) if p.is_file() => {}
+            Some(p) => missing.push(format!("item {} ({})", item.0, p.display())),
+            None => missing.push(format!("item {} (no image)", item.0)),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(err(format!(
+            "cannot export: {} labelled item(s) have no readable image: {}",
+            missing.len(),
+            missing.join(", ")
+        )));
+    }
+    if let Ok(canon_out) = std::fs::canonicalize(out)
+        && sources
+            .iter()
+            .filter_map(|s| std::fs::canonicalize(s).ok())
+            .any(|s| s.starts_with(&canon_out))
+    {
+        return Err(err(format!(
+            "{} holds source images; export into another folder",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| err(format!("{}: {e}", out.display())))?;
+    let old = read_manifest(out)?;
+    let mut report = ExportReport::default();
+    let mut rows: BTreeMap<u32, Row> = BTreeMap::new();
+    // Names already ours stay reserved while we place the others.
+    let mut taken: HashSet<String> = old.values().map(|r| r.file.clone()).collect();
+
+    // Items no longer labelled: take out the files this export made.
+    for (item, row) in &old {
+        if labels.get(ItemId(*item)).is_none() {
+            let path = out.join(&row.file);
+            if std::fs::symlink_metadata(&path).is_ok() {
+                std::fs::remove_file(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+            }
+            taken.remove(&row.file);
+            report.removed += 1;
+        }
+    }
+    for (item, label) in labels.iter() {
+        let source = &sources[item.index()];
+        let time_ms = labels.time_ms(item).unwrap_or(0);
+        let source_text = source.display().to_string();
+        let dir = out.join(label);
+        std::fs::create_dir_all(&dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+        let existing = old.get(&item.0).filter(|r| {
+            r.source == source_text && std::fs::symlink_metadata(out.join(&r.file)).is_ok()
+        });
+        let file = match existing {
+            Some(r) if r.label == label => {
+                report.unchanged += 1;
+                r.file.clone()
+            }
+            Some(r) => {
+                // Label changed: move our file into the new label's folder.
+                taken.remove(&r.file);
+                let (rel, renamed) = free_name(out, label, source, item.0, &taken);
+                std::fs::rename(out.join(&r.file), out.join(&rel))
+                    .map_err(|e| err(format!("{}: {e}", out.join(&r.file).display())))?;
+                report.moved += 1;
+                report.renamed += usize::from(renamed);
+                rel
+            }
+            None => {
+                if let Some(r) = old.get(&item.0) {
+                    // Ours but gone or from another source: drop the stale entry's name.
+                    taken.remove(&r.file);
+                    let stale = out.join(&r.file);
+                    if std::fs::symlink_metadata(&stale).is_ok() {
+                        std::fs::remove_file(&stale)
+                            .map_err(|e| err(format!("{}: {e}", stale.display())))?;
+                    }
+                }
+                let (rel, renamed) = free_name(out, label, source, item.0, &taken);
+                place(source, &out.join(&rel), mode).map_err(|e| {
+                    err(format!(
+                        "{} → {}: {e}",
+                        source.display(),
+                        out.join(&rel).display()
+                    ))
+                })?;
+                report.added += 1;
+                report.renamed += usize::from(renamed);
+                rel
+            }
+        };
+        taken.insert(file.clone());
+        rows.insert(
+            item.0,
+            Row {
+                item: item.0,
+                source: source_text,
+                label: label.to_owned(),
+                time_ms,
+                file,
+            },
+        );
+    }
+    write_manifest(out, &rows)?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four source images; items 0 and 1 share a file name in different folders.
+    fn sources(dir: &Path) -> Vec<PathBuf> {
+        let names = ["a/img.png", "b/img.png", "c/other.png", "c/third.png"];
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let p = dir.join(n);
+                std::fs::create_dir_all(p.parent().expect("parent")).expect("dir");
+                std::fs::write(&p, format!("image {i}")).expect("write");
+                p
+            })
+            .collect()
+    }
+
+    fn state(assign: &[(u32, Option<&str>)]) -> LabelState {
+        let mut s = LabelState::default();
+        for (item, label) in assign {
+            if let Some(b) = s.assign(&[ItemId(*item)], *label, 7) {
+                s.replay(&b);
+            }
+        }
+        s
+    }
+
+    fn tree(out: &Path) -> Vec<String> {
+        let mut files = Vec::new();
+        for label in std::fs::read_dir(out).expect("out") {
+            let label = label.expect("entry").path();
+            if label.is_dir() {
+                for f in std::fs::read_dir(&label).expect("label dir") {
+                    let f = f.expect("file").path();
+                    files.push(format!(
+                        "{}/{}={}",
+                        label.file_name().expect("name").to_string_lossy(),
+                        f.file_name().expect("name").to_string_lossy(),
+                        std::fs::read_to_string(&f).expect("content")
+                    ));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn collisions_get_stable_suffixes_and_updates_are_incremental() {
+        let src = tempfile::tempdir().expect("src");
+        let out = tempfile::tempdir().expect("out");
+        let sources = sources(src.path());
+        let s = state(&[
+            (0, Some("positive")),
+            (1, Some("positive")),
+            (2, Some("negative")),
+        ]);
+        let r = export(out.path(), &s, &sources, ExportMode::Copy).expect("export");
+        assert_eq!((r.added, r.renamed), (3, 1));
+        assert_eq!(
+            tree(out.path()),
+            [
+                "negative/other.png=image 2",
+                "positive/img-1.png=image 1",
+                "positive/img.png=image 0"
+            ]
+        );
+        // A user's own file in the tree is never overwritten.
+        std::fs::write(out.path().join("negative/third.png"), "mine").expect("user file");
+        // Item 0 changes label, item 2 loses its label, item 3 is new.
+        let s = state(&[
+            (0, Some("negative")),
+            (1, Some("positive")),
+            (3, Some("negative")),
+        ]);
+        let r = export(out.path(), &s, &sources, ExportMode::Copy).expect("update");
+        assert_eq!((r.added, r.moved, r.removed, r.unchanged), (1, 1, 1, 1));
+        assert_eq!(
+            tree(out.path()),
+            [
+                "negative/img.png=image 0",
+                "negative/third-3.png=image 3",
+                "negative/third.png=mine",
+                "positive/img-1.png=image 1"
+            ]
+        );
+        // The sources are untouched.
+        for (i, p) in sources.iter().enumerate() {
+            assert_eq!(
+                std::fs::read_to_string(p).expect("src"),
+                format!("image {i}")
+            );
+        }
+        let csv = std::fs::read_to_string(out.path().join(MANIFEST)).expect("csv");
+        assert_eq!(csv.lines().count(), 4);
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("3,") && l.ends_with(",negative,7,negative/third-3.png"))
+        );
+        // Nothing changed: nothing done.
+        let r = export(out.path(), &s, &sources, ExportMode::Copy).expect("again");
+        assert_eq!((r.added, r.moved, r.removed, r.unchanged), (0, 0, 0, 3));
+    }
+
+    #[test]
+    fn missing_sources_stop_the_export_before_it_writes() {
+        let src = tempfile::tempdir().expect("src");
+        let out = tempfile::tempdir().expect("out");
+        let mut sources = sources(src.path());
+        sources[1] = src.path().join("gone.png");
+        let s = state(&[(0, Some("positive")), (1, Some("positive"))]);
+        let e = export(&out.path().join("x"), &s, &sources, ExportMode::Hardlink);
+        assert!(matches!(e, Err(LabelError::Export(ref m)) if m.contains("gone.png")));
+        assert!(!out.path().join("x").exists());
+    }
+}
