@@ -236,7 +236,7 @@ impl LabelState {
                 })
             })
             .collect();
-        (!changes.is_empty()).then(|| Batch {
+        (!changes.is_empty()).then_some(Batch {
             seq: self.next_seq,
             time_ms,
             kind: BatchKind::Assign,
