@@ -2,6 +2,7 @@
 //! dispatch to one file per subcommand.
 
 mod eval;
+mod export_labels;
 mod info;
 mod knn;
 mod layout;
@@ -50,6 +51,9 @@ enum Command {
     Eval(EvalArgs),
     /// Write TensorBoard projector files (tensors, metadata, sprite).
     ExportProjector(ExportProjectorArgs),
+    /// Export the labels as an ImageFolder tree OUT/<label>/<image> plus OUT/labels.csv
+    /// (updates an earlier export in place; never touches the source images).
+    ExportLabels(ExportLabelsArgs),
     /// Render a view headless to a PNG and exit.
     Screenshot(ScreenshotArgs),
 }
@@ -351,6 +355,21 @@ pub struct ExportProjectorArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportLabelsArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The labels folder the explorer wrote (default: ./ivt-labels/<data set name>).
+    #[arg(long, value_name = "DIR")]
+    labels_out: Option<PathBuf>,
+    /// Export folder.
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// How exported files refer to the images.
+    #[arg(long, value_enum, default_value_t = ivt::labels::export::ExportMode::Copy)]
+    mode: ivt::labels::export::ExportMode,
+}
+
+#[derive(Debug, Args)]
 pub struct ScreenshotArgs {
     #[command(flatten)]
     input: InputArgs,
@@ -382,6 +401,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Cluster(_)) => not_yet("cluster", "#6"),
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::ExportProjector(_)) => not_yet("export-projector", "#9"),
+        Some(Command::ExportLabels(args)) => export_labels::run(&args),
         Some(Command::Screenshot(args)) => open::screenshot(&args),
     }
 }

@@ -107,6 +107,25 @@ pub fn open(dir: &Path) -> Result<(Journal, LabelState, Opened), LabelError> {
     ))
 }
 
+/// The labels in `dir` without opening the journal for writing (no lock, no repair): for
+/// exports while an explorer may be labelling. A torn last record is skipped with a warning.
+pub fn read(dir: &Path) -> Result<(LabelState, Vec<String>), LabelError> {
+    let path = dir.join(JOURNAL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(io_err(
+                &path,
+                "no labels journal here (nothing was labelled with this --labels-out)",
+            ));
+        }
+        Err(e) => return Err(io_err(&path, e)),
+    };
+    let mut warnings = Vec::new();
+    let (state, _) = replay(&path, &bytes, &mut warnings)?;
+    Ok((state, warnings))
+}
+
 /// Replay journal bytes: the state and how many leading bytes are sound.
 pub fn replay(
     path: &Path,

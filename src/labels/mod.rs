@@ -273,6 +273,23 @@ impl LabelState {
     }
 }
 
+/// Where labels of data set `name` live unless `--labels-out` says otherwise:
+/// `./ivt-labels/<name>` with the name made safe as a folder name.
+pub fn default_dir(dataset_name: &str) -> std::path::PathBuf {
+    let safe: String = dataset_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = safe.trim_matches('_');
+    std::path::Path::new("ivt-labels").join(if safe.is_empty() { "data" } else { safe })
+}
+
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -1,0 +1,59 @@
+//! `ivt-explore export-labels`: the labels journal as an ImageFolder tree and a CSV.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use ivt::dataset::Images;
+use ivt::labels::{export, journal};
+
+use super::ExportLabelsArgs;
+
+pub fn run(args: &ExportLabelsArgs) -> anyhow::Result<ExitCode> {
+    let data = super::info::load_timed(&args.input.spec())?;
+    let dir = args
+        .labels_out
+        .clone()
+        .unwrap_or_else(|| ivt::labels::default_dir(&data.name));
+    let (state, warnings) = journal::read(&dir).context("cannot read the labels")?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let Images::Files(files) = &data.images else {
+        bail!(
+            "{} has no image files to export (its images are {}); labels.csv alone is not written \
+             either — give the data set with --images DIR",
+            data.name,
+            match data.images {
+                Images::None => "missing",
+                _ => "built into the program",
+            }
+        );
+    };
+    if state.is_empty() {
+        eprintln!("{}: no labelled items; nothing to export", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = export::export(&args.output, &state, &files.paths, args.mode)
+        .with_context(|| format!("cannot export to {}", args.output.display()))?;
+    let counts: Vec<String> = state
+        .counts()
+        .iter()
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
+    eprintln!(
+        "exported {} labelled items ({}) to {}: {} added, {} moved, {} removed, {} unchanged{}",
+        state.len(),
+        counts.join(", "),
+        args.output.display(),
+        report.added,
+        report.moved,
+        report.removed,
+        report.unchanged,
+        if report.renamed > 0 {
+            format!(", {} renamed to avoid a name clash", report.renamed)
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
