@@ -148,9 +148,6 @@ pub struct OpenArgs {
     input: InputArgs,
     #[command(flatten)]
     view: ViewArgs,
-    /// Where labels are kept and exported.
-    #[arg(long, value_name = "DIR")]
-    labels_out: Option<PathBuf>,
 }
 
 /// How the explorer starts: shared by `open` and `screenshot`.
@@ -183,6 +180,12 @@ pub struct ViewArgs {
     /// Distance for neighbours and layouts.
     #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
     metric: Metric,
+    /// Where the labels journal is kept (default: ./ivt-labels/<data set name>).
+    #[arg(long, value_name = "DIR")]
+    labels_out: Option<PathBuf>,
+    /// Label names, comma-separated, hotkeys 1–9 in this order (default: positive,negative).
+    #[arg(long, value_name = "A,B,...", default_value = "positive,negative")]
+    label_names: String,
     /// Measure this many frames once the map is ready, print mean/p95 frame time, and exit.
     #[arg(long, value_name = "N")]
     bench_frames: Option<u32>,

@@ -98,6 +98,8 @@ fn show(
         window_size: view.size,
         layout,
         launched: super::launched(),
+        labels_dir: view.labels_out.clone(),
+        label_names: ivt::labels::LabelSet::parse(&view.label_names).context("--label-names")?,
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;

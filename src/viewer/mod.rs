@@ -17,6 +17,7 @@
 pub mod camera;
 pub mod capture;
 pub mod colors;
+pub mod labels;
 pub mod layout_job;
 pub mod neighbors;
 pub mod picking;
@@ -63,6 +64,8 @@ pub enum ViewerError {
         dims: usize,
         n_items: usize,
     },
+    #[error(transparent)]
+    Labels(#[from] crate::labels::LabelError),
     #[error("the screenshot could not be taken: {0}")]
     Screenshot(String),
 }
@@ -133,6 +136,9 @@ pub struct ViewerOptions {
     pub layout: Option<LayoutCoords>,
     /// When the process started: the time to the first frame with points is logged from it.
     pub launched: std::time::Instant,
+    /// The labels folder (`None`: `./ivt-labels/<data set name>`).
+    pub labels_dir: Option<PathBuf>,
+    pub label_names: crate::labels::LabelSet,
 }
 
 impl Default for ViewerOptions {
@@ -151,6 +157,8 @@ impl Default for ViewerOptions {
             window_size: (1600, 900),
             layout: None,
             launched: std::time::Instant::now(),
+            labels_dir: None,
+            label_names: crate::labels::LabelSet::default(),
         }
     }
 }
@@ -348,6 +356,35 @@ impl Plugin for ExplorerStatePlugin {
     }
 }
 
+/// The labels for this session: the journal opened for writing (it is locked against a second
+/// explorer), or — for a headless screenshot, which must not take the lock — read only.
+fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Labels, ViewerError> {
+    let dir = options
+        .labels_dir
+        .clone()
+        .unwrap_or_else(|| crate::labels::default_dir(&dataset.name));
+    let set = options.label_names.clone();
+    if options.screenshot.is_some() {
+        let state = match crate::labels::journal::read(&dir) {
+            Ok((state, _)) => state,
+            Err(_) => crate::labels::LabelState::default(),
+        };
+        return Ok(labels::Labels::new(set, state, None));
+    }
+    let (journal, state, opened) = crate::labels::journal::open(&dir)?;
+    for w in &opened.warnings {
+        warn!("{w}");
+    }
+    if let Some(unknown) = state.iter().map(|(_, l)| l).find(|l| !set.contains(l)) {
+        warn!(
+            "{} holds label {unknown:?}, which is not among --label-names {:?}; it is kept and shown",
+            dir.display(),
+            set.names()
+        );
+    }
+    Ok(labels::Labels::new(set, state, Some(journal)))
+}
+
 /// Open the explorer on a data set and block until the window closes.
 pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> {
     check_display()?;
@@ -387,6 +424,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             Colormap::default(),
         )?;
     }
+    let labels = open_labels(&dataset, &options)?;
     let title = format!("ivt-explore — {} ({} items)", dataset.name, n);
     let (w, h) = options.window_size;
     let mut app = App::new();
@@ -407,6 +445,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
                     ..default()
                 }),
         )
+        .insert_resource(labels)
         .insert_resource(layout_job::InitialRequest(layout_job::LayoutRequest {
             dims: options.dims,
             ..default()
@@ -417,6 +456,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
         })
         .add_plugins((
             neighbors::NeighborsPlugin,
+            labels::LabelsPlugin,
             points::PointsPlugin,
             camera::CameraPlugin,
             picking::PickingPlugin,

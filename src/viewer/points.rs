@@ -34,6 +34,8 @@ pub struct PointSettings {
     pub size_px: f32,
     pub selected_px: f32,
     pub neighbor_px: f32,
+    /// Ring around a labelled point, in its label's colour.
+    pub labelled_px: f32,
 }
 
 impl Default for PointSettings {
@@ -42,6 +44,7 @@ impl Default for PointSettings {
             size_px: 5.0,
             selected_px: 30.0,
             neighbor_px: 15.0,
+            labelled_px: 11.0,
         }
     }
 }
@@ -99,6 +102,7 @@ impl Material for PointsMaterial {
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PointsLayer {
     All,
+    Labelled,
     Neighbors,
     Selected,
 }
@@ -107,6 +111,7 @@ pub enum PointsLayer {
 #[derive(Resource)]
 struct PointsAssets {
     all: (Handle<Mesh>, Handle<PointsMaterial>),
+    labelled: (Handle<Mesh>, Handle<PointsMaterial>),
     neighbors: (Handle<Mesh>, Handle<PointsMaterial>),
     selected: (Handle<Mesh>, Handle<PointsMaterial>),
 }
@@ -117,6 +122,7 @@ struct Built {
     layout_version: u64,
     color_version: u64,
     highlight: Option<(u64, u64, usize)>,
+    labelled: Option<(u64, u64)>,
     scale_factor: f32,
 }
 
@@ -138,6 +144,7 @@ impl Plugin for PointsPlugin {
                 (
                     update_points_mesh,
                     update_highlight_meshes,
+                    update_labelled_mesh,
                     update_point_sizes,
                 )
                     .in_set(PointsSystems),
@@ -188,6 +195,10 @@ fn spawn_points(
         (mesh, mat)
     };
     let all = spawn(PointsLayer::All, material(settings.size_px, 0.0, 0.0));
+    let labelled = spawn(
+        PointsLayer::Labelled,
+        material(settings.labelled_px, 0.0, 1.0),
+    );
     let neighbors = spawn(
         PointsLayer::Neighbors,
         material(settings.neighbor_px, 0.0, 1.0),
@@ -198,6 +209,7 @@ fn spawn_points(
     );
     commands.insert_resource(PointsAssets {
         all,
+        labelled,
         neighbors,
         selected,
     });
@@ -245,8 +257,9 @@ fn update_points_mesh(
     if let Some(mut mesh) = meshes.get_mut(&assets.all.0) {
         fill_mesh(&mut mesh, &positions, &colors);
     }
-    // The highlight follows the points.
+    // The rings follow the points.
     built.highlight = None;
+    built.labelled = None;
 }
 
 fn positions_of(layout: &LayoutCoords, items: impl Iterator<Item = usize>) -> Vec<Vec3> {
@@ -271,6 +284,34 @@ fn log_first_points_frame(
             "first frame with points {:.2} s after launch",
             launched.0.elapsed().as_secs_f64()
         );
+    }
+}
+
+/// Rings in label colours around labelled items.
+fn update_labelled_mesh(
+    store: Res<Store>,
+    labels: Option<Res<super::labels::Labels>>,
+    assets: Option<Res<PointsAssets>>,
+    mut built: ResMut<Built>,
+    mut meshes: ResMut<Assets<Mesh>>,
+) {
+    let (Some(assets), Some(labels)) = (assets, labels) else {
+        return;
+    };
+    let Some(layout) = &store.layout else { return };
+    let key = (labels.version, store.layout_version);
+    if built.labelled == Some(key) {
+        return;
+    }
+    built.labelled = Some(key);
+    let (positions, colors): (Vec<Vec3>, Vec<Rgba8>) = labels
+        .state
+        .iter()
+        .filter(|(item, _)| item.index() < layout.n_items())
+        .map(|(item, label)| (layout.position(item), labels.color(label)))
+        .unzip();
+    if let Some(mut mesh) = meshes.get_mut(&assets.labelled.0) {
+        fill_mesh(&mut mesh, &positions, &colors);
     }
 }
 
@@ -334,6 +375,7 @@ fn update_point_sizes(
     built.scale_factor = scale;
     let sizes = [
         (&assets.all.1, settings.size_px),
+        (&assets.labelled.1, settings.labelled_px),
         (&assets.neighbors.1, settings.neighbor_px),
         (&assets.selected.1, settings.selected_px),
     ];

@@ -133,6 +133,66 @@ fn color_bar(ui: &mut egui::Ui, colormap: Colormap, min: f32, max: f32) {
     });
 }
 
+/// What the labels section shows.
+pub struct LabelsPanel<'a> {
+    pub names: &'a [String],
+    pub colors: Vec<crate::viewer::colors::Rgba8>,
+    pub counts: Vec<usize>,
+    pub active: usize,
+    pub can_undo: bool,
+    pub can_redo: bool,
+    /// Where the journal is, or why labelling is off.
+    pub status: String,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelsAction {
+    Active(usize),
+    Undo,
+    Redo,
+}
+
+pub fn labels_ui(ui: &mut egui::Ui, panel: &LabelsPanel<'_>) -> Option<LabelsAction> {
+    let mut action = None;
+    ui.heading("Labels");
+    for (i, name) in panel.names.iter().enumerate() {
+        let color = theme::rgba8(panel.colors.get(i).copied().unwrap_or([200, 200, 200, 255]));
+        let count = panel.counts.get(i).copied().unwrap_or(0);
+        ui.horizontal(|ui| {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
+            ui.painter()
+                .circle_stroke(rect.center(), 5.5, egui::Stroke::new(2.0, color));
+            if ui
+                .selectable_label(panel.active == i, format!("{} {name} ({count})", i + 1))
+                .clicked()
+            {
+                action = Some(LabelsAction::Active(i));
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(panel.can_undo, egui::Button::new("undo"))
+            .clicked()
+        {
+            action = Some(LabelsAction::Undo);
+        }
+        if ui
+            .add_enabled(panel.can_redo, egui::Button::new("redo"))
+            .clicked()
+        {
+            action = Some(LabelsAction::Redo);
+        }
+    });
+    ui.small("keys 1–9 label the point under the cursor (0 clears); Ctrl+click a tile gives it the active label");
+    ui.small(&panel.status);
+    if let Some(e) = panel.error {
+        ui.colored_label(egui::Color32::from_rgb(255, 120, 90), e);
+    }
+    action
+}
+
 /// What the layout section shows.
 pub struct LayoutPanel<'a> {
     pub request: &'a LayoutRequest,

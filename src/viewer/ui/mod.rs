@@ -11,6 +11,7 @@ pub mod theme;
 use bevy::camera::CameraOutputMode;
 use bevy::camera::visibility::RenderLayers;
 use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy::render::render_resource::BlendState;
 use bevy_egui::input::egui_wants_any_keyboard_input;
@@ -20,12 +21,16 @@ use bevy_egui::{
 
 use super::camera::{CentralRect, ViewSettings};
 use super::colors::{ColorSource, Coloring};
+use super::labels::{LabelItems, Labels, UndoLabels};
 use super::layout_job::{JobState, LayoutJob, LayoutRequest, RunLayout};
 use super::points::PointSettings;
 use super::thumbs::Thumbs;
 use super::{ColorState, NeighborView, SelectItem, Selection, Store, ViewMode};
 use crate::dataset::{ColumnValues, Images, ItemId};
-use controls::{ColorAction, ColorPanel, LayoutAction, LayoutPanel, color_ui, layout_ui};
+use controls::{
+    ColorAction, ColorPanel, LabelsAction, LabelsPanel, LayoutAction, LayoutPanel, color_ui,
+    labels_ui, layout_ui,
+};
 use neighbors::{ItemInfo, NeighborAction, NeighborsPanel, neighbors_ui};
 
 /// Whether the help overlay is open.
@@ -113,7 +118,7 @@ fn apply_theme(mut contexts: EguiContexts, mut done: Local<bool>) -> Result {
 }
 
 /// File name (or "#index") and the values a tooltip or tile shows.
-fn item_info(store: &Store, color: &ColorState, item: ItemId) -> ItemInfo {
+fn item_info(store: &Store, color: &ColorState, labels: &Labels, item: ItemId) -> ItemInfo {
     let data = &store.data;
     let mut title = format!("#{}", item.0);
     if let Images::Files(files) = &data.images
@@ -140,6 +145,10 @@ fn item_info(store: &Store, color: &ColorState, item: ItemId) -> ItemInfo {
         value,
         color: color.coloring.color_of(item, &[]),
         details,
+        label: labels
+            .state
+            .get(item)
+            .map(|l| (l.to_owned(), labels.color(l))),
     }
 }
 
@@ -193,6 +202,15 @@ fn job_status(job: &LayoutJob, store: &Store) -> (String, Option<f32>) {
     }
 }
 
+/// What the panels send.
+#[derive(SystemParam)]
+struct UiMessages<'w> {
+    select: MessageWriter<'w, SelectItem>,
+    run_layout: MessageWriter<'w, RunLayout>,
+    label_items: MessageWriter<'w, LabelItems>,
+    undo_labels: MessageWriter<'w, UndoLabels>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn explorer_ui(
     mut contexts: EguiContexts,
@@ -207,8 +225,8 @@ fn explorer_ui(
     mut draft: ResMut<LayoutDraft>,
     mut help: ResMut<HelpOpen>,
     mut central: ResMut<CentralRect>,
-    mut select: MessageWriter<SelectItem>,
-    mut run_layout: MessageWriter<RunLayout>,
+    mut labels: ResMut<Labels>,
+    mut out: UiMessages,
 ) -> Result {
     let ctx = contexts.ctx_mut()?.clone();
     let mut root = egui::Ui::new(
@@ -292,6 +310,37 @@ fn explorer_ui(
                         None => {}
                     }
                     ui.separator();
+                    let counts = labels.state.counts();
+                    let panel = LabelsPanel {
+                        names: labels.set.names(),
+                        colors: labels.set.names().iter().map(|n| labels.color(n)).collect(),
+                        counts: labels
+                            .set
+                            .names()
+                            .iter()
+                            .map(|n| counts.get(n.as_str()).copied().unwrap_or(0))
+                            .collect(),
+                        active: labels.active,
+                        can_undo: labels.state.can_undo(),
+                        can_redo: labels.state.can_redo(),
+                        status: match &labels.journal {
+                            Some(j) => format!("saved to {}", j.path().display()),
+                            None => "read only (headless screenshot)".to_owned(),
+                        },
+                        error: labels.error.as_deref(),
+                    };
+                    let action = labels_ui(ui, &panel);
+                    match action {
+                        Some(LabelsAction::Active(i)) => labels.active = i,
+                        Some(LabelsAction::Undo) => {
+                            out.undo_labels.write(UndoLabels { redo: false });
+                        }
+                        Some(LabelsAction::Redo) => {
+                            out.undo_labels.write(UndoLabels { redo: true });
+                        }
+                        None => {}
+                    }
+                    ui.separator();
                     let (status, fraction) = job_status(&job, &store);
                     let panel = LayoutPanel {
                         request: &job.request,
@@ -302,7 +351,7 @@ fn explorer_ui(
                     };
                     let d = draft.0.get_or_insert_with(|| job.request.clone());
                     if let Some(LayoutAction::Run(req)) = layout_ui(ui, &panel, d) {
-                        run_layout.write(RunLayout(Some(req)));
+                        out.run_layout.write(RunLayout(Some(req)));
                     }
                     for w in &job.warnings {
                         ui.colored_label(egui::Color32::YELLOW, w);
@@ -323,14 +372,22 @@ fn explorer_ui(
                 graph_pending: store.graph.is_none(),
                 metric: store.metric.name(),
             };
-            let info = |item: ItemId| item_info(&store, &color, item);
+            let info = |item: ItemId| item_info(&store, &color, &labels, item);
             let mut thumb = |item: ItemId| thumbs.get(item);
             match neighbors_ui(ui, &panel, &info, &mut thumb) {
                 Some(NeighborAction::Select(item)) => {
-                    select.write(SelectItem {
+                    out.select.write(SelectItem {
                         item: Some(item),
                         focus: true,
                     });
+                }
+                Some(NeighborAction::Label(item)) => {
+                    if let Some(name) = labels.active_name() {
+                        out.label_items.write(LabelItems {
+                            items: vec![item],
+                            label: Some(name.to_owned()),
+                        });
+                    }
                 }
                 Some(NeighborAction::Mode(m)) => view.mode = m,
                 Some(NeighborAction::Nside(n)) => view.nside = n,
@@ -359,7 +416,7 @@ fn explorer_ui(
     if let (Some(item), Some(pointer)) = (selection.hovered, ctx.pointer_hover_pos())
         && free.contains(pointer)
     {
-        let about = item_info(&store, &color, item);
+        let about = item_info(&store, &color, &labels, item);
         egui::Area::new("hover-tooltip".into())
             .order(egui::Order::Tooltip)
             .fixed_pos(pointer + egui::vec2(16.0, 16.0))

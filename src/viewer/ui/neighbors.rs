@@ -22,6 +22,8 @@ pub struct ItemInfo {
     pub color: Rgba8,
     /// Further (name, value) pairs: class, metadata columns.
     pub details: Vec<(String, String)>,
+    /// The item's label and its colour, if it has one.
+    pub label: Option<(String, Rgba8)>,
 }
 
 /// Everything the panel shows.
@@ -40,6 +42,8 @@ pub struct NeighborsPanel<'a> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum NeighborAction {
     Select(ItemId),
+    /// Ctrl+click: give the item the active label.
+    Label(ItemId),
     Mode(NeighborMode),
     Nside(usize),
     Shuffle,
@@ -119,6 +123,14 @@ pub fn neighbors_ui(
             for (k, v) in &me.details {
                 ui.label(format!("{k}: {v}"));
             }
+            match &me.label {
+                Some((label, color)) => {
+                    ui.colored_label(theme::rgba8(*color), format!("label: {label}"));
+                }
+                None => {
+                    ui.weak("unlabelled (keys 1–9)");
+                }
+            }
         });
     });
     ui.separator();
@@ -193,8 +205,24 @@ pub fn neighbors_ui(
                             n.distance,
                             about.value.map(|v| format!("\n{v}")).unwrap_or_default()
                         ));
+                        if let Some((label, color)) = &about.label {
+                            ui.add_sized(
+                                [side, 12.0],
+                                egui::Label::new(
+                                    egui::RichText::new(format!("label: {label}"))
+                                        .small()
+                                        .color(theme::rgba8(*color)),
+                                )
+                                .truncate(),
+                            );
+                        }
                         if r.clicked() {
-                            action = Some(NeighborAction::Select(n.item));
+                            let ctrl = ui.input(|i| i.modifiers.command);
+                            action = Some(if ctrl {
+                                NeighborAction::Label(n.item)
+                            } else {
+                                NeighborAction::Select(n.item)
+                            });
                         }
                     });
                     if (rank + 1) % cols == 0 {
@@ -216,6 +244,7 @@ mod tests {
             value: Some("class".into()),
             color: [255, 0, 0, 255],
             details: vec![],
+            label: None,
         }
     }
 
