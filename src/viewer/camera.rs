@@ -268,12 +268,15 @@ pub fn pointer_over_plot(
 
 /// The orbit camera listens only in orbit mode, over the plot, while egui does not want the
 /// pointer.
+#[allow(clippy::too_many_arguments)]
 fn gate_orbit(
     settings: Res<ViewSettings>,
     wants: Res<bevy_egui::input::EguiWantsInput>,
     central: Res<CentralRect>,
     window: Query<&Window, With<PrimaryWindow>>,
     buttons: Res<ButtonInput<MouseButton>>,
+    keys: Res<ButtonInput<KeyCode>>,
+    lasso: Res<super::lasso::Lasso>,
     mut orbit: Query<&mut PanOrbitCamera>,
     mut dragging: Local<bool>,
 ) {
@@ -287,6 +290,8 @@ fn gate_orbit(
     }
     let enabled = settings.mode == ViewMode::Orbit
         && !wants.wants_any_pointer_input()
+        && !lasso.active
+        && !keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight])
         && (over_plot || *dragging);
     for mut o in &mut orbit {
         if o.enabled != enabled {
@@ -457,6 +462,7 @@ struct Drag {
 fn pan_zoom_2d(
     settings: Res<ViewSettings>,
     buttons: Res<ButtonInput<MouseButton>>,
+    keys: Res<ButtonInput<KeyCode>>,
     scroll: Res<AccumulatedMouseScroll>,
     window: Query<&Window, With<PrimaryWindow>>,
     mut cams: Query<(&Camera, &GlobalTransform, &mut Transform, &mut Projection), With<View2d>>,
@@ -482,7 +488,10 @@ fn pan_zoom_2d(
         drag.start = cursor;
         drag.last = cursor;
     }
+    // Shift + drag draws a lasso (see `lasso`), not a pan.
+    let lasso = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
     if buttons.pressed(MouseButton::Left)
+        && !lasso
         && let (Some(last), Some(now)) = (drag.last, cursor)
     {
         let delta = now - last;

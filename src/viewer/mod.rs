@@ -18,6 +18,7 @@ pub mod camera;
 pub mod capture;
 pub mod colors;
 pub mod labels;
+pub mod lasso;
 pub mod layout_job;
 pub mod neighbors;
 pub mod picking;
@@ -457,6 +458,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
         .add_plugins((
             neighbors::NeighborsPlugin,
             labels::LabelsPlugin,
+            lasso::LassoPlugin,
             points::PointsPlugin,
             camera::CameraPlugin,
             picking::PickingPlugin,

@@ -1,0 +1,246 @@
+//! Lasso labelling: Shift + left drag draws a free-form polygon on screen; on release every
+//! visible point inside it gets the active label (Shift + Alt: its label removed) — one batch,
+//! one undo step. Works the same in 2D and 3D because the test is in screen space.
+
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+use bevy_egui::input::egui_wants_any_pointer_input;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+
+use super::camera::PlotCamera;
+use super::labels::{LabelItems, Labels};
+use super::{ColorState, Store};
+use crate::dataset::ItemId;
+
+/// Vertices closer than this (logical px) to the previous one are not added.
+const MIN_STEP_PX: f32 = 3.0;
+
+/// The polygon being drawn, in window (logical) coordinates.
+#[derive(Resource, Debug, Default, Clone, PartialEq)]
+pub struct Lasso {
+    pub points: Vec<Vec2>,
+    pub active: bool,
+}
+
+pub struct LassoPlugin;
+
+impl Plugin for LassoPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Lasso>()
+            .add_systems(
+                Update,
+                draw_lasso
+                    .run_if(not(egui_wants_any_pointer_input))
+                    .run_if(super::camera::pointer_over_plot),
+            )
+            .add_systems(Update, finish_lasso.after(draw_lasso))
+            .add_systems(EguiPrimaryContextPass, paint_lasso);
+    }
+}
+
+fn draw_lasso(
+    keys: Res<ButtonInput<KeyCode>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    window: Query<&Window, With<PrimaryWindow>>,
+    mut lasso: ResMut<Lasso>,
+) {
+    let Ok(window) = window.single() else { return };
+    let Some(cursor) = window.cursor_position() else {
+        return;
+    };
+    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    if shift && buttons.just_pressed(MouseButton::Left) {
+        lasso.points = vec![cursor];
+        lasso.active = true;
+    } else if lasso.active
+        && buttons.pressed(MouseButton::Left)
+        && lasso
+            .points
+            .last()
+            .is_none_or(|p| p.distance(cursor) >= MIN_STEP_PX)
+    {
+        lasso.points.push(cursor);
+    }
+}
+
+/// On release: label the points inside (however the pointer left the plot meanwhile).
+#[allow(clippy::too_many_arguments)]
+fn finish_lasso(
+    keys: Res<ButtonInput<KeyCode>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    store: Res<Store>,
+    color: Res<ColorState>,
+    labels: Res<Labels>,
+    cameras: Query<(&Camera, &GlobalTransform), PlotCamera>,
+    mut lasso: ResMut<Lasso>,
+    mut label: MessageWriter<LabelItems>,
+) {
+    if !lasso.active || buttons.pressed(MouseButton::Left) {
+        return;
+    }
+    let polygon = std::mem::take(&mut lasso.points);
+    lasso.active = false;
+    if polygon.len() < 3 {
+        return;
+    }
+    let Some(layout) = &store.layout else { return };
+    let Some((camera, global)) = cameras.iter().find(|(c, _)| c.is_active) else {
+        return;
+    };
+    // Hidden groups are not selectable: what you see is what you label.
+    let visible = |i: usize| color.coloring.color_of(ItemId(i as u32), &color.hidden)[3] > 0;
+    let screen: Vec<Option<Vec2>> = (0..layout.n_items())
+        .map(|i| {
+            if !visible(i) {
+                return None;
+            }
+            camera
+                .world_to_viewport(global, layout.position(ItemId(i as u32)))
+                .ok()
+        })
+        .collect();
+    let inside = points_in_polygon(&screen, &polygon);
+    if inside.is_empty() {
+        return;
+    }
+    let remove = keys.any_pressed([KeyCode::AltLeft, KeyCode::AltRight]);
+    let name = if remove {
+        None
+    } else {
+        match labels.active_name() {
+            Some(n) => Some(n.to_owned()),
+            None => return,
+        }
+    };
+    label.write(LabelItems {
+        items: inside.into_iter().map(|i| ItemId(i as u32)).collect(),
+        label: name,
+    });
+}
+
+fn paint_lasso(mut contexts: EguiContexts, lasso: Res<Lasso>) -> Result {
+    if !lasso.active || lasso.points.len() < 2 {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?;
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::new("lasso"),
+    ));
+    let mut pts: Vec<egui::Pos2> = lasso.points.iter().map(|p| egui::pos2(p.x, p.y)).collect();
+    pts.push(pts[0]);
+    painter.add(egui::Shape::line(
+        pts,
+        egui::Stroke::new(1.5, egui::Color32::from_rgb(255, 230, 80)),
+    ));
+    Ok(())
+}
+
+/// Indices of the points (`None`: not on screen) inside `polygon` (even-odd rule; the polygon
+/// closes itself). A bounding-box test first keeps this fast for a small lasso over many points.
+pub fn points_in_polygon(points: &[Option<Vec2>], polygon: &[Vec2]) -> Vec<usize> {
+    if polygon.len() < 3 {
+        return Vec::new();
+    }
+    let (min, max) = polygon.iter().fold(
+        (Vec2::splat(f32::INFINITY), Vec2::splat(f32::NEG_INFINITY)),
+        |(lo, hi), p| (lo.min(*p), hi.max(*p)),
+    );
+    points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let p = (*p)?;
+            (p.x >= min.x && p.x <= max.x && p.y >= min.y && p.y <= max.y && inside(p, polygon))
+                .then_some(i)
+        })
+        .collect()
+}
+
+/// Even-odd crossing test.
+fn inside(p: Vec2, polygon: &[Vec2]) -> bool {
+    let mut odd = false;
+    let mut j = polygon.len() - 1;
+    for i in 0..polygon.len() {
+        let (a, b) = (polygon[i], polygon[j]);
+        if (a.y > p.y) != (b.y > p.y) {
+            let x = a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x);
+            if p.x < x {
+                odd = !odd;
+            }
+        }
+        j = i;
+    }
+    odd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Winding number (a different algorithm) as the reference.
+    fn winding(p: Vec2, poly: &[Vec2]) -> i32 {
+        let mut w = 0;
+        for i in 0..poly.len() {
+            let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
+            let cross = (b - a).perp_dot(p - a);
+            if a.y <= p.y {
+                if b.y > p.y && cross > 0.0 {
+                    w += 1;
+                }
+            } else if b.y <= p.y && cross < 0.0 {
+                w -= 1;
+            }
+        }
+        w
+    }
+
+    #[test]
+    fn concave_and_random_polygons_match_a_brute_force_reference() {
+        // A "C" shape: the notch is outside.
+        let c = [
+            Vec2::new(0.0, 0.0),
+            Vec2::new(10.0, 0.0),
+            Vec2::new(10.0, 3.0),
+            Vec2::new(3.0, 3.0),
+            Vec2::new(3.0, 7.0),
+            Vec2::new(10.0, 7.0),
+            Vec2::new(10.0, 10.0),
+            Vec2::new(0.0, 10.0),
+        ];
+        let pts = [
+            Some(Vec2::new(1.0, 5.0)),
+            Some(Vec2::new(6.0, 5.0)),
+            Some(Vec2::new(6.0, 1.5)),
+            None,
+            Some(Vec2::new(11.0, 5.0)),
+        ];
+        assert_eq!(points_in_polygon(&pts, &c), [0, 2]);
+        // Random star-shaped (concave) polygons against the winding-number reference.
+        let mut s = 7u64;
+        let mut rnd = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % 10_000) as f32 / 10_000.0
+        };
+        for _ in 0..20 {
+            let n = 5 + (rnd() * 20.0) as usize;
+            let poly: Vec<Vec2> = (0..n)
+                .map(|k| {
+                    let a = k as f32 / n as f32 * std::f32::consts::TAU;
+                    let r = 20.0 + rnd() * 80.0;
+                    Vec2::new(100.0 + r * a.cos(), 100.0 + r * a.sin())
+                })
+                .collect();
+            let pts: Vec<Option<Vec2>> = (0..500)
+                .map(|_| Some(Vec2::new(rnd() * 220.0, rnd() * 220.0)))
+                .collect();
+            let got = points_in_polygon(&pts, &poly);
+            let want: Vec<usize> = (0..pts.len())
+                .filter(|&i| pts[i].is_some_and(|p| winding(p, &poly) != 0))
+                .collect();
+            assert_eq!(got, want);
+        }
+    }
+}
