@@ -186,6 +186,10 @@ pub struct ViewArgs {
     /// Label names, comma-separated, hotkeys 1–9 in this order (default: positive,negative).
     #[arg(long, value_name = "A,B,...", default_value = "positive,negative")]
     label_names: String,
+    /// Also copy each image given the first label (positive) into DIR as it is labelled — the
+    /// reference tool's `save_selection_path`. Existing files are never overwritten.
+    #[arg(long, value_name = "DIR")]
+    save_selection_path: Option<PathBuf>,
     /// Measure this many frames once the map is ready, print mean/p95 frame time, and exit.
     #[arg(long, value_name = "N")]
     bench_frames: Option<u32>,

@@ -99,6 +99,7 @@ fn show(
         layout,
         launched: super::launched(),
         labels_dir: view.labels_out.clone(),
+        save_selection_path: view.save_selection_path.clone(),
         label_names: ivt::labels::LabelSet::parse(&view.label_names).context("--label-names")?,
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());

@@ -145,6 +145,31 @@ fn free_name(
     }
 }
 
+/// Copy `source` into `dir` under its own name, or `stem-<item>.ext` (then with a counter) if
+/// that is taken: an existing file is never overwritten. Returns the new file.
+pub fn copy_without_overwrite(source: &Path, dir: &Path, item: u32) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    // Already copied (the same bytes under its own name): nothing to do.
+    if let Some(name) = source.file_name() {
+        let plain = dir.join(name);
+        if plain.is_file() && std::fs::read(&plain)? == std::fs::read(source)? {
+            return Ok(plain);
+        }
+    }
+    let label = ".";
+    let (rel, _) = free_name(dir, label, source, item, &HashSet::new());
+    let target = dir.join(rel);
+    // create_new: a file that appeared meanwhile is still not overwritten.
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)?;
+    let mut input = std::fs::File::open(source)?;
+    std::io::copy(&mut input, &mut out)?;
+    out.sync_all()?;
+    Ok(target)
+}
+
 fn place(source: &Path, target: &Path, mode: ExportMode) -> std::io::Result<()> {
     match mode {
         ExportMode::Copy => std::fs::copy(source, target).map(|_| ()),
@@ -380,6 +405,25 @@ mod tests {
         // Nothing changed: nothing done.
         let r = export(out.path(), &s, &sources, ExportMode::Copy).expect("again");
         assert_eq!((r.added, r.moved, r.removed, r.unchanged), (0, 0, 0, 3));
+    }
+
+    #[test]
+    fn copies_never_overwrite_and_are_not_repeated() {
+        let src = tempfile::tempdir().expect("src");
+        let dst = tempfile::tempdir().expect("dst");
+        let sources = sources(src.path());
+        let a = copy_without_overwrite(&sources[0], dst.path(), 0).expect("a");
+        assert_eq!(a, dst.path().join("./img.png"));
+        // The same file again: no second copy.
+        assert_eq!(
+            copy_without_overwrite(&sources[0], dst.path(), 0).expect("again"),
+            a
+        );
+        // Another file of the same name: a suffix, the first one kept.
+        let b = copy_without_overwrite(&sources[1], dst.path(), 1).expect("b");
+        assert_eq!(b, dst.path().join("./img-1.png"));
+        assert_eq!(std::fs::read_to_string(&a).expect("a"), "image 0");
+        assert_eq!(std::fs::read_to_string(&b).expect("b"), "image 1");
     }
 
     #[test]

@@ -28,6 +28,15 @@ const LABEL_COLORS: [Rgba8; 9] = [
     [255, 255, 255, 255],
 ];
 
+/// Which points the map shows, by label.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LabelFilter {
+    #[default]
+    All,
+    Unlabelled,
+    Only(String),
+}
+
 /// The labels, their journal and the active label.
 #[derive(Resource)]
 pub struct Labels {
@@ -41,6 +50,16 @@ pub struct Labels {
     pub error: Option<String>,
     /// Bumped on every change of `state`.
     pub version: u64,
+    pub filter: LabelFilter,
+    /// `--save-selection-path`: items given the first label are also copied here (the
+    /// reference tool's behaviour), never overwriting a file.
+    pub copy_positives_to: Option<std::path::PathBuf>,
+    /// Image files of the items, for `copy_positives_to` and the export button.
+    pub image_paths: Vec<std::path::PathBuf>,
+    /// Where the panel's export button writes (`<labels folder>/export`).
+    pub export_dir: std::path::PathBuf,
+    /// What the last export did, for the panel.
+    pub export_status: Option<String>,
 }
 
 impl Labels {
@@ -52,6 +71,44 @@ impl Labels {
             active: 0,
             error: None,
             version: 0,
+            filter: LabelFilter::All,
+            copy_positives_to: None,
+            image_paths: Vec::new(),
+            export_dir: std::path::PathBuf::from("ivt-labels-export"),
+            export_status: None,
+        }
+    }
+
+    /// Export to `export_dir` (the panel's button); the outcome goes to `export_status`.
+    pub fn export(&mut self) {
+        self.export_status = Some(if self.image_paths.is_empty() {
+            "nothing to export: this data set's images are not files".to_owned()
+        } else {
+            match crate::labels::export::export(
+                &self.export_dir,
+                &self.state,
+                &self.image_paths,
+                crate::labels::export::ExportMode::Copy,
+            ) {
+                Ok(r) => format!(
+                    "exported to {}: {} added, {} moved, {} removed, {} unchanged",
+                    self.export_dir.display(),
+                    r.added,
+                    r.moved,
+                    r.removed,
+                    r.unchanged
+                ),
+                Err(e) => format!("export failed: {e}"),
+            }
+        });
+    }
+
+    /// Whether the label filter lets `item` show on the map.
+    pub fn shows(&self, item: ItemId) -> bool {
+        match &self.filter {
+            LabelFilter::All => true,
+            LabelFilter::Unlabelled => self.state.get(item).is_none(),
+            LabelFilter::Only(l) => self.state.get(item) == Some(l.as_str()),
         }
     }
 
@@ -93,7 +150,7 @@ impl Plugin for LabelsPlugin {
             .add_systems(
                 Update,
                 (
-                    label_keys.run_if(not(egui_wants_any_keyboard_input)),
+                    (label_keys, next_unlabelled).run_if(not(egui_wants_any_keyboard_input)),
                     apply_label_messages,
                 )
                     .chain(),
@@ -154,6 +211,32 @@ fn label_keys(
     });
 }
 
+/// N: select the first unlabelled item of the neighbour grid (review a region quickly: label,
+/// N, label, N …).
+fn next_unlabelled(
+    keys: Res<ButtonInput<KeyCode>>,
+    view: Option<Res<super::NeighborView>>,
+    labels: Res<Labels>,
+    mut select: MessageWriter<super::SelectItem>,
+) {
+    if !keys.just_pressed(KeyCode::KeyN)
+        || keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight])
+    {
+        return;
+    }
+    let Some(view) = view else { return };
+    if let Some(n) = view
+        .items
+        .iter()
+        .find(|n| labels.state.get(n.item).is_none())
+    {
+        select.write(super::SelectItem {
+            item: Some(n.item),
+            focus: true,
+        });
+    }
+}
+
 /// Journal, then apply: a batch that cannot be written is not applied.
 fn apply_label_messages(
     mut assign: MessageReader<LabelItems>,
@@ -193,11 +276,38 @@ fn commit(labels: &mut Labels, batch: crate::labels::Batch) {
             labels.state.replay(&batch);
             labels.version += 1;
             labels.error = None;
+            copy_positives(labels, &batch);
         }
         Err(e) => {
             error!("{e}");
             labels.error = Some(e.to_string());
         }
+    }
+}
+
+/// The reference's `save_selection_path`: copy the images newly given the first label.
+fn copy_positives(labels: &mut Labels, batch: &crate::labels::Batch) {
+    let (Some(dir), Some(first)) = (&labels.copy_positives_to, labels.set.names().first()) else {
+        return;
+    };
+    let mut failures = Vec::new();
+    for c in &batch.changes {
+        if c.to.as_deref() != Some(first.as_str()) {
+            continue;
+        }
+        let Some(source) = labels.image_paths.get(c.item as usize) else {
+            continue;
+        };
+        if let Err(e) = crate::labels::export::copy_without_overwrite(source, dir, c.item) {
+            failures.push(format!("{}: {e}", source.display()));
+        }
+    }
+    if !failures.is_empty() {
+        labels.error = Some(format!(
+            "could not copy to {}: {}",
+            dir.display(),
+            failures.join("; ")
+        ));
     }
 }
 
@@ -216,6 +326,7 @@ mod tests {
             .insert_resource(ButtonInput::<KeyCode>::default())
             .init_resource::<bevy_egui::input::EguiWantsInput>()
             .insert_resource(Labels::new(LabelSet::default(), state, Some(j)))
+            .add_message::<super::super::SelectItem>()
             .add_plugins(LabelsPlugin);
         // A tile click with the active label (what the panel sends on Ctrl+click).
         app.world_mut().write_message(LabelItems {

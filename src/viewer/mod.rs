@@ -140,6 +140,8 @@ pub struct ViewerOptions {
     /// The labels folder (`None`: `./ivt-labels/<data set name>`).
     pub labels_dir: Option<PathBuf>,
     pub label_names: crate::labels::LabelSet,
+    /// `--save-selection-path`: copy images given the first label here as they are labelled.
+    pub save_selection_path: Option<PathBuf>,
 }
 
 impl Default for ViewerOptions {
@@ -160,6 +162,7 @@ impl Default for ViewerOptions {
             launched: std::time::Instant::now(),
             labels_dir: None,
             label_names: crate::labels::LabelSet::default(),
+            save_selection_path: None,
         }
     }
 }
@@ -383,7 +386,21 @@ fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Lab
             set.names()
         );
     }
-    Ok(labels::Labels::new(set, state, Some(journal)))
+    let mut labels = labels::Labels::new(set, state, Some(journal));
+    labels.export_dir = dir.join("export");
+    if let crate::dataset::Images::Files(files) = &dataset.images {
+        labels.image_paths = files.paths.clone();
+    }
+    if let Some(path) = &options.save_selection_path {
+        if labels.image_paths.is_empty() {
+            warn!(
+                "--save-selection-path {}: this data set has no image files to copy",
+                path.display()
+            );
+        }
+        labels.copy_positives_to = Some(path.clone());
+    }
+    Ok(labels)
 }
 
 /// Open the explorer on a data set and block until the window closes.

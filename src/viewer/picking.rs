@@ -93,6 +93,17 @@ impl PickIndex {
 
     /// The point nearest the ray within `radius_px` pixels; the nearest to the eye among equals.
     pub fn pick(&self, ray: &Ray, px: PixelScale, radius_px: f32) -> Option<ItemId> {
+        self.pick_visible(ray, px, radius_px, &|_| true)
+    }
+
+    /// As [`Self::pick`], among the items `visible` accepts (hidden groups, label filter).
+    pub fn pick_visible(
+        &self,
+        ray: &Ray,
+        px: PixelScale,
+        radius_px: f32,
+        visible: &dyn Fn(ItemId) -> bool,
+    ) -> Option<ItemId> {
         let reach = |t: f32| px.at(t) * radius_px;
         // Only the part of the ray inside the data's bounds (grown by the pick reach) can hit.
         let margin = reach(0.0).max(px.base * radius_px);
@@ -111,6 +122,9 @@ impl PickIndex {
                 .unsorted()
                 .execute();
             for hit in found {
+                if !visible(ItemId(hit.item)) {
+                    continue;
+                }
                 let p = self.points[hit.item as usize];
                 let (off, along) = perpendicular(ray, p);
                 let d_px = off / px.at(along);
@@ -262,12 +276,14 @@ fn cursor_ray(
 }
 
 /// Hover shows a tooltip (the UI reads `Selection::hovered`); a click selects.
+#[allow(clippy::too_many_arguments)]
 fn hover_and_click(
     index: Option<Res<PickIndex>>,
     window: Query<&Window, With<PrimaryWindow>>,
     cameras: Query<(&Camera, &GlobalTransform, &Projection), PlotCamera>,
     buttons: Res<ButtonInput<MouseButton>>,
     mut press: ResMut<PressAt>,
+    (color, labels): (Res<super::ColorState>, Option<Res<super::labels::Labels>>),
     mut selection: ResMut<Selection>,
     mut select: MessageWriter<SelectItem>,
 ) {
@@ -276,8 +292,12 @@ fn hover_and_click(
     let Some((camera, global, projection)) = cameras.iter().find(|(c, _, _)| c.is_active) else {
         return;
     };
+    let visible = |item: ItemId| {
+        color.coloring.color_of(item, &color.hidden)[3] > 0
+            && labels.as_ref().is_none_or(|l| l.shows(item))
+    };
     let picked = cursor_ray(window, camera, global, projection)
-        .and_then(|(ray, px)| index.pick(&ray, px, PICK_RADIUS_PX));
+        .and_then(|(ray, px)| index.pick_visible(&ray, px, PICK_RADIUS_PX, &visible));
     if selection.hovered != picked {
         selection.hovered = picked;
     }

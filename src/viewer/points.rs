@@ -123,6 +123,7 @@ struct Built {
     color_version: u64,
     highlight: Option<(u64, u64, usize)>,
     labelled: Option<(u64, u64)>,
+    filter: (super::labels::LabelFilter, u64),
     scale_factor: f32,
 }
 
@@ -241,19 +242,40 @@ pub fn fill_mesh(mesh: &mut Mesh, positions: &[Vec3], colors: &[Rgba8]) {
 fn update_points_mesh(
     store: Res<Store>,
     color: Res<ColorState>,
+    labels: Option<Res<super::labels::Labels>>,
     assets: Option<Res<PointsAssets>>,
     mut built: ResMut<Built>,
     mut meshes: ResMut<Assets<Mesh>>,
 ) {
     let Some(assets) = assets else { return };
     let Some(layout) = &store.layout else { return };
-    if built.layout_version == store.layout_version && built.color_version == color.version {
+    // The label filter hides points; it depends on the labels only while it is on.
+    let filter = labels
+        .as_ref()
+        .map(|l| l.filter.clone())
+        .unwrap_or_default();
+    let filter_key = match &filter {
+        super::labels::LabelFilter::All => (filter.clone(), 0),
+        _ => (filter.clone(), labels.as_ref().map_or(0, |l| l.version)),
+    };
+    if built.layout_version == store.layout_version
+        && built.color_version == color.version
+        && built.filter == filter_key
+    {
         return;
     }
     built.layout_version = store.layout_version;
     built.color_version = color.version;
+    built.filter = filter_key;
     let positions = positions_of(layout, 0..layout.n_items());
-    let colors = color.coloring.colors(layout.n_items(), &color.hidden);
+    let mut colors = color.coloring.colors(layout.n_items(), &color.hidden);
+    if let Some(labels) = &labels {
+        for (i, c) in colors.iter_mut().enumerate() {
+            if !labels.shows(ItemId(i as u32)) {
+                *c = super::colors::HIDDEN;
+            }
+        }
+    }
     if let Some(mut mesh) = meshes.get_mut(&assets.all.0) {
         fill_mesh(&mut mesh, &positions, &colors);
     }

@@ -144,13 +144,17 @@ pub struct LabelsPanel<'a> {
     /// Where the journal is, or why labelling is off.
     pub status: String,
     pub error: Option<&'a str>,
+    pub filter: &'a crate::viewer::labels::LabelFilter,
+    pub export_status: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LabelsAction {
     Active(usize),
     Undo,
     Redo,
+    Filter(crate::viewer::labels::LabelFilter),
+    Export,
 }
 
 pub fn labels_ui(ui: &mut egui::Ui, panel: &LabelsPanel<'_>) -> Option<LabelsAction> {
@@ -185,7 +189,38 @@ pub fn labels_ui(ui: &mut egui::Ui, panel: &LabelsPanel<'_>) -> Option<LabelsAct
             action = Some(LabelsAction::Redo);
         }
     });
-    ui.small("keys 1–9 label the point under the cursor (0 clears); Ctrl+click a tile gives it the active label");
+    {
+        use crate::viewer::labels::LabelFilter;
+        let mut filter = panel.filter.clone();
+        let label_of = |f: &LabelFilter| match f {
+            LabelFilter::All => "all points".to_owned(),
+            LabelFilter::Unlabelled => "unlabelled only".to_owned(),
+            LabelFilter::Only(l) => format!("{l} only"),
+        };
+        ui.horizontal(|ui| {
+            ui.label("show");
+            egui::ComboBox::from_id_salt("label-filter")
+                .selected_text(label_of(&filter))
+                .show_ui(ui, |ui| {
+                    let mut options = vec![LabelFilter::All, LabelFilter::Unlabelled];
+                    options.extend(panel.names.iter().map(|n| LabelFilter::Only(n.clone())));
+                    for o in options {
+                        let text = label_of(&o);
+                        ui.selectable_value(&mut filter, o, text);
+                    }
+                });
+            if ui.button("export").clicked() {
+                action = Some(LabelsAction::Export);
+            }
+        });
+        if &filter != panel.filter {
+            action = Some(LabelsAction::Filter(filter));
+        }
+    }
+    if let Some(s) = panel.export_status {
+        ui.small(s);
+    }
+    ui.small("keys 1–9 label the point under the cursor (0 clears), N selects the next unlabelled neighbour; Shift+drag lassoes; Ctrl+click a tile labels it");
     ui.small(&panel.status);
     if let Some(e) = panel.error {
         ui.colored_label(egui::Color32::from_rgb(255, 120, 90), e);

@@ -328,10 +328,14 @@ fn explorer_ui(
                             None => "read only (headless screenshot)".to_owned(),
                         },
                         error: labels.error.as_deref(),
+                        filter: &labels.filter,
+                        export_status: labels.export_status.as_deref(),
                     };
                     let action = labels_ui(ui, &panel);
                     match action {
                         Some(LabelsAction::Active(i)) => labels.active = i,
+                        Some(LabelsAction::Filter(f)) => labels.filter = f,
+                        Some(LabelsAction::Export) => labels.export(),
                         Some(LabelsAction::Undo) => {
                             out.undo_labels.write(UndoLabels { redo: false });
                         }
