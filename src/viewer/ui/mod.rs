@@ -94,17 +94,35 @@ pub const KEYS: &[(&str, &str)] = &[
         "select a point (its neighbours appear on the right)",
     ),
     ("Esc", "clear the selection"),
+    (
+        "1 … 9 · 0",
+        "label the point under the cursor (or the selected one) · remove its label",
+    ),
+    (
+        "Shift + drag",
+        "lasso: give every point inside the active label (Shift + Alt: remove)",
+    ),
+    (
+        "Ctrl + click a tile",
+        "give that neighbour the active label",
+    ),
+    ("Ctrl+Z · Ctrl+Shift+Z", "undo · redo labelling"),
+    (
+        "N",
+        "select the next unlabelled neighbour in the grid (fast review)",
+    ),
     ("V", "switch 2D / 3D"),
     ("G", "3D: switch orbit / fly-through"),
     ("W A S D / Q E", "fly: move / down, up (Shift: faster)"),
     ("F", "fit the view to the data"),
     ("P", "save a screenshot (PNG in the current folder)"),
-    ("? or F1", "this help"),
+    ("? (or /, F1)", "this help"),
 ];
 
 fn toggle_help(keys: Res<ButtonInput<KeyCode>>, mut help: ResMut<HelpOpen>) {
-    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
-    if keys.just_pressed(KeyCode::F1) || (shift && keys.just_pressed(KeyCode::Slash)) {
+    // `?` is Shift+/ on most layouts; a quick tap can release Shift within the frame, so the
+    // key itself is enough.
+    if keys.just_pressed(KeyCode::F1) || keys.just_pressed(KeyCode::Slash) {
         help.0 = !help.0;
     }
 }
@@ -419,6 +437,7 @@ fn explorer_ui(
     // Tooltip for the hovered point.
     if let (Some(item), Some(pointer)) = (selection.hovered, ctx.pointer_hover_pos())
         && free.contains(pointer)
+        && !help.0
     {
         let about = item_info(&store, &color, &labels, item);
         egui::Area::new("hover-tooltip".into())
