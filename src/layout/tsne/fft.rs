@@ -37,8 +37,9 @@ pub struct FftGrid {
     forward: Option<Arc<dyn Fft<f64>>>,
     inverse: Option<Arc<dyn Fft<f64>>>,
     scratch: Vec<Vec<Complex64>>,
-    kernel_a: Vec<Complex64>,
-    kernel_b: Vec<Complex64>,
+    /// Kernel transforms (real: the kernels are real and even), transposed layout.
+    kernel_a: Vec<f64>,
+    kernel_b: Vec<f64>,
     grids: [Vec<Complex64>; 3],
     transposed: Vec<Complex64>,
     /// Per point: box (x, y) and the three Lagrange weights along each axis.
@@ -109,16 +110,23 @@ impl FftGrid {
         // The kernels on node offsets, wrapped circulantly, then transformed.
         let h = box_width / NODES as f64;
         let n_grids = if cauchy { 2 } else { 3 };
-        fill_kernel(&mut self.kernel_a, m, n_nodes, h, |d2| {
-            (1.0 + d2 / dof).powf(-(dof + 1.0))
-        });
         let fwd = self.forward.clone();
         let inv = self.inverse.clone();
         let (Some(fwd), Some(inv)) = (fwd, inv) else {
             // `plan` always sets both; nothing to compute without them.
             return 0.0;
         };
-        transform_full(
+        if cauchy {
+            fill_kernel(&mut self.kernel_a, m, n_nodes, h, |d2| {
+                let w = 1.0 / (1.0 + d2);
+                w * w
+            });
+        } else {
+            fill_kernel(&mut self.kernel_a, m, n_nodes, h, |d2| {
+                (1.0 + d2 / dof).powf(-(dof + 1.0))
+            });
+        }
+        transform_kernel(
             &*fwd,
             &mut self.kernel_a,
             &mut self.transposed,
@@ -129,7 +137,7 @@ impl FftGrid {
             fill_kernel(&mut self.kernel_b, m, n_nodes, h, |d2| {
                 (1.0 + d2 / dof).powf(-dof)
             });
-            transform_full(
+            transform_kernel(
                 &*fwd,
                 &mut self.kernel_b,
                 &mut self.transposed,
@@ -275,19 +283,55 @@ fn smooth_at_least(n: usize) -> usize {
 }
 
 /// The m × m circulant kernel: value at node offset (a, b) placed at (±a, ±b) mod m.
-fn fill_kernel(out: &mut Vec<Complex64>, m: usize, n_nodes: usize, h: f64, k: impl Fn(f64) -> f64) {
+fn fill_kernel(out: &mut Vec<f64>, m: usize, n_nodes: usize, h: f64, k: impl Fn(f64) -> f64) {
     out.clear();
-    out.resize(m * m, Complex64::new(0.0, 0.0));
+    out.resize(m * m, 0.0);
     for a in 0..n_nodes {
         for b in 0..n_nodes {
-            let d2 = ((a * a + b * b) as f64) * h * h;
-            let v = Complex64::new(k(d2), 0.0);
+            let v = k(((a * a + b * b) as f64) * h * h);
             for ra in [a, (m - a) % m] {
                 for rb in [b, (m - b) % m] {
                     out[ra * m + rb] = v;
                 }
             }
         }
+    }
+}
+
+/// 2D transform of a real kernel even along both axes, in place, left transposed (as
+/// `convolve` uses it). Every row transform of such data is real, so two rows travel as the
+/// real and imaginary parts of one complex transform: half the FFTs.
+fn transform_kernel(
+    fft: &dyn Fft<f64>,
+    kernel: &mut [f64],
+    tmp: &mut Vec<Complex64>,
+    m: usize,
+    scratch: &mut [Vec<Complex64>],
+) {
+    let half = m / 2;
+    tmp.resize(half * m, Complex64::new(0.0, 0.0));
+    for pass in 0..2 {
+        // Pass 0 packs rows (r, r + m/2); pass 1 packs columns (c, c + m/2), i.e. transposes.
+        tmp.par_chunks_mut(m).enumerate().for_each(|(r, row)| {
+            for (c, slot) in row.iter_mut().enumerate() {
+                *slot = if pass == 0 {
+                    Complex64::new(kernel[r * m + c], kernel[(r + half) * m + c])
+                } else {
+                    Complex64::new(kernel[c * m + r], kernel[c * m + r + half])
+                };
+            }
+        });
+        rows_fft(fft, tmp, m, scratch);
+        let (low, high) = kernel.split_at_mut(half * m);
+        low.par_chunks_mut(m)
+            .zip(high.par_chunks_mut(m))
+            .zip(tmp.par_chunks(m))
+            .for_each(|((a, b), t)| {
+                for ((x, y), v) in a.iter_mut().zip(b.iter_mut()).zip(t) {
+                    *x = v.re;
+                    *y = v.im;
+                }
+            });
     }
 }
 
@@ -319,21 +363,6 @@ fn transpose(data: &[Complex64], rows: usize, cols: usize, out: &mut [Complex64]
         });
 }
 
-/// 2D forward transform of an m × m grid, left in transposed layout (as `convolve` uses it).
-fn transform_full(
-    fft: &dyn Fft<f64>,
-    grid: &mut Vec<Complex64>,
-    tmp: &mut Vec<Complex64>,
-    m: usize,
-    scratch: &mut [Vec<Complex64>],
-) {
-    rows_fft(fft, grid, m, scratch);
-    tmp.resize(m * m, Complex64::new(0.0, 0.0));
-    transpose(grid, m, m, tmp, m);
-    rows_fft(fft, tmp, m, scratch);
-    std::mem::swap(grid, tmp);
-}
-
 /// Circular convolution of `grid` (its first `n` rows hold data, the rest is zero) with the
 /// kernel transform `kernel` (transposed layout); the first `n` rows of `grid` receive the
 /// result, unscaled (× m²). Rows of zeros are never transformed, and rows of the result that
@@ -343,7 +372,7 @@ fn convolve(
     fwd: &dyn Fft<f64>,
     inv: &dyn Fft<f64>,
     grid: &mut [Complex64],
-    kernel: &[Complex64],
+    kernel: &[f64],
     tmp: &mut Vec<Complex64>,
     m: usize,
     n: usize,
@@ -356,7 +385,7 @@ fn convolve(
     tmp.par_iter_mut()
         .zip(kernel.par_iter())
         .with_min_len(4096)
-        .for_each(|(v, k)| *v *= k.re);
+        .for_each(|(v, &k)| *v *= k);
     rows_fft(inv, tmp, m, scratch);
     // tmp is (x-frequency) × (y): bring back the first n y-rows only.
     transpose(tmp, m, m, &mut grid[..n * m], m);

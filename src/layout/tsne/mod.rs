@@ -338,7 +338,7 @@ pub fn random_init(n_items: usize, dims: usize, seed: u64) -> Vec<f32> {
 }
 
 /// Rows of P per parallel task in the attraction pass.
-const ROWS_PER_TASK: usize = 1024;
+const ROWS_PER_TASK: usize = 256;
 
 /// The repulsion back end, holding its buffers between iterations.
 enum Repulsion {
@@ -416,31 +416,55 @@ fn attraction(
     attr: &mut [f32],
     kl_parts: Option<&mut [f64]>,
 ) {
-    let dof = dof as f32;
+    match dims {
+        2 => attraction_d::<2>(p, y, dof as f32, attr, kl_parts),
+        _ => attraction_d::<3>(p, y, dof as f32, attr, kl_parts),
+    }
+}
+
+/// [`attraction`] for `D` dimensions: the axis loops unroll.
+#[allow(
+    clippy::needless_range_loop,
+    reason = "axis loops index the point, its neighbour and the force at once"
+)]
+fn attraction_d<const D: usize>(
+    p: &Csr,
+    y: &[f32],
+    dof: f32,
+    attr: &mut [f32],
+    kl_parts: Option<&mut [f64]>,
+) {
     let task = |(t, out): (usize, &mut [f32]), with_kl: bool| -> f64 {
         let mut kl = 0f64;
         let first = t * ROWS_PER_TASK;
-        for (r, o) in out.chunks_exact_mut(dims).enumerate() {
+        for (r, o) in out.chunks_exact_mut(D).enumerate() {
             let i = first + r;
-            let yi = &y[i * dims..(i + 1) * dims];
-            o.fill(0.0);
+            let mut yi = [0f32; D];
+            yi.copy_from_slice(&y[i * D..(i + 1) * D]);
+            let mut force = [0f32; D];
             let (cols, vals) = p.row(i);
             for (&j, &pij) in cols.iter().zip(vals) {
-                let yj = &y[j as usize * dims..(j as usize + 1) * dims];
-                let d2: f32 = yi.iter().zip(yj).map(|(a, b)| (a - b) * (a - b)).sum();
+                let j = j as usize;
+                let mut diff = [0f32; D];
+                let mut d2 = 0f32;
+                for a in 0..D {
+                    diff[a] = yi[a] - y[j * D + a];
+                    d2 += diff[a] * diff[a];
+                }
                 let (w, w_root) = kernel(d2, dof);
                 let f = pij * w_root;
-                for ((o, a), b) in o.iter_mut().zip(yi).zip(yj) {
-                    *o += f * (a - b);
+                for a in 0..D {
+                    force[a] += f * diff[a];
                 }
                 if with_kl && pij > 0.0 {
                     kl += f64::from(pij) * (f64::from(pij) / f64::from(w)).ln();
                 }
             }
+            o.copy_from_slice(&force);
         }
         kl
     };
-    let chunks = attr.par_chunks_mut(ROWS_PER_TASK * dims).enumerate();
+    let chunks = attr.par_chunks_mut(ROWS_PER_TASK * D).enumerate();
     match kl_parts {
         Some(parts) => chunks
             .zip(parts.par_iter_mut())
