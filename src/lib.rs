@@ -11,7 +11,7 @@
 //!   built-in demo, loaded and cross-checked into one [`dataset::Dataset`].
 //! - [`npy`]: the `.npy` format, read streaming and written atomically.
 //! - [`knn`]: the k-nearest-neighbour graph in the original space (exact, blocked GEMM).
-//! - [`layout`]: PCA (t-SNE and UMAP to come).
+//! - [`layout`]: PCA, t-SNE and UMAP layouts in 2D/3D through one `compute_layout`.
 //! - [`labels`]: the labels journal (append-only, crash-safe, undo/redo) and export.
 //! - [`metrics`]: trustworthiness, kNN preservation, kNN label accuracy of a layout.
 //! - [`cache`]: computed artefacts on disk, keyed by data, parameters and algorithm version.

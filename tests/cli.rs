@@ -110,8 +110,7 @@ fn missing_images_fail_like_open_would() {
 #[test]
 fn unbuilt_subcommands_say_so_and_exit_2() {
     for args in [
-        &["layout", "--method", "tsne", "-o", "never.npy"][..],
-        &["cluster"],
+        &["cluster"][..],
         &["embed", "--model", "m.onnx", "--images", "d", "-o", "f.npy"],
     ] {
         let out = ivt(args);
@@ -406,4 +405,86 @@ fn layout_writes_a_umap_or_pca_map_of_the_right_shape() {
         "x.npy",
     ]);
     assert_eq!(bad.status.code(), Some(2), "clap rejects --dims 4");
+}
+
+#[test]
+fn layout_tsne_keeps_groups_apart_in_2d_and_3d_and_reuses_the_cache() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let cache = dir.path().join("cache");
+    for dims in ["2", "3"] {
+        let out_path = dir.path().join(format!("tsne{dims}.npy"));
+        let args = [
+            "layout",
+            data.to_str().expect("utf8"),
+            "--method",
+            "tsne",
+            "--dims",
+            dims,
+            "--perplexity",
+            "3",
+            "--n-iter",
+            "300",
+            "--exaggeration-iter",
+            "100",
+            "--seed",
+            "1",
+            "--cache",
+            cache.to_str().expect("utf8"),
+            "-o",
+            out_path.to_str().expect("utf8"),
+        ];
+        let out = ivt(&args);
+        assert!(out.status.success(), "{dims}D: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("t-SNE"), "{}", text(&out.stderr));
+        let m = ivt::npy::read_matrix_file(&out_path).expect("read");
+        assert_eq!((m.n_rows, m.n_cols.to_string().as_str()), (12, dims));
+        let d = m.n_cols;
+        let dist = |i: usize, j: usize| -> f32 {
+            (0..d)
+                .map(|a| (m.data[i * d + a] - m.data[j * d + a]).powi(2))
+                .sum::<f32>()
+                .sqrt()
+        };
+        // Every within-group distance is shorter than every between-group distance.
+        let within = (0..12)
+            .flat_map(|i| (0..12).map(move |j| (i, j)))
+            .filter(|&(i, j)| i != j && (i < 6) == (j < 6))
+            .map(|(i, j)| dist(i, j))
+            .fold(0f32, f32::max);
+        let between = (0..6)
+            .flat_map(|i| (6..12).map(move |j| (i, j)))
+            .map(|(i, j)| dist(i, j))
+            .fold(f32::INFINITY, f32::min);
+        assert!(
+            within < between,
+            "{dims}D: within {within}, between {between}"
+        );
+        let again = ivt(&args);
+        assert!(again.status.success());
+        assert!(
+            text(&again.stderr).contains("from the cache"),
+            "{}",
+            text(&again.stderr)
+        );
+        let m2 = ivt::npy::read_matrix_file(&out_path).expect("read");
+        assert_eq!(m.data, m2.data);
+    }
+    let bad = ivt(&[
+        "layout",
+        data.to_str().expect("utf8"),
+        "--method",
+        "tsne",
+        "--perplexity",
+        "0.1",
+        "--no-cache",
+        "-o",
+        "x.npy",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("perplexity"),
+        "{}",
+        text(&bad.stderr)
+    );
 }

@@ -77,6 +77,11 @@ impl Bar {
         bar.set_message(what.to_owned());
         Self(bar)
     }
+
+    /// Replace the text before the bar (e.g. the current loss).
+    pub fn set_message(&self, what: String) {
+        self.0.set_message(what);
+    }
 }
 
 impl Observer for Bar {

@@ -1,76 +1,152 @@
-//! `ivt-explore layout`: a 2D/3D map of a data set (PCA or UMAP; t-SNE arrives with issue #4).
+//! `ivt-explore layout`: a 2D/3D map of a data set (t-SNE, UMAP or PCA), through the cache.
 
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use ivt::cache::{CacheKey, Lookup};
 use ivt::knn::{Method, Metric};
-use ivt::layout::{affinity, pca, umap};
-use ivt::progress::Observer;
+use ivt::layout::{self, Layout, LayoutInput, LayoutParams, tsne, umap};
 
-use super::{LayoutArgs, LayoutMethod};
+use super::{LayoutArgs, LayoutMethod, TsneGradient};
+
+/// Bumped whenever what this command stores changes (the algorithms carry their own versions).
+const CACHE_FORMAT: u32 = 1;
+
+fn params(args: &LayoutArgs) -> anyhow::Result<LayoutParams> {
+    let dims = usize::from(args.dims);
+    Ok(match args.method {
+        LayoutMethod::Pca => LayoutParams::Pca { dims },
+        LayoutMethod::Umap => {
+            if !(args.min_dist >= 0.0 && args.spread > 0.0 && args.min_dist <= args.spread) {
+                bail!(
+                    "--min-dist must be in [0, --spread] and --spread positive (got {} and {})",
+                    args.min_dist,
+                    args.spread
+                );
+            }
+            LayoutParams::Umap {
+                params: umap::UmapParams {
+                    dims,
+                    min_dist: args.min_dist,
+                    spread: args.spread,
+                    epochs: args.epochs,
+                    seed: args.seed,
+                    ..umap::UmapParams::default()
+                },
+                n_neighbors: args.n_neighbors as usize,
+            }
+        }
+        LayoutMethod::Tsne => LayoutParams::Tsne(
+            tsne::params()
+                .dims(dims)
+                .perplexity(args.perplexity)
+                .n_iter(args.n_iter)
+                .early_exaggeration(args.exaggeration, args.exaggeration_iter)
+                .learning_rate(args.learning_rate)
+                .dof(args.dof)
+                .seed(args.seed)
+                .gradient(match args.tsne_gradient {
+                    TsneGradient::Auto => tsne::Gradient::Auto,
+                    TsneGradient::Exact => tsne::Gradient::Exact,
+                    TsneGradient::BarnesHut => tsne::Gradient::BarnesHut,
+                    TsneGradient::Fft => tsne::Gradient::Fft,
+                })
+                .check()
+                .context("invalid t-SNE parameters")?,
+        ),
+    })
+}
 
 pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
-    if args.method == LayoutMethod::Tsne {
-        eprintln!(
-            "error: t-SNE layouts are not built yet (issue #4); use --method umap or --method pca"
-        );
-        return Ok(ExitCode::from(super::EXIT_NOT_YET));
-    }
-    if !(args.min_dist >= 0.0 && args.spread > 0.0 && args.min_dist <= args.spread) {
-        bail!(
-            "--min-dist must be in [0, --spread] and --spread positive (got {} and {})",
-            args.min_dist,
-            args.spread
-        );
-    }
+    let params = params(args)?;
     let data = super::info::load_timed(&args.input.spec())?;
-    let dims = usize::from(args.dims);
+    let dims = params.dims();
     let f = &data.features;
-    if f.dim() < dims {
+    let n = f.n_items();
+    if f.dim() < dims && !matches!(params, LayoutParams::Tsne(_)) {
         bail!(
             "the features have {} dimension(s); a {dims}D layout needs at least {dims}",
             f.dim()
         );
     }
-    let start = Instant::now();
-    let mut coords = pca::fit(f.as_slice(), f.dim(), dims)
-        .context("cannot compute the PCA initialisation")?
-        .transform(f.as_slice());
-    if args.method == LayoutMethod::Umap {
-        let k = args.n_neighbors as usize - 1;
-        let request = super::knn::Request {
-            k,
-            metric: Metric::Euclidean,
-            method: Method::Auto {
-                max_exact_work: ivt::knn::DEFAULT_MAX_EXACT_WORK,
-            },
-            pca: None,
-        };
-        let graph = super::knn::graph(f, &request, &args.cache.cache())?;
-        let weights = affinity::umap_affinities(&graph);
-        umap::scale_init(&mut coords);
-        let params = umap::UmapParams {
-            dims,
-            min_dist: args.min_dist,
-            spread: args.spread,
-            epochs: args.epochs,
-            seed: args.seed,
-            ..umap::UmapParams::default()
-        };
-        let total = params.n_epochs(f.n_items()) as u64;
-        let bar = super::knn::Bar::new("UMAP epochs");
-        umap::optimize(&weights, &mut coords, &params, |epoch, _| {
-            bar.progress(epoch as u64, total);
-        });
-    }
-    eprintln!(
-        "{:?} {dims}D layout of {} items in {:.2} s",
-        args.method,
-        f.n_items(),
-        start.elapsed().as_secs_f64()
+    let cache = args.cache.cache();
+    let key = CacheKey::new(
+        "layout",
+        f.as_slice(),
+        f.dim(),
+        &format!("{} f{CACHE_FORMAT}", params.cache_text(n)),
     );
-    ivt::npy::write(&args.output, &[f.n_items(), dims], &coords)?;
+    let name = match args.method {
+        LayoutMethod::Tsne => "t-SNE",
+        LayoutMethod::Umap => "UMAP",
+        LayoutMethod::Pca => "PCA",
+    };
+    let cached = match cache.load(&key) {
+        Lookup::Hit(bytes) => match Layout::from_bytes(&bytes) {
+            Some(l) if l.dims == dims && l.coords.len() == n * dims => Some(l),
+            _ => {
+                eprintln!("warning: cached layout {key} does not fit this data; recomputing");
+                None
+            }
+        },
+        Lookup::Corrupt { path, reason } => {
+            eprintln!(
+                "warning: ignoring cache entry {}: {reason}; recomputing",
+                path.display()
+            );
+            None
+        }
+        Lookup::Miss => None,
+    };
+    let layout = if let Some(l) = cached {
+        eprintln!("{name} {dims}D layout from the cache");
+        l
+    } else {
+        let graph = match params.knn_k(n) {
+            Some(k) => {
+                let request = super::knn::Request {
+                    k,
+                    metric: Metric::Euclidean,
+                    method: Method::Auto {
+                        max_exact_work: ivt::knn::DEFAULT_MAX_EXACT_WORK,
+                    },
+                    pca: None,
+                };
+                Some(super::knn::graph(f, &request, &cache)?)
+            }
+            None => None,
+        };
+        let start = Instant::now();
+        let input = LayoutInput {
+            features: f.as_slice(),
+            dim: f.dim(),
+            knn: graph.as_ref(),
+        };
+        let bar = super::knn::Bar::new(&format!("{name} iterations"));
+        let mut last_kl = None;
+        let layout = layout::compute_layout(&input, &params, &bar, &mut |step| {
+            if let Some(kl) = step.loss {
+                bar.set_message(format!("{name} KL {kl:.4}"));
+                last_kl = Some(kl);
+            }
+            ControlFlow::Continue(())
+        })
+        .with_context(|| format!("cannot compute the {name} layout"))?;
+        drop(bar);
+        let kl = last_kl.map_or(String::new(), |kl| format!(" (KL {kl:.4})"));
+        eprintln!(
+            "{name} {dims}D layout of {n} items in {:.2} s{kl}",
+            start.elapsed().as_secs_f64()
+        );
+        if let Err(e) = cache.store(&key, &layout.to_bytes()) {
+            // A cache that cannot be written costs time next run, not this result.
+            eprintln!("warning: {:#}", anyhow::Error::new(e));
+        }
+        layout
+    };
+    ivt::npy::write(&args.output, &[n, dims], &layout.coords)?;
     eprintln!("wrote {}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -285,6 +285,15 @@ pub enum LayoutMethod {
     Pca,
 }
 
+/// t-SNE repulsion methods, as the CLI names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TsneGradient {
+    Auto,
+    Exact,
+    BarnesHut,
+    Fft,
+}
+
 #[derive(Debug, Args)]
 pub struct LayoutArgs {
     #[command(flatten)]
@@ -308,6 +317,29 @@ pub struct LayoutArgs {
     /// UMAP: optimisation epochs (default 500 up to 10,000 items, 200 above).
     #[arg(long)]
     epochs: Option<usize>,
+    /// t-SNE: effective number of neighbours (the kNN graph gets 3 × perplexity).
+    #[arg(long, default_value_t = 30.0)]
+    perplexity: f64,
+    /// t-SNE: iterations in all, early exaggeration included.
+    #[arg(long, default_value_t = 750)]
+    n_iter: usize,
+    /// t-SNE: early exaggeration factor (for the first --exaggeration-iter iterations).
+    #[arg(long, default_value_t = 12.0)]
+    exaggeration: f64,
+    /// t-SNE: iterations of early exaggeration.
+    #[arg(long, default_value_t = 250)]
+    exaggeration_iter: usize,
+    /// t-SNE: learning rate (default: openTSNE's N / exaggeration in each phase).
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// t-SNE: degrees of freedom of the output kernel (1: standard; below 1: heavier tails,
+    /// finer clusters).
+    #[arg(long, default_value_t = 1.0)]
+    dof: f64,
+    /// t-SNE: how the repulsive forces are computed (auto: exact below 1,000 items, FFT
+    /// interpolation in 2D from 5,000, Barnes-Hut otherwise).
+    #[arg(long, value_enum, default_value_t = TsneGradient::Auto)]
+    tsne_gradient: TsneGradient,
     /// Seed: the same seed gives the same layout.
     #[arg(long, default_value_t = 0)]
     seed: u64,

@@ -1,9 +1,248 @@
-//! Layouts: low-dimensional maps of the feature space.
+//! Layouts: low-dimensional maps of the feature space (PCA, t-SNE, UMAP; 2D or 3D).
 //!
-//! PCA is here first because the kNN search uses it as an optional pre-reduction, and the
-//! t-SNE/UMAP input affinities because they are the engine's first stage; the optimisers
-//! and the common `compute_layout` entry point arrive with the layout engine (issue #4).
+//! [`compute_layout`] is the one entry point: it takes the features and the shared kNN graph,
+//! validated parameters of one method, an [`Observer`] (progress, cancellation) and a callback
+//! that sees the layout while it is being optimised (the viewer animates it). PCA is also the
+//! kNN search's optional pre-reduction; [`affinity`] holds the input affinities both
+//! optimisers start from.
 
 pub mod affinity;
 pub mod pca;
+pub mod tsne;
 pub mod umap;
+
+use std::ops::ControlFlow;
+
+use thiserror::Error;
+
+use crate::knn::KnnGraph;
+use crate::progress::Observer;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum LayoutError {
+    #[error("{name} must be {expected} (got {value})")]
+    InvalidParam {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
+    #[error("a layout needs at least {min} items (got {n_items})")]
+    TooFewItems { n_items: usize, min: usize },
+    #[error("the initial layout has {found} values, expected {expected} (N × dims)")]
+    InitShape { found: usize, expected: usize },
+    #[error("{method} needs the kNN graph of the features")]
+    NeedsGraph { method: &'static str },
+    #[error("the kNN graph covers {graph} items but there are {features}")]
+    GraphItems { graph: usize, features: usize },
+    #[error(
+        "the kNN graph has {k} neighbours per item; t-SNE with perplexity {perplexity} needs {needed} (3 × perplexity)"
+    )]
+    GraphTooSmall {
+        k: usize,
+        needed: usize,
+        perplexity: f64,
+    },
+    #[error("cannot compute the PCA initialisation: {0}")]
+    Pca(#[from] pca::PcaError),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Which layout, with its checked parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayoutParams {
+    Pca {
+        dims: usize,
+    },
+    Tsne(tsne::ValidTsneParams),
+    /// `n_neighbors` counts the item itself, as umap-learn does: the graph needs n_neighbors − 1.
+    Umap {
+        params: umap::UmapParams,
+        n_neighbors: usize,
+    },
+}
+
+impl LayoutParams {
+    pub fn dims(&self) -> usize {
+        match self {
+            Self::Pca { dims } => *dims,
+            Self::Tsne(p) => p.dims(),
+            Self::Umap { params, .. } => params.dims,
+        }
+    }
+
+    /// Neighbours the kNN graph must hold (None: no graph needed). t-SNE uses 3·perplexity
+    /// (openTSNE's rule), capped at N − 1.
+    pub fn knn_k(&self, n_items: usize) -> Option<usize> {
+        match self {
+            Self::Pca { .. } => None,
+            Self::Tsne(p) => Some(tsne_k(p.perplexity(), n_items)),
+            Self::Umap { n_neighbors, .. } => Some(
+                n_neighbors
+                    .saturating_sub(1)
+                    .clamp(1, n_items.saturating_sub(1).max(1)),
+            ),
+        }
+    }
+
+    /// Every parameter that changes the result, for cache keys.
+    pub fn cache_text(&self, n_items: usize) -> String {
+        match self {
+            Self::Pca { dims } => format!("pca dims={dims}"),
+            Self::Tsne(p) => p.cache_text(n_items),
+            Self::Umap {
+                params,
+                n_neighbors,
+            } => format!(
+                "umap n_neighbors={n_neighbors} {params:?} epochs={}",
+                params.n_epochs(n_items)
+            ),
+        }
+    }
+}
+
+fn tsne_k(perplexity: f64, n_items: usize) -> usize {
+    ((3.0 * perplexity).ceil() as usize).min(n_items.saturating_sub(1))
+}
+
+/// What a layout is computed from.
+#[derive(Debug, Clone, Copy)]
+pub struct LayoutInput<'a> {
+    /// N × `dim`, row-major.
+    pub features: &'a [f32],
+    pub dim: usize,
+    /// The shared kNN graph (t-SNE and UMAP; PCA ignores it).
+    pub knn: Option<&'a KnnGraph>,
+}
+
+/// What the caller sees after each iteration (t-SNE) or epoch (UMAP).
+#[derive(Debug)]
+pub struct LayoutStep<'a> {
+    /// Iterations done (1-based).
+    pub iter: usize,
+    pub n_iter: usize,
+    /// t-SNE's KL divergence, on the iterations where it was evaluated.
+    pub loss: Option<f64>,
+    /// The current layout, N × dims.
+    pub coords: &'a [f32],
+}
+
+/// A computed layout: N × `dims` coordinates, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    pub dims: usize,
+    pub coords: Vec<f32>,
+}
+
+impl Layout {
+    /// Serialise for the cache: dims (u64), then the coordinates (f32), little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = (self.dims as u64).to_le_bytes().to_vec();
+        out.extend(self.coords.iter().flat_map(|v| v.to_le_bytes()));
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (head, rest) = bytes.split_at_checked(8)?;
+        let dims = u64::from_le_bytes(head.try_into().ok()?) as usize;
+        if dims == 0 || rest.len() % (4 * dims) != 0 {
+            return None;
+        }
+        let coords = rest
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        Some(Self { dims, coords })
+    }
+}
+
+/// Compute a layout. `observer` gets iterations (epochs) done and may cancel (t-SNE);
+/// `on_step` sees the layout as it is optimised and may stop t-SNE early with
+/// `ControlFlow::Break` (UMAP runs to the end).
+pub fn compute_layout(
+    input: &LayoutInput<'_>,
+    params: &LayoutParams,
+    observer: &dyn Observer,
+    on_step: &mut dyn FnMut(&LayoutStep<'_>) -> ControlFlow<()>,
+) -> Result<Layout, LayoutError> {
+    let dims = params.dims();
+    let n = input.features.len() / input.dim.max(1);
+    if n < 2 {
+        return Err(LayoutError::TooFewItems { n_items: n, min: 2 });
+    }
+    let pca_init = || -> Result<Vec<f32>, LayoutError> {
+        Ok(pca::fit(input.features, input.dim, dims)?.transform(input.features))
+    };
+    let graph = |method: &'static str| -> Result<&KnnGraph, LayoutError> {
+        let g = input.knn.ok_or(LayoutError::NeedsGraph { method })?;
+        if g.n_items() != n {
+            return Err(LayoutError::GraphItems {
+                graph: g.n_items(),
+                features: n,
+            });
+        }
+        Ok(g)
+    };
+    let needed = params.knn_k(n).unwrap_or(0);
+    let truncated;
+    let coords = match params {
+        LayoutParams::Pca { .. } => pca_init()?,
+        LayoutParams::Tsne(p) => {
+            let g = graph("t-SNE")?;
+            if g.k < needed {
+                return Err(LayoutError::GraphTooSmall {
+                    k: g.k,
+                    needed,
+                    perplexity: p.perplexity(),
+                });
+            }
+            let g = if g.k > needed {
+                truncated = g.truncated(needed);
+                &truncated
+            } else {
+                g
+            };
+            let affinities = affinity::tsne_affinities(g, p.perplexity());
+            let mut init = if input.dim >= dims {
+                pca_init()?
+            } else {
+                tsne::random_init(n, dims, p.seed())
+            };
+            tsne::scale_init(&mut init, dims);
+            tsne::optimize(&affinities, init, p, observer, |s| {
+                on_step(&LayoutStep {
+                    iter: s.iter,
+                    n_iter: s.n_iter,
+                    loss: s.kl,
+                    coords: s.coords,
+                })
+            })?
+            .coords
+        }
+        LayoutParams::Umap { params: p, .. } => {
+            let g = graph("UMAP")?;
+            let g = if g.k > needed {
+                truncated = g.truncated(needed);
+                &truncated
+            } else {
+                g
+            };
+            let weights = affinity::umap_affinities(g);
+            let mut init = pca_init()?;
+            umap::scale_init(&mut init);
+            let total = p.n_epochs(n);
+            umap::optimize(&weights, &mut init, p, |epoch, coords| {
+                observer.progress(epoch as u64, total as u64);
+                // UMAP cannot stop early; the callback only watches.
+                let _ = on_step(&LayoutStep {
+                    iter: epoch,
+                    n_iter: total,
+                    loss: None,
+                    coords,
+                });
+            });
+            init
+        }
+    };
+    Ok(Layout { dims, coords })
+}
