@@ -174,6 +174,12 @@ pub struct ViewArgs {
     /// The view to start in.
     #[arg(long, value_enum, default_value_t = StartView::TwoD)]
     view: StartView,
+    /// Layout computed at start (when none is cached): umap, tsne or pca.
+    #[arg(long, value_enum, default_value_t = StartMethod::Umap)]
+    method: StartMethod,
+    /// t-SNE perplexity for the layout computed at start.
+    #[arg(long, default_value_t = 30.0)]
+    perplexity: f64,
     /// Dimensions of the layout computed at start (2 or 3).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
     dims: u8,
@@ -196,6 +202,14 @@ pub struct ViewArgs {
     /// Window size in logical pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
     size: (u32, u32),
+}
+
+/// The layout the explorer computes at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartMethod {
+    Umap,
+    Tsne,
+    Pca,
 }
 
 /// The view the explorer opens in.

@@ -100,6 +100,12 @@ fn show(
         launched: super::launched(),
         labels_dir: view.labels_out.clone(),
         save_selection_path: view.save_selection_path.clone(),
+        method: match view.method {
+            super::StartMethod::Umap => ivt::viewer::layout_job::LayoutMethod::Umap,
+            super::StartMethod::Tsne => ivt::viewer::layout_job::LayoutMethod::Tsne,
+            super::StartMethod::Pca => ivt::viewer::layout_job::LayoutMethod::Pca,
+        },
+        perplexity: view.perplexity,
         label_names: ivt::labels::LabelSet::parse(&view.label_names).context("--label-names")?,
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());

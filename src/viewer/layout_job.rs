@@ -18,7 +18,8 @@ use super::{LayoutCoords, Store};
 use crate::cache::{Cache, CacheKey, Lookup};
 use crate::dataset::Features;
 use crate::knn::{self, KnnGraph, Metric};
-use crate::layout::{affinity, pca, umap};
+use crate::layout::{Layout, LayoutInput, LayoutParams, LayoutStep, compute_layout, tsne, umap};
+use std::ops::ControlFlow;
 
 /// Bumped when a change to the layout code changes its output for the same parameters.
 const LAYOUT_CACHE_VERSION: u32 = 1;
@@ -30,15 +31,17 @@ pub const GRAPH_K: usize = 30;
 pub enum LayoutMethod {
     #[default]
     Umap,
+    Tsne,
     Pca,
 }
 
 impl LayoutMethod {
-    pub const ALL: [Self; 2] = [Self::Umap, Self::Pca];
+    pub const ALL: [Self; 3] = [Self::Umap, Self::Tsne, Self::Pca];
 
     pub fn label(self) -> &'static str {
         match self {
             Self::Umap => "UMAP",
+            Self::Tsne => "t-SNE",
             Self::Pca => "PCA",
         }
     }
@@ -51,6 +54,8 @@ pub struct LayoutRequest {
     pub dims: usize,
     pub n_neighbors: usize,
     pub min_dist: f64,
+    /// t-SNE.
+    pub perplexity: f64,
     pub seed: u64,
 }
 
@@ -61,6 +66,7 @@ impl Default for LayoutRequest {
             dims: 2,
             n_neighbors: 15,
             min_dist: 0.1,
+            perplexity: 30.0,
             seed: 0,
         }
     }
@@ -71,20 +77,36 @@ impl LayoutRequest {
         format!("{} {}D", self.method.label(), self.dims)
     }
 
-    /// The cache key's parameter string: everything that changes the result.
-    fn cache_params(&self, metric: Metric) -> String {
-        match self.method {
-            LayoutMethod::Pca => format!("pca dims={} v{LAYOUT_CACHE_VERSION}", self.dims),
-            LayoutMethod::Umap => format!(
-                "umap dims={} n_neighbors={} min_dist={} spread=1 epochs=auto seed={} knn=auto/{} metric={} v{LAYOUT_CACHE_VERSION}",
-                self.dims,
-                self.n_neighbors,
-                self.min_dist,
-                self.seed,
-                knn::ALGORITHM_VERSION,
-                metric.name()
+    /// The engine's validated parameters.
+    pub fn params(&self) -> Result<LayoutParams, String> {
+        Ok(match self.method {
+            LayoutMethod::Pca => LayoutParams::Pca { dims: self.dims },
+            LayoutMethod::Tsne => LayoutParams::Tsne(
+                tsne::params()
+                    .dims(self.dims)
+                    .perplexity(self.perplexity)
+                    .seed(self.seed)
+                    .check()
+                    .map_err(|e| e.to_string())?,
             ),
-        }
+            LayoutMethod::Umap => {
+                if !(0.0..=1.0).contains(&self.min_dist) || self.n_neighbors < 2 {
+                    return Err(format!(
+                        "UMAP needs min_dist in [0, 1] and n_neighbors ≥ 2 (got {} and {})",
+                        self.min_dist, self.n_neighbors
+                    ));
+                }
+                LayoutParams::Umap {
+                    params: umap::UmapParams {
+                        dims: self.dims,
+                        min_dist: self.min_dist,
+                        seed: self.seed,
+                        ..umap::UmapParams::default()
+                    },
+                    n_neighbors: self.n_neighbors,
+                }
+            }
+        })
     }
 }
 
@@ -312,7 +334,8 @@ fn poll_job(mut store: ResMut<Store>, mut job: ResMut<LayoutJob>) {
     }
 }
 
-/// The job itself: cached layout, or PCA → kNN graph → optimiser, with progress.
+/// The job itself: cached layout, or kNN graph → `compute_layout`, with progress and
+/// snapshots for the animation.
 pub fn compute(
     features: &Features,
     req: &LayoutRequest,
@@ -323,15 +346,22 @@ pub fn compute(
 ) -> Result<JobResult, String> {
     let n = features.n_items();
     let dims = req.dims;
+    let params = req.params()?;
     let mut warnings = Vec::new();
     let key = CacheKey::new(
-        "layout",
+        "viewer-layout",
         features.as_slice(),
         features.dim(),
-        &req.cache_params(metric),
+        &format!(
+            "{} knn=auto/{} metric={} v{LAYOUT_CACHE_VERSION}",
+            params.cache_text(n),
+            knn::ALGORITHM_VERSION,
+            metric.name()
+        ),
     );
+    // One graph serves the layout and the neighbour grid: the larger k of the two.
     let graph_k = GRAPH_K
-        .max(req.n_neighbors.saturating_sub(1))
+        .max(params.knn_k(n).unwrap_or(0))
         .min(n.saturating_sub(1));
     let get_graph = |warnings: &mut Vec<String>| -> Result<Option<Arc<KnnGraph>>, String> {
         if let Some(g) = &have_graph
@@ -359,80 +389,59 @@ pub fn compute(
     };
     shared.set_stage("reading the cache");
     match cache.load(&key) {
-        Lookup::Hit(bytes) if bytes.len() == n * dims * 4 => {
-            let coords: Vec<f32> = bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            let graph = get_graph(&mut warnings)?;
-            return Ok(JobResult {
-                layout: Some(LayoutCoords {
-                    dims,
-                    coords,
-                    label: req.label(),
-                }),
-                graph,
-                from_cache: true,
-                warnings,
-            });
-        }
-        Lookup::Hit(_) => warnings.push(format!(
-            "cached layout {key} has the wrong size; recomputing"
+        Lookup::Hit(bytes) => match Layout::from_bytes(&bytes) {
+            Some(l) if l.dims == dims && l.coords.len() == n * dims => {
+                let graph = get_graph(&mut warnings)?;
+                return Ok(JobResult {
+                    layout: Some(LayoutCoords {
+                        dims,
+                        coords: l.coords,
+                        label: req.label(),
+                    }),
+                    graph,
+                    from_cache: true,
+                    warnings,
+                });
+            }
+            _ => warnings.push(format!("cached layout {key} does not fit; recomputing")),
+        },
+        Lookup::Corrupt { path, reason } => warnings.push(format!(
+            "ignoring cache entry {}: {reason}; recomputing",
+            path.display()
         )),
-        Lookup::Corrupt { path, reason } => {
-            warnings.push(format!(
-                "ignoring cache entry {}: {reason}; recomputing",
-                path.display()
-            ));
-        }
         Lookup::Miss => {}
     }
-    shared.set_stage("PCA");
-    let fitted =
-        pca::fit(features.as_slice(), features.dim(), dims).map_err(|e| format!("PCA: {e}"))?;
-    let mut coords = fitted.transform(features.as_slice());
-    let graph = match req.method {
-        LayoutMethod::Pca => get_graph(&mut warnings)?,
-        LayoutMethod::Umap => {
-            umap::scale_init(&mut coords);
-            shared.publish(&coords);
-            let graph = get_graph(&mut warnings)?;
-            let Some(g) = &graph else {
-                return Err("UMAP needs at least two items".to_owned());
-            };
-            let k = (req.n_neighbors.saturating_sub(1)).clamp(1, g.k);
-            let weights = affinity::umap_affinities(&g.truncated(k));
-            let params = umap::UmapParams {
-                dims,
-                min_dist: req.min_dist,
-                seed: req.seed,
-                ..umap::UmapParams::default()
-            };
-            let total = params.n_epochs(n);
-            shared.set_stage("UMAP");
-            // About 60 frames of animation whatever the epoch count.
-            let every = (total / 60).max(1);
-            umap::optimize(&weights, &mut coords, &params, |epoch, now| {
-                use crate::progress::Observer;
-                shared.progress(epoch as u64, total as u64);
-                if epoch % every == 0 && !shared.cancelled() {
-                    shared.publish(now);
-                }
-            });
-            graph
+    let graph = get_graph(&mut warnings)?;
+    shared.set_stage(req.method.label());
+    let input = LayoutInput {
+        features: features.as_slice(),
+        dim: features.dim(),
+        knn: graph.as_deref(),
+    };
+    let mut on_step = |step: &LayoutStep<'_>| {
+        // About 60 frames of animation whatever the iteration count.
+        let every = (step.n_iter / 60).max(1);
+        if step.iter % every == 1 || every == 1 {
+            shared.publish(step.coords);
+        }
+        if shared.cancel.load(Ordering::Relaxed) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
     };
+    let layout =
+        compute_layout(&input, &params, shared, &mut on_step).map_err(|e| e.to_string())?;
     if shared.cancel.load(Ordering::Relaxed) {
         return Err("replaced by a newer request".to_owned());
     }
-    let bytes: Vec<u8> = coords.iter().flat_map(|v| v.to_le_bytes()).collect();
-    if let Err(e) = cache.store(&key, &bytes) {
+    if let Err(e) = cache.store(&key, &layout.to_bytes()) {
         warnings.push(e.to_string());
     }
     Ok(JobResult {
         layout: Some(LayoutCoords {
             dims,
-            coords,
+            coords: layout.coords,
             label: req.label(),
         }),
         graph,

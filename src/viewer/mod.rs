@@ -142,6 +142,9 @@ pub struct ViewerOptions {
     pub label_names: crate::labels::LabelSet,
     /// `--save-selection-path`: copy images given the first label here as they are labelled.
     pub save_selection_path: Option<PathBuf>,
+    /// The layout computed at start (unless cached or `layout` is given).
+    pub method: layout_job::LayoutMethod,
+    pub perplexity: f64,
 }
 
 impl Default for ViewerOptions {
@@ -163,6 +166,8 @@ impl Default for ViewerOptions {
             labels_dir: None,
             label_names: crate::labels::LabelSet::default(),
             save_selection_path: None,
+            method: layout_job::LayoutMethod::Umap,
+            perplexity: 30.0,
         }
     }
 }
@@ -466,6 +471,8 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
         .insert_resource(labels)
         .insert_resource(layout_job::InitialRequest(layout_job::LayoutRequest {
             dims: options.dims,
+            method: options.method,
+            perplexity: options.perplexity,
             ..default()
         }))
         .add_plugins(ExplorerStatePlugin {

@@ -261,8 +261,6 @@ pub fn layout_ui(
                 for m in LayoutMethod::ALL {
                     ui.selectable_value(&mut draft.method, m, m.label());
                 }
-                ui.add_enabled(false, egui::Button::new("t-SNE"))
-                    .on_disabled_hover_text("t-SNE arrives with the layout engine (issue #4)");
             });
             ui.end_row();
             ui.label("dims");
@@ -273,6 +271,18 @@ pub fn layout_ui(
                 });
             });
             ui.end_row();
+            if draft.method == LayoutMethod::Tsne {
+                ui.label("perplexity");
+                ui.add(
+                    egui::DragValue::new(&mut draft.perplexity)
+                        .range(2.0..=200.0)
+                        .speed(0.5),
+                );
+                ui.end_row();
+                ui.label("seed");
+                ui.add(egui::DragValue::new(&mut draft.seed));
+                ui.end_row();
+            }
             if draft.method == LayoutMethod::Umap {
                 ui.label("n_neighbors");
                 ui.add(egui::DragValue::new(&mut draft.n_neighbors).range(2..=200));
