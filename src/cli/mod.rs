@@ -351,7 +351,7 @@ pub struct LayoutArgs {
     #[arg(long, default_value_t = 1.0)]
     dof: f64,
     /// t-SNE: how the repulsive forces are computed (auto: exact below 1,000 items, FFT
-    /// interpolation in 2D from 5,000, Barnes-Hut otherwise).
+    /// interpolation in 2D from 10,000, Barnes-Hut otherwise).
     #[arg(long, value_enum, default_value_t = TsneGradient::Auto)]
     tsne_gradient: TsneGradient,
     /// Seed: the same seed gives the same layout.

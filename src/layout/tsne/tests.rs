@@ -91,11 +91,11 @@ fn exact_gradient_matches_finite_differences() {
 }
 
 /// ‖approx − exact‖ / ‖exact‖ of the full gradient, and the relative error of Z.
-fn gradient_error(gradient: Gradient, dims: usize, dof: f64) -> (f64, f64) {
+fn gradient_error(gradient: Gradient, dims: usize, dof: f64, scale: f32) -> (f64, f64) {
     let n = 2000;
     let (data, _) = blobs(5, n / 5, 10, 3.0, 5);
     let (_, p) = affinities(&data, 10, 30.0);
-    let y = layout_like(n, dims, 17);
+    let y: Vec<f32> = layout_like(n, dims, 17).iter().map(|v| v * scale).collect();
     let (exact, _) = exact_gradient(&p, &y, dims, dof);
     let mut rep_exact = vec![0f32; n * dims];
     let z_exact = exact_repulsion(&y, dims, dof, &mut rep_exact);
@@ -116,18 +116,26 @@ fn gradient_error(gradient: Gradient, dims: usize, dof: f64) -> (f64, f64) {
 #[test]
 fn fft_gradient_within_one_percent_of_exact() {
     for dof in [1.0, 0.5] {
-        let (err, z_err) = gradient_error(Gradient::Fft, 2, dof);
+        let (err, z_err) = gradient_error(Gradient::Fft, 2, dof, 1.0);
         assert!(
             err < 0.01 && z_err < 0.01,
             "dof {dof}: gradient {err}, Z {z_err}"
         );
     }
+    // Spread 5× wider (±100), near neighbours dominate and three nodes per unit box
+    // interpolate them less well: openTSNE's own FFT gradient is off by 3.30% on this layout
+    // (its repulsion vs the exact one); ours must be no worse.
+    let (err, z_err) = gradient_error(Gradient::Fft, 2, 1.0, 5.0);
+    assert!(
+        err < 0.034 && z_err < 0.01,
+        "wide: gradient {err}, Z {z_err}"
+    );
 }
 
 #[test]
 fn barnes_hut_gradient_within_one_percent_of_exact() {
     for dims in [2, 3] {
-        let (err, z_err) = gradient_error(Gradient::BarnesHut, dims, 1.0);
+        let (err, z_err) = gradient_error(Gradient::BarnesHut, dims, 1.0, 1.0);
         assert!(
             err < 0.01 && z_err < 0.01,
             "dims {dims}: gradient {err}, Z {z_err}"
