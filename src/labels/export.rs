@@ -170,6 +170,29 @@ pub fn copy_without_overwrite(source: &Path, dir: &Path, item: u32) -> std::io::
     Ok(target)
 }
 
+/// `label/<name>` when it already holds exactly `source` (same bytes, or a link to it) and no
+/// other item of this export claims it: what an export killed before its manifest leaves.
+fn left_by_interrupted_export(
+    out: &Path,
+    label: &str,
+    source: &Path,
+    taken: &HashSet<String>,
+) -> Option<String> {
+    let name = source.file_name()?.to_string_lossy().into_owned();
+    let rel = format!("{label}/{name}");
+    if taken.contains(&rel) {
+        return None;
+    }
+    let target = out.join(&rel);
+    let meta = std::fs::symlink_metadata(&target).ok()?;
+    let same = if meta.file_type().is_symlink() {
+        std::fs::canonicalize(&target).ok()? == std::fs::canonicalize(source).ok()?
+    } else {
+        meta.is_file() && std::fs::read(&target).ok()? == std::fs::read(source).ok()?
+    };
+    same.then_some(rel)
+}
+
 fn place(source: &Path, target: &Path, mode: ExportMode) -> std::io::Result<()> {
     match mode {
         ExportMode::Copy => std::fs::copy(source, target).map(|_| ()),
@@ -272,17 +295,23 @@ pub fn export(
                             .map_err(|e| err(format!("{}: {e}", stale.display())))?;
                     }
                 }
-                let (rel, renamed) = free_name(out, label, source, item.0, &taken);
-                place(source, &out.join(&rel), mode).map_err(|e| {
-                    err(format!(
-                        "{} → {}: {e}",
-                        source.display(),
-                        out.join(&rel).display()
-                    ))
-                })?;
-                report.added += 1;
-                report.renamed += usize::from(renamed);
-                rel
+                if let Some(rel) = left_by_interrupted_export(out, label, source, &taken) {
+                    // Placed by an export that died before writing its manifest: adopt it.
+                    report.added += 1;
+                    rel
+                } else {
+                    let (rel, renamed) = free_name(out, label, source, item.0, &taken);
+                    place(source, &out.join(&rel), mode).map_err(|e| {
+                        err(format!(
+                            "{} → {}: {e}",
+                            source.display(),
+                            out.join(&rel).display()
+                        ))
+                    })?;
+                    report.added += 1;
+                    report.renamed += usize::from(renamed);
+                    rel
+                }
             }
         };
         taken.insert(file.clone());
@@ -424,6 +453,23 @@ mod tests {
         assert_eq!(b, dst.path().join("./img-1.png"));
         assert_eq!(std::fs::read_to_string(&a).expect("a"), "image 0");
         assert_eq!(std::fs::read_to_string(&b).expect("b"), "image 1");
+    }
+
+    #[test]
+    fn an_export_killed_before_its_manifest_is_resumed_without_duplicates() {
+        let src = tempfile::tempdir().expect("src");
+        let out = tempfile::tempdir().expect("out");
+        let sources = sources(src.path());
+        let s = state(&[(2, Some("negative")), (3, Some("negative"))]);
+        export(out.path(), &s, &sources, ExportMode::Copy).expect("export");
+        // As if the process died after placing the files but before the manifest.
+        std::fs::remove_file(out.path().join(MANIFEST)).expect("rm manifest");
+        let r = export(out.path(), &s, &sources, ExportMode::Copy).expect("again");
+        assert_eq!((r.added, r.renamed), (2, 0));
+        assert_eq!(
+            tree(out.path()),
+            ["negative/other.png=image 2", "negative/third.png=image 3"]
+        );
     }
 
     #[test]
