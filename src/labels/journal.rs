@@ -51,7 +51,7 @@ impl Lock {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let text = std::fs::read_to_string(&path).unwrap_or_default();
                     let pid: Option<u32> = text.trim().parse().ok();
-                    let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+                    let alive = pid.is_some_and(process_alive);
                     if let (true, Some(pid)) = (alive, pid) {
                         return Err(LabelError::Locked { path, pid });
                     }
@@ -66,6 +66,23 @@ impl Lock {
             }
         }
         Err(io_err(&path, "could not take the lock"))
+    }
+}
+
+/// Whether `pid` is a live process (Linux `/proc`): a zombie — a killed explorer its parent has
+/// not reaped yet — counts as gone. Where `/proc` does not exist, any recorded pid counts as
+/// alive (the safe side: the user removes the lock by hand).
+fn process_alive(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name: "pid (comm) S ...".
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
     }
 }
 
