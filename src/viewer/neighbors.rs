@@ -169,23 +169,12 @@ pub fn distance(a: &[f32], b: &[f32], metric: Metric) -> f32 {
     }
 }
 
-/// `count` of `items` chosen uniformly (partial Fisher-Yates with a splitmix64 stream).
-fn sample(mut items: Vec<usize>, count: usize, seed: u64) -> Vec<usize> {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let take = count.min(items.len());
-    for i in 0..take {
-        let j = i + (next() % (items.len() - i) as u64) as usize;
-        items.swap(i, j);
-    }
-    items.truncate(take);
-    items
+/// `count` of `items` chosen uniformly: the metrics' seeded sampler, applied to positions.
+fn sample(items: Vec<usize>, count: usize, seed: u64) -> Vec<usize> {
+    crate::metrics::sample_items(items.len(), count, seed)
+        .into_iter()
+        .map(|k| items[k])
+        .collect()
 }
 
 /// Recompute the grid's items when the selection, mode, size or graph changes.
