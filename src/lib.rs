@@ -16,6 +16,7 @@
 //! - [`metrics`]: trustworthiness, kNN preservation, kNN label accuracy of a layout.
 //! - [`cache`]: computed artefacts on disk, keyed by data, parameters and algorithm version.
 //! - [`progress`]: progress and cancellation for long computations.
+//! - [`thumbs`]: the thumbnail cache: every image decoded once into cells of a few sizes.
 //! - [`atomic`]: all-or-nothing file writes.
 //! - `viewer` (feature `viewer`): the Bevy explorer.
 //!
@@ -31,5 +32,6 @@ pub mod layout;
 pub mod metrics;
 pub mod npy;
 pub mod progress;
+pub mod thumbs;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -52,6 +52,32 @@ fn have_xvfb() -> bool {
     Command::new("xvfb-run").arg("--help").output().is_ok()
 }
 
+/// Run `ivt-explore screenshot ARGS -o OUT` under Xvfb; its stdout, or a panic with both
+/// streams. `keep_as`: the name the PNG is kept under in `$IVT_KEEP_SCREENSHOTS`.
+fn screenshot(args: &[&std::ffi::OsStr], out: &Path, keep_as: &str) -> String {
+    let output = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1920x1080x24"])
+        .arg(env!("CARGO_BIN_EXE_ivt-explore"))
+        .arg("screenshot")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .env("WGPU_BACKEND", "vulkan")
+        .output()
+        .expect("run xvfb-run");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "screenshot failed:\n{stdout}\n{stderr}"
+    );
+    // Keep the picture for a human to look at.
+    if let Some(dir) = std::env::var_os("IVT_KEEP_SCREENSHOTS") {
+        let _ = std::fs::copy(out, Path::new(&dir).join(keep_as));
+    }
+    stdout
+}
+
 /// The 20 palette colours' first three (the classes of the test data), from the viewer.
 fn palette(code: usize) -> [u8; 3] {
     let c = ivt::viewer::colors::category_color(code);
@@ -79,34 +105,21 @@ fn the_demo_style_view_shows_the_selection_its_neighbours_and_the_palette() {
     make_dataset(&data);
     let out = tmp.path().join("view.png");
     let selected = 4u32; // class 1
-    let output = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1920x1080x24"])
-        .arg(env!("CARGO_BIN_EXE_ivt-explore"))
-        .arg("screenshot")
-        .arg(&data)
-        .args([
-            "--select",
-            &selected.to_string(),
-            "--size",
-            "1280x720",
-            "--cache",
-        ])
-        .arg(tmp.path().join("cache"))
-        .arg("-o")
-        .arg(&out)
-        .env("WGPU_BACKEND", "vulkan")
-        .output()
-        .expect("run xvfb-run");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "screenshot failed:\n{stdout}\n{stderr}"
+    let cache = tmp.path().join("cache");
+    let selected_arg = selected.to_string();
+    let stdout = screenshot(
+        &[
+            data.as_os_str(),
+            "--select".as_ref(),
+            selected_arg.as_ref(),
+            "--size".as_ref(),
+            "1280x720".as_ref(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+        ],
+        &out,
+        "screenshot-test.png",
     );
-    // Keep the picture for a human to look at.
-    if let Some(dir) = std::env::var_os("IVT_KEEP_SCREENSHOTS") {
-        let _ = std::fs::copy(&out, Path::new(&dir).join("screenshot-test.png"));
-    }
     let img = image::open(&out).expect("the PNG").to_rgb8();
     assert_eq!(img.dimensions(), (1280, 720));
 
@@ -156,6 +169,151 @@ fn the_demo_style_view_shows_the_selection_its_neighbours_and_the_palette() {
         assert!(
             count > 100,
             "class {code}: only {count} pixels of its colour"
+        );
+    }
+}
+
+/// A 24×24 picture of random 4×4-pixel blocks, different for every item.
+fn block_image(item: u32) -> RgbImage {
+    let mut state = 0x9e37_79b9_u64 ^ (u64::from(item) << 20) ^ 0x1234_5678;
+    let mut blocks = [[0u8; 3]; 36];
+    for b in &mut blocks {
+        for c in b.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *c = (state % 256) as u8;
+        }
+    }
+    RgbImage::from_fn(24, 24, |x, y| Rgb(blocks[(y / 4 * 6 + x / 4) as usize]))
+}
+
+/// Pearson correlation of two equally long sample lists.
+fn correlation(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len() as f32;
+    let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        cov += (x - ma) * (y - mb);
+        va += (x - ma) * (x - ma);
+        vb += (y - mb) * (y - mb);
+    }
+    cov / (va * vb).sqrt().max(1e-9)
+}
+
+#[test]
+fn zoomed_in_thumbnails_show_each_items_own_image() {
+    if std::env::var_os("IVT_SKIP_SCREENSHOT_TESTS").is_some() {
+        eprintln!("skipped: IVT_SKIP_SCREENSHOT_TESTS is set");
+        return;
+    }
+    assert!(
+        have_xvfb(),
+        "xvfb-run is not installed: `./run test` installs it"
+    );
+    // 400 items on a 20 × 20 grid (one layout unit apart), each with its own block picture.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("grid");
+    let images = data.join("images");
+    std::fs::create_dir_all(&images).expect("images dir");
+    let (n, side) = (400u32, 20u32);
+    let features: Vec<f32> = (0..n * 4).map(|i| ((i * 7919) % 101) as f32).collect();
+    ivt::npy::write(&data.join("features.npy"), &[n as usize, 4], &features).expect("features");
+    for i in 0..n {
+        block_image(i)
+            .save(images.join(format!("{i:04}.png")))
+            .expect("png");
+    }
+    let grid: Vec<f32> = (0..n)
+        .flat_map(|i| [(i % side) as f32, (i / side) as f32])
+        .collect();
+    let layout = tmp.path().join("grid.npy");
+    ivt::npy::write(&layout, &[n as usize, 2], &grid).expect("layout");
+    let out = tmp.path().join("view.png");
+    let selected = 210u32;
+    let cache = tmp.path().join("cache");
+    let stdout = screenshot(
+        &[
+            data.as_os_str(),
+            "--layout".as_ref(),
+            layout.as_os_str(),
+            "--select".as_ref(),
+            selected.to_string().as_ref(),
+            "--zoom".as_ref(),
+            "6".as_ref(),
+            "--size".as_ref(),
+            "1280x720".as_ref(),
+            "--nside".as_ref(),
+            "1".as_ref(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+        ],
+        &out,
+        "thumbnails-test.png",
+    );
+    let numbers = |prefix: &str| -> Vec<f32> {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(prefix) || l.contains(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line:\n{stdout}"))
+            .split(['(', ')', ',', ' '])
+            .filter_map(|t| t.trim().parse().ok())
+            .collect()
+    };
+    let at = numbers("selected item");
+    let (sx, sy) = (at[1], at[2]);
+    let tile = numbers("thumbnails drawn")[1];
+    assert!(
+        tile > 60.0,
+        "zoomed in, thumbnails should be large: {tile} px"
+    );
+    let img = image::open(&out).expect("the PNG").to_rgb8();
+
+    // World size = 0.8 · extent / √n = 0.8 · 19 / 20 of the grid spacing.
+    let spacing = tile / 0.76;
+    // Samples of the screenshot inside a tile centred at (cx, cy), away from its frame and
+    // from the selection ring, paired with the same spots of each candidate source image.
+    let score = |cx: f32, cy: f32, source: &RgbImage| -> f32 {
+        let (mut shot, mut src) = (Vec::new(), Vec::new());
+        let inner = tile / 2.0 - 5.0;
+        let mut dy = -inner;
+        while dy <= inner {
+            let mut dx = -inner;
+            while dx <= inner {
+                if dx.hypot(dy) > 18.0 {
+                    let p = img.get_pixel((cx + dx) as u32, (cy + dy) as u32);
+                    let u = ((dx / tile + 0.5) * 24.0).clamp(0.0, 23.0) as u32;
+                    let v = ((dy / tile + 0.5) * 24.0).clamp(0.0, 23.0) as u32;
+                    let q = source.get_pixel(u, v);
+                    for c in 0..3 {
+                        shot.push(f32::from(p[c]));
+                        src.push(f32::from(q[c]));
+                    }
+                }
+                dx += 3.0;
+            }
+            dy += 3.0;
+        }
+        correlation(&shot, &src)
+    };
+    let sources: Vec<RgbImage> = (0..n).map(block_image).collect();
+    // The selected item, and its grid neighbours left and right (screen y grows downwards,
+    // layout y upwards: the item one row up in the layout is `spacing` pixels higher).
+    for (item, cx, cy) in [
+        (selected, sx, sy),
+        (selected + 1, sx + spacing, sy),
+        (selected - 1, sx - spacing, sy),
+        (selected + side, sx, sy - spacing),
+    ] {
+        let own = score(cx, cy, &sources[item as usize]);
+        let best_other = (0..n)
+            .filter(|&j| j != item)
+            .map(|j| score(cx, cy, &sources[j as usize]))
+            .fold(f32::MIN, f32::max);
+        assert!(
+            own > 0.8 && own > best_other + 0.3,
+            "item {item} at ({cx:.0}, {cy:.0}): correlation with its own image {own:.2}, \
+             best other {best_other:.2}"
         );
     }
 }

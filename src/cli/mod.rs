@@ -7,6 +7,7 @@ mod info;
 mod knn;
 mod layout;
 mod open;
+mod thumbs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ enum Command {
     Knn(KnnArgs),
     /// Compute a 2D or 3D layout (t-SNE, UMAP or PCA).
     Layout(LayoutArgs),
+    /// Build the thumbnail cache of the data set's images (the explorer builds it too, on open).
+    Thumbs(ThumbsArgs),
     /// Hierarchical clustering, cut into a number of clusters.
     Cluster(ClusterArgs),
     /// Score a layout: trustworthiness, kNN preservation, kNN label accuracy.
@@ -143,6 +146,21 @@ impl InputOptions {
 }
 
 #[derive(Debug, Args)]
+pub struct ThumbsArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Largest thumbnail cell side in pixels (a power of two, 8–256); never above the images'
+    /// own size.
+    #[arg(long, default_value_t = 128)]
+    thumbnail_px: u32,
+    /// Decoding threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
 pub struct OpenArgs {
     #[command(flatten)]
     input: InputArgs,
@@ -202,6 +220,27 @@ pub struct ViewArgs {
     /// Window size in logical pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
     size: (u32, u32),
+    /// Start with dots only (`T` toggles thumbnails).
+    #[arg(long)]
+    no_thumbnails: bool,
+    /// Thumbnail side as a multiple of the typical spacing between points.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    thumbnail_size: f32,
+    /// At most this many thumbnails in view; the others are dots (updated as you pan and zoom).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_thumbnails: usize,
+    /// Largest thumbnail cell side in pixels (a power of two, 8–256; never above the images' size).
+    #[arg(long, value_name = "PX", default_value_t = 128)]
+    thumbnail_px: u32,
+    /// GPU memory for thumbnail textures, in MB.
+    #[arg(long, value_name = "MB", default_value_t = 512)]
+    gpu_mem_mb: u64,
+    /// In dense regions show one thumbnail per thumbnail-sized patch of screen (`X` toggles).
+    #[arg(long)]
+    declutter: bool,
+    /// Start zoomed in this many times, centred on the --select item (or the map's centre).
+    #[arg(long, value_name = "F")]
+    zoom: Option<f32>,
 }
 
 /// The layout the explorer computes at start.
@@ -451,6 +490,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Embed(_)) => not_yet("embed", "#8"),
         Some(Command::Knn(args)) => knn::run(&args),
         Some(Command::Layout(args)) => layout::run(&args),
+        Some(Command::Thumbs(args)) => thumbs::run(&args),
         Some(Command::Cluster(_)) => not_yet("cluster", "#6"),
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::ExportProjector(_)) => not_yet("export-projector", "#9"),

@@ -107,6 +107,16 @@ fn show(
         },
         perplexity: view.perplexity,
         label_names: ivt::labels::LabelSet::parse(&view.label_names).context("--label-names")?,
+        thumbnails: ivt::viewer::mosaic::MosaicSettings {
+            enabled: !view.no_thumbnails,
+            declutter: view.declutter,
+            size: view.thumbnail_size,
+            max_thumbnails: view.max_thumbnails,
+            ..Default::default()
+        },
+        thumbnail_px: view.thumbnail_px,
+        gpu_mem_mb: view.gpu_mem_mb,
+        zoom: view.zoom,
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;

@@ -29,6 +29,8 @@ pub struct ViewSettings {
     /// The user has panned, zoomed or orbited since the last fit: a new layout (or an
     /// animation frame) then no longer refits the view under their hands.
     pub user_moved: bool,
+    /// `--zoom`: the first fit zooms in this many times on the selected item.
+    pub start_zoom: Option<f32>,
 }
 
 impl ViewSettings {
@@ -39,6 +41,7 @@ impl ViewSettings {
             fit_requested: true,
             ease_to: None,
             user_moved: false,
+            start_zoom: None,
         }
     }
 
@@ -337,6 +340,7 @@ fn set_viewports(
 /// Fit both cameras to the layout's bounds when asked (and when the first layout arrives).
 fn fit_to_data(
     store: Res<Store>,
+    selection: Res<super::Selection>,
     central: Res<CentralRect>,
     mut settings: ResMut<ViewSettings>,
     mut cams_2d: Query<(&mut Transform, &mut Projection), Only2d>,
@@ -361,7 +365,18 @@ fn fit_to_data(
         return;
     };
     settings.fit_requested = false;
-    let (center, scale) = fit_2d(&bounds, central.0.size());
+    let (mut center, mut scale) = fit_2d(&bounds, central.0.size());
+    // `--zoom`: once, towards the selected item (else the centre).
+    let zoom = settings.start_zoom.take();
+    let focus = selection
+        .selected
+        .filter(|i| i.index() < layout.n_items())
+        .map_or(bounds.center(), |i| layout.position(i));
+    if let Some(z) = zoom {
+        center = focus.truncate();
+        scale /= z;
+        settings.user_moved = true;
+    }
     for (mut transform, mut projection) in &mut cams_2d {
         transform.translation = center.extend(0.0);
         if let Projection::Orthographic(ortho) = &mut *projection {
@@ -371,8 +386,12 @@ fn fit_to_data(
     let radius = fit_3d_radius(&bounds, FOV_Y);
     settings.fly_speed = bounds.radius() * 0.5;
     for mut orbit in &mut cams_3d {
-        orbit.target_focus = bounds.center();
-        orbit.target_radius = radius;
+        orbit.target_focus = if zoom.is_some() {
+            focus
+        } else {
+            bounds.center()
+        };
+        orbit.target_radius = radius / zoom.unwrap_or(1.0);
         // A 2D layout seen in 3D: face-on, as in the 2D view; a 3D one a little from the side,
         // so its depth shows at once.
         let (yaw, pitch) = if layout.dims > 2 {

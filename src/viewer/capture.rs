@@ -79,18 +79,30 @@ impl Plugin for CapturePlugin {
     }
 }
 
-/// The view shows what it will show: the final layout, the neighbour grid and its images.
-fn view_ready(
-    store: &Store,
-    job: &LayoutJob,
-    selection: &Selection,
-    view: &NeighborView,
-    thumbs: &Thumbs,
-) -> bool {
-    let layout_done =
-        matches!(job.state, JobState::Done { .. } | JobState::Failed(_)) && store.layout.is_some();
-    let grid_done = selection.selected.is_none() || view.computed_for.is_some();
-    layout_done && grid_done && thumbs.is_idle()
+/// What the view is waiting for, read by the capture and the frame benchmark.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Readiness<'w> {
+    store: Res<'w, Store>,
+    job: Res<'w, LayoutJob>,
+    selection: Res<'w, Selection>,
+    view: Res<'w, NeighborView>,
+    thumbs: Res<'w, Thumbs>,
+    mosaic: Res<'w, super::mosaic::Mosaic>,
+    mosaic_settings: Res<'w, super::mosaic::MosaicSettings>,
+}
+
+impl Readiness<'_> {
+    /// The view shows what it will show: the final layout, the neighbour grid and its images,
+    /// the thumbnails in view.
+    fn ready(&self) -> bool {
+        let layout_done = matches!(self.job.state, JobState::Done { .. } | JobState::Failed(_))
+            && self.store.layout.is_some();
+        let grid_done = self.selection.selected.is_none() || self.view.computed_for.is_some();
+        layout_done
+            && grid_done
+            && self.thumbs.is_idle()
+            && self.mosaic.is_idle(&self.mosaic_settings)
+    }
 }
 
 /// Encode and write the PNG all-or-nothing.
@@ -126,11 +138,7 @@ fn screenshot_key(keys: Res<ButtonInput<KeyCode>>, mut commands: Commands) {
 fn headless_capture(
     mut commands: Commands,
     mut capture: ResMut<HeadlessCapture>,
-    store: Res<Store>,
-    job: Res<LayoutJob>,
-    selection: Res<Selection>,
-    view: Res<NeighborView>,
-    thumbs: Res<Thumbs>,
+    ready: Readiness,
     cameras: Query<(&Camera, &GlobalTransform), super::camera::PlotCamera>,
     window: Query<&Window, With<bevy::window::PrimaryWindow>>,
     mut exit: MessageWriter<AppExit>,
@@ -146,12 +154,12 @@ fn headless_capture(
         exit.write(AppExit::error());
         return;
     }
-    if let JobState::Failed(e) = &job.state {
+    if let JobState::Failed(e) = &ready.job.state {
         commands.insert_resource(CaptureOutcome::Failed(format!("the layout failed: {e}")));
         exit.write(AppExit::error());
         return;
     }
-    if !view_ready(&store, &job, &selection, &view, &thumbs) {
+    if !ready.ready() {
         capture.settled = 0;
         return;
     }
@@ -161,7 +169,7 @@ fn headless_capture(
     }
     capture.requested = true;
     // Where the selected item lands in the picture, for scripts and the screenshot tests.
-    if let (Some(item), Some(layout)) = (selection.selected, &store.layout)
+    if let (Some(item), Some(layout)) = (ready.selection.selected, &ready.store.layout)
         && let Some((camera, global)) = cameras.iter().find(|(c, _)| c.is_active)
         && let Ok(in_viewport) = camera.world_to_viewport(global, layout.position(item))
     {
@@ -171,6 +179,12 @@ fn headless_capture(
         println!(
             "selected item {} at pixel ({:.0}, {:.0})",
             item.0, px.x, px.y
+        );
+    }
+    if ready.mosaic.drawn_count > 0 {
+        println!(
+            "{} thumbnails drawn, {:.1} px wide",
+            ready.mosaic.drawn_count, ready.mosaic.side_px
         );
     }
     let path = capture.path.clone();
@@ -207,17 +221,13 @@ pub fn frame_stats(samples_ms: &[f64]) -> (f64, f64) {
 fn bench_frames(
     mut bench: ResMut<FrameBench>,
     time: Res<Time<Real>>,
-    store: Res<Store>,
-    job: Res<LayoutJob>,
-    selection: Res<Selection>,
-    view: Res<NeighborView>,
-    thumbs: Res<Thumbs>,
+    ready: Readiness,
     mut exit: MessageWriter<AppExit>,
 ) {
     if bench.samples_ms.len() >= bench.frames as usize {
         return;
     }
-    if !view_ready(&store, &job, &selection, &view, &thumbs) {
+    if !ready.ready() {
         return;
     }
     bench.settled += 1;
@@ -227,7 +237,7 @@ fn bench_frames(
     bench.samples_ms.push(time.delta_secs_f64() * 1000.0);
     if bench.samples_ms.len() == bench.frames as usize {
         let (mean, p95) = frame_stats(&bench.samples_ms);
-        let n = store.layout.as_ref().map_or(0, |l| l.n_items());
+        let n = ready.store.layout.as_ref().map_or(0, |l| l.n_items());
         println!(
             "frames {} points {n} mean {mean:.2} ms p95 {p95:.2} ms ({:.1} fps)",
             bench.samples_ms.len(),

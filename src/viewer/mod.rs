@@ -7,7 +7,8 @@
 //! - [`camera`]: the 2D (orthographic pan/zoom) and 3D (orbit, fly-through) views;
 //! - [`picking`]: a k-d tree over the layout answers "which point is under the cursor";
 //! - [`layout_job`]: kNN graph and layout computed in the background, cached, animated;
-//! - [`thumbs`]: images decoded off the main thread into an LRU of egui textures;
+//! - [`mosaic`]: every point an image: thumbnails streamed into GPU texture arrays;
+//! - [`thumbs`]: images decoded off the main thread into an LRU of egui textures (panels);
 //! - [`ui`]: egui panels (colouring and legend, layout controls, neighbour grid, help);
 //! - [`capture`]: screenshots (`P`, the `screenshot` command) and `--bench-frames`.
 //!
@@ -20,6 +21,7 @@ pub mod colors;
 pub mod labels;
 pub mod lasso;
 pub mod layout_job;
+pub mod mosaic;
 pub mod neighbors;
 pub mod picking;
 pub mod points;
@@ -69,6 +71,8 @@ pub enum ViewerError {
     Labels(#[from] crate::labels::LabelError),
     #[error("the screenshot could not be taken: {0}")]
     Screenshot(String),
+    #[error("{0}")]
+    Thumbnails(String),
 }
 
 /// Whether a window can be opened at all.
@@ -145,6 +149,14 @@ pub struct ViewerOptions {
     /// The layout computed at start (unless cached or `layout` is given).
     pub method: layout_job::LayoutMethod,
     pub perplexity: f64,
+    /// Thumbnails: shown at start, size, cap, declutter.
+    pub thumbnails: mosaic::MosaicSettings,
+    /// Largest thumbnail cell in pixels (`--thumbnail-px`).
+    pub thumbnail_px: u32,
+    /// GPU memory for thumbnails (`--gpu-mem-mb`).
+    pub gpu_mem_mb: u64,
+    /// Start zoomed in this many times on the selected item (`--zoom`).
+    pub zoom: Option<f32>,
 }
 
 impl Default for ViewerOptions {
@@ -168,6 +180,10 @@ impl Default for ViewerOptions {
             save_selection_path: None,
             method: layout_job::LayoutMethod::Umap,
             perplexity: 30.0,
+            thumbnails: mosaic::MosaicSettings::default(),
+            thumbnail_px: 128,
+            gpu_mem_mb: 512,
+            zoom: None,
         }
     }
 }
@@ -359,7 +375,10 @@ impl Plugin for ExplorerStatePlugin {
                 computed_for: None,
                 items: Vec::new(),
             })
-            .insert_resource(camera::ViewSettings::new(options.view))
+            .insert_resource(camera::ViewSettings {
+                start_zoom: options.zoom,
+                ..camera::ViewSettings::new(options.view)
+            })
             .add_message::<SelectItem>()
             .add_systems(PreUpdate, apply_selection);
     }
@@ -408,6 +427,36 @@ fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Lab
     Ok(labels)
 }
 
+/// Thumbnail options that cannot work, refused before a window opens.
+fn check_thumbnail_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), ViewerError> {
+    let bad = |e: String| ViewerError::Thumbnails(e);
+    let cell_px = crate::thumbs::cell_px_for(&dataset.images, options.thumbnail_px);
+    let tiers = crate::thumbs::tiers_for(options.thumbnail_px)
+        .and_then(|_| crate::thumbs::tiers_for(cell_px))
+        .map_err(|e| bad(e.to_string()))?;
+    if !matches!(dataset.images, crate::dataset::Images::None) {
+        mosaic::pool::plan_layers(
+            &tiers,
+            dataset.n_items(),
+            options.thumbnails.max_thumbnails,
+            options.gpu_mem_mb << 20,
+        )
+        .map_err(bad)?;
+    }
+    let size = options.thumbnails.size;
+    if !(size.is_finite() && size > 0.0) {
+        return Err(bad(format!(
+            "--thumbnail-size {size}: must be a positive number"
+        )));
+    }
+    if let Some(z) = options.zoom
+        && !(z.is_finite() && z > 0.0)
+    {
+        return Err(bad(format!("--zoom {z}: must be a positive number")));
+    }
+    Ok(())
+}
+
 /// Open the explorer on a data set and block until the window closes.
 pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> {
     check_display()?;
@@ -447,6 +496,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             Colormap::default(),
         )?;
     }
+    check_thumbnail_options(&dataset, &options)?;
     let labels = open_labels(&dataset, &options)?;
     let title = format!("ivt-explore — {} ({} items)", dataset.name, n);
     let (w, h) = options.window_size;
@@ -488,6 +538,13 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             picking::PickingPlugin,
             layout_job::LayoutJobPlugin,
             thumbs::ThumbsPlugin,
+            mosaic::MosaicPlugin {
+                config: mosaic::MosaicConfig {
+                    thumbnail_px: options.thumbnail_px,
+                    gpu_mem_mb: options.gpu_mem_mb,
+                },
+                settings: options.thumbnails.clone(),
+            },
             ui::UiPlugin,
             capture::CapturePlugin {
                 screenshot: options.screenshot.clone(),

@@ -87,15 +87,27 @@ impl Material for PointsMaterial {
         layout: &MeshVertexBufferLayoutRef,
         _key: MaterialPipelineKey<Self>,
     ) -> Result<(), SpecializedMeshPipelineError> {
-        let vertex_layout = layout.0.get_layout(&[
-            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
-            ATTRIBUTE_RGBA8.at_shader_location(1),
-        ])?;
-        descriptor.vertex.buffers = vec![vertex_layout];
-        // Discs are seen from both sides when orbiting.
-        descriptor.primitive.cull_mode = None;
-        Ok(())
+        use_vertex_attributes(
+            descriptor,
+            layout,
+            &[
+                Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+                ATTRIBUTE_RGBA8.at_shader_location(1),
+            ],
+        )
     }
+}
+
+/// Point the pipeline at exactly these vertex attributes, and draw both faces (discs and
+/// thumbnails are seen from behind when orbiting).
+pub fn use_vertex_attributes(
+    descriptor: &mut RenderPipelineDescriptor,
+    layout: &MeshVertexBufferLayoutRef,
+    attributes: &[bevy::mesh::VertexAttributeDescriptor],
+) -> Result<(), SpecializedMeshPipelineError> {
+    descriptor.vertex.buffers = vec![layout.0.get_layout(attributes)?];
+    descriptor.primitive.cull_mode = None;
+    Ok(())
 }
 
 /// Which mesh an entity draws.
@@ -135,6 +147,7 @@ pub struct PointsPlugin;
 
 impl Plugin for PointsPlugin {
     fn build(&self, app: &mut App) {
+        bevy::shader::load_shader_library!(app, "shaders/srgb.wgsl");
         embedded_asset!(app, "shaders/points.wgsl");
         app.add_plugins(MaterialPlugin::<PointsMaterial>::default())
             .init_resource::<PointSettings>()

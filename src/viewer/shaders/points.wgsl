@@ -7,6 +7,7 @@
 
 #import bevy_pbr::mesh_functions::{get_world_from_local, mesh_position_local_to_clip}
 #import bevy_pbr::mesh_view_bindings::view
+#import ivt::srgb::linear_from_srgb
 
 struct PointsMaterial {
     // Disc diameter in physical pixels.
@@ -33,13 +34,6 @@ struct VertexOutput {
     // Position within the disc, -1…1 on each axis.
     @location(1) corner: vec2<f32>,
 };
-
-// Colours are stored as sRGB bytes; the render target expects linear values.
-fn linear_from_srgb(c: vec3<f32>) -> vec3<f32> {
-    let low = c / 12.92;
-    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
-    return select(high, low, c <= vec3<f32>(0.04045));
-}
 
 @vertex
 fn vertex(v: Vertex) -> VertexOutput {

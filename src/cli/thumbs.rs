@@ -1,0 +1,57 @@
+//! `ivt-explore thumbs`: build (or bring up to date) the thumbnail cache of a data set's images,
+//! so the explorer opens with every thumbnail ready; `--threads` measures the speed-up.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ivt::dataset::Images;
+
+use super::ThumbsArgs;
+use super::knn::Bar;
+
+pub fn run(args: &ThumbsArgs) -> anyhow::Result<ExitCode> {
+    let data = super::info::load_timed(&args.input.spec())?;
+    if matches!(data.images, Images::None) {
+        anyhow::bail!("this data set has no images: give --images DIR");
+    }
+    let cache = args.cache.cache();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the decoding threads")?;
+    let cell_px = ivt::thumbs::cell_px_for(&data.images, args.thumbnail_px);
+    let bar = Bar::new("thumbnails");
+    let (store, report) = pool
+        .install(|| ivt::thumbs::open_or_build(&data.images, cell_px, &cache, &bar))
+        .context("cannot build the thumbnail cache")?;
+    drop(bar);
+    print_report(&data.images, &store, &report);
+    eprintln!(
+        "{} thumbnails ({} px cells, tiers {:?}) in {:.2} s with {} threads: {} decoded, {} from the cache",
+        store.n_items(),
+        cell_px,
+        store.tiers(),
+        report.elapsed_secs,
+        pool.current_num_threads(),
+        report.decoded,
+        report.reused
+    );
+    if let Some(path) = store.path().filter(|_| cache.dir().is_some()) {
+        eprintln!("cache file {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Warnings, and images that could not be decoded (listed once: the first few, then a count).
+pub fn print_report(
+    images: &Images,
+    store: &ivt::thumbs::ThumbStore,
+    report: &ivt::thumbs::BuildReport,
+) {
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    for line in ivt::thumbs::failure_lines(images, store, report) {
+        eprintln!("warning: {line}");
+    }
+}

@@ -1,0 +1,246 @@
+use std::path::{Path, PathBuf};
+
+use image::{ImageEncoder, Rgba, RgbaImage};
+
+use super::*;
+use crate::dataset::Images;
+
+#[test]
+fn tiers_stop_at_the_cell_size() {
+    assert_eq!(tiers_for(8).expect("8"), vec![8]);
+    assert_eq!(tiers_for(32).expect("32"), vec![8, 32]);
+    assert_eq!(tiers_for(64).expect("64"), vec![8, 32, 64]);
+    assert_eq!(tiers_for(256).expect("256"), vec![8, 32, 128, 256]);
+    assert!(matches!(tiers_for(48), Err(ThumbError::BadCellSize(48))));
+    assert!(tiers_for(4).is_err());
+    assert!(tiers_for(512).is_err());
+}
+
+#[test]
+fn cell_size_follows_the_images_but_not_beyond_the_request() {
+    let gray = Images::Gray8 {
+        width: 28,
+        height: 28,
+        pixels: vec![0; 28 * 28],
+    };
+    assert_eq!(cell_px_for(&gray, 128), 32);
+    assert_eq!(cell_px_for(&gray, 16), 16);
+}
+
+#[test]
+fn letterbox_keeps_the_aspect_with_transparent_margins() {
+    let img = RgbaImage::from_pixel(4, 2, Rgba([255, 0, 0, 255]));
+    let cell = letterbox(&img, 8);
+    let px = |x: usize, y: usize| &cell[(y * 8 + x) * 4..(y * 8 + x) * 4 + 4];
+    assert_eq!(cell.len(), 8 * 8 * 4);
+    assert_eq!(px(3, 0), [0, 0, 0, 0], "top margin");
+    assert_eq!(px(3, 7), [0, 0, 0, 0], "bottom margin");
+    assert_eq!(px(0, 4), [255, 0, 0, 255], "image spans the width");
+    assert_eq!(px(7, 3), [255, 0, 0, 255]);
+}
+
+#[test]
+fn placeholder_is_opaque_and_not_uniform() {
+    let cell = placeholder(32);
+    assert_eq!(cell.len(), 32 * 32 * 4);
+    assert!(cell.chunks(4).all(|p| p[3] == 255));
+    let inside = (4 * 32 + 16) * 4;
+    assert_ne!(
+        cell[..4],
+        cell[inside..inside + 4],
+        "rim differs from the inside"
+    );
+}
+
+/// A tiny TIFF block holding one EXIF tag: orientation = `value`.
+fn exif_orientation(value: u16) -> Vec<u8> {
+    let mut e = b"II*\0".to_vec();
+    e.extend_from_slice(&8u32.to_le_bytes());
+    e.extend_from_slice(&1u16.to_le_bytes());
+    e.extend_from_slice(&0x0112u16.to_le_bytes());
+    e.extend_from_slice(&3u16.to_le_bytes());
+    e.extend_from_slice(&1u32.to_le_bytes());
+    e.extend_from_slice(&value.to_le_bytes());
+    e.extend_from_slice(&[0, 0]);
+    e.extend_from_slice(&0u32.to_le_bytes());
+    e
+}
+
+#[test]
+fn jpeg_exif_orientation_is_applied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Stored 32 wide × 16 high, left half white; orientation 6 = turn 90° clockwise to view.
+    let mut img = image::RgbImage::from_pixel(32, 16, image::Rgb([0, 0, 0]));
+    for y in 0..16 {
+        for x in 0..16 {
+            img.put_pixel(x, y, image::Rgb([255, 255, 255]));
+        }
+    }
+    let path = dir.path().join("sideways.jpg");
+    let mut bytes = Vec::new();
+    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95);
+    enc.set_exif_metadata(exif_orientation(6)).expect("exif");
+    enc.write_image(img.as_raw(), 32, 16, image::ExtendedColorType::Rgb8)
+        .expect("encode");
+    std::fs::write(&path, bytes).expect("write");
+    let cells = decode_file(&path, &[32]).expect("decode");
+    let cell = &cells[0];
+    let luma = |x: usize, y: usize| cell[(y * 32 + x) * 4];
+    // Upright it is 16 wide × 32 high, centred: columns 8..24. The stored left half becomes the
+    // top half.
+    assert_eq!(cell[(16 * 32 + 2) * 4 + 3], 0, "left margin transparent");
+    assert!(luma(16, 4) > 200, "top is white: {}", luma(16, 4));
+    assert!(luma(16, 28) < 50, "bottom is black: {}", luma(16, 28));
+}
+
+fn write_png(path: &Path, shade: u8) {
+    let img = RgbaImage::from_fn(20, 10, |x, _| Rgba([shade, (x * 10) as u8, 0, 255]));
+    img.save(path).expect("save png");
+}
+
+fn files(root: &Path, names: &[&str]) -> Images {
+    let paths: Vec<PathBuf> = names.iter().map(|n| root.join(n)).collect();
+    Images::Files(crate::dataset::ImageFiles {
+        root: root.to_path_buf(),
+        order: crate::dataset::ImageOrder::Natural,
+        sizes: vec![Some((20, 10)); paths.len()],
+        paths,
+        failures: Vec::new(),
+        unused_files: 0,
+    })
+}
+
+fn cell(store: &ThumbStore, tier: usize, item: usize) -> Vec<u8> {
+    let mut out = vec![0; store.cell_bytes(tier)];
+    store.read_cell(tier, item, &mut out).expect("read cell");
+    out
+}
+
+#[test]
+fn cache_is_reused_extended_and_rebuilt_when_damaged() {
+    let images_dir = tempfile::tempdir().expect("tempdir");
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache = Cache::at(cache_dir.path());
+    for (i, name) in ["a.png", "b.png", "c.png"].iter().enumerate() {
+        write_png(&images_dir.path().join(name), 40 * i as u8);
+    }
+    std::fs::write(images_dir.path().join("bad.png"), b"not a png").expect("bad");
+    let names = ["a.png", "b.png", "bad.png", "c.png"];
+
+    let (store, report) =
+        open_or_build(&files(images_dir.path(), &names), 32, &cache, &()).expect("build");
+    assert_eq!((report.decoded, report.reused), (4, 0));
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, 2);
+    assert!(!report.failed[0].1.is_empty(), "the reason is kept");
+    assert_eq!(store.tiers(), [8, 32]);
+    assert_eq!(store.status(2), Some(CellStatus::Failed));
+    assert_eq!(cell(&store, 1, 2), placeholder(32));
+    let b_cell = cell(&store, 1, 1);
+    // 20×10 letterboxed into 32: opaque middle, transparent top rows, red channel = shade.
+    assert_eq!(b_cell[3], 0);
+    assert_eq!(b_cell[(16 * 32 + 16) * 4], 40);
+    assert_eq!(b_cell[(16 * 32 + 16) * 4 + 3], 255);
+    let path = report.path.clone().expect("cache file");
+    let written = std::fs::metadata(&path)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    drop(store);
+
+    // Nothing changed: the file is used as it is.
+    let (store, report) =
+        open_or_build(&files(images_dir.path(), &names), 32, &cache, &()).expect("reopen");
+    assert_eq!((report.decoded, report.reused), (0, 4));
+    assert_eq!(cell(&store, 1, 1), b_cell);
+    assert_eq!(
+        std::fs::metadata(&path)
+            .expect("meta")
+            .modified()
+            .expect("mtime"),
+        written,
+        "not rewritten"
+    );
+    drop(store);
+
+    // One image added in the middle: only it is decoded; the others keep their cells.
+    write_png(&images_dir.path().join("ab.png"), 200);
+    let names = ["a.png", "ab.png", "b.png", "bad.png", "c.png"];
+    let (store, report) =
+        open_or_build(&files(images_dir.path(), &names), 32, &cache, &()).expect("extend");
+    assert_eq!((report.decoded, report.reused), (1, 4));
+    assert_eq!(cell(&store, 1, 2), b_cell);
+    assert_eq!(cell(&store, 1, 1)[(16 * 32 + 16) * 4], 200);
+    assert_eq!(store.status(3), Some(CellStatus::Failed));
+    assert!(
+        report.failed.is_empty(),
+        "known failures are not reported again"
+    );
+    drop(store);
+
+    // A truncated cache file is noticed, reported and rebuilt.
+    let len = std::fs::metadata(&path).expect("meta").len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    f.set_len(len - 100).expect("truncate");
+    drop(f);
+    let (store, report) =
+        open_or_build(&files(images_dir.path(), &names), 32, &cache, &()).expect("rebuild");
+    assert_eq!(report.decoded, 5);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("truncated")),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(cell(&store, 1, 2), b_cell);
+    // No temporary files are left next to the cache.
+    let entries = std::fs::read_dir(cache_dir.path()).expect("list").count();
+    assert_eq!(entries, 1);
+}
+
+#[test]
+fn a_changed_image_is_decoded_again() {
+    let images_dir = tempfile::tempdir().expect("tempdir");
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache = Cache::at(cache_dir.path());
+    let a = images_dir.path().join("a.png");
+    write_png(&a, 10);
+    let images = files(images_dir.path(), &["a.png"]);
+    let (store, _) = open_or_build(&images, 8, &cache, &()).expect("build");
+    drop(store);
+    // Same name, other content and size.
+    let img = RgbaImage::from_pixel(30, 30, Rgba([99, 0, 0, 255]));
+    img.save(&a).expect("save");
+    let (store, report) = open_or_build(&images, 8, &cache, &()).expect("rebuild");
+    assert_eq!(report.decoded, 1);
+    assert_eq!(cell(&store, 0, 0)[(4 * 8 + 4) * 4], 99);
+}
+
+#[test]
+fn no_cache_still_builds_and_memory_images_need_none() {
+    let images_dir = tempfile::tempdir().expect("tempdir");
+    write_png(&images_dir.path().join("a.png"), 70);
+    let (store, report) = open_or_build(
+        &files(images_dir.path(), &["a.png"]),
+        32,
+        &Cache::disabled(),
+        &(),
+    )
+    .expect("build");
+    assert_eq!(report.decoded, 1);
+    assert_eq!(cell(&store, 1, 0)[(16 * 32 + 16) * 4], 70);
+
+    let gray = Images::Gray8 {
+        width: 2,
+        height: 2,
+        pixels: vec![0, 50, 100, 150, 200, 210, 220, 230],
+    };
+    let (store, _) = open_or_build(&gray, 8, &Cache::disabled(), &()).expect("memory");
+    assert_eq!(store.n_items(), 2);
+    let c = cell(&store, 0, 1);
+    assert_eq!(c[3], 255, "square images fill the cell");
+    assert!(c[0] >= 200 && c[0] <= 210, "{}", c[0]);
+    assert!(store.read_cell(0, 2, &mut vec![0; 256]).is_err());
+}

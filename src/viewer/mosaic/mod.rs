@@ -1,0 +1,795 @@
+//! Every point an image: thumbnails drawn from GPU texture arrays, streamed as the view needs
+//! them, with level of detail by on-screen size.
+//!
+//! How it fits together:
+//! - At start the thumbnail cache ([`crate::thumbs`]) is opened or built in the background
+//!   (dots are drawn meanwhile).
+//! - Each tier (8, 32, 128 px cells) has a texture array on the GPU whose cells are a pool
+//!   ([`pool::TierPool`]); the number of layers per tier comes from `--gpu-mem-mb`.
+//! - When the view changes, [`update_visible_thumbnails`] finds the items in view whose
+//!   thumbnail would be at least [`pool::DOT_PX`] wide, keeps at most `--max-thumbnails` of
+//!   them (a fixed per-item rank decides, so the same ones stay while panning), picks each one's
+//!   tier by its size on screen, and asks a loader thread for cells not yet on the GPU. Until a
+//!   cell arrives the item is drawn from a smaller tier it already has, or as its dot.
+//! - The loader reads cells from the cache file (never on the main thread); the cells are
+//!   copied into their texture layers by a render-world system (`write_texture`), so nothing
+//!   re-uploads a whole texture.
+//! - One mesh per tier holds a quad per drawn thumbnail; the shader (`shaders/mosaic.wgsl`)
+//!   turns each into a camera-facing billboard, so the 3D views need nothing else.
+
+pub mod pool;
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+use bevy::asset::{RenderAssetUsages, embedded_asset};
+use bevy::camera::visibility::NoFrustumCulling;
+use bevy::image::ImageSampler;
+use bevy::mesh::{
+    MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexAttributeValues,
+};
+use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
+use bevy::prelude::*;
+use bevy::render::render_asset::RenderAssets;
+use bevy::render::render_resource::{
+    AsBindGroup, Extent3d, Origin3d, RenderPipelineDescriptor, ShaderType,
+    SpecializedMeshPipelineError, TexelCopyBufferLayout, TexelCopyTextureInfo, TextureAspect,
+    TextureDimension, TextureFormat, TextureViewDescriptor, TextureViewDimension, VertexFormat,
+};
+use bevy::render::renderer::RenderQueue;
+use bevy::render::texture::GpuImage;
+use bevy::render::{Render, RenderApp, RenderSystems};
+use bevy::shader::ShaderRef;
+use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
+use bevy_egui::input::egui_wants_any_keyboard_input;
+
+use super::camera::{Bounds, PlotCamera};
+use super::colors::Rgba8;
+use super::points::ATTRIBUTE_RGBA8;
+use super::{ColorState, Store};
+use crate::dataset::{Images, ItemId};
+use crate::progress::SharedProgress;
+use crate::thumbs::{BuildReport, ThumbStore};
+use pool::{Candidate, TierPool};
+
+const SHADER: &str = "embedded://ivt/viewer/mosaic/mosaic.wgsl";
+
+/// Cell position in the atlas (u, v of its top-left corner) and texture layer, plus the draw
+/// order (1 on top) — one per vertex.
+pub const ATTRIBUTE_CELL: MeshVertexAttribute =
+    MeshVertexAttribute::new("ThumbCell", 0x1f7e_2a11_0a56, VertexFormat::Float32x4);
+
+/// Cell requests sent to the loader at most per view update (bounds the bytes in flight).
+const MAX_REQUESTS_PER_UPDATE: usize = 4096;
+
+/// What the user controls (keys `T`, `X`, the Thumbnails panel, the command line).
+#[derive(Resource, Debug, Clone, PartialEq)]
+pub struct MosaicSettings {
+    /// Thumbnails on (`T`); off draws dots only.
+    pub enabled: bool,
+    /// One thumbnail per thumbnail-sized screen cell in dense regions (`X`).
+    pub declutter: bool,
+    /// Thumbnail side as a multiple of the typical spacing between points.
+    pub size: f32,
+    /// At most this many thumbnails in view (the rest are dots).
+    pub max_thumbnails: usize,
+    /// A frame of the point's colour around each thumbnail, in logical pixels (0: none).
+    pub border: f32,
+}
+
+impl Default for MosaicSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            declutter: false,
+            size: 1.0,
+            max_thumbnails: 100_000,
+            border: 1.5,
+        }
+    }
+}
+
+/// How the thumbnail cache came up (for the panel and the log).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildState {
+    NoImages,
+    Building,
+    Ready,
+    Failed(String),
+}
+
+/// A cell read by the loader, to be copied into its texture layer.
+struct Loaded {
+    tier: usize,
+    slot: u32,
+    item: u32,
+    bytes: Vec<u8>,
+}
+
+/// A cell on its way to the GPU: shared between the main world (which fills it) and the render
+/// world (which writes the textures).
+#[derive(Resource, Clone, Default)]
+pub struct CellUploads(Arc<Mutex<Vec<CellUpload>>>);
+
+pub struct CellUpload {
+    image: AssetId<Image>,
+    layer: u32,
+    origin: [u32; 2],
+    side: u32,
+    bytes: Vec<u8>,
+}
+
+/// One tier's GPU side.
+struct TierGpu {
+    pool: TierPool,
+    image: Handle<Image>,
+    mesh: Handle<Mesh>,
+    material: Handle<MosaicMaterial>,
+    entity: Entity,
+}
+
+/// The mosaic's state.
+#[derive(Resource, Default)]
+pub struct Mosaic {
+    pub state: Option<BuildState>,
+    pub progress: Arc<SharedProgress>,
+    build: Option<Task<Result<(ThumbStore, BuildReport), String>>>,
+    store: Option<Arc<ThumbStore>>,
+    tiers: Vec<TierGpu>,
+    requests: Option<Sender<Vec<CellRequest>>>,
+    loaded: Option<Mutex<Receiver<Vec<Loaded>>>>,
+    /// Cells requested and not yet back.
+    in_flight: usize,
+    /// Bumped at every view update: the pools' notion of time.
+    generation: u64,
+    /// What the last update was computed from; an equal key means nothing to do.
+    view_key: Vec<u32>,
+    /// (item, tier, slot) drawn, for the meshes; unchanged lists are not re-uploaded.
+    drawn: Vec<(u32, u8, u32)>,
+    /// Thumbnails drawn, and how many of them wait for a sharper tier.
+    pub drawn_count: usize,
+    pub waiting: usize,
+    /// Physical pixels per thumbnail side in the current view.
+    pub side_px: f32,
+    /// Colours by item, cached by colour version.
+    colors: (u64, Vec<Rgba8>),
+}
+
+impl Mosaic {
+    /// Nothing left to stream for the current view (screenshots wait for it).
+    pub fn is_idle(&self, settings: &MosaicSettings) -> bool {
+        match &self.state {
+            Some(BuildState::Building) | None => !settings.enabled,
+            Some(BuildState::Ready) => self.in_flight == 0 && self.waiting == 0,
+            Some(_) => true,
+        }
+    }
+
+    /// GPU bytes held by the texture arrays.
+    pub fn gpu_bytes(&self) -> u64 {
+        self.tiers
+            .iter()
+            .map(|t| u64::from(t.pool.layers) * pool::LAYER_BYTES)
+            .sum()
+    }
+
+    /// (tier side, cells holding a picture, capacity) per tier.
+    pub fn residency(&self) -> Vec<(u32, usize, usize)> {
+        self.tiers
+            .iter()
+            .map(|t| (t.pool.side, t.pool.ready_count(), t.pool.capacity()))
+            .collect()
+    }
+}
+
+/// Options fixed at start.
+#[derive(Resource, Debug, Clone)]
+pub struct MosaicConfig {
+    pub thumbnail_px: u32,
+    pub gpu_mem_mb: u64,
+}
+
+#[derive(ShaderType, Debug, Clone, Copy)]
+pub struct MosaicUniform {
+    /// Thumbnail side in world units.
+    pub world_size: f32,
+    /// A cell's side in texture coordinates.
+    pub cell_uv: f32,
+    /// 1 in the 2D view: draw order decides overlaps instead of depth.
+    pub flat: f32,
+    pub border: f32,
+}
+
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
+pub struct MosaicMaterial {
+    #[uniform(0)]
+    pub params: MosaicUniform,
+    #[texture(1, dimension = "2d_array")]
+    #[sampler(2)]
+    pub atlas: Handle<Image>,
+}
+
+impl Material for MosaicMaterial {
+    fn vertex_shader() -> ShaderRef {
+        SHADER.into()
+    }
+
+    fn fragment_shader() -> ShaderRef {
+        SHADER.into()
+    }
+
+    fn enable_prepass() -> bool {
+        false
+    }
+
+    fn enable_shadows() -> bool {
+        false
+    }
+
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        super::points::use_vertex_attributes(
+            descriptor,
+            layout,
+            &[
+                Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+                ATTRIBUTE_CELL.at_shader_location(1),
+                ATTRIBUTE_RGBA8.at_shader_location(2),
+            ],
+        )
+    }
+}
+
+/// Public set to order against.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MosaicSystems;
+
+pub struct MosaicPlugin {
+    pub config: MosaicConfig,
+    pub settings: MosaicSettings,
+}
+
+impl Plugin for MosaicPlugin {
+    fn build(&self, app: &mut App) {
+        embedded_asset!(app, "mosaic.wgsl");
+        let uploads = CellUploads::default();
+        app.add_plugins(MaterialPlugin::<MosaicMaterial>::default())
+            .insert_resource(self.config.clone())
+            .insert_resource(self.settings.clone())
+            .insert_resource(uploads.clone())
+            .init_resource::<Mosaic>()
+            .add_systems(Startup, start_build)
+            .add_systems(
+                Update,
+                (
+                    finish_build,
+                    mosaic_keys.run_if(not(egui_wants_any_keyboard_input)),
+                ),
+            )
+            .add_systems(
+                PostUpdate,
+                (receive_cells, update_visible_thumbnails)
+                    .chain()
+                    .in_set(MosaicSystems)
+                    .after(bevy::transform::TransformSystems::Propagate)
+                    .after(bevy::camera::CameraUpdateSystems),
+            );
+        if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
+            render_app
+                .insert_resource(uploads)
+                .add_systems(Render, write_cells.in_set(RenderSystems::PrepareResources));
+        }
+    }
+}
+
+fn start_build(store: Res<Store>, config: Res<MosaicConfig>, mut mosaic: ResMut<Mosaic>) {
+    if matches!(store.data.images, Images::None) {
+        mosaic.state = Some(BuildState::NoImages);
+        return;
+    }
+    let data = Arc::clone(&store.data);
+    let cache = store.cache.clone();
+    let progress = Arc::clone(&mosaic.progress);
+    let requested = config.thumbnail_px;
+    mosaic.state = Some(BuildState::Building);
+    mosaic.build = Some(AsyncComputeTaskPool::get().spawn(async move {
+        let cell_px = crate::thumbs::cell_px_for(&data.images, requested);
+        crate::thumbs::open_or_build(&data.images, cell_px, &cache, progress.as_ref())
+            .map_err(|e| e.to_string())
+    }));
+}
+
+/// Take the built store: log what went wrong with images (once), plan the GPU pools, create
+/// the textures and meshes, start the loader.
+#[allow(clippy::too_many_arguments)]
+fn finish_build(
+    mut commands: Commands,
+    store: Res<Store>,
+    config: Res<MosaicConfig>,
+    settings: Res<MosaicSettings>,
+    mut mosaic: ResMut<Mosaic>,
+    mut images: ResMut<Assets<Image>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<MosaicMaterial>>,
+) {
+    let Some(task) = &mut mosaic.build else {
+        return;
+    };
+    let Some(result) = future::block_on(future::poll_once(task)) else {
+        return;
+    };
+    mosaic.build = None;
+    let (thumbs, report) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            warn!("thumbnails unavailable: {e}");
+            mosaic.state = Some(BuildState::Failed(e));
+            return;
+        }
+    };
+    for w in &report.warnings {
+        warn!("{w}");
+    }
+    for line in crate::thumbs::failure_lines(&store.data.images, &thumbs, &report) {
+        warn!("{line}");
+    }
+    info!(
+        "thumbnails ready in {:.2} s: {} decoded, {} from the cache (cells {:?} px)",
+        report.elapsed_secs,
+        report.decoded,
+        report.reused,
+        thumbs.tiers()
+    );
+    let plan = match pool::plan_layers(
+        thumbs.tiers(),
+        thumbs.n_items(),
+        settings.max_thumbnails,
+        config.gpu_mem_mb << 20,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!("thumbnails off: {e}");
+            mosaic.state = Some(BuildState::Failed(e));
+            return;
+        }
+    };
+    let thumbs = Arc::new(thumbs);
+    for (&side, &layers) in thumbs.tiers().iter().zip(&plan) {
+        let image = images.add(atlas_image(layers));
+        let mesh = meshes.add(empty_mesh());
+        let material = materials.add(MosaicMaterial {
+            params: MosaicUniform {
+                world_size: 0.0,
+                cell_uv: side as f32 / pool::LAYER_PX as f32,
+                flat: 1.0,
+                border: settings.border,
+            },
+            atlas: image.clone(),
+        });
+        let entity = commands
+            .spawn((
+                Mesh3d(mesh.clone()),
+                MeshMaterial3d(material.clone()),
+                Transform::IDENTITY,
+                NoFrustumCulling,
+                Visibility::Hidden,
+            ))
+            .id();
+        mosaic.tiers.push(TierGpu {
+            pool: TierPool::new(side, layers, thumbs.n_items()),
+            image,
+            mesh,
+            material,
+            entity,
+        });
+    }
+    let (requests, loaded) = spawn_loader(Arc::clone(&thumbs));
+    mosaic.requests = Some(requests);
+    mosaic.loaded = Some(Mutex::new(loaded));
+    mosaic.store = Some(thumbs);
+    mosaic.state = Some(BuildState::Ready);
+    mosaic.view_key.clear();
+}
+
+/// An uninitialised texture array of `layers` layers: cells are written into it one by one.
+fn atlas_image(layers: u32) -> Image {
+    let mut image = Image::new_uninit(
+        Extent3d {
+            width: pool::LAYER_PX,
+            height: pool::LAYER_PX,
+            depth_or_array_layers: layers,
+        },
+        TextureDimension::D2,
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    // Without this a one-layer array would be viewed as a plain 2D texture.
+    image.texture_view_descriptor = Some(TextureViewDescriptor {
+        dimension: Some(TextureViewDimension::D2Array),
+        ..default()
+    });
+    image.sampler = ImageSampler::linear();
+    image
+}
+
+/// A cell wanted on the GPU: (tier, slot, item).
+type CellRequest = (usize, u32, u32);
+
+/// A thread that reads requested cells from the store: disk reads never happen on a frame.
+fn spawn_loader(thumbs: Arc<ThumbStore>) -> (Sender<Vec<CellRequest>>, Receiver<Vec<Loaded>>) {
+    let (req_tx, req_rx) = mpsc::channel::<Vec<CellRequest>>();
+    let (out_tx, out_rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("thumbnail loader".to_owned())
+        .spawn(move || {
+            // Ends when the explorer drops its sender.
+            while let Ok(batch) = req_rx.recv() {
+                let mut loaded = Vec::with_capacity(batch.len());
+                for (tier, slot, item) in batch {
+                    let mut bytes = vec![0u8; thumbs.cell_bytes(tier)];
+                    if let Err(e) = thumbs.read_cell(tier, item as usize, &mut bytes) {
+                        // A cache file that shrank under us: draw the placeholder, say why.
+                        error!("thumbnail of item {item}: {e}");
+                        bytes = crate::thumbs::placeholder(thumbs.tiers()[tier]);
+                    }
+                    loaded.push(Loaded {
+                        tier,
+                        slot,
+                        item,
+                        bytes,
+                    });
+                }
+                if out_tx.send(loaded).is_err() {
+                    break;
+                }
+            }
+        })
+        .ok();
+    (req_tx, out_rx)
+}
+
+fn empty_mesh() -> Mesh {
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    );
+    fill_mesh(&mut mesh, &[]);
+    mesh
+}
+
+/// One quad (two triangles, six vertices at the centre; the shader spreads them) per thumbnail.
+fn fill_mesh(mesh: &mut Mesh, quads: &[(Vec3, [f32; 4], Rgba8)]) {
+    let mut pos = Vec::with_capacity(quads.len().max(1) * 6);
+    let mut cell = Vec::with_capacity(quads.len().max(1) * 6);
+    let mut col = Vec::with_capacity(quads.len().max(1) * 6);
+    for (p, c, rgba) in quads {
+        // The corner index rides in the layer value (layer + 256 · corner): the vertex index
+        // cannot say it, as the mesh allocator may start a mesh at any vertex.
+        for corner in 0..6 {
+            pos.push(p.to_array());
+            cell.push([c[0], c[1], c[2] + 256.0 * corner as f32, c[3]]);
+            col.push(*rgba);
+        }
+    }
+    // Zero-length vertex data upsets Bevy's allocator (see points.rs): one hidden quad instead.
+    if quads.is_empty() {
+        pos = vec![[0.0; 3]; 6];
+        cell = vec![[0.0, 0.0, -1.0, 0.0]; 6];
+        col = vec![super::colors::HIDDEN; 6];
+    }
+    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
+    mesh.insert_attribute(ATTRIBUTE_CELL, cell);
+    mesh.insert_attribute(ATTRIBUTE_RGBA8, VertexAttributeValues::Unorm8x4(col));
+}
+
+fn mosaic_keys(keys: Res<ButtonInput<KeyCode>>, mut settings: ResMut<MosaicSettings>) {
+    if keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]) {
+        return;
+    }
+    if keys.just_pressed(KeyCode::KeyT) {
+        settings.enabled = !settings.enabled;
+    }
+    if keys.just_pressed(KeyCode::KeyX) {
+        settings.declutter = !settings.declutter;
+    }
+}
+
+/// Queue the cells the loader has read for upload; their items can be drawn from now on.
+fn receive_cells(mut mosaic: ResMut<Mosaic>, uploads: Res<CellUploads>) {
+    let batches: Vec<Vec<Loaded>> = match &mosaic.loaded {
+        Some(rx) => match rx.lock() {
+            Ok(rx) => rx.try_iter().collect(),
+            Err(_) => return,
+        },
+        None => return,
+    };
+    if batches.is_empty() {
+        return;
+    }
+    let Ok(mut queue) = uploads.0.lock() else {
+        return;
+    };
+    for cell in batches.into_iter().flatten() {
+        mosaic.in_flight = mosaic.in_flight.saturating_sub(1);
+        let Some(tier) = mosaic.tiers.get_mut(cell.tier) else {
+            continue;
+        };
+        if !tier.pool.mark_ready(cell.slot, cell.item) {
+            continue;
+        }
+        let (layer, x, y) = tier.pool.cell_origin(cell.slot);
+        queue.push(CellUpload {
+            image: tier.image.id(),
+            layer,
+            origin: [x, y],
+            side: tier.pool.side,
+            bytes: cell.bytes,
+        });
+    }
+    // New pictures can replace blurrier ones: recompute the view.
+    mosaic.view_key.clear();
+}
+
+/// Render world: copy queued cells into their texture layers (only once the texture exists).
+fn write_cells(
+    uploads: Res<CellUploads>,
+    images: Res<RenderAssets<GpuImage>>,
+    queue: Res<RenderQueue>,
+) {
+    let Ok(mut pending) = uploads.0.lock() else {
+        return;
+    };
+    pending.retain(|cell| {
+        let Some(gpu) = images.get(cell.image) else {
+            return true;
+        };
+        queue.write_texture(
+            TexelCopyTextureInfo {
+                texture: &gpu.texture,
+                mip_level: 0,
+                origin: Origin3d {
+                    x: cell.origin[0],
+                    y: cell.origin[1],
+                    z: cell.layer,
+                },
+                aspect: TextureAspect::All,
+            },
+            &cell.bytes,
+            TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(cell.side * 4),
+                rows_per_image: Some(cell.side),
+            },
+            Extent3d {
+                width: cell.side,
+                height: cell.side,
+                depth_or_array_layers: 1,
+            },
+        );
+        false
+    });
+}
+
+/// The thumbnail side in world units: `size` times the typical spacing of the points.
+pub fn world_size(bounds: &Bounds, n_items: usize, dims: usize, size: f32) -> f32 {
+    let extent = bounds.size().max_element().max(f32::EPSILON);
+    let per_axis = (n_items.max(1) as f32).powf(1.0 / dims.clamp(2, 3) as f32);
+    0.8 * extent / per_axis * size
+}
+
+/// Recompute which thumbnails to draw when the view, the layout or the settings change.
+#[allow(clippy::too_many_arguments)]
+fn update_visible_thumbnails(
+    store: Res<Store>,
+    color: Res<ColorState>,
+    labels: Option<Res<super::labels::Labels>>,
+    settings: Res<MosaicSettings>,
+    selection: Res<super::Selection>,
+    windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    cameras: Query<(&Camera, &GlobalTransform), PlotCamera>,
+    mut mosaic: ResMut<Mosaic>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<MosaicMaterial>>,
+    mut visibility: Query<&mut Visibility>,
+) {
+    let mosaic = &mut *mosaic;
+    if mosaic.tiers.is_empty() {
+        return;
+    }
+    let layout = store.layout.as_ref();
+    let camera = cameras.iter().find(|(c, _)| c.is_active);
+    let show = settings.enabled && layout.is_some() && camera.is_some();
+    for tier in &mosaic.tiers {
+        if let Ok(mut v) = visibility.get_mut(tier.entity) {
+            v.set_if_neq(if show {
+                Visibility::Visible
+            } else {
+                Visibility::Hidden
+            });
+        }
+    }
+    let (Some(layout), Some((camera, global)), true) = (layout, camera, show) else {
+        mosaic.waiting = 0;
+        mosaic.drawn_count = 0;
+        return;
+    };
+    let Some(viewport) = camera.physical_viewport_size() else {
+        return;
+    };
+    let clip_from_view = camera.clip_from_view();
+    let clip_from_world = clip_from_view * global.to_matrix().inverse();
+    let Some(bounds) = Bounds::of(layout) else {
+        return;
+    };
+    let n_items = layout
+        .n_items()
+        .min(mosaic.store.as_ref().map_or(0, |s| s.n_items()));
+    let world = world_size(&bounds, layout.n_items(), layout.dims, settings.size);
+    let filter_version = labels.as_ref().map_or(0, |l| {
+        if matches!(l.filter, super::labels::LabelFilter::All) {
+            0
+        } else {
+            l.version as u32 + 1
+        }
+    });
+    // Everything the result depends on, as bits: an exact match means nothing to do.
+    let mut key: Vec<u32> = clip_from_world
+        .to_cols_array()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    key.extend([
+        viewport.x,
+        viewport.y,
+        store.layout_version as u32,
+        color.version as u32,
+        filter_version,
+        world.to_bits(),
+        settings.max_thumbnails as u32,
+        u32::from(settings.declutter),
+        settings.border.to_bits(),
+        selection.selected.map_or(u32::MAX, |i| i.0),
+    ]);
+    if key == mosaic.view_key {
+        return;
+    }
+    mosaic.view_key = key;
+    mosaic.generation += 1;
+    let generation = mosaic.generation;
+    if mosaic.colors.0 != color.version || mosaic.colors.1.len() != layout.n_items() {
+        mosaic.colors = (
+            color.version,
+            color.coloring.colors(layout.n_items(), &color.hidden),
+        );
+    }
+    let half = Vec2::new(viewport.x as f32, viewport.y as f32) * 0.5;
+    let px_per_clip = clip_from_view.y_axis.y * half.y;
+    let mut candidates = Vec::new();
+    for i in 0..n_items {
+        let item = ItemId(i as u32);
+        if mosaic.colors.1[i][3] == 0 || labels.as_ref().is_some_and(|l| !l.shows(item)) {
+            continue;
+        }
+        let clip = clip_from_world * layout.position(item).extend(1.0);
+        if clip.w <= 1e-6 {
+            continue;
+        }
+        let size_px = world * px_per_clip / clip.w;
+        if size_px < pool::DOT_PX {
+            continue;
+        }
+        let ndc = clip.truncate().truncate() / clip.w;
+        let screen = Vec2::new((ndc.x + 1.0) * half.x, (1.0 - ndc.y) * half.y);
+        let reach = size_px * 0.5;
+        if screen.x < -reach
+            || screen.y < -reach
+            || screen.x > 2.0 * half.x + reach
+            || screen.y > 2.0 * half.y + reach
+        {
+            continue;
+        }
+        candidates.push(Candidate {
+            item: i as u32,
+            rank: pool::rank_of(i as u32),
+            size_px,
+            screen: screen.to_array(),
+        });
+    }
+    let chosen = pool::choose(candidates, settings.max_thumbnails, settings.declutter);
+    mosaic.side_px = chosen.first().map_or(0.0, |c| c.size_px);
+    let tier_sides: Vec<u32> = mosaic.tiers.iter().map(|t| t.pool.side).collect();
+    let mut requests = Vec::new();
+    let mut drawn = Vec::with_capacity(chosen.len());
+    let mut waiting = 0;
+    for c in &chosen {
+        let want = pool::tier_for(&tier_sides, c.size_px);
+        if mosaic.tiers[want].pool.ready_slot(c.item).is_none() {
+            if !mosaic.tiers[want].pool.has_slot(c.item)
+                && requests.len() < MAX_REQUESTS_PER_UPDATE
+                && let Some(slot) = mosaic.tiers[want].pool.assign(c.item, generation)
+            {
+                requests.push((want, slot, c.item));
+            }
+            // Only a cell on its way counts: with the pool full of cells in view, the item
+            // stays at a smaller tier and nothing is waited for.
+            if mosaic.tiers[want].pool.has_slot(c.item) {
+                waiting += 1;
+            }
+        }
+        // Draw the wanted tier if there, else the closest one that is (smaller first).
+        let order = std::iter::once(want)
+            .chain((0..want).rev())
+            .chain(want + 1..tier_sides.len());
+        for t in order {
+            if let Some(slot) = mosaic.tiers[t].pool.ready_slot(c.item) {
+                mosaic.tiers[t].pool.touch(slot, generation);
+                drawn.push((c.item, t as u8, slot));
+                break;
+            }
+        }
+    }
+    // Requests stay in flight across updates; `in_flight` tracks them for the screenshot.
+    mosaic.waiting = waiting;
+    if !requests.is_empty()
+        && let Some(tx) = &mosaic.requests
+    {
+        mosaic.in_flight += requests.len();
+        for batch in requests.chunks(256) {
+            if tx.send(batch.to_vec()).is_err() {
+                mosaic.in_flight = 0;
+                mosaic.state = Some(BuildState::Failed("the thumbnail loader stopped".into()));
+                break;
+            }
+        }
+    }
+    mosaic.drawn_count = drawn.len();
+    // Orthographic (the 2D view): overlaps by draw order, not depth.
+    let border = settings.border * windows.single().map_or(1.0, |w| w.scale_factor());
+    let flat = if clip_from_view.w_axis.w == 1.0 {
+        1.0
+    } else {
+        0.0
+    };
+    for tier in &mosaic.tiers {
+        if let Some(mut m) = materials.get_mut(&tier.material)
+            && (m.params.world_size != world || m.params.flat != flat || m.params.border != border)
+        {
+            m.params.world_size = world;
+            m.params.flat = flat;
+            m.params.border = border;
+        }
+    }
+    if drawn == mosaic.drawn {
+        return;
+    }
+    for (t, tier) in mosaic.tiers.iter().enumerate() {
+        let quads: Vec<(Vec3, [f32; 4], Rgba8)> = drawn
+            .iter()
+            .filter(|(_, tt, _)| *tt as usize == t)
+            .map(|&(item, _, slot)| {
+                let (layer, x, y) = tier.pool.cell_origin(slot);
+                let u0 = x as f32 / pool::LAYER_PX as f32;
+                let v0 = y as f32 / pool::LAYER_PX as f32;
+                // The selected item on top, then lowest rank first; (0, 1).
+                let order = if selection.selected == Some(ItemId(item)) {
+                    1.0
+                } else {
+                    0.999 - (pool::rank_of(item) as f32 / u32::MAX as f32) * 0.998
+                };
+                (
+                    layout.position(ItemId(item)),
+                    [u0, v0, layer as f32, order],
+                    mosaic.colors.1[item as usize],
+                )
+            })
+            .collect();
+        if let Some(mut mesh) = meshes.get_mut(&tier.mesh) {
+            fill_mesh(&mut mesh, &quads);
+        }
+    }
+    mosaic.drawn = drawn;
+}
