@@ -144,8 +144,10 @@ pub struct Mosaic {
     generation: u64,
     /// What the last update was computed from; an equal key means nothing to do.
     view_key: Vec<u32>,
-    /// (item, tier, slot) drawn, for the meshes; unchanged lists are not re-uploaded.
+    /// (item, tier, slot) drawn, and the colour version and selection the meshes were built
+    /// with: meshes are rewritten only when one of them changes.
     drawn: Vec<(u32, u8, u32)>,
+    mesh_key: (u64, Option<ItemId>),
     /// Thumbnails drawn, and how many of them wait for a sharper tier.
     pub drawn_count: usize,
     pub waiting: usize,
@@ -694,7 +696,12 @@ fn update_visible_thumbnails(
         }
         candidates.push(Candidate {
             item: i as u32,
-            rank: pool::rank_of(i as u32),
+            // The selected item always wins its place (cap, declutter) and lies on top.
+            rank: if selection.selected == Some(item) {
+                0
+            } else {
+                pool::rank_of(i as u32).max(1)
+            },
             size_px,
             screen: screen.to_array(),
         });
@@ -763,9 +770,11 @@ fn update_visible_thumbnails(
             m.params.border = border;
         }
     }
-    if drawn == mosaic.drawn {
+    let mesh_key = (color.version, selection.selected);
+    if drawn == mosaic.drawn && mesh_key == mosaic.mesh_key {
         return;
     }
+    mosaic.mesh_key = mesh_key;
     for (t, tier) in mosaic.tiers.iter().enumerate() {
         let quads: Vec<(Vec3, [f32; 4], Rgba8)> = drawn
             .iter()
@@ -792,4 +801,54 @@ fn update_visible_thumbnails(
         }
     }
     mosaic.drawn = drawn;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_toggles_thumbnails_and_x_declutter_but_not_with_ctrl() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<ButtonInput<KeyCode>>()
+            .insert_resource(MosaicSettings::default())
+            .add_systems(Update, mosaic_keys);
+        let press = |app: &mut App, keys: &[KeyCode]| {
+            let mut input = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+            input.reset_all();
+            for &k in keys {
+                input.press(k);
+            }
+            app.update();
+        };
+        press(&mut app, &[KeyCode::KeyT]);
+        assert!(!app.world().resource::<MosaicSettings>().enabled);
+        press(&mut app, &[KeyCode::KeyX]);
+        assert!(app.world().resource::<MosaicSettings>().declutter);
+        press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyT]);
+        assert!(
+            !app.world().resource::<MosaicSettings>().enabled,
+            "Ctrl+T is not T"
+        );
+        press(&mut app, &[KeyCode::KeyT]);
+        assert!(app.world().resource::<MosaicSettings>().enabled);
+    }
+
+    #[test]
+    fn thumbnails_span_about_the_spacing_of_the_points() {
+        let layout = super::super::LayoutCoords {
+            dims: 2,
+            coords: (0..100)
+                .flat_map(|i| [(i % 10) as f32, (i / 10) as f32])
+                .collect(),
+            label: "grid".into(),
+        };
+        let bounds = Bounds::of(&layout).expect("bounds");
+        let w = world_size(&bounds, 100, 2, 1.0);
+        assert!((w - 0.72).abs() < 1e-5, "{w}");
+        assert!((world_size(&bounds, 100, 2, 2.0) - 2.0 * w).abs() < 1e-5);
+        // In 3D the spacing follows the cube root.
+        assert!((world_size(&bounds, 1000, 3, 1.0) - 0.72).abs() < 1e-4);
+    }
 }

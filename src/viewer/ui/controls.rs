@@ -315,6 +315,46 @@ pub fn layout_ui(
     action
 }
 
+/// The thumbnails section: on/off, declutter, size, cap, and what the GPU holds.
+pub struct ThumbnailsPanel<'a> {
+    /// One line on the state of the thumbnail cache and the GPU pools.
+    pub status: &'a str,
+    /// Building or failed: the settings still apply once ready.
+    pub available: bool,
+}
+
+/// Edits `settings` in place; returns whether anything changed.
+pub fn thumbnails_ui(
+    ui: &mut egui::Ui,
+    panel: &ThumbnailsPanel<'_>,
+    settings: &mut crate::viewer::mosaic::MosaicSettings,
+) -> bool {
+    let before = settings.clone();
+    ui.heading("Thumbnails");
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut settings.enabled, "show (T)");
+        ui.checkbox(&mut settings.declutter, "declutter (X)");
+    });
+    ui.add_enabled_ui(panel.available, |ui| {
+        ui.add(
+            egui::Slider::new(&mut settings.size, 0.1..=8.0)
+                .logarithmic(true)
+                .text("size"),
+        );
+        ui.horizontal(|ui| {
+            ui.label("at most");
+            ui.add(
+                egui::DragValue::new(&mut settings.max_thumbnails)
+                    .range(0..=10_000_000)
+                    .speed(100.0),
+            );
+            ui.label("in view");
+        });
+    });
+    ui.small(panel.status);
+    *settings != before
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

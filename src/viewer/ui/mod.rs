@@ -23,13 +23,14 @@ use super::camera::{CentralRect, ViewSettings};
 use super::colors::{ColorSource, Coloring};
 use super::labels::{LabelItems, Labels, UndoLabels};
 use super::layout_job::{JobState, LayoutJob, LayoutRequest, RunLayout};
+use super::mosaic::{BuildState, Mosaic, MosaicSettings};
 use super::points::PointSettings;
 use super::thumbs::Thumbs;
 use super::{ColorState, NeighborView, SelectItem, Selection, Store, ViewMode};
 use crate::dataset::{ColumnValues, Images, ItemId};
 use controls::{
-    ColorAction, ColorPanel, LabelsAction, LabelsPanel, LayoutAction, LayoutPanel, color_ui,
-    labels_ui, layout_ui,
+    ColorAction, ColorPanel, LabelsAction, LabelsPanel, LayoutAction, LayoutPanel, ThumbnailsPanel,
+    color_ui, labels_ui, layout_ui, thumbnails_ui,
 };
 use neighbors::{ItemInfo, NeighborAction, NeighborsPanel, neighbors_ui};
 
@@ -110,6 +111,11 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "N",
         "select the next unlabelled neighbour in the grid (fast review)",
+    ),
+    ("T", "thumbnails on / off (dots only)"),
+    (
+        "X",
+        "declutter: one thumbnail per patch of screen in dense regions",
     ),
     ("V", "switch 2D / 3D"),
     ("G", "3D: switch orbit / fly-through"),
@@ -220,13 +226,44 @@ fn job_status(job: &LayoutJob, store: &Store) -> (String, Option<f32>) {
     }
 }
 
-/// What the panels send.
+/// What the panels send, and the thumbnail state they show and edit.
 #[derive(SystemParam)]
 struct UiMessages<'w> {
+    mosaic_settings: ResMut<'w, MosaicSettings>,
+    mosaic: Res<'w, Mosaic>,
+    mosaic_config: Res<'w, super::mosaic::MosaicConfig>,
     select: MessageWriter<'w, SelectItem>,
     run_layout: MessageWriter<'w, RunLayout>,
     label_items: MessageWriter<'w, LabelItems>,
     undo_labels: MessageWriter<'w, UndoLabels>,
+}
+
+/// One line on the thumbnails: building, or what is drawn and held on the GPU.
+fn thumbnail_status(mosaic: &Mosaic, budget_mb: u64) -> String {
+    use std::sync::atomic::Ordering;
+    match &mosaic.state {
+        None | Some(BuildState::NoImages) => "this data set has no images".to_owned(),
+        Some(BuildState::Building) => format!(
+            "building the thumbnail cache: {} of {}",
+            mosaic.progress.done.load(Ordering::Relaxed),
+            mosaic.progress.total.load(Ordering::Relaxed)
+        ),
+        Some(BuildState::Failed(e)) => format!("no thumbnails: {e}"),
+        Some(BuildState::Ready) => {
+            let resident: usize = mosaic.residency().iter().map(|r| r.1).sum();
+            let mut line = format!(
+                "{} drawn · {} cells on the GPU · {} of {} MB",
+                mosaic.drawn_count,
+                resident,
+                mosaic.gpu_bytes() >> 20,
+                budget_mb
+            );
+            if mosaic.waiting > 0 {
+                line.push_str(&format!(" · loading {}", mosaic.waiting));
+            }
+            line
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -326,6 +363,19 @@ fn explorer_ui(
                             color.version += 1;
                         }
                         None => {}
+                    }
+                    ui.separator();
+                    let status = thumbnail_status(&out.mosaic, out.mosaic_config.gpu_mem_mb);
+                    let panel = ThumbnailsPanel {
+                        status: &status,
+                        available: matches!(
+                            out.mosaic.state,
+                            Some(BuildState::Ready | BuildState::Building)
+                        ),
+                    };
+                    let mut edited = out.mosaic_settings.clone();
+                    if thumbnails_ui(ui, &panel, &mut edited) {
+                        *out.mosaic_settings = edited;
                     }
                     ui.separator();
                     let counts = labels.state.counts();
