@@ -37,8 +37,8 @@ const MAGIC: &[u8; 8] = b"IVTTHUMB";
 const FORMAT_VERSION: u32 = 1;
 /// Cell data starts at a multiple of this, so cells never straddle more pages than needed.
 const DATA_ALIGN: u64 = 4096;
-/// Items decoded between two writes: bounds memory (a chunk of 128 px cells is ≈ 300 MB).
-const CHUNK_ITEMS: usize = 4096;
+/// Items one build task decodes and writes together (64 cells of 128 px are 4 MB).
+const RUN_ITEMS: usize = 64;
 
 /// The tier sides a store may hold. A tier is drawn when a thumbnail is about that size on
 /// screen; four times apart, like every other level of a mip chain.
@@ -489,6 +489,15 @@ fn build_file(
     }
 }
 
+/// How one item came out of a build.
+struct Outcome {
+    status: CellStatus,
+    /// Why its image could not be decoded (now; earlier failures are not repeated).
+    failure: Option<String>,
+    /// Its cells were taken over from the previous file.
+    reused: bool,
+}
+
 /// One item's cells in a build: taken over from the previous file, or decoded now.
 enum ItemCells {
     Reused {
@@ -549,49 +558,95 @@ fn write_cells(
     let (offsets, total) = layout_offsets(tiers, n_items, index_len);
     out.set_len(total).map_err(write_err)?;
     let cell_len: Vec<usize> = tiers.iter().map(|&s| (s * s * 4) as usize).collect();
-    let mut done = 0usize;
-    for chunk_start in (0..n_items).step_by(CHUNK_ITEMS) {
-        if observer.cancelled() {
-            return Err(ThumbError::Cancelled);
-        }
-        let chunk_end = (chunk_start + CHUNK_ITEMS).min(n_items);
-        let cells: Vec<ItemCells> = (chunk_start..chunk_end)
+    let done = std::sync::atomic::AtomicU64::new(0);
+    // Each task decodes a run of consecutive items and writes their cells itself (a run's
+    // cells are contiguous in every tier): no sequential write phase, no barrier between
+    // chunks, and one write per tier per run instead of one per cell.
+    // The file is flushed to disk as it grows, by a thread that mostly waits on the disk: the
+    // fsync that makes the cache durable then finds little left to write.
+    let (build_over, wait) = std::sync::mpsc::channel::<()>();
+    let file = &out;
+    let runs = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            // Wakes at once when the build ends (the sender is dropped).
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                wait.recv_timeout(std::time::Duration::from_millis(100))
+            {
+                let _ = file.sync_data();
+            }
+        });
+        let runs: Result<Vec<Vec<Outcome>>, ThumbError> = (0..n_items.div_ceil(RUN_ITEMS))
             .into_par_iter()
-            .map(|item| {
-                let reused = previous
-                    .zip(old_of.get(&keys[item]))
-                    .and_then(|((index, file), &old)| take_over(index, file, old, &cell_len));
-                reused.unwrap_or_else(|| ItemCells::Decoded(decode_file(&paths[item], tiers)))
+            .map(|run| {
+                if observer.cancelled() {
+                    return Err(ThumbError::Cancelled);
+                }
+                let items = run * RUN_ITEMS..((run + 1) * RUN_ITEMS).min(n_items);
+                let mut bufs: Vec<Vec<u8>> = cell_len
+                    .iter()
+                    .map(|len| Vec::with_capacity(len * items.len()))
+                    .collect();
+                let mut outcome = Vec::with_capacity(items.len());
+                for item in items.clone() {
+                    let reused = previous
+                        .zip(old_of.get(&keys[item]))
+                        .and_then(|((index, file), &old)| take_over(index, file, old, &cell_len));
+                    let cells = reused
+                        .unwrap_or_else(|| ItemCells::Decoded(decode_file(&paths[item], tiers)));
+                    let per_tier = match cells {
+                        ItemCells::Reused { cells, status } => {
+                            outcome.push(Outcome {
+                                status,
+                                failure: None,
+                                reused: true,
+                            });
+                            cells
+                        }
+                        ItemCells::Decoded(Ok(cells)) => {
+                            outcome.push(Outcome {
+                                status: CellStatus::Image,
+                                failure: None,
+                                reused: false,
+                            });
+                            cells
+                        }
+                        ItemCells::Decoded(Err(reason)) => {
+                            outcome.push(Outcome {
+                                status: CellStatus::Failed,
+                                failure: Some(reason),
+                                reused: false,
+                            });
+                            tiers.iter().map(|&s| placeholder(s)).collect()
+                        }
+                    };
+                    for (buf, cell) in bufs.iter_mut().zip(&per_tier) {
+                        buf.extend_from_slice(cell);
+                    }
+                }
+                for (t, buf) in bufs.iter().enumerate() {
+                    out.write_all_at(buf, offsets[t] + (items.start * cell_len[t]) as u64)
+                        .map_err(write_err)?;
+                }
+                let finished =
+                    done.fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                observer.progress(finished + items.len() as u64, n_items as u64);
+                Ok(outcome)
             })
             .collect();
-        for (offset_in_chunk, cells) in cells.into_iter().enumerate() {
-            let item = chunk_start + offset_in_chunk;
-            let per_tier = match cells {
-                ItemCells::Reused { cells, status: s } => {
-                    report.reused += 1;
-                    status[item] = s;
-                    cells
-                }
-                ItemCells::Decoded(Ok(cells)) => {
-                    report.decoded += 1;
-                    cells
-                }
-                ItemCells::Decoded(Err(reason)) => {
-                    report.decoded += 1;
-                    status[item] = CellStatus::Failed;
-                    report.failed.push((item, reason));
-                    tiers.iter().map(|&s| placeholder(s)).collect()
-                }
-            };
-            for (t, cell) in per_tier.iter().enumerate() {
-                out.write_all_at(cell, offsets[t] + (item * cell_len[t]) as u64)
-                    .map_err(write_err)?;
-            }
+        drop(build_over);
+        runs
+    })?;
+    for (item, outcome) in runs.into_iter().flatten().enumerate() {
+        status[item] = outcome.status;
+        if outcome.reused {
+            report.reused += 1;
+        } else {
+            report.decoded += 1;
         }
-        done = chunk_end;
-        observer.progress(done as u64, n_items as u64);
+        if let Some(reason) = outcome.failure {
+            report.failed.push((item, reason));
+        }
     }
-    debug_assert_eq!(done, n_items);
     out.write_all_at(&index_bytes(tiers, keys, &status), 0)
         .map_err(write_err)?;
     let store = ThumbStore {

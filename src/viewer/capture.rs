@@ -239,8 +239,11 @@ fn bench_frames(
         let (mean, p95) = frame_stats(&bench.samples_ms);
         let n = ready.store.layout.as_ref().map_or(0, |l| l.n_items());
         println!(
-            "frames {} points {n} mean {mean:.2} ms p95 {p95:.2} ms ({:.1} fps)",
+            "frames {} points {n} thumbnails {} ({:.1} px, {} MB of GPU textures) mean {mean:.2} ms p95 {p95:.2} ms ({:.1} fps)",
             bench.samples_ms.len(),
+            ready.mosaic.drawn_count,
+            ready.mosaic.side_px,
+            ready.mosaic.gpu_bytes() >> 20,
             1000.0 / mean.max(1e-9)
         );
         exit.write(AppExit::Success);

@@ -284,6 +284,7 @@ fn hover_and_click(
     buttons: Res<ButtonInput<MouseButton>>,
     mut press: ResMut<PressAt>,
     (color, labels): (Res<super::ColorState>, Option<Res<super::labels::Labels>>),
+    mosaic: Option<Res<super::mosaic::Mosaic>>,
     mut selection: ResMut<Selection>,
     mut select: MessageWriter<SelectItem>,
 ) {
@@ -296,8 +297,16 @@ fn hover_and_click(
         color.coloring.color_of(item, &color.hidden)[3] > 0
             && labels.as_ref().is_none_or(|l| l.shows(item))
     };
-    let picked = cursor_ray(window, camera, global, projection)
-        .and_then(|(ray, px)| index.pick_visible(&ray, px, PICK_RADIUS_PX, &visible));
+    // A thumbnail under the cursor is what the user points at; else the nearest dot.
+    let on_thumbnail = window
+        .physical_cursor_position()
+        .zip(camera.physical_viewport_rect())
+        .zip(mosaic)
+        .and_then(|((at, rect), mosaic)| mosaic.thumbnail_at(at - rect.min.as_vec2()));
+    let picked = on_thumbnail.or_else(|| {
+        cursor_ray(window, camera, global, projection)
+            .and_then(|(ray, px)| index.pick_visible(&ray, px, PICK_RADIUS_PX, &visible))
+    });
     if selection.hovered != picked {
         selection.hovered = picked;
     }

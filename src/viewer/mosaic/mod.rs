@@ -151,8 +151,11 @@ pub struct Mosaic {
     /// Thumbnails drawn, and how many of them wait for a sharper tier.
     pub drawn_count: usize,
     pub waiting: usize,
-    /// Physical pixels per thumbnail side in the current view.
+    /// Physical pixels per thumbnail side in the current view (the first drawn).
     pub side_px: f32,
+    /// Drawn thumbnails, topmost first: item, centre and side in physical pixels within the
+    /// plot's viewport — what a click on a thumbnail hits.
+    hits: Vec<(ItemId, [f32; 2], f32)>,
     /// Colours by item, cached by colour version.
     colors: (u64, Vec<Rgba8>),
 }
@@ -165,6 +168,16 @@ impl Mosaic {
             Some(BuildState::Ready) => self.in_flight == 0 && self.waiting == 0,
             Some(_) => true,
         }
+    }
+
+    /// The topmost thumbnail under `at` (physical pixels within the plot's viewport).
+    pub fn thumbnail_at(&self, at: Vec2) -> Option<ItemId> {
+        self.hits
+            .iter()
+            .find(|(_, c, side)| {
+                (at.x - c[0]).abs() <= side * 0.5 && (at.y - c[1]).abs() <= side * 0.5
+            })
+            .map(|h| h.0)
     }
 
     /// GPU bytes held by the texture arrays.
@@ -617,6 +630,7 @@ fn update_visible_thumbnails(
     let (Some(layout), Some((camera, global)), true) = (layout, camera, show) else {
         mosaic.waiting = 0;
         mosaic.drawn_count = 0;
+        mosaic.hits.clear();
         return;
     };
     let Some(viewport) = camera.physical_viewport_size() else {
@@ -704,6 +718,7 @@ fn update_visible_thumbnails(
             },
             size_px,
             screen: screen.to_array(),
+            depth: clip.w,
         });
     }
     let chosen = pool::choose(candidates, settings.max_thumbnails, settings.declutter);
@@ -711,6 +726,7 @@ fn update_visible_thumbnails(
     let tier_sides: Vec<u32> = mosaic.tiers.iter().map(|t| t.pool.side).collect();
     let mut requests = Vec::new();
     let mut drawn = Vec::with_capacity(chosen.len());
+    let mut hits = Vec::with_capacity(chosen.len());
     let mut waiting = 0;
     for c in &chosen {
         let want = pool::tier_for(&tier_sides, c.size_px);
@@ -735,6 +751,7 @@ fn update_visible_thumbnails(
             if let Some(slot) = mosaic.tiers[t].pool.ready_slot(c.item) {
                 mosaic.tiers[t].pool.touch(slot, generation);
                 drawn.push((c.item, t as u8, slot));
+                hits.push((ItemId(c.item), c.screen, c.size_px, c.depth));
                 break;
             }
         }
@@ -754,13 +771,15 @@ fn update_visible_thumbnails(
         }
     }
     mosaic.drawn_count = drawn.len();
+    // Orthographic: the draw order (rank) decides what is on top; perspective: the depth.
+    let perspective = clip_from_view.w_axis.w != 1.0;
+    if perspective {
+        hits.sort_by(|a, b| a.3.total_cmp(&b.3));
+    }
+    mosaic.hits = hits.into_iter().map(|(i, c, s, _)| (i, c, s)).collect();
     // Orthographic (the 2D view): overlaps by draw order, not depth.
     let border = settings.border * windows.single().map_or(1.0, |w| w.scale_factor());
-    let flat = if clip_from_view.w_axis.w == 1.0 {
-        1.0
-    } else {
-        0.0
-    };
+    let flat = if !perspective { 1.0 } else { 0.0 };
     for tier in &mosaic.tiers {
         if let Some(mut m) = materials.get_mut(&tier.material)
             && (m.params.world_size != world || m.params.flat != flat || m.params.border != border)
@@ -833,6 +852,27 @@ mod tests {
         );
         press(&mut app, &[KeyCode::KeyT]);
         assert!(app.world().resource::<MosaicSettings>().enabled);
+    }
+
+    #[test]
+    fn a_click_hits_the_topmost_thumbnail_under_it() {
+        let mosaic = Mosaic {
+            // Topmost first: item 7 lies over item 3 where they overlap.
+            hits: vec![
+                (ItemId(7), [100.0, 100.0], 40.0),
+                (ItemId(3), [120.0, 100.0], 40.0),
+            ],
+            ..Mosaic::default()
+        };
+        assert_eq!(
+            mosaic.thumbnail_at(Vec2::new(110.0, 100.0)),
+            Some(ItemId(7))
+        );
+        assert_eq!(
+            mosaic.thumbnail_at(Vec2::new(135.0, 115.0)),
+            Some(ItemId(3))
+        );
+        assert_eq!(mosaic.thumbnail_at(Vec2::new(100.0, 125.0)), None);
     }
 
     #[test]

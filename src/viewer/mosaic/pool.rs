@@ -208,6 +208,8 @@ pub struct Candidate {
     pub size_px: f32,
     /// Position in physical pixels.
     pub screen: [f32; 2],
+    /// Distance along the view direction (clip w; 1 in orthographic views).
+    pub depth: f32,
 }
 
 /// Keep the thumbnails to draw: at most `max` (lowest ranks win, so the same ones stay as the
@@ -319,6 +321,7 @@ mod tests {
             rank: rank_of(item),
             size_px,
             screen: [x, y],
+            depth: 1.0,
         }
     }
 
