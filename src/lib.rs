@@ -14,6 +14,7 @@
 //! - [`layout`]: PCA, t-SNE and UMAP layouts in 2D/3D through one `compute_layout`.
 //! - [`labels`]: the labels journal (append-only, crash-safe, undo/redo) and export.
 //! - [`metrics`]: trustworthiness, kNN preservation, kNN label accuracy of a layout.
+//! - [`cluster`]: hierarchical clustering kept as a dendrogram, cut to any K in O(N).
 //! - [`cache`]: computed artefacts on disk, keyed by data, parameters and algorithm version.
 //! - [`progress`]: progress and cancellation for long computations.
 //! - [`thumbs`]: the thumbnail cache: every image decoded once into cells of a few sizes.
@@ -25,6 +26,7 @@
 
 pub mod atomic;
 pub mod cache;
+pub mod cluster;
 pub mod dataset;
 pub mod knn;
 pub mod labels;

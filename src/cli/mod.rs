@@ -1,6 +1,7 @@
 //! Command-line interface: raw arguments (clap), their validation into library types, and
 //! dispatch to one file per subcommand.
 
+mod cluster;
 mod eval;
 mod export_labels;
 mod info;
@@ -176,9 +177,13 @@ pub struct ViewArgs {
     /// Side of the neighbour grid: nside × nside nearest neighbours of the selected image.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
     nside: u32,
-    /// What to colour points by: "class", "none", a metadata column name, or "values" (with --colors).
+    /// What to colour points by: "class", "none", a metadata column name, "values" (with
+    /// --colors) or "clusters" (ward clusters of the features, see --clusters).
     #[arg(long, value_name = "COLUMN")]
     color_by: Option<String>,
+    /// Clusters shown with --color-by clusters (a slider in the colour panel changes it live).
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    clusters: usize,
     /// A float per point to colour by (.npy, N values), shown with a colour bar.
     #[arg(long, value_name = "FILE.npy")]
     colors: Option<PathBuf>,
@@ -405,9 +410,14 @@ pub struct LayoutArgs {
 pub struct ClusterArgs {
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
     /// Number of clusters to cut the dendrogram into.
     #[arg(long, default_value_t = 20)]
     clusters: usize,
+    /// How the distance between clusters is defined (euclidean distances between items).
+    #[arg(long, value_enum, default_value_t = ivt::cluster::Linkage::Ward)]
+    linkage: ivt::cluster::Linkage,
     /// Output cluster id per item (.npy, int64).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -491,7 +501,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Knn(args)) => knn::run(&args),
         Some(Command::Layout(args)) => layout::run(&args),
         Some(Command::Thumbs(args)) => thumbs::run(&args),
-        Some(Command::Cluster(_)) => not_yet("cluster", "#6"),
+        Some(Command::Cluster(args)) => cluster::run(&args),
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::ExportProjector(_)) => not_yet("export-projector", "#9"),
         Some(Command::ExportLabels(args)) => export_labels::run(&args),

@@ -78,6 +78,7 @@ fn show(
         "class" => ColorSource::Class,
         "none" => ColorSource::Uniform,
         "values" => ColorSource::Values,
+        "clusters" => ColorSource::Clusters(view.clusters),
         column => ColorSource::Column(column.to_owned()),
     });
     let options = ViewerOptions {

@@ -89,6 +89,7 @@ struct Readiness<'w> {
     thumbs: Res<'w, Thumbs>,
     mosaic: Res<'w, super::mosaic::Mosaic>,
     mosaic_settings: Res<'w, super::mosaic::MosaicSettings>,
+    clusters: Option<Res<'w, super::clusters::ClusterJob>>,
 }
 
 impl Readiness<'_> {
@@ -102,6 +103,10 @@ impl Readiness<'_> {
             && grid_done
             && self.thumbs.is_idle()
             && self.mosaic.is_idle(&self.mosaic_settings)
+            && self
+                .clusters
+                .as_ref()
+                .is_none_or(|c| c.state != super::clusters::ClusterState::Running)
     }
 }
 

@@ -154,6 +154,8 @@ pub enum ColorSource {
     Column(String),
     /// A float per point from `--colors FILE.npy`.
     Values,
+    /// The dendrogram of the features cut into this many clusters.
+    Clusters(usize),
 }
 
 impl ColorSource {
@@ -163,6 +165,7 @@ impl ColorSource {
             Self::Class => "class".to_owned(),
             Self::Column(name) => name.clone(),
             Self::Values => "--colors values".to_owned(),
+            Self::Clusters(_) => "clusters".to_owned(),
         }
     }
 }
@@ -195,6 +198,8 @@ pub enum ColorError {
     NoColumn(String, String),
     #[error("cannot colour by --colors values: none were given")]
     NoValues,
+    #[error("cannot colour by clusters: {0}")]
+    NoClusters(String),
 }
 
 impl Coloring {
@@ -238,10 +243,12 @@ impl Coloring {
             ColorSource::Values => values
                 .map(|v| Self::numeric(v.to_vec(), colormap))
                 .ok_or(ColorError::NoValues),
+            // The dendrogram lives in the store: see `ColorState::set_source`.
+            ColorSource::Clusters(_) => Err(ColorError::NoClusters("not computed yet".to_owned())),
         }
     }
 
-    fn categorical(cat: &Categorical) -> Self {
+    pub(crate) fn categorical(cat: &Categorical) -> Self {
         Self::Categorical {
             names: cat.names.clone(),
             codes: cat.codes.clone(),

@@ -7,6 +7,7 @@
 //! - [`camera`]: the 2D (orthographic pan/zoom) and 3D (orbit, fly-through) views;
 //! - [`picking`]: a k-d tree over the layout answers "which point is under the cursor";
 //! - [`layout_job`]: kNN graph and layout computed in the background, cached, animated;
+//! - [`clusters`]: the dendrogram computed in the background on first use, cut live;
 //! - [`mosaic`]: every point an image: thumbnails streamed into GPU texture arrays;
 //! - [`thumbs`]: images decoded off the main thread into an LRU of egui textures (panels);
 //! - [`ui`]: egui panels (colouring and legend, layout controls, neighbour grid, help);
@@ -17,6 +18,7 @@
 
 pub mod camera;
 pub mod capture;
+pub mod clusters;
 pub mod colors;
 pub mod labels;
 pub mod lasso;
@@ -71,6 +73,7 @@ pub enum ViewerError {
     Labels(#[from] crate::labels::LabelError),
     #[error("the screenshot could not be taken: {0}")]
     Screenshot(String),
+    /// A thumbnail or cluster option that cannot work.
     #[error("{0}")]
     Thumbnails(String),
 }
@@ -218,6 +221,8 @@ pub struct Store {
     pub metric: Metric,
     /// The kNN graph in the original space, once computed (or read from the cache).
     pub graph: Option<Arc<KnnGraph>>,
+    /// The clusters' dendrogram, once asked for and computed (or read from the cache).
+    pub dendrogram: Option<Arc<crate::cluster::Dendrogram>>,
     /// The layout drawn now; `None` until the first one arrives.
     pub layout: Option<LayoutCoords>,
     /// Bumped whenever `layout` changes, so views rebuild only then.
@@ -266,12 +271,21 @@ impl ColorState {
         source: ColorSource,
         store: &Store,
     ) -> Result<(), colors::ColorError> {
-        let coloring = Coloring::resolve(
-            &source,
-            &store.data,
-            store.user_values.as_deref(),
-            self.colormap,
-        )?;
+        let coloring = match (&source, &store.dendrogram) {
+            (ColorSource::Clusters(k), Some(tree)) => {
+                let codes = tree
+                    .cut(*k)
+                    .map_err(|e| colors::ColorError::NoClusters(e.to_string()))?;
+                let names = (1..=*k).map(|c| format!("cluster {c}")).collect();
+                Coloring::categorical(&crate::dataset::Categorical { names, codes })
+            }
+            _ => Coloring::resolve(
+                &source,
+                &store.data,
+                store.user_values.as_deref(),
+                self.colormap,
+            )?,
+        };
         self.hidden = match &coloring {
             Coloring::Categorical { names, .. } => vec![false; names.len()],
             _ => Vec::new(),
@@ -336,6 +350,7 @@ impl Plugin for ExplorerStatePlugin {
             data: Arc::clone(&self.data),
             metric: options.metric,
             graph: None,
+            dendrogram: None,
             layout: options.layout.clone(),
             layout_version: u64::from(options.layout.is_some()),
             user_values: options.colors.as_ref().map(|(_, v)| v.clone()),
@@ -359,7 +374,17 @@ impl Plugin for ExplorerStatePlugin {
                 ColorSource::Uniform
             });
         // Validated in `run` before the app starts; here a failure only keeps the uniform colour.
-        let _ = color.set_source(default_source, &store);
+        // Clusters are computed first: the clusters plugin colours by them when ready.
+        if let ColorSource::Clusters(k) = default_source {
+            app.add_systems(
+                Startup,
+                move |mut show: MessageWriter<clusters::ShowClusters>| {
+                    show.write(clusters::ShowClusters(k));
+                },
+            );
+        } else {
+            let _ = color.set_source(default_source, &store);
+        }
         app.insert_resource(Launched(options.launched))
             .insert_resource(store)
             .insert_resource(color)
@@ -488,7 +513,22 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             n_items: n,
         });
     }
-    if let Some(source) = &options.color_by {
+    if let Some(ColorSource::Clusters(k)) = &options.color_by {
+        if *k < 1 || *k > n {
+            return Err(ViewerError::Thumbnails(format!(
+                "--clusters {k}: must be between 1 and the number of items ({n})"
+            )));
+        }
+        if n > crate::cluster::EXACT_MAX_ITEMS {
+            return Err(ViewerError::Thumbnails(
+                crate::cluster::ClusterError::TooMany {
+                    n_items: n,
+                    max: crate::cluster::EXACT_MAX_ITEMS,
+                }
+                .to_string(),
+            ));
+        }
+    } else if let Some(source) = &options.color_by {
         Coloring::resolve(
             source,
             &dataset,
@@ -537,6 +577,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             camera::CameraPlugin,
             picking::PickingPlugin,
             layout_job::LayoutJobPlugin,
+            clusters::ClustersPlugin,
             thumbs::ThumbsPlugin,
             mosaic::MosaicPlugin {
                 config: mosaic::MosaicConfig {

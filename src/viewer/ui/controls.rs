@@ -16,6 +16,19 @@ pub struct ColorPanel<'a> {
     pub coloring: &'a Coloring,
     pub colormap: Colormap,
     pub hidden: &'a [bool],
+    /// While the clusters are being computed: what to say.
+    pub clusters_status: Option<&'a str>,
+    /// Most clusters the slider offers.
+    pub max_clusters: usize,
+}
+
+impl ColorPanel<'_> {
+    fn source_k(&self) -> usize {
+        match self.source {
+            ColorSource::Clusters(k) => *k,
+            _ => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +37,8 @@ pub enum ColorAction {
     Colormap(Colormap),
     ToggleGroup(usize),
     ShowAll,
+    /// Cut the dendrogram into this many clusters.
+    Clusters(usize),
 }
 
 /// Legend entries beyond this are listed in a scroll area.
@@ -43,6 +58,18 @@ pub fn color_ui(ui: &mut egui::Ui, panel: &ColorPanel<'_>) -> Option<ColorAction
         });
     if &source != panel.source {
         action = Some(ColorAction::Source(source));
+    }
+    if let Some(status) = panel.clusters_status {
+        ui.small(status);
+    }
+    if let ColorSource::Clusters(k) = panel.source {
+        let mut k = *k;
+        let slider = egui::Slider::new(&mut k, 2..=panel.max_clusters.max(2))
+            .logarithmic(true)
+            .text("clusters");
+        if ui.add(slider).changed() && k != panel.source_k() {
+            action = Some(ColorAction::Clusters(k));
+        }
     }
     match panel.coloring {
         Coloring::Uniform => {}
@@ -376,6 +403,8 @@ mod tests {
                 coloring: &coloring,
                 colormap: Colormap::Viridis,
                 hidden: &[false, true],
+                clusters_status: None,
+                max_clusters: 10,
             };
             assert_eq!(color_ui(ui, &panel), None);
         });
@@ -388,6 +417,8 @@ mod tests {
                 coloring: &coloring,
                 colormap: Colormap::Viridis,
                 hidden: &[false, true],
+                clusters_status: None,
+                max_clusters: 10,
             };
             let _ = color_ui(ui, &panel);
         });

@@ -229,6 +229,8 @@ fn job_status(job: &LayoutJob, store: &Store) -> (String, Option<f32>) {
 /// What the panels send, and the thumbnail state they show and edit.
 #[derive(SystemParam)]
 struct UiMessages<'w> {
+    show_clusters: MessageWriter<'w, super::clusters::ShowClusters>,
+    cluster_job: Res<'w, super::clusters::ClusterJob>,
     mosaic_settings: ResMut<'w, MosaicSettings>,
     mosaic: Res<'w, Mosaic>,
     mosaic_config: Res<'w, super::mosaic::MosaicConfig>,
@@ -236,6 +238,21 @@ struct UiMessages<'w> {
     run_layout: MessageWriter<'w, RunLayout>,
     label_items: MessageWriter<'w, LabelItems>,
     undo_labels: MessageWriter<'w, UndoLabels>,
+}
+
+/// While the dendrogram is computed (or if that failed): one line on it.
+fn cluster_status(job: &super::clusters::ClusterJob) -> Option<String> {
+    use super::clusters::ClusterState;
+    use std::sync::atomic::Ordering;
+    match &job.state {
+        ClusterState::Running => Some(format!(
+            "computing the clusters (ward): distances {} of {} rows",
+            job.progress.done.load(Ordering::Relaxed),
+            job.progress.total.load(Ordering::Relaxed)
+        )),
+        ClusterState::Failed(e) => Some(format!("no clusters: {e}")),
+        _ => None,
+    }
 }
 
 /// One line on the thumbnails: building, or what is drawn and held on the GPU.
@@ -336,15 +353,29 @@ fn explorer_ui(
             egui::ScrollArea::vertical()
                 .id_salt("left-scroll")
                 .show(ui, |ui| {
-                    let sources = color_sources(&store);
+                    let mut sources = color_sources(&store);
+                    if store.n_items() >= 2 {
+                        let k = match color.source {
+                            ColorSource::Clusters(k) => k,
+                            _ => super::clusters::DEFAULT_CLUSTERS.min(store.n_items()),
+                        };
+                        sources.push(ColorSource::Clusters(k));
+                    }
+                    let clusters_status = cluster_status(&out.cluster_job);
                     let panel = ColorPanel {
                         source: &color.source,
                         sources: &sources,
                         coloring: &color.coloring,
                         colormap: color.colormap,
                         hidden: &color.hidden,
+                        clusters_status: clusters_status.as_deref(),
+                        max_clusters: store.n_items().min(200),
                     };
                     match color_ui(ui, &panel) {
+                        Some(ColorAction::Source(ColorSource::Clusters(k)))
+                        | Some(ColorAction::Clusters(k)) => {
+                            out.show_clusters.write(super::clusters::ShowClusters(k));
+                        }
                         Some(ColorAction::Source(s)) => {
                             if let Err(e) = color.set_source(s, &store) {
                                 warn!("{e}");

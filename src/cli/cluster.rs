@@ -1,0 +1,76 @@
+//! `ivt-explore cluster`: hierarchical clustering in the original space, cut to K clusters.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ivt::cluster::{self, ClusterError};
+
+use super::ClusterArgs;
+use super::knn::Bar;
+
+pub fn run(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
+    let cache = args.cache.cache();
+    if args.output.is_none() && cache.dir().is_none() {
+        anyhow::bail!("nothing would keep the clusters: give -o FILE, or drop --no-cache");
+    }
+    let data = super::info::load_timed(&args.input.spec())?;
+    let n = data.n_items();
+    if args.clusters == 0 || args.clusters > n {
+        return Err(ClusterError::BadK {
+            k: args.clusters,
+            n_items: n,
+        }
+        .into());
+    }
+    let bar = Bar::new("distances");
+    let got = cluster::cached(
+        data.features.as_slice(),
+        data.features.dim(),
+        args.linkage,
+        &cache,
+        &bar,
+    )
+    .context("cannot cluster")?;
+    drop(bar);
+    for w in &got.warnings {
+        eprintln!("warning: {w}");
+    }
+    match got.computed_secs {
+        None => eprintln!("{} linkage dendrogram from the cache", args.linkage.name()),
+        Some(secs) => eprintln!(
+            "{} linkage dendrogram of {n} items in {secs:.2} s",
+            args.linkage.name()
+        ),
+    }
+    let started = std::time::Instant::now();
+    let labels = got.dendrogram.cut(args.clusters)?;
+    let cut_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut sizes = vec![0usize; args.clusters];
+    for &l in &labels {
+        sizes[l as usize] += 1;
+    }
+    let mut sorted = sizes.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    eprintln!(
+        "cut into {} clusters in {cut_ms:.2} ms; sizes {}",
+        args.clusters,
+        sorted
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if let Some(classes) = &data.classes {
+        println!(
+            "adjusted Rand index against the classes: {:.4}",
+            cluster::adjusted_rand_index(&labels, &classes.labels.codes)
+        );
+    }
+    if let Some(out) = &args.output {
+        let ids: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+        ivt::npy::write(out, &[n], &ids)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
