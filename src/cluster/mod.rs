@@ -3,11 +3,15 @@
 //!
 //! Exact agglomerative clustering (`kodama`: nearest-neighbour chain, or the minimum spanning
 //! tree for single linkage) on a condensed matrix of euclidean distances computed with GEMM
-//! tiles, up to [`EXACT_MAX_ITEMS`] items (the f64 matrix then stays under 2 GB). Cutting to K
-//! clusters replays the first N − K merges through a union-find: O(N).
+//! tiles, up to [`EXACT_MAX_ITEMS`] items (the f64 matrix then stays under 2 GB); above that,
+//! k-means micro-clusters and linkage on their centroids (`micro`). Cutting to K clusters
+//! replays the first N − K merges through a union-find: O(N).
 
+mod micro;
 #[cfg(test)]
 mod tests;
+
+pub use micro::MICRO_CLUSTERS;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,7 +27,7 @@ use crate::progress::Observer;
 /// (N² / 2 f64 values: 1.6 GB at 20,000).
 pub const EXACT_MAX_ITEMS: usize = 20_000;
 /// Bump when the output of `cluster` changes for the same input.
-const ALGORITHM_VERSION: u32 = 1;
+const ALGORITHM_VERSION: u32 = 2;
 /// Rows per GEMM tile when filling the distance matrix.
 const ROW_BLOCK: usize = 256;
 
@@ -70,11 +74,6 @@ impl Linkage {
 pub enum ClusterError {
     #[error("clustering needs at least 2 items, the data set has {0}")]
     TooFew(usize),
-    #[error(
-        "{n_items} items: exact clustering stops at {max} (its distance matrix would exceed \
-         2 GB) and the scalable scheme for larger data sets is not built yet (issue #6)"
-    )]
-    TooMany { n_items: usize, max: usize },
     #[error("--clusters {k}: must be between 1 and the number of items ({n_items})")]
     BadK { k: usize, n_items: usize },
     #[error("cancelled")]
@@ -235,10 +234,7 @@ pub fn cluster(
         return Err(ClusterError::TooFew(n));
     }
     if n > EXACT_MAX_ITEMS {
-        return Err(ClusterError::TooMany {
-            n_items: n,
-            max: EXACT_MAX_ITEMS,
-        });
+        return micro::cluster_micro(features, dim, linkage, MICRO_CLUSTERS, observer);
     }
     let mut condensed = condensed_distances(features, dim, observer);
     if observer.cancelled() {

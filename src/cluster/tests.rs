@@ -129,3 +129,33 @@ fn the_cache_gives_back_the_same_tree() {
     let other = cached(&features, 2, Linkage::Ward, &cache, &()).expect("computed");
     assert!(other.computed_secs.is_some());
 }
+
+#[test]
+fn micro_clusters_approximate_the_exact_tree() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/digits_features_u8.npy");
+    let m = crate::npy::read_matrix_file(&path).expect("digits");
+    let exact = cluster(&m.data, 64, Linkage::Ward, &()).expect("exact");
+    let approx = micro::cluster_micro(&m.data, 64, Linkage::Ward, 300, &()).expect("micro");
+    assert_eq!(approx.n_items, 1797);
+    assert_eq!(approx.merges.len(), 1796);
+    assert!(approx.merges.windows(2).all(|w| w[0].height <= w[1].height));
+    // Every merge joins clusters that exist, the last one holds everything.
+    assert_eq!(
+        Dendrogram::from_bytes(&approx.to_bytes()).as_ref(),
+        Some(&approx)
+    );
+    assert_eq!(approx.merges.last().map(|m| m.size), Some(1797));
+    let ari = adjusted_rand_index(&exact.cut(10).expect("cut"), &approx.cut(10).expect("cut"));
+    eprintln!("micro (300) vs exact ward, K = 10: adjusted Rand index {ari:.3}");
+    assert!(
+        ari > 0.6,
+        "micro-cluster ward strays from exact ward: ARI {ari:.3}"
+    );
+    // Fine cuts still give every item a cluster.
+    assert_eq!(approx.cut(1797).expect("cut").len(), 1797);
+    for linkage in [Linkage::Average, Linkage::Single] {
+        let t = micro::cluster_micro(&m.data, 64, linkage, 300, &()).expect("micro");
+        assert_eq!(t.cut(10).expect("cut").len(), 1797);
+    }
+}

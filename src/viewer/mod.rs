@@ -519,15 +519,6 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
                 "--clusters {k}: must be between 1 and the number of items ({n})"
             )));
         }
-        if n > crate::cluster::EXACT_MAX_ITEMS {
-            return Err(ViewerError::Thumbnails(
-                crate::cluster::ClusterError::TooMany {
-                    n_items: n,
-                    max: crate::cluster::EXACT_MAX_ITEMS,
-                }
-                .to_string(),
-            ));
-        }
     } else if let Some(source) = &options.color_by {
         Coloring::resolve(
             source,
