@@ -109,10 +109,7 @@ fn missing_images_fail_like_open_would() {
 
 #[test]
 fn unbuilt_subcommands_say_so_and_exit_2() {
-    for args in [
-        &["cluster"][..],
-        &["embed", "--model", "m.onnx", "--images", "d", "-o", "f.npy"],
-    ] {
+    for args in [&["embed", "--model", "m.onnx", "--images", "d", "-o", "f.npy"][..]] {
         let out = ivt(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out.stderr).contains("not built yet"), "{args:?}");
@@ -486,5 +483,61 @@ fn layout_tsne_keeps_groups_apart_in_2d_and_3d_and_reuses_the_cache() {
         text(&bad.stderr).contains("perplexity"),
         "{}",
         text(&bad.stderr)
+    );
+}
+
+#[test]
+fn cluster_writes_one_id_per_item_and_refuses_a_bad_count() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Three tight groups of five in 3-D, with their classes.
+    let data = dir.path().join("groups");
+    std::fs::create_dir_all(&data).expect("dir");
+    let values: Vec<f32> = (0..15)
+        .flat_map(|i| {
+            let g = (i / 5) as f32 * 40.0;
+            [g + (i % 5) as f32 * 0.1, -g, 1.0]
+        })
+        .collect();
+    ivt::npy::write(&data.join("features.npy"), &[15, 3], &values).expect("write");
+    let classes: Vec<i64> = (0..15).map(|i| i / 5).collect();
+    ivt::npy::write(&data.join("labels.npy"), &[15], &classes).expect("write");
+    let out_path = dir.path().join("clusters.npy");
+    let cache = dir.path().join("cache");
+    let run = |k: &str| {
+        ivt(&[
+            "cluster",
+            data.to_str().expect("utf8"),
+            "--clusters",
+            k,
+            "--cache",
+            cache.to_str().expect("utf8"),
+            "-o",
+            out_path.to_str().expect("utf8"),
+        ])
+    };
+    let out = run("3");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("adjusted Rand index against the classes: 1.0000"),
+        "{}",
+        text(&out.stdout)
+    );
+    let (ids, _) = ivt::npy::read_vector_file(&out_path).expect("clusters.npy");
+    assert_eq!(ids.len(), 15);
+    assert_eq!(ids, classes.iter().map(|&c| c as f64).collect::<Vec<_>>());
+    // Another count recuts the cached tree.
+    let out = run("5");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("from the cache"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run("16");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--clusters 16"),
+        "{}",
+        text(&out.stderr)
     );
 }
