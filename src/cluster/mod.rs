@@ -328,3 +328,37 @@ pub fn adjusted_rand_index(a: &[u32], b: &[u32]) -> f64 {
     }
     (index - expected) / (max - expected)
 }
+
+/// A representative per cluster: the member nearest its cluster's mean (for `k` clusters
+/// labelled `0..k`); O(N·D). A cluster without members gets `u32::MAX`.
+pub fn medoids(features: &[f32], dim: usize, labels: &[u32], k: usize) -> Vec<u32> {
+    let mut sums = vec![0f64; k * dim];
+    let mut sizes = vec![0u32; k];
+    for (row, &l) in features.chunks_exact(dim.max(1)).zip(labels) {
+        let l = l as usize;
+        if l >= k {
+            continue;
+        }
+        sizes[l] += 1;
+        for (s, &v) in sums[l * dim..(l + 1) * dim].iter_mut().zip(row) {
+            *s += f64::from(v);
+        }
+    }
+    let mut best = vec![(f64::INFINITY, u32::MAX); k];
+    for (item, (row, &l)) in features.chunks_exact(dim.max(1)).zip(labels).enumerate() {
+        let l = l as usize;
+        if l >= k {
+            continue;
+        }
+        let n = f64::from(sizes[l].max(1));
+        let d: f64 = row
+            .iter()
+            .zip(&sums[l * dim..(l + 1) * dim])
+            .map(|(&v, &s)| (f64::from(v) - s / n).powi(2))
+            .sum();
+        if d < best[l].0 {
+            best[l] = (d, item as u32);
+        }
+    }
+    best.into_iter().map(|(_, item)| item).collect()
+}

@@ -159,3 +159,16 @@ fn micro_clusters_approximate_the_exact_tree() {
         assert_eq!(t.cut(10).expect("cut").len(), 1797);
     }
 }
+
+#[test]
+fn medoids_are_the_members_nearest_their_means() {
+    // Cluster 0: 0, 1, 2 on a line (mean 1: item 1); cluster 1: 10, 11 (mean 10.5: the first).
+    let features = [0.0, 1.0, 2.0, 10.0, 11.0];
+    let labels = [0, 0, 0, 1, 1];
+    assert_eq!(medoids(&features, 1, &labels, 2), vec![1, 3]);
+    assert_eq!(
+        medoids(&features, 1, &labels, 3)[2],
+        u32::MAX,
+        "empty cluster"
+    );
+}

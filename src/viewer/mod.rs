@@ -262,6 +262,8 @@ pub struct ColorState {
     pub hidden: Vec<bool>,
     /// Bumped whenever the point colours change.
     pub version: u64,
+    /// Per group, an item that stands for it (clusters: the medoid), for the legend.
+    pub representatives: Vec<ItemId>,
 }
 
 impl ColorState {
@@ -271,12 +273,19 @@ impl ColorState {
         source: ColorSource,
         store: &Store,
     ) -> Result<(), colors::ColorError> {
+        let mut representatives = Vec::new();
         let coloring = match (&source, &store.dendrogram) {
             (ColorSource::Clusters(k), Some(tree)) => {
                 let codes = tree
                     .cut(*k)
                     .map_err(|e| colors::ColorError::NoClusters(e.to_string()))?;
                 let names = (1..=*k).map(|c| format!("cluster {c}")).collect();
+                let features = &store.data.features;
+                representatives =
+                    crate::cluster::medoids(features.as_slice(), features.dim(), &codes, *k)
+                        .into_iter()
+                        .map(ItemId)
+                        .collect();
                 Coloring::categorical(&crate::dataset::Categorical { names, codes })
             }
             _ => Coloring::resolve(
@@ -292,6 +301,7 @@ impl ColorState {
         };
         self.source = source;
         self.coloring = coloring;
+        self.representatives = representatives;
         self.version += 1;
         Ok(())
     }
@@ -362,6 +372,7 @@ impl Plugin for ExplorerStatePlugin {
             coloring: Coloring::Uniform,
             hidden: Vec::new(),
             version: 0,
+            representatives: Vec::new(),
         };
         let default_source = options
             .color_by

@@ -20,6 +20,8 @@ pub struct ColorPanel<'a> {
     pub clusters_status: Option<&'a str>,
     /// Most clusters the slider offers.
     pub max_clusters: usize,
+    /// Per group, an item whose image stands for it in the legend (clusters: the medoid).
+    pub representatives: &'a [crate::dataset::ItemId],
 }
 
 impl ColorPanel<'_> {
@@ -39,12 +41,21 @@ pub enum ColorAction {
     ShowAll,
     /// Cut the dendrogram into this many clusters.
     Clusters(usize),
+    /// Select this item (a legend image was clicked).
+    Select(crate::dataset::ItemId),
 }
 
 /// Legend entries beyond this are listed in a scroll area.
 const LEGEND_SCROLL_PX: f32 = 260.0;
 
-pub fn color_ui(ui: &mut egui::Ui, panel: &ColorPanel<'_>) -> Option<ColorAction> {
+/// Legend images, in points.
+const LEGEND_IMAGE_PX: f32 = 30.0;
+
+pub fn color_ui(
+    ui: &mut egui::Ui,
+    panel: &ColorPanel<'_>,
+    thumb: &mut dyn FnMut(crate::dataset::ItemId) -> crate::viewer::thumbs::Thumb,
+) -> Option<ColorAction> {
     let mut action = None;
     ui.heading("Colour");
     let mut source = panel.source.clone();
@@ -89,6 +100,23 @@ pub fn color_ui(ui: &mut egui::Ui, panel: &ColorPanel<'_>) -> Option<ColorAction
                         let count = counts.get(code).copied().unwrap_or(0);
                         let color = theme::rgba8(category_color(code));
                         let row = ui.horizontal(|ui| {
+                            if let Some(&rep) = panel.representatives.get(code)
+                                && rep.0 != u32::MAX
+                            {
+                                let image = super::neighbors::tile_image(
+                                    ui,
+                                    &thumb(rep),
+                                    LEGEND_IMAGE_PX,
+                                    category_color(code),
+                                )
+                                .on_hover_text(format!(
+                                    "#{} stands for {name}: click to select it",
+                                    rep.0
+                                ));
+                                if image.clicked() {
+                                    action = Some(ColorAction::Select(rep));
+                                }
+                            }
                             let (rect, _) = ui
                                 .allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
                             if hidden {
@@ -385,6 +413,7 @@ pub fn thumbnails_ui(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::viewer::thumbs::Thumb;
 
     #[test]
     fn the_legend_lists_every_group_and_run_sends_the_draft() {
@@ -405,8 +434,9 @@ mod tests {
                 hidden: &[false, true],
                 clusters_status: None,
                 max_clusters: 10,
+                representatives: &[],
             };
-            assert_eq!(color_ui(ui, &panel), None);
+            assert_eq!(color_ui(ui, &panel, &mut |_| Thumb::None), None);
         });
         first.textures_delta.clear();
         // The labels were laid out: egui keeps their galleys; check through the shapes.
@@ -419,8 +449,9 @@ mod tests {
                 hidden: &[false, true],
                 clusters_status: None,
                 max_clusters: 10,
+                representatives: &[],
             };
-            let _ = color_ui(ui, &panel);
+            let _ = color_ui(ui, &panel, &mut |_| Thumb::None);
         });
         out.textures_delta.clear();
         for clipped in &out.shapes {

@@ -370,8 +370,17 @@ fn explorer_ui(
                         hidden: &color.hidden,
                         clusters_status: clusters_status.as_deref(),
                         max_clusters: store.n_items().min(200),
+                        representatives: &color.representatives,
                     };
-                    match color_ui(ui, &panel) {
+                    let mut thumb = |item: ItemId| thumbs.get(item);
+                    let action = color_ui(ui, &panel, &mut thumb);
+                    match action {
+                        Some(ColorAction::Select(item)) => {
+                            out.select.write(SelectItem {
+                                item: Some(item),
+                                focus: true,
+                            });
+                        }
                         Some(ColorAction::Source(ColorSource::Clusters(k)))
                         | Some(ColorAction::Clusters(k)) => {
                             out.show_clusters.write(super::clusters::ShowClusters(k));

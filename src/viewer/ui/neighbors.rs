@@ -50,7 +50,12 @@ pub enum NeighborAction {
 }
 
 /// Draw an item's image (or a placeholder) at `side` × `side`, clickable.
-fn tile_image(ui: &mut egui::Ui, thumb: &Thumb, side: f32, frame: Rgba8) -> egui::Response {
+pub(super) fn tile_image(
+    ui: &mut egui::Ui,
+    thumb: &Thumb,
+    side: f32,
+    frame: Rgba8,
+) -> egui::Response {
     let size = egui::vec2(side, side);
     let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click());
     let painter = ui.painter_at(rect);
