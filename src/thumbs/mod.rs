@@ -354,6 +354,10 @@ fn read_index(file: &mut File, tiers: &[u32]) -> Result<Index, String> {
         .and_then(|n| n.checked_add(8))
         .ok_or("item count out of range")?;
     let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+    // Every item takes more than a byte: a larger count is damage (and would overflow below).
+    if n_items as u64 > file_len {
+        return Err(format!("claims {n_items} items in {file_len} bytes"));
+    }
     let (offsets, total) = layout_offsets(tiers, n_items, (head.len() + index_len) as u64);
     if file_len != total {
         return Err(format!("{file_len} bytes, expected {total} (truncated?)"));

@@ -244,3 +244,26 @@ fn no_cache_still_builds_and_memory_images_need_none() {
     assert!(c[0] >= 200 && c[0] <= 210, "{}", c[0]);
     assert!(store.read_cell(0, 2, &mut vec![0; 256]).is_err());
 }
+
+#[test]
+fn a_damaged_item_count_is_reported_not_trusted() {
+    let images_dir = tempfile::tempdir().expect("tempdir");
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache = Cache::at(cache_dir.path());
+    write_png(&images_dir.path().join("a.png"), 10);
+    let images = files(images_dir.path(), &["a.png"]);
+    let (_, report) = open_or_build(&images, 32, &cache, &()).expect("build");
+    let path = report.path.expect("cache file");
+    // The item count follows the magic, version, tier count and two tier sides.
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = 8 + 4 + 4 + 2 * 4;
+    bytes[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    std::fs::write(&path, bytes).expect("write");
+    let (store, report) = open_or_build(&images, 32, &cache, &()).expect("rebuild");
+    assert_eq!((store.n_items(), report.decoded), (1, 1));
+    assert!(
+        report.warnings.iter().any(|w| w.contains("claims")),
+        "{:?}",
+        report.warnings
+    );
+}
