@@ -23,10 +23,7 @@ const ROW_BLOCK: usize = 512;
 /// Index of the nearest centre of every row (squared euclidean), by GEMM tiles.
 fn assign(features: &[f32], dim: usize, centres: &[f32]) -> Vec<u32> {
     let m = centres.len() / dim;
-    let centre_norms: Vec<f32> = centres
-        .chunks_exact(dim)
-        .map(|c| c.iter().map(|v| v * v).sum())
-        .collect();
+    let centre_norms = crate::knn::exact::squared_norms(centres, dim);
     let cview = ArrayView2::from_shape((m, dim), centres)
         .unwrap_or_else(|_| unreachable!("centres are m × dim by construction"));
     features

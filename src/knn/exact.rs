@@ -92,7 +92,7 @@ pub(crate) fn normalized(features: &[f32], dim: usize) -> Result<Vec<f32>, KnnEr
     Ok(out)
 }
 
-fn squared_norms(features: &[f32], dim: usize) -> Vec<f32> {
+pub(crate) fn squared_norms(features: &[f32], dim: usize) -> Vec<f32> {
     features
         .par_chunks(dim)
         .map(|r| r.iter().map(|x| x * x).sum())

@@ -158,6 +158,8 @@ pub struct Mosaic {
     hits: Vec<(ItemId, [f32; 2], f32)>,
     /// Colours by item, cached by colour version.
     colors: (u64, Vec<Rgba8>),
+    /// The layout's bounds, by layout version: an O(N) pass not repeated at every camera move.
+    bounds: Option<(u64, Bounds)>,
 }
 
 impl Mosaic {
@@ -638,13 +640,16 @@ fn update_visible_thumbnails(
     };
     let clip_from_view = camera.clip_from_view();
     let clip_from_world = clip_from_view * global.to_matrix().inverse();
-    let Some(bounds) = Bounds::of(layout) else {
+    if mosaic.bounds.as_ref().map(|b| b.0) != Some(store.layout_version) {
+        mosaic.bounds = Bounds::of(layout).map(|b| (store.layout_version, b));
+    }
+    let Some((_, bounds)) = &mosaic.bounds else {
         return;
     };
     let n_items = layout
         .n_items()
         .min(mosaic.store.as_ref().map_or(0, |s| s.n_items()));
-    let world = world_size(&bounds, layout.n_items(), layout.dims, settings.size);
+    let world = world_size(bounds, layout.n_items(), layout.dims, settings.size);
     let filter_version = labels.as_ref().map_or(0, |l| {
         if matches!(l.filter, super::labels::LabelFilter::All) {
             0
