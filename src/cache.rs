@@ -51,6 +51,21 @@ impl CacheKey {
         }
     }
 
+    /// Key for artefact `kind` that depends on `parts` (e.g. a model's hash and its settings)
+    /// rather than on a feature matrix.
+    pub fn from_parts(kind: &'static str, parts: &[&[u8]]) -> Self {
+        let mut h = Xxh3::new();
+        h.update(kind.as_bytes());
+        for p in parts {
+            h.update(&(p.len() as u64).to_le_bytes());
+            h.update(p);
+        }
+        Self {
+            kind,
+            hash: h.digest128(),
+        }
+    }
+
     fn file_name(&self) -> String {
         format!("{}-{:032x}.bin", self.kind, self.hash)
     }
@@ -146,6 +161,23 @@ impl Cache {
         })
         .map_err(write_err)
     }
+}
+
+/// Identity of a file's content as far as metadata tells: its path, size and modification
+/// time. A changed image is a new item for every per-image cache (thumbnails, embeddings).
+pub fn file_identity(path: &Path) -> u64 {
+    let mut h = Xxh3::new();
+    h.update(path.as_os_str().as_encoded_bytes());
+    if let Ok(meta) = std::fs::metadata(path) {
+        h.update(&meta.len().to_le_bytes());
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        h.update(&mtime.to_le_bytes());
+    }
+    h.digest()
 }
 
 fn check_entry(bytes: &[u8]) -> Result<(), String> {

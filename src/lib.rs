@@ -28,6 +28,7 @@ pub mod atomic;
 pub mod cache;
 pub mod cluster;
 pub mod dataset;
+pub mod embed;
 pub mod knn;
 pub mod labels;
 pub mod layout;

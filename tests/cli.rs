@@ -109,7 +109,7 @@ fn missing_images_fail_like_open_would() {
 
 #[test]
 fn unbuilt_subcommands_say_so_and_exit_2() {
-    let args = ["embed", "--model", "m.onnx", "--images", "d", "-o", "f.npy"];
+    let args = ["export-projector", "-o", "logdir"];
     let out = ivt(&args);
     assert_eq!(out.status.code(), Some(2), "{args:?}");
     assert!(text(&out.stderr).contains("not built yet"), "{args:?}");

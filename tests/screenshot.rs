@@ -52,8 +52,8 @@ fn have_xvfb() -> bool {
     Command::new("xvfb-run").arg("--help").output().is_ok()
 }
 
-/// Run `ivt-explore screenshot ARGS -o OUT` under Xvfb; its stdout, or a panic with both
-/// streams. `keep_as`: the name the PNG is kept under in `$IVT_KEEP_SCREENSHOTS`.
+/// Run `ivt-explore screenshot ARGS -o OUT` under Xvfb; its stdout then its stderr, or a panic
+/// with both. `keep_as`: the name the PNG is kept under in `$IVT_KEEP_SCREENSHOTS`.
 fn screenshot(args: &[&std::ffi::OsStr], out: &Path, keep_as: &str) -> String {
     let output = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1920x1080x24"])
@@ -75,7 +75,7 @@ fn screenshot(args: &[&std::ffi::OsStr], out: &Path, keep_as: &str) -> String {
     if let Some(dir) = std::env::var_os("IVT_KEEP_SCREENSHOTS") {
         let _ = std::fs::copy(out, Path::new(&dir).join(keep_as));
     }
-    stdout
+    format!("{stdout}\n{stderr}")
 }
 
 /// The 20 palette colours' first three (the classes of the test data), from the viewer.
@@ -316,4 +316,65 @@ fn zoomed_in_thumbnails_show_each_items_own_image() {
              best other {best_other:.2}"
         );
     }
+}
+
+/// `open DIR --model M.onnx` in one command: an image folder with no features becomes a map
+/// (embedded, kNN, layout, thumbnails); the second launch takes the embeddings from the cache.
+#[cfg(feature = "embed")]
+#[test]
+fn an_image_folder_and_an_encoder_open_as_a_map() {
+    if std::env::var_os("IVT_SKIP_SCREENSHOT_TESTS").is_some() {
+        eprintln!("skipped: IVT_SKIP_SCREENSHOT_TESTS is set");
+        return;
+    }
+    if ivt::embed::runtime::find().is_err() {
+        assert!(
+            std::env::var_os("IVT_REQUIRE_ORT").is_none(),
+            "IVT_REQUIRE_ORT is set but ONNX Runtime was not found"
+        );
+        eprintln!("SKIPPED an_image_folder_and_an_encoder_open_as_a_map: ONNX Runtime not found");
+        return;
+    }
+    assert!(
+        have_xvfb(),
+        "xvfb-run is not installed: `./run test` installs it"
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    make_dataset(&tmp.path().join("data"));
+    // The same 120 pictures, now in class folders and without features.
+    let folder = tmp.path().join("photos");
+    for i in 0..120 {
+        let class = folder.join(["red", "green", "blue"][i % 3]);
+        std::fs::create_dir_all(&class).expect("class dir");
+        std::fs::copy(
+            tmp.path().join(format!("data/images/{i:04}.png")),
+            class.join(format!("{i:04}.png")),
+        )
+        .expect("copy");
+    }
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/encoder.onnx");
+    let cache = tmp.path().join("cache");
+    let args = [
+        folder.as_os_str(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--preset".as_ref(),
+        "raw255".as_ref(),
+        "--cache".as_ref(),
+        cache.as_os_str(),
+        "--select".as_ref(),
+        "0".as_ref(),
+    ];
+    let out = tmp.path().join("model.png");
+    let first = screenshot(&args, &out, "model.png");
+    assert!(
+        first.contains("embedded 120 images (0 from the cache)"),
+        "{first}"
+    );
+    let shot = image::open(&out).expect("png").to_rgb8();
+    // Something was drawn besides the background: the map and its panels.
+    let distinct: std::collections::HashSet<[u8; 3]> = shot.pixels().map(|p| p.0).collect();
+    assert!(distinct.len() > 50, "{} colours", distinct.len());
+    let second = screenshot(&args, &out, "model-again.png");
+    assert!(second.contains("(120 from the cache)"), "{second}");
 }

@@ -13,7 +13,7 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
     if args.output.is_none() && cache.dir().is_none() {
         anyhow::bail!("nothing would keep the clusters: give -o FILE, or drop --no-cache");
     }
-    let data = super::info::load_timed(&args.input.spec())?;
+    let data = super::embed::load(&args.input, &cache)?;
     let n = data.n_items();
     if args.clusters == 0 || args.clusters > n {
         return Err(ClusterError::BadK {

@@ -10,7 +10,7 @@ use ivt::dataset::{self, ClassSource, ColumnValues, Dataset, Images, InputSpec};
 use super::InfoArgs;
 
 pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
-    let data = load_timed(&args.input.spec())?;
+    let data = super::embed::load(&args.input, &ivt::cache::Cache::default_location())?;
     print_summary(&data);
     Ok(ExitCode::SUCCESS)
 }

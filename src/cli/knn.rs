@@ -26,7 +26,7 @@ pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
             "nothing would keep the graph: give -o FILE (and/or --distances-out FILE), or drop --no-cache"
         );
     }
-    let data = super::info::load_timed(&args.input.spec())?;
+    let data = super::embed::load(&args.input, &args.cache.cache())?;
     let request = Request {
         k: args.k,
         metric: args.metric,
@@ -68,9 +68,18 @@ pub struct Bar(ProgressBar);
 
 impl Bar {
     pub fn new(what: &str) -> Self {
+        Self::styled(what, "{msg} [{bar:30}] {pos}/{len} ({eta} left)")
+    }
+
+    /// A bar that also shows the rate (items per second), for work counted in images.
+    pub fn with_rate(what: &str) -> Self {
+        Self::styled(what, "{msg} [{bar:30}] {pos}/{len} {per_sec} ({eta} left)")
+    }
+
+    fn styled(what: &str, template: &str) -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)")
+            ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );

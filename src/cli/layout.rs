@@ -61,7 +61,7 @@ fn params(args: &LayoutArgs) -> anyhow::Result<LayoutParams> {
 
 pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
     let params = params(args)?;
-    let data = super::info::load_timed(&args.input.spec())?;
+    let data = super::embed::load(&args.input, &args.cache.cache())?;
     let dims = params.dims();
     let f = &data.features;
     let n = f.n_items();

@@ -2,6 +2,7 @@
 //! dispatch to one file per subcommand.
 
 mod cluster;
+mod embed;
 mod eval;
 mod export_labels;
 mod info;
@@ -66,11 +67,92 @@ enum Command {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Features: .npy, .npz, .csv or .tsv file, or a folder holding features.npy (plus optional
-    /// labels.npy, images/ and meta.json). Omitted: the built-in demo.
+    /// labels.npy, images/ and meta.json); with --model, an image folder. Omitted: the built-in demo.
     #[arg(value_name = "DATA")]
     data: Option<PathBuf>,
     #[command(flatten)]
     options: InputOptions,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// An image encoder that computes the features from the images (`embed`, or any command whose
+/// DATA is then an image folder).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Image encoder (DATA is then an image folder)")]
+pub struct ModelArgs {
+    /// ONNX image encoder (e.g. from torch.onnx.export): embed the images with it. Vectors are
+    /// cached per model, preprocessing and image, so a second run embeds only new images.
+    #[arg(long, value_name = "MODEL.onnx")]
+    model: Option<PathBuf>,
+    /// Preprocessing to start from: imagenet (resize 256 + centre crop 224, 0–1, ImageNet mean/std)
+    /// or raw255 (stretch, raw 0–255, no normalisation: the reference tool's Lightning path)
+    /// [default: imagenet].
+    #[arg(long, value_enum)]
+    preset: Option<ivt::embed::preprocess::Preset>,
+    /// TOML file with preprocessing fields (preset, size, resize, crop-fraction, channels, range,
+    /// mean, std, layout); the flags here override it.
+    #[arg(long, value_name = "FILE.toml")]
+    preprocess: Option<PathBuf>,
+    /// Model input size, N or WIDTHxHEIGHT (default: the model's own when its input shape fixes it).
+    #[arg(long, value_name = "N|WxH")]
+    input_size: Option<ivt::embed::preprocess::Size>,
+    /// How images reach the input size.
+    #[arg(long, value_enum)]
+    resize: Option<ivt::embed::preprocess::ResizeMode>,
+    /// center-crop: the shorter side is resized to size / fraction before the cut (0.875 = 256→224).
+    #[arg(long, value_name = "F")]
+    crop_fraction: Option<f32>,
+    /// Channel order the model expects.
+    #[arg(long, value_enum)]
+    channels: Option<ivt::embed::preprocess::ChannelOrder>,
+    /// Pixel value range before mean/std.
+    #[arg(long, value_enum)]
+    range: Option<ivt::embed::preprocess::ValueRange>,
+    /// Per-channel mean subtracted (model channel order, on the scale of --range).
+    #[arg(long, value_name = "A,B,C", value_parser = parse_triple)]
+    mean: Option<[f32; 3]>,
+    /// Per-channel standard deviation divided by.
+    #[arg(long, value_name = "A,B,C", value_parser = parse_triple)]
+    std: Option<[f32; 3]>,
+    /// Input tensor layout (default: read from the model's input shape, NCHW when unclear).
+    #[arg(long, value_enum)]
+    tensor_layout: Option<ivt::embed::preprocess::TensorLayout>,
+    /// Images per inference call.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    batch_size: u32,
+    /// Model output to read when it has several (default: the first).
+    #[arg(long, value_name = "NAME")]
+    model_output: Option<String>,
+    /// How an output with spatial axes ([N, C, H, W]) becomes one vector per image.
+    #[arg(long, value_enum, default_value_t = ivt::embed::Pooling::Average)]
+    pool: ivt::embed::Pooling,
+    /// Scale every embedding to unit length.
+    #[arg(long)]
+    l2_normalize: bool,
+    /// Where inference runs (cuda needs onnxruntime-gpu).
+    #[arg(long, value_enum, default_value_t = ivt::embed::Device::Cpu)]
+    device: ivt::embed::Device,
+    /// Inference threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    model_threads: Option<usize>,
+}
+
+fn parse_triple(v: &str) -> Result<[f32; 3], String> {
+    let parts: Vec<&str> = v.split(',').collect();
+    let [a, b, c] = parts.as_slice() else {
+        return Err(format!(
+            "{v:?}: three comma-separated numbers, e.g. 0.485,0.456,0.406"
+        ));
+    };
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("{t:?} is not a number"))
+    };
+    Ok([num(a)?, num(b)?, num(c)?])
 }
 
 impl InputArgs {
@@ -291,14 +373,13 @@ pub struct InfoArgs {
 
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
-    /// ONNX image encoder.
-    #[arg(long, value_name = "MODEL.onnx")]
-    model: PathBuf,
-    /// Image folder to embed.
-    #[arg(long, value_name = "DIR")]
-    images: PathBuf,
-    /// Output features (.npy).
-    #[arg(short, long, value_name = "FILE")]
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Output features (.npy, float32, one row per image in the order `open FEATURES --images DIR`
+    /// pairs them).
+    #[arg(short, long, value_name = "FILE.npy")]
     output: PathBuf,
 }
 
@@ -497,7 +578,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         None => open::run_demo(),
         Some(Command::Open(args)) => open::run(&args),
         Some(Command::Info(args)) => info::run(&args),
-        Some(Command::Embed(_)) => not_yet("embed", "#8"),
+        Some(Command::Embed(args)) => embed::run(&args),
         Some(Command::Knn(args)) => knn::run(&args),
         Some(Command::Layout(args)) => layout::run(&args),
         Some(Command::Thumbs(args)) => thumbs::run(&args),

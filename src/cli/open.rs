@@ -13,26 +13,28 @@ pub fn run_demo() -> anyhow::Result<ExitCode> {
         &<ViewArgs as clap::Args>::augment_args(clap::Command::new("demo"))
             .get_matches_from(["demo"]),
     )?;
-    open(&InputSpec::new(DataSource::Demo), &defaults, None)
+    let data = super::info::load_timed(&InputSpec::new(DataSource::Demo))?;
+    open(data, &defaults, None)
 }
 
 pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
-    open(&args.input.spec(), &args.view, None)
+    let data = super::embed::load(&args.input, &args.view.cache.cache())?;
+    open(data, &args.view, None)
 }
 
 pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
     if args.view.bench_frames.is_some() {
         anyhow::bail!("--bench-frames belongs to `open`, not `screenshot`");
     }
-    open(&args.input.spec(), &args.view, Some(args.output.clone()))
+    let data = super::embed::load(&args.input, &args.view.cache.cache())?;
+    open(data, &args.view, Some(args.output.clone()))
 }
 
 fn open(
-    spec: &InputSpec,
+    data: dataset::Dataset,
     view: &ViewArgs,
     screenshot: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let data = super::info::load_timed(spec)?;
     super::info::print_summary(&data);
     show(data, view, screenshot)
 }

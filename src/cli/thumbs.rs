@@ -10,11 +10,11 @@ use super::ThumbsArgs;
 use super::knn::Bar;
 
 pub fn run(args: &ThumbsArgs) -> anyhow::Result<ExitCode> {
-    let data = super::info::load_timed(&args.input.spec())?;
+    let cache = args.cache.cache();
+    let data = super::embed::load(&args.input, &cache)?;
     if matches!(data.images, Images::None) {
         anyhow::bail!("this data set has no images: give --images DIR");
     }
-    let cache = args.cache.cache();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()

@@ -299,14 +299,15 @@ fn walk_class(dir: &Path, prefix: &str, out: &mut Vec<Candidate>) -> Result<(), 
     Ok(())
 }
 
-/// List, order and check the images of `root` for `n_rows` feature rows.
+/// List, order and check the images of `root` for `n_rows` feature rows (`None`: as many rows as
+/// there are images, for features still to be computed from them).
 ///
 /// Returns the files and, for class folders, one class label per row.
 pub fn scan_image_folder(
     root: &Path,
     layout: ImageLayout,
     sort_keys: Option<&Path>,
-    n_rows: usize,
+    n_rows: Option<usize>,
     allow_missing: bool,
     verify: bool,
 ) -> Result<(ImageFiles, Option<Categorical>), DatasetError> {
@@ -366,12 +367,12 @@ pub fn scan_image_folder(
     let (rows, order, unused_files) = match sort_keys {
         Some(keys_path) => {
             let keys = super::read_lines(keys_path)?;
-            if keys.len() != n_rows {
+            if let Some(expected) = n_rows.filter(|&n| n != keys.len()) {
                 return Err(DatasetError::ItemCount {
                     path: keys_path.to_owned(),
                     what: "sort keys",
                     found: keys.len(),
-                    expected: n_rows,
+                    expected,
                 });
             }
             let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
@@ -384,6 +385,7 @@ pub fn scan_image_folder(
             (rows, ImageOrder::SortKeys, unused)
         }
         None => {
+            let n_rows = n_rows.unwrap_or(candidates.len());
             if candidates.len() != n_rows {
                 return Err(DatasetError::ImageCount {
                     path: root.to_owned(),

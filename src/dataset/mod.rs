@@ -350,7 +350,7 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
                 &dir,
                 spec.image_layout,
                 spec.sort_keys.as_deref(),
-                n,
+                Some(n),
                 spec.allow_missing_images,
                 spec.verify_images,
             )?;
@@ -366,19 +366,75 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
             (Images::None, None)
         }
     };
-
     let labels_path = spec
         .labels
         .clone()
         .or_else(|| folder.as_ref().and_then(|f| f.labels.clone()));
+    let label_names = folder.as_ref().and_then(|f| f.label_names.as_deref());
+    finish(
+        spec,
+        name,
+        features,
+        images,
+        folder_classes,
+        labels_path,
+        label_names,
+    )
+}
+
+/// The images of a folder that has no features yet, in the order rows pair with them, and
+/// their class folders: what an image encoder embeds (`embed`, `open DIR --model`). Every
+/// image must be readable (an encoder cannot embed a placeholder).
+pub fn scan_images(
+    spec: &InputSpec,
+    dir: &Path,
+) -> Result<(ImageFiles, Option<Categorical>), DatasetError> {
+    scan_image_folder(
+        dir,
+        spec.image_layout,
+        spec.sort_keys.as_deref(),
+        None,
+        false,
+        spec.verify_images,
+    )
+}
+
+/// The data set of an image folder whose features were computed from its images (one row per
+/// image of `files`, in order); labels and metadata are read as `load` reads them.
+pub fn from_computed_features(
+    spec: &InputSpec,
+    features: Features,
+    files: ImageFiles,
+    folder_classes: Option<Categorical>,
+) -> Result<Dataset, DatasetError> {
+    let name = display_name(&files.root);
+    finish(
+        spec,
+        name,
+        features,
+        Images::Files(files),
+        folder_classes,
+        spec.labels.clone(),
+        None,
+    )
+}
+
+/// Classes (a labels file wins over class folders) and metadata, checked against the rows.
+fn finish(
+    spec: &InputSpec,
+    name: String,
+    features: Features,
+    images: Images,
+    folder_classes: Option<Categorical>,
+    labels_path: Option<PathBuf>,
+    label_names: Option<&[String]>,
+) -> Result<Dataset, DatasetError> {
+    let n = features.n_items();
     let classes = match labels_path {
-        Some(lp) => {
-            let names = folder.as_ref().and_then(|f| f.label_names.as_deref());
-            Some(Classes {
-                labels: load_labels(&lp, n, names)?,
-                source: ClassSource::File(lp),
-            })
-        }
+        Some(lp) => Some(Classes {
+            labels: load_labels(&lp, n, label_names)?,
+            source: ClassSource::File(lp),
+        }),
         None => folder_classes.map(|labels| Classes {
             labels,
             source: ClassSource::Folders,
@@ -438,7 +494,8 @@ impl DatasetFolder {
                 DatasetError::Unsupported {
                     path: path.to_owned(),
                     reason: "a folder must hold features.npy (with optional labels.npy, images/, meta.json); \
-                             for an image folder without features pass the features file and --images DIR"
+                             for an image folder without features pass the features file and --images DIR, \
+                             or --model ENCODER.onnx to compute them"
                         .to_owned(),
                 }
             });

@@ -6,18 +6,25 @@ use std::path::Path;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbaImage};
 
-/// The image at `path` as one RGBA8 cell per tier side in `tiers`, or why it cannot be read.
-pub fn decode_file(path: &Path, tiers: &[u32]) -> Result<Vec<Vec<u8>>, String> {
+/// The image at `path`, decoded whatever its extension says, upright: phones store pictures
+/// sideways and say so in EXIF, and a thumbnail (or an encoder's input) must stand as the
+/// person who took it saw it.
+pub fn decode_oriented(path: &Path) -> Result<DynamicImage, String> {
     let reader = ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
         .map_err(|e| e.to_string())?;
     let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
-    // Phones store pictures sideways and say so in EXIF; the thumbnail must stand upright.
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
     img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// The image at `path` as one RGBA8 cell per tier side in `tiers`, or why it cannot be read.
+pub fn decode_file(path: &Path, tiers: &[u32]) -> Result<Vec<Vec<u8>>, String> {
+    let mut img = decode_oriented(path)?;
     let largest = tiers.iter().copied().max().unwrap_or(8);
     // A cheap area-average shrink first: resampling a 12-megapixel photo with a triangle
     // filter straight to 128 px costs ten times more and looks no better.

@@ -12,7 +12,7 @@
 //! adding images to a folder decodes only the new ones, and a relaunch with nothing changed
 //! reads only the index. Images that cannot be decoded get a visible placeholder cell.
 
-mod decode;
+pub mod decode;
 #[cfg(test)]
 mod tests;
 
@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use thiserror::Error;
@@ -202,22 +202,6 @@ impl ThumbStore {
             CellData::File { path, .. } => Some(path),
         }
     }
-}
-
-/// Per-item identity: a changed path, size or modification time means a new image.
-fn item_key(path: &Path) -> u64 {
-    let mut h = Xxh3::new();
-    h.update(path.as_os_str().as_encoded_bytes());
-    if let Ok(meta) = std::fs::metadata(path) {
-        h.update(&meta.len().to_le_bytes());
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        h.update(&mtime.to_le_bytes());
-    }
-    h.digest()
 }
 
 /// The cells of every item, built or read from `cache` (in memory for images held in memory).
@@ -405,7 +389,10 @@ fn build_file(
     cache: &Cache,
     observer: &dyn Observer,
 ) -> Result<(ThumbStore, BuildReport), ThumbError> {
-    let keys: Vec<u64> = paths.par_iter().map(|p| item_key(p)).collect();
+    let keys: Vec<u64> = paths
+        .par_iter()
+        .map(|p| crate::cache::file_identity(p))
+        .collect();
     let Some(dir) = cache.dir() else {
         // No cache: the cells go to an anonymous temporary file, gone when the store is.
         let tmp = tempfile::tempfile().map_err(|source| ThumbError::Write {

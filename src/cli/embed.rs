@@ -1,0 +1,145 @@
+//! `ivt-explore embed`, and `--model` on every command that reads a data set: an image folder
+//! becomes features through an ONNX encoder (cached), then a data set like any other.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use ivt::cache::Cache;
+use ivt::dataset::{self, DataSource, Dataset, Features};
+use ivt::embed::{EmbedOptions, PreprocessSpec};
+
+use super::knn::Bar;
+use super::{EmbedArgs, InputArgs, ModelArgs};
+
+pub fn run(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
+    if args.input.model.model.is_none() {
+        anyhow::bail!("embed needs an encoder: --model ENCODER.onnx");
+    }
+    let data = load(&args.input, &args.cache.cache())?;
+    let f = &data.features;
+    ivt::npy::write(&args.output, &[f.n_items(), f.dim()], f.as_slice())
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    eprintln!(
+        "wrote {} ({} × {} float32); open it with `ivt-explore open {} --images {}`",
+        args.output.display(),
+        f.n_items(),
+        f.dim(),
+        args.output.display(),
+        match &data.images {
+            dataset::Images::Files(files) => files.root.display().to_string(),
+            _ => "DIR".to_owned(),
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The data set the arguments name: loaded, or with `--model`, embedded from its image folder.
+pub fn load(input: &InputArgs, cache: &Cache) -> anyhow::Result<Dataset> {
+    let Some(model) = &input.model.model else {
+        return super::info::load_timed(&input.spec());
+    };
+    let folder = image_folder(input)?;
+    let mut spec = input.spec();
+    spec.data = DataSource::Path(folder.clone());
+    let (files, classes) = dataset::scan_images(&spec, &folder)
+        .with_context(|| format!("cannot read the image folder {}", folder.display()))?;
+    eprintln!(
+        "{} images in {} ({})",
+        files.paths.len(),
+        folder.display(),
+        files.order
+    );
+    let options = options(&input.model)?;
+    let bar = Bar::with_rate("embedding");
+    let started = Instant::now();
+    let got = ivt::embed::embed_images(model, &files.paths, &options, cache, &bar)
+        .with_context(|| format!("cannot embed the images of {}", folder.display()));
+    drop(bar);
+    let got = got?;
+    for w in &got.report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let r = &got.report;
+    let rate = if r.embedded > 0 && r.seconds > 0.0 {
+        format!(", {:.0} images/s", r.embedded as f64 / r.seconds)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "embedded {} images ({} from the cache) in {:.2} s{rate} → {} dimensions\n  model {}: {}\n  ONNX Runtime {}",
+        r.embedded + r.cached,
+        r.cached,
+        started.elapsed().as_secs_f64(),
+        got.dim,
+        model.display(),
+        r.description,
+        r.runtime.display()
+    );
+    let n = files.paths.len();
+    let features = Features::new(
+        n,
+        got.dim,
+        got.vectors,
+        "float32",
+        model.clone(),
+        &model.display().to_string(),
+    )?;
+    Ok(dataset::from_computed_features(
+        &spec, features, files, classes,
+    )?)
+}
+
+/// The image folder: DATA, or --images (the spelling `embed --images DIR` reads naturally).
+fn image_folder(input: &InputArgs) -> anyhow::Result<PathBuf> {
+    let folder = match (&input.data, &input.options.images) {
+        (Some(d), Some(i)) if d != i => anyhow::bail!(
+            "with --model, DATA is the image folder; give it once (DATA {} or --images {})",
+            d.display(),
+            i.display()
+        ),
+        (Some(d), _) => d.clone(),
+        (None, Some(i)) => i.clone(),
+        (None, None) => anyhow::bail!("--model needs an image folder: DATA or --images DIR"),
+    };
+    if !folder.is_dir() {
+        anyhow::bail!(
+            "{}: with --model, DATA must be a folder of images (flat, or root/<class>/<image>)",
+            folder.display()
+        );
+    }
+    Ok(folder)
+}
+
+fn options(m: &ModelArgs) -> anyhow::Result<EmbedOptions> {
+    let flags = PreprocessSpec {
+        preset: m.preset,
+        size: m.input_size,
+        resize: m.resize,
+        crop_fraction: m.crop_fraction,
+        channels: m.channels,
+        range: m.range,
+        mean: m.mean,
+        std: m.std,
+        layout: m.tensor_layout,
+    };
+    let spec = match &m.preprocess {
+        Some(path) => PreprocessSpec::from_toml_file(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            .overridden_by(&flags),
+        None => flags,
+    };
+    // Checked here so a typo fails before the model is loaded.
+    spec.resolve()
+        .map_err(|e| anyhow::anyhow!("preprocessing: {e}"))?;
+    Ok(EmbedOptions {
+        preprocess: spec,
+        batch_size: m.batch_size as usize,
+        output: m.model_output.clone(),
+        pooling: m.pool,
+        l2_normalize: m.l2_normalize,
+        device: m.device,
+        threads: m.model_threads,
+    })
+}
