@@ -411,16 +411,16 @@ pub fn embed_images(
     })
 }
 
-/// Decode on a producer thread (rayon inside each batch), infer on this one; `sink` gets each
-/// batch's items and vectors. Decode failures are collected, their batches still run without
-/// them.
+/// Infer on a thread of its own while this thread decodes the next batches (in parallel on the
+/// caller's rayon pool, so `ThreadPool::install` bounds the decoding threads); `sink` gets each
+/// batch's items and vectors. Decode failures are collected; their batches run without them.
 fn run_pipeline(
     encoder: &mut Encoder,
     paths: &[PathBuf],
     missing: &[usize],
     batch_size: usize,
     observer: &dyn Observer,
-    mut sink: impl FnMut(&[usize], &[f32], usize) -> Result<(), EmbedError>,
+    mut sink: impl FnMut(&[usize], &[f32], usize) -> Result<(), EmbedError> + Send,
     failures: &mut Vec<(PathBuf, String)>,
 ) -> Result<(), EmbedError> {
     let total = missing.len() as u64;
@@ -434,60 +434,72 @@ fn run_pipeline(
     let fixed = encoder.fixed_batch;
     let (tx, rx) = mpsc::sync_channel::<Batch>(BATCHES_AHEAD);
     std::thread::scope(|scope| {
-        scope.spawn(|| {
-            for chunk in missing.chunks(batch_size) {
-                if observer.cancelled() {
-                    break;
+        let inference = scope.spawn(move || -> Result<(), EmbedError> {
+            let mut done = 0u64;
+            for mut batch in rx.iter() {
+                done += (batch.items.len() + batch.failures.len()) as u64;
+                failures.append(&mut batch.failures);
+                if !batch.items.is_empty() {
+                    let n = batch.items.len();
+                    // A model with a fixed batch size gets zero-padded batches; only the first
+                    // `n` rows of its output are kept.
+                    if let Some(f) = fixed {
+                        batch.tensor.resize(f.max(n) * item_len, 0.0);
+                    }
+                    let (vectors, dim) = run_one(encoder, &batch.tensor, n, &batch.items, paths)?;
+                    sink(&batch.items, &vectors, dim)?;
                 }
-                let decoded: Vec<Result<Vec<f32>, String>> = chunk
-                    .par_iter()
-                    .map(|&i| {
-                        let img = crate::thumbs::decode::decode_oriented(&paths[i])?;
-                        let mut t = vec![0.0f32; item_len];
-                        preprocess.fill(&img, &geometry, &mut t);
-                        Ok(t)
-                    })
-                    .collect();
-                let mut batch = Batch {
-                    items: Vec::with_capacity(chunk.len()),
-                    tensor: Vec::with_capacity(chunk.len().max(fixed.unwrap_or(0)) * item_len),
-                    failures: Vec::new(),
-                };
-                for (&i, r) in chunk.iter().zip(decoded) {
+                observer.progress(done, total);
+                if observer.cancelled() {
+                    return Err(EmbedError::Cancelled);
+                }
+            }
+            Ok(())
+        });
+        for chunk in missing.chunks(batch_size) {
+            if observer.cancelled() {
+                break;
+            }
+            let mut tensor = vec![0.0f32; chunk.len() * item_len];
+            let decoded: Vec<Result<(), String>> = tensor
+                .par_chunks_mut(item_len)
+                .zip(chunk)
+                .map(|(out, &i)| {
+                    let img = crate::thumbs::decode::decode_oriented(&paths[i])?;
+                    preprocess.fill(&img, &geometry, out);
+                    Ok(())
+                })
+                .collect();
+            let mut batch = Batch {
+                items: Vec::with_capacity(chunk.len()),
+                tensor: Vec::new(),
+                failures: Vec::new(),
+            };
+            if decoded.iter().all(Result::is_ok) {
+                batch.items.extend_from_slice(chunk);
+                batch.tensor = tensor;
+            } else {
+                // Rare: keep the readable items' rows only.
+                for ((&i, r), row) in chunk.iter().zip(decoded).zip(tensor.chunks_exact(item_len)) {
                     match r {
-                        Ok(t) => {
+                        Ok(()) => {
                             batch.items.push(i);
-                            batch.tensor.extend_from_slice(&t);
+                            batch.tensor.extend_from_slice(row);
                         }
                         Err(reason) => batch.failures.push((paths[i].clone(), reason)),
                     }
                 }
-                if tx.send(batch).is_err() {
-                    break; // The consumer stopped (an error): stop decoding.
-                }
             }
-            drop(tx);
-        });
-        let mut done = 0u64;
-        for mut batch in rx.iter() {
-            done += (batch.items.len() + batch.failures.len()) as u64;
-            failures.append(&mut batch.failures);
-            if !batch.items.is_empty() {
-                let n = batch.items.len();
-                if let Some(f) = fixed {
-                    batch.tensor.resize(f.max(n) * item_len, 0.0);
-                }
-                // A model with a fixed batch size gets zero-padded batches; only the first `n`
-                // rows of its output are kept.
-                let (vectors, dim) = run_one(encoder, &batch.tensor, n, &batch.items, paths)?;
-                sink(&batch.items, &vectors, dim)?;
-            }
-            observer.progress(done, total);
-            if observer.cancelled() {
-                return Err(EmbedError::Cancelled);
+            if tx.send(batch).is_err() {
+                break; // Inference stopped (an error): stop decoding.
             }
         }
-        Ok(())
+        drop(tx);
+        inference.join().unwrap_or_else(|_| {
+            Err(EmbedError::Runtime(
+                "the inference thread panicked".to_owned(),
+            ))
+        })
     })
 }
 
