@@ -35,6 +35,7 @@ pub mod layout;
 pub mod metrics;
 pub mod npy;
 pub mod progress;
+pub mod projector;
 pub mod thumbs;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -108,14 +108,6 @@ fn missing_images_fail_like_open_would() {
 }
 
 #[test]
-fn unbuilt_subcommands_say_so_and_exit_2() {
-    let args = ["export-projector", "-o", "logdir"];
-    let out = ivt(&args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    assert!(text(&out.stderr).contains("not built yet"), "{args:?}");
-}
-
-#[test]
 fn help_lists_every_subcommand() {
     let out = ivt(&["--help"]);
     assert!(out.status.success());

@@ -378,3 +378,55 @@ fn an_image_folder_and_an_encoder_open_as_a_map() {
     let second = screenshot(&args, &out, "model-again.png");
     assert!(second.contains("(120 from the cache)"), "{second}");
 }
+
+/// A TensorBoard projector log opens in the 3D view with its sprite cells as thumbnails.
+#[test]
+fn a_projector_log_opens_in_3d_with_sprite_thumbnails() {
+    if std::env::var_os("IVT_SKIP_SCREENSHOT_TESTS").is_some() {
+        eprintln!("skipped: IVT_SKIP_SCREENSHOT_TESTS is set");
+        return;
+    }
+    assert!(
+        have_xvfb(),
+        "xvfb-run is not installed: `./run test` installs it"
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    make_dataset(&data);
+    let loaded = ivt::dataset::load(&ivt::dataset::InputSpec::new(
+        ivt::dataset::DataSource::Path(data.clone()),
+    ))
+    .expect("data set");
+    let log = tmp.path().join("log");
+    let options = ivt::projector::write::ExportOptions {
+        tensor_name: "blobs".to_owned(),
+        format: ivt::projector::write::TensorFormat::Bytes,
+        max_sprite_px: ivt::projector::MAX_SPRITE_PX,
+        clusters: None,
+    };
+    ivt::projector::write::export(&loaded, &log, &options).expect("export");
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("projector.png");
+    let text = screenshot(
+        &[
+            log.as_os_str(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+            "--select".as_ref(),
+            "0".as_ref(),
+            "--zoom".as_ref(),
+            "4".as_ref(),
+        ],
+        &out,
+        "projector.png",
+    );
+    assert!(text.contains("view 3D orbit"), "{text}");
+    let drawn: usize = text
+        .lines()
+        .find_map(|l| {
+            l.strip_suffix(" px wide")
+                .and_then(|l| l.split(' ').next()?.parse().ok())
+        })
+        .unwrap_or(0);
+    assert!(drawn > 0, "no thumbnails drawn:\n{text}");
+}

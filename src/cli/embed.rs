@@ -38,7 +38,22 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
 /// The data set the arguments name: loaded, or with `--model`, embedded from its image folder.
 pub fn load(input: &InputArgs, cache: &Cache) -> anyhow::Result<Dataset> {
     let Some(model) = &input.model.model else {
-        return super::info::load_timed(&input.spec());
+        let data = super::info::load_timed(&input.spec())?;
+        if let Some(dir) = input
+            .data
+            .as_deref()
+            .filter(|d| ivt::projector::is_log_dir(d))
+            && input.options.tensor.is_none()
+            && let Ok(all) = ivt::projector::read::embeddings(dir)
+            && all.len() > 1
+        {
+            eprintln!(
+                "note: {} embeddings in this projector log; reading {:?} (choose with --tensor NAME; `ivt-explore info` lists them)",
+                all.len(),
+                data.name
+            );
+        }
+        return Ok(data);
     };
     let folder = image_folder(input)?;
     let mut spec = input.spec();

@@ -12,7 +12,54 @@ use super::InfoArgs;
 pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
     let data = super::embed::load(&args.input, &ivt::cache::Cache::default_location())?;
     print_summary(&data);
+    if let Some(dir) = args
+        .input
+        .data
+        .as_deref()
+        .filter(|d| ivt::projector::is_log_dir(d))
+        && args.input.model.model.is_none()
+    {
+        print!("{}", projector_list(dir, &data.name)?);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The embeddings of a projector log, the one loaded marked.
+fn projector_list(dir: &std::path::Path, loaded: &str) -> anyhow::Result<String> {
+    let all = ivt::projector::read::embeddings(dir)?;
+    let mut out = format!(
+        "{:<10} {} in this log (choose with --tensor NAME)\n",
+        "projector",
+        all.len()
+    );
+    for e in &all {
+        let shape = match e.tensor_shape.as_slice() {
+            [r, c] => format!("{r} × {c}"),
+            _ => "shape from the file".to_owned(),
+        };
+        let parts: Vec<&str> = [
+            e.metadata_path.as_ref().map(|_| "metadata"),
+            e.sprite.as_ref().map(|_| "sprite"),
+            e.tensor_path
+                .is_none()
+                .then_some("no tensor file (checkpoint only: not readable)"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        out.push_str(&format!(
+            "{:<10} {} {:?}: {shape}{}\n",
+            "",
+            if e.tensor_name == loaded { "*" } else { "-" },
+            e.tensor_name,
+            if parts.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", parts.join(", "))
+            }
+        ));
+    }
+    Ok(out)
 }
 
 /// Load with the elapsed time logged on stderr (stdout stays the summary alone).
@@ -194,6 +241,12 @@ fn images_text(images: &Images) -> String {
         Images::None => "none (give an image folder with --images DIR)".to_owned(),
         Images::Gray8 { width, height, .. } => {
             format!("{} built-in, {width}×{height} grey", count(images.count()))
+        }
+        Images::Rgba8 { width, height, .. } => {
+            format!(
+                "{} from a sprite sheet, {width}×{height} RGBA",
+                count(images.count())
+            )
         }
         Images::Files(files) => {
             let mut sizes: BTreeMap<(u32, u32), usize> = BTreeMap::new();

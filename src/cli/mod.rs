@@ -5,6 +5,7 @@ mod cluster;
 mod embed;
 mod eval;
 mod export_labels;
+mod export_projector;
 mod info;
 mod knn;
 mod layout;
@@ -17,9 +18,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use ivt::dataset::{DataSource, ImageLayout, InputSpec};
 use ivt::knn::Metric;
-
-/// Exit status of a subcommand that exists in the CLI but whose work is not built yet.
-const EXIT_NOT_YET: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -210,6 +208,9 @@ pub struct InputOptions {
     /// Decode every image completely while loading (default: read headers only).
     #[arg(long)]
     verify_images: bool,
+    /// Which embedding of a TensorBoard projector log to read (`info` lists them; default: the first).
+    #[arg(long, value_name = "NAME")]
+    tensor: Option<String>,
 }
 
 impl InputOptions {
@@ -224,6 +225,7 @@ impl InputOptions {
             npz_key: self.npz_key.clone(),
             allow_missing_images: self.allow_missing_images,
             verify_images: self.verify_images,
+            tensor: self.tensor.clone(),
         }
     }
 }
@@ -276,18 +278,19 @@ pub struct ViewArgs {
     /// computing one at start.
     #[arg(long, value_name = "FILE.npy")]
     layout: Option<PathBuf>,
-    /// The view to start in.
-    #[arg(long, value_enum, default_value_t = StartView::TwoD)]
-    view: StartView,
+    /// The view to start in [default: 2d; 3d for a TensorBoard projector log].
+    #[arg(long, value_enum)]
+    view: Option<StartView>,
     /// Layout computed at start (when none is cached): umap, tsne or pca.
     #[arg(long, value_enum, default_value_t = StartMethod::Umap)]
     method: StartMethod,
     /// t-SNE perplexity for the layout computed at start.
     #[arg(long, default_value_t = 30.0)]
     perplexity: f64,
-    /// Dimensions of the layout computed at start (2 or 3).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
-    dims: u8,
+    /// Dimensions of the layout computed at start, 2 or 3 [default: 2; 3 for a TensorBoard
+    /// projector log, which opens in the 3D view as TensorBoard does].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
+    dims: Option<u8>,
     /// Distance for neighbours and layouts.
     #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
     metric: Metric,
@@ -532,9 +535,24 @@ pub struct EvalArgs {
 pub struct ExportProjectorArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// Output log folder for TensorBoard's projector.
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Output log folder for TensorBoard's projector (`tensorboard --logdir LOGDIR`). Files go to
+    /// LOGDIR/<name>/; an existing projector_config.pbtxt keeps its other embeddings.
     #[arg(short, long, value_name = "LOGDIR")]
     output: PathBuf,
+    /// The embedding's name in TensorBoard (default: the data set's name).
+    #[arg(long, value_name = "NAME")]
+    tensor_name: Option<String>,
+    /// How the tensor is stored: tsv (what every TensorBoard reads) or bytes (raw float32, smaller).
+    #[arg(long, value_enum, default_value_t = ivt::projector::write::TensorFormat::Tsv)]
+    tensor_format: ivt::projector::write::TensorFormat,
+    /// Add a `cluster` metadata column: ward clusters of the features cut into K.
+    #[arg(long, value_name = "K")]
+    clusters: Option<usize>,
+    /// Leave out the sprite sheet (the images).
+    #[arg(long)]
+    no_sprite: bool,
 }
 
 #[derive(Debug, Args)]
@@ -584,15 +602,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Thumbs(args)) => thumbs::run(&args),
         Some(Command::Cluster(args)) => cluster::run(&args),
         Some(Command::Eval(args)) => eval::run(&args),
-        Some(Command::ExportProjector(_)) => not_yet("export-projector", "#9"),
+        Some(Command::ExportProjector(args)) => export_projector::run(&args),
         Some(Command::ExportLabels(args)) => export_labels::run(&args),
         Some(Command::Screenshot(args)) => open::screenshot(&args),
     }
-}
-
-fn not_yet(command: &str, issue: &str) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "error: `ivt-explore {command}` is not built yet (issue {issue}); see `ivt-explore --help` for what works today"
-    );
-    Ok(ExitCode::from(EXIT_NOT_YET))
 }

@@ -14,12 +14,12 @@ pub fn run_demo() -> anyhow::Result<ExitCode> {
             .get_matches_from(["demo"]),
     )?;
     let data = super::info::load_timed(&InputSpec::new(DataSource::Demo))?;
-    open(data, &defaults, None)
+    open(data, &defaults, None, false)
 }
 
 pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
     let data = super::embed::load(&args.input, &args.view.cache.cache())?;
-    open(data, &args.view, None)
+    open(data, &args.view, None, from_projector(&args.input))
 }
 
 pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
@@ -27,16 +27,31 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--bench-frames belongs to `open`, not `screenshot`");
     }
     let data = super::embed::load(&args.input, &args.view.cache.cache())?;
-    open(data, &args.view, Some(args.output.clone()))
+    open(
+        data,
+        &args.view,
+        Some(args.output.clone()),
+        from_projector(&args.input),
+    )
+}
+
+/// Whether the data is a TensorBoard projector log (it then opens in 3D, as it did there).
+fn from_projector(input: &super::InputArgs) -> bool {
+    input.model.model.is_none()
+        && input
+            .data
+            .as_deref()
+            .is_some_and(ivt::projector::is_log_dir)
 }
 
 fn open(
     data: dataset::Dataset,
     view: &ViewArgs,
     screenshot: Option<PathBuf>,
+    prefer_3d: bool,
 ) -> anyhow::Result<ExitCode> {
     super::info::print_summary(&data);
-    show(data, view, screenshot)
+    show(data, view, screenshot, prefer_3d)
 }
 
 #[cfg(feature = "viewer")]
@@ -44,6 +59,7 @@ fn show(
     data: dataset::Dataset,
     view: &ViewArgs,
     screenshot: Option<PathBuf>,
+    prefer_3d: bool,
 ) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     use ivt::viewer::{ScreenshotRequest, ViewMode, ViewerOptions, colors::ColorSource};
@@ -89,11 +105,13 @@ fn show(
         colors,
         select: view.select.map(dataset::ItemId),
         view: match view.view {
-            super::StartView::TwoD => ViewMode::TwoD,
-            super::StartView::Orbit => ViewMode::Orbit,
-            super::StartView::Fly => ViewMode::Fly,
+            Some(super::StartView::TwoD) => ViewMode::TwoD,
+            Some(super::StartView::Orbit) => ViewMode::Orbit,
+            Some(super::StartView::Fly) => ViewMode::Fly,
+            None if prefer_3d => ViewMode::Orbit,
+            None => ViewMode::TwoD,
         },
-        dims: usize::from(view.dims),
+        dims: usize::from(view.dims.unwrap_or(if prefer_3d { 3 } else { 2 })),
         metric: view.metric,
         cache: view.cache.cache(),
         screenshot: screenshot.map(|path| ScreenshotRequest { path }),
@@ -134,6 +152,7 @@ fn show(
     _data: dataset::Dataset,
     _view: &ViewArgs,
     _screenshot: Option<PathBuf>,
+    _prefer_3d: bool,
 ) -> anyhow::Result<ExitCode> {
     anyhow::bail!(
         "this ivt-explore was built without the explorer (cargo feature `viewer`); \

@@ -85,6 +85,13 @@ pub enum Images {
         height: u32,
         pixels: Vec<u8>,
     },
+    /// Images held in memory, one `width × height` RGBA8 image per item (cells of a
+    /// TensorBoard sprite sheet).
+    Rgba8 {
+        width: u32,
+        height: u32,
+        pixels: Vec<u8>,
+    },
 }
 
 impl Images {
@@ -97,6 +104,58 @@ impl Images {
                 height,
                 pixels,
             } => pixels.len() / (*width as usize * *height as usize).max(1),
+            Self::Rgba8 {
+                width,
+                height,
+                pixels,
+            } => pixels.len() / (*width as usize * *height as usize * 4).max(1),
+        }
+    }
+
+    /// The longest side of any image whose size is known; `None` without images.
+    pub fn max_side(&self) -> Option<u32> {
+        match self {
+            Self::None => None,
+            Self::Gray8 { width, height, .. } | Self::Rgba8 { width, height, .. } => {
+                Some((*width).max(*height))
+            }
+            Self::Files(f) => f.sizes.iter().flatten().map(|&(w, h)| w.max(h)).max(),
+        }
+    }
+
+    /// Width × height of in-memory images (every item the same); `None` for files.
+    pub fn memory_size(&self) -> Option<(u32, u32)> {
+        match self {
+            Self::Gray8 { width, height, .. } | Self::Rgba8 { width, height, .. } => {
+                Some((*width, *height))
+            }
+            Self::None | Self::Files(_) => None,
+        }
+    }
+
+    /// Item `item`'s in-memory image as RGBA; `None` for files or an item out of range.
+    pub fn memory_rgba(&self, item: usize) -> Option<image::RgbaImage> {
+        match self {
+            Self::Gray8 {
+                width,
+                height,
+                pixels,
+            } => {
+                let len = *width as usize * *height as usize;
+                let grey = pixels.get(item * len..(item + 1) * len)?;
+                let rgba = grey.iter().flat_map(|&g| [g, g, g, 255]).collect();
+                image::RgbaImage::from_raw(*width, *height, rgba)
+            }
+            Self::Rgba8 {
+                width,
+                height,
+                pixels,
+            } => {
+                let len = *width as usize * *height as usize * 4;
+                let rgba = pixels.get(item * len..(item + 1) * len)?.to_vec();
+                image::RgbaImage::from_raw(*width, *height, rgba)
+            }
+            Self::None | Self::Files(_) => None,
         }
     }
 }

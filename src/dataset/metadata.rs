@@ -120,7 +120,7 @@ pub fn load_metadata(path: &Path, n_items: usize) -> Result<Metadata, DatasetErr
     Ok(Metadata { columns })
 }
 
-fn type_column(values: &[String]) -> ColumnValues {
+pub(crate) fn type_column(values: &[String]) -> ColumnValues {
     let numbers: Option<Vec<f64>> = values
         .iter()
         .map(|v| {

@@ -8,7 +8,7 @@
 mod demo;
 mod features;
 mod images;
-mod metadata;
+pub(crate) mod metadata;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ pub use images::{
     ImageFailure, ImageFiles, ImageLayout, ImageOrder, Images, SortKeyProblem, natural_cmp,
     scan_image_folder,
 };
-pub use metadata::{Column, ColumnValues, Metadata, load_labels, load_metadata};
+pub use metadata::{Column, ColumnValues, MISSING, Metadata, load_labels, load_metadata};
 
 /// One item (a row of the feature matrix, an image, a point). Never an entity or a sprite index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -162,6 +162,8 @@ pub struct InputSpec {
     pub allow_missing_images: bool,
     /// Decode every image fully at load instead of reading only its header.
     pub verify_images: bool,
+    /// Which embedding of a TensorBoard projector log (default: the first).
+    pub tensor: Option<String>,
 }
 
 impl InputSpec {
@@ -176,6 +178,7 @@ impl InputSpec {
             npz_key: None,
             allow_missing_images: false,
             verify_images: false,
+            tensor: None,
         }
     }
 }
@@ -269,12 +272,8 @@ pub enum DatasetError {
         found: usize,
         expected: usize,
     },
-    #[error("{path}: {what} is not supported yet ({issue})")]
-    NotYet {
-        path: PathBuf,
-        what: &'static str,
-        issue: &'static str,
-    },
+    #[error(transparent)]
+    Projector(#[from] crate::projector::ProjectorError),
 }
 
 /// How many problems an error message lists before summarising the rest.
@@ -332,6 +331,9 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
         DataSource::Demo => return load_demo_with(spec),
         DataSource::Path(p) => p,
     };
+    if crate::projector::is_log_dir(path) && !path.join("features.npy").is_file() {
+        return load_projector(spec, path);
+    }
     let folder = DatasetFolder::detect(path)?;
     let (features_path, name) = match &folder {
         Some(f) => (f.features.clone(), display_name(path)),
@@ -345,17 +347,7 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
         .clone()
         .or_else(|| folder.as_ref().and_then(|f| f.images.clone()));
     let (images, folder_classes) = match image_dir {
-        Some(dir) => {
-            let (files, classes) = scan_image_folder(
-                &dir,
-                spec.image_layout,
-                spec.sort_keys.as_deref(),
-                Some(n),
-                spec.allow_missing_images,
-                spec.verify_images,
-            )?;
-            (Images::Files(files), classes)
-        }
+        Some(dir) => scan_for_rows(spec, &dir, n)?,
         None => {
             if let Some(keys) = &spec.sort_keys {
                 return Err(DatasetError::Unsupported {
@@ -380,6 +372,23 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
         labels_path,
         label_names,
     )
+}
+
+/// The images of `dir` for `n` feature rows, as the spec says to read them.
+fn scan_for_rows(
+    spec: &InputSpec,
+    dir: &Path,
+    n: usize,
+) -> Result<(Images, Option<Categorical>), DatasetError> {
+    let (files, classes) = scan_image_folder(
+        dir,
+        spec.image_layout,
+        spec.sort_keys.as_deref(),
+        Some(n),
+        spec.allow_missing_images,
+        spec.verify_images,
+    )?;
+    Ok((Images::Files(files), classes))
 }
 
 /// The images of a folder that has no features yet, in the order rows pair with them, and
@@ -454,6 +463,36 @@ fn finish(
     })
 }
 
+/// One embedding of a TensorBoard projector log; `--images`, `--labels` and `--metadata`
+/// replace the log's sprite, labels and metadata.
+fn load_projector(spec: &InputSpec, path: &Path) -> Result<Dataset, DatasetError> {
+    let got = crate::projector::read::load(path, spec.tensor.as_deref())?;
+    let n = got.features.n_items();
+    let (images, folder_classes) = match &spec.images {
+        Some(dir) => scan_for_rows(spec, dir, n)?,
+        None => (got.images, None),
+    };
+    let mut data = finish(
+        spec,
+        got.name,
+        got.features,
+        images,
+        folder_classes,
+        spec.labels.clone(),
+        None,
+    )?;
+    if data.classes.is_none() {
+        data.classes = got.classes.map(|labels| Classes {
+            labels,
+            source: ClassSource::File(path.to_owned()),
+        });
+    }
+    if data.metadata.is_none() {
+        data.metadata = got.metadata;
+    }
+    Ok(data)
+}
+
 fn load_demo_with(spec: &InputSpec) -> Result<Dataset, DatasetError> {
     let mut data = load_demo();
     if let Some(p) = &spec.metadata {
@@ -484,20 +523,13 @@ impl DatasetFolder {
         }
         let features = path.join("features.npy");
         if !features.is_file() {
-            return Err(if path.join("projector_config.pbtxt").is_file() {
-                DatasetError::NotYet {
-                    path: path.to_owned(),
-                    what: "a TensorBoard projector log folder",
-                    issue: "issue #9",
-                }
-            } else {
-                DatasetError::Unsupported {
-                    path: path.to_owned(),
-                    reason: "a folder must hold features.npy (with optional labels.npy, images/, meta.json); \
-                             for an image folder without features pass the features file and --images DIR, \
-                             or --model ENCODER.onnx to compute them"
-                        .to_owned(),
-                }
+            return Err(DatasetError::Unsupported {
+                path: path.to_owned(),
+                reason: "a folder must hold features.npy (with optional labels.npy, images/, meta.json) \
+                         or be a TensorBoard projector log (projector_config.pbtxt); for an image folder \
+                         without features pass the features file and --images DIR, or --model ENCODER.onnx \
+                         to compute them"
+                    .to_owned(),
             });
         }
         let existing = |name: &str| Some(path.join(name)).filter(|p| p.exists());

@@ -90,14 +90,7 @@ pub fn tiers_for(top_px: u32) -> Result<Vec<u32>, ThumbError> {
 pub fn cell_px_for(images: &Images, requested: u32) -> u32 {
     let native = match images {
         Images::None => 8,
-        Images::Gray8 { width, height, .. } => (*width).max(*height),
-        Images::Files(f) => f
-            .sizes
-            .iter()
-            .flatten()
-            .map(|&(w, h)| w.max(h))
-            .max()
-            .unwrap_or(requested),
+        _ => images.max_side().unwrap_or(requested),
     };
     native
         .max(8)
@@ -224,11 +217,7 @@ pub fn open_or_build(
             },
             BuildReport::default(),
         ),
-        Images::Gray8 {
-            width,
-            height,
-            pixels,
-        } => build_in_memory(&tiers, *width, *height, pixels, observer)?,
+        Images::Gray8 { .. } | Images::Rgba8 { .. } => build_in_memory(&tiers, images, observer)?,
         Images::Files(files) => build_file(&tiers, &files.root, &files.paths, cache, observer)?,
     };
     report.elapsed_secs = started.elapsed().as_secs_f64();
@@ -248,13 +237,13 @@ fn layout_offsets(tiers: &[u32], n_items: usize, header_bytes: u64) -> (Vec<u64>
 
 fn build_in_memory(
     tiers: &[u32],
-    width: u32,
-    height: u32,
-    pixels: &[u8],
+    images: &Images,
     observer: &dyn Observer,
 ) -> Result<(ThumbStore, BuildReport), ThumbError> {
-    let per_item = width as usize * height as usize;
-    let n_items = pixels.len() / per_item.max(1);
+    let n_items = images.count();
+    let per_item = images
+        .memory_size()
+        .map_or(0, |(w, h)| w as usize * h as usize);
     let (offsets, total) = layout_offsets(tiers, n_items, 0);
     let mut data = vec![0u8; total as usize];
     let mut status = vec![CellStatus::Image; n_items];
@@ -265,10 +254,9 @@ fn build_in_memory(
         rest = tail;
         tier_data
             .par_chunks_mut(cell)
-            .zip(pixels.par_chunks(per_item.max(1)))
-            .for_each(|(out, gray)| {
-                let rgba: Vec<u8> = gray.iter().flat_map(|&g| [g, g, g, 255]).collect();
-                if let Some(img) = image::RgbaImage::from_raw(width, height, rgba) {
+            .enumerate()
+            .for_each(|(item, out)| {
+                if let Some(img) = images.memory_rgba(item) {
                     out.copy_from_slice(&letterbox(&img, side));
                 }
             });

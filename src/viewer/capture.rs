@@ -146,6 +146,7 @@ fn headless_capture(
     ready: Readiness,
     cameras: Query<(&Camera, &GlobalTransform), super::camera::PlotCamera>,
     window: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    view: Res<super::camera::ViewSettings>,
     mut exit: MessageWriter<AppExit>,
 ) {
     if capture.requested {
@@ -173,6 +174,7 @@ fn headless_capture(
         return;
     }
     capture.requested = true;
+    println!("view {}", view.mode.label());
     // Where the selected item lands in the picture, for scripts and the screenshot tests.
     if let (Some(item), Some(layout)) = (ready.selection.selected, &ready.store.layout)
         && let Some((camera, global)) = cameras.iter().find(|(c, _)| c.is_active)

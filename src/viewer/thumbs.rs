@@ -159,18 +159,12 @@ fn finish_decodes(mut contexts: EguiContexts, mut thumbs: ResMut<Thumbs>) -> Res
 pub fn decode(images: &Images, item: ItemId) -> Result<egui::ColorImage, String> {
     match images {
         Images::None => Err("no images".to_owned()),
-        Images::Gray8 {
-            width,
-            height,
-            pixels,
-        } => {
-            let (w, h) = (*width as usize, *height as usize);
-            let start = item.index() * w * h;
-            let px = pixels
-                .get(start..start + w * h)
+        Images::Gray8 { .. } | Images::Rgba8 { .. } => {
+            let img = images
+                .memory_rgba(item.index())
                 .ok_or_else(|| format!("item {} has no image", item.0))?;
-            let rgba: Vec<u8> = px.iter().flat_map(|&g| [g, g, g, 255]).collect();
-            Ok(egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba))
+            let size = [img.width() as usize, img.height() as usize];
+            Ok(egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw()))
         }
         Images::Files(files) => {
             let path = files
