@@ -121,6 +121,12 @@ fn bytes_tensor_with_header_metadata_and_several_embeddings() {
     s.tensor = Some("c".to_owned());
     let err = dataset::load(&s).expect_err("unknown").to_string();
     assert!(err.contains("\"c\"") && err.contains("a, b"), "{err}");
+    s.tensor = Some("from_checkpoint".to_owned());
+    let err = dataset::load(&s).expect_err("checkpoint only").to_string();
+    assert!(
+        err.contains("no tensor_path") && err.contains("checkpoint"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -52,6 +52,20 @@ fn have_xvfb() -> bool {
     Command::new("xvfb-run").arg("--help").output().is_ok()
 }
 
+/// Whether to run a screenshot test: not when IVT_SKIP_SCREENSHOT_TESTS is set (said so);
+/// otherwise Xvfb must be there.
+fn screenshots_wanted() -> bool {
+    if std::env::var_os("IVT_SKIP_SCREENSHOT_TESTS").is_some() {
+        eprintln!("skipped: IVT_SKIP_SCREENSHOT_TESTS is set");
+        return false;
+    }
+    assert!(
+        have_xvfb(),
+        "xvfb-run is not installed: `./run test` installs it (or set IVT_SKIP_SCREENSHOT_TESTS=1)"
+    );
+    true
+}
+
 /// Run `ivt-explore screenshot ARGS -o OUT` under Xvfb; its stdout then its stderr, or a panic
 /// with both. `keep_as`: the name the PNG is kept under in `$IVT_KEEP_SCREENSHOTS`.
 fn screenshot(args: &[&std::ffi::OsStr], out: &Path, keep_as: &str) -> String {
@@ -92,14 +106,9 @@ fn near(a: [u8; 3], b: [u8; 3], tol: i32) -> bool {
 
 #[test]
 fn the_demo_style_view_shows_the_selection_its_neighbours_and_the_palette() {
-    if std::env::var_os("IVT_SKIP_SCREENSHOT_TESTS").is_some() {
-        eprintln!("skipped: IVT_SKIP_SCREENSHOT_TESTS is set");
+    if !screenshots_wanted() {
         return;
     }
-    assert!(
-        have_xvfb(),
-        "xvfb-run is not installed: `./run test` installs it (or set IVT_SKIP_SCREENSHOT_TESTS=1)"
-    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("blobs");
     make_dataset(&data);
@@ -203,14 +212,9 @@ fn correlation(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn zoomed_in_thumbnails_show_each_items_own_image() {
-    if std::env::var_os("IVT_SKIP_SCREENSHOT_TESTS").is_some() {
-        eprintln!("skipped: IVT_SKIP_SCREENSHOT_TESTS is set");
+    if !screenshots_wanted() {
         return;
     }
-    assert!(
-        have_xvfb(),
-        "xvfb-run is not installed: `./run test` installs it"
-    );
     // 400 items on a 20 × 20 grid (one layout unit apart), each with its own block picture.
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("grid");
@@ -323,8 +327,7 @@ fn zoomed_in_thumbnails_show_each_items_own_image() {
 #[cfg(feature = "embed")]
 #[test]
 fn an_image_folder_and_an_encoder_open_as_a_map() {
-    if std::env::var_os("IVT_SKIP_SCREENSHOT_TESTS").is_some() {
-        eprintln!("skipped: IVT_SKIP_SCREENSHOT_TESTS is set");
+    if !screenshots_wanted() {
         return;
     }
     if ivt::embed::runtime::find().is_err() {
@@ -335,10 +338,6 @@ fn an_image_folder_and_an_encoder_open_as_a_map() {
         eprintln!("SKIPPED an_image_folder_and_an_encoder_open_as_a_map: ONNX Runtime not found");
         return;
     }
-    assert!(
-        have_xvfb(),
-        "xvfb-run is not installed: `./run test` installs it"
-    );
     let tmp = tempfile::tempdir().expect("tempdir");
     make_dataset(&tmp.path().join("data"));
     // The same 120 pictures, now in class folders and without features.
@@ -382,14 +381,9 @@ fn an_image_folder_and_an_encoder_open_as_a_map() {
 /// A TensorBoard projector log opens in the 3D view with its sprite cells as thumbnails.
 #[test]
 fn a_projector_log_opens_in_3d_with_sprite_thumbnails() {
-    if std::env::var_os("IVT_SKIP_SCREENSHOT_TESTS").is_some() {
-        eprintln!("skipped: IVT_SKIP_SCREENSHOT_TESTS is set");
+    if !screenshots_wanted() {
         return;
     }
-    assert!(
-        have_xvfb(),
-        "xvfb-run is not installed: `./run test` installs it"
-    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     make_dataset(&data);
@@ -429,4 +423,41 @@ fn a_projector_log_opens_in_3d_with_sprite_thumbnails() {
         })
         .unwrap_or(0);
     assert!(drawn > 0, "no thumbnails drawn:\n{text}");
+}
+
+/// Colouring by clusters draws the dendrogram's top levels above the legend, one leaf per
+/// cluster in its legend colour.
+#[test]
+fn clusters_show_a_dendrogram_with_one_coloured_leaf_per_cluster() {
+    if !screenshots_wanted() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    make_dataset(&data);
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("dendrogram.png");
+    screenshot(
+        &[
+            data.as_os_str(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+            "--color-by".as_ref(),
+            "clusters".as_ref(),
+            "--clusters".as_ref(),
+            "3".as_ref(),
+            "--no-thumbnails".as_ref(),
+        ],
+        &out,
+        "dendrogram.png",
+    );
+    let shot = image::open(&out).expect("png").to_rgb8();
+    // The band between the cluster slider and the legend, in the left panel.
+    let band = |code: usize| {
+        (0..230u32).any(|x| (90..205u32).any(|y| near(shot.get_pixel(x, y).0, palette(code), 12)))
+    };
+    for code in 0..3 {
+        assert!(band(code), "no leaf in cluster {code}'s colour");
+    }
+    assert!(!band(3), "a fourth colour: more leaves than clusters");
 }

@@ -92,6 +92,10 @@ pub struct Merge {
     pub size: u32,
 }
 
+fn nodes_clusters(nodes: &[TopNode], i: usize) -> Vec<u32> {
+    nodes.get(i).map_or_else(Vec::new, |n| n.clusters.clone())
+}
+
 /// The full merge tree of `n_items` items, merges in order of height (scipy's convention).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dendrogram {
@@ -99,7 +103,86 @@ pub struct Dendrogram {
     pub merges: Vec<Merge>,
 }
 
+/// The top of a dendrogram above a cut into `k` clusters: its last k − 1 merges, with the k
+/// clusters as leaves (ids as [`Dendrogram::cut`] numbers them). Small: what a dendrogram view
+/// draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopTree {
+    /// Children before parents; the root is last.
+    pub nodes: Vec<TopNode>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopNode {
+    /// `None` for a leaf (one cluster of the cut); else the indices of its two children.
+    pub children: Option<(usize, usize)>,
+    /// Merge height (a leaf: the height at which its cluster formed; 0 for one item).
+    pub height: f32,
+    /// Items under the node.
+    pub size: usize,
+    /// Cluster ids under the node, left to right.
+    pub clusters: Vec<u32>,
+}
+
 impl Dendrogram {
+    /// The top tree above the cut into `k` clusters; `labels` is `self.cut(k)`.
+    pub fn top(&self, k: usize, labels: &[u32]) -> Result<TopTree, ClusterError> {
+        let n = self.n_items;
+        if k == 0 || k > n || labels.len() != n || self.merges.len() + 1 != n {
+            return Err(ClusterError::BadK { k, n_items: n });
+        }
+        // Smallest item under each node: the cut names a cluster by its first item.
+        let mut first: Vec<u32> = (0..n as u32).collect();
+        first.reserve(self.merges.len());
+        for m in &self.merges {
+            let f = first[m.a as usize].min(first[m.b as usize]);
+            first.push(f);
+        }
+        let top_start = n + (n - k);
+        let mut nodes = Vec::with_capacity(2 * k - 1);
+        // Iterative post-order from the root: (node id, children done).
+        let root = 2 * n - 2;
+        let mut stack = vec![(root, false)];
+        let mut built: Vec<usize> = Vec::new();
+        while let Some((id, expanded)) = stack.pop() {
+            if id >= top_start && !expanded {
+                let m = &self.merges[id - n];
+                stack.push((id, true));
+                stack.push((m.b as usize, false));
+                stack.push((m.a as usize, false));
+                continue;
+            }
+            let node = if id >= top_start {
+                let right = built.pop().unwrap_or_default();
+                let left = built.pop().unwrap_or_default();
+                let m = &self.merges[id - n];
+                let mut clusters = nodes_clusters(&nodes, left);
+                clusters.extend(nodes_clusters(&nodes, right));
+                TopNode {
+                    children: Some((left, right)),
+                    height: m.height,
+                    size: m.size as usize,
+                    clusters,
+                }
+            } else {
+                let (height, size) = if id < n {
+                    (0.0, 1)
+                } else {
+                    let m = &self.merges[id - n];
+                    (m.height, m.size as usize)
+                };
+                TopNode {
+                    children: None,
+                    height,
+                    size,
+                    clusters: vec![labels[first[id] as usize]],
+                }
+            };
+            nodes.push(node);
+            built.push(nodes.len() - 1);
+        }
+        Ok(TopTree { nodes })
+    }
     /// Cluster id per item for `k` clusters (1 ≤ k ≤ N): ids 0..k numbered by each cluster's
     /// first item, so cutting the same tree again gives the same ids. O(N).
     pub fn cut(&self, k: usize) -> Result<Vec<u32>, ClusterError> {

@@ -15,6 +15,38 @@ fn toy() -> Dendrogram {
 }
 
 #[test]
+fn the_top_tree_has_the_cut_clusters_as_leaves() {
+    let d = toy();
+    // k = 3: clusters {0,1} (id 0), {2,3} (id 1), {4} (id 2); top merges (5,6) and (4,7).
+    let labels = d.cut(3).expect("3");
+    let top = d.top(3, &labels).expect("top");
+    assert_eq!(top.nodes.len(), 5);
+    let root = top.nodes.last().expect("root");
+    assert_eq!((root.size, root.height), (5, 4.0));
+    assert_eq!(
+        root.clusters,
+        vec![2, 0, 1],
+        "left to right: item 4, then {{0,1}}, {{2,3}}"
+    );
+    let (l, r) = root.children.expect("branch");
+    assert_eq!(top.nodes[l].clusters, vec![2]);
+    assert!(top.nodes[l].children.is_none());
+    assert_eq!((top.nodes[r].size, top.nodes[r].height), (4, 3.0));
+    let leaves: Vec<(u32, f32)> = top
+        .nodes
+        .iter()
+        .filter(|n| n.children.is_none())
+        .map(|n| (n.clusters[0], n.height))
+        .collect();
+    assert_eq!(leaves, vec![(2, 0.0), (0, 1.0), (1, 2.0)]);
+    // k = 1: the root alone, a leaf holding everything.
+    let one = d.top(1, &d.cut(1).expect("1")).expect("top 1");
+    assert_eq!(one.nodes.len(), 1);
+    assert_eq!(one.nodes[0].size, 5);
+    assert!(d.top(6, &labels).is_err());
+}
+
+#[test]
 fn cuts_replay_the_lowest_merges() {
     let d = toy();
     assert_eq!(d.cut(5).expect("5"), vec![0, 1, 2, 3, 4]);

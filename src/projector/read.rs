@@ -104,6 +104,17 @@ pub fn load(root: &Path, wanted: Option<&str>) -> Result<ProjectorData, Projecto
         None => with_tensor.first(),
     };
     let Some(embedding) = chosen else {
+        if let Some(name) = wanted
+            && all.iter().any(|e| e.tensor_name == name)
+        {
+            return Err(ProjectorError::Config {
+                path: config_path,
+                reason: format!(
+                    "embedding {name:?} has no tensor_path: its values are in a TensorFlow checkpoint, \
+                     which ivt-explore does not read (save the tensor as TSV and name it in tensor_path)"
+                ),
+            });
+        }
         return Err(ProjectorError::Choice {
             path: if config_path.is_file() {
                 config_path

@@ -171,6 +171,22 @@ mod tests {
             ClusterState::Ready
         );
         assert_eq!(groups_shown(&app), vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+        // The dendrogram view's tree: three leaves, the clusters of the cut.
+        let color = app.world().resource::<ColorState>();
+        let top = color.tree.as_ref().expect("top tree");
+        let mut leaves = top.nodes.last().expect("root").clusters.clone();
+        leaves.sort_unstable();
+        assert_eq!(leaves, vec![0, 1, 2]);
+        // Clicking a branch shows only its clusters.
+        let (_, right) = top.nodes.last().expect("root").children.expect("branch");
+        let keep = top.nodes[right].clusters.clone();
+        app.world_mut()
+            .resource_mut::<ColorState>()
+            .show_only(&keep);
+        let hidden = app.world().resource::<ColorState>().hidden.clone();
+        for code in 0..3u32 {
+            assert_eq!(hidden[code as usize], !keep.contains(&code));
+        }
         let tree = Arc::clone(
             app.world()
                 .resource::<Store>()

@@ -264,7 +264,13 @@ pub struct ColorState {
     pub version: u64,
     /// Per group, an item that stands for it (clusters: the medoid), for the legend.
     pub representatives: Vec<ItemId>,
+    /// Clusters: the top of the dendrogram above the cut, for the dendrogram view (only up to
+    /// [`MAX_TREE_LEAVES`] clusters: more is unreadable at panel size).
+    pub tree: Option<crate::cluster::TopTree>,
 }
+
+/// Most clusters the dendrogram view draws.
+pub const MAX_TREE_LEAVES: usize = 64;
 
 impl ColorState {
     /// Switch to `source`, resolving it against the data; on error nothing changes.
@@ -274,6 +280,7 @@ impl ColorState {
         store: &Store,
     ) -> Result<(), colors::ColorError> {
         let mut representatives = Vec::new();
+        let mut top = None;
         let coloring = match (&source, &store.dendrogram) {
             (ColorSource::Clusters(k), Some(tree)) => {
                 let codes = tree
@@ -286,6 +293,9 @@ impl ColorState {
                         .into_iter()
                         .map(ItemId)
                         .collect();
+                if *k <= MAX_TREE_LEAVES {
+                    top = tree.top(*k, &codes).ok();
+                }
                 Coloring::categorical(&crate::dataset::Categorical { names, codes })
             }
             _ => Coloring::resolve(
@@ -302,8 +312,17 @@ impl ColorState {
         self.source = source;
         self.coloring = coloring;
         self.representatives = representatives;
+        self.tree = top;
         self.version += 1;
         Ok(())
+    }
+
+    /// Show only the groups in `keep` (a dendrogram branch), hiding every other.
+    pub fn show_only(&mut self, keep: &[u32]) {
+        for (code, h) in self.hidden.iter_mut().enumerate() {
+            *h = !keep.contains(&(code as u32));
+        }
+        self.version += 1;
     }
 
     pub fn toggle_group(&mut self, code: usize) {
@@ -373,6 +392,7 @@ impl Plugin for ExplorerStatePlugin {
             hidden: Vec::new(),
             version: 0,
             representatives: Vec::new(),
+            tree: None,
         };
         let default_source = options
             .color_by

@@ -22,6 +22,8 @@ pub struct ColorPanel<'a> {
     pub max_clusters: usize,
     /// Per group, an item whose image stands for it in the legend (clusters: the medoid).
     pub representatives: &'a [crate::dataset::ItemId],
+    /// Clusters: the dendrogram's top levels above the cut.
+    pub tree: Option<&'a crate::cluster::TopTree>,
 }
 
 impl ColorPanel<'_> {
@@ -39,10 +41,124 @@ pub enum ColorAction {
     Colormap(Colormap),
     ToggleGroup(usize),
     ShowAll,
+    /// Show only these groups (a dendrogram branch was clicked).
+    ShowOnly(Vec<u32>),
     /// Cut the dendrogram into this many clusters.
     Clusters(usize),
     /// Select this item (a legend image was clicked).
     Select(crate::dataset::ItemId),
+}
+
+/// Height of the dendrogram view, in points.
+const DENDROGRAM_PX: f32 = 110.0;
+
+/// The dendrogram's top levels: one leaf per cluster of the cut (in its legend colour, hollow
+/// when hidden), branches at their merge heights. Clicking a branch (or leaf) shows only its
+/// clusters; clicking the root shows everything. Returns the clusters to keep visible.
+pub fn dendrogram_ui(
+    ui: &mut egui::Ui,
+    tree: &crate::cluster::TopTree,
+    hidden: &[bool],
+) -> Option<Vec<u32>> {
+    let root = tree.nodes.len().checked_sub(1)?;
+    let width = ui.available_width().max(80.0);
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(width, DENDROGRAM_PX), egui::Sense::click());
+    let painter = ui.painter_at(rect);
+    let leaves = tree.nodes[root].clusters.len().max(1);
+    let top = tree.nodes[root].height.max(f32::MIN_POSITIVE);
+    let inner = rect.shrink2(egui::vec2(8.0, 8.0));
+    // x of each node: leaves evenly spaced left to right, a branch between its children.
+    let mut xs = vec![0.0f32; tree.nodes.len()];
+    let mut next_leaf = 0usize;
+    for (i, node) in tree.nodes.iter().enumerate() {
+        xs[i] = match node.children {
+            None => {
+                let x = inner.left() + inner.width() * (next_leaf as f32 + 0.5) / leaves as f32;
+                next_leaf += 1;
+                x
+            }
+            Some((l, r)) => (xs[l] + xs[r]) / 2.0,
+        };
+    }
+    // Square-root heights: ward's top merges are orders of magnitude above the lower ones,
+    // which a linear scale would flatten onto the leaves.
+    let y_of = |i: usize| match tree.nodes[i].children {
+        None => inner.bottom(),
+        Some(_) => {
+            inner.bottom() - inner.height() * (tree.nodes[i].height / top).clamp(0.0, 1.0).sqrt()
+        }
+    };
+    let visible = |node: &crate::cluster::TopNode| {
+        node.clusters
+            .iter()
+            .any(|&c| !hidden.get(c as usize).copied().unwrap_or(false))
+    };
+    let strong = ui.visuals().strong_text_color();
+    let weak = ui.visuals().weak_text_color();
+    let hover = response.hover_pos();
+    let mut hovered: Option<usize> = None;
+    for (i, node) in tree.nodes.iter().enumerate() {
+        let (x, y) = (xs[i], y_of(i));
+        let color = if visible(node) { strong } else { weak };
+        match node.children {
+            Some((l, r)) => {
+                let stroke = egui::Stroke::new(1.2, color);
+                painter.line_segment([egui::pos2(xs[l], y), egui::pos2(xs[r], y)], stroke);
+                for c in [l, r] {
+                    let child_color = if visible(&tree.nodes[c]) {
+                        strong
+                    } else {
+                        weak
+                    };
+                    painter.line_segment(
+                        [egui::pos2(xs[c], y), egui::pos2(xs[c], y_of(c))],
+                        egui::Stroke::new(1.2, child_color),
+                    );
+                }
+                if hover.is_some_and(|p| {
+                    (p.y - y).abs() < 5.0 && p.x >= xs[l] - 3.0 && p.x <= xs[r] + 3.0
+                }) {
+                    hovered = Some(i);
+                }
+            }
+            None => {
+                let code = node.clusters.first().copied().unwrap_or(0) as usize;
+                let c = theme::rgba8(category_color(code));
+                if hidden.get(code).copied().unwrap_or(false) {
+                    painter.circle_stroke(egui::pos2(x, y), 3.5, egui::Stroke::new(1.2, c));
+                } else {
+                    painter.circle_filled(egui::pos2(x, y), 3.5, c);
+                }
+                if hover.is_some_and(|p| (p - egui::pos2(x, y)).length() < 6.0) {
+                    hovered = Some(i);
+                }
+            }
+        }
+    }
+    let i = hovered?;
+    let node = &tree.nodes[i];
+    let (x, y) = (xs[i], y_of(i));
+    painter.circle_stroke(egui::pos2(x, y), 5.0, egui::Stroke::new(1.5, strong));
+    let what = if i == root {
+        "click: show all".to_owned()
+    } else {
+        "click: show only these".to_owned()
+    };
+    let response = response.on_hover_text(format!(
+        "{} items in {} cluster(s), merged at height {:.3}\n{what}",
+        node.size,
+        node.clusters.len(),
+        node.height
+    ));
+    if response.clicked() {
+        let mut keep = node.clusters.clone();
+        if i == root {
+            keep = (0..hidden.len() as u32).collect();
+        }
+        return Some(keep);
+    }
+    None
 }
 
 /// Legend entries beyond this are listed in a scroll area.
@@ -80,6 +196,24 @@ pub fn color_ui(
             .text("clusters");
         if ui.add(slider).changed() && k != panel.source_k() {
             action = Some(ColorAction::Clusters(k));
+        }
+        match panel.tree {
+            Some(tree) => {
+                if let Some(keep) = dendrogram_ui(ui, tree, panel.hidden) {
+                    action = Some(if keep.len() == panel.hidden.len() {
+                        ColorAction::ShowAll
+                    } else {
+                        ColorAction::ShowOnly(keep)
+                    });
+                }
+            }
+            None if k > crate::viewer::MAX_TREE_LEAVES => {
+                ui.small(format!(
+                    "dendrogram drawn up to {} clusters",
+                    crate::viewer::MAX_TREE_LEAVES
+                ));
+            }
+            None => {}
         }
     }
     match panel.coloring {
@@ -435,6 +569,7 @@ mod tests {
                 clusters_status: None,
                 max_clusters: 10,
                 representatives: &[],
+                tree: None,
             };
             assert_eq!(color_ui(ui, &panel, &mut |_| Thumb::None), None);
         });
@@ -450,6 +585,7 @@ mod tests {
                 clusters_status: None,
                 max_clusters: 10,
                 representatives: &[],
+                tree: None,
             };
             let _ = color_ui(ui, &panel, &mut |_| Thumb::None);
         });

@@ -371,6 +371,7 @@ fn explorer_ui(
                         clusters_status: clusters_status.as_deref(),
                         max_clusters: store.n_items().min(200),
                         representatives: &color.representatives,
+                        tree: color.tree.as_ref(),
                     };
                     let mut thumb = |item: ItemId| thumbs.get(item);
                     let action = color_ui(ui, &panel, &mut thumb);
@@ -402,6 +403,7 @@ fn explorer_ui(
                             color.hidden.iter_mut().for_each(|h| *h = false);
                             color.version += 1;
                         }
+                        Some(ColorAction::ShowOnly(keep)) => color.show_only(&keep),
                         None => {}
                     }
                     ui.separator();
