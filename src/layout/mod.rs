@@ -157,8 +157,9 @@ impl Layout {
 }
 
 /// Compute a layout. `observer` gets iterations (epochs) done and may cancel (t-SNE);
-/// `on_step` sees the layout as it is optimised and may stop t-SNE early with
-/// `ControlFlow::Break` (UMAP runs to the end).
+/// `on_step` sees the layout as it is optimised and may stop it early with
+/// `ControlFlow::Break` (the layout so far is returned); a cancelled observer abandons it
+/// (`LayoutError::Cancelled`), checked every t-SNE iteration and every UMAP epoch.
 pub fn compute_layout(
     input: &LayoutInput<'_>,
     params: &LayoutParams,
@@ -231,16 +232,23 @@ pub fn compute_layout(
             let mut init = pca_init()?;
             umap::scale_init(&mut init);
             let total = p.n_epochs(n);
+            let mut cancelled = false;
             umap::optimize(&weights, &mut init, p, |epoch, coords| {
                 observer.progress(epoch as u64, total as u64);
-                // UMAP cannot stop early; the callback only watches.
-                let _ = on_step(&LayoutStep {
+                if observer.cancelled() {
+                    cancelled = true;
+                    return ControlFlow::Break(());
+                }
+                on_step(&LayoutStep {
                     iter: epoch,
                     n_iter: total,
                     loss: None,
                     coords,
-                });
+                })
             });
+            if cancelled {
+                return Err(LayoutError::Cancelled);
+            }
             init
         }
     };

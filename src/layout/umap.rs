@@ -57,13 +57,14 @@ impl Rng {
 }
 
 /// Optimise `coords` (N × dims, the initial layout) against the fuzzy set `graph`.
-/// `on_epoch(epoch, coords)` is called after each epoch (progress, live display).
+/// `on_epoch(epoch, coords)` is called after each epoch (progress, live display); a
+/// `ControlFlow::Break` stops after that epoch, leaving the layout as it is. Returns the epochs run.
 pub fn optimize(
     graph: &Csr,
     coords: &mut [f32],
     params: &UmapParams,
-    mut on_epoch: impl FnMut(usize, &[f32]),
-) {
+    mut on_epoch: impl FnMut(usize, &[f32]) -> std::ops::ControlFlow<()>,
+) -> usize {
     let n = graph.n;
     let dims = params.dims;
     let n_epochs = params.n_epochs(n);
@@ -138,8 +139,11 @@ pub fn optimize(
             }
             next_negative[edge] += n_neg as f32 * epochs_per_negative[edge];
         }
-        on_epoch(epoch + 1, coords);
+        if on_epoch(epoch + 1, coords).is_break() {
+            return epoch + 1;
+        }
     }
+    n_epochs
 }
 
 #[inline]
@@ -204,8 +208,11 @@ mod tests {
                 ..UmapParams::default()
             };
             let mut calls = 0;
-            optimize(&w, &mut y, &params, |_, _| calls += 1);
-            assert_eq!(calls, 200);
+            let ran = optimize(&w, &mut y, &params, |_, _| {
+                calls += 1;
+                std::ops::ControlFlow::Continue(())
+            });
+            assert_eq!((calls, ran), (200, 200));
             // Every point's nearest layout neighbour is in its own blob.
             let lk = exact_knn(&y, dims, 5, Metric::Euclidean, &()).expect("layout knn");
             let same: usize = (0..300)
@@ -231,9 +238,54 @@ mod tests {
             epochs: Some(50),
             ..UmapParams::default()
         };
-        let (mut y1, mut y2) = (init.clone(), init);
-        optimize(&w, &mut y1, &params, |_, _| {});
-        optimize(&w, &mut y2, &params, |_, _| {});
+        let go = |_: usize, _: &[f32]| std::ops::ControlFlow::Continue(());
+        let (mut y1, mut y2) = (init.clone(), init.clone());
+        optimize(&w, &mut y1, &params, go);
+        optimize(&w, &mut y2, &params, go);
         assert_eq!(y1, y2);
+        // Stopping early: the epochs run so far, and the layout they made.
+        let mut y3 = init;
+        let ran = optimize(&w, &mut y3, &params, |epoch, _| {
+            if epoch == 10 {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        });
+        assert_eq!(ran, 10);
+        assert_ne!(y3, y1);
+    }
+
+    #[test]
+    fn a_cancelled_observer_abandons_the_layout() {
+        use crate::layout::{LayoutError, LayoutInput, LayoutParams, compute_layout};
+        use crate::progress::SharedProgress;
+        let (data, _) = blobs();
+        let g = exact_knn(&data, 10, 14, Metric::Euclidean, &()).expect("knn");
+        let input = LayoutInput {
+            features: &data,
+            dim: 10,
+            knn: Some(&g),
+        };
+        let params = LayoutParams::Umap {
+            params: UmapParams {
+                epochs: Some(100),
+                ..UmapParams::default()
+            },
+            n_neighbors: 15,
+        };
+        let progress = SharedProgress::default();
+        let mut epochs = 0;
+        let got = compute_layout(&input, &params, &progress, &mut |step| {
+            epochs = step.iter;
+            if step.iter == 5 {
+                progress
+                    .cancel
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+        assert!(matches!(got, Err(LayoutError::Cancelled)), "{got:?}");
+        assert_eq!(epochs, 5, "stopped at the next epoch");
     }
 }
