@@ -376,3 +376,38 @@ fn embed_then_open_pairs_rows_with_images_and_classes() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("three comma-separated"));
 }
+
+#[test]
+fn unreadable_images_are_listed_before_any_model_is_loaded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let images = dir.path().join("images");
+    image_folder(&images, 3);
+    std::fs::write(images.join("a/bad.png"), b"not an image").expect("write");
+    let out = dir.path().join("f.npy");
+    let encoder = model("encoder.onnx");
+    let args: [&std::ffi::OsStr; 7] = [
+        "embed".as_ref(),
+        "--model".as_ref(),
+        encoder.as_os_str(),
+        images.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--no-cache".as_ref(),
+    ];
+    let got = ivt(&args, &[]);
+    let stderr = String::from_utf8_lossy(&got.stderr);
+    assert!(!got.status.success());
+    assert!(
+        stderr.contains("bad.png") && stderr.contains("an encoder needs every image"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("--allow-missing-images to keep"),
+        "{stderr}"
+    );
+    let mut with_flag: Vec<&std::ffi::OsStr> = args.to_vec();
+    with_flag.push("--allow-missing-images".as_ref());
+    let got = ivt(&with_flag, &[]);
+    assert!(String::from_utf8_lossy(&got.stderr).contains("does not apply with --model"));
+    assert!(!out.exists());
+}

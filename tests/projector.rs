@@ -339,10 +339,38 @@ fn big_sprites_are_downscaled_with_a_warning_and_configs_are_merged() {
     s.tensor = Some("theirs".to_owned());
     assert_eq!(dataset::load(&s).expect("theirs").n_items(), 3);
 
-    // Exporting again replaces our entry instead of adding a second one.
+    // Exporting again replaces our entry (and our files) instead of adding a second one.
     export(&data, &log, &options).expect("again");
     let config = std::fs::read_to_string(log.join("projector_config.pbtxt")).expect("config");
     assert_eq!(config.matches("tensor_name: \"ours\"").count(), 1);
+    assert!(!log.join("ours-2").exists());
+    // Another name that maps to the same folder, or a folder that is already there (the
+    // user's), gets a folder of its own.
+    std::fs::create_dir_all(log.join("mine")).expect("user folder");
+    std::fs::write(log.join("mine/tensors.tsv"), "keep me").expect("user file");
+    for (name, folder) in [("ours.", "ours-2"), ("mine", "mine-2")] {
+        let other = ExportOptions {
+            tensor_name: name.to_owned(),
+            ..options.clone()
+        };
+        export(&data, &log, &other).expect("other name");
+        assert!(
+            log.join(folder).join("tensors.tsv").is_file(),
+            "{name} → {folder}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(log.join("mine/tensors.tsv")).expect("kept"),
+        "keep me"
+    );
+    s.tensor = Some("ours".to_owned());
+    assert_eq!(
+        dataset::load(&s)
+            .expect("ours still readable")
+            .images
+            .count(),
+        12
+    );
 
     // A config we cannot parse is the user's: reported, not overwritten.
     std::fs::write(log.join("projector_config.pbtxt"), "embeddings {").expect("broken");

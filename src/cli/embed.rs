@@ -55,6 +55,12 @@ pub fn load(input: &InputArgs, cache: &Cache) -> anyhow::Result<Dataset> {
         }
         return Ok(data);
     };
+    if input.options.allow_missing_images {
+        anyhow::bail!(
+            "--allow-missing-images does not apply with --model: an encoder cannot embed an image it cannot read; \
+             fix or remove those files"
+        );
+    }
     let folder = image_folder(input)?;
     let mut spec = input.spec();
     spec.data = DataSource::Path(folder.clone());

@@ -393,7 +393,8 @@ fn scan_for_rows(
 
 /// The images of a folder that has no features yet, in the order rows pair with them, and
 /// their class folders: what an image encoder embeds (`embed`, `open DIR --model`). Every
-/// image must be readable (an encoder cannot embed a placeholder).
+/// image must be readable (an encoder cannot embed a placeholder); unreadable ones are an
+/// error listing them.
 pub fn scan_images(
     spec: &InputSpec,
     dir: &Path,
@@ -406,6 +407,18 @@ pub fn scan_images(
         false,
         spec.verify_images,
     )
+    .map_err(|e| match e {
+        // The usual hint (keep them with a placeholder) does not apply to an encoder.
+        DatasetError::ImageFailures { path, failures } => DatasetError::ImageFolder {
+            path,
+            reason: format!(
+                "{} image(s) cannot be read, and an encoder needs every image (fix or remove them):{}",
+                failures.len(),
+                failures_text(&failures)
+            ),
+        },
+        other => other,
+    })
 }
 
 /// The data set of an image folder whose features were computed from its images (one row per

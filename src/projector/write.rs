@@ -60,7 +60,7 @@ pub fn export(
     } else {
         Config::default()
     };
-    let folder = safe_folder_name(&options.tensor_name);
+    let folder = own_folder(&config, logdir, &options.tensor_name);
     let dir = logdir.join(&folder);
     std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
     let mut report = ExportReport::default();
@@ -139,6 +139,39 @@ pub fn export(
         .map_err(write_err(&config_path))?;
     report.files.push(config_path);
     Ok(report)
+}
+
+/// The folder this embedding's files go to: the one an earlier export of the same name used,
+/// else a fresh one named after it — never a folder another embedding's files are in, nor
+/// one that already exists (it may be the user's).
+fn own_folder(config: &Config, logdir: &Path, name: &str) -> String {
+    let first_component = |p: &str| p.split('/').next().unwrap_or_default().to_owned();
+    let folder_of = |e: &Embedding| {
+        [
+            e.tensor_path.as_deref(),
+            e.metadata_path.as_deref(),
+            e.sprite.as_ref().map(|s| s.image_path.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|p| p.contains('/'))
+        .map(first_component)
+        .collect::<Vec<_>>()
+    };
+    if let Some(previous) = config.embeddings.iter().find(|e| e.tensor_name == name)
+        && let Some(folder) = folder_of(previous).first()
+    {
+        return folder.clone();
+    }
+    let used: Vec<String> = config.embeddings.iter().flat_map(folder_of).collect();
+    let base = safe_folder_name(name);
+    let mut folder = base.clone();
+    let mut k = 2;
+    while used.contains(&folder) || logdir.join(&folder).exists() {
+        folder = format!("{base}-{k}");
+        k += 1;
+    }
+    folder
 }
 
 /// A folder name from a tensor name: path separators and odd characters become `_`.
