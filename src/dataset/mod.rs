@@ -331,7 +331,7 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
         DataSource::Demo => return load_demo_with(spec),
         DataSource::Path(p) => p,
     };
-    if crate::projector::is_log_dir(path) && !path.join("features.npy").is_file() {
+    if crate::projector::is_log_dir(path) {
         return load_projector(spec, path);
     }
     let folder = DatasetFolder::detect(path)?;

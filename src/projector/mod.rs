@@ -238,9 +238,12 @@ fn embedding(f: &Field) -> Result<Embedding, String> {
 }
 
 /// Whether `path` is a projector log folder: a config file, or tensorboardX's `tensors.tsv`
-/// here or in `<step>/<tag>/` folders.
+/// here or in `<step>/<tag>/` folders. A folder holding `features.npy` is a data set folder,
+/// whatever else it holds (checked first: it also spares listing a large `images/` folder
+/// while looking for `<step>/<tag>/`).
 pub fn is_log_dir(path: &Path) -> bool {
     path.is_dir()
+        && !path.join("features.npy").is_file()
         && (path.join(CONFIG_FILE).is_file()
             || path.join("tensors.tsv").is_file()
             || !read::tensorboardx_embeddings(path).is_empty())

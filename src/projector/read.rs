@@ -16,8 +16,6 @@ pub struct ProjectorData {
     /// From a single-column metadata file, or its `label`/`class` column.
     pub classes: Option<Categorical>,
     pub images: Images,
-    /// Names of every embedding in the folder, in config order.
-    pub available: Vec<String>,
 }
 
 /// The embeddings `root` holds, with tensor, metadata and sprite paths relative to `root`.
@@ -98,7 +96,6 @@ pub fn load(root: &Path, wanted: Option<&str>) -> Result<ProjectorData, Projecto
     let all = embeddings(root)?;
     let config_path = root.join(CONFIG_FILE);
     let with_tensor: Vec<&Embedding> = all.iter().filter(|e| e.tensor_path.is_some()).collect();
-    let available: Vec<String> = with_tensor.iter().map(|e| e.tensor_name.clone()).collect();
     let chosen = match wanted {
         Some(name) => with_tensor.iter().find(|e| e.tensor_name == name),
         None => with_tensor.first(),
@@ -122,7 +119,7 @@ pub fn load(root: &Path, wanted: Option<&str>) -> Result<ProjectorData, Projecto
                 root.to_owned()
             },
             wanted: wanted.map(str::to_owned),
-            available,
+            available: with_tensor.iter().map(|e| e.tensor_name.clone()).collect(),
         });
     };
     let resolve = |p: &str| -> PathBuf {
@@ -155,7 +152,6 @@ pub fn load(root: &Path, wanted: Option<&str>) -> Result<ProjectorData, Projecto
         metadata,
         classes,
         images,
-        available,
     })
 }
 
