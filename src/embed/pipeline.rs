@@ -26,6 +26,8 @@ const BATCHES_AHEAD: usize = 2;
 struct Encoder {
     session: Session,
     path: PathBuf,
+    /// The ONNX Runtime library the session runs on, for the report.
+    runtime: PathBuf,
     input: String,
     output: String,
     geometry: InputGeometry,
@@ -126,6 +128,7 @@ impl Encoder {
         }
         Ok(Self {
             path: model.to_owned(),
+            runtime: runtime.library.clone(),
             input: input.name().to_owned(),
             output: out.name().to_owned(),
             geometry,
@@ -300,7 +303,7 @@ pub fn embed_images(
     let started = Instant::now();
     let mut encoder = Encoder::open(model, options)?;
     let mut report = EmbedReport {
-        runtime: runtime::get().map_err(EmbedError::Runtime)?.library.clone(),
+        runtime: encoder.runtime.clone(),
         description: encoder.describe(),
         ..Default::default()
     };
@@ -318,7 +321,9 @@ pub fn embed_images(
         .collect();
     report.cached = paths.len() - missing.len();
 
-    let mut computed: HashMap<usize, Vec<f32>> = HashMap::with_capacity(missing.len());
+    // Vectors computed now: item `fresh_items[r]`'s is row r of `fresh` (`dim` wide).
+    let mut fresh_items: Vec<usize> = Vec::with_capacity(missing.len());
+    let mut fresh: Vec<f32> = Vec::new();
     let mut dim = store.as_ref().map(|s| s.dim);
     let mut failures = Vec::new();
     let result = run_pipeline(
@@ -332,7 +337,7 @@ pub fn embed_images(
                 // Cached vectors of another length cannot belong to this model: stale.
                 store = None;
             }
-            if computed.values().next().is_some_and(|v| v.len() != d) {
+            if !fresh_items.is_empty() && dim != Some(d) {
                 return Err(EmbedError::Model {
                     path: model.to_owned(),
                     reason: "the output size changed between batches".to_owned(),
@@ -345,27 +350,28 @@ pub fn embed_images(
                         path: paths[i].clone(),
                     });
                 }
-                computed.insert(i, row.to_vec());
+                fresh_items.push(i);
+                fresh.extend_from_slice(row);
             }
             Ok(())
         },
         &mut failures,
     );
-    report.embedded = computed.len();
+    report.embedded = fresh_items.len();
 
     // Keep whatever was computed, even when the run failed part-way: the next run resumes.
     if let Some(d) = dim
-        && !computed.is_empty()
+        && !fresh_items.is_empty()
     {
         let mut merged = store.take().unwrap_or(VectorCache {
             dim: d,
             rows: HashMap::new(),
             vectors: Vec::new(),
         });
-        for (&i, v) in &computed {
-            let row = merged.vectors.len() / d;
-            merged.vectors.extend_from_slice(v);
-            merged.rows.insert(identities[i], row);
+        let first_row = merged.vectors.len() / d;
+        merged.vectors.extend_from_slice(&fresh);
+        for (r, &i) in fresh_items.iter().enumerate() {
+            merged.rows.insert(identities[i], first_row + r);
         }
         if let Err(e) = cache.store(&key, &merged.to_bytes()) {
             report.warnings.push(format!("embeddings not cached: {e}"));
