@@ -7,31 +7,15 @@
 //! Needs ONNX Runtime (see `ivt-explore embed --help`); without it, says so and does nothing.
 //! Under `cargo test` it runs once on 100 images as a smoke test. Figures: benches/README.md.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use image::{Rgb, RgbImage};
+use image::Rgb;
 use ivt::cache::Cache;
 use ivt::embed::{EmbedOptions, embed_images};
-
-fn generated(dir: &Path, n: usize) -> Vec<PathBuf> {
-    (0..n)
-        .map(|i| {
-            let path = dir.join(format!("{i:05}.png"));
-            let i = i as u32;
-            let img = RgbImage::from_fn(32, 32, |x, y| {
-                Rgb([
-                    ((x * 9 + i) % 256) as u8,
-                    ((y * 7 + x * i) % 256) as u8,
-                    ((i * 13) % 256) as u8,
-                ])
-            });
-            img.save(&path).expect("png");
-            path
-        })
-        .collect()
-}
 
 /// CPU seconds (user + system) this process has used, from /proc (clock ticks of 1/100 s,
 /// Linux's fixed USER_HZ).
@@ -69,18 +53,13 @@ fn bench_embed(c: &mut Criterion) {
     }
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/encoder.onnx");
     let dir = tempfile::tempdir().expect("tmp");
-    let bench = std::env::args().any(|a| a == "--bench");
-    let paths: Vec<PathBuf> = match std::env::var_os("IVT_BENCH_IMAGES").filter(|_| bench) {
-        Some(folder) => {
-            let mut p: Vec<PathBuf> = std::fs::read_dir(folder)
-                .expect("IVT_BENCH_IMAGES folder")
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            p.sort();
-            p
-        }
-        None => generated(dir.path(), if bench { 10_000 } else { 100 }),
-    };
+    let paths = common::bench_images(dir.path(), 32, (10_000, 100), |i, x, y| {
+        Rgb([
+            ((x * 9 + i) % 256) as u8,
+            ((y * 7 + x * i) % 256) as u8,
+            ((i * 13) % 256) as u8,
+        ])
+    });
     let n = paths.len();
     let all = rayon::ThreadPoolBuilder::new().build().expect("pool");
     let one = rayon::ThreadPoolBuilder::new()

@@ -5,45 +5,22 @@
 //! Fashion-MNIST's 70,000 PNGs) or, without it, 4,000 generated 28×28 PNGs; under `cargo test`
 //! it runs once on 200 generated images as a smoke test. Figures: benches/README.md.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use image::{Rgb, RgbImage};
+use image::Rgb;
 use ivt::cache::Cache;
 use ivt::dataset::{ImageFiles, ImageOrder, Images};
 
-fn generated(dir: &Path, n: usize) -> Vec<PathBuf> {
-    (0..n)
-        .map(|i| {
-            let path = dir.join(format!("{i:05}.png"));
-            let i = i as u32;
-            let img = RgbImage::from_fn(28, 28, |x, y| {
-                Rgb([
-                    ((x * 9 + i) % 256) as u8,
-                    ((y * 7) % 256) as u8,
-                    (i % 256) as u8,
-                ])
-            });
-            img.save(&path).expect("png");
-            path
-        })
-        .collect()
-}
-
 fn bench_thumbs(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tmp");
-    let bench = std::env::args().any(|a| a == "--bench");
-    let paths: Vec<PathBuf> = match std::env::var_os("IVT_BENCH_IMAGES").filter(|_| bench) {
-        Some(folder) => {
-            let mut p: Vec<PathBuf> = std::fs::read_dir(folder)
-                .expect("IVT_BENCH_IMAGES folder")
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            p.sort();
-            p
-        }
-        None => generated(dir.path(), if bench { 4_000 } else { 200 }),
-    };
+    let paths = common::bench_images(dir.path(), 28, (4_000, 200), |i, x, y| {
+        Rgb([
+            ((x * 9 + i) % 256) as u8,
+            ((y * 7) % 256) as u8,
+            (i % 256) as u8,
+        ])
+    });
     let n = paths.len();
     let images = Images::Files(ImageFiles {
         root: dir.path().to_path_buf(),
