@@ -10,7 +10,8 @@
 //! - [`dataset`]: feature matrices (`.npy`, `.npz`, CSV/TSV), image folders, metadata and the
 //!   built-in demo, loaded and cross-checked into one [`dataset::Dataset`].
 //! - [`npy`]: the `.npy` format, read streaming and written atomically.
-//! - [`knn`]: the k-nearest-neighbour graph in the original space (exact, blocked GEMM).
+//! - [`knn`]: the k-nearest-neighbour graph in the original space (exact by blocked GEMM, or
+//!   approximate: a PCA-projected search re-ranked in full, or NN-descent).
 //! - [`layout`]: PCA, t-SNE and UMAP layouts in 2D/3D through one `compute_layout`.
 //! - [`labels`]: the labels journal (append-only, crash-safe, undo/redo) and export.
 //! - [`metrics`]: trustworthiness, kNN preservation, kNN label accuracy of a layout.
@@ -19,6 +20,7 @@
 //! - [`progress`]: progress and cancellation for long computations.
 //! - [`thumbs`]: the thumbnail cache: every image decoded once into cells of a few sizes.
 //! - [`atomic`]: all-or-nothing file writes.
+//! - [`rng`]: the seeded random streams the algorithms' results depend on.
 //! - `viewer` (feature `viewer`): the Bevy explorer.
 //!
 //! The library has no Bevy types outside `viewer`, so it builds and runs headless with
@@ -36,6 +38,7 @@ pub mod metrics;
 pub mod npy;
 pub mod progress;
 pub mod projector;
+pub mod rng;
 pub mod thumbs;
 #[cfg(feature = "viewer")]
 pub mod viewer;

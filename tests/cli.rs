@@ -313,6 +313,45 @@ fn approximate_knn_reports_its_recall() {
 }
 
 #[test]
+fn approximate_knn_of_many_dimensions_searches_a_projection() {
+    // 400 items of 256 dimensions in 8 groups: the approximate search projects onto principal
+    // components, re-ranks, and says how many true neighbours it estimates it found.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    let mut uniform = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let centres: Vec<f32> = (0..8 * 256).map(|_| uniform() * 10.0).collect();
+    let values: Vec<f32> = (0..400 * 256)
+        .map(|at| centres[(at / 256 % 8) * 256 + at % 256] + uniform())
+        .collect();
+    let data = dir.path().join("x.npy");
+    ivt::npy::write(&data, &[400, 256], &values).expect("write");
+    let out = ivt(&[
+        "knn",
+        data.to_str().expect("utf8"),
+        "-k",
+        "10",
+        "--approx",
+        "--check-recall",
+        "--no-cache",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let recall: f64 = stdout
+        .trim()
+        .strip_prefix("recall@10 ")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no recall line: {stdout}"));
+    assert!(recall >= 0.95, "{recall}");
+    assert!(stderr.contains("pca-rerank components=50"), "{stderr}");
+    assert!(stderr.contains("estimated recall@10"), "{stderr}");
+}
+
+#[test]
 fn pca_pre_reduction_keeps_groups_apart() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = two_groups(dir.path());

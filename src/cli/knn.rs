@@ -125,6 +125,17 @@ pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Resul
             100.0 * ratio
         );
     }
+    if let Some(p) = &got.projection {
+        eprintln!(
+            "searched {} principal components ({:.1}% of the variance) and re-ranked {} candidates \
+             per item: estimated recall@{} {:.3} (items checked against an exact search)",
+            p.params.components,
+            100.0 * p.explained,
+            p.params.candidates,
+            req.k,
+            p.estimated_recall
+        );
+    }
     match got.computed_secs {
         None => eprintln!("kNN graph ({}) from the cache", got.params),
         Some(secs) => eprintln!(

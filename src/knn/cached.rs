@@ -10,7 +10,9 @@ use crate::cache::{Cache, CacheKey, Lookup};
 use crate::dataset::Features;
 use crate::progress::Observer;
 
-use super::{ALGORITHM_VERSION, KnnError, KnnGraph, Method, Metric, NnDescentParams};
+use super::{
+    ALGORITHM_VERSION, Approximation, KnnError, KnnGraph, Method, Metric, ProjectionReport,
+};
 
 /// What graph to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,8 @@ pub struct Cached {
     pub computed_secs: Option<f64>,
     /// Variance kept by the PCA pre-reduction, when one was asked for and run.
     pub pca_explained: Option<f64>,
+    /// How a projected approximate search went (its estimated recall), when one ran.
+    pub projection: Option<ProjectionReport>,
     /// Problems that cost time but not correctness (a corrupt or unwritable cache entry).
     pub warnings: Vec<String>,
 }
@@ -67,7 +71,7 @@ pub fn graph(
     let search = if method.is_exact(features.n_items(), searched_dim) {
         "exact".to_owned()
     } else {
-        format!("nn-descent {:?}", NnDescentParams::for_k(k))
+        Approximation::for_data(k, searched_dim).describe()
     };
     let reduction = pca.map_or(String::new(), |p| format!(" pca={p}"));
     let params = format!(
@@ -88,6 +92,7 @@ pub fn graph(
                     params,
                     computed_secs: None,
                     pca_explained: None,
+                    projection: None,
                     warnings,
                 });
             }
@@ -115,17 +120,18 @@ pub fn graph(
         None => (features.as_slice(), features.dim()),
     };
     // `knn` decides exact or not from the searched dimension, as `search` above did.
-    let graph = super::knn(data, dim, k, metric, method, observer)?;
+    let found = super::search(data, dim, k, metric, method, observer)?;
     let computed_secs = Some(start.elapsed().as_secs_f64());
-    if let Err(e) = cache.store(&key, &graph.to_bytes()) {
+    if let Err(e) = cache.store(&key, &found.graph.to_bytes()) {
         // A cache that cannot be written costs time next run, not this result.
         warnings.push(e.to_string());
     }
     Ok(Cached {
-        graph,
+        graph: found.graph,
         params,
         computed_secs,
         pca_explained,
+        projection: found.projection,
         warnings,
     })
 }

@@ -18,53 +18,70 @@ const QUERY_BLOCK: usize = 256;
 /// Reference rows per GEMM call: a 256 × 2048 f32 tile is 2 MiB, within L2/L3 reach.
 const REF_BLOCK: usize = 2048;
 
-/// The k smallest (distance, index) pairs seen so far, sorted; ties by lower index.
+/// The k smallest (distance, index) pairs seen so far; ties by lower index.
+///
+/// Pairs that beat the bound are appended unsorted; when 2k have gathered they are sorted
+/// and cut back to k, which tightens the bound. That costs O(log k) a pair where keeping the
+/// list sorted costs O(k): it matters when k is in the hundreds (a projected search's
+/// candidate lists).
 pub(crate) struct TopK {
     k: usize,
-    dist: Vec<f32>,
-    idx: Vec<u32>,
+    pairs: Vec<(f32, u32)>,
+    /// The k-th best pair at the last cut: a pair must beat it to be kept.
+    worst: Option<(f32, u32)>,
 }
 
 impl TopK {
     pub(crate) fn new(k: usize) -> Self {
         Self {
             k,
-            dist: Vec::with_capacity(k + 1),
-            idx: Vec::with_capacity(k + 1),
+            pairs: Vec::with_capacity(2 * k),
+            worst: None,
         }
     }
 
-    /// The distance a candidate must beat (or tie with a lower index) to enter.
+    /// The distance a candidate must beat (or tie with a lower index) to be kept.
     #[inline]
     pub(crate) fn bound(&self) -> f32 {
-        if self.dist.len() < self.k {
-            f32::INFINITY
-        } else {
-            self.dist[self.k - 1]
-        }
+        self.worst.map_or(f32::INFINITY, |(d, _)| d)
     }
 
     #[inline]
     pub(crate) fn push(&mut self, d: f32, j: u32) {
-        let full = self.dist.len() == self.k;
-        if full {
-            let (wd, wj) = (self.dist[self.k - 1], self.idx[self.k - 1]);
-            if d > wd || (d == wd && j > wj) {
-                return;
-            }
+        if let Some((wd, wj)) = self.worst
+            && (d > wd || (d == wd && j > wj))
+        {
+            return;
         }
-        let pos = insertion_point(&self.dist, &self.idx, d, j);
-        self.dist.insert(pos, d);
-        self.idx.insert(pos, j);
-        if full {
-            self.dist.pop();
-            self.idx.pop();
+        self.pairs.push((d, j));
+        if self.pairs.len() >= 2 * self.k.max(1) {
+            self.cut();
         }
     }
 
-    pub(crate) fn into_parts(self) -> (Vec<f32>, Vec<u32>) {
-        (self.dist, self.idx)
+    /// Keep the best k (unordered: a selection, not a sort) and take the k-th as the new
+    /// bound once there are k.
+    fn cut(&mut self) {
+        if self.pairs.len() > self.k && self.k > 0 {
+            let (_, kth, _) = self.pairs.select_nth_unstable_by(self.k - 1, order);
+            self.worst = Some(*kth);
+            self.pairs.truncate(self.k);
+        } else if self.pairs.len() > self.k {
+            self.pairs.clear();
+        }
     }
+
+    /// The best k (fewer if fewer were pushed), sorted by (distance, index).
+    pub(crate) fn into_parts(mut self) -> (Vec<f32>, Vec<u32>) {
+        self.cut();
+        self.pairs.sort_unstable_by(order);
+        self.pairs.into_iter().unzip()
+    }
+}
+
+/// The order of neighbours: by distance, ties by the lower index.
+fn order(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
 }
 
 /// Where (d, j) goes in a list sorted by (distance, index).
@@ -97,6 +114,28 @@ pub(crate) fn squared_norms(features: &[f32], dim: usize) -> Vec<f32> {
         .par_chunks(dim)
         .map(|r| r.iter().map(|x| x * x).sum())
         .collect()
+}
+
+/// Dot product of two rows.
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Eight independent lanes so the loop vectorises.
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Squared distance from the dot product and the squared norms, clamped at 0 against rounding.
+#[inline]
+pub(crate) fn from_dot(norm_a: f32, norm_b: f32, dot: f32) -> f32 {
+    (norm_a + norm_b - 2.0 * dot).max(0.0)
 }
 
 /// The rows the search compares with squared euclidean distance: the features themselves, or
@@ -148,7 +187,8 @@ pub fn exact_knn(
             }
             let q0 = block * QUERY_BLOCK;
             let q1 = (q0 + QUERY_BLOCK).min(n);
-            let tops = block_knn(data, &norms, dim, q0..q1, k);
+            let queries: Vec<usize> = (q0..q1).collect();
+            let tops = block_knn(data, &norms, dim, &queries, k);
             for (qi, top) in tops.into_iter().enumerate() {
                 let (d, j) = top.into_parts();
                 for (slot, d2) in dist_out[qi * k..(qi + 1) * k].iter_mut().zip(d) {
@@ -168,19 +208,26 @@ pub fn exact_knn(
     })
 }
 
-/// Squared distances of queries `rows` to every item, through GEMM tiles; returns one TopK of
-/// squared distances per query.
-fn block_knn(
+/// Squared distances of the items `queries` to every item, through GEMM tiles; returns one
+/// TopK of squared distances per query (a query is never its own neighbour).
+pub(crate) fn block_knn(
     data: &[f32],
     norms: &[f32],
     dim: usize,
-    rows: std::ops::Range<usize>,
+    queries: &[usize],
     k: usize,
 ) -> Vec<TopK> {
     let n = norms.len();
-    let nq = rows.len();
-    let queries = ArrayView2::from_shape((nq, dim), &data[rows.start * dim..rows.end * dim])
-        .unwrap_or_else(|_| unreachable!("slice length is nq × dim by construction"));
+    let nq = queries.len();
+    // The query rows, contiguous for the GEMM (a copy of 256 rows is nothing next to the
+    // N × 256 products computed from it).
+    let gathered: Vec<f32> = queries
+        .iter()
+        .flat_map(|&q| &data[q * dim..(q + 1) * dim])
+        .copied()
+        .collect();
+    let query_rows = ArrayView2::from_shape((nq, dim), &gathered)
+        .unwrap_or_else(|_| unreachable!("nq rows of dim values by construction"));
     let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
     let mut tile = ndarray::Array2::<f32>::zeros((nq, REF_BLOCK.min(n)));
     for r0 in (0..n).step_by(REF_BLOCK) {
@@ -188,9 +235,8 @@ fn block_knn(
         let refs = ArrayView2::from_shape((r1 - r0, dim), &data[r0 * dim..r1 * dim])
             .unwrap_or_else(|_| unreachable!("slice length is rows × dim by construction"));
         let mut dots = tile.slice_mut(ndarray::s![.., ..r1 - r0]);
-        general_mat_mul(1.0, &queries, &refs.t(), 0.0, &mut dots);
-        for (qi, (top, dot_row)) in tops.iter_mut().zip(dots.rows()).enumerate() {
-            let q = rows.start + qi;
+        general_mat_mul(1.0, &query_rows, &refs.t(), 0.0, &mut dots);
+        for ((top, dot_row), &q) in tops.iter_mut().zip(dots.rows()).zip(queries) {
             let nq_norm = norms[q];
             let mut bound = top.bound();
             for (offset, &dot) in dot_row.iter().enumerate() {

@@ -51,21 +51,26 @@ impl Pca {
         }
     }
 
-    /// Project rows (N × dim) onto the components: N × n_components.
+    /// Project rows (N × dim) onto the components: N × n_components, one GEMM per block of
+    /// centred rows.
     pub fn transform(&self, features: &[f32]) -> Vec<f32> {
         let p = self.n_components();
         let mut out = vec![0f32; features.len() / self.dim * p];
-        out.par_chunks_mut(p)
-            .zip(features.par_chunks(self.dim))
-            .for_each(|(o, x)| {
-                for (c, slot) in self.components.chunks_exact(self.dim).zip(o.iter_mut()) {
-                    *slot = x
-                        .iter()
-                        .zip(&self.mean)
-                        .zip(c)
-                        .map(|((v, m), w)| (v - m) * w)
-                        .sum();
-                }
+        let components = ArrayView2::from_shape((p, self.dim), &self.components)
+            .unwrap_or_else(|_| unreachable!("components hold p × dim values"));
+        out.par_chunks_mut(ROWS_PER_BLOCK * p)
+            .zip(features.par_chunks(ROWS_PER_BLOCK * self.dim))
+            .for_each(|(o, block)| {
+                let rows = block.len() / self.dim;
+                let centred: Vec<f32> = block
+                    .chunks_exact(self.dim)
+                    .flat_map(|r| r.iter().zip(&self.mean).map(|(v, m)| v - m))
+                    .collect();
+                let centred = ArrayView2::from_shape((rows, self.dim), &centred)
+                    .unwrap_or_else(|_| unreachable!("rows × dim values by construction"));
+                let mut o = ndarray::ArrayViewMut2::from_shape((rows, p), o)
+                    .unwrap_or_else(|_| unreachable!("the output block is rows × p"));
+                general_mat_mul(1.0, &centred, &components.t(), 0.0, &mut o);
             });
         out
     }

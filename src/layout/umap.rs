@@ -2,11 +2,17 @@
 //! over the fuzzy simplicial set, in 2D or 3D.
 //!
 //! Follows umap-learn's `optimize_layout_euclidean` (edge sampling by weight, `a, b` curve,
-//! gradient clipping at 4, linearly decaying learning rate, `move_other`). Sequential, so the
-//! result is deterministic for a seed whatever the thread count. Initialisation: PCA of the
-//! features scaled to ±10 (umap-learn's spectral initialisation is not built yet).
+//! gradient clipping at 4, linearly decaying learning rate, `move_other`), in parallel like
+//! umap-learn's unseeded mode: exactly reproducible on one thread, slightly varying between
+//! runs on more (see [`optimize`]). Initialisation: PCA of the features scaled to ±10
+//! (umap-learn's spectral initialisation is not built yet).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rayon::prelude::*;
 
 use super::affinity::{Csr, fit_ab};
+use crate::rng::{XorShift, mix};
 
 /// Validated UMAP parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,20 +51,46 @@ impl UmapParams {
 
 const CLIP: f32 = 4.0;
 
-struct Rng(u64);
+/// Edges per parallel task in an epoch. Each task has its own random stream, derived from the
+/// seed, the epoch and the task, so one thread reproduces a layout exactly.
+const EDGE_CHUNK: usize = 4096;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+/// The layout while it is optimised: f32 bits in relaxed atomics, so that parallel tasks can
+/// update it Hogwild-style (umap-learn's parallel mode) in safe Rust. On x86-64 and AArch64 a
+/// relaxed load or store is a plain move.
+struct SharedCoords(Vec<AtomicU32>);
+
+impl SharedCoords {
+    #[inline]
+    fn get(&self, at: usize) -> f32 {
+        f32::from_bits(self.0[at].load(Ordering::Relaxed))
+    }
+
+    #[inline]
+    fn add(&self, at: usize, delta: f32) {
+        self.0[at].store((self.get(at) + delta).to_bits(), Ordering::Relaxed);
+    }
+
+    /// Item `i`'s coordinates (up to 3 dimensions).
+    #[inline]
+    fn point(&self, i: usize, dims: usize) -> [f32; 3] {
+        let mut p = [0f32; 3];
+        for (k, slot) in p.iter_mut().enumerate().take(dims) {
+            *slot = self.get(i * dims + k);
+        }
+        p
     }
 }
 
 /// Optimise `coords` (N × dims, the initial layout) against the fuzzy set `graph`.
 /// `on_epoch(epoch, coords)` is called after each epoch (progress, live display); a
 /// `ControlFlow::Break` stops after that epoch, leaving the layout as it is. Returns the epochs run.
+///
+/// Each epoch's edges are split into fixed chunks run in parallel on the current rayon pool,
+/// all updating one shared layout without locks, as umap-learn does when it runs in parallel.
+/// On a one-thread pool the result is the same for the same seed, bit for bit; with more
+/// threads the order in which the tasks' updates land varies, so two runs differ slightly
+/// (the layout's quality does not).
 pub fn optimize(
     graph: &Csr,
     coords: &mut [f32],
@@ -67,6 +99,10 @@ pub fn optimize(
 ) -> usize {
     let n = graph.n;
     let dims = params.dims;
+    debug_assert!(
+        (1..=3).contains(&dims),
+        "UMAP lays out in 1 to 3 dimensions"
+    );
     let n_epochs = params.n_epochs(n);
     let (a, b) = fit_ab(params.spread, params.min_dist);
     let (a, b) = (a as f32, b as f32);
@@ -79,8 +115,8 @@ pub fn optimize(
         let (cols, vals) = graph.row(i);
         for (&j, &w) in cols.iter().zip(vals) {
             if w >= w_max / n_epochs as f32 && w > 0.0 {
-                head.push(i);
-                tail.push(j as usize);
+                head.push(i as u32);
+                tail.push(j);
                 epochs_per_sample.push(w_max / w);
             }
         }
@@ -89,55 +125,68 @@ pub fn optimize(
     let epochs_per_negative: Vec<f32> = epochs_per_sample.iter().map(|e| e / neg_rate).collect();
     let mut next_sample = epochs_per_sample.clone();
     let mut next_negative = epochs_per_negative.clone();
-    let mut rng = Rng(params.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let mut delta = vec![0f32; dims];
+    let shared = SharedCoords(coords.iter().map(|v| AtomicU32::new(v.to_bits())).collect());
     for epoch in 0..n_epochs {
         let alpha = (params.learning_rate * (1.0 - epoch as f64 / n_epochs as f64)) as f32;
         let e = epoch as f32;
-        for edge in 0..head.len() {
-            if next_sample[edge] > e {
-                continue;
-            }
-            let (i, j) = (head[edge], tail[edge]);
-            let d2 = sq_dist(coords, dims, i, j);
-            let coeff = if d2 > 0.0 {
-                -2.0 * a * b * d2.powf(b - 1.0) / (a * d2.powf(b) + 1.0)
-            } else {
-                0.0
-            };
-            for (k, slot) in delta.iter_mut().enumerate() {
-                *slot = (coeff * (coords[i * dims + k] - coords[j * dims + k])).clamp(-CLIP, CLIP)
-                    * alpha;
-            }
-            for (k, &g) in delta.iter().enumerate() {
-                coords[i * dims + k] += g;
-                coords[j * dims + k] -= g;
-            }
-            next_sample[edge] += epochs_per_sample[edge];
-
-            let n_neg = ((e - next_negative[edge]) / epochs_per_negative[edge]).max(0.0) as usize;
-            for _ in 0..n_neg {
-                let other = (rng.next() % n as u64) as usize;
-                if other == i {
-                    continue;
-                }
-                let d2 = sq_dist(coords, dims, i, other);
-                let coeff = if d2 > 0.0 {
-                    2.0 * b / ((0.001 + d2) * (a * d2.powf(b) + 1.0))
-                } else {
-                    0.0
-                };
-                for k in 0..dims {
-                    let g = if coeff > 0.0 {
-                        (coeff * (coords[i * dims + k] - coords[other * dims + k]))
-                            .clamp(-CLIP, CLIP)
+        let epoch_seed = mix(params.seed ^ mix(epoch as u64));
+        next_sample
+            .par_chunks_mut(EDGE_CHUNK)
+            .zip(next_negative.par_chunks_mut(EDGE_CHUNK))
+            .enumerate()
+            .for_each(|(chunk, (next_sample, next_negative))| {
+                let first = chunk * EDGE_CHUNK;
+                let mut rng = XorShift::new(epoch_seed ^ chunk as u64);
+                let edges = first..first + next_sample.len();
+                for (edge, (next_s, next_n)) in edges.zip(next_sample.iter_mut().zip(next_negative))
+                {
+                    if *next_s > e {
+                        continue;
+                    }
+                    let (i, j) = (head[edge] as usize, tail[edge] as usize);
+                    let (pi, pj) = (shared.point(i, dims), shared.point(j, dims));
+                    let d2 = sq_dist(&pi, &pj, dims);
+                    // d^(2b) computed once: the attraction needs it and d^(2(b−1)) = it / d².
+                    let coeff = if d2 > 0.0 {
+                        let pb = d2.powf(b);
+                        -2.0 * a * b * (pb / d2) / (a * pb + 1.0)
                     } else {
-                        CLIP
+                        0.0
                     };
-                    coords[i * dims + k] += g * alpha;
+                    for k in 0..dims {
+                        let g = (coeff * (pi[k] - pj[k])).clamp(-CLIP, CLIP) * alpha;
+                        shared.add(i * dims + k, g);
+                        shared.add(j * dims + k, -g);
+                    }
+                    *next_s += epochs_per_sample[edge];
+
+                    let n_neg = ((e - *next_n) / epochs_per_negative[edge]).max(0.0) as usize;
+                    for _ in 0..n_neg {
+                        let other = (rng.next_u64() % n as u64) as usize;
+                        if other == i {
+                            continue;
+                        }
+                        let (pi, po) = (shared.point(i, dims), shared.point(other, dims));
+                        let d2 = sq_dist(&pi, &po, dims);
+                        let coeff = if d2 > 0.0 {
+                            2.0 * b / ((0.001 + d2) * (a * d2.powf(b) + 1.0))
+                        } else {
+                            0.0
+                        };
+                        for k in 0..dims {
+                            let g = if coeff > 0.0 {
+                                (coeff * (pi[k] - po[k])).clamp(-CLIP, CLIP)
+                            } else {
+                                CLIP
+                            };
+                            shared.add(i * dims + k, g * alpha);
+                        }
+                    }
+                    *next_n += n_neg as f32 * epochs_per_negative[edge];
                 }
-            }
-            next_negative[edge] += n_neg as f32 * epochs_per_negative[edge];
+            });
+        for (slot, v) in coords.iter_mut().zip(&shared.0) {
+            *slot = f32::from_bits(v.load(Ordering::Relaxed));
         }
         if on_epoch(epoch + 1, coords).is_break() {
             return epoch + 1;
@@ -147,13 +196,8 @@ pub fn optimize(
 }
 
 #[inline]
-fn sq_dist(coords: &[f32], dims: usize, i: usize, j: usize) -> f32 {
-    (0..dims)
-        .map(|k| {
-            let d = coords[i * dims + k] - coords[j * dims + k];
-            d * d
-        })
-        .sum()
+fn sq_dist(p: &[f32; 3], q: &[f32; 3], dims: usize) -> f32 {
+    (0..dims).map(|k| (p[k] - q[k]) * (p[k] - q[k])).sum()
 }
 
 /// Scale an initial layout so its largest coordinate magnitude is 10 (umap-learn's range).
@@ -239,10 +283,22 @@ mod tests {
             ..UmapParams::default()
         };
         let go = |_: usize, _: &[f32]| std::ops::ControlFlow::Continue(());
+        // Reproducible on one thread (more threads race, by design).
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool");
         let (mut y1, mut y2) = (init.clone(), init.clone());
-        optimize(&w, &mut y1, &params, go);
-        optimize(&w, &mut y2, &params, go);
+        one_thread.install(|| optimize(&w, &mut y1, &params, go));
+        one_thread.install(|| optimize(&w, &mut y2, &params, go));
         assert_eq!(y1, y2);
+        let mut other_seed = init.clone();
+        let reseeded = UmapParams {
+            seed: 1,
+            ..params.clone()
+        };
+        one_thread.install(|| optimize(&w, &mut other_seed, &reseeded, go));
+        assert_ne!(other_seed, y1, "the seed drives the negative samples");
         // Stopping early: the epochs run so far, and the layout they made.
         let mut y3 = init;
         let ran = optimize(&w, &mut y3, &params, |epoch, _| {
@@ -254,6 +310,41 @@ mod tests {
         });
         assert_eq!(ran, 10);
         assert_ne!(y3, y1);
+    }
+
+    #[test]
+    fn parallel_tasks_share_one_layout() {
+        // Enough edges for many chunks on a multi-thread pool: the blobs must still separate,
+        // and the callback sees every epoch's layout.
+        let (data, labels) = blobs();
+        let g = exact_knn(&data, 10, 14, Metric::Euclidean, &()).expect("knn");
+        let w = umap_affinities(&g);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .expect("pool");
+        let p = pca::fit(&data, 10, 2).expect("pca");
+        let mut y = p.transform(&data);
+        scale_init(&mut y);
+        let start = y.clone();
+        let mut moved = 0;
+        let mut last = y.clone();
+        pool.install(|| {
+            optimize(&w, &mut y, &UmapParams::default(), |_, now| {
+                moved += usize::from(now != last.as_slice());
+                last = now.to_vec();
+                std::ops::ControlFlow::Continue(())
+            })
+        });
+        // Epoch 0 samples nothing (as in umap-learn: the first samples are due at epoch 1).
+        assert_eq!(moved, 499);
+        assert_ne!(y, start);
+        let lk = exact_knn(&y, 2, 5, Metric::Euclidean, &()).expect("layout knn");
+        let mixed = (0..300)
+            .flat_map(|i| lk.neighbors(i).iter().map(move |&j| (i, j as usize)))
+            .filter(|&(i, j)| labels[i] != labels[j])
+            .count();
+        assert_eq!(mixed, 0);
     }
 
     #[test]
