@@ -46,6 +46,7 @@ fn params(args: &LayoutArgs) -> anyhow::Result<LayoutParams> {
                 .early_exaggeration(args.exaggeration, args.exaggeration_iter)
                 .learning_rate(args.learning_rate)
                 .dof(args.dof)
+                .theta(args.theta)
                 .seed(args.seed)
                 .gradient(match args.tsne_gradient {
                     TsneGradient::Auto => tsne::Gradient::Auto,

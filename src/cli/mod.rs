@@ -482,6 +482,10 @@ pub struct LayoutArgs {
     /// interpolation in 2D from 10,000, Barnes-Hut otherwise).
     #[arg(long, value_enum, default_value_t = TsneGradient::Auto)]
     tsne_gradient: TsneGradient,
+    /// t-SNE: Barnes-Hut opening angle (0: exact; larger: faster, coarser repulsion; default
+    /// 0.5 in 2D, 0.8 in 3D).
+    #[arg(long)]
+    theta: Option<f64>,
     /// Seed: the same seed gives the same layout.
     #[arg(long, default_value_t = 0)]
     seed: u64,

@@ -48,6 +48,14 @@ pub const EXACT_MAX_ITEMS: usize = 1_000;
 /// on digits, 1,797 items, Barnes-Hut is 4× faster; see benches/README.md).
 pub const FFT_MIN_ITEMS: usize = 10_000;
 
+/// Barnes-Hut opening angle in 2D (openTSNE's and scikit-learn's default).
+pub const DEFAULT_THETA_2D: f64 = 0.5;
+/// Barnes-Hut opening angle in 3D: wider, because an octree walk at 0.5 visits several times
+/// the cells a quadtree walk does. Measured (benches/README.md): on MNIST 10k θ = 0.8 halves
+/// the optimisation's time (24.0 → 12.1 s; Fashion-MNIST 70k 217 → 138 s) and leaves
+/// trustworthiness, kNN preservation and kNN accuracy within ±0.003 of θ = 0.5's (KL +1%).
+pub const DEFAULT_THETA_3D: f64 = 0.8;
+
 /// Bumped whenever the results of the t-SNE code change, so cached layouts are recomputed.
 pub const ALGORITHM_VERSION: u32 = 1;
 
@@ -68,7 +76,8 @@ pub struct ValidTsneParams {
     initial_momentum: f64,
     final_momentum: f64,
     dof: f64,
-    theta: f64,
+    /// `None`: [`DEFAULT_THETA_2D`] or [`DEFAULT_THETA_3D`].
+    theta: Option<f64>,
     gradient: Gradient,
     seed: u64,
     max_step_norm: f64,
@@ -93,7 +102,7 @@ impl Default for TsneParams {
             initial_momentum: 0.5,
             final_momentum: 0.8,
             dof: 1.0,
-            theta: 0.5,
+            theta: None,
             gradient: Gradient::Auto,
             seed: 0,
             max_step_norm: 5.0,
@@ -145,8 +154,8 @@ impl TsneParams {
         self.0.dof = dof;
         self
     }
-    /// Barnes-Hut opening angle.
-    pub fn theta(mut self, theta: f64) -> Self {
+    /// Barnes-Hut opening angle (`None`: the default for the layout's dimensions).
+    pub fn theta(mut self, theta: Option<f64>) -> Self {
         self.0.theta = theta;
         self
     }
@@ -210,8 +219,10 @@ impl TsneParams {
                 return bad(name, v, "in [0, 1)");
             }
         }
-        if !(p.theta.is_finite() && p.theta >= 0.0) {
-            return bad("theta", p.theta, "non-negative");
+        if let Some(theta) = p.theta
+            && !(theta.is_finite() && theta >= 0.0)
+        {
+            return bad("theta", theta, "non-negative");
         }
         if p.gradient == Gradient::Fft && p.dims != 2 {
             return bad("dims", p.dims as f64, "2 for the FFT gradient");
@@ -235,6 +246,15 @@ impl ValidTsneParams {
     }
     pub fn dof(&self) -> f64 {
         self.dof
+    }
+
+    /// The Barnes-Hut opening angle: as given, or the default for the dimensions.
+    pub fn theta(&self) -> f64 {
+        self.theta.unwrap_or(if self.dims == 3 {
+            DEFAULT_THETA_3D
+        } else {
+            DEFAULT_THETA_2D
+        })
     }
 
     /// The repulsion method for `n_items` (resolves `Auto`).
@@ -262,7 +282,7 @@ impl ValidTsneParams {
             self.initial_momentum,
             self.final_momentum,
             self.dof,
-            self.theta,
+            self.theta(),
             self.gradient_for(n_items),
             self.seed,
             self.max_step_norm,
@@ -519,7 +539,7 @@ pub fn optimize(
         return Err(LayoutError::TooFewItems { n_items: n, min: 2 });
     }
     let mut y = init;
-    let mut repulsion = Repulsion::new(params.gradient_for(n), n, dims, params.theta);
+    let mut repulsion = Repulsion::new(params.gradient_for(n), n, dims, params.theta());
     let mut attr = vec![0f32; n * dims];
     let mut rep = vec![0f32; n * dims];
     let mut update = vec![0f32; n * dims];

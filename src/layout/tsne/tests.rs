@@ -298,4 +298,15 @@ fn params_are_checked() {
         params().dims(3).check().expect("ok").gradient_for(10_000),
         Gradient::BarnesHut
     );
+    // θ: the default follows the dimensions, an explicit one is kept, a negative one refused.
+    assert_eq!(params().check().expect("ok").theta(), DEFAULT_THETA_2D);
+    assert_eq!(
+        params().dims(3).check().expect("ok").theta(),
+        DEFAULT_THETA_3D
+    );
+    let given = params().dims(3).theta(Some(0.3)).check().expect("ok");
+    assert_eq!(given.theta(), 0.3);
+    assert!(given.cache_text(5000).contains("theta=0.3"));
+    assert!(params().theta(Some(-0.1)).check().is_err());
+    assert!(params().theta(Some(f64::NAN)).check().is_err());
 }
