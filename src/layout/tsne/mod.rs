@@ -57,7 +57,7 @@ pub const DEFAULT_THETA_2D: f64 = 0.5;
 pub const DEFAULT_THETA_3D: f64 = 0.8;
 
 /// Bumped whenever the results of the t-SNE code change, so cached layouts are recomputed.
-pub const ALGORITHM_VERSION: u32 = 1;
+pub const ALGORITHM_VERSION: u32 = 2;
 
 /// t-SNE parameters as given: validate with [`TsneParams::check`] (linfa style).
 #[derive(Debug, Clone, PartialEq)]
