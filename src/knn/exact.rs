@@ -237,19 +237,51 @@ pub(crate) fn block_knn(
         let mut dots = tile.slice_mut(ndarray::s![.., ..r1 - r0]);
         general_mat_mul(1.0, &query_rows, &refs.t(), 0.0, &mut dots);
         for ((top, dot_row), &q) in tops.iter_mut().zip(dots.rows()).zip(queries) {
-            let nq_norm = norms[q];
-            let mut bound = top.bound();
-            for (offset, &dot) in dot_row.iter().enumerate() {
-                let j = r0 + offset;
-                let d2 = (nq_norm + norms[j] - 2.0 * dot).max(0.0);
-                if d2 <= bound && j != q {
-                    top.push(d2, j as u32);
-                    bound = top.bound();
-                }
-            }
+            let dot_row = dot_row
+                .to_slice()
+                .unwrap_or_else(|| unreachable!("a row of a standard-layout tile is contiguous"));
+            scan_row(top, dot_row, &norms[r0..r1], norms[q], r0, q);
         }
     }
     tops
+}
+
+/// Offer query `q`'s squared distances to items `r0..` (from their dot products and norms) to
+/// its top-k. Most of a row is farther than the current k-th neighbour once a few blocks have
+/// been seen, so eight at a time are first checked against the bound branch-free (a loop
+/// that vectorises); only a group with a candidate is looked at one by one.
+#[inline]
+fn scan_row(top: &mut TopK, dots: &[f32], ref_norms: &[f32], q_norm: f32, r0: usize, q: usize) {
+    const LANES: usize = 8;
+    let mut bound = top.bound();
+    let offer = |top: &mut TopK, bound: &mut f32, offset: usize, dot: f32| {
+        let j = r0 + offset;
+        let d2 = (q_norm + ref_norms[offset] - 2.0 * dot).max(0.0);
+        if d2 <= *bound && j != q {
+            top.push(d2, j as u32);
+            *bound = top.bound();
+        }
+    };
+    let whole = dots.len() / LANES * LANES;
+    for (at, (d8, n8)) in dots[..whole]
+        .chunks_exact(LANES)
+        .zip(ref_norms[..whole].chunks_exact(LANES))
+        .enumerate()
+    {
+        let mut nearest = f32::INFINITY;
+        for (&dot, &norm) in d8.iter().zip(n8) {
+            let d2 = q_norm + norm - 2.0 * dot;
+            nearest = if d2 < nearest { d2 } else { nearest };
+        }
+        if nearest.max(0.0) <= bound {
+            for (lane, &dot) in d8.iter().enumerate() {
+                offer(top, &mut bound, at * LANES + lane, dot);
+            }
+        }
+    }
+    for (offset, &dot) in dots.iter().enumerate().skip(whole) {
+        offer(top, &mut bound, offset, dot);
+    }
 }
 
 /// The `k` items nearest to one new vector (e.g. a dropped-in query image's embedding),
