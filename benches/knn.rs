@@ -1,10 +1,10 @@
-//! kNN speed, exact and NN-descent: `cargo bench --bench knn`. Reads Fashion-MNIST from
+//! kNN speed, exact, NN-descent and the PCA-projected search: `cargo bench --bench knn`. Reads Fashion-MNIST from
 //! `IVT_BENCH_DATA` (a folder made by ../shared/data/make_datasets.py, default
 //! `../data/fashion_mnist`) at N = 10,000 and 70,000; without it, and under `cargo test`,
 //! times a small synthetic set instead so the bench always runs.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ivt::knn::{Metric, NnDescentParams, exact_knn, nn_descent};
+use ivt::knn::{Metric, NnDescentParams, ProjectedParams, exact_knn, nn_descent, projected_knn};
 
 const K: usize = 10;
 
@@ -40,6 +40,12 @@ fn bench_knn(c: &mut Criterion) {
                         nn_descent(data, m.n_cols, K, Metric::Euclidean, &p, &()).expect("knn")
                     });
                 });
+                group.bench_function(format!("projected_fashion_mnist_{n}x{}", m.n_cols), |b| {
+                    let p = ProjectedParams::for_k(K, m.n_cols);
+                    b.iter(|| {
+                        projected_knn(data, m.n_cols, K, Metric::Euclidean, &p, &()).expect("knn")
+                    });
+                });
             }
         }
         _ => {
@@ -51,6 +57,10 @@ fn bench_knn(c: &mut Criterion) {
             group.bench_function(format!("nndescent_synthetic_{n}x{dim}"), |b| {
                 let p = NnDescentParams::for_k(K);
                 b.iter(|| nn_descent(&data, dim, K, Metric::Euclidean, &p, &()).expect("knn"));
+            });
+            group.bench_function(format!("projected_synthetic_{n}x{dim}"), |b| {
+                let p = ProjectedParams::for_k(K, dim);
+                b.iter(|| projected_knn(&data, dim, K, Metric::Euclidean, &p, &()).expect("knn"));
             });
         }
     }

@@ -398,10 +398,11 @@ pub struct KnnArgs {
     /// Distance in the original space.
     #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
     metric: Metric,
-    /// Exact search. Default: exact while N² · D ≤ 15,000² · 784, NN-descent above.
+    /// Exact search. Default: exact while N² · D ≤ 15,000² · 784, approximate above.
     #[arg(long, conflicts_with = "approx")]
     exact: bool,
-    /// Approximate search (NN-descent, seeded, deterministic).
+    /// Approximate search, deterministic: from 200 dimensions an exact search among 50 principal
+    /// components re-ranked in full (its estimated recall is printed), below that NN-descent.
     #[arg(long)]
     approx: bool,
     /// Also compute the exact graph (cached) and print recall@k of the one computed.
@@ -486,7 +487,8 @@ pub struct LayoutArgs {
     /// 0.5 in 2D, 0.8 in 3D).
     #[arg(long)]
     theta: Option<f64>,
-    /// Seed: the same seed gives the same layout.
+    /// Seed: the same seed gives the same t-SNE layout. UMAP's SGD runs on all cores and varies
+    /// slightly from run to run; with RAYON_NUM_THREADS=1 it is exactly reproducible too.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output coordinates (.npy, float32, N × dims); written atomically.

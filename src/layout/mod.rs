@@ -8,6 +8,7 @@
 
 pub mod affinity;
 pub mod pca;
+pub mod spectral;
 pub mod tsne;
 pub mod umap;
 
@@ -94,8 +95,9 @@ impl LayoutParams {
                 params,
                 n_neighbors,
             } => format!(
-                "umap n_neighbors={n_neighbors} {params:?} epochs={}",
-                params.n_epochs(n_items)
+                "umap n_neighbors={n_neighbors} {params:?} epochs={} v{}",
+                params.n_epochs(n_items),
+                umap::ALGORITHM_VERSION
             ),
         }
     }
@@ -229,7 +231,12 @@ pub fn compute_layout(
                 g
             };
             let weights = affinity::umap_affinities(g);
-            let mut init = pca_init()?;
+            // umap-learn's start: spectral, or PCA where the graph falls apart (umap-learn
+            // lays out each component separately; PCA keeps them where the features put them).
+            let mut init = match spectral::spectral_init(&weights, dims, p.seed) {
+                Some(y) => y,
+                None => pca_init()?,
+            };
             umap::scale_init(&mut init);
             let total = p.n_epochs(n);
             let mut cancelled = false;

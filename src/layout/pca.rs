@@ -183,7 +183,7 @@ fn leading_eigen(c: &Array2<f64>, l: usize) -> (Vec<f64>, Array2<f64>) {
 /// such columns once the data has fewer directions than asked for — is replaced by the first
 /// unit basis vector that is not: normalising the rounding-error remainder would otherwise
 /// produce a copy of an earlier column.
-fn orthonormalize(q: &mut Array2<f64>) {
+pub(crate) fn orthonormalize(q: &mut Array2<f64>) {
     let d = q.nrows();
     for j in 0..q.ncols() {
         let mut candidate = 0usize;
@@ -213,7 +213,7 @@ fn orthonormalize(q: &mut Array2<f64>) {
 }
 
 /// Cyclic Jacobi eigendecomposition of a small symmetric matrix.
-fn jacobi_eigen(mut a: Array2<f64>) -> (Vec<f64>, Array2<f64>) {
+pub(crate) fn jacobi_eigen(mut a: Array2<f64>) -> (Vec<f64>, Array2<f64>) {
     let n = a.nrows();
     let mut v = Array2::<f64>::eye(n);
     for _ in 0..100 {

@@ -4,8 +4,8 @@
 //! Follows umap-learn's `optimize_layout_euclidean` (edge sampling by weight, `a, b` curve,
 //! gradient clipping at 4, linearly decaying learning rate, `move_other`), in parallel like
 //! umap-learn's unseeded mode: exactly reproducible on one thread, slightly varying between
-//! runs on more (see [`optimize`]). Initialisation: PCA of the features scaled to ±10
-//! (umap-learn's spectral initialisation is not built yet).
+//! runs on more (see [`optimize`]). Initialisation ([`super::compute_layout`]): spectral
+//! ([`super::spectral`]) or, on a disconnected graph, PCA of the features; scaled to ±10.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -48,6 +48,9 @@ impl UmapParams {
             .unwrap_or(if n_items <= 10_000 { 500 } else { 200 })
     }
 }
+
+/// Bumped whenever UMAP results change, so cached layouts are recomputed.
+pub const ALGORITHM_VERSION: u32 = 2;
 
 const CLIP: f32 = 4.0;
 
