@@ -1,13 +1,32 @@
 //! Small, dependency-free random streams for seeded algorithms: what the results depend on
 //! is written here, not in a crate whose output may change between versions.
 
+/// splitmix64's increment (2⁶⁴ / φ).
+const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// splitmix64: a fixed hash of a 64-bit value, for deriving independent seeds and samples.
 #[inline]
 pub fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(GAMMA);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// splitmix64 as a stream: the i-th value (from 0) is `mix(seed + i·γ)`.
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        let z = mix(self.0);
+        self.0 = self.0.wrapping_add(GAMMA);
+        z
+    }
 }
 
 /// xorshift64: a fast stream for inner loops (negative sampling).
@@ -40,5 +59,10 @@ mod tests {
         assert_ne!(xa, xb);
         assert!(xa.iter().all(|&v| v != 0));
         assert_ne!(mix(1), mix(2));
+        let mut stream = SplitMix::new(5);
+        assert_eq!(
+            [stream.next_u64(), stream.next_u64()],
+            [mix(5), mix(5u64.wrapping_add(GAMMA))]
+        );
     }
 }

@@ -52,46 +52,45 @@ impl NnDescentParams {
 /// One worker's buffers for local joins, reused from item to item.
 #[derive(Default)]
 struct JoinScratch {
-    /// The candidates' rows, new ones first, contiguous for the GEMM.
+    /// The item's candidates, new ones first.
+    ids: Vec<u32>,
+    /// Their rows, in the same order, contiguous for the GEMM.
     rows: Vec<f32>,
     /// New × all dot products.
     gram: Vec<f32>,
 }
 
-/// Compare an item's new candidates with each other and with its old ones; return the pairs
-/// that would enter either side's list (against the round's start `bounds`).
+/// Compare an item's new candidates (the first `n_new` of `scratch.ids`) with each other and
+/// with its old ones (the rest); return the pairs that would enter either side's list
+/// (against the round's start `bounds`).
 fn local_join(
     data: &[f32],
     dim: usize,
     norms: &[f32],
     bounds: &[f32],
-    news: &[u32],
-    olds: &[u32],
+    n_new: usize,
     scratch: &mut JoinScratch,
 ) -> Vec<(u32, u32, f32)> {
-    let (n_new, n_all) = (news.len(), news.len() + olds.len());
+    let JoinScratch { ids, rows, gram } = scratch;
+    let n_all = ids.len();
     let mut out = Vec::new();
     if n_new == 0 {
         return out;
     }
-    scratch.rows.clear();
-    for &c in news.iter().chain(olds) {
-        scratch
-            .rows
-            .extend_from_slice(&data[c as usize * dim..(c as usize + 1) * dim]);
+    rows.clear();
+    for &c in ids.iter() {
+        rows.extend_from_slice(&data[c as usize * dim..(c as usize + 1) * dim]);
     }
-    scratch.gram.resize(n_new * n_all, 0.0);
-    let all = ArrayView2::from_shape((n_all, dim), &scratch.rows)
+    gram.resize(n_new * n_all, 0.0);
+    let all = ArrayView2::from_shape((n_all, dim), rows)
         .unwrap_or_else(|_| unreachable!("rows hold n_all × dim values by construction"));
     let new_rows = all.slice(ndarray::s![..n_new, ..]);
-    let mut gram = ArrayViewMut2::from_shape((n_new, n_all), &mut scratch.gram[..])
+    let mut products = ArrayViewMut2::from_shape((n_new, n_all), &mut gram[..])
         .unwrap_or_else(|_| unreachable!("gram was resized to n_new × n_all"));
-    general_mat_mul(1.0, &new_rows, &all.t(), 0.0, &mut gram);
-    let ids: Vec<u32> = news.iter().chain(olds).copied().collect();
-    for (a_at, &a) in news.iter().enumerate() {
-        let g = &scratch.gram[a_at * n_all..(a_at + 1) * n_all];
-        for b_at in a_at + 1..n_all {
-            let b = ids[b_at];
+    general_mat_mul(1.0, &new_rows, &all.t(), 0.0, &mut products);
+    for (a_at, &a) in ids[..n_new].iter().enumerate() {
+        let g = &gram[a_at * n_all..(a_at + 1) * n_all];
+        for (b_at, &b) in ids.iter().enumerate().skip(a_at + 1) {
             if a == b {
                 continue;
             }
@@ -252,9 +251,11 @@ pub fn nn_descent(
             let updates: Vec<(u32, u32, f32)> = chunk
                 .into_par_iter()
                 .map_init(JoinScratch::default, |scratch, i| {
-                    let news: Vec<u32> = new_c[i].ids().collect();
-                    let olds: Vec<u32> = old_c[i].ids().collect();
-                    local_join(data, dim, &norms, &bounds, &news, &olds, scratch)
+                    scratch.ids.clear();
+                    scratch.ids.extend(new_c[i].ids());
+                    let n_new = scratch.ids.len();
+                    scratch.ids.extend(old_c[i].ids());
+                    local_join(data, dim, &norms, &bounds, n_new, scratch)
                 })
                 .flatten_iter()
                 .collect();

@@ -62,10 +62,7 @@ impl Pca {
             .zip(features.par_chunks(ROWS_PER_BLOCK * self.dim))
             .for_each(|(o, block)| {
                 let rows = block.len() / self.dim;
-                let centred: Vec<f32> = block
-                    .chunks_exact(self.dim)
-                    .flat_map(|r| r.iter().zip(&self.mean).map(|(v, m)| v - m))
-                    .collect();
+                let centred = centred_copy(block, &self.mean);
                 let centred = ArrayView2::from_shape((rows, self.dim), &centred)
                     .unwrap_or_else(|_| unreachable!("rows × dim values by construction"));
                 let mut o = ndarray::ArrayViewMut2::from_shape((rows, p), o)
@@ -132,6 +129,14 @@ pub fn fit(features: &[f32], dim: usize, n_components: usize) -> Result<Pca, Pca
     })
 }
 
+/// A block of rows (row-major, `mean.len()` wide) minus the mean, as a new buffer for a GEMM.
+fn centred_copy(block: &[f32], mean: &[f32]) -> Vec<f32> {
+    block
+        .chunks_exact(mean.len())
+        .flat_map(|r| r.iter().zip(mean).map(|(v, m)| v - m))
+        .collect()
+}
+
 /// Sample covariance (divided by N − 1, as scikit-learn's explained_variance_), in f64.
 fn covariance(features: &[f32], dim: usize, mean: &[f32]) -> Array2<f64> {
     let n = features.len() / dim;
@@ -139,10 +144,7 @@ fn covariance(features: &[f32], dim: usize, mean: &[f32]) -> Array2<f64> {
         .par_chunks(ROWS_PER_BLOCK * dim)
         .map(|block| {
             let rows = block.len() / dim;
-            let centred: Vec<f32> = block
-                .chunks_exact(dim)
-                .flat_map(|r| r.iter().zip(mean).map(|(v, m)| v - m))
-                .collect();
+            let centred = centred_copy(block, mean);
             let x = ArrayView2::from_shape((rows, dim), &centred)
                 .unwrap_or_else(|_| unreachable!("rows × dim values by construction"));
             let mut c = Array2::<f32>::zeros((dim, dim));

@@ -74,6 +74,13 @@ impl SharedCoords {
         self.0[at].store((self.get(at) + delta).to_bits(), Ordering::Relaxed);
     }
 
+    /// The whole layout as plain floats.
+    fn copy_to(&self, out: &mut [f32]) {
+        for (at, slot) in out.iter_mut().enumerate() {
+            *slot = self.get(at);
+        }
+    }
+
     /// Item `i`'s coordinates (up to 3 dimensions).
     #[inline]
     fn point(&self, i: usize, dims: usize) -> [f32; 3] {
@@ -188,9 +195,7 @@ pub fn optimize(
                     *next_n += n_neg as f32 * epochs_per_negative[edge];
                 }
             });
-        for (slot, v) in coords.iter_mut().zip(&shared.0) {
-            *slot = f32::from_bits(v.load(Ordering::Relaxed));
-        }
+        shared.copy_to(coords);
         if on_epoch(epoch + 1, coords).is_break() {
             return epoch + 1;
         }

@@ -122,18 +122,11 @@ pub fn knn_accuracy(layout: &KnnGraph, labels: &[u32], k: usize) -> f64 {
 /// `m` distinct items out of `n`, sorted, from a fixed seed (splitmix64 + partial
 /// Fisher-Yates), so repeated evaluations score the same points.
 pub fn sample_items(n: usize, m: usize, seed: u64) -> Vec<usize> {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut stream = crate::rng::SplitMix::new(seed);
     let mut all: Vec<usize> = (0..n).collect();
     let m = m.min(n);
     for i in 0..m {
-        let j = i + (next() % (n - i) as u64) as usize;
+        let j = i + (stream.next_u64() % (n - i) as u64) as usize;
         all.swap(i, j);
     }
     all.truncate(m);
