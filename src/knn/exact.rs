@@ -1,22 +1,30 @@
-//! Exact kNN by blocked GEMM: ‖x − y‖² = ‖x‖² + ‖y‖² − 2 x·y, one block of dot products at a
-//! time, query blocks in parallel.
+//! Exact kNN by blocked GEMM: ‖x − y‖² = ‖x‖² + ‖y‖² − 2 x·y, one tile of dot products at a
+//! time.
 //!
-//! Memory besides the output: the row norms, one `QUERY_BLOCK × REF_BLOCK` tile per thread and,
-//! for cosine, one normalised copy of the features.
+//! The all-pairs search ([`exact_knn`]) computes each tile once for both of its blocks: the
+//! rows of the tile go to the first block's items, its columns to the second's. Blocks meet in
+//! rounds of disjoint pairs (a round-robin tournament), so every pair of a round runs in
+//! parallel with its two blocks' neighbour lists to itself. Against one GEMM per direction this
+//! halves the multiply work, which dominates a search in a few dozen dimensions (the projected
+//! search's 50 components: there a dot product is only 50 multiply-adds and the tile as big
+//! as its inputs).
+//!
+//! Memory besides the output: the row norms, every item's running neighbour list (up to 2k
+//! pairs), one `BLOCK × BLOCK` tile per thread and, for cosine, one normalised copy of the
+//! features.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use ndarray::{ArrayView2, linalg::general_mat_mul};
+use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 use rayon::prelude::*;
 
 use super::{KnnError, KnnGraph, Metric, check_k};
 use crate::progress::Observer;
 
-/// Queries per parallel task: enough tasks to balance two to many cores, few enough that the
-/// GEMM works on tall tiles.
-const QUERY_BLOCK: usize = 256;
-/// Reference rows per GEMM call: a 256 × 2048 f32 tile is 2 MiB, within L2/L3 reach.
-const REF_BLOCK: usize = 2048;
+/// Items per block: a 256 × 256 f32 tile (256 KiB) stays in a core's L2 cache while its rows
+/// and then its columns are scanned.
+const BLOCK: usize = 256;
+/// Reference rows per GEMM call when a few queries are searched against every item
+/// ([`block_knn`]): a 256 × 512 f32 tile is 512 KiB.
+const REF_BLOCK: usize = 512;
 
 /// The k smallest (distance, index) pairs seen so far; ties by lower index.
 ///
@@ -174,38 +182,172 @@ pub fn exact_knn(
     let data = prepared(features, dim, metric)?;
     let data: &[f32] = &data;
     let norms = squared_norms(data, dim);
-    let done = AtomicU64::new(0);
+    let n_blocks = n.div_ceil(BLOCK);
+    let items = |b: usize| b * BLOCK..((b + 1) * BLOCK).min(n);
+    let mut tops: Vec<Vec<TopK>> = (0..n_blocks)
+        .map(|b| items(b).map(|_| TopK::new(k)).collect())
+        .collect();
+    let schedule = RoundRobin::new(n_blocks);
+    let (mut done, total) = (0u64, (n_blocks * (n_blocks + 1) / 2) as u64);
+    // Round 0: every block against itself (disjoint, so all at once); then the tournament.
+    let rounds = std::iter::once((0..n_blocks).map(|b| (b, b)).collect::<Vec<_>>())
+        .chain((0..schedule.rounds()).map(|r| schedule.round(r)));
+    for pairs in rounds {
+        if observer.cancelled() {
+            return Err(KnnError::Cancelled);
+        }
+        // Hand each pair its blocks' lists: the pairs of a round are disjoint.
+        let mut lists: Vec<Option<&mut Vec<TopK>>> = tops.iter_mut().map(Some).collect();
+        let tasks: Vec<_> = pairs
+            .iter()
+            .map(|&(a, b)| {
+                let first = lists[a].take();
+                let second = if a == b { None } else { lists[b].take() };
+                (a, b, first, second)
+            })
+            .collect();
+        tasks.into_par_iter().for_each_init(
+            || vec![0f32; BLOCK * BLOCK],
+            |tile, (a, b, first, second)| {
+                let first = first.unwrap_or_else(|| unreachable!("a round's pairs are disjoint"));
+                pair_knn(data, &norms, dim, items(a), items(b), first, second, tile);
+            },
+        );
+        done += pairs.len() as u64;
+        observer.progress(done * n as u64 / total.max(1), n as u64);
+    }
     let mut indices = vec![0u32; n * k];
     let mut distances = vec![0f32; n * k];
     indices
-        .par_chunks_mut(QUERY_BLOCK * k)
-        .zip(distances.par_chunks_mut(QUERY_BLOCK * k))
-        .enumerate()
-        .try_for_each(|(block, (idx_out, dist_out))| {
-            if observer.cancelled() {
-                return Err(KnnError::Cancelled);
-            }
-            let q0 = block * QUERY_BLOCK;
-            let q1 = (q0 + QUERY_BLOCK).min(n);
-            let queries: Vec<usize> = (q0..q1).collect();
-            let tops = block_knn(data, &norms, dim, &queries, k);
-            for (qi, top) in tops.into_iter().enumerate() {
+        .par_chunks_mut(BLOCK * k)
+        .zip(distances.par_chunks_mut(BLOCK * k))
+        .zip(tops)
+        .for_each(|((idx_out, dist_out), block)| {
+            for ((idx_out, dist_out), top) in idx_out
+                .chunks_exact_mut(k)
+                .zip(dist_out.chunks_exact_mut(k))
+                .zip(block)
+            {
                 let (d, j) = top.into_parts();
-                for (slot, d2) in dist_out[qi * k..(qi + 1) * k].iter_mut().zip(d) {
+                for (slot, d2) in dist_out.iter_mut().zip(d) {
                     *slot = finish_distance(metric, d2);
                 }
-                idx_out[qi * k..(qi + 1) * k].copy_from_slice(&j);
+                idx_out.copy_from_slice(&j);
             }
-            let finished = done.fetch_add((q1 - q0) as u64, Ordering::Relaxed) + (q1 - q0) as u64;
-            observer.progress(finished, n as u64);
-            Ok(())
-        })?;
+        });
     Ok(KnnGraph {
         k,
         metric,
         indices,
         distances,
     })
+}
+
+/// One tile of the all-pairs search: the items `a` against the items `b`. Each row goes to
+/// `a`'s lists (`first`); each column to `b`'s (`second`), unless `a` and `b` are one block.
+#[allow(clippy::too_many_arguments)]
+fn pair_knn(
+    data: &[f32],
+    norms: &[f32],
+    dim: usize,
+    a: std::ops::Range<usize>,
+    b: std::ops::Range<usize>,
+    first: &mut [TopK],
+    second: Option<&mut Vec<TopK>>,
+    tile: &mut [f32],
+) {
+    let (na, nb) = (a.len(), b.len());
+    let rows = |r: &std::ops::Range<usize>| {
+        ArrayView2::from_shape((r.len(), dim), &data[r.start * dim..r.end * dim])
+            .unwrap_or_else(|_| unreachable!("slice length is rows × dim by construction"))
+    };
+    let tile = &mut tile[..na * nb];
+    let mut dots = ArrayViewMut2::from_shape((na, nb), &mut *tile)
+        .unwrap_or_else(|_| unreachable!("the tile holds BLOCK × BLOCK"));
+    general_mat_mul(1.0, &rows(&a), &rows(&b).t(), 0.0, &mut dots);
+    let (a_norms, b_norms) = (&norms[a.clone()], &norms[b.clone()]);
+    for ((top, dot_row), (q, &q_norm)) in first
+        .iter_mut()
+        .zip(tile.chunks_exact(nb))
+        .zip(a.clone().zip(a_norms))
+    {
+        scan_row(top, dot_row, b_norms, q_norm, b.start, q);
+    }
+    if let Some(second) = second {
+        scan_columns(second, tile, b_norms, a_norms, a.start);
+    }
+}
+
+/// The column side of a tile: column c holds item `b₀ + c`'s dot products with the items
+/// `r0..` of the rows. Read row by row (the tile's order) with one bound per column, eight
+/// columns at a time as in [`scan_row`].
+fn scan_columns(tops: &mut [TopK], tile: &[f32], col_norms: &[f32], row_norms: &[f32], r0: usize) {
+    let nb = tops.len();
+    let mut bounds: Vec<f32> = tops.iter().map(TopK::bound).collect();
+    let whole = nb / LANES * LANES;
+    for (r, (dot_row, &r_norm)) in tile.chunks_exact(nb).zip(row_norms).enumerate() {
+        let j = (r0 + r) as u32;
+        let offer = |tops: &mut [TopK], bounds: &mut [f32], c: usize| {
+            // The same arithmetic as the row side's (the column's item is the query).
+            let d2 = (r_norm + col_norms[c] - 2.0 * dot_row[c]).max(0.0);
+            if d2 <= bounds[c] {
+                tops[c].push(d2, j);
+                bounds[c] = tops[c].bound();
+            }
+        };
+        for c0 in (0..whole).step_by(LANES) {
+            let lanes = c0..c0 + LANES;
+            let b8 = &bounds[lanes.clone()];
+            let mut hits = within_mask(&dot_row[lanes.clone()], &col_norms[lanes], r_norm, |l| {
+                b8[l]
+            });
+            while hits != 0 {
+                offer(tops, &mut bounds, c0 + hits.trailing_zeros() as usize);
+                hits &= hits - 1;
+            }
+        }
+        for c in whole..nb {
+            offer(tops, &mut bounds, c);
+        }
+    }
+}
+
+/// A round-robin tournament of `n` blocks (the circle method): in each round every block meets
+/// at most one other, and over all rounds every two blocks meet exactly once. An odd count
+/// gets a phantom block; its pairs are left out.
+struct RoundRobin {
+    /// Even: `n` or `n + 1`.
+    slots: usize,
+    n: usize,
+}
+
+impl RoundRobin {
+    fn new(n: usize) -> Self {
+        Self {
+            slots: n + n % 2,
+            n,
+        }
+    }
+
+    fn rounds(&self) -> usize {
+        self.slots.saturating_sub(1)
+    }
+
+    /// Round `r`'s pairs: slot `slots − 1` stays put and meets `r`; the others pair up
+    /// around `r` as (r + i, r − i) modulo `slots − 1`.
+    fn round(&self, r: usize) -> Vec<(usize, usize)> {
+        let m = self.slots - 1;
+        (0..self.slots / 2)
+            .map(|i| {
+                if i == 0 {
+                    (r, m)
+                } else {
+                    ((r + i) % m, (r + m - i) % m)
+                }
+            })
+            .filter(|&(a, b)| a < self.n && b < self.n)
+            .collect()
+    }
 }
 
 /// Squared distances of the items `queries` to every item, through GEMM tiles; returns one
@@ -246,41 +388,51 @@ pub(crate) fn block_knn(
     tops
 }
 
+/// Lanes of the branch-free bound check in the scans.
+const LANES: usize = 8;
+
+/// Which of eight squared distances `norm + q_norm − 2·dot` are within their bounds, as bits.
+/// A compare-and-OR the compiler turns into packed compares and a mask; the same arithmetic as
+/// the exact offers after it (a bound is ≥ 0, so their clamp at 0 changes nothing here).
+#[inline]
+fn within_mask(dots: &[f32], norms: &[f32], q_norm: f32, bounds: impl Fn(usize) -> f32) -> u32 {
+    let mut hits = 0u32;
+    for l in 0..LANES {
+        hits |= u32::from(norms[l] + q_norm - 2.0 * dots[l] <= bounds(l)) << l;
+    }
+    hits
+}
+
 /// Offer query `q`'s squared distances to items `r0..` (from their dot products and norms) to
-/// its top-k. Most of a row is farther than the current k-th neighbour once a few blocks have
-/// been seen, so eight at a time are first checked against the bound branch-free (a loop
-/// that vectorises); only a group with a candidate is looked at one by one.
+/// its top-k. Once a few blocks have been seen most of a row is farther than the current k-th
+/// neighbour, so eight at a time are checked against the bound branch-free and only the lanes
+/// within it are offered one by one. (A running minimum of the eight, the first version, is a
+/// float reduction the compiler must keep scalar, and offering every lane of a group with one
+/// candidate cost as much again: the scan then took as long as the GEMM of a 50-component
+/// search.)
 #[inline]
 fn scan_row(top: &mut TopK, dots: &[f32], ref_norms: &[f32], q_norm: f32, r0: usize, q: usize) {
-    const LANES: usize = 8;
     let mut bound = top.bound();
-    let offer = |top: &mut TopK, bound: &mut f32, offset: usize, dot: f32| {
+    let offer = |top: &mut TopK, bound: &mut f32, offset: usize| {
         let j = r0 + offset;
-        let d2 = (q_norm + ref_norms[offset] - 2.0 * dot).max(0.0);
+        let d2 = (ref_norms[offset] + q_norm - 2.0 * dots[offset]).max(0.0);
         if d2 <= *bound && j != q {
             top.push(d2, j as u32);
             *bound = top.bound();
         }
     };
     let whole = dots.len() / LANES * LANES;
-    for (at, (d8, n8)) in dots[..whole]
-        .chunks_exact(LANES)
-        .zip(ref_norms[..whole].chunks_exact(LANES))
-        .enumerate()
-    {
-        let mut nearest = f32::INFINITY;
-        for (&dot, &norm) in d8.iter().zip(n8) {
-            let d2 = q_norm + norm - 2.0 * dot;
-            nearest = if d2 < nearest { d2 } else { nearest };
-        }
-        if nearest.max(0.0) <= bound {
-            for (lane, &dot) in d8.iter().enumerate() {
-                offer(top, &mut bound, at * LANES + lane, dot);
-            }
+    for c0 in (0..whole).step_by(LANES) {
+        let lanes = c0..c0 + LANES;
+        let b = bound;
+        let mut hits = within_mask(&dots[lanes.clone()], &ref_norms[lanes], q_norm, |_| b);
+        while hits != 0 {
+            offer(top, &mut bound, c0 + hits.trailing_zeros() as usize);
+            hits &= hits - 1;
         }
     }
-    for (offset, &dot) in dots.iter().enumerate().skip(whole) {
-        offer(top, &mut bound, offset, dot);
+    for offset in whole..dots.len() {
+        offer(top, &mut bound, offset);
     }
 }
 
@@ -440,6 +592,24 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_tournament_pairs_every_two_blocks_once() {
+        for n in [1, 2, 3, 4, 7, 10, 11] {
+            let schedule = RoundRobin::new(n);
+            let mut met = std::collections::HashSet::new();
+            for r in 0..schedule.rounds() {
+                let pairs = schedule.round(r);
+                let mut busy = vec![false; n];
+                for (a, b) in pairs {
+                    assert!(a != b && !busy[a] && !busy[b], "n={n} round {r}: overlap");
+                    (busy[a], busy[b]) = (true, true);
+                    assert!(met.insert((a.min(b), a.max(b))), "n={n}: ({a}, {b}) twice");
+                }
+            }
+            assert_eq!(met.len(), n * (n - 1) / 2, "n={n}");
         }
     }
 

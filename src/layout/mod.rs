@@ -237,7 +237,7 @@ pub fn compute_layout(
                 Some(y) => y,
                 None => pca_init()?,
             };
-            umap::scale_init(&mut init);
+            umap::scale_init(&mut init, dims, p.seed);
             let total = p.n_epochs(n);
             let mut cancelled = false;
             umap::optimize(&weights, &mut init, p, |epoch, coords| {

@@ -50,7 +50,7 @@ impl UmapParams {
 }
 
 /// Bumped whenever UMAP results change, so cached layouts are recomputed.
-pub const ALGORITHM_VERSION: u32 = 2;
+pub const ALGORITHM_VERSION: u32 = 3;
 
 const CLIP: f32 = 4.0;
 
@@ -172,7 +172,7 @@ pub fn optimize(
 
                     let n_neg = ((e - *next_n) / epochs_per_negative[edge]).max(0.0) as usize;
                     for _ in 0..n_neg {
-                        let other = (rng.next_u64() % n as u64) as usize;
+                        let other = rng.below(n);
                         if other == i {
                             continue;
                         }
@@ -208,11 +208,28 @@ fn sq_dist(p: &[f32; 3], q: &[f32; 3], dims: usize) -> f32 {
     (0..dims).map(|k| (p[k] - q[k]) * (p[k] - q[k])).sum()
 }
 
-/// Scale an initial layout so its largest coordinate magnitude is 10 (umap-learn's range).
-pub fn scale_init(coords: &mut [f32]) {
-    let max = coords.iter().fold(0f32, |m, v| m.max(v.abs()));
-    if max > 0.0 {
-        coords.iter_mut().for_each(|v| *v *= 10.0 / max);
+/// Prepare an initial layout (N × `dims`) as umap-learn does before its SGD: a little seeded
+/// noise (so duplicate items can move apart; 10⁻⁴ of the range, umap-learn's figure), then
+/// every axis stretched to [0, 10] on its own. The per-axis stretch matters: a spectral start's
+/// second axis is often much narrower than its first, and kept that way (one common scale) the
+/// SGD has to open it up itself — MNIST 10k lost ~0.01 of kNN accuracy over seeds that way.
+pub fn scale_init(coords: &mut [f32], dims: usize, seed: u64) {
+    let mut rng = XorShift::new(mix(seed ^ 0x5CA1E));
+    for k in 0..dims {
+        let axis = || coords.iter().skip(k).step_by(dims);
+        let lo = axis().fold(f32::INFINITY, |m, &v| m.min(v));
+        let hi = axis().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let range = hi - lo;
+        let scale = if range > 0.0 && range.is_finite() {
+            10.0 / range
+        } else {
+            0.0
+        };
+        for v in coords.iter_mut().skip(k).step_by(dims) {
+            // Uniform in ±1.7·10⁻⁴: standard deviation 10⁻⁴.
+            let noise = ((rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.46e-4;
+            *v = (*v - lo) * scale + noise;
+        }
     }
 }
 
@@ -253,7 +270,7 @@ mod tests {
         for dims in [2, 3] {
             let p = pca::fit(&data, 10, dims).expect("pca");
             let mut y = p.transform(&data);
-            scale_init(&mut y);
+            scale_init(&mut y, dims, 0);
             let params = UmapParams {
                 dims,
                 epochs: Some(200),
@@ -278,6 +295,35 @@ mod tests {
             assert_eq!(same, 300 * 5, "dims {dims}: blobs mixed");
             assert!(y.iter().all(|v| v.is_finite()));
         }
+    }
+
+    #[test]
+    fn the_start_spans_zero_to_ten_on_every_axis() {
+        // A wide first axis, a narrow second one, a constant third.
+        let mut y: Vec<f32> = (0..100)
+            .flat_map(|i| [i as f32 * 3.0 - 50.0, (i % 7) as f32 * 0.01, 4.0])
+            .collect();
+        scale_init(&mut y, 3, 0);
+        for k in 0..3 {
+            let axis: Vec<f32> = y.iter().skip(k).step_by(3).copied().collect();
+            let lo = axis.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = axis.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let want = if k == 2 { 0.0 } else { 10.0 };
+            assert!(
+                (lo - 0.0).abs() < 1e-3 && (hi - want).abs() < 1e-3,
+                "axis {k}: {lo}..{hi}"
+            );
+        }
+        // The noise separates duplicates, the same way for a seed.
+        let dup = |seed| {
+            let mut d = vec![1.0f32, 2.0, 1.0, 2.0, 3.0, 0.0];
+            scale_init(&mut d, 2, seed);
+            d
+        };
+        let d = dup(5);
+        assert_ne!(d[..2], d[2..4]);
+        assert_eq!(d, dup(5));
+        assert_ne!(d, dup(6));
     }
 
     #[test]
@@ -333,7 +379,7 @@ mod tests {
             .expect("pool");
         let p = pca::fit(&data, 10, 2).expect("pca");
         let mut y = p.transform(&data);
-        scale_init(&mut y);
+        scale_init(&mut y, 2, 0);
         let start = y.clone();
         let mut moved = 0;
         let mut last = y.clone();
