@@ -484,7 +484,7 @@ pub struct LayoutArgs {
     #[arg(long, value_enum, default_value_t = TsneGradient::Auto)]
     tsne_gradient: TsneGradient,
     /// t-SNE: Barnes-Hut opening angle (0: exact; larger: faster, coarser repulsion; default
-    /// 0.5 in 2D, 0.8 in 3D).
+    /// 0.5 in 2D, 1.0 in 3D).
     #[arg(long)]
     theta: Option<f64>,
     /// Seed: the same seed gives the same t-SNE layout. UMAP's SGD runs on all cores and varies

@@ -153,11 +153,12 @@ fn barnes_hut_gradient_within_one_percent_of_exact() {
             );
         }
     }
-    // The 3D default θ: coarser (2.1% here), within 3%; and θ = 0 is the exact sum.
+    // The 3D default θ: coarser (5.6% here, 2.1% at θ 0.8), within 7%; and θ = 0 is the
+    // exact sum.
     let (err, z_err) = gradient_error_at(Gradient::BarnesHut, 3, 1.0, 1.0, DEFAULT_THETA_3D);
     assert!(
-        err < 0.03 && z_err < 0.01,
-        "θ 0.8: gradient {err}, Z {z_err}"
+        err < 0.07 && z_err < 0.01,
+        "θ 1.0: gradient {err}, Z {z_err}"
     );
     let (err, z_err) = gradient_error_at(Gradient::BarnesHut, 3, 1.0, 1.0, 0.0);
     assert!(err < 1e-4 && z_err < 1e-5, "θ 0: gradient {err}, Z {z_err}");
