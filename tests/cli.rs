@@ -435,6 +435,41 @@ fn layout_writes_a_umap_or_pca_map_of_the_right_shape() {
 }
 
 #[test]
+fn outputs_not_named_npy_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let data = data.to_str().expect("utf8");
+    let graph = dir.path().join("graph.npz");
+    let layout = dir.path().join("layout.csv");
+    let runs: [Vec<&str>; 3] = [
+        vec!["knn", data, "-k", "3", "-o", graph.to_str().expect("utf8")],
+        vec![
+            "layout",
+            data,
+            "--method",
+            "pca",
+            "-o",
+            layout.to_str().expect("utf8"),
+        ],
+        vec![
+            "cluster",
+            data,
+            "--clusters",
+            "2",
+            "-o",
+            layout.to_str().expect("utf8"),
+        ],
+    ];
+    for args in runs {
+        let out = ivt(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(".npy") && !err.contains("panicked"), "{err}");
+        assert!(!graph.exists() && !layout.exists(), "{args:?} wrote a file");
+    }
+}
+
+#[test]
 fn layout_tsne_keeps_groups_apart_in_2d_and_3d_and_reuses_the_cache() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = two_groups(dir.path());

@@ -9,6 +9,9 @@ use super::ClusterArgs;
 use super::knn::Bar;
 
 pub fn run(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &args.output {
+        super::npy_output(out)?;
+    }
     let cache = args.cache.cache();
     if args.output.is_none() && cache.dir().is_none() {
         anyhow::bail!("nothing would keep the clusters: give -o FILE, or drop --no-cache");

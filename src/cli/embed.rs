@@ -17,6 +17,7 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
     if args.input.model.model.is_none() {
         anyhow::bail!("embed needs an encoder: --model ENCODER.onnx");
     }
+    super::npy_output(&args.output)?;
     let data = load(&args.input, &args.cache.cache())?;
     let f = &data.features;
     ivt::npy::write(&args.output, &[f.n_items(), f.dim()], f.as_slice())

@@ -19,6 +19,9 @@ pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
             max_exact_work: knn::DEFAULT_MAX_EXACT_WORK,
         },
     };
+    for out in [&args.output, &args.distances_out].into_iter().flatten() {
+        super::npy_output(out)?;
+    }
     let cache = args.cache.cache();
     let keeps_nothing = args.output.is_none() && args.distances_out.is_none() && !args.check_recall;
     if keeps_nothing && cache.dir().is_none() {

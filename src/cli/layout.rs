@@ -61,6 +61,7 @@ fn params(args: &LayoutArgs) -> anyhow::Result<LayoutParams> {
 }
 
 pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
+    super::npy_output(&args.output)?;
     let params = params(args)?;
     let data = super::embed::load(&args.input, &args.cache.cache())?;
     let dims = params.dims();

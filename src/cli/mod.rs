@@ -594,6 +594,22 @@ pub fn launched() -> std::time::Instant {
     *LAUNCHED.get_or_init(std::time::Instant::now)
 }
 
+/// Refuse an output name the command would not honour, before any work: the arrays are
+/// written as .npy only, and a `graph.npz` or `layout.csv` holding .npy bytes would mislead
+/// whatever opens it next.
+pub(crate) fn npy_output(path: &std::path::Path) -> anyhow::Result<()> {
+    let is_npy = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    if !is_npy {
+        anyhow::bail!(
+            "{}: outputs are written as .npy (NumPy's format); give a name ending in .npy",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Parse the command line and run it. Errors are returned to `main`, which prints them once.
 pub fn run() -> anyhow::Result<ExitCode> {
     launched();
