@@ -289,7 +289,7 @@ fn scan_columns(tops: &mut [TopK], tile: &[f32], col_norms: &[f32], row_norms: &
         let j = (r0 + r) as u32;
         let offer = |tops: &mut [TopK], bounds: &mut [f32], c: usize| {
             // The same arithmetic as the row side's (the column's item is the query).
-            let d2 = (r_norm + col_norms[c] - 2.0 * dot_row[c]).max(0.0);
+            let d2 = from_dot(r_norm, col_norms[c], dot_row[c]);
             if d2 <= bounds[c] {
                 tops[c].push(d2, j);
                 bounds[c] = tops[c].bound();
@@ -415,7 +415,7 @@ fn scan_row(top: &mut TopK, dots: &[f32], ref_norms: &[f32], q_norm: f32, r0: us
     let mut bound = top.bound();
     let offer = |top: &mut TopK, bound: &mut f32, offset: usize| {
         let j = r0 + offset;
-        let d2 = (ref_norms[offset] + q_norm - 2.0 * dots[offset]).max(0.0);
+        let d2 = from_dot(ref_norms[offset], q_norm, dots[offset]);
         if d2 <= *bound && j != q {
             top.push(d2, j as u32);
             *bound = top.bound();
