@@ -139,6 +139,37 @@ fn open_without_a_display_explains_instead_of_panicking() {
     );
 }
 
+#[cfg(feature = "viewer")]
+#[test]
+fn explorer_options_that_cannot_work_are_named_before_a_window_opens() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let data = data.to_str().expect("utf-8 path");
+    for (args, expected) in [
+        (
+            vec!["--point-size", "50"],
+            "--point-size 50: must be between 1 and 20",
+        ),
+        (
+            vec!["--point-size", "0"],
+            "--point-size 0: must be between 1 and 20",
+        ),
+        (
+            vec!["--select", "12"],
+            "--select 12: the data set has only 12 items",
+        ),
+        (vec!["--zoom=-2"], "--zoom -2: must be a positive number"),
+    ] {
+        let mut all = vec!["open", data, "--no-cache"];
+        all.extend(args);
+        let out = ivt(&all);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{all:?}: {stderr}");
+        assert!(stderr.contains(expected), "{all:?}: {stderr}");
+        assert!(!stderr.contains("no display"), "{all:?}: {stderr}");
+    }
+}
+
 /// Twelve points in two tight, far-apart groups of six, in 3-D.
 fn two_groups(dir: &Path) -> std::path::PathBuf {
     let mut values = Vec::new();

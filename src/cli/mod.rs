@@ -331,6 +331,9 @@ pub struct ViewArgs {
     /// Start zoomed in this many times, centred on the --select item (or the map's centre).
     #[arg(long, value_name = "F")]
     zoom: Option<f32>,
+    /// Point diameter in pixels, 1–20 (a slider in the view panel changes it live).
+    #[arg(long, value_name = "PX", default_value_t = 5.0)]
+    point_size: f32,
 }
 
 /// The layout the explorer computes at start.

@@ -138,6 +138,7 @@ fn show(
         thumbnail_px: view.thumbnail_px,
         gpu_mem_mb: view.gpu_mem_mb,
         zoom: view.zoom,
+        point_size: view.point_size,
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;

@@ -73,9 +73,9 @@ pub enum ViewerError {
     Labels(#[from] crate::labels::LabelError),
     #[error("the screenshot could not be taken: {0}")]
     Screenshot(String),
-    /// A thumbnail or cluster option that cannot work.
+    /// A view, thumbnail or cluster option that cannot work.
     #[error("{0}")]
-    Thumbnails(String),
+    Options(String),
 }
 
 /// Whether a window can be opened at all.
@@ -160,6 +160,8 @@ pub struct ViewerOptions {
     pub gpu_mem_mb: u64,
     /// Start zoomed in this many times on the selected item (`--zoom`).
     pub zoom: Option<f32>,
+    /// Point diameter in logical pixels (`--point-size`).
+    pub point_size: f32,
 }
 
 impl Default for ViewerOptions {
@@ -187,6 +189,7 @@ impl Default for ViewerOptions {
             thumbnail_px: 128,
             gpu_mem_mb: 512,
             zoom: None,
+            point_size: points::PointSettings::default().size_px,
         }
     }
 }
@@ -435,6 +438,10 @@ impl Plugin for ExplorerStatePlugin {
                 start_zoom: options.zoom,
                 ..camera::ViewSettings::new(options.view)
             })
+            .insert_resource(points::PointSettings {
+                size_px: options.point_size,
+                ..default()
+            })
             .add_message::<SelectItem>()
             .add_systems(PreUpdate, apply_selection);
     }
@@ -483,9 +490,9 @@ fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Lab
     Ok(labels)
 }
 
-/// Thumbnail options that cannot work, refused before a window opens.
-fn check_thumbnail_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), ViewerError> {
-    let bad = |e: String| ViewerError::Thumbnails(e);
+/// View and thumbnail options that cannot work, refused before a window opens.
+fn check_view_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), ViewerError> {
+    let bad = |e: String| ViewerError::Options(e);
     let cell_px = crate::thumbs::cell_px_for(&dataset.images, options.thumbnail_px);
     let tiers = crate::thumbs::tiers_for(options.thumbnail_px)
         .and_then(|_| crate::thumbs::tiers_for(cell_px))
@@ -510,12 +517,19 @@ fn check_thumbnail_options(dataset: &Dataset, options: &ViewerOptions) -> Result
     {
         return Err(bad(format!("--zoom {z}: must be a positive number")));
     }
+    let px = options.point_size;
+    if !points::POINT_SIZE_RANGE.contains(&px) {
+        return Err(ViewerError::Options(format!(
+            "--point-size {px}: must be between {} and {} pixels",
+            points::POINT_SIZE_RANGE.start(),
+            points::POINT_SIZE_RANGE.end()
+        )));
+    }
     Ok(())
 }
 
 /// Open the explorer on a data set and block until the window closes.
 pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> {
-    check_display()?;
     let n = dataset.n_items();
     if let Some(item) = options.select
         && item.index() >= n
@@ -546,7 +560,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
     }
     if let Some(ColorSource::Clusters(k)) = &options.color_by {
         if *k < 1 || *k > n {
-            return Err(ViewerError::Thumbnails(format!(
+            return Err(ViewerError::Options(format!(
                 "--clusters {k}: must be between 1 and the number of items ({n})"
             )));
         }
@@ -558,7 +572,9 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             Colormap::default(),
         )?;
     }
-    check_thumbnail_options(&dataset, &options)?;
+    check_view_options(&dataset, &options)?;
+    // After the options: a typo is reported the same with or without a display.
+    check_display()?;
     let labels = open_labels(&dataset, &options)?;
     let title = format!("ivt-explore — {} ({} items)", dataset.name, n);
     let (w, h) = options.window_size;

@@ -28,6 +28,9 @@ const SHADER: &str = "embedded://ivt/viewer/shaders/points.wgsl";
 pub const ATTRIBUTE_RGBA8: MeshVertexAttribute =
     MeshVertexAttribute::new("PointRgba8", 0x1f7e_2a11_0a55, VertexFormat::Unorm8x4);
 
+/// The point diameters the slider and `--point-size` accept, in logical pixels.
+pub const POINT_SIZE_RANGE: std::ops::RangeInclusive<f32> = 1.0..=20.0;
+
 /// Point sizes, in logical pixels (scaled by the window's scale factor for the shader).
 #[derive(Resource, Debug, Clone, Copy, PartialEq)]
 pub struct PointSettings {

@@ -357,7 +357,10 @@ fn explorer_ui(
                 view_settings.fit_requested = true;
             }
             ui.separator();
-            ui.add(egui::Slider::new(&mut points.size_px, 1.0..=20.0).text("point px"));
+            ui.add(
+                egui::Slider::new(&mut points.size_px, super::points::POINT_SIZE_RANGE)
+                    .text("point px"),
+            );
             ui.separator();
             let (status, _) = job_status(&job, &store);
             ui.label(status);
