@@ -27,6 +27,7 @@ pub mod mosaic;
 pub mod neighbors;
 pub mod picking;
 pub mod points;
+pub mod splat;
 pub mod thumbs;
 pub mod ui;
 

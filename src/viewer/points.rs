@@ -1,10 +1,12 @@
-//! Every point of the layout in one draw call, plus the selection highlight.
+//! Every point of the layout, plus the selection and label highlights.
 //!
-//! One mesh holds all points: three vertices per point, each at the point's position with its
-//! colour (16 bytes a vertex); the shader (`shaders/points.wgsl`) expands each triangle around
-//! a screen-aligned disc of a fixed pixel size. The buffers live on the GPU and are rewritten
+//! All points live in one GPU buffer (16 bytes a point: position and sRGBA colour), rewritten
 //! only when the layout or the colours change — not per frame, and never one entity per point.
-//! The selected item and its neighbours get rings in a second, small mesh drawn on top.
+//! They are splatted as discs of a fixed pixel size by compute passes ([`super::splat`]) and
+//! shown by one full-viewport triangle (`shaders/splat_resolve.wgsl`).
+//! The selected item, its neighbours and labelled items get rings in small meshes drawn on top:
+//! three vertices per ring at the item's position, expanded around a screen-aligned disc by
+//! `shaders/points.wgsl`.
 
 use bevy::asset::{RenderAssetUsages, embedded_asset};
 use bevy::camera::visibility::NoFrustumCulling;
@@ -16,13 +18,17 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{
     AsBindGroup, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError, VertexFormat,
 };
+use bevy::render::storage::ShaderBuffer;
 use bevy::shader::ShaderRef;
 
+use super::camera::PlotCamera;
 use super::colors::{NEIGHBOR_COLOR, Rgba8, SELECTED_COLOR};
+use super::splat::{SplatFrame, SplatParams, dispatch_size, pixel_buffer, points_buffer};
 use super::{ColorState, LayoutCoords, NeighborView, Selection, Store};
 use crate::dataset::ItemId;
 
 const SHADER: &str = "embedded://ivt/viewer/shaders/points.wgsl";
+const RESOLVE_SHADER: &str = "embedded://ivt/viewer/shaders/splat_resolve.wgsl";
 
 /// sRGBA bytes per vertex; a high id keeps it clear of Bevy's own attributes.
 pub const ATTRIBUTE_RGBA8: MeshVertexAttribute =
@@ -101,6 +107,58 @@ impl Material for PointsMaterial {
     }
 }
 
+#[derive(ShaderType, Debug, Clone, Copy, PartialEq)]
+pub struct SplatUniform {
+    pub size_px: f32,
+    pub outline: f32,
+    pub _pad: Vec2,
+    /// The part of the view to resolve, in normalised device coordinates: x0, y0, x1, y1 —
+    /// the map's projected bounds, so a small map costs few pixels.
+    pub rect: Vec4,
+}
+
+/// The points as the compute passes left them: colour and depth per viewport pixel.
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
+pub struct SplatMaterial {
+    #[uniform(0)]
+    pub params: SplatUniform,
+    #[storage(1, read_only)]
+    pub points: Handle<ShaderBuffer>,
+    #[storage(2, read_only)]
+    pub top: Handle<ShaderBuffer>,
+}
+
+impl Material for SplatMaterial {
+    fn vertex_shader() -> ShaderRef {
+        RESOLVE_SHADER.into()
+    }
+
+    fn fragment_shader() -> ShaderRef {
+        RESOLVE_SHADER.into()
+    }
+
+    fn enable_prepass() -> bool {
+        false
+    }
+
+    fn enable_shadows() -> bool {
+        false
+    }
+
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        use_vertex_attributes(
+            descriptor,
+            layout,
+            &[Mesh::ATTRIBUTE_POSITION.at_shader_location(0)],
+        )
+    }
+}
+
 /// Point the pipeline at exactly these vertex attributes, and draw both faces (discs and
 /// thumbnails are seen from behind when orbiting).
 pub fn use_vertex_attributes(
@@ -122,10 +180,10 @@ pub enum PointsLayer {
     Selected,
 }
 
-/// Handles of the three meshes and materials.
+/// Handles of the meshes and materials.
 #[derive(Resource)]
 struct PointsAssets {
-    all: (Handle<Mesh>, Handle<PointsMaterial>),
+    all: Handle<SplatMaterial>,
     labelled: (Handle<Mesh>, Handle<PointsMaterial>),
     neighbors: (Handle<Mesh>, Handle<PointsMaterial>),
     selected: (Handle<Mesh>, Handle<PointsMaterial>),
@@ -140,6 +198,8 @@ struct Built {
     labelled: Option<(u64, u64)>,
     filter: (super::labels::LabelFilter, u64),
     scale_factor: f32,
+    /// Bounds of the layout as last written to the points buffer.
+    bounds: Option<super::camera::Bounds>,
 }
 
 /// Public set to order against: meshes are up to date after it.
@@ -152,21 +212,29 @@ impl Plugin for PointsPlugin {
     fn build(&self, app: &mut App) {
         bevy::shader::load_shader_library!(app, "shaders/srgb.wgsl");
         embedded_asset!(app, "shaders/points.wgsl");
-        app.add_plugins(MaterialPlugin::<PointsMaterial>::default())
-            .init_resource::<PointSettings>()
-            .init_resource::<Built>()
-            .add_systems(Startup, spawn_points)
-            .add_systems(
-                PostUpdate,
-                (
-                    update_points_mesh,
-                    update_highlight_meshes,
-                    update_labelled_mesh,
-                    update_point_sizes,
-                )
-                    .in_set(PointsSystems),
+        embedded_asset!(app, "shaders/splat_resolve.wgsl");
+        app.add_plugins((
+            MaterialPlugin::<PointsMaterial>::default(),
+            MaterialPlugin::<SplatMaterial>::default(),
+            super::splat::SplatPlugin,
+        ))
+        .init_resource::<PointSettings>()
+        .init_resource::<Built>()
+        .add_systems(Startup, spawn_points)
+        .add_systems(
+            PostUpdate,
+            (
+                update_points_mesh,
+                update_highlight_meshes,
+                update_labelled_mesh,
+                update_point_sizes,
+                update_splat_frame
+                    .after(bevy::transform::TransformSystems::Propagate)
+                    .after(bevy::camera::CameraUpdateSystems),
             )
-            .add_systems(Last, log_first_points_frame);
+                .in_set(PointsSystems),
+        )
+        .add_systems(Last, log_first_points_frame);
     }
 }
 
@@ -196,8 +264,45 @@ fn spawn_points(
     mut commands: Commands,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<PointsMaterial>>,
+    mut splat_materials: ResMut<Assets<SplatMaterial>>,
+    mut buffers: ResMut<Assets<ShaderBuffer>>,
     settings: Res<PointSettings>,
 ) {
+    let frame = SplatFrame::new(&mut buffers);
+    // A unit square, stretched over the map's part of the view by the shader.
+    let mut cover = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    cover.insert_attribute(
+        Mesh::ATTRIBUTE_POSITION,
+        vec![
+            [0.0f32, 0.0, 0.0],
+            [1.0, 0.0, 0.0],
+            [1.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0],
+            [1.0, 1.0, 0.0],
+            [0.0, 1.0, 0.0],
+        ],
+    );
+    let all = splat_materials.add(SplatMaterial {
+        params: SplatUniform {
+            size_px: settings.size_px,
+            outline: 0.0,
+            _pad: Vec2::ZERO,
+            rect: Vec4::ZERO,
+        },
+        points: frame.points.clone(),
+        top: frame.top.clone(),
+    });
+    commands.spawn((
+        Mesh3d(meshes.add(cover)),
+        MeshMaterial3d(all.clone()),
+        Transform::IDENTITY,
+        NoFrustumCulling,
+        PointsLayer::All,
+    ));
+    commands.insert_resource(frame);
     let mut spawn = |layer: PointsLayer, mat: PointsMaterial| {
         let mesh = meshes.add(empty_mesh());
         let mat = materials.add(mat);
@@ -211,7 +316,6 @@ fn spawn_points(
         ));
         (mesh, mat)
     };
-    let all = spawn(PointsLayer::All, material(settings.size_px, 0.0, 0.0));
     let labelled = spawn(
         PointsLayer::Labelled,
         material(settings.labelled_px, 0.0, 1.0),
@@ -254,16 +358,16 @@ pub fn fill_mesh(mesh: &mut Mesh, positions: &[Vec3], colors: &[Rgba8]) {
     mesh.insert_attribute(ATTRIBUTE_RGBA8, VertexAttributeValues::Unorm8x4(col));
 }
 
-/// Rebuild the all-points mesh when the layout or the colours change.
+/// Rewrite the points buffer when the layout or the colours change.
 fn update_points_mesh(
     store: Res<Store>,
     color: Res<ColorState>,
     labels: Option<Res<super::labels::Labels>>,
-    assets: Option<Res<PointsAssets>>,
+    frame: Option<ResMut<SplatFrame>>,
     mut built: ResMut<Built>,
-    mut meshes: ResMut<Assets<Mesh>>,
+    mut buffers: ResMut<Assets<ShaderBuffer>>,
 ) {
-    let Some(assets) = assets else { return };
+    let Some(mut frame) = frame else { return };
     let Some(layout) = &store.layout else { return };
     // The label filter hides points; it depends on the labels only while it is on.
     let filter = labels
@@ -284,6 +388,7 @@ fn update_points_mesh(
     built.color_version = color.version;
     built.filter = filter_key;
     let positions = positions_of(layout, 0..layout.n_items());
+    built.bounds = super::camera::Bounds::of(layout);
     let mut colors = color.coloring.colors(layout.n_items(), &color.hidden);
     if let Some(labels) = &labels {
         for (i, c) in colors.iter_mut().enumerate() {
@@ -292,9 +397,23 @@ fn update_points_mesh(
             }
         }
     }
-    if let Some(mut mesh) = meshes.get_mut(&assets.all.0) {
-        fill_mesh(&mut mesh, &positions, &colors);
+    let points: Vec<[u32; 4]> = positions
+        .iter()
+        .zip(&colors)
+        .map(|(p, c)| {
+            [
+                p.x.to_bits(),
+                p.y.to_bits(),
+                p.z.to_bits(),
+                u32::from_le_bytes(*c),
+            ]
+        })
+        .collect();
+    if let Some(mut buffer) = buffers.get_mut(&frame.points) {
+        *buffer = points_buffer(&points);
     }
+    frame.params.n_points = u32::try_from(points.len()).unwrap_or(u32::MAX);
+    frame.params.groups_x = dispatch_size(frame.params.n_points).0;
     // The rings follow the points.
     built.highlight = None;
     built.labelled = None;
@@ -404,6 +523,7 @@ fn update_point_sizes(
     assets: Option<Res<PointsAssets>>,
     mut built: ResMut<Built>,
     mut materials: ResMut<Assets<PointsMaterial>>,
+    mut splat_materials: ResMut<Assets<SplatMaterial>>,
 ) {
     let Some(assets) = assets else { return };
     let scale = windows.single().map_or(1.0, |w| w.scale_factor());
@@ -411,8 +531,11 @@ fn update_point_sizes(
         return;
     }
     built.scale_factor = scale;
+    if let Some(mut m) = splat_materials.get_mut(&assets.all) {
+        m.params.size_px = settings.size_px * scale;
+        m.params.outline = outline_for(settings.size_px, 0.0);
+    }
     let sizes = [
-        (&assets.all.1, settings.size_px),
         (&assets.labelled.1, settings.labelled_px),
         (&assets.neighbors.1, settings.neighbor_px),
         (&assets.selected.1, settings.selected_px),
@@ -420,12 +543,178 @@ fn update_point_sizes(
     for (handle, px) in sizes {
         if let Some(mut m) = materials.get_mut(handle) {
             m.params.size_px = px * scale;
-            // A thin dark rim separates overlapping discs once they are large enough to show it.
-            m.params.outline = if m.params.ring > 0.5 || px < 4.0 {
-                0.0
-            } else {
-                0.25
-            };
+            m.params.outline = outline_for(px, m.params.ring);
         }
+    }
+}
+
+/// A thin dark rim separates overlapping discs once they are large enough to show it (rings
+/// have none).
+fn outline_for(px: f32, ring: f32) -> f32 {
+    if ring > 0.5 || px < 4.0 { 0.0 } else { 0.25 }
+}
+
+/// This frame's view for the splat passes: the active plot camera's matrices and viewport, the
+/// disc radius; the per-pixel buffers follow the viewport's size.
+#[allow(clippy::too_many_arguments)]
+fn update_splat_frame(
+    cameras: Query<(&Camera, &GlobalTransform, Has<super::camera::View2d>), PlotCamera>,
+    store: Res<Store>,
+    settings: Res<PointSettings>,
+    windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    frame: Option<ResMut<SplatFrame>>,
+    assets: Option<Res<PointsAssets>>,
+    built: Res<Built>,
+    mut buffers: ResMut<Assets<ShaderBuffer>>,
+    mut splat_materials: ResMut<Assets<SplatMaterial>>,
+    mut rebind_frames: Local<u8>,
+) {
+    let Some(mut frame) = frame else { return };
+    let active = cameras
+        .iter()
+        .filter(|(camera, _, _)| camera.is_active)
+        .find_map(|(camera, transform, two_d)| {
+            let size = camera.physical_viewport_size()?;
+            (size.x > 0 && size.y > 0).then_some((camera, transform, two_d, size))
+        });
+    let Some((camera, transform, two_d, size)) = active else {
+        if frame.active {
+            frame.active = false;
+        }
+        return;
+    };
+    if size != frame.size {
+        // New buffers under the same handles.
+        for handle in [frame.depth.clone(), frame.top.clone()] {
+            if let Some(mut buffer) = buffers.get_mut(&handle) {
+                *buffer = pixel_buffer(size);
+            }
+        }
+        frame.size = size;
+        *rebind_frames = 2;
+    }
+    // The material's bind group is built once and not ordered after the buffers' upload: it
+    // is rebuilt (by touching the material) in this frame and the next, so it holds the new
+    // buffers whichever was prepared first.
+    if *rebind_frames > 0 {
+        *rebind_frames -= 1;
+        if let Some(assets) = &assets {
+            let _ = splat_materials.get_mut(&assets.all);
+        }
+    }
+    let scale = windows.single().map_or(1.0, |w| w.scale_factor());
+    let params = SplatParams {
+        clip_from_world: camera.clip_from_view() * transform.to_matrix().inverse(),
+        viewport: Vec4::new(
+            size.x as f32,
+            size.y as f32,
+            0.5 * settings.size_px * scale,
+            0.0,
+        ),
+        // The 2D camera looks straight down z; a 2D layout lies at z = 0.
+        flat: u32::from(two_d && store.layout.as_ref().is_some_and(|l| l.dims == 2)),
+        ..frame.params
+    };
+    // Written only on change, so the resource is not re-extracted needlessly.
+    if frame.params != params || !frame.active {
+        frame.params = params;
+        frame.active = true;
+    }
+    let rect = built.bounds.map_or(Vec4::ZERO, |b| {
+        screen_rect(
+            &b,
+            params.clip_from_world,
+            size.as_vec2(),
+            params.viewport.z,
+        )
+    });
+    if let Some(assets) = &assets
+        && splat_materials
+            .get(&assets.all)
+            .is_some_and(|m| m.params.rect != rect)
+        && let Some(mut m) = splat_materials.get_mut(&assets.all)
+    {
+        m.params.rect = rect;
+    }
+}
+
+/// The screen rectangle (normalised device coordinates x0, y0, x1, y1) holding every disc of
+/// points within `bounds`: the projected corners, widened by the disc radius, cut to the view.
+/// The whole view when a corner is behind the camera; an empty rectangle when off screen.
+pub fn screen_rect(
+    bounds: &super::camera::Bounds,
+    clip_from_world: Mat4,
+    viewport_px: Vec2,
+    radius_px: f32,
+) -> Vec4 {
+    let mut lo = Vec2::splat(f32::INFINITY);
+    let mut hi = Vec2::splat(f32::NEG_INFINITY);
+    for corner in 0..8 {
+        let pick = |bit: usize, a: f32, b: f32| if corner & bit == 0 { a } else { b };
+        let p = Vec3::new(
+            pick(1, bounds.min.x, bounds.max.x),
+            pick(2, bounds.min.y, bounds.max.y),
+            pick(4, bounds.min.z, bounds.max.z),
+        );
+        let clip = clip_from_world * p.extend(1.0);
+        // Also catches NaN.
+        if clip.w.is_nan() || clip.w <= 0.0 {
+            return Vec4::new(-1.0, -1.0, 1.0, 1.0);
+        }
+        let ndc = clip.truncate().truncate() / clip.w;
+        lo = lo.min(ndc);
+        hi = hi.max(ndc);
+    }
+    // One pixel more than the radius: a disc's edge pixels are never cut.
+    let pad = 2.0 * (radius_px + 1.0) / viewport_px.max(Vec2::ONE);
+    let lo = (lo - pad).max(Vec2::NEG_ONE);
+    let hi = (hi + pad).min(Vec2::ONE);
+    if lo.x >= hi.x || lo.y >= hi.y {
+        return Vec4::ZERO;
+    }
+    Vec4::new(lo.x, lo.y, hi.x, hi.y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::viewer::camera::Bounds;
+
+    #[test]
+    fn screen_rect_holds_the_projected_bounds_and_their_discs() {
+        let bounds = Bounds {
+            min: Vec3::new(-1.0, -2.0, 0.0),
+            max: Vec3::new(1.0, 2.0, 0.0),
+        };
+        // World units straight to NDC, scaled by a quarter.
+        let m = Mat4::from_scale(Vec3::splat(0.25));
+        let r = screen_rect(&bounds, m, Vec2::new(200.0, 100.0), 4.0);
+        // ±0.25 / ±0.5, widened by (4 + 1) px: 0.05 in x, 0.1 in y.
+        let want = Vec4::new(-0.3, -0.6, 0.3, 0.6);
+        assert!((r - want).abs().max_element() < 1e-6, "{r}");
+        // Cut to the view.
+        let big = screen_rect(
+            &bounds,
+            Mat4::from_scale(Vec3::splat(3.0)),
+            Vec2::ONE * 100.0,
+            1.0,
+        );
+        assert_eq!(big, Vec4::new(-1.0, -1.0, 1.0, 1.0));
+        // Off to the side: nothing to draw.
+        let away = Mat4::from_translation(Vec3::new(10.0, 0.0, 0.0)) * m;
+        assert_eq!(
+            screen_rect(&bounds, away, Vec2::ONE * 100.0, 1.0),
+            Vec4::ZERO
+        );
+        // A corner behind a perspective camera: the whole view.
+        let persp = Mat4::perspective_infinite_reverse_rh(1.0, 1.0, 0.1);
+        let around = Bounds {
+            min: Vec3::splat(-5.0),
+            max: Vec3::splat(5.0),
+        };
+        assert_eq!(
+            screen_rect(&around, persp, Vec2::ONE * 100.0, 1.0),
+            Vec4::new(-1.0, -1.0, 1.0, 1.0)
+        );
     }
 }
