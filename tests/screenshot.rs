@@ -378,6 +378,104 @@ fn an_image_folder_and_an_encoder_open_as_a_map() {
     assert!(second.contains("(120 from the cache)"), "{second}");
 }
 
+/// Four far-apart points of four classes, given as a layout: each is one disc of exactly the
+/// asked size, in its class colour with a darker rim — the compute splat and `--point-size`.
+#[test]
+fn points_are_discs_of_the_asked_size_in_their_class_colours() {
+    if !screenshots_wanted() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("four");
+    std::fs::create_dir_all(&data).expect("dir");
+    let features: Vec<f32> = (0..4 * 3).map(|v| v as f32).collect();
+    ivt::npy::write(&data.join("features.npy"), &[4, 3], &features).expect("features");
+    ivt::npy::write(&data.join("labels.npy"), &[4], &[0i64, 1, 2, 3]).expect("labels");
+    let layout = tmp.path().join("layout.npy");
+    ivt::npy::write(
+        &layout,
+        &[4, 2],
+        &[0.0f32, 0.0, 10.0, 0.0, 0.0, 10.0, 10.0, 10.0],
+    )
+    .expect("layout");
+    let cache = tmp.path().join("cache");
+    for (px, keep_as) in [(16.0f32, "discs-16px.png"), (3.0, "discs-3px.png")] {
+        let out = tmp.path().join(keep_as);
+        let px_arg = px.to_string();
+        screenshot(
+            &[
+                data.as_os_str(),
+                "--layout".as_ref(),
+                layout.as_os_str(),
+                "--point-size".as_ref(),
+                px_arg.as_ref(),
+                "--color-by".as_ref(),
+                "class".as_ref(),
+                "--size".as_ref(),
+                "1280x720".as_ref(),
+                "--cache".as_ref(),
+                cache.as_os_str(),
+            ],
+            &out,
+            keep_as,
+        );
+        let img = image::open(&out).expect("the PNG").to_rgb8();
+        // The plot area: between the side panels (the legend also shows the class colours).
+        let in_plot = |x: u32| x > 260 && x < 1280 - 440;
+        let r = px / 2.0;
+        // Points of 4 px and more get a dark rim a quarter of the radius wide.
+        let inner = if px >= 4.0 { 0.75 * r } else { r };
+        let expected = std::f32::consts::PI * inner * inner;
+        for code in 0..4 {
+            let colour = palette(code);
+            let pixels: Vec<(u32, u32)> = img
+                .enumerate_pixels()
+                .filter(|(x, _, p)| in_plot(*x) && near(p.0, colour, 3))
+                .map(|(x, y, _)| (x, y))
+                .collect();
+            let n = pixels.len() as f32;
+            assert!(
+                (n - expected).abs() <= 0.35 * expected + 4.0,
+                "{px} px, class {code}: {n} pixels of its colour, a disc has ~{expected:.0}"
+            );
+            // One compact disc, not scattered pixels.
+            let (xs, ys): (Vec<u32>, Vec<u32>) = pixels.iter().copied().unzip();
+            let span_x = xs.iter().max().unwrap_or(&0) - xs.iter().min().unwrap_or(&0) + 1;
+            let span_y = ys.iter().max().unwrap_or(&0) - ys.iter().min().unwrap_or(&0) + 1;
+            let diameter = (2.0 * inner).ceil() as u32 + 1;
+            assert!(
+                span_x <= diameter && span_y <= diameter,
+                "{px} px, class {code}: its pixels span {span_x} × {span_y}"
+            );
+            if px >= 4.0 {
+                // The rim: the class colour darkened, around the disc.
+                // The shader darkens the linear colour; the window holds sRGB.
+                let dark = colour.map(|c| {
+                    let linear = ((f32::from(c) / 255.0 + 0.055) / 1.055).powf(2.4) * 0.35;
+                    let srgb = if linear <= 0.003_130_8 {
+                        12.92 * linear
+                    } else {
+                        1.055 * linear.powf(1.0 / 2.4) - 0.055
+                    };
+                    (srgb * 255.0).round() as u8
+                });
+                let (cx, cy) = (
+                    xs.iter().sum::<u32>() as f32 / n,
+                    ys.iter().sum::<u32>() as f32 / n,
+                );
+                let rim = img
+                    .enumerate_pixels()
+                    .filter(|(x, y, p)| {
+                        let d = ((*x as f32 - cx).powi(2) + (*y as f32 - cy).powi(2)).sqrt();
+                        d <= r + 1.0 && near(p.0, dark, 6)
+                    })
+                    .count();
+                assert!(rim >= 20, "{px} px, class {code}: {rim} rim pixels");
+            }
+        }
+    }
+}
+
 /// A TensorBoard projector log opens in the 3D view with its sprite cells as thumbnails.
 #[test]
 fn a_projector_log_opens_in_3d_with_sprite_thumbnails() {
