@@ -66,7 +66,7 @@ pub struct PointsUniform {
     pub _pad: f32,
 }
 
-/// The material of the points mesh and the highlight meshes.
+/// The material of the highlight meshes (selection, neighbour and label rings).
 #[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
 pub struct PointsMaterial {
     #[uniform(0)]
@@ -224,7 +224,7 @@ impl Plugin for PointsPlugin {
         .add_systems(
             PostUpdate,
             (
-                update_points_mesh,
+                update_points_buffer,
                 update_highlight_meshes,
                 update_labelled_mesh,
                 update_point_sizes,
@@ -359,7 +359,7 @@ pub fn fill_mesh(mesh: &mut Mesh, positions: &[Vec3], colors: &[Rgba8]) {
 }
 
 /// Rewrite the points buffer when the layout or the colours change.
-fn update_points_mesh(
+fn update_points_buffer(
     store: Res<Store>,
     color: Res<ColorState>,
     labels: Option<Res<super::labels::Labels>>,
