@@ -3,7 +3,7 @@
 //! All points live in one GPU buffer (16 bytes a point: position and sRGBA colour), rewritten
 //! only when the layout or the colours change — not per frame, and never one entity per point.
 //! They are splatted as discs of a fixed pixel size by compute passes ([`super::splat`]) and
-//! shown by one full-viewport triangle (`shaders/splat_resolve.wgsl`).
+//! shown by one quad over the map's projected bounds (`shaders/splat_resolve.wgsl`).
 //! The selected item, its neighbours and labelled items get rings in small meshes drawn on top:
 //! three vertices per ring at the item's position, expanded around a screen-aligned disc by
 //! `shaders/points.wgsl`.
@@ -23,7 +23,7 @@ use bevy::shader::ShaderRef;
 
 use super::camera::PlotCamera;
 use super::colors::{NEIGHBOR_COLOR, Rgba8, SELECTED_COLOR};
-use super::splat::{SplatFrame, SplatParams, dispatch_size, pixel_buffer, points_buffer};
+use super::splat::{SplatFrame, SplatParams, pixel_buffer, points_buffer};
 use super::{ColorState, LayoutCoords, NeighborView, Selection, Store};
 use crate::dataset::ItemId;
 
@@ -229,6 +229,7 @@ impl Plugin for PointsPlugin {
                 update_labelled_mesh,
                 update_point_sizes,
                 update_splat_frame
+                    .after(update_points_buffer)
                     .after(bevy::transform::TransformSystems::Propagate)
                     .after(bevy::camera::CameraUpdateSystems),
             )
@@ -413,7 +414,6 @@ fn update_points_buffer(
         *buffer = points_buffer(&points);
     }
     frame.params.n_points = u32::try_from(points.len()).unwrap_or(u32::MAX);
-    frame.params.groups_x = dispatch_size(frame.params.n_points).0;
     // The rings follow the points.
     built.highlight = None;
     built.labelled = None;

@@ -12,9 +12,10 @@
 //!    the point's own (ties — a 2D map lies in one plane — go to the higher index).
 //!
 //! A 2D map seen from above has one depth for all points: step 2 is skipped there.
-//! Then one full-viewport triangle in the main pass (`shaders/splat_resolve.wgsl`) turns the
-//! top points into colour and depth, so thumbnails and highlight rings compose with the points as
-//! before. Cost: two cheap passes over the points and one over the viewport's pixels.
+//! Then one quad over the map's projected bounds in the main pass
+//! (`shaders/splat_resolve.wgsl`) turns the top points into colour and depth, so thumbnails and
+//! highlight rings compose with the points as before. Cost: one or two cheap passes over the
+//! points and one over the map's pixels.
 //!
 //! The main world owns the buffers (as [`ShaderBuffer`] assets, re-sized with the viewport)
 //! and the view parameters of the active plot camera; this module's render-world half only
@@ -52,7 +53,7 @@ pub struct SplatParams {
     /// Viewport width and height in physical pixels, disc radius in pixels, unused.
     pub viewport: Vec4,
     pub n_points: u32,
-    /// Workgroups along x: the point index is `x + y · groups_x · 64`.
+    /// Workgroups along x: the point index is `x + y · groups_x · 64` (set at dispatch).
     pub groups_x: u32,
     /// 1 when every point has the same depth (a 2D map seen from above): the nearest-depth
     /// pass is skipped and the top point is simply the highest index.
@@ -215,7 +216,11 @@ fn splat_points(
     ) else {
         return;
     };
-    let mut params = UniformBuffer::from(frame.params);
+    let (x, y) = dispatch_size(frame.params.n_points);
+    let mut params = UniformBuffer::from(SplatParams {
+        groups_x: x,
+        ..frame.params
+    });
     params.write_buffer(&device, &queue);
     let bind_group = device.create_bind_group(
         Some("ivt_splat"),
@@ -226,10 +231,6 @@ fn splat_points(
             depth.buffer.as_entire_binding(),
             top.buffer.as_entire_binding(),
         )),
-    );
-    let (x, y) = (
-        frame.params.groups_x,
-        dispatch_size(frame.params.n_points).1,
     );
     let mut pass = encoder.begin_compute_pass(&ComputePassDescriptor {
         label: Some("ivt_splat"),
