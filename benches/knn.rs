@@ -1,5 +1,5 @@
 //! kNN speed, exact, NN-descent and the PCA-projected search: `cargo bench --bench knn`. Reads Fashion-MNIST from
-//! `IVT_BENCH_DATA` (a folder made by ../shared/data/make_datasets.py, default
+//! `IVT_BENCH_DATA` (a folder made by scripts/make_datasets.py, default
 //! `../data/fashion_mnist`) at N = 10,000 and 70,000; without it, and under `cargo test`,
 //! times a small synthetic set instead so the bench always runs.
 

@@ -1,7 +1,7 @@
 //! How faithful a layout is to the original space: trustworthiness (scikit-learn's definition),
 //! kNN preservation and leave-one-out kNN label accuracy in the layout.
 //!
-//! Definitions follow `../shared/bench/run_anchors.py`, so figures are comparable with the peer
+//! Definitions follow `scripts/run_anchors.py`, so figures are comparable with the peer
 //! tools scored there.
 
 use rayon::prelude::*;
