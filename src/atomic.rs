@@ -2,10 +2,17 @@
 //!
 //! Every output the program writes goes through here, so a crash or a full disk leaves either
 //! the old file or the complete new one, never a half-written file under the final name.
+//! The result gets the mode a plain `create` would give it (0666 less the umask, so 0644 for
+//! most users): outputs are meant to be read by TensorBoard, a colleague or a web server
+//! running as someone else, not kept private as a temporary file is.
 
-use std::fs::File;
+use std::fs::{File, Permissions};
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+
+/// Mode asked for at creation; the kernel takes the umask off it, as for any new file.
+const CREATE_MODE: u32 = 0o666;
 
 /// Write `path` through `fill`, atomically. The temporary file is removed if `fill` fails.
 pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
@@ -22,6 +29,7 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -
     let mut tmp = tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(".tmp")
+        .permissions(Permissions::from_mode(CREATE_MODE))
         .tempfile_in(dir)?;
     fill(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
@@ -54,5 +62,29 @@ mod tests {
         assert_eq!(leftovers, 1, "temporary file removed");
         write_with(&path, |f| f.write_all(b"new")).expect("write");
         assert_eq!(std::fs::read(&path).expect("read"), b"new");
+    }
+
+    /// The process's umask, as Linux reports it (no libc call needed).
+    pub(crate) fn umask() -> u32 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .expect("Umask line");
+        u32::from_str_radix(line.trim(), 8).expect("octal umask")
+    }
+
+    #[test]
+    fn written_files_get_the_umask_mode_not_the_temp_files_0600() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.npy");
+        write_with(&path, |f| f.write_all(b"x")).expect("write");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !umask(), "mode {mode:o}");
+        // A replaced file gets the umask's mode too, so an output written private by an older
+        // version becomes readable on the next run.
+        write_with(&path, |f| f.write_all(b"y")).expect("rewrite");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !umask(), "mode {mode:o}");
     }
 }
