@@ -1,5 +1,6 @@
-//! Decoding one image into its cells: EXIF orientation applied, aspect kept, letterboxed with
-//! transparent margins into squares of each tier side.
+//! Decoding one image into its cells: EXIF orientation applied, transparency flattened onto a
+//! light checkerboard, aspect kept, letterboxed with transparent margins into squares of each
+//! tier side.
 
 use std::path::Path;
 
@@ -22,9 +23,22 @@ pub fn decode_oriented(path: &Path) -> Result<DynamicImage, String> {
     Ok(img)
 }
 
+/// The image at `path` as the explorer shows it: upright, its transparency flattened onto the
+/// checkerboard ([`over_backdrop`]). Flattened before any shrink: resampling unpremultiplied
+/// RGBA pulls the (often black) colour of fully transparent pixels into the edges.
+pub fn decode_shown(path: &Path) -> Result<DynamicImage, String> {
+    let img = decode_oriented(path)?;
+    if !img.color().has_alpha() {
+        return Ok(img);
+    }
+    let mut rgba = img.to_rgba8();
+    over_backdrop(&mut rgba);
+    Ok(DynamicImage::ImageRgba8(rgba))
+}
+
 /// The image at `path` as one RGBA8 cell per tier side in `tiers`, or why it cannot be read.
 pub fn decode_file(path: &Path, tiers: &[u32]) -> Result<Vec<Vec<u8>>, String> {
-    let mut img = decode_oriented(path)?;
+    let mut img = decode_shown(path)?;
     let largest = tiers.iter().copied().max().unwrap_or(8);
     // A cheap area-average shrink first: resampling a 12-megapixel photo with a triangle
     // filter straight to 128 px costs ten times more and looks no better.
@@ -33,6 +47,40 @@ pub fn decode_file(path: &Path, tiers: &[u32]) -> Result<Vec<Vec<u8>>, String> {
     }
     let rgba = img.to_rgba8();
     Ok(tiers.iter().map(|&side| letterbox(&rgba, side)).collect())
+}
+
+/// The two greys of the checkerboard drawn behind transparent pixels, as image editors show
+/// transparency: light, so dark icons stay legible, and never mistaken for black content.
+pub const BACKDROP_LIGHT: u8 = 0xF2;
+pub const BACKDROP_DARK: u8 = 0xC8;
+/// Checks across the image's longer side: visible in a 32 px cell, a flat light grey in an
+/// 8 px one.
+const BACKDROP_CHECKS: u32 = 8;
+
+/// Flatten `img`'s transparency onto a light checkerboard, so every place that shows the
+/// image (map, neighbour grid, tooltips, legend) shows the same opaque picture. Letterbox
+/// margins are added after this and stay transparent: they are not part of the image.
+pub fn over_backdrop(img: &mut RgbaImage) {
+    if img.pixels().all(|p| p[3] == u8::MAX) {
+        return;
+    }
+    let check = (img.width().max(img.height()) / BACKDROP_CHECKS).max(1);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        let alpha = u32::from(p[3]);
+        if alpha == 255 {
+            continue;
+        }
+        let backdrop = u32::from(if (x / check + y / check).is_multiple_of(2) {
+            BACKDROP_LIGHT
+        } else {
+            BACKDROP_DARK
+        });
+        for c in 0..3 {
+            // Rounded integer blend; at most 255·255 + 254, far from overflowing u32.
+            p[c] = ((u32::from(p[c]) * alpha + backdrop * (255 - alpha) + 127) / 255) as u8;
+        }
+        p[3] = u8::MAX;
+    }
 }
 
 /// `img` scaled to fit a `side`² square (aspect kept), centred on a transparent background.

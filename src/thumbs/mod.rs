@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
-pub use decode::{decode_file, letterbox, placeholder};
+pub use decode::{decode_file, letterbox, over_backdrop, placeholder};
 
 use crate::cache::Cache;
 use crate::dataset::Images;
@@ -34,7 +34,7 @@ use crate::progress::Observer;
 
 const MAGIC: &[u8; 8] = b"IVTTHUMB";
 /// Bump when the cell contents change (filtering, letterbox, orientation handling).
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// Cell data starts at a multiple of this, so cells never straddle more pages than needed.
 const DATA_ALIGN: u64 = 4096;
 /// Items one build task decodes and writes together (64 cells of 128 px are 4 MB).
@@ -256,7 +256,8 @@ fn build_in_memory(
             .par_chunks_mut(cell)
             .enumerate()
             .for_each(|(item, out)| {
-                if let Some(img) = images.memory_rgba(item) {
+                if let Some(mut img) = images.memory_rgba(item) {
+                    over_backdrop(&mut img);
                     out.copy_from_slice(&letterbox(&img, side));
                 }
             });

@@ -155,36 +155,35 @@ fn finish_decodes(mut contexts: EguiContexts, mut thumbs: ResMut<Thumbs>) -> Res
     Ok(())
 }
 
-/// An item's image as RGBA, its longest side at most [`MAX_SIDE_PX`].
+/// An item's image as RGBA, its longest side at most [`MAX_SIDE_PX`], upright and with its
+/// transparency on the same light checkerboard as its thumbnails on the map.
 pub fn decode(images: &Images, item: ItemId) -> Result<egui::ColorImage, String> {
-    match images {
-        Images::None => Err("no images".to_owned()),
-        Images::Gray8 { .. } | Images::Rgba8 { .. } => {
-            let img = images
-                .memory_rgba(item.index())
-                .ok_or_else(|| format!("item {} has no image", item.0))?;
-            let size = [img.width() as usize, img.height() as usize];
-            Ok(egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw()))
-        }
+    let mut rgba = match images {
+        Images::None => return Err("no images".to_owned()),
+        Images::Gray8 { .. } | Images::Rgba8 { .. } => images
+            .memory_rgba(item.index())
+            .ok_or_else(|| format!("item {} has no image", item.0))?,
         Images::Files(files) => {
             let path = files
                 .paths
                 .get(item.index())
                 .ok_or_else(|| format!("item {} has no image", item.0))?;
-            let img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let img = crate::thumbs::decode::decode_shown(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             let img = if img.width() > MAX_SIDE_PX || img.height() > MAX_SIDE_PX {
                 img.thumbnail(MAX_SIDE_PX, MAX_SIDE_PX)
             } else {
                 img
             };
-            let rgba = img.to_rgba8();
-            let size = [rgba.width() as usize, rgba.height() as usize];
-            Ok(egui::ColorImage::from_rgba_unmultiplied(
-                size,
-                rgba.as_raw(),
-            ))
+            img.to_rgba8()
         }
-    }
+    };
+    crate::thumbs::over_backdrop(&mut rgba);
+    let size = [rgba.width() as usize, rgba.height() as usize];
+    Ok(egui::ColorImage::from_rgba_unmultiplied(
+        size,
+        rgba.as_raw(),
+    ))
 }
 
 #[cfg(test)]
@@ -203,5 +202,35 @@ mod tests {
         assert_eq!(img.pixels[0], egui::Color32::from_rgb(200, 200, 200));
         assert!(decode(&images, ItemId(2)).is_err());
         assert!(decode(&Images::None, ItemId(0)).is_err());
+    }
+
+    #[test]
+    fn transparent_pixels_are_drawn_on_the_checkerboard_not_black() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("icon.png");
+        image::RgbaImage::from_fn(4, 4, |x, _| {
+            image::Rgba(if x < 2 { [0, 0, 0, 255] } else { [0, 0, 0, 0] })
+        })
+        .save(&path)
+        .expect("png");
+        let images = Images::Files(crate::dataset::ImageFiles {
+            root: dir.path().to_path_buf(),
+            order: crate::dataset::ImageOrder::Natural,
+            sizes: vec![Some((4, 4))],
+            paths: vec![path],
+            failures: Vec::new(),
+            unused_files: 0,
+        });
+        let img = decode(&images, ItemId(0)).expect("decode");
+        assert_eq!(
+            img.pixels[0],
+            egui::Color32::BLACK,
+            "opaque black stays black"
+        );
+        for x in 2..4 {
+            let p = img.pixels[x];
+            assert_eq!(p.a(), 255);
+            assert!(p.r() >= crate::thumbs::decode::BACKDROP_DARK, "{p:?}");
+        }
     }
 }
