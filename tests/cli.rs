@@ -637,3 +637,190 @@ fn cluster_writes_one_id_per_item_and_refuses_a_bad_count() {
         text(&out.stderr)
     );
 }
+
+/// Run the binary with `umask` set in the child, as a shell user with that umask would.
+fn ivt_with_umask(umask: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_ivt-explore"))
+        .args(args)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("runs")
+}
+
+/// Every regular file under `dir`, with its permission bits.
+fn modes_under(dir: &Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("list") {
+            let path = entry.expect("entry").path();
+            let meta = std::fs::symlink_metadata(&path).expect("meta");
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                out.push((path, meta.permissions().mode() & 0o777));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn outputs_get_the_users_umask_mode_so_others_can_read_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // A data set folder with images and classes, so the projector export writes a sprite and
+    // a metadata file too.
+    let data = dir.path().join("set");
+    let images = data.join("images");
+    std::fs::create_dir_all(&images).expect("mkdir");
+    write_npy_f32(&data.join("features.npy"), 12, 4);
+    let classes: Vec<i64> = (0..12).map(|i| i % 3).collect();
+    ivt::npy::write(&data.join("labels.npy"), &[12], &classes).expect("labels");
+    for i in 0..12 {
+        image::GrayImage::from_pixel(8, 8, image::Luma([i as u8 * 20]))
+            .save(images.join(format!("{i:02}.png")))
+            .expect("png");
+    }
+    let labels_dir = dir.path().join("labels");
+    {
+        let (mut journal, state, _) = ivt::labels::journal::open(&labels_dir).expect("journal");
+        let batch = state
+            .assign(&[ivt::dataset::ItemId(3)], Some("positive"), 1)
+            .expect("a change");
+        journal.append(&batch).expect("append");
+    }
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let cache = dir.path().join("cache");
+    let s = |p: &Path| p.to_str().expect("utf8").to_owned();
+    let (data_s, out_s, cache_s) = (s(&data), s(&out), s(&cache));
+    let runs: Vec<Vec<String>> = vec![
+        vec!["knn", &data_s, "-k", "3", "-o", &format!("{out_s}/knn.npy")],
+        vec![
+            "layout",
+            &data_s,
+            "--method",
+            "pca",
+            "-o",
+            &format!("{out_s}/pca.npy"),
+        ],
+        vec![
+            "cluster",
+            &data_s,
+            "--clusters",
+            "2",
+            "-o",
+            &format!("{out_s}/clusters.npy"),
+        ],
+        vec![
+            "export-projector",
+            &data_s,
+            "-o",
+            &format!("{out_s}/projector"),
+        ],
+        vec![
+            "export-labels",
+            &data_s,
+            "--labels-out",
+            &s(&labels_dir),
+            "-o",
+            &format!("{out_s}/labelled"),
+        ],
+    ]
+    .into_iter()
+    .map(|a| a.into_iter().map(str::to_owned).collect())
+    .collect();
+    for run in runs {
+        let mut args: Vec<&str> = run.iter().map(String::as_str).collect();
+        if !matches!(args[0], "export-labels") {
+            args.extend(["--cache", &cache_s]);
+        }
+        let got = ivt_with_umask("027", &args);
+        assert!(got.status.success(), "{args:?}: {}", text(&got.stderr));
+    }
+    let written = modes_under(&out);
+    for name in [
+        "knn.npy",
+        "pca.npy",
+        "clusters.npy",
+        "projector_config.pbtxt",
+        "tensors.tsv",
+        "metadata.tsv",
+        "sprite.png",
+        "labels.csv",
+    ] {
+        assert!(
+            written.iter().any(|(p, _)| p.ends_with(name)),
+            "{name} not written: {written:?}"
+        );
+    }
+    // The exported image is a copy and keeps its source's mode, as `cp` does; everything the
+    // program wrote itself is 0666 less the umask.
+    let source_mode = modes_under(&images)[0].1;
+    for (path, mode) in written.iter().chain(&modes_under(&cache)) {
+        let expected = if path
+            .parent()
+            .is_some_and(|p| p.ends_with("labelled/positive"))
+        {
+            source_mode
+        } else {
+            0o640
+        };
+        assert_eq!(*mode, expected, "{}: mode {mode:o}", path.display());
+    }
+}
+
+#[test]
+fn the_bare_command_takes_the_view_options_for_the_demo() {
+    // Parsed and validated as for `open`: it gets as far as the display check.
+    let out = ivt(&["--size", "800x600", "--nside", "3"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+    #[cfg(feature = "viewer")]
+    assert!(stderr.contains("no display"), "{stderr}");
+    // A bad value is named as it would be for `open`.
+    let out = ivt(&["--size", "huge"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--size"),
+        "{}",
+        text(&out.stderr)
+    );
+    // View options before a subcommand are refused, naming both, not silently dropped.
+    let out = ivt(&["--size", "800x600", "info"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("info") && stderr.contains("--size"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn export_projector_names_the_tensor_after_the_file_stem() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let x = dir.path().join("X.npy");
+    write_npy_f32(&x, 5, 3);
+    let logdir = dir.path().join("logs");
+    let out = ivt(&[
+        "export-projector",
+        x.to_str().expect("utf8"),
+        "--no-cache",
+        "-o",
+        logdir.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config =
+        std::fs::read_to_string(logdir.join("projector_config.pbtxt")).expect("config written");
+    assert!(config.contains("tensor_name: \"X\""), "{config}");
+    assert!(!config.contains("X.npy"), "{config}");
+    let help = text(&ivt(&["export-projector", "--help"]).stdout);
+    assert!(help.contains("--tensor-name"), "{help}");
+}

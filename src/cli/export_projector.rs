@@ -1,5 +1,6 @@
 //! `ivt-explore export-projector`: a data set as TensorBoard projector files.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -8,6 +9,17 @@ use ivt::projector::write::{ExportOptions, export};
 
 use super::ExportProjectorArgs;
 use super::knn::Bar;
+
+/// The embedding's name when `--tensor-name` is not given: a features file's stem (`X.npy` →
+/// `X`, as TensorBoard users name tensors), else the data set's name (its folder, the demo).
+fn default_tensor_name(data: Option<&Path>, dataset_name: &str) -> String {
+    data.filter(|p| p.is_file())
+        .and_then(Path::file_stem)
+        .map_or_else(
+            || dataset_name.to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        )
+}
 
 pub fn run(args: &ExportProjectorArgs) -> anyhow::Result<ExitCode> {
     let cache = args.cache.cache();
@@ -35,7 +47,7 @@ pub fn run(args: &ExportProjectorArgs) -> anyhow::Result<ExitCode> {
         tensor_name: args
             .tensor_name
             .clone()
-            .unwrap_or_else(|| data.name.clone()),
+            .unwrap_or_else(|| default_tensor_name(args.input.data.as_deref(), &data.name)),
         format: args.tensor_format,
         max_sprite_px: ivt::projector::MAX_SPRITE_PX,
         clusters,
@@ -62,4 +74,22 @@ pub fn run(args: &ExportProjectorArgs) -> anyhow::Result<ExitCode> {
         args.output.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_features_file_names_the_tensor_by_its_stem() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("X.npy");
+        std::fs::write(&file, b"").expect("write");
+        assert_eq!(default_tensor_name(Some(&file), "X.npy"), "X");
+        // A folder keeps its whole name, dots included; no path: the data set's name.
+        let folder = dir.path().join("run.v2");
+        std::fs::create_dir(&folder).expect("mkdir");
+        assert_eq!(default_tensor_name(Some(&folder), "run.v2"), "run.v2");
+        assert_eq!(default_tensor_name(None, "demo"), "demo");
+    }
 }

@@ -26,11 +26,19 @@ use ivt::knn::Metric;
     about = "Explore high-dimensional embeddings of image data sets",
     long_about = "Explore high-dimensional embeddings of image data sets: nearest neighbours in the \
                   original space, t-SNE/UMAP maps in 2D and 3D, image thumbnails and labelling.\n\n\
-                  With no subcommand, opens the built-in demo (Fashion-MNIST test set)."
+                  With no subcommand, opens the built-in demo (Fashion-MNIST test set); the view \
+                  options below apply to it (`ivt-explore --size 1920x1080`). For your own data \
+                  they follow the data: `ivt-explore open DATA --size 1920x1080`.",
+    // `ivt-explore --size 800x600 open DATA` is refused with a message naming both, rather
+    // than applying one of the two sets of view options.
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// The view options of the demo opened when no subcommand is given.
+    #[command(flatten)]
+    demo_view: ViewArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -550,7 +558,9 @@ pub struct ExportProjectorArgs {
     /// LOGDIR/<name>/; an existing projector_config.pbtxt keeps its other embeddings.
     #[arg(short, long, value_name = "LOGDIR")]
     output: PathBuf,
-    /// The embedding's name in TensorBoard (default: the data set's name).
+    /// The embedding's name in TensorBoard (its tensor name in projector_config.pbtxt and the
+    /// folder LOGDIR/<NAME>/). Default: the features file's stem (X.npy → X), or the data set
+    /// folder's name.
     #[arg(long, value_name = "NAME")]
     tensor_name: Option<String>,
     /// How the tensor is stored: tsv (what every TensorBoard reads) or bytes (raw float32, smaller).
@@ -618,7 +628,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     launched();
     let cli = Cli::parse();
     match cli.command {
-        None => open::run_demo(),
+        None => open::run_demo(&cli.demo_view),
         Some(Command::Open(args)) => open::run(&args),
         Some(Command::Info(args)) => info::run(&args),
         Some(Command::Embed(args)) => embed::run(&args),

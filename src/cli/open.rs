@@ -8,13 +8,9 @@ use ivt::dataset::{self, DataSource, InputSpec};
 
 use super::{OpenArgs, ScreenshotArgs, ViewArgs};
 
-pub fn run_demo() -> anyhow::Result<ExitCode> {
-    let defaults = <ViewArgs as clap::FromArgMatches>::from_arg_matches(
-        &<ViewArgs as clap::Args>::augment_args(clap::Command::new("demo"))
-            .get_matches_from(["demo"]),
-    )?;
+pub fn run_demo(view: &ViewArgs) -> anyhow::Result<ExitCode> {
     let data = super::info::load_timed(&InputSpec::new(DataSource::Demo))?;
-    open(data, &defaults, None, false)
+    open(data, view, None, false)
 }
 
 pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
