@@ -201,9 +201,28 @@ pub fn open(path: &Path) -> Result<(Header, BufReader<File>), NpyError> {
         source_name: source.clone(),
         source: source_err,
     })?;
+    let length = file.metadata().map(|m| m.len()).ok();
     let mut reader = BufReader::with_capacity(CHUNK_BYTES, file);
     let header = read_header(&mut reader, &source)?;
+    // Check the data against the file's length before anything is allocated for it: a
+    // damaged header can promise billions of values.
+    if let (Some(length), Ok(at)) = (length, io::Seek::stream_position(&mut reader)) {
+        check_data_fits(&header, length.saturating_sub(at), &source)?;
+    }
     Ok((header, reader))
+}
+
+/// An error unless `available` bytes can hold the data the header promises: called before
+/// the data is read, so a damaged shape is reported instead of allocated.
+pub fn check_data_fits(header: &Header, available: u64, source: &Source) -> Result<(), NpyError> {
+    if header.data_bytes() > available {
+        return Err(NpyError::Truncated {
+            source_name: source.clone(),
+            expected: header.data_bytes(),
+            found: available,
+        });
+    }
+    Ok(())
 }
 
 /// Read a 2-D numeric `.npy` file into row-major `f32`.
@@ -289,6 +308,19 @@ impl RawHeader {
             source_name: source.clone(),
             descr: self.descr.clone(),
         })?;
+        // The element and byte counts must fit in memory's address space, so that
+        // `n_elements` and `data_bytes` cannot overflow later.
+        let fits = self
+            .shape
+            .iter()
+            .try_fold(dtype.kind.size_bytes(), |acc, &d| acc.checked_mul(d))
+            .is_some_and(|bytes| isize::try_from(bytes).is_ok());
+        if !fits {
+            return Err(NpyError::Format {
+                source_name: source.clone(),
+                reason: format!("shape {:?} is too large for any file", self.shape),
+            });
+        }
         Ok(Header {
             dtype,
             fortran_order: self.fortran_order,
@@ -690,6 +722,27 @@ mod tests {
             .collect();
         let m = read(&npy_bytes("<f2", false, "(1, 2)", &half)).expect("valid");
         assert_eq!(m.data, vec![1.0, -2.5]);
+    }
+
+    #[test]
+    fn a_damaged_shape_is_reported_before_anything_is_allocated_for_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("labels.npy");
+        // 2³² int64 values promised (32 GiB), 8 bytes present.
+        std::fs::write(&path, npy_bytes("<i8", false, "(4294967296,)", &[0u8; 8])).expect("write");
+        let err = read_vector_file(&path).expect_err("truncated");
+        assert!(
+            matches!(err, NpyError::Truncated { expected, found: 8, .. } if expected == 1 << 35),
+            "{err}"
+        );
+        assert!(err.to_string().contains("labels.npy"), "{err}");
+        let err = read_matrix_file(&path).expect_err("truncated");
+        assert!(matches!(err, NpyError::Truncated { .. }), "{err}");
+        // A shape whose byte count overflows is a format error, not an overflow.
+        let huge = format!("({}, 4)", usize::MAX / 2);
+        std::fs::write(&path, npy_bytes("<f8", false, &huge, &[])).expect("write");
+        let err = read_matrix_file(&path).expect_err("overflow");
+        assert!(matches!(err, NpyError::Format { .. }), "{err}");
     }
 
     #[test]

@@ -362,8 +362,11 @@ fn load_npz(path: &Path, npz_key: Option<&str>) -> Result<Features, DatasetError
         member: Some(chosen.clone()),
     };
     let member = archive.by_name(&format!("{chosen}.npy")).map_err(npz_err)?;
+    let declared = member.size();
     let mut reader = BufReader::with_capacity(1 << 20, member);
     let header = npy::read_header(&mut reader, &source)?;
+    // The member's declared size bounds its data (a lie there ends as a truncation error).
+    npy::check_data_fits(&header, declared, &source)?;
     let m = npy::read_matrix(&mut reader, &header, &source)?;
     Features::new(
         m.n_rows,

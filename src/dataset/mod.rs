@@ -362,7 +362,11 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
         .labels
         .clone()
         .or_else(|| folder.as_ref().and_then(|f| f.labels.clone()));
-    let label_names = folder.as_ref().and_then(|f| f.label_names.as_deref());
+    let label_names = folder.as_ref().and_then(|f| {
+        f.label_names
+            .as_ref()
+            .map(|(p, n)| (p.as_path(), n.as_slice()))
+    });
     finish(
         spec,
         name,
@@ -449,12 +453,27 @@ fn finish(
     images: Images,
     folder_classes: Option<Categorical>,
     labels_path: Option<PathBuf>,
-    label_names: Option<&[String]>,
+    label_names: Option<(&Path, &[String])>,
 ) -> Result<Dataset, DatasetError> {
     let n = features.n_items();
     let classes = match labels_path {
         Some(lp) => Some(Classes {
-            labels: load_labels(&lp, n, label_names)?,
+            labels: load_labels(&lp, n, label_names.map(|(_, names)| names)).map_err(|e| {
+                match (e, label_names) {
+                    // A label outside the names may be the names' fault: say where they are.
+                    (DatasetError::BadValue { path, row, reason }, Some((names_path, _))) => {
+                        DatasetError::BadValue {
+                            path,
+                            row,
+                            reason: format!(
+                                "{reason} (the label names are listed in {})",
+                                names_path.display()
+                            ),
+                        }
+                    }
+                    (e, _) => e,
+                }
+            })?,
             source: ClassSource::File(lp),
         }),
         None => folder_classes.map(|labels| Classes {
@@ -526,7 +545,8 @@ struct DatasetFolder {
     features: PathBuf,
     labels: Option<PathBuf>,
     images: Option<PathBuf>,
-    label_names: Option<Vec<String>>,
+    /// `meta.json` and the label names it lists.
+    label_names: Option<(PathBuf, Vec<String>)>,
 }
 
 impl DatasetFolder {
@@ -547,7 +567,7 @@ impl DatasetFolder {
         }
         let existing = |name: &str| Some(path.join(name)).filter(|p| p.exists());
         let label_names = match existing("meta.json") {
-            Some(meta) => read_label_names(&meta)?,
+            Some(meta) => read_label_names(&meta)?.map(|names| (meta, names)),
             None => None,
         };
         Ok(Some(Self {
