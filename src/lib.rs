@@ -39,6 +39,7 @@ pub mod npy;
 pub mod progress;
 pub mod projector;
 pub mod rng;
+pub mod synth;
 pub mod thumbs;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -53,7 +53,12 @@ fn assign(features: &[f32], dim: usize, centres: &[f32]) -> Vec<u32> {
 }
 
 /// Centres as the means of their rows; a centre that lost every row keeps its place.
-fn update(features: &[f32], dim: usize, labels: &[u32], centres: &mut [f32]) -> Vec<u32> {
+pub(crate) fn update(
+    features: &[f32],
+    dim: usize,
+    labels: &[u32],
+    centres: &mut [f32],
+) -> Vec<u32> {
     let m = centres.len() / dim;
     let mut sums = vec![0f64; m * dim];
     let mut sizes = vec![0u32; m];

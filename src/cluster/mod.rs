@@ -8,6 +8,8 @@
 //! replays the first N − K merges through a union-find: O(N).
 
 mod micro;
+
+pub(crate) use micro::update as centre_update;
 #[cfg(test)]
 mod tests;
 

@@ -79,6 +79,15 @@ impl TopK {
         }
     }
 
+    /// The indices of the best k so far, unordered, without consuming the list (for a
+    /// recall estimate part-way through a search).
+    pub(crate) fn best_indices(&self) -> Vec<u32> {
+        let mut pairs = self.pairs.clone();
+        pairs.sort_unstable_by(order);
+        pairs.truncate(self.k);
+        pairs.into_iter().map(|(_, j)| j).collect()
+    }
+
     /// The best k (fewer if fewer were pushed), sorted by (distance, index).
     pub(crate) fn into_parts(mut self) -> (Vec<f32>, Vec<u32>) {
         self.cut();
@@ -411,7 +420,14 @@ fn within_mask(dots: &[f32], norms: &[f32], q_norm: f32, bounds: impl Fn(usize) 
 /// candidate cost as much again: the scan then took as long as the GEMM of a 50-component
 /// search.)
 #[inline]
-fn scan_row(top: &mut TopK, dots: &[f32], ref_norms: &[f32], q_norm: f32, r0: usize, q: usize) {
+pub(crate) fn scan_row(
+    top: &mut TopK,
+    dots: &[f32],
+    ref_norms: &[f32],
+    q_norm: f32,
+    r0: usize,
+    q: usize,
+) {
     let mut bound = top.bound();
     let offer = |top: &mut TopK, bound: &mut f32, offset: usize| {
         let j = r0 + offset;

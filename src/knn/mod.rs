@@ -7,6 +7,7 @@
 
 pub mod cached;
 pub(crate) mod exact;
+mod ivf;
 mod nndescent;
 mod projected;
 
@@ -14,6 +15,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 pub use exact::{exact_knn, query};
+pub use ivf::{IvfParams, IvfReport, ivf_knn};
 pub use nndescent::{NnDescentParams, nn_descent};
 pub use projected::{ProjectedParams, ProjectionReport, projected_knn};
 

@@ -1,0 +1,96 @@
+//! Compare approximate kNN searches on the first N rows of a features file: wall time and
+//! recall@k on a sample checked against an exact search (the same sample for every method).
+//!
+//! `cargo run --release --no-default-features --example knn_candidates -- FEATURES.npy N K METHOD...`
+//! with METHOD one of `ivf`, `ivf:PROBES:LISTS`, `nn-descent`, `projected`.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use ivt::knn::{self, IvfParams, Metric, NnDescentParams, ProjectedParams};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    anyhow::ensure!(
+        args.len() >= 4,
+        "usage: knn_candidates FEATURES.npy N K METHOD..."
+    );
+    let features = ivt::dataset::load_features(args[0].as_ref(), None)?;
+    let dim = features.dim();
+    let n: usize = args[1].parse().context("N")?;
+    let k: usize = args[2].parse().context("K")?;
+    let n = n.min(features.n_items());
+    let x = &features.as_slice()[..n * dim];
+    let sample = ivt::metrics::sample_items(n, 1000, 99);
+    let t = Instant::now();
+    let truth: Vec<Vec<(u32, f32)>> = sample
+        .iter()
+        .map(|&i| knn::query(x, dim, &x[i * dim..(i + 1) * dim], k + 1, Metric::Euclidean))
+        .collect::<Result<_, _>>()?;
+    eprintln!(
+        "truth for {} items in {:.1} s",
+        sample.len(),
+        t.elapsed().as_secs_f64()
+    );
+    for method in &args[3..] {
+        let t = Instant::now();
+        let mut parts = method.split(':');
+        let (graph, note) = match parts.next() {
+            Some("ivf") => {
+                let mut p = IvfParams::for_k(k);
+                if let Some(v) = parts.next() {
+                    p.probes = v.parse()?;
+                }
+                if let Some(v) = parts.next() {
+                    p.lists = v.parse()?;
+                }
+                if let Some(v) = parts.next() {
+                    p.target_recall = v.parse()?;
+                }
+                let (g, r) = knn::ivf_knn(x, dim, k, Metric::Euclidean, &p, &())?;
+                (g, format!("{r:?}"))
+            }
+            Some("nn-descent") => (
+                knn::nn_descent(
+                    x,
+                    dim,
+                    k,
+                    Metric::Euclidean,
+                    &NnDescentParams::for_k(k),
+                    &(),
+                )?,
+                String::new(),
+            ),
+            Some("projected") => {
+                let (g, r) = knn::projected_knn(
+                    x,
+                    dim,
+                    k,
+                    Metric::Euclidean,
+                    &ProjectedParams::for_k(k, dim),
+                    &(),
+                )?;
+                (g, format!("{r:?}"))
+            }
+            _ => anyhow::bail!("unknown method {method}"),
+        };
+        let secs = t.elapsed().as_secs_f64();
+        let mut hits = 0;
+        for (&i, t) in sample.iter().zip(&truth) {
+            let want: Vec<u32> = t
+                .iter()
+                .map(|&(j, _)| j)
+                .filter(|&j| j as usize != i)
+                .take(k)
+                .collect();
+            hits += graph
+                .neighbors(i)
+                .iter()
+                .filter(|j| want.contains(j))
+                .count();
+        }
+        let recall = hits as f64 / (sample.len() * k) as f64;
+        println!("{method}\tN={n}\tk={k}\t{secs:.1} s\trecall@{k} {recall:.4}\t{note}");
+    }
+    Ok(())
+}
