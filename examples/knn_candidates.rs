@@ -2,7 +2,9 @@
 //! recall@k on a sample checked against an exact search (the same sample for every method).
 //!
 //! `cargo run --release --no-default-features --example knn_candidates -- FEATURES.npy N K METHOD...`
-//! with METHOD one of `ivf`, `ivf:PROBES:LISTS`, `nn-descent`, `projected`.
+//! with METHOD one of `ivf`, `ivf:PROBES:LISTS:TARGET`, `nn-descent`, `projected`, or
+//! `file:GRAPH.npy` (N × k' indices from another tool, e.g. pynndescent; the item itself is
+//! skipped where listed; the time shown is only the reading).
 
 use std::time::Instant;
 
@@ -71,6 +73,32 @@ fn main() -> anyhow::Result<()> {
                     &(),
                 )?;
                 (g, format!("{r:?}"))
+            }
+            Some("file") => {
+                let path = parts.next().context("file:PATH")?;
+                let (rows, cols, raw) = ivt::npy::read_index_matrix_file(path.as_ref())?;
+                anyhow::ensure!(rows == n, "{path}: {rows} rows, expected {n}");
+                let mut indices = Vec::with_capacity(n * k);
+                for (i, row) in raw.chunks_exact(cols).enumerate() {
+                    let others: Vec<u32> = row
+                        .iter()
+                        .filter(|&&j| j != i as i64)
+                        .take(k)
+                        .map(|&j| j as u32)
+                        .collect();
+                    anyhow::ensure!(
+                        others.len() == k,
+                        "{path}: row {i} has fewer than {k} others"
+                    );
+                    indices.extend(others);
+                }
+                let graph = knn::KnnGraph {
+                    k,
+                    metric: Metric::Euclidean,
+                    distances: vec![0.0; indices.len()],
+                    indices,
+                };
+                (graph, String::new())
             }
             _ => anyhow::bail!("unknown method {method}"),
         };

@@ -66,6 +66,12 @@ impl CacheKey {
         }
     }
 
+    /// Key for a second artefact `kind` that belongs to this one (e.g. a graph's recall
+    /// estimate): it depends on exactly what this key depends on.
+    pub fn derived(&self, kind: &'static str) -> Self {
+        Self::from_parts(kind, &[self.kind.as_bytes(), &self.hash.to_le_bytes()])
+    }
+
     fn file_name(&self) -> String {
         format!("{}-{:032x}.bin", self.kind, self.hash)
     }

@@ -252,6 +252,54 @@ pub fn read_vector_file(path: &Path) -> Result<(Vec<f64>, DtypeKind), NpyError> 
     Ok((out, header.dtype.kind))
 }
 
+/// Read a 2-D integer `.npy` file (C or Fortran order) as row-major `i64`: neighbour
+/// indices, where a float's 24-bit mantissa would corrupt item numbers above 16 million.
+pub fn read_index_matrix_file(path: &Path) -> Result<(usize, usize, Vec<i64>), NpyError> {
+    let source = Source::file(path);
+    let (header, mut reader) = open(path)?;
+    let [rows, cols] = match header.shape.as_slice() {
+        [r, c] => [*r, *c],
+        _ => {
+            return Err(NpyError::Shape {
+                source_name: source,
+                shape: header.shape,
+                expected: "a 2-D array (items × neighbours)",
+            });
+        }
+    };
+    if header.dtype.kind.is_float() || header.dtype.kind == DtypeKind::Bool {
+        return Err(NpyError::Format {
+            source_name: source,
+            reason: format!(
+                "neighbour indices must be integers (int32 or int64), not {}",
+                header.dtype.kind.numpy_name()
+            ),
+        });
+    }
+    let mut values: Vec<i64> = Vec::new();
+    values
+        .try_reserve_exact(rows * cols)
+        .map_err(|_| NpyError::Format {
+            source_name: source.clone(),
+            reason: format!("cannot allocate {rows} × {cols} indices"),
+        })?;
+    // Integers up to 2⁵³ are exact in the f64 the stream decodes to; larger ones are out of
+    // range for any data set and saturate, to be rejected by the caller's range check.
+    stream_elements(&mut reader, &header, &source, |chunk| {
+        values.extend(chunk.iter().map(|&v| v as i64));
+    })?;
+    if header.fortran_order && rows > 1 && cols > 1 {
+        let mut c_order = vec![0i64; values.len()];
+        for (j, column) in values.chunks_exact(rows).enumerate() {
+            for (i, &v) in column.iter().enumerate() {
+                c_order[i * cols + j] = v;
+            }
+        }
+        values = c_order;
+    }
+    Ok((rows, cols, values))
+}
+
 /// Parse the magic, version and header dictionary, leaving `reader` at the first data byte.
 pub fn read_header(reader: &mut impl Read, source: &Source) -> Result<Header, NpyError> {
     let format = |reason: &str| NpyError::Format {

@@ -824,3 +824,90 @@ fn export_projector_names_the_tensor_after_the_file_stem() {
     let help = text(&ivt(&["export-projector", "--help"]).stdout);
     assert!(help.contains("--tensor-name"), "{help}");
 }
+
+#[test]
+fn a_graph_from_elsewhere_is_checked_and_used_by_layout_and_eval() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let features = dir.path().join("x.npy");
+    write_npy_f32(&features, 80, 5);
+    let s = |p: &Path| p.to_str().expect("utf8").to_owned();
+    let (x, knn, cache) = (
+        s(&features),
+        s(&dir.path().join("knn.npy")),
+        s(&dir.path().join("cache")),
+    );
+    let got = ivt(&["knn", &x, "-k", "20", "--exact", "-o", &knn, "--no-cache"]);
+    assert!(got.status.success(), "{}", text(&got.stderr));
+    // Like a FAISS or scikit-learn result: each row starts with the item itself.
+    let graph = ivt::npy::read_index_matrix_file(Path::new(&knn))
+        .expect("read")
+        .2;
+    let mut with_self = Vec::new();
+    for (i, row) in graph.chunks_exact(20).enumerate() {
+        with_self.push(i as i64);
+        with_self.extend_from_slice(row);
+    }
+    let faiss = dir.path().join("faiss.npy");
+    ivt::npy::write(&faiss, &[80, 21], &with_self).expect("write");
+    let layout = s(&dir.path().join("umap.npy"));
+    let got = ivt(&[
+        "layout",
+        &x,
+        "--knn",
+        &s(&faiss),
+        "--method",
+        "umap",
+        "--n-neighbors",
+        "10",
+        "-o",
+        &layout,
+        "--cache",
+        &cache,
+    ]);
+    let stderr = text(&got.stderr);
+    assert!(got.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("list the item itself") && stderr.contains("80 items × 20"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("kNN graph ("),
+        "no graph computed here: {stderr}"
+    );
+    let got = ivt(&["eval", &x, &layout, "--knn", &knn, "--cache", &cache]);
+    assert!(got.status.success(), "{}", text(&got.stderr));
+    // Too few neighbours for what is asked: says which option to change.
+    let got = ivt(&[
+        "layout",
+        &x,
+        "--knn",
+        &knn,
+        "--method",
+        "umap",
+        "--n-neighbors",
+        "30",
+        "-o",
+        &layout,
+        "--cache",
+        &cache,
+    ]);
+    let stderr = text(&got.stderr);
+    assert_eq!(got.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("20 neighbours per item") && stderr.contains("--n-neighbors"),
+        "{stderr}"
+    );
+    // Another data set's graph: an error naming the file.
+    let other = dir.path().join("other.npy");
+    ivt::npy::write(&other, &[79, 3], &vec![1i64; 79 * 3]).expect("write");
+    let got = ivt(&["eval", &x, &layout, "--knn", &s(&other)]);
+    let stderr = text(&got.stderr);
+    assert_eq!(got.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("other.npy") && stderr.contains("79 rows"),
+        "{stderr}"
+    );
+    // --knn-distances needs --knn.
+    let got = ivt(&["eval", &x, &layout, "--knn-distances", &knn]);
+    assert_eq!(got.status.code(), Some(2), "{}", text(&got.stderr));
+}

@@ -45,7 +45,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         method: Method::Exact,
         pca: None,
     };
-    let original = super::knn::graph(&data.features, &request, &args.cache.cache())?;
+    let original = match super::knn::imported(&args.graph, &data.features, Metric::Euclidean)? {
+        Some(g) => super::knn::enough(&g, k, "--n-neighbors")?,
+        None => super::knn::graph(&data.features, &request, &args.cache.cache())?,
+    };
     let in_layout = knn::exact_knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())
         .context("cannot compute the layout's neighbours")?;
     let subset = (args.tw_sample > 0 && n > args.tw_sample)

@@ -111,6 +111,48 @@ impl Drop for Bar {
 
 pub use ivt::knn::cached::Request;
 
+/// The graph given with `--knn` (and `--knn-distances`), checked against the features, with
+/// what was done to it on the way in reported on stderr; `None` when no graph was given.
+pub fn imported(
+    args: &super::GraphArgs,
+    features: &Features,
+    metric: ivt::knn::Metric,
+) -> anyhow::Result<Option<KnnGraph>> {
+    let Some(path) = &args.knn else {
+        return Ok(None);
+    };
+    let got = ivt::knn::import::read_graph(
+        path,
+        args.knn_distances.as_deref(),
+        features.as_slice(),
+        features.dim(),
+        metric,
+    )
+    .context("cannot use the kNN graph given with --knn")?;
+    for note in &got.notes {
+        eprintln!("note: {note}");
+    }
+    eprintln!(
+        "kNN graph from {}: {} items × {} neighbours",
+        path.display(),
+        got.graph.n_items(),
+        got.graph.k
+    );
+    Ok(Some(got.graph))
+}
+
+/// `graph` cut to the `k` a computation needs, or an error saying what to change when it
+/// holds fewer (`what` names the consumer and its option).
+pub fn enough(graph: &KnnGraph, k: usize, what: &str) -> anyhow::Result<KnnGraph> {
+    anyhow::ensure!(
+        graph.k >= k,
+        "the graph given with --knn has {} neighbours per item; {what} needs {k}: give a graph \
+         with more neighbours, or ask for fewer",
+        graph.k
+    );
+    Ok(graph.truncated(k))
+}
+
 /// The graph for these features and parameters: from the cache, or computed and stored, with
 /// what happened reported on stderr.
 pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Result<KnnGraph> {
@@ -118,9 +160,6 @@ pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Resul
     let got =
         knn::cached::graph(features, req, cache, &bar).context("cannot compute the kNN graph")?;
     drop(bar);
-    for w in &got.warnings {
-        eprintln!("warning: {w}");
-    }
     if let Some(ratio) = got.pca_explained {
         eprintln!(
             "PCA to {} dimensions keeps {:.1}% of the variance (neighbours are approximate)",
@@ -128,16 +167,8 @@ pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Resul
             100.0 * ratio
         );
     }
-    if let Some(p) = &got.projection {
-        eprintln!(
-            "searched {} principal components ({:.1}% of the variance) and re-ranked {} candidates \
-             per item: estimated recall@{} {:.3} (items checked against an exact search)",
-            p.params.components,
-            100.0 * p.explained,
-            p.params.candidates,
-            req.k,
-            p.estimated_recall
-        );
+    if let Some(e) = &got.estimate {
+        eprintln!("{}", e.summary(req.k));
     }
     match got.computed_secs {
         None => eprintln!("kNN graph ({}) from the cache", got.params),
@@ -146,6 +177,10 @@ pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Resul
             got.params,
             features.n_items()
         ),
+    }
+    // Last, where it is seen: a poor recall matters more than how long it took.
+    for w in &got.warnings {
+        eprintln!("warning: {w}");
     }
     Ok(got.graph)
 }

@@ -74,11 +74,19 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let cache = args.cache.cache();
+    let given = super::knn::imported(&args.graph, f, Metric::Euclidean)?;
+    // A layout from a given graph depends on that graph: its hash joins the key.
+    let graph_text = given.as_ref().map_or(String::new(), |g| {
+        format!(
+            " knn-file={}",
+            CacheKey::from_parts("graph", &[&g.to_bytes()])
+        )
+    });
     let key = CacheKey::new(
         "layout",
         f.as_slice(),
         f.dim(),
-        &format!("{} f{CACHE_FORMAT}", params.cache_text(n)),
+        &format!("{}{graph_text} f{CACHE_FORMAT}", params.cache_text(n)),
     );
     let name = match args.method {
         LayoutMethod::Tsne => "t-SNE",
@@ -107,6 +115,16 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
         l
     } else {
         let graph = match params.knn_k(n) {
+            Some(k) if given.is_some() => {
+                let what = match args.method {
+                    LayoutMethod::Tsne => "t-SNE at this --perplexity (3 × perplexity)",
+                    _ => "UMAP at this --n-neighbors (n_neighbors − 1)",
+                };
+                given
+                    .as_ref()
+                    .map(|g| super::knn::enough(g, k, what))
+                    .transpose()?
+            }
             Some(k) => {
                 let request = super::knn::Request {
                     k,

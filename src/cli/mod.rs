@@ -266,6 +266,8 @@ pub struct OpenArgs {
 pub struct ViewArgs {
     #[command(flatten)]
     cache: CacheArgs,
+    #[command(flatten)]
+    graph: GraphArgs,
     /// Side of the neighbour grid: nside × nside nearest neighbours of the selected image.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
     nside: u32,
@@ -412,8 +414,10 @@ pub struct KnnArgs {
     /// Exact search. Default: exact while N² · D ≤ 15,000² · 784, approximate above.
     #[arg(long, conflicts_with = "approx")]
     exact: bool,
-    /// Approximate search, deterministic: from 200 dimensions an exact search among 50 principal
-    /// components re-ranked in full (its estimated recall is printed), below that NN-descent.
+    /// Approximate search, deterministic: from 200,000 items an inverted file (k-means cells,
+    /// more cells probed until the sampled recall reaches 0.95); below that, from 200
+    /// dimensions an exact search among 50 principal components re-ranked in full, else
+    /// NN-descent. The recall estimated on a sample is printed, with a warning below 0.90.
     #[arg(long)]
     approx: bool,
     /// Also compute the exact graph (cached) and print recall@k of the one computed.
@@ -429,6 +433,21 @@ pub struct KnnArgs {
     /// Output distances (.npy, float32, N × k), in the metric's units.
     #[arg(long, value_name = "FILE")]
     distances_out: Option<PathBuf>,
+}
+
+/// A kNN graph computed elsewhere (FAISS, cuML, pynndescent, a distributed job) instead of
+/// one computed here.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GraphArgs {
+    /// Neighbour indices (.npy, integers, N × k; row i = item i's neighbours, nearest first).
+    /// Checked against the data: shape, index range, repeats; a leading column holding the item
+    /// itself is dropped. Used instead of computing the graph.
+    #[arg(long = "knn", value_name = "FILE.npy")]
+    pub knn: Option<PathBuf>,
+    /// Their distances (.npy, float, N × k, nearest first), checked against the features on a
+    /// sample (squared euclidean, as FAISS returns, is recognised). Default: computed.
+    #[arg(long = "knn-distances", value_name = "FILE.npy", requires = "knn")]
+    pub knn_distances: Option<PathBuf>,
 }
 
 /// Layout algorithms.
@@ -454,6 +473,8 @@ pub struct LayoutArgs {
     input: InputArgs,
     #[command(flatten)]
     cache: CacheArgs,
+    #[command(flatten)]
+    graph: GraphArgs,
     #[arg(long, value_enum, default_value_t = LayoutMethod::Umap)]
     method: LayoutMethod,
     /// 2 or 3.
@@ -536,6 +557,8 @@ pub struct EvalArgs {
     input: InputOptions,
     #[command(flatten)]
     cache: CacheArgs,
+    #[command(flatten)]
+    graph: GraphArgs,
     /// Neighbours for every metric.
     #[arg(long = "n-neighbors", default_value_t = 10)]
     n_neighbors: usize,

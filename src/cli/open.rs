@@ -135,6 +135,8 @@ fn show(
         gpu_mem_mb: view.gpu_mem_mb,
         zoom: view.zoom,
         point_size: view.point_size,
+        graph: super::knn::imported(&view.graph, &data.features, view.metric)?
+            .map(std::sync::Arc::new),
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;

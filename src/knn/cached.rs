@@ -1,8 +1,9 @@
 //! The kNN graph through the artefact cache: what `knn`, `layout` and the explorer share.
 //!
-//! The key covers the features, the search (exact, or NN-descent with its parameters), an
-//! optional PCA pre-reduction, k, the metric and the algorithm version, so a graph is reused
-//! exactly when recomputing it would give the same result.
+//! The key covers the features, the search (exact, or an approximate search with its
+//! parameters), an optional PCA pre-reduction, k, the metric and the algorithm version, so a
+//! graph is reused exactly when recomputing it would give the same result. An approximate
+//! graph's recall estimate is kept beside it, so a relaunch reports it as the first run did.
 
 use std::time::Instant;
 
@@ -12,7 +13,11 @@ use crate::progress::Observer;
 
 use super::{
     ALGORITHM_VERSION, Approximation, KnnError, KnnGraph, Method, Metric, ProjectionReport,
+    RecallEstimate,
 };
+
+/// Cache kind of a graph's recall estimate (derived from the graph's key).
+const ESTIMATE_KIND: &str = "knn-recall";
 
 /// What graph to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,9 +53,12 @@ pub struct Cached {
     pub computed_secs: Option<f64>,
     /// Variance kept by the PCA pre-reduction, when one was asked for and run.
     pub pca_explained: Option<f64>,
-    /// How a projected approximate search went (its estimated recall), when one ran.
+    /// How a projected approximate search went, when one ran.
     pub projection: Option<ProjectionReport>,
-    /// Problems that cost time but not correctness (a corrupt or unwritable cache entry).
+    /// How good an approximate graph is (computed now, or kept from when it was).
+    pub estimate: Option<RecallEstimate>,
+    /// Problems that cost time but not correctness (a corrupt or unwritable cache entry), and
+    /// a poor recall estimate.
     pub warnings: Vec<String>,
 }
 
@@ -71,7 +79,7 @@ pub fn graph(
     let search = if method.is_exact(features.n_items(), searched_dim) {
         "exact".to_owned()
     } else {
-        Approximation::for_data(k, searched_dim).describe()
+        Approximation::for_data(features.n_items(), k, searched_dim).describe()
     };
     let reduction = pca.map_or(String::new(), |p| format!(" pca={p}"));
     let params = format!(
@@ -87,12 +95,18 @@ pub fn graph(
                     && graph.k == k
                     && graph.metric == metric =>
             {
+                let estimate = match cache.load(&key.derived(ESTIMATE_KIND)) {
+                    Lookup::Hit(bytes) => RecallEstimate::from_bytes(&bytes),
+                    _ => None,
+                };
+                warnings.extend(estimate.as_ref().and_then(|e| e.warning(k)));
                 return Ok(Cached {
                     graph,
                     params,
                     computed_secs: None,
                     pca_explained: None,
                     projection: None,
+                    estimate,
                     warnings,
                 });
             }
@@ -122,16 +136,75 @@ pub fn graph(
     // `knn` decides exact or not from the searched dimension, as `search` above did.
     let found = super::search(data, dim, k, metric, method, observer)?;
     let computed_secs = Some(start.elapsed().as_secs_f64());
-    if let Err(e) = cache.store(&key, &found.graph.to_bytes()) {
+    // The estimate first: a graph in the cache without its estimate would be reported as
+    // if it were exact.
+    let stored = match &found.estimate {
+        Some(e) => cache.store(&key.derived(ESTIMATE_KIND), &e.to_bytes()),
+        None => Ok(()),
+    }
+    .and_then(|()| cache.store(&key, &found.graph.to_bytes()));
+    if let Err(e) = stored {
         // A cache that cannot be written costs time next run, not this result.
         warnings.push(e.to_string());
     }
+    warnings.extend(found.estimate.as_ref().and_then(|e| e.warning(k)));
     Ok(Cached {
         graph: found.graph,
         params,
         computed_secs,
         pca_explained,
         projection: found.projection,
+        estimate: found.estimate,
         warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Cache;
+    use crate::synth::{ClusteredSpec, clustered};
+
+    #[test]
+    fn an_approximate_graph_keeps_its_recall_estimate_through_the_cache() {
+        let spec = ClusteredSpec {
+            n: 1500,
+            dim: 12,
+            clusters: 10,
+            seed: 4,
+        };
+        let (x, _) = clustered(&spec);
+        let features =
+            Features::new(spec.n, spec.dim, x, "float32", "synth", "synth").expect("features");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Cache::at(dir.path());
+        let req = Request {
+            method: Method::Approximate,
+            ..Request::auto(8, Metric::Euclidean)
+        };
+        let first = graph(&features, &req, &cache, &()).expect("computed");
+        let estimate = first
+            .estimate
+            .clone()
+            .expect("an approximate graph has an estimate");
+        assert!(
+            estimate.recall > 0.9 && estimate.recall <= 1.0,
+            "{estimate:?}"
+        );
+        assert_eq!(estimate.search, "nn-descent");
+        let again = graph(&features, &req, &cache, &()).expect("cached");
+        assert!(again.computed_secs.is_none());
+        assert_eq!(again.estimate, Some(estimate));
+        // An exact graph has none.
+        let exact = Request {
+            method: Method::Exact,
+            ..req
+        };
+        assert_eq!(
+            graph(&features, &exact, &cache, &())
+                .expect("exact")
+                .estimate,
+            None
+        );
+    }
 }

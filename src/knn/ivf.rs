@@ -74,6 +74,8 @@ pub struct IvfReport {
     pub probes: usize,
     /// Recall@k against an exact search on a fixed sample of items.
     pub estimated_recall: f64,
+    /// Items the estimate checked.
+    pub sample: usize,
     /// Items in the largest cell (balance: the mean is N / lists).
     pub largest_list: usize,
 }
@@ -146,6 +148,7 @@ pub fn ivf_knn(
         lists,
         probes: to,
         estimated_recall,
+        sample: sample.len(),
         largest_list: index.largest(),
     };
     Ok((

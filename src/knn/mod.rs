@@ -7,6 +7,7 @@
 
 pub mod cached;
 pub(crate) mod exact;
+pub mod import;
 mod ivf;
 mod nndescent;
 mod projected;
@@ -224,6 +225,12 @@ impl Method {
     }
 }
 
+/// From this many items the approximate search is the inverted file, whatever the dimension:
+/// the other two compare all pairs in some form (the projected search's candidate search is
+/// exact, N² · 50) or need many rounds over random starts (NN-descent). Measured in
+/// benches/README.md ("kNN at a million items").
+pub const IVF_FROM_ITEMS: usize = 200_000;
+
 /// The approximate searches, each best on its own kind of data.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Approximation {
@@ -231,12 +238,16 @@ pub enum Approximation {
     Projected(ProjectedParams),
     /// Few dimensions, where a projection saves little: NN-descent.
     NnDescent(NnDescentParams),
+    /// Many items: an inverted file probed until its sampled recall reaches a target.
+    Ivf(IvfParams),
 }
 
 impl Approximation {
-    /// The search for `k` neighbours among `dim`-dimensional features.
-    pub fn for_data(k: usize, dim: usize) -> Self {
-        if ProjectedParams::pays_off(dim) {
+    /// The search for `k` neighbours among `n` items of `dim` dimensions.
+    pub fn for_data(n: usize, k: usize, dim: usize) -> Self {
+        if n >= IVF_FROM_ITEMS {
+            Self::Ivf(IvfParams::for_k(k))
+        } else if ProjectedParams::pays_off(dim) {
             Self::Projected(ProjectedParams::for_k(k, dim))
         } else {
             Self::NnDescent(NnDescentParams::for_k(k))
@@ -251,16 +262,118 @@ impl Approximation {
                 p.components, p.candidates
             ),
             Self::NnDescent(p) => format!("nn-descent {p:?}"),
+            Self::Ivf(p) => format!(
+                "ivf lists={} probes={}..{} target={} seed={}",
+                p.lists, p.probes, p.max_probes, p.target_recall, p.seed
+            ),
         }
     }
 }
 
-/// A computed graph and, for a projected search, how it went.
+/// Below this estimated recall an approximate graph is reported as poor, to the user.
+pub const POOR_RECALL: f64 = 0.90;
+/// Items checked against an exact search to estimate a graph's recall (NN-descent).
+const RECALL_SAMPLE: usize = 512;
+
+/// How close an approximate graph is to the exact one, measured on a sample of items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecallEstimate {
+    /// Mean fraction of a sampled item's true k nearest neighbours that the graph holds.
+    pub recall: f64,
+    /// Items checked.
+    pub sample: usize,
+    /// What the search did (its final effort), for the report.
+    pub search: String,
+}
+
+impl RecallEstimate {
+    /// One line for the user.
+    pub fn summary(&self, k: usize) -> String {
+        format!(
+            "approximate kNN graph ({}): estimated recall@{k} {:.3} ({} items checked against an \
+             exact search)",
+            self.search, self.recall, self.sample
+        )
+    }
+
+    /// A warning when the recall is poor: what it means and what to do.
+    pub fn warning(&self, k: usize) -> Option<String> {
+        (self.recall < POOR_RECALL).then(|| {
+            format!(
+                "the approximate kNN graph's estimated recall@{k} is only {:.2}: about {:.0}% of \
+                 the neighbours shown, and used by the layouts, are not the true nearest ones. \
+                 `knn --exact` is exact but slow at this size; features with fewer dimensions \
+                 (PCA, a smaller embedding) are searched better.",
+                self.recall,
+                100.0 * (1.0 - self.recall)
+            )
+        })
+    }
+
+    /// For the cache: recall (f64), sample (u64), then the search text, little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.recall.to_le_bytes().to_vec();
+        out.extend_from_slice(&(self.sample as u64).to_le_bytes());
+        out.extend_from_slice(self.search.as_bytes());
+        out
+    }
+
+    /// Inverse of [`to_bytes`](Self::to_bytes); `None` for anything else.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let recall = f64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+        let sample = u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
+        let search = std::str::from_utf8(bytes.get(16..)?).ok()?.to_owned();
+        ((0.0..=1.0).contains(&recall)).then_some(Self {
+            recall,
+            sample: usize::try_from(sample).ok()?,
+            search,
+        })
+    }
+}
+
+/// Estimate `graph`'s recall@k by an exact search for a seeded sample of its items.
+pub fn estimate_recall(
+    features: &[f32],
+    dim: usize,
+    graph: &KnnGraph,
+    search: String,
+) -> Result<RecallEstimate, KnnError> {
+    let n = graph.n_items();
+    let data = exact::prepared(features, dim, graph.metric)?;
+    let norms = exact::squared_norms(&data, dim);
+    let sample = crate::metrics::sample_items(n, RECALL_SAMPLE, 0x5A3F);
+    let hits: usize = sample
+        .par_chunks(32)
+        .map(|queries| {
+            exact::block_knn(&data, &norms, dim, queries, graph.k)
+                .into_iter()
+                .zip(queries)
+                .map(|(top, &i)| {
+                    let truth = top.into_parts().1;
+                    graph
+                        .neighbors(i)
+                        .iter()
+                        .filter(|j| truth.contains(j))
+                        .count()
+                })
+                .sum::<usize>()
+        })
+        .sum();
+    Ok(RecallEstimate {
+        recall: hits as f64 / (sample.len() * graph.k).max(1) as f64,
+        sample: sample.len(),
+        search,
+    })
+}
+
+/// A computed graph and, for an approximate search, how good it is.
 #[derive(Debug, Clone)]
 pub struct Found {
     pub graph: KnnGraph,
     /// Set when the graph came from a projected search.
     pub projection: Option<ProjectionReport>,
+    /// Set for every approximate search.
+    pub estimate: Option<RecallEstimate>,
 }
 
 /// Compute the graph of `features` (N × `dim`, row-major).
@@ -275,7 +388,8 @@ pub fn knn(
     search(features, dim, k, metric, method, observer).map(|found| found.graph)
 }
 
-/// [`knn`], keeping what a projected search learnt (its recall estimate) for the caller.
+/// [`knn`], keeping how good an approximate search's result is (its recall estimate) for the
+/// caller to report.
 pub fn search(
     features: &[f32],
     dim: usize,
@@ -284,22 +398,56 @@ pub fn search(
     method: Method,
     observer: &dyn Observer,
 ) -> Result<Found, KnnError> {
-    if method.is_exact(features.len() / dim.max(1), dim) {
+    let n = features.len() / dim.max(1);
+    if method.is_exact(n, dim) {
         return Ok(Found {
             graph: exact_knn(features, dim, k, metric, observer)?,
             projection: None,
+            estimate: None,
         });
     }
-    match Approximation::for_data(k, dim) {
-        Approximation::NnDescent(p) => Ok(Found {
-            graph: nn_descent(features, dim, k, metric, &p, observer)?,
-            projection: None,
-        }),
+    match Approximation::for_data(n, k, dim) {
+        Approximation::NnDescent(p) => {
+            let graph = nn_descent(features, dim, k, metric, &p, observer)?;
+            let estimate = estimate_recall(features, dim, &graph, "nn-descent".to_owned())?;
+            Ok(Found {
+                graph,
+                projection: None,
+                estimate: Some(estimate),
+            })
+        }
         Approximation::Projected(p) => {
             let (graph, report) = projected_knn(features, dim, k, metric, &p, observer)?;
+            let estimate = RecallEstimate {
+                recall: report.estimated_recall,
+                sample: projected::RECALL_SAMPLE.min(n),
+                search: format!(
+                    "{} principal components ({:.1}% of the variance), {} candidates re-ranked",
+                    report.params.components,
+                    100.0 * report.explained,
+                    report.params.candidates
+                ),
+            };
             Ok(Found {
                 graph,
                 projection: Some(report),
+                estimate: Some(estimate),
+            })
+        }
+        Approximation::Ivf(p) => {
+            let (graph, report) = ivf_knn(features, dim, k, metric, &p, observer)?;
+            let estimate = RecallEstimate {
+                recall: report.estimated_recall,
+                sample: report.sample,
+                search: format!(
+                    "inverted file, {} cells, {} probed per item",
+                    report.lists, report.probes
+                ),
+            };
+            Ok(Found {
+                graph,
+                projection: None,
+                estimate: Some(estimate),
             })
         }
     }
@@ -319,5 +467,58 @@ mod tests {
         assert_eq!(KnnGraph::from_bytes(b"short"), None);
         assert_eq!(g.truncated(2).neighbors(4), &g.neighbors(4)[..2]);
         assert_eq!(recall(&g, &g), 1.0);
+    }
+
+    #[test]
+    fn a_poor_estimate_warns_and_estimates_round_trip() {
+        let good = RecallEstimate {
+            recall: 0.97,
+            sample: 512,
+            search: "ivf".to_owned(),
+        };
+        assert_eq!(good.warning(15), None);
+        assert!(
+            good.summary(15).contains("recall@15 0.970"),
+            "{}",
+            good.summary(15)
+        );
+        let poor = RecallEstimate {
+            recall: 0.46,
+            ..good.clone()
+        };
+        let w = poor.warning(15).expect("a warning");
+        assert!(w.contains("0.46") && w.contains("54%"), "{w}");
+        assert_eq!(
+            RecallEstimate::from_bytes(&good.to_bytes()),
+            Some(good.clone())
+        );
+        assert_eq!(RecallEstimate::from_bytes(&good.to_bytes()[..10]), None);
+        let mut bad = good.to_bytes();
+        bad[..8].copy_from_slice(&2.0f64.to_le_bytes());
+        assert_eq!(RecallEstimate::from_bytes(&bad), None);
+    }
+
+    #[test]
+    fn the_sampled_estimate_matches_the_true_recall() {
+        let spec = crate::synth::ClusteredSpec {
+            n: 3000,
+            dim: 10,
+            clusters: 8,
+            seed: 2,
+        };
+        let (x, _) = crate::synth::clustered(&spec);
+        let exact = exact_knn(&x, spec.dim, 10, Metric::Euclidean, &()).expect("exact");
+        // A damaged graph: every other row's neighbours replaced by far items.
+        let mut damaged = exact.clone();
+        for i in (0..spec.n).step_by(2) {
+            for (j, slot) in damaged.indices[i * 10..(i + 1) * 10].iter_mut().enumerate() {
+                *slot = ((i + 1000 + j) % spec.n) as u32;
+            }
+        }
+        let truth = recall(&damaged, &exact);
+        let e = estimate_recall(&x, spec.dim, &damaged, "test".to_owned()).expect("estimate");
+        assert!((e.recall - truth).abs() < 0.06, "{} vs {truth}", e.recall);
+        assert_eq!(e.sample, 512);
+        assert!(e.warning(10).is_some());
     }
 }

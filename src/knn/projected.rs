@@ -25,7 +25,7 @@ use crate::progress::Observer;
 /// Principal components searched by default.
 pub const DEFAULT_COMPONENTS: usize = 50;
 /// Items whose exact neighbours are computed to estimate the recall.
-const RECALL_SAMPLE: usize = 256;
+pub(super) const RECALL_SAMPLE: usize = 256;
 /// Below this estimated recall the search is retried once with twice the effort.
 const RETRY_BELOW: f64 = 0.95;
 

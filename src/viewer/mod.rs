@@ -163,6 +163,9 @@ pub struct ViewerOptions {
     pub zoom: Option<f32>,
     /// Point diameter in logical pixels (`--point-size`).
     pub point_size: f32,
+    /// A kNN graph given with `--knn`, used for the neighbour grid and for layouts whose k
+    /// it covers (a layout needing more neighbours computes its own graph).
+    pub graph: Option<Arc<KnnGraph>>,
 }
 
 impl Default for ViewerOptions {
@@ -191,6 +194,7 @@ impl Default for ViewerOptions {
             gpu_mem_mb: 512,
             zoom: None,
             point_size: points::PointSettings::default().size_px,
+            graph: None,
         }
     }
 }
@@ -382,7 +386,7 @@ impl Plugin for ExplorerStatePlugin {
         let store = Store {
             data: Arc::clone(&self.data),
             metric: options.metric,
-            graph: None,
+            graph: options.graph.clone(),
             dendrogram: None,
             layout: options.layout.clone(),
             layout_version: u64::from(options.layout.is_some()),
