@@ -911,3 +911,52 @@ fn a_graph_from_elsewhere_is_checked_and_used_by_layout_and_eval() {
     let got = ivt(&["eval", &x, &layout, "--knn-distances", &knn]);
     assert_eq!(got.status.code(), Some(2), "{}", text(&got.stderr));
 }
+
+#[test]
+fn ctrl_c_stops_a_computation_cleanly_with_nothing_half_written() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tmp");
+    let features = dir.path().join("x.npy");
+    write_npy_f32(&features, 300, 5);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let layout = out.join("tsne.npy");
+    // Far more iterations than could finish before the interrupt.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ivt-explore"))
+        .args([
+            "layout",
+            features.to_str().expect("utf8"),
+            "--method",
+            "tsne",
+        ])
+        .args(["--n-iter", "100000000", "--no-cache", "-o"])
+        .arg(&layout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    // Once the data is loaded the computation is under way (and the handler installed).
+    while !line.contains("loaded") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).expect("read") > 0,
+            "ended early"
+        );
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("cancelled (Ctrl+C)"), "{rest}");
+    let left: Vec<_> = std::fs::read_dir(&out).expect("ls").collect();
+    assert!(
+        left.is_empty(),
+        "nothing written, no temporary file left: {left:?}"
+    );
+}

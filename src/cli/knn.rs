@@ -101,6 +101,10 @@ impl Observer for Bar {
         self.0.set_length(total);
         self.0.set_position(done);
     }
+
+    fn cancelled(&self) -> bool {
+        super::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl Drop for Bar {

@@ -647,9 +647,38 @@ pub(crate) fn npy_output(path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Parse the command line and run it. Errors are returned to `main`, which prints them once.
+/// Set by the first Ctrl+C in a headless command; every progress observer reports it as a
+/// cancellation, so the computation unwinds through its error path: nothing half-written is
+/// left under an output's name, and temporary files are removed as they are dropped.
+pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Exit status after Ctrl+C, as shells report a process ended by SIGINT.
+pub const INTERRUPTED_EXIT: u8 = 130;
+
+/// Ctrl+C stops the computation at its next check; a second one quits at once. Not for the
+/// explorer, whose window owns the session (closing it is how it stops).
+fn stop_on_ctrl_c() {
+    let installed = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(i32::from(INTERRUPTED_EXIT));
+        }
+        eprintln!("\nstopping (Ctrl+C again to quit at once)…");
+    });
+    if let Err(e) = installed {
+        // Without it Ctrl+C still stops the process, only less tidily.
+        eprintln!("warning: cannot catch Ctrl+C ({e}); it will stop the program at once");
+    }
+}
+
 pub fn run() -> anyhow::Result<ExitCode> {
     launched();
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        None | Some(Command::Open(_)) | Some(Command::Screenshot(_))
+    ) {
+        stop_on_ctrl_c();
+    }
     match cli.command {
         None => open::run_demo(&cli.demo_view),
         Some(Command::Open(args)) => open::run(&args),
