@@ -263,7 +263,10 @@ impl Approximation {
                 "pca-rerank components={} candidates={}",
                 p.components, p.candidates
             ),
-            Self::NnDescent(p) => format!("nn-descent {p:?}"),
+            Self::NnDescent(p) => format!(
+                "nn-descent search_k={} candidates={} rounds={} delta={} seed={}",
+                p.search_k, p.max_candidates, p.max_rounds, p.delta, p.seed
+            ),
             Self::Ivf(p) => format!(
                 "ivf lists={} probes={}..{} target={} seed={}",
                 p.lists, p.probes, p.max_probes, p.target_recall, p.seed
