@@ -397,6 +397,24 @@ pub(crate) fn block_knn(
     tops
 }
 
+/// Exact k nearest neighbours of the `sample` items, in parallel blocks.
+pub(crate) fn exact_sample(
+    data: &[f32],
+    norms: &[f32],
+    dim: usize,
+    sample: &[usize],
+    k: usize,
+) -> Vec<Vec<u32>> {
+    sample
+        .par_chunks(32)
+        .flat_map_iter(|queries| {
+            block_knn(data, norms, dim, queries, k)
+                .into_iter()
+                .map(|top| top.into_parts().1)
+        })
+        .collect()
+}
+
 /// Lanes of the branch-free bound check in the scans.
 const LANES: usize = 8;
 

@@ -18,7 +18,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 use rayon::prelude::*;
 
-use super::exact::{TopK, block_knn, finish_distance, prepared, scan_row, squared_norms};
+use super::exact::{TopK, exact_sample, finish_distance, prepared, scan_row, squared_norms};
 use super::{KnnError, KnnGraph, Metric, check_k};
 use crate::progress::Observer;
 
@@ -110,14 +110,7 @@ pub fn ivf_knn(
     let index = Index::build(data, &norms, dim, lists, &probes_of, max_probes);
 
     let sample = crate::metrics::sample_items(n, RECALL_SAMPLE, params.seed ^ 0x5A3F);
-    let truth: Vec<Vec<u32>> = sample
-        .par_chunks(32)
-        .flat_map_iter(|queries| {
-            block_knn(data, &norms, dim, queries, k)
-                .into_iter()
-                .map(|top| top.into_parts().1)
-        })
-        .collect();
+    let truth = exact_sample(data, &norms, dim, &sample, k);
     // The neighbour lists, by position in the packed (cell) order.
     let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(k)).collect();
     let (mut from, mut to) = (0, params.probes.clamp(1, max_probes));

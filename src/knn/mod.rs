@@ -347,25 +347,9 @@ pub fn estimate_recall(
     let data = exact::prepared(features, dim, graph.metric)?;
     let norms = exact::squared_norms(&data, dim);
     let sample = crate::metrics::sample_items(n, RECALL_SAMPLE, 0x5A3F);
-    let hits: usize = sample
-        .par_chunks(32)
-        .map(|queries| {
-            exact::block_knn(&data, &norms, dim, queries, graph.k)
-                .into_iter()
-                .zip(queries)
-                .map(|(top, &i)| {
-                    let truth = top.into_parts().1;
-                    graph
-                        .neighbors(i)
-                        .iter()
-                        .filter(|j| truth.contains(j))
-                        .count()
-                })
-                .sum::<usize>()
-        })
-        .sum();
+    let truth = exact::exact_sample(&data, &norms, dim, &sample, graph.k);
     Ok(RecallEstimate {
-        recall: hits as f64 / (sample.len() * graph.k).max(1) as f64,
+        recall: projected::sample_recall(graph, &sample, &truth),
         sample: sample.len(),
         search,
     })

@@ -17,7 +17,7 @@
 use rayon::prelude::*;
 
 use super::exact::{
-    TopK, block_knn, dot, exact_knn, finish_distance, from_dot, prepared, squared_norms,
+    TopK, dot, exact_knn, exact_sample, finish_distance, from_dot, prepared, squared_norms,
 };
 use super::{KnnError, KnnGraph, Metric, check_k};
 use crate::progress::Observer;
@@ -160,26 +160,8 @@ fn search(
     ))
 }
 
-/// Exact k nearest neighbours of the `sample` items, in parallel blocks.
-fn exact_sample(
-    data: &[f32],
-    norms: &[f32],
-    dim: usize,
-    sample: &[usize],
-    k: usize,
-) -> Vec<Vec<u32>> {
-    sample
-        .par_chunks(32)
-        .flat_map_iter(|queries| {
-            block_knn(data, norms, dim, queries, k)
-                .into_iter()
-                .map(|top| top.into_parts().1)
-        })
-        .collect()
-}
-
 /// Mean fraction of each sampled item's true neighbours that `graph` found.
-fn sample_recall(graph: &KnnGraph, sample: &[usize], truth: &[Vec<u32>]) -> f64 {
+pub(super) fn sample_recall(graph: &KnnGraph, sample: &[usize], truth: &[Vec<u32>]) -> f64 {
     if sample.is_empty() {
         return 1.0;
     }
