@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Told how far a computation has got; asked whether to stop.
 pub trait Observer: Sync {
+    /// A new stage of the computation starts (e.g. "k-means", "probe pass 2"); the progress
+    /// that follows counts within it, so a bar can restart its count and its time estimate.
+    fn stage(&self, _name: &str) {}
     /// `done` of `total` units (rows, iterations) are finished.
     fn progress(&self, _done: u64, _total: u64) {}
     /// Whether the caller wants the computation abandoned.

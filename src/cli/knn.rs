@@ -66,8 +66,15 @@ pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A progress bar on stderr when it is a terminal; silent otherwise (logs, tests).
-pub struct Bar(ProgressBar);
+/// A progress bar on stderr when it is a terminal; silent otherwise (logs, tests). A
+/// computation in stages gets the stage's name beside the bar, and when the bar goes, one line
+/// on stderr of how long each stage took (also in logs: it says where a long run went).
+pub struct Bar {
+    bar: ProgressBar,
+    what: String,
+    /// Each stage's name and start, in order.
+    stages: std::sync::Mutex<Vec<(String, std::time::Instant)>>,
+}
 
 impl Bar {
     pub fn new(what: &str) -> Self {
@@ -87,19 +94,53 @@ impl Bar {
                 .progress_chars("=> "),
         );
         bar.set_message(what.to_owned());
-        Self(bar)
+        Self {
+            bar,
+            what: what.to_owned(),
+            stages: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
     /// Replace the text before the bar (e.g. the current loss).
     pub fn set_message(&self, what: String) {
-        self.0.set_message(what);
+        self.bar.set_message(what);
+    }
+
+    /// "k-means 1.2 s · filing 3.4 s · …" for the stages seen, or `None` before any.
+    fn stage_times(&self) -> Option<String> {
+        let stages = self.stages.lock().ok()?;
+        if stages.is_empty() {
+            return None;
+        }
+        let ends = stages
+            .iter()
+            .skip(1)
+            .map(|(_, start)| *start)
+            .chain([std::time::Instant::now()]);
+        let parts: Vec<String> = stages
+            .iter()
+            .zip(ends)
+            .map(|((name, start), end)| {
+                format!("{name} {:.1} s", end.duration_since(*start).as_secs_f64())
+            })
+            .collect();
+        Some(parts.join(" · "))
     }
 }
 
 impl Observer for Bar {
+    fn stage(&self, name: &str) {
+        if let Ok(mut stages) = self.stages.lock() {
+            stages.push((name.to_owned(), std::time::Instant::now()));
+        }
+        self.bar.set_message(format!("{}: {name}", self.what));
+        self.bar.set_length(0);
+        self.bar.reset();
+    }
+
     fn progress(&self, done: u64, total: u64) {
-        self.0.set_length(total);
-        self.0.set_position(done);
+        self.bar.set_length(total);
+        self.bar.set_position(done);
     }
 
     fn cancelled(&self) -> bool {
@@ -109,7 +150,10 @@ impl Observer for Bar {
 
 impl Drop for Bar {
     fn drop(&mut self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
+        if let Some(times) = self.stage_times() {
+            eprintln!("{}: {times}", self.what);
+        }
     }
 }
 

@@ -21,7 +21,7 @@ const LLOYD_PASSES: usize = 3;
 const ROW_BLOCK: usize = 512;
 
 /// Index of the nearest centre of every row (squared euclidean), by GEMM tiles.
-fn assign(features: &[f32], dim: usize, centres: &[f32]) -> Vec<u32> {
+pub(crate) fn assign(features: &[f32], dim: usize, centres: &[f32]) -> Vec<u32> {
     let m = centres.len() / dim;
     let centre_norms = crate::knn::exact::squared_norms(centres, dim);
     let cview = ArrayView2::from_shape((m, dim), centres)

@@ -9,7 +9,7 @@
 
 mod micro;
 
-pub(crate) use micro::update as centre_update;
+pub(crate) use micro::{assign as nearest_centre, update as centre_update};
 #[cfg(test)]
 mod tests;
 

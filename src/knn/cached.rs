@@ -79,7 +79,7 @@ pub fn graph(
     let search = if method.is_exact(features.n_items(), searched_dim) {
         "exact".to_owned()
     } else {
-        Approximation::for_data(features.n_items(), k, searched_dim).describe()
+        Approximation::for_data(k).describe()
     };
     let reduction = pca.map_or(String::new(), |p| format!(" pca={p}"));
     let params = format!(
@@ -191,7 +191,7 @@ mod tests {
             estimate.recall > 0.9 && estimate.recall <= 1.0,
             "{estimate:?}"
         );
-        assert_eq!(estimate.search, "nn-descent");
+        assert!(estimate.search.starts_with("inverted file"), "{estimate:?}");
         let again = graph(&features, &req, &cache, &()).expect("cached");
         assert!(again.computed_secs.is_none());
         assert_eq!(again.estimate, Some(estimate));

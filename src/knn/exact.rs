@@ -21,7 +21,7 @@ use crate::progress::Observer;
 
 /// Items per block: a 256 × 256 f32 tile (256 KiB) stays in a core's L2 cache while its rows
 /// and then its columns are scanned.
-const BLOCK: usize = 256;
+pub(crate) const BLOCK: usize = 256;
 /// Reference rows per GEMM call when a few queries are searched against every item
 /// ([`block_knn`]): a 256 × 512 f32 tile is 512 KiB.
 const REF_BLOCK: usize = 512;
@@ -79,13 +79,30 @@ impl TopK {
         }
     }
 
+    /// The k-th smallest distance so far (infinite while fewer than k), cutting the list back
+    /// to k first so the answer is exact, not the looser bound of the last cut.
+    pub(crate) fn kth(&mut self) -> f32 {
+        if self.k > 0 && self.pairs.len() >= self.k {
+            let (_, kth, _) = self.pairs.select_nth_unstable_by(self.k - 1, order);
+            self.worst = Some(*kth);
+            self.pairs.truncate(self.k);
+        }
+        self.bound()
+    }
+
     /// The indices of the best k so far, unordered, without consuming the list (for a
     /// recall estimate part-way through a search).
     pub(crate) fn best_indices(&self) -> Vec<u32> {
+        self.sorted().1
+    }
+
+    /// The best k (fewer if fewer were pushed), sorted by (distance, index), leaving the list
+    /// as it is.
+    pub(crate) fn sorted(&self) -> (Vec<f32>, Vec<u32>) {
         let mut pairs = self.pairs.clone();
         pairs.sort_unstable_by(order);
         pairs.truncate(self.k);
-        pairs.into_iter().map(|(_, j)| j).collect()
+        pairs.into_iter().unzip()
     }
 
     /// The best k (fewer if fewer were pushed), sorted by (distance, index).
@@ -219,7 +236,16 @@ pub fn exact_knn(
             || vec![0f32; BLOCK * BLOCK],
             |tile, (a, b, first, second)| {
                 let first = first.unwrap_or_else(|| unreachable!("a round's pairs are disjoint"));
-                pair_knn(data, &norms, dim, items(a), items(b), first, second, tile);
+                pair_knn(
+                    data,
+                    &norms,
+                    dim,
+                    items(a),
+                    items(b),
+                    first,
+                    second.map(Vec::as_mut_slice),
+                    tile,
+                );
             },
         );
         done += pairs.len() as u64;
@@ -255,14 +281,14 @@ pub fn exact_knn(
 /// One tile of the all-pairs search: the items `a` against the items `b`. Each row goes to
 /// `a`'s lists (`first`); each column to `b`'s (`second`), unless `a` and `b` are one block.
 #[allow(clippy::too_many_arguments)]
-fn pair_knn(
+pub(crate) fn pair_knn(
     data: &[f32],
     norms: &[f32],
     dim: usize,
     a: std::ops::Range<usize>,
     b: std::ops::Range<usize>,
     first: &mut [TopK],
-    second: Option<&mut Vec<TopK>>,
+    second: Option<&mut [TopK]>,
     tile: &mut [f32],
 ) {
     let (na, nb) = (a.len(), b.len());
@@ -359,16 +385,16 @@ impl RoundRobin {
     }
 }
 
-/// Squared distances of the items `queries` to every item, through GEMM tiles; returns one
-/// TopK of squared distances per query (a query is never its own neighbour).
+/// Squared distances of the items `queries` to the items `refs`, through GEMM tiles; returns
+/// one TopK of squared distances per query (a query is never its own neighbour).
 pub(crate) fn block_knn(
     data: &[f32],
     norms: &[f32],
     dim: usize,
     queries: &[usize],
+    refs: std::ops::Range<usize>,
     k: usize,
 ) -> Vec<TopK> {
-    let n = norms.len();
     let nq = queries.len();
     // The query rows, contiguous for the GEMM (a copy of 256 rows is nothing next to the
     // N × 256 products computed from it).
@@ -380,9 +406,9 @@ pub(crate) fn block_knn(
     let query_rows = ArrayView2::from_shape((nq, dim), &gathered)
         .unwrap_or_else(|_| unreachable!("nq rows of dim values by construction"));
     let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
-    let mut tile = ndarray::Array2::<f32>::zeros((nq, REF_BLOCK.min(n)));
-    for r0 in (0..n).step_by(REF_BLOCK) {
-        let r1 = (r0 + REF_BLOCK).min(n);
+    let mut tile = ndarray::Array2::<f32>::zeros((nq, REF_BLOCK.min(refs.len())));
+    for r0 in refs.clone().step_by(REF_BLOCK) {
+        let r1 = (r0 + REF_BLOCK).min(refs.end);
         let refs = ArrayView2::from_shape((r1 - r0, dim), &data[r0 * dim..r1 * dim])
             .unwrap_or_else(|_| unreachable!("slice length is rows × dim by construction"));
         let mut dots = tile.slice_mut(ndarray::s![.., ..r1 - r0]);
@@ -397,7 +423,12 @@ pub(crate) fn block_knn(
     tops
 }
 
-/// Exact k nearest neighbours of the `sample` items, in parallel blocks.
+/// Exact k nearest neighbours of the `sample` items (a few hundred).
+///
+/// The items are split among the threads, each searching all the queries in its part: the
+/// data is read once and every GEMM has the whole sample as its rows. (Splitting the queries
+/// instead read a million items' rows once per 32 queries and repacked each block for as few
+/// queries: twice the time.)
 pub(crate) fn exact_sample(
     data: &[f32],
     norms: &[f32],
@@ -405,14 +436,31 @@ pub(crate) fn exact_sample(
     sample: &[usize],
     k: usize,
 ) -> Vec<Vec<u32>> {
-    sample
-        .par_chunks(32)
-        .flat_map_iter(|queries| {
-            block_knn(data, norms, dim, queries, k)
-                .into_iter()
-                .map(|top| top.into_parts().1)
+    let n = norms.len();
+    let part = n.div_ceil(4 * rayon::current_num_threads()).max(REF_BLOCK);
+    let merged = (0..n.div_ceil(part))
+        .into_par_iter()
+        .map(|p| {
+            block_knn(
+                data,
+                norms,
+                dim,
+                sample,
+                p * part..((p + 1) * part).min(n),
+                k,
+            )
         })
-        .collect()
+        .reduce_with(|mut a, b| {
+            for (into, from) in a.iter_mut().zip(b) {
+                let (d, j) = from.into_parts();
+                for (d, j) in d.into_iter().zip(j) {
+                    into.push(d, j);
+                }
+            }
+            a
+        })
+        .unwrap_or_default();
+    merged.into_iter().map(|top| top.into_parts().1).collect()
 }
 
 /// Lanes of the branch-free bound check in the scans.

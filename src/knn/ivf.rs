@@ -5,6 +5,14 @@
 //! queries are gathered and multiplied against a probed cell's rows in one GEMM, so the
 //! arithmetic runs at the speed of the exact search's tiles.
 //!
+//! Three things keep the work near that count (each measured at 1 M × 128, benches/README.md):
+//! cells over twice the mean size are split (clustered data left the largest at 13.6× the mean,
+//! and items probe the big cells most); a cell against itself is computed as the exact search
+//! does, each tile once for both its blocks; and a probe is skipped when the cell cannot hold a
+//! nearer neighbour than the item's current k-th — the cells are Voronoi cells, so the
+//! hyperplane between the two centres bounds every distance into the probed cell. The skip is
+//! exact: it changes the time, not the result.
+//!
 //! How good a result is depends on the data (cells cut through clusters; high intrinsic
 //! dimension spreads an item's neighbours over many cells), so the search measures itself: a
 //! fixed sample of items is searched exactly, and while the sample's recall is below the
@@ -18,7 +26,9 @@
 use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 use rayon::prelude::*;
 
-use super::exact::{TopK, exact_sample, finish_distance, prepared, scan_row, squared_norms};
+use super::exact::{
+    BLOCK, TopK, exact_sample, finish_distance, pair_knn, prepared, scan_row, squared_norms,
+};
 use super::{KnnError, KnnGraph, Metric, check_k};
 use crate::progress::Observer;
 
@@ -28,8 +38,12 @@ const RECALL_SAMPLE: usize = 512;
 const TRAIN_PER_LIST: usize = 40;
 /// Lloyd iterations on the training sample.
 const KMEANS_ITERATIONS: usize = 8;
+/// Cells holding more than this many times the mean share of the training sample are split.
+const SPLIT_ABOVE: f64 = 2.0;
 /// Queries per GEMM against a probed cell: bounds the tile (256 × cell size).
 const QUERY_CHUNK: usize = 256;
+/// Probes ranked per item at first; deeper only when the passes go past them.
+const FIRST_FILING: usize = 4;
 /// Rows per GEMM when filing items under their nearest centres.
 const ASSIGN_BLOCK: usize = 1024;
 
@@ -99,23 +113,39 @@ pub fn ivf_knn(
     let data = prepared(features, dim, metric)?;
     let data: &[f32] = &data;
     let norms = squared_norms(data, dim);
-    let lists = params.lists_for(n);
+    observer.stage("k-means");
+    let centres = train(data, dim, params.lists_for(n), params.seed, observer)?;
+    let lists = centres.len() / dim;
     let max_probes = params.max_probes.clamp(1, lists);
-    let centres = train(data, dim, lists, params.seed, observer)?;
 
-    let probes_of = nearest_centres(data, dim, &centres, max_probes);
+    observer.stage("filing");
+    // Most data reaches the target within a few probes, and ranking 32 centres per item costs
+    // half as much again as the GEMM that scores them: file to a few first, deeper if needed.
+    let mut filed = max_probes.min(FIRST_FILING);
+    let mut probes_of = nearest_centres(data, &norms, dim, &centres, filed);
     if observer.cancelled() {
         return Err(KnnError::Cancelled);
     }
-    let index = Index::build(data, &norms, dim, lists, &probes_of, max_probes);
+    let index = Index::build(data, &norms, dim, &centres, &probes_of, filed);
 
+    observer.stage("recall sample");
     let sample = crate::metrics::sample_items(n, RECALL_SAMPLE, params.seed ^ 0x5A3F);
     let truth = exact_sample(data, &norms, dim, &sample, k);
     // The neighbour lists, by position in the packed (cell) order.
     let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(k)).collect();
     let (mut from, mut to) = (0, params.probes.clamp(1, max_probes));
     let estimated_recall = loop {
-        index.search(&probes_of, max_probes, from..to, &mut tops, observer)?;
+        if to > filed {
+            observer.stage("filing deeper");
+            // The same scores and order as the first filing, so the home cells stay.
+            filed = max_probes;
+            probes_of = nearest_centres(data, &norms, dim, &centres, filed);
+            if observer.cancelled() {
+                return Err(KnnError::Cancelled);
+            }
+        }
+        observer.stage(&format!("probes {}..{to}", from + 1));
+        index.search(&probes_of, filed, from..to, &mut tops, observer)?;
 
         let estimate = sample_recall(&index, &tops, &sample, &truth, k);
         if estimate >= params.target_recall || to >= max_probes {
@@ -123,24 +153,20 @@ pub fn ivf_knn(
         }
         (from, to) = (to, (to * 2).min(max_probes));
     };
+    observer.stage("output");
     let largest_list = index.largest();
     // The packed copy of the features is not needed for the output: freed before the output
     // is allocated, so the peak stays features + packed copy + lists.
-    let Index { item, .. } = index;
+    let Index { item, position, .. } = index;
     drop(probes_of);
     let mut indices = vec![0u32; n * k];
     let mut distances = vec![0f32; n * k];
-    let mut by_item: Vec<Option<TopK>> = (0..n).map(|_| None).collect();
-    for (pos, top) in tops.into_iter().enumerate() {
-        by_item[item[pos] as usize] = Some(top);
-    }
     indices
         .par_chunks_mut(k)
         .zip(distances.par_chunks_mut(k))
-        .zip(by_item)
-        .for_each(|((idx_out, dist_out), top)| {
-            let top = top.unwrap_or_else(|| unreachable!("every item has one position"));
-            let (d, j) = top.into_parts();
+        .zip(&position)
+        .for_each(|((idx_out, dist_out), &pos)| {
+            let (d, j) = tops[pos as usize].sorted();
             for ((slot_i, slot_d), (p, d2)) in idx_out
                 .iter_mut()
                 .zip(dist_out.iter_mut())
@@ -168,7 +194,15 @@ pub fn ivf_knn(
     ))
 }
 
-/// k-means centres from a seeded sample of the rows.
+/// k-means centres from a seeded sample of the rows, with every cell cut down to about the
+/// mean size.
+///
+/// Plain k-means on clustered data leaves cells of very different sizes (at 1 M items of the
+/// generator's data the largest held 13.6× the mean), and the cost of a probe is the size of
+/// the probed cell: dense regions are where items sit and where they probe, so a probe pass
+/// cost 5.5× what balanced cells would. So every cell whose share of the sample is over
+/// [`SPLIT_ABOVE`] × the mean is split by k-means on its own sample rows into parts of about
+/// the mean size. The cells grow in number, each stays about as cheap to probe.
 fn train(
     data: &[f32],
     dim: usize,
@@ -183,8 +217,43 @@ fn train(
         .flat_map(|&i| &data[i * dim..(i + 1) * dim])
         .copied()
         .collect();
-    // Start from `lists` of the sampled rows, spread by a seeded pick.
-    let starts = crate::metrics::sample_items(sample.len(), lists, seed ^ 0xC3);
+    let centres = lloyd(&rows, dim, lists, seed, observer)?;
+    let nearest = crate::cluster::nearest_centre(&rows, dim, &centres);
+    let mean = (sample.len() as f64 / lists as f64).max(1.0);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); lists];
+    for (r, &c) in nearest.iter().enumerate() {
+        members[c as usize].push(r);
+    }
+    let mut out = Vec::with_capacity(centres.len());
+    for (c, own) in members.iter().enumerate() {
+        let parts = (own.len() as f64 / mean).round() as usize;
+        // Cell numbers are u16: stop splitting rather than overflow.
+        let room = usize::from(u16::MAX) - (out.len() / dim) - (lists - c);
+        if (own.len() as f64) <= SPLIT_ABOVE * mean || room == 0 {
+            out.extend_from_slice(&centres[c * dim..(c + 1) * dim]);
+            continue;
+        }
+        let own_rows: Vec<f32> = own
+            .iter()
+            .flat_map(|&r| &rows[r * dim..(r + 1) * dim])
+            .copied()
+            .collect();
+        let parts = parts.min(room + 1);
+        out.extend(lloyd(&own_rows, dim, parts, seed ^ c as u64, observer)?);
+    }
+    Ok(out)
+}
+
+/// `m` centres by Lloyd's iterations on `rows`, started from `m` of them picked by a seeded
+/// shuffle.
+fn lloyd(
+    rows: &[f32],
+    dim: usize,
+    m: usize,
+    seed: u64,
+    observer: &dyn Observer,
+) -> Result<Vec<f32>, KnnError> {
+    let starts = crate::metrics::sample_items(rows.len() / dim, m, seed ^ 0xC3);
     let mut centres: Vec<f32> = starts
         .iter()
         .flat_map(|&i| &rows[i * dim..(i + 1) * dim])
@@ -194,38 +263,44 @@ fn train(
         if observer.cancelled() {
             return Err(KnnError::Cancelled);
         }
-        let nearest: Vec<u32> = nearest_centres(&rows, dim, &centres, 1)
-            .into_iter()
-            .map(u32::from)
-            .collect();
+        let nearest = crate::cluster::nearest_centre(rows, dim, &centres);
         // An empty cell keeps its centre: it may win rows back, and an empty cell costs
         // nothing at search time.
-        crate::cluster::centre_update(&rows, dim, &nearest, &mut centres);
+        crate::cluster::centre_update(rows, dim, &nearest, &mut centres);
     }
     Ok(centres)
 }
 
 /// The `probes` nearest centres of every row, nearest first, row-major N × probes (fewer than
-/// 2¹⁶ centres).
-fn nearest_centres(data: &[f32], dim: usize, centres: &[f32], probes: usize) -> Vec<u16> {
+/// 2¹⁶ centres). `norms` are the rows' squared norms.
+fn nearest_centres(
+    data: &[f32],
+    norms: &[f32],
+    dim: usize,
+    centres: &[f32],
+    probes: usize,
+) -> Vec<u16> {
     let m = centres.len() / dim;
     let centre_norms = squared_norms(centres, dim);
     let cview = ArrayView2::from_shape((m, dim), centres)
         .unwrap_or_else(|_| unreachable!("centres are m × dim by construction"));
     data.par_chunks(ASSIGN_BLOCK * dim)
-        .flat_map_iter(|block| {
+        .zip(norms.par_chunks(ASSIGN_BLOCK))
+        .flat_map_iter(|(block, block_norms)| {
             let rows = block.len() / dim;
             let bview = ArrayView2::from_shape((rows, dim), block)
                 .unwrap_or_else(|_| unreachable!("a block is rows × dim by construction"));
             let mut dots = ndarray::Array2::<f32>::zeros((rows, m));
             general_mat_mul(1.0, &bview, &cview.t(), 0.0, &mut dots);
             let mut out = Vec::with_capacity(rows * probes);
-            for row in dots.rows() {
-                // ‖x‖² is the same for every centre: rank by ‖c‖² − 2 x·c.
+            for (row, &norm) in dots.rows().into_iter().zip(block_norms) {
+                // The bound-checked scan of the search: most centres are farther than the
+                // `probes`-th nearest so far and cost one packed compare.
                 let mut top = TopK::new(probes);
-                for (j, (&dot, &norm)) in row.iter().zip(&centre_norms).enumerate() {
-                    top.push(norm - 2.0 * dot, j as u32);
-                }
+                let row = row
+                    .to_slice()
+                    .unwrap_or_else(|| unreachable!("an owned row-major array"));
+                scan_row(&mut top, row, &centre_norms, norm, 0, usize::MAX);
                 out.extend(top.into_parts().1.into_iter().map(|c| c as u16));
             }
             out
@@ -236,6 +311,8 @@ fn nearest_centres(data: &[f32], dim: usize, centres: &[f32], probes: usize) -> 
 /// The items packed cell by cell, so a cell's rows are one contiguous block for the GEMM.
 struct Index {
     dim: usize,
+    /// The cells' centres, lists × dim.
+    centres: Vec<f32>,
     /// Packed rows, N × dim, cell by cell.
     rows: Vec<f32>,
     norms: Vec<f32>,
@@ -252,11 +329,12 @@ impl Index {
         data: &[f32],
         norms: &[f32],
         dim: usize,
-        lists: usize,
+        centres: &[f32],
         probes_of: &[u16],
         stride: usize,
     ) -> Self {
         let n = norms.len();
+        let lists = centres.len() / dim;
         let home = |i: usize| probes_of[i * stride] as usize;
         let mut offsets = vec![0usize; lists + 1];
         for i in 0..n {
@@ -281,6 +359,7 @@ impl Index {
         let norms = item.iter().map(|&i| norms[i as usize]).collect();
         Self {
             dim,
+            centres: centres.to_vec(),
             rows,
             norms,
             item,
@@ -299,6 +378,39 @@ impl Index {
             .map(|w| w[1] - w[0])
             .max()
             .unwrap_or(0)
+    }
+
+    /// Every item of the cell `home` against every other, by the exact search's blocks: a
+    /// tile of two different blocks feeds the lists of both, so a cell costs a bit over half
+    /// of its square.
+    fn home_pass(&self, home: std::ops::Range<usize>, tops: &mut [TopK], tile: &mut Vec<f32>) {
+        tile.resize(BLOCK * BLOCK, 0.0);
+        let blocks: Vec<std::ops::Range<usize>> = (home.start..home.end)
+            .step_by(BLOCK)
+            .map(|b| b..(b + BLOCK).min(home.end))
+            .collect();
+        for (i, a) in blocks.iter().enumerate() {
+            for b in &blocks[i..] {
+                let local = |r: &std::ops::Range<usize>| r.start - home.start..r.end - home.start;
+                let (la, lb) = (local(a), local(b));
+                let (first, second) = if la == lb {
+                    (&mut tops[la], None)
+                } else {
+                    let (head, tail) = tops.split_at_mut(lb.start);
+                    (&mut head[la], Some(&mut tail[..lb.len()]))
+                };
+                pair_knn(
+                    &self.rows,
+                    &self.norms,
+                    self.dim,
+                    a.clone(),
+                    b.clone(),
+                    first,
+                    second,
+                    tile,
+                );
+            }
+        }
     }
 
     /// Offer every item the items of its probes `probes` (ranks into its nearest centres).
@@ -330,11 +442,36 @@ impl Index {
                     return Err(KnnError::Cancelled);
                 }
                 let home_range = self.cell(home);
-                // Which of this cell's items probe each cell.
+                // The home cell (probe 0) against itself, each tile once for both its blocks.
+                let mut first_probe = probes.start;
+                if first_probe == 0 {
+                    self.home_pass(home_range.clone(), cell_tops, tile);
+                    first_probe = 1;
+                }
+                // Which of this cell's items probe each cell. Cells are Voronoi cells (every
+                // item is filed under its nearest centre), so all of cell c lies beyond the
+                // hyperplane halfway between the home centre h and c, at distance
+                // (‖x − c‖² − ‖x − h‖²) / (2 ‖c − h‖) from x: an item whose k-th neighbour is
+                // already nearer than that has nothing to gain from c and does not ask.
                 let mut askers: Vec<(u32, u32)> = Vec::new();
+                let home_centre = &self.centres[home * dim..(home + 1) * dim];
                 for (local, pos) in home_range.clone().enumerate() {
                     let i = self.item[pos] as usize;
-                    for &c in &probes_of[i * stride + probes.start..i * stride + probes.end] {
+                    let x = &self.rows[pos * dim..(pos + 1) * dim];
+                    let kth = cell_tops[local].kth();
+                    let to_home = squared_distance(x, home_centre);
+                    for &c in &probes_of[i * stride + first_probe..i * stride + probes.end] {
+                        let centre =
+                            &self.centres[usize::from(c) * dim..(usize::from(c) + 1) * dim];
+                        if kth.is_finite() {
+                            let gap = squared_distance(x, centre) - to_home;
+                            let apart = squared_distance(centre, home_centre);
+                            // gap ≥ 0 (h is x's nearest centre); compare squares, with a
+                            // margin for rounding.
+                            if gap > 0.0 && gap * gap > 4.0 * apart * kth * (1.0 + 1e-3) {
+                                continue;
+                            }
+                        }
                         askers.push((u32::from(c), local as u32));
                     }
                 }
@@ -386,6 +523,10 @@ impl Index {
             },
         )
     }
+}
+
+fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// Recall@k of the current lists on the sampled items, against their exact neighbours.
@@ -460,6 +601,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn no_cell_is_far_above_the_mean_size() {
+        // Clusters of log-normal sizes: plain k-means leaves a few cells many times the mean.
+        let spec = ClusteredSpec {
+            n: 20_000,
+            dim: 16,
+            clusters: 100,
+            seed: 3,
+        };
+        let (x, _) = clustered(&spec);
+        let params = IvfParams {
+            target_recall: 0.0,
+            ..IvfParams::for_k(5)
+        };
+        let (_, report) = ivf_knn(&x, spec.dim, 5, Metric::Euclidean, &params, &()).expect("ivf");
+        let mean = spec.n as f64 / report.lists as f64;
+        assert!(
+            report.lists > 141 && (report.largest_list as f64) < 3.5 * mean,
+            "{report:?}, mean {mean}"
+        );
     }
 
     #[test]
