@@ -225,6 +225,82 @@ pub fn check_data_fits(header: &Header, available: u64, source: &Source) -> Resu
     Ok(())
 }
 
+/// A 2-D float32 array in a `.npy` file, mapped into memory rather than read: the pages come
+/// from the operating system's file cache when touched, so there is no second copy of a
+/// multi-gigabyte matrix and opening it costs nothing.
+pub struct MappedMatrix {
+    pub n_rows: usize,
+    pub n_cols: usize,
+    map: memmap2::Mmap,
+    /// Where the data starts (after the header).
+    offset: usize,
+}
+
+impl MappedMatrix {
+    pub fn as_slice(&self) -> &[f32] {
+        let bytes = &self.map[self.offset..self.offset + self.n_rows * self.n_cols * 4];
+        // Checked when mapped: the start is 4-byte aligned (the map is page-aligned and the
+        // offset a multiple of 4) and the length a multiple of 4.
+        bytemuck::try_cast_slice(bytes).unwrap_or_else(|_| unreachable!("checked when mapped"))
+    }
+}
+
+impl fmt::Debug for MappedMatrix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MappedMatrix({} × {})", self.n_rows, self.n_cols)
+    }
+}
+
+/// Map a `.npy` file whose data can be used as it lies: little-endian float32 in row order
+/// (C order, or one row or column). `Ok(None)` for any other layout, which must be read and
+/// converted ([`read_matrix_file`]).
+pub fn map_matrix_file(path: &Path) -> Result<Option<MappedMatrix>, NpyError> {
+    let source = Source::file(path);
+    let (header, mut reader) = open(path)?;
+    let [n_rows, n_cols] = match header.shape.as_slice() {
+        [n, d] => [*n, *d],
+        [n] => [*n, 1],
+        _ => return Ok(None),
+    };
+    let native_f32 = header.dtype.kind == DtypeKind::F32
+        && header.dtype.little_endian == cfg!(target_endian = "little");
+    if !native_f32 || (header.fortran_order && n_rows > 1 && n_cols > 1) {
+        return Ok(None);
+    }
+    let io_err = |e| NpyError::Io {
+        source_name: source.clone(),
+        source: e,
+    };
+    let offset = io::Seek::stream_position(&mut reader).map_err(io_err)? as usize;
+    if !offset.is_multiple_of(4) {
+        return Ok(None);
+    }
+    let file = reader.into_inner();
+    // SAFETY: the map is read-only and lives in the returned value, which owns it. What the
+    // type system cannot promise is that no other process truncates or rewrites the file
+    // while it is mapped (a truncation would fault on access); the same holds for every tool
+    // that memory-maps its input (NumPy's mmap_mode, databases). The README says not to
+    // rewrite a features file while it is open.
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
+    // `open` checked the header against the length; check the map itself, which is what is
+    // read from.
+    let needed = offset as u64 + header.data_bytes();
+    if (map.len() as u64) < needed {
+        return Err(NpyError::Truncated {
+            source_name: source,
+            expected: header.data_bytes(),
+            found: (map.len() as u64).saturating_sub(offset as u64),
+        });
+    }
+    Ok(Some(MappedMatrix {
+        n_rows,
+        n_cols,
+        map,
+        offset,
+    }))
+}
+
 /// Read a 2-D numeric `.npy` file into row-major `f32`.
 pub fn read_matrix_file(path: &Path) -> Result<Matrix, NpyError> {
     let (header, mut reader) = open(path)?;
@@ -712,7 +788,7 @@ fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Build `.npy` bytes by hand, independent of the writer under test.

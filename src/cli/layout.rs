@@ -144,11 +144,11 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
             dim: f.dim(),
             knn: graph.as_ref(),
         };
-        let bar = super::knn::Bar::new(&format!("{name} iterations"));
+        let bar = super::knn::Bar::new(name);
         let mut last_kl = None;
         let layout = layout::compute_layout(&input, &params, &bar, &mut |step| {
             if let Some(kl) = step.loss {
-                bar.set_message(format!("{name} KL {kl:.4}"));
+                bar.set_message(format!("{name}: iterations, KL {kl:.4}"));
                 last_kl = Some(kl);
             }
             ControlFlow::Continue(())

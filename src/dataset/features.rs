@@ -13,16 +13,52 @@ use crate::npy::{self, Source};
 /// Rows per parallel task in whole-matrix passes: large enough to amortise scheduling.
 const ROWS_PER_TASK: usize = 1024;
 
-/// N × D features, row-major `f32`. Constructed only through [`Features::new`], which checks
-/// the shape and that every value is finite.
-#[derive(Debug, Clone, PartialEq)]
+/// N × D features, row-major `f32`. Constructed only through [`Features::new`] (or the
+/// mapped `.npy` path of [`load_features`]), which check the shape and that every value is
+/// finite.
+#[derive(Debug, Clone)]
 pub struct Features {
     n_items: usize,
     dim: usize,
-    data: Vec<f32>,
+    data: Storage,
     /// The element type in the file, before conversion (e.g. "float64").
     stored_dtype: String,
     source: PathBuf,
+}
+
+/// Where the values live: in memory of our own, or in a mapped float32 `.npy` file.
+#[derive(Clone)]
+enum Storage {
+    Owned(Vec<f32>),
+    Mapped(std::sync::Arc<npy::MappedMatrix>),
+}
+
+impl Storage {
+    fn as_slice(&self) -> &[f32] {
+        match self {
+            Self::Owned(v) => v,
+            Self::Mapped(m) => m.as_slice(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Owned(v) => write!(f, "{} values", v.len()),
+            Self::Mapped(m) => write!(f, "{m:?}"),
+        }
+    }
+}
+
+impl PartialEq for Features {
+    fn eq(&self, other: &Self) -> bool {
+        self.n_items == other.n_items
+            && self.dim == other.dim
+            && self.stored_dtype == other.stored_dtype
+            && self.source == other.source
+            && self.as_slice() == other.as_slice()
+    }
 }
 
 impl Features {
@@ -33,6 +69,37 @@ impl Features {
         data: Vec<f32>,
         stored_dtype: impl Into<String>,
         source: impl Into<PathBuf>,
+        source_name: &str,
+    ) -> Result<Self, DatasetError> {
+        debug_assert_eq!(data.len(), n_items * dim);
+        Self::checked(
+            n_items,
+            dim,
+            Storage::Owned(data),
+            stored_dtype.into(),
+            source.into(),
+            source_name,
+        )
+    }
+
+    /// A mapped float32 `.npy` file, checked as [`Features::new`] checks.
+    fn mapped(matrix: npy::MappedMatrix, path: &Path) -> Result<Self, DatasetError> {
+        Self::checked(
+            matrix.n_rows,
+            matrix.n_cols,
+            Storage::Mapped(std::sync::Arc::new(matrix)),
+            "float32".to_owned(),
+            path.to_owned(),
+            &path.display().to_string(),
+        )
+    }
+
+    fn checked(
+        n_items: usize,
+        dim: usize,
+        data: Storage,
+        stored_dtype: String,
+        source: PathBuf,
         source_name: &str,
     ) -> Result<Self, DatasetError> {
         if n_items == 0 {
@@ -47,15 +114,19 @@ impl Features {
                 what: "columns (feature dimensions)",
             });
         }
-        debug_assert_eq!(data.len(), n_items * dim);
-        check_finite(&data, dim, source_name)?;
+        check_finite(data.as_slice(), dim, source_name)?;
         Ok(Self {
             n_items,
             dim,
             data,
-            stored_dtype: stored_dtype.into(),
-            source: source.into(),
+            stored_dtype,
+            source,
         })
+    }
+
+    /// Whether the values are read from a mapped file rather than held in memory.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.data, Storage::Mapped(_))
     }
 
     pub fn n_items(&self) -> usize {
@@ -67,11 +138,11 @@ impl Features {
     }
 
     pub fn as_slice(&self) -> &[f32] {
-        &self.data
+        self.data.as_slice()
     }
 
     pub fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * self.dim..(i + 1) * self.dim]
+        &self.as_slice()[i * self.dim..(i + 1) * self.dim]
     }
 
     pub fn stored_dtype(&self) -> &str {
@@ -86,7 +157,7 @@ impl Features {
     pub fn stats(&self) -> FeatureStats {
         let dim = self.dim;
         let partials = self
-            .data
+            .as_slice()
             .par_chunks(ROWS_PER_TASK * dim)
             .map(|block| {
                 let mut p = Partial::new(dim);
@@ -121,7 +192,7 @@ impl Features {
 
     /// Bytes held by the matrix.
     pub fn size_bytes(&self) -> usize {
-        self.data.len() * std::mem::size_of::<f32>()
+        std::mem::size_of_val(self.as_slice())
     }
 }
 
@@ -314,6 +385,9 @@ pub fn load_features(path: &Path, npz_key: Option<&str>) -> Result<Features, Dat
     }
     match format {
         Format::Npy => {
+            if let Some(mapped) = npy::map_matrix_file(path)? {
+                return Features::mapped(mapped, path);
+            }
             let m = npy::read_matrix_file(path)?;
             Features::new(
                 m.n_rows,
@@ -516,5 +590,60 @@ mod tests {
             }
             other => panic!("unexpected {other}"),
         }
+    }
+
+    #[test]
+    fn float32_npy_is_mapped_other_layouts_are_read() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let values: Vec<f32> = (0..12).map(|v| v as f32 * 0.5).collect();
+        let f32_path = dir.path().join("x.npy");
+        npy::write(&f32_path, &[4, 3], &values).expect("write");
+        let mapped = load_features(&f32_path, None).expect("load");
+        assert!(mapped.is_mapped());
+        assert_eq!((mapped.n_items(), mapped.dim()), (4, 3));
+        assert_eq!(mapped.as_slice(), &values[..]);
+        assert_eq!(mapped.row(2), &values[6..9]);
+        assert_eq!(mapped.stored_dtype(), "float32");
+        // A clone shares the map and compares equal to the same values held in memory.
+        let owned = Features::new(4, 3, values.clone(), "float32", &f32_path, "x").expect("new");
+        assert_eq!(mapped.clone(), owned);
+
+        // float64 is converted, not mapped; its values are the same.
+        let wide: Vec<u8> = values
+            .iter()
+            .flat_map(|&v| f64::from(v).to_le_bytes())
+            .collect();
+        let f64_path = dir.path().join("y.npy");
+        std::fs::write(
+            &f64_path,
+            npy::tests::npy_bytes("<f8", false, "(4, 3)", &wide),
+        )
+        .expect("write");
+        let read = load_features(&f64_path, None).expect("load");
+        assert!(!read.is_mapped());
+        assert_eq!(read.as_slice(), &values[..]);
+
+        // A mapped file is checked as a read one is: non-finite values and emptiness.
+        let bad: Vec<f32> = vec![1.0, f32::NAN, 2.0, 3.0];
+        let bad_path = dir.path().join("bad.npy");
+        npy::write(&bad_path, &[2, 2], &bad).expect("write");
+        let err = load_features(&bad_path, None).expect_err("nan");
+        assert!(
+            matches!(err, DatasetError::NonFinite { row: 0, col: 1, .. }),
+            "{err}"
+        );
+        let empty_path = dir.path().join("empty.npy");
+        npy::write(&empty_path, &[0, 3], &[] as &[f32]).expect("write");
+        assert!(matches!(
+            load_features(&empty_path, None),
+            Err(DatasetError::Empty { .. })
+        ));
+
+        // A file cut short after its header is refused before anything is mapped or read.
+        let bytes = std::fs::read(&f32_path).expect("read");
+        let cut_path = dir.path().join("cut.npy");
+        std::fs::write(&cut_path, &bytes[..bytes.len() - 8]).expect("write");
+        let err = load_features(&cut_path, None).expect_err("truncated");
+        assert!(err.to_string().contains("cut.npy"), "{err}");
     }
 }

@@ -205,13 +205,16 @@ pub fn compute_layout(
             } else {
                 g
             };
+            observer.stage("affinities");
             let affinities = affinity::tsne_affinities(g, p.perplexity());
             let mut init = if input.dim >= dims {
+                observer.stage("PCA start");
                 pca_init()?
             } else {
                 tsne::random_init(n, dims, p.seed())
             };
             tsne::scale_init(&mut init, dims);
+            observer.stage("iterations");
             tsne::optimize(&affinities, init, p, observer, |s| {
                 on_step(&LayoutStep {
                     iter: s.iter,
@@ -230,14 +233,20 @@ pub fn compute_layout(
             } else {
                 g
             };
+            observer.stage("affinities");
             let weights = affinity::umap_affinities(g);
             // umap-learn's start: spectral, or PCA where the graph falls apart (umap-learn
             // lays out each component separately; PCA keeps them where the features put them).
+            observer.stage("spectral start");
             let mut init = match spectral::spectral_init(&weights, dims, p.seed) {
                 Some(y) => y,
-                None => pca_init()?,
+                None => {
+                    observer.stage("PCA start (graph not connected)");
+                    pca_init()?
+                }
             };
             umap::scale_init(&mut init, dims, p.seed);
+            observer.stage("epochs");
             let total = p.n_epochs(n);
             let mut cancelled = false;
             umap::optimize(&weights, &mut init, p, |epoch, coords| {
