@@ -11,6 +11,10 @@ use super::EvalArgs;
 
 /// The subsample seed: fixed so repeated evaluations score the same items.
 const SAMPLE_SEED: u64 = 0;
+/// Items whose neighbours are compared when the data set is too large for the exact graph
+/// (kNN preservation and accuracy then cost |sample| · N · D, not N² · D: at a million items
+/// the whole exact graph would take hours).
+const NEIGHBOUR_SAMPLE: usize = 5000;
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let data = super::info::load_timed(&args.input.spec(Some(args.data.clone())))?;
@@ -39,18 +43,51 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let k = args.n_neighbors;
-    let request = super::knn::Request {
-        k,
-        metric: Metric::Euclidean,
-        method: Method::Exact,
-        pca: None,
+    let labels = data.classes.as_ref().map(|c| &c.labels.codes[..]);
+    let given = super::knn::imported(&args.graph, &data.features, Metric::Euclidean)?;
+    let whole = given.is_some()
+        || (Method::Auto {
+            max_exact_work: knn::DEFAULT_MAX_EXACT_WORK,
+        })
+        .is_exact(n, data.features.dim());
+    let (preservation, accuracy, neighbour_points) = if whole {
+        let request = super::knn::Request {
+            k,
+            metric: Metric::Euclidean,
+            method: Method::Exact,
+            pca: None,
+        };
+        let original = match given {
+            Some(g) => super::knn::enough(&g, k, "--n-neighbors")?,
+            None => super::knn::graph(&data.features, &request, &args.cache.cache())?,
+        };
+        let in_layout = knn::exact_knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())
+            .context("cannot compute the layout's neighbours")?;
+        (
+            metrics::knn_preservation(&original, &in_layout, k),
+            labels.map(|l| metrics::knn_accuracy(&in_layout, l, k)),
+            n,
+        )
+    } else {
+        let sample = metrics::sample_items(n, NEIGHBOUR_SAMPLE, SAMPLE_SEED);
+        let features = &data.features;
+        let original = knn::exact_neighbours_of(
+            features.as_slice(),
+            features.dim(),
+            &sample,
+            k,
+            Metric::Euclidean,
+        )
+        .context("cannot compute the sampled items' neighbours")?;
+        let in_layout =
+            knn::exact_neighbours_of(&layout.data, layout.n_cols, &sample, k, Metric::Euclidean)
+                .context("cannot compute the layout's neighbours")?;
+        (
+            metrics::sampled_knn_preservation(&original, &in_layout, k),
+            labels.map(|l| metrics::sampled_knn_accuracy(&sample, &in_layout, l, k)),
+            sample.len(),
+        )
     };
-    let original = match super::knn::imported(&args.graph, &data.features, Metric::Euclidean)? {
-        Some(g) => super::knn::enough(&g, k, "--n-neighbors")?,
-        None => super::knn::graph(&data.features, &request, &args.cache.cache())?,
-    };
-    let in_layout = knn::exact_knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())
-        .context("cannot compute the layout's neighbours")?;
     let subset = (args.tw_sample > 0 && n > args.tw_sample)
         .then(|| metrics::sample_items(n, args.tw_sample, SAMPLE_SEED));
     let tw = metrics::trustworthiness(
@@ -61,11 +98,6 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         k,
         subset.as_deref(),
     );
-    let preservation = metrics::knn_preservation(&original, &in_layout, k);
-    let accuracy = data
-        .classes
-        .as_ref()
-        .map(|c| metrics::knn_accuracy(&in_layout, &c.labels.codes, k));
     let tw_points = subset.as_ref().map_or(n, Vec::len);
     if args.json {
         let value = serde_json::json!({
@@ -75,13 +107,19 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             "tw_points": tw_points,
             "knn_preservation": preservation,
             "knn_accuracy": accuracy,
+            "neighbour_points": neighbour_points,
         });
         println!("{value}");
     } else {
         println!("trustworthiness({k})   {tw:.5}   (over {tw_points} items)");
-        println!("knn_preservation({k})  {preservation:.5}");
+        let over = if neighbour_points < n {
+            format!("   (over {neighbour_points} items: too many for the exact graph)")
+        } else {
+            String::new()
+        };
+        println!("knn_preservation({k})  {preservation:.5}{over}");
         match accuracy {
-            Some(a) => println!("knn_accuracy({k})      {a:.5}"),
+            Some(a) => println!("knn_accuracy({k})      {a:.5}{over}"),
             None => println!("knn_accuracy({k})      - (no labels: pass --labels)"),
         }
     }

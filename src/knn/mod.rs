@@ -180,6 +180,23 @@ pub fn neighbor_overlap(a: &KnnGraph, b: &KnnGraph, k: usize) -> f64 {
     hits as f64 / (n * k) as f64
 }
 
+/// The exact `k` nearest neighbours (the item itself excluded) of a few `items`, as item
+/// lists sorted by distance: what a metric computed on a sample needs, at the cost of
+/// |items| · N · D instead of the whole graph's N² · D.
+pub fn exact_neighbours_of(
+    features: &[f32],
+    dim: usize,
+    items: &[usize],
+    k: usize,
+    metric: Metric,
+) -> Result<Vec<Vec<u32>>, KnnError> {
+    let n = features.len() / dim.max(1);
+    check_k(k, n)?;
+    let data = exact::prepared(features, dim, metric)?;
+    let norms = exact::squared_norms(&data, dim);
+    Ok(exact::exact_sample(&data, &norms, dim, items, k))
+}
+
 /// Check `k` against the item count.
 fn check_k(k: usize, n_items: usize) -> Result<(), KnnError> {
     if k == 0 {

@@ -101,22 +101,60 @@ pub fn knn_accuracy(layout: &KnnGraph, labels: &[u32], k: usize) -> f64 {
     let n_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
     let correct = (0..n)
         .into_par_iter()
-        .filter(|&i| {
-            let mut votes = vec![0u32; n_classes];
-            for &j in &layout.neighbors(i)[..k] {
-                votes[labels[j as usize] as usize] += 1;
-            }
-            // max_by_key returns the last maximum; iterate in reverse so ties give the lowest.
-            let predicted = votes
-                .iter()
-                .enumerate()
-                .rev()
-                .max_by_key(|&(_, v)| *v)
-                .map_or(0, |(c, _)| c);
-            predicted == labels[i] as usize
-        })
+        .filter(|&i| vote(&layout.neighbors(i)[..k], labels, n_classes) == labels[i] as usize)
         .count();
     correct as f64 / n as f64
+}
+
+/// The majority label of `neighbours` (ties go to the lower label code).
+fn vote(neighbours: &[u32], labels: &[u32], n_classes: usize) -> usize {
+    let mut votes = vec![0u32; n_classes];
+    for &j in neighbours {
+        votes[labels[j as usize] as usize] += 1;
+    }
+    // max_by_key returns the last maximum; iterate in reverse so ties give the lowest.
+    votes
+        .iter()
+        .enumerate()
+        .rev()
+        .max_by_key(|&(_, v)| *v)
+        .map_or(0, |(c, _)| c)
+}
+
+/// [`knn_preservation`] over a sample of items: `original[s]` and `layout[s]` are sample item
+/// s's neighbours in the two spaces (sorted, at least `k` each).
+pub fn sampled_knn_preservation(original: &[Vec<u32>], layout: &[Vec<u32>], k: usize) -> f64 {
+    let hits: usize = original
+        .iter()
+        .zip(layout)
+        .map(|(truth, got)| {
+            let truth = &truth[..k.min(truth.len())];
+            got.iter().take(k).filter(|j| truth.contains(j)).count()
+        })
+        .sum();
+    let total = original.len() * k;
+    if total == 0 {
+        1.0
+    } else {
+        hits as f64 / total as f64
+    }
+}
+
+/// [`knn_accuracy`] over a sample of `items`, `layout[s]` being item `items[s]`'s layout
+/// neighbours.
+pub fn sampled_knn_accuracy(items: &[usize], layout: &[Vec<u32>], labels: &[u32], k: usize) -> f64 {
+    if items.is_empty() {
+        return 0.0;
+    }
+    let n_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+    let correct = items
+        .iter()
+        .zip(layout)
+        .filter(|(i, got)| {
+            vote(&got[..k.min(got.len())], labels, n_classes) == labels[**i] as usize
+        })
+        .count();
+    correct as f64 / items.len() as f64
 }
 
 /// `m` distinct items out of `n`, sorted, from a fixed seed (splitmix64 + partial
@@ -182,6 +220,37 @@ mod tests {
         let labels = [0, 0, 0, 1, 1, 1];
         // In X: item 0 votes {0,0} ✓, 1 {0,0} ✓, 2 {0,1} tie → 0 ✓, 3 {0,1} → 0 ✗, 4 {1,1} ✓, 5 {1,1} ✓.
         assert!((knn_accuracy(&g, &labels, 2) - 5.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sampled_scores_match_the_whole_graph_ones_on_their_items() {
+        let x = line(6);
+        let mut y = x.clone();
+        y.swap(0, 5);
+        let labels = [0, 0, 0, 1, 1, 1];
+        let g = exact_knn(&x, 1, 2, Metric::Euclidean, &()).expect("knn");
+        let h = exact_knn(&y, 1, 2, Metric::Euclidean, &()).expect("knn");
+        let all: Vec<usize> = (0..6).collect();
+        let near_x = crate::knn::exact_neighbours_of(&x, 1, &all, 2, Metric::Euclidean).expect("x");
+        let near_y = crate::knn::exact_neighbours_of(&y, 1, &all, 2, Metric::Euclidean).expect("y");
+        assert_eq!(near_x[4], g.neighbors(4));
+        assert_eq!(sampled_knn_preservation(&near_x, &near_y, 2), 0.5);
+        assert_eq!(
+            sampled_knn_accuracy(&all, &near_x, &labels, 2),
+            knn_accuracy(&g, &labels, 2)
+        );
+        // On items 0 and 5 only: overlaps 0 and 0; in Y item 0 votes {1, 1} ✗, 5 votes {0, 0} ✗.
+        let ends = [0, 5];
+        let (ex, ey) = (
+            crate::knn::exact_neighbours_of(&x, 1, &ends, 2, Metric::Euclidean).expect("x"),
+            crate::knn::exact_neighbours_of(&y, 1, &ends, 2, Metric::Euclidean).expect("y"),
+        );
+        assert_eq!(sampled_knn_preservation(&ex, &ey, 2), 0.0);
+        assert_eq!(sampled_knn_accuracy(&ends, &ey, &labels, 2), 0.0);
+        assert_eq!(
+            knn_preservation(&g, &h, 2),
+            sampled_knn_preservation(&near_x, &near_y, 2)
+        );
     }
 
     #[test]
