@@ -418,15 +418,15 @@ mod tests {
         }
         let combine = |a: f32, b: f32| 2.0 * a + b;
         let csr = Csr::symmetrised(&rows, combine);
-        for i in 0..n {
+        for (i, forward) in dense.iter().enumerate() {
             let (cols, vals) = csr.row(i);
             assert!(
                 cols.windows(2).all(|w| w[0] < w[1]),
                 "row {i} sorted: {cols:?}"
             );
             let expected: Vec<(u32, f32)> = (0..n)
-                .filter(|&j| dense[i][j] != 0.0 || dense[j][i] != 0.0)
-                .map(|j| (j as u32, combine(dense[i][j], dense[j][i])))
+                .filter(|&j| forward[j] != 0.0 || dense[j][i] != 0.0)
+                .map(|j| (j as u32, combine(forward[j], dense[j][i])))
                 .collect();
             let got: Vec<(u32, f32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
             assert_eq!(
