@@ -70,7 +70,7 @@ impl TopK {
     /// Keep the best k (unordered: a selection, not a sort) and take the k-th as the new
     /// bound once there are k.
     fn cut(&mut self) {
-        if self.pairs.len() > self.k && self.k > 0 {
+        if self.pairs.len() >= self.k && self.k > 0 {
             let (_, kth, _) = self.pairs.select_nth_unstable_by(self.k - 1, order);
             self.worst = Some(*kth);
             self.pairs.truncate(self.k);
@@ -82,11 +82,7 @@ impl TopK {
     /// The k-th smallest distance so far (infinite while fewer than k), cutting the list back
     /// to k first so the answer is exact, not the looser bound of the last cut.
     pub(crate) fn kth(&mut self) -> f32 {
-        if self.k > 0 && self.pairs.len() >= self.k {
-            let (_, kth, _) = self.pairs.select_nth_unstable_by(self.k - 1, order);
-            self.worst = Some(*kth);
-            self.pairs.truncate(self.k);
-        }
+        self.cut();
         self.bound()
     }
 

@@ -537,21 +537,17 @@ fn sample_recall(
     truth: &[Vec<u32>],
     k: usize,
 ) -> f64 {
-    if sample.is_empty() {
-        return 1.0;
-    }
-    let hits: usize = sample
+    let found: Vec<Vec<u32>> = sample
         .iter()
-        .zip(truth)
-        .map(|(&i, t)| {
+        .map(|&i| {
             tops[index.position[i] as usize]
                 .best_indices()
                 .into_iter()
-                .filter(|&p| t.contains(&index.item[p as usize]))
-                .count()
+                .map(|p| index.item[p as usize])
+                .collect()
         })
-        .sum();
-    hits as f64 / (sample.len() * k) as f64
+        .collect();
+    super::sampled_overlap(truth, &found, k)
 }
 
 #[cfg(test)]

@@ -180,6 +180,26 @@ pub fn neighbor_overlap(a: &KnnGraph, b: &KnnGraph, k: usize) -> f64 {
     hits as f64 / (n * k) as f64
 }
 
+/// Mean fraction of the first `k` of each `truth` list found among the first `k` of the
+/// matching `found` list: the recall of a sample's neighbour lists against its exact ones (and
+/// kNN preservation on a sample). 1 for an empty sample.
+pub fn sampled_overlap(truth: &[Vec<u32>], found: &[Vec<u32>], k: usize) -> f64 {
+    let hits: usize = truth
+        .iter()
+        .zip(found)
+        .map(|(t, f)| {
+            let t = &t[..k.min(t.len())];
+            f.iter().take(k).filter(|j| t.contains(j)).count()
+        })
+        .sum();
+    let total = truth.len() * k;
+    if total == 0 {
+        1.0
+    } else {
+        hits as f64 / total as f64
+    }
+}
+
 /// The exact `k` nearest neighbours (the item itself excluded) of a few `items`, as item
 /// lists sorted by distance: what a metric computed on a sample needs, at the cost of
 /// |items| · N · D instead of the whole graph's N² · D.

@@ -162,15 +162,11 @@ fn search(
 
 /// Mean fraction of each sampled item's true neighbours that `graph` found.
 pub(super) fn sample_recall(graph: &KnnGraph, sample: &[usize], truth: &[Vec<u32>]) -> f64 {
-    if sample.is_empty() {
-        return 1.0;
-    }
-    let hits: usize = sample
+    let found: Vec<Vec<u32>> = sample
         .iter()
-        .zip(truth)
-        .map(|(&i, t)| graph.neighbors(i).iter().filter(|j| t.contains(j)).count())
-        .sum();
-    hits as f64 / (sample.len() * graph.k) as f64
+        .map(|&i| graph.neighbors(i).to_vec())
+        .collect();
+    super::sampled_overlap(truth, &found, graph.k)
 }
 
 #[cfg(test)]

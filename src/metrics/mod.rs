@@ -124,20 +124,7 @@ fn vote(neighbours: &[u32], labels: &[u32], n_classes: usize) -> usize {
 /// [`knn_preservation`] over a sample of items: `original[s]` and `layout[s]` are sample item
 /// s's neighbours in the two spaces (sorted, at least `k` each).
 pub fn sampled_knn_preservation(original: &[Vec<u32>], layout: &[Vec<u32>], k: usize) -> f64 {
-    let hits: usize = original
-        .iter()
-        .zip(layout)
-        .map(|(truth, got)| {
-            let truth = &truth[..k.min(truth.len())];
-            got.iter().take(k).filter(|j| truth.contains(j)).count()
-        })
-        .sum();
-    let total = original.len() * k;
-    if total == 0 {
-        1.0
-    } else {
-        hits as f64 / total as f64
-    }
+    crate::knn::sampled_overlap(original, layout, k)
 }
 
 /// [`knn_accuracy`] over a sample of `items`, `layout[s]` being item `items[s]`'s layout
