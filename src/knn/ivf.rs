@@ -151,7 +151,9 @@ pub fn ivf_knn(
         if estimate >= params.target_recall || to >= max_probes {
             break estimate;
         }
-        (from, to) = (to, (to * 2).min(max_probes));
+        // Half again each pass: a pass searches only its new cells, so a finer step costs
+        // little and stops nearer the target (Fashion-MNIST 70k: 6 probes, not 8).
+        (from, to) = (to, (to + (to / 2).max(1)).min(max_probes));
     };
     observer.stage("output");
     let largest_list = index.largest();
