@@ -317,6 +317,10 @@ pub struct ViewArgs {
     /// Measure this many frames once the map is ready, print mean/p95 frame time, and exit.
     #[arg(long, value_name = "N")]
     bench_frames: Option<u32>,
+    /// With --bench-frames: move the camera every timed frame (a pan in 2D, an orbit in 3D),
+    /// to measure what a moving view costs against a still one.
+    #[arg(long, requires = "bench_frames")]
+    bench_pan: bool,
     /// Window size in logical pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
     size: (u32, u32),

@@ -112,6 +112,7 @@ fn show(
         cache: view.cache.cache(),
         screenshot: screenshot.map(|path| ScreenshotRequest { path }),
         bench_frames: view.bench_frames,
+        bench_pan: view.bench_pan,
         window_size: view.size,
         layout,
         launched: super::launched(),

@@ -5,7 +5,8 @@
 //! - `ivt-explore screenshot` renders until the view is ready — layout finished, neighbour
 //!   images decoded, and enough frames for the shaders (compiled asynchronously) to be in
 //!   use — then saves the PNG (atomically) and exits.
-//! - `--bench-frames N` measures N frames once ready and prints mean and p95 frame times.
+//! - `--bench-frames N` measures N frames once ready and prints mean and p95 frame times;
+//!   with `--bench-pan` the camera moves every timed frame (the per-move work is measured).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,6 +36,7 @@ pub enum CaptureOutcome {
 pub struct CapturePlugin {
     pub screenshot: Option<ScreenshotRequest>,
     pub bench_frames: Option<u32>,
+    pub bench_pan: bool,
 }
 
 #[derive(Resource)]
@@ -50,6 +52,14 @@ struct FrameBench {
     frames: u32,
     settled: u32,
     samples_ms: Vec<f64>,
+    pan: bool,
+}
+
+impl FrameBench {
+    /// Frames are being timed (settled, not yet all measured).
+    fn timing(&self) -> bool {
+        self.settled > SETTLE_FRAMES && self.samples_ms.len() < self.frames as usize
+    }
 }
 
 impl Plugin for CapturePlugin {
@@ -73,8 +83,13 @@ impl Plugin for CapturePlugin {
                 frames: frames.max(1),
                 settled: 0,
                 samples_ms: Vec::new(),
+                pan: self.bench_pan,
             })
             .add_systems(Last, bench_frames);
+            if self.bench_pan {
+                // Before the views' own systems, so this frame's work sees the move.
+                app.add_systems(PreUpdate, pan_for_bench);
+            }
         }
     }
 }
@@ -234,11 +249,12 @@ fn bench_frames(
     if bench.samples_ms.len() >= bench.frames as usize {
         return;
     }
-    if !ready.ready() {
-        return;
-    }
-    bench.settled += 1;
+    // Ready before timing starts; after that every frame counts (a moving view is never idle:
+    // thumbnails stream in behind it).
     if bench.settled <= SETTLE_FRAMES {
+        if ready.ready() {
+            bench.settled += 1;
+        }
         return;
     }
     bench.samples_ms.push(time.delta_secs_f64() * 1000.0);
@@ -246,14 +262,48 @@ fn bench_frames(
         let (mean, p95) = frame_stats(&bench.samples_ms);
         let n = ready.store.layout.as_ref().map_or(0, |l| l.n_items());
         println!(
-            "frames {} points {n} thumbnails {} ({:.1} px, {} MB of GPU textures) mean {mean:.2} ms p95 {p95:.2} ms ({:.1} fps)",
+            "frames {}{} points {n} thumbnails {} ({:.1} px, {} MB of GPU textures) mean {mean:.2} ms p95 {p95:.2} ms ({:.1} fps)",
             bench.samples_ms.len(),
+            if bench.pan { " (panning)" } else { "" },
             ready.mosaic.drawn_count,
             ready.mosaic.side_px,
             ready.mosaic.gpu_bytes() >> 20,
             1000.0 / mean.max(1e-9)
         );
         exit.write(AppExit::Success);
+    }
+}
+
+/// Pixels the 2D view moves per timed frame, and frames before it turns back (so it stays
+/// over the data: a sweep of ±250 px).
+const PAN_PX: f32 = 20.0;
+const PAN_TURN: usize = 25;
+/// Radians the 3D views turn per timed frame.
+const ORBIT_STEP: f32 = 0.01;
+
+/// `--bench-pan`: move the active camera as a user dragging the map would, once per timed frame.
+fn pan_for_bench(
+    bench: Res<FrameBench>,
+    mut flat: Query<(&Camera, &mut Transform, &Projection), With<super::camera::View2d>>,
+    mut orbit: Query<(&Camera, &mut bevy_panorbit_camera::PanOrbitCamera)>,
+) {
+    if !bench.timing() {
+        return;
+    }
+    let sign = if (bench.samples_ms.len() / PAN_TURN).is_multiple_of(2) {
+        1.0
+    } else {
+        -1.0
+    };
+    for (camera, mut transform, projection) in &mut flat {
+        if let (true, Projection::Orthographic(ortho)) = (camera.is_active, projection) {
+            transform.translation.x += sign * PAN_PX * ortho.scale;
+        }
+    }
+    for (camera, mut orbit) in &mut orbit {
+        if camera.is_active {
+            orbit.target_yaw += sign * ORBIT_STEP;
+        }
     }
 }
 
@@ -269,5 +319,56 @@ mod tests {
         assert_eq!(p95, 95.0);
         assert_eq!(frame_stats(&[]), (0.0, 0.0));
         assert_eq!(frame_stats(&[7.0]), (7.0, 7.0));
+    }
+
+    #[test]
+    fn bench_pan_moves_the_active_2d_camera_only_while_timing() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .insert_resource(FrameBench {
+                frames: 100,
+                settled: 0,
+                samples_ms: Vec::new(),
+                pan: true,
+            })
+            .add_systems(Update, pan_for_bench);
+        let mut ortho = OrthographicProjection::default_2d();
+        ortho.scale = 0.5;
+        let cam = app
+            .world_mut()
+            .spawn((
+                Camera::default(),
+                Projection::Orthographic(ortho),
+                Transform::default(),
+                super::super::camera::View2d,
+            ))
+            .id();
+        let x = |app: &App| {
+            app.world()
+                .get::<Transform>(cam)
+                .expect("camera")
+                .translation
+                .x
+        };
+        // Settling: the view stays.
+        app.update();
+        assert_eq!(x(&app), 0.0);
+        // Timing: 20 px of 0.5 world units each, one way and then back.
+        app.world_mut().resource_mut::<FrameBench>().settled = SETTLE_FRAMES + 1;
+        app.update();
+        assert_eq!(x(&app), PAN_PX * 0.5);
+        app.world_mut()
+            .resource_mut::<FrameBench>()
+            .samples_ms
+            .resize(PAN_TURN, 1.0);
+        app.update();
+        assert_eq!(x(&app), 0.0);
+        // All frames measured: still again.
+        app.world_mut()
+            .resource_mut::<FrameBench>()
+            .samples_ms
+            .resize(100, 1.0);
+        app.update();
+        assert_eq!(x(&app), 0.0);
     }
 }

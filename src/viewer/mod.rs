@@ -9,6 +9,7 @@
 //! - [`layout_job`]: kNN graph and layout computed in the background, cached, animated;
 //! - [`clusters`]: the dendrogram computed in the background on first use, cut live;
 //! - [`mosaic`]: every point an image: thumbnails streamed into GPU texture arrays;
+//! - [`spatial`]: a grid over the layout, so the mosaic's per-move work scales with the view;
 //! - [`thumbs`]: images decoded off the main thread into an LRU of egui textures (panels);
 //! - [`ui`]: egui panels (colouring and legend, layout controls, neighbour grid, help);
 //! - [`capture`]: screenshots (`P`, the `screenshot` command) and `--bench-frames`.
@@ -27,6 +28,7 @@ pub mod mosaic;
 pub mod neighbors;
 pub mod picking;
 pub mod points;
+pub mod spatial;
 pub mod splat;
 pub mod thumbs;
 pub mod ui;
@@ -139,6 +141,8 @@ pub struct ViewerOptions {
     pub screenshot: Option<ScreenshotRequest>,
     /// Measure this many frames once the layout is ready, print mean/p95 frame ms, exit.
     pub bench_frames: Option<u32>,
+    /// `--bench-pan`: the camera moves every timed frame.
+    pub bench_pan: bool,
     /// Window size in logical pixels.
     pub window_size: (u32, u32),
     /// A layout to show instead of computing one at start (`--layout FILE.npy`).
@@ -181,6 +185,7 @@ impl Default for ViewerOptions {
             cache: Cache::disabled(),
             screenshot: None,
             bench_frames: None,
+            bench_pan: false,
             window_size: (1600, 900),
             layout: None,
             launched: std::time::Instant::now(),
@@ -633,6 +638,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             capture::CapturePlugin {
                 screenshot: options.screenshot.clone(),
                 bench_frames: options.bench_frames,
+                bench_pan: options.bench_pan,
             },
         ));
     // How the app ended matters only for a headless capture, which records its outcome.

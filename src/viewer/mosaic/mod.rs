@@ -46,6 +46,7 @@ use bevy_egui::input::egui_wants_any_keyboard_input;
 use super::camera::{Bounds, PlotCamera};
 use super::colors::Rgba8;
 use super::points::ATTRIBUTE_RGBA8;
+use super::spatial::{SpatialGrid, ThumbView};
 use super::{ColorState, Store};
 use crate::dataset::{Images, ItemId};
 use crate::progress::SharedProgress;
@@ -160,6 +161,9 @@ pub struct Mosaic {
     colors: (u64, Vec<Rgba8>),
     /// The layout's bounds, by layout version: an O(N) pass not repeated at every camera move.
     bounds: Option<(u64, Bounds)>,
+    /// The layout's grid, by layout version, built the first time thumbnails can be in view
+    /// (a zoomed-out map and an animating layout never need it).
+    grid: Option<(u64, SpatialGrid)>,
 }
 
 impl Mosaic {
@@ -690,40 +694,45 @@ fn update_visible_thumbnails(
     let half = Vec2::new(viewport.x as f32, viewport.y as f32) * 0.5;
     let px_per_clip = clip_from_view.y_axis.y * half.y;
     let mut candidates = Vec::new();
-    for i in 0..n_items {
-        let item = ItemId(i as u32);
-        if mosaic.colors.1[i][3] == 0 || labels.as_ref().is_some_and(|l| !l.shows(item)) {
-            continue;
-        }
-        let clip = clip_from_world * layout.position(item).extend(1.0);
-        if clip.w <= 1e-6 {
-            continue;
-        }
-        let size_px = world * px_per_clip / clip.w;
-        if size_px < pool::DOT_PX {
-            continue;
-        }
-        let ndc = clip.truncate().truncate() / clip.w;
-        let screen = Vec2::new((ndc.x + 1.0) * half.x, (1.0 - ndc.y) * half.y);
-        let reach = size_px * 0.5;
-        if screen.x < -reach
-            || screen.y < -reach
-            || screen.x > 2.0 * half.x + reach
-            || screen.y > 2.0 * half.y + reach
-        {
-            continue;
-        }
-        candidates.push(Candidate {
-            item: i as u32,
-            // The selected item always wins its place (cap, declutter) and lies on top.
-            rank: if selection.selected == Some(item) {
-                0
-            } else {
-                pool::rank_of(i as u32).max(1)
-            },
-            size_px,
-            screen: screen.to_array(),
-            depth: clip.w,
+    // Only the items in the grid cells that meet the view's box are tested: the work follows
+    // what is on screen, and a map zoomed out below thumbnail size costs nothing.
+    let view = ThumbView {
+        clip_from_world,
+        clip_from_view,
+        world,
+        px_per_clip,
+        half,
+        min_px: pool::DOT_PX,
+    };
+    let in_view = view.bounds();
+    if in_view.is_some() && mosaic.grid.as_ref().map(|g| g.0) != Some(store.layout_version) {
+        mosaic.grid = Some((store.layout_version, SpatialGrid::build(layout)));
+    }
+    if let (Some((lo, hi)), Some((_, grid))) = (in_view, &mosaic.grid) {
+        grid.for_each_in(lo, hi, |i| {
+            let i = i as usize;
+            let item = ItemId(i as u32);
+            if i >= n_items
+                || mosaic.colors.1[i][3] == 0
+                || labels.as_ref().is_some_and(|l| !l.shows(item))
+            {
+                return;
+            }
+            let Some((size_px, screen, depth)) = view.project(layout.position(item)) else {
+                return;
+            };
+            candidates.push(Candidate {
+                item: i as u32,
+                // The selected item always wins its place (cap, declutter) and lies on top.
+                rank: if selection.selected == Some(item) {
+                    0
+                } else {
+                    pool::rank_of(i as u32).max(1)
+                },
+                size_px,
+                screen: screen.to_array(),
+                depth,
+            });
         });
     }
     let chosen = pool::choose(candidates, settings.max_thumbnails, settings.declutter);

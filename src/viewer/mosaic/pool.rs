@@ -213,10 +213,11 @@ pub struct Candidate {
 }
 
 /// Keep the thumbnails to draw: at most `max` (lowest ranks win, so the same ones stay as the
-/// view moves); with `declutter`, one per thumbnail-sized screen cell. Sorted by rank.
+/// view moves); with `declutter`, one per thumbnail-sized screen cell. Sorted by rank, ties
+/// by item, so the result does not depend on the order the candidates came in.
 pub fn choose(mut candidates: Vec<Candidate>, max: usize, declutter: bool) -> Vec<Candidate> {
     if declutter {
-        candidates.sort_unstable_by_key(|c| c.rank);
+        candidates.sort_unstable_by_key(|c| (c.rank, c.item));
         let mut taken = std::collections::HashSet::new();
         candidates.retain(|c| {
             let cell = c.size_px.max(1.0);
@@ -233,10 +234,10 @@ pub fn choose(mut candidates: Vec<Candidate>, max: usize, declutter: bool) -> Ve
         if max == 0 {
             return Vec::new();
         }
-        candidates.select_nth_unstable_by_key(max - 1, |c| c.rank);
+        candidates.select_nth_unstable_by_key(max - 1, |c| (c.rank, c.item));
         candidates.truncate(max);
     }
-    candidates.sort_unstable_by_key(|c| c.rank);
+    candidates.sort_unstable_by_key(|c| (c.rank, c.item));
     candidates
 }
 

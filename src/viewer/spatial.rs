@@ -1,0 +1,403 @@
+//! A uniform grid over the layout, so that the work done when the camera moves is bounded by
+//! what is on screen: the items in a box come out in O(cells the box meets + items in them),
+//! not by a pass over all N.
+//!
+//! Built once per layout (a counting sort, O(N)), queried with a conservative world-space box
+//! of the view ([`ThumbView::bounds`]); the caller still applies its exact per-item test, so a query
+//! returns the same items as a scan, only without visiting the rest.
+
+use bevy::math::{Mat4, Vec2, Vec3, Vec4, Vec4Swizzles};
+
+use super::LayoutCoords;
+
+/// Items per cell on average: small enough that a box near the size of a few thumbnails
+/// visits few items outside it, large enough that the cell table stays small next to the
+/// layout (two cells an item at most: 4 bytes each).
+const ITEMS_PER_CELL: usize = 2;
+
+/// Items bucketed by grid cell.
+#[derive(Debug, Clone)]
+pub struct SpatialGrid {
+    origin: Vec3,
+    /// Cells per world unit, per axis (0 on an axis with a single cell).
+    inv_cell: Vec3,
+    /// Cells per axis (1 on the z axis of a 2D layout).
+    res: [usize; 3],
+    /// `items[starts[c]..starts[c + 1]]` lie in cell c.
+    starts: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl SpatialGrid {
+    /// Bucket every item of `layout` (2D: z = 0). Non-finite coordinates land in an edge cell
+    /// (the caller's exact test rejects them).
+    pub fn build(layout: &LayoutCoords) -> Self {
+        let n = layout.n_items();
+        let dims = layout.dims.clamp(2, 3);
+        let (mut lo, mut hi) = (Vec3::splat(f32::INFINITY), Vec3::splat(f32::NEG_INFINITY));
+        for i in 0..n {
+            let p = position(layout, i);
+            if p.is_finite() {
+                lo = lo.min(p);
+                hi = hi.max(p);
+            }
+        }
+        if !lo.is_finite() {
+            (lo, hi) = (Vec3::ZERO, Vec3::ZERO);
+        }
+        let per_axis = ((n / ITEMS_PER_CELL).max(1) as f64)
+            .powf(1.0 / dims as f64)
+            .ceil()
+            .max(1.0) as usize;
+        let mut res = [per_axis, per_axis, if dims == 3 { per_axis } else { 1 }];
+        let size = hi - lo;
+        let mut inv_cell = Vec3::ZERO;
+        for k in 0..3 {
+            if size[k] > 0.0 && size[k].is_finite() {
+                inv_cell[k] = res[k] as f32 / size[k];
+            } else {
+                res[k] = 1;
+            }
+        }
+        let mut grid = Self {
+            origin: lo,
+            inv_cell,
+            res,
+            starts: Vec::new(),
+            items: Vec::new(),
+        };
+        let cells = res[0] * res[1] * res[2];
+        let cell_of: Vec<u32> = (0..n)
+            .map(|i| grid.cell_index(grid.cell_coords(position(layout, i))) as u32)
+            .collect();
+        let mut starts = vec![0u32; cells + 1];
+        for &c in &cell_of {
+            starts[c as usize + 1] += 1;
+        }
+        for c in 0..cells {
+            starts[c + 1] += starts[c];
+        }
+        let mut fill = starts.clone();
+        let mut items = vec![0u32; n];
+        for (i, &c) in cell_of.iter().enumerate() {
+            items[fill[c as usize] as usize] = i as u32;
+            fill[c as usize] += 1;
+        }
+        grid.starts = starts;
+        grid.items = items;
+        grid
+    }
+
+    /// Items indexed.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Every item in a cell that meets the box `lo..=hi` (a superset of the items inside it),
+    /// in cell order. An empty or non-finite box yields nothing.
+    pub fn for_each_in(&self, lo: Vec3, hi: Vec3, mut f: impl FnMut(u32)) {
+        if lo.is_nan() || hi.is_nan() || lo.cmpgt(hi).any() {
+            return;
+        }
+        let (a, b) = (self.cell_coords(lo), self.cell_coords(hi));
+        for z in a[2]..=b[2] {
+            for y in a[1]..=b[1] {
+                let row = self.cell_index([a[0], y, z]);
+                let end = self.cell_index([b[0], y, z]) + 1;
+                let (from, to) = (self.starts[row] as usize, self.starts[end] as usize);
+                self.items[from..to].iter().for_each(|&i| f(i));
+            }
+        }
+    }
+
+    /// The cell holding `p`, clamped to the grid.
+    fn cell_coords(&self, p: Vec3) -> [usize; 3] {
+        let t = (p - self.origin) * self.inv_cell;
+        // `as` saturates (NaN → 0): out-of-range points fall in the edge cells.
+        std::array::from_fn(|k| (t[k].floor().max(0.0) as usize).min(self.res[k] - 1))
+    }
+
+    fn cell_index(&self, [x, y, z]: [usize; 3]) -> usize {
+        (z * self.res[1] + y) * self.res[0] + x
+    }
+}
+
+fn position(layout: &LayoutCoords, i: usize) -> Vec3 {
+    layout.position(crate::dataset::ItemId(i as u32))
+}
+
+/// How thumbnails project in the current view: which items get one, where and how big.
+#[derive(Debug, Clone, Copy)]
+pub struct ThumbView {
+    pub clip_from_world: Mat4,
+    pub clip_from_view: Mat4,
+    /// A thumbnail's side in world units.
+    pub world: f32,
+    /// Pixels per clip unit (vertical).
+    pub px_per_clip: f32,
+    /// Half the viewport, in pixels.
+    pub half: Vec2,
+    /// The smallest thumbnail drawn, in pixels (smaller ones stay dots).
+    pub min_px: f32,
+}
+
+impl ThumbView {
+    /// The thumbnail of a point at `p`: its side and centre in pixels and its depth (clip w),
+    /// if it is at least `min_px` wide and reaches into the viewport.
+    #[inline]
+    pub fn project(&self, p: Vec3) -> Option<(f32, Vec2, f32)> {
+        let clip = self.clip_from_world * p.extend(1.0);
+        if clip.w <= 1e-6 {
+            return None;
+        }
+        let size_px = self.world * self.px_per_clip / clip.w;
+        if size_px < self.min_px {
+            return None;
+        }
+        let ndc = clip.xy() / clip.w;
+        let half = self.half;
+        let screen = Vec2::new((ndc.x + 1.0) * half.x, (1.0 - ndc.y) * half.y);
+        let reach = size_px * 0.5;
+        let outside = screen.x < -reach
+            || screen.y < -reach
+            || screen.x > 2.0 * half.x + reach
+            || screen.y > 2.0 * half.y + reach;
+        (!outside).then_some((size_px, screen, clip.w))
+    }
+
+    /// A world-space box holding every point [`Self::project`] accepts, or `None` when it
+    /// accepts none (an orthographic view zoomed out below `min_px`, a degenerate camera).
+    pub fn bounds(&self) -> Option<(Vec3, Vec3)> {
+        let world_from_clip = self.clip_from_world.inverse();
+        if !world_from_clip.is_finite() || self.half.min_element() <= 0.0 {
+            return None;
+        }
+        let world_from_view = world_from_clip * self.clip_from_view;
+        let size_at_unit_depth = self.world * self.px_per_clip;
+        // The thumbnail's half side in clip units at depth 1.
+        let reach = Vec2::splat(size_at_unit_depth * 0.5) / self.half;
+        let square = [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)];
+        let mut corners = Vec::with_capacity(8);
+        if self.clip_from_view.w_axis.w != 1.0 {
+            // Perspective: thumbnails shrink with depth d (side = size_at_unit_depth / d), so
+            // only points nearer than d_max are big enough. At depth d a point is accepted
+            // when its view-space offset is within (d·(1 + |skew|) + reach·… ) / focal: a box in
+            // view space up to d_max, whose corners bound the region in world space.
+            let d_max = size_at_unit_depth / self.min_px;
+            if !d_max.is_finite() || d_max <= 0.0 {
+                return None;
+            }
+            let v = self.clip_from_view;
+            let focal = Vec2::new(v.x_axis.x, v.y_axis.y)
+                .abs()
+                .max(Vec2::splat(1e-12));
+            let skew = Vec2::new(v.z_axis.x, v.z_axis.y).abs();
+            let extent = (Vec2::splat(d_max) * (Vec2::ONE + skew) + reach) / focal;
+            for z in [0.0, -d_max] {
+                for (sx, sy) in square {
+                    let p = Vec3::new(sx * extent.x, sy * extent.y, z);
+                    corners.push((world_from_view * p.extend(1.0)).xyz());
+                }
+            }
+        } else {
+            // Orthographic: every point has the same size; the viewport widened by it.
+            if size_at_unit_depth < self.min_px {
+                return None;
+            }
+            for z in [0.0, 1.0] {
+                for (sx, sy) in square {
+                    let ndc = Vec3::new(sx * (1.0 + reach.x), sy * (1.0 + reach.y), z);
+                    let w = world_from_clip * ndc.extend(1.0);
+                    corners.push(w.xyz() / w.w);
+                }
+            }
+        }
+        let lo = corners.iter().fold(Vec3::INFINITY, |m, &p| m.min(p));
+        let hi = corners.iter().fold(Vec3::NEG_INFINITY, |m, &p| m.max(p));
+        if !(lo.is_finite() && hi.is_finite()) {
+            return None;
+        }
+        // A hair wider: the exact test rounds in f32 too.
+        let pad = (hi - lo).max_element().max(1.0) * 1e-4;
+        let (mut lo, mut hi) = (lo - pad, hi + pad);
+        if self.clip_from_view.w_axis.w == 1.0 {
+            // `project` does not clip an orthographic view by depth: neither does the box.
+            let along = (world_from_clip * Vec4::new(0.0, 0.0, 1.0, 0.0)).xyz();
+            for k in 0..3 {
+                if along[k].abs() > 1e-6 * along.length() {
+                    (lo[k], hi[k]) = (f32::NEG_INFINITY, f32::INFINITY);
+                }
+            }
+        }
+        Some((lo, hi))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(coords: Vec<f32>, dims: usize) -> LayoutCoords {
+        LayoutCoords {
+            dims,
+            coords,
+            label: "test".into(),
+        }
+    }
+
+    fn scatter(n: usize, dims: usize, seed: u64) -> LayoutCoords {
+        let mut rng = crate::rng::XorShift::new(seed);
+        // Clusters of very different density, as real maps have.
+        let coords = (0..n * dims)
+            .map(|k| {
+                let cluster = ((k / dims) % 5) as f32;
+                let u = (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+                cluster * 7.0 + u * (0.1 + cluster * cluster)
+            })
+            .collect();
+        layout(coords, dims)
+    }
+
+    #[test]
+    fn a_box_query_finds_exactly_the_items_a_scan_finds() {
+        for dims in [2, 3] {
+            let l = scatter(5_000, dims, dims as u64);
+            let grid = SpatialGrid::build(&l);
+            assert_eq!(grid.len(), 5_000);
+            let mut rng = crate::rng::XorShift::new(9);
+            let mut unit = || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+            for _ in 0..200 {
+                let a = Vec3::new(unit(), unit(), unit()) * 60.0 - 10.0;
+                let b = a + Vec3::new(unit(), unit(), unit()) * 15.0;
+                let (lo, hi) = (a.min(b), a.max(b));
+                let inside = |p: Vec3| {
+                    p.x >= lo.x
+                        && p.x <= hi.x
+                        && p.y >= lo.y
+                        && p.y <= hi.y
+                        && (dims == 2 || (p.z >= lo.z && p.z <= hi.z))
+                };
+                let mut want: Vec<u32> = (0..5_000u32)
+                    .filter(|&i| inside(position(&l, i as usize)))
+                    .collect();
+                let mut got = Vec::new();
+                grid.for_each_in(lo, hi, |i| {
+                    if inside(position(&l, i as usize)) {
+                        got.push(i);
+                    }
+                });
+                got.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(got, want, "dims {dims}, box {lo}..{hi}");
+            }
+        }
+    }
+
+    /// What the mosaic does per camera move, by the grid and by a scan of every item.
+    fn accepted(
+        view: &ThumbView,
+        l: &LayoutCoords,
+        grid: &SpatialGrid,
+    ) -> (Vec<u32>, Vec<u32>, usize) {
+        let scan: Vec<u32> = (0..l.n_items() as u32)
+            .filter(|&i| view.project(position(l, i as usize)).is_some())
+            .collect();
+        let (mut by_grid, mut visited) = (Vec::new(), 0);
+        if let Some((lo, hi)) = view.bounds() {
+            grid.for_each_in(lo, hi, |i| {
+                visited += 1;
+                if view.project(position(l, i as usize)).is_some() {
+                    by_grid.push(i);
+                }
+            });
+        }
+        by_grid.sort_unstable();
+        (scan, by_grid, visited)
+    }
+
+    #[test]
+    fn the_grid_finds_the_thumbnails_a_scan_finds_in_real_views() {
+        use bevy::camera::{CameraProjection, OrthographicProjection, PerspectiveProjection};
+        use bevy::transform::components::Transform;
+        let half = Vec2::new(800.0, 450.0);
+        let mut rng = crate::rng::XorShift::new(5);
+        let mut unit = move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        let (mut some_shown, mut some_skipped) = (0, 0);
+        for dims in [2, 3] {
+            let l = scatter(4_000, dims, 3);
+            let grid = SpatialGrid::build(&l);
+            for case in 0..80 {
+                let target = Vec3::new(unit() * 40.0, unit() * 40.0, 0.0);
+                let (clip_from_view, world_from_view) = if dims == 3 && case % 2 == 0 {
+                    let p = PerspectiveProjection {
+                        fov: 0.8,
+                        aspect_ratio: half.x / half.y,
+                        near: 0.05,
+                        ..PerspectiveProjection::default()
+                    };
+                    let eye = target + (Vec3::new(unit(), unit(), unit()) - 0.5) * 30.0;
+                    let look = Transform::from_translation(eye).looking_at(target, Vec3::Y);
+                    (p.get_clip_from_view(), look.to_matrix())
+                } else {
+                    let mut o = OrthographicProjection::default_3d();
+                    o.scale = 0.002 + unit() * unit() * 0.2;
+                    o.update(2.0 * half.x, 2.0 * half.y);
+                    let eye = target + Vec3::Z * 50.0;
+                    (o.get_clip_from_view(), Mat4::from_translation(eye))
+                };
+                let view = ThumbView {
+                    clip_from_world: clip_from_view * world_from_view.inverse(),
+                    clip_from_view,
+                    world: 0.05 + unit() * 2.0,
+                    px_per_clip: clip_from_view.y_axis.y * half.y,
+                    half,
+                    min_px: 4.0,
+                };
+                let (scan, by_grid, visited) = accepted(&view, &l, &grid);
+                assert_eq!(by_grid, scan, "dims {dims} case {case}: {view:?}");
+                some_shown += usize::from(!scan.is_empty());
+                some_skipped += usize::from(visited < l.n_items() / 2);
+            }
+        }
+        // The cases are not all empty views, and the grid saves work in many of them.
+        assert!(
+            some_shown > 30 && some_skipped > 30,
+            "{some_shown} {some_skipped}"
+        );
+    }
+
+    #[test]
+    fn each_item_is_indexed_once_and_degenerate_layouts_work() {
+        // Every item on one vertical line (x constant), plus a NaN and an infinity.
+        let mut coords: Vec<f32> = (0..100).flat_map(|i| [3.0, i as f32]).collect();
+        coords.extend([f32::NAN, 1.0, 2.0, f32::INFINITY]);
+        let l = layout(coords, 2);
+        let grid = SpatialGrid::build(&l);
+        let mut all = Vec::new();
+        grid.for_each_in(Vec3::splat(-1e30), Vec3::splat(1e30), |i| all.push(i));
+        all.sort_unstable();
+        assert_eq!(all, (0..102).collect::<Vec<u32>>());
+        let mut some = Vec::new();
+        grid.for_each_in(Vec3::new(2.0, 10.0, 0.0), Vec3::new(4.0, 20.0, 0.0), |i| {
+            some.push(i)
+        });
+        assert!(
+            some.len() < 40 && (10..=20).all(|i| some.contains(&i)),
+            "{some:?}"
+        );
+        // An inverted or NaN box finds nothing.
+        let mut none = 0;
+        grid.for_each_in(Vec3::ONE, Vec3::ZERO, |_| none += 1);
+        grid.for_each_in(Vec3::NAN, Vec3::ONE, |_| none += 1);
+        assert_eq!(none, 0);
+        // No items at all.
+        let empty = SpatialGrid::build(&layout(Vec::new(), 3));
+        assert!(empty.is_empty());
+        empty.for_each_in(Vec3::ZERO, Vec3::ONE, |_| none += 1);
+        assert_eq!(none, 0);
+    }
+}
