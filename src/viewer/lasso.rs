@@ -6,6 +6,7 @@ use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 use bevy_egui::input::egui_wants_any_pointer_input;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use rayon::prelude::*;
 
 use super::camera::PlotCamera;
 use super::labels::{LabelItems, Labels};
@@ -89,17 +90,18 @@ fn finish_lasso(
     };
     // Hidden groups are not selectable: what you see is what you label.
     let visible = |i: usize| color.coloring.color_of(ItemId(i as u32), &color.hidden)[3] > 0;
-    let screen: Vec<Option<Vec2>> = (0..layout.n_items())
-        .map(|i| {
+    let inside = select_in_polygon(
+        layout.n_items(),
+        |i| {
             if !visible(i) {
                 return None;
             }
             camera
                 .world_to_viewport(global, layout.position(ItemId(i as u32)))
                 .ok()
-        })
-        .collect();
-    let inside = points_in_polygon(&screen, &polygon);
+        },
+        &polygon,
+    );
     if inside.is_empty() {
         return;
     }
@@ -137,41 +139,100 @@ fn paint_lasso(mut contexts: EguiContexts, lasso: Res<Lasso>) -> Result {
 }
 
 /// Indices of the points (`None`: not on screen) inside `polygon` (even-odd rule; the polygon
-/// closes itself). A bounding-box test first keeps this fast for a small lasso over many points.
+/// closes itself).
 pub fn points_in_polygon(points: &[Option<Vec2>], polygon: &[Vec2]) -> Vec<usize> {
-    if polygon.len() < 3 {
+    select_in_polygon(points.len(), |i| points[i], polygon)
+}
+
+/// Indices in `0..n`, ascending, whose screen position `screen(i)` (`None`: hidden or off
+/// screen) lies inside `polygon` — on all cores: a lasso over a million points is a million
+/// projections and crossing tests, which on one thread took longer than a frame.
+pub fn select_in_polygon(
+    n: usize,
+    screen: impl Fn(usize) -> Option<Vec2> + Sync,
+    polygon: &[Vec2],
+) -> Vec<usize> {
+    let Some(banded) = Banded::new(polygon) else {
         return Vec::new();
-    }
-    let (min, max) = polygon.iter().fold(
-        (Vec2::splat(f32::INFINITY), Vec2::splat(f32::NEG_INFINITY)),
-        |(lo, hi), p| (lo.min(*p), hi.max(*p)),
-    );
-    points
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| {
-            let p = (*p)?;
-            (p.x >= min.x && p.x <= max.x && p.y >= min.y && p.y <= max.y && inside(p, polygon))
-                .then_some(i)
-        })
+    };
+    (0..n)
+        .into_par_iter()
+        .with_min_len(4096)
+        .filter(|&i| screen(i).is_some_and(|p| banded.contains(p)))
         .collect()
 }
 
-/// Even-odd crossing test.
-fn inside(p: Vec2, polygon: &[Vec2]) -> bool {
-    let mut odd = false;
-    let mut j = polygon.len() - 1;
-    for i in 0..polygon.len() {
-        let (a, b) = (polygon[i], polygon[j]);
-        if (a.y > p.y) != (b.y > p.y) {
-            let x = a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x);
-            if p.x < x {
-                odd = !odd;
+/// Horizontal bands of the polygon's bounding box, each with the edges whose y-range meets
+/// it: a point's crossing test visits only its band's edges, not all of a long lasso's.
+struct Banded<'a> {
+    polygon: &'a [Vec2],
+    min: Vec2,
+    max: Vec2,
+    band_height: f32,
+    /// `edges[starts[b]..starts[b + 1]]`: the edges (index of their first vertex) of band b.
+    starts: Vec<u32>,
+    edges: Vec<u32>,
+}
+
+impl<'a> Banded<'a> {
+    fn new(polygon: &'a [Vec2]) -> Option<Self> {
+        if polygon.len() < 3 {
+            return None;
+        }
+        let (min, max) = polygon.iter().fold(
+            (Vec2::splat(f32::INFINITY), Vec2::splat(f32::NEG_INFINITY)),
+            |(lo, hi), p| (lo.min(*p), hi.max(*p)),
+        );
+        if !(min.is_finite() && max.is_finite()) {
+            return None;
+        }
+        let bands = polygon.len().clamp(1, 1024);
+        let band_height = ((max.y - min.y) / bands as f32).max(f32::MIN_POSITIVE);
+        let band_of = |y: f32| (((y - min.y) / band_height) as usize).min(bands - 1);
+        let mut lists = vec![Vec::new(); bands];
+        for i in 0..polygon.len() {
+            let (a, b) = (polygon[i], polygon[(i + 1) % polygon.len()]);
+            for list in &mut lists[band_of(a.y.min(b.y))..=band_of(a.y.max(b.y))] {
+                list.push(i as u32);
             }
         }
-        j = i;
+        let mut starts = Vec::with_capacity(bands + 1);
+        starts.push(0);
+        let mut edges = Vec::new();
+        for list in lists {
+            edges.extend(list);
+            starts.push(edges.len() as u32);
+        }
+        Some(Self {
+            polygon,
+            min,
+            max,
+            band_height,
+            starts,
+            edges,
+        })
     }
-    odd
+
+    /// Even-odd crossing test over the band's edges (the others cannot straddle `p.y`).
+    fn contains(&self, p: Vec2) -> bool {
+        if !(p.x >= self.min.x && p.x <= self.max.x && p.y >= self.min.y && p.y <= self.max.y) {
+            return false;
+        }
+        let bands = self.starts.len() - 1;
+        let band = (((p.y - self.min.y) / self.band_height) as usize).min(bands - 1);
+        let n = self.polygon.len();
+        let mut odd = false;
+        for &e in &self.edges[self.starts[band] as usize..self.starts[band + 1] as usize] {
+            let (a, b) = (self.polygon[e as usize], self.polygon[(e as usize + 1) % n]);
+            if (a.y > p.y) != (b.y > p.y) {
+                let x = a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x);
+                if p.x < x {
+                    odd = !odd;
+                }
+            }
+        }
+        odd
+    }
 }
 
 #[cfg(test)]
@@ -193,6 +254,44 @@ mod tests {
             }
         }
         w
+    }
+
+    /// Even-odd over every edge, no bands: the rule `select_in_polygon` must keep.
+    fn even_odd(p: Vec2, poly: &[Vec2]) -> bool {
+        let mut odd = false;
+        for i in 0..poly.len() {
+            let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
+            if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x) {
+                odd = !odd;
+            }
+        }
+        odd
+    }
+
+    #[test]
+    fn long_self_crossing_lassos_keep_the_even_odd_rule() {
+        let mut rng = crate::rng::XorShift::new(11);
+        let mut unit = move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        for vertices in [3, 40, 700] {
+            // A random scribble: crosses itself many times; vertices on the points' rows too.
+            let poly: Vec<Vec2> = (0..vertices)
+                .map(|_| Vec2::new(unit() * 100.0, (unit() * 100.0).round()))
+                .collect();
+            let pts: Vec<Option<Vec2>> = (0..3_000)
+                .map(|k| (k % 7 != 0).then(|| Vec2::new(unit() * 110.0, (unit() * 110.0).round())))
+                .collect();
+            let got = points_in_polygon(&pts, &poly);
+            let want: Vec<usize> = (0..pts.len())
+                .filter(|&i| pts[i].is_some_and(|p| even_odd(p, &poly)))
+                .collect();
+            assert_eq!(got, want, "{vertices} vertices");
+            assert!(!want.is_empty());
+        }
+        // Degenerate lassos select nothing.
+        let flat = [Vec2::ZERO, Vec2::X, Vec2::new(2.0, 0.0)];
+        assert!(points_in_polygon(&[Some(Vec2::new(1.0, 0.0))], &flat).is_empty());
+        let nan = [Vec2::ZERO, Vec2::X, Vec2::NAN];
+        assert!(points_in_polygon(&[Some(Vec2::new(0.5, 0.0))], &nan).is_empty());
     }
 
     #[test]

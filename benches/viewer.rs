@@ -1,0 +1,91 @@
+//! Per-interaction work of the explorer at a million points, off the GPU: a lasso over half
+//! the map (issue #21 bar: done within two frames), against the single-thread pass it replaced
+//! in the same run. `cargo bench --bench viewer`; under `cargo test` it runs once on 10,000
+//! points as a smoke test. Figures: benches/README.md.
+
+use bevy::math::Vec2;
+use criterion::{Criterion, criterion_group, criterion_main};
+use ivt::viewer::lasso::select_in_polygon;
+
+/// Points on a 1600 × 900 screen, in clusters of different spread (as a map has).
+fn screen_points(n: usize) -> Vec<Option<Vec2>> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut unit = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    (0..n)
+        .map(|i| {
+            let c = (i % 50) as f32;
+            let centre = Vec2::new(100.0 + (c * 97.0) % 1400.0, 100.0 + (c * 53.0) % 700.0);
+            let spread = 20.0 + (i % 7) as f32 * 25.0;
+            Some(centre + (Vec2::new(unit(), unit()) - 0.5) * spread)
+        })
+        .collect()
+}
+
+/// A hand-drawn-like lasso: a wobbly loop of 400 vertices around the left half of the screen.
+fn lasso() -> Vec<Vec2> {
+    (0..400)
+        .map(|k| {
+            let a = k as f32 / 400.0 * std::f32::consts::TAU;
+            let r = 1.0 + 0.04 * (a * 13.0).sin();
+            Vec2::new(420.0 + 430.0 * r * a.cos(), 450.0 + 470.0 * r * a.sin())
+        })
+        .collect()
+}
+
+/// The pass before issue #21: one thread, a bounding box, every edge for every point.
+fn single_thread(points: &[Option<Vec2>], polygon: &[Vec2]) -> Vec<usize> {
+    let (min, max) = polygon.iter().fold(
+        (Vec2::splat(f32::INFINITY), Vec2::splat(f32::NEG_INFINITY)),
+        |(lo, hi), p| (lo.min(*p), hi.max(*p)),
+    );
+    let inside = |p: Vec2| {
+        let mut odd = false;
+        let mut j = polygon.len() - 1;
+        for i in 0..polygon.len() {
+            let (a, b) = (polygon[i], polygon[j]);
+            if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x) {
+                odd = !odd;
+            }
+            j = i;
+        }
+        odd
+    };
+    points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let p = (*p)?;
+            (p.cmpge(min).all() && p.cmple(max).all() && inside(p)).then_some(i)
+        })
+        .collect()
+}
+
+fn bench_lasso(c: &mut Criterion) {
+    let n = if std::env::args().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        10_000
+    };
+    let points = screen_points(n);
+    let polygon = lasso();
+    let selected = select_in_polygon(n, |i| points[i], &polygon);
+    assert_eq!(selected, single_thread(&points, &polygon));
+    eprintln!("lasso selects {} of {n} points", selected.len());
+    let mut group = c.benchmark_group(format!("lasso_{n}"));
+    group.sample_size(10);
+    group.bench_function("single_thread_all_edges", |b| {
+        b.iter(|| single_thread(&points, &polygon))
+    });
+    group.bench_function("select_in_polygon", |b| {
+        b.iter(|| select_in_polygon(n, |i| points[i], &polygon))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_lasso);
+criterion_main!(benches);
