@@ -11,7 +11,7 @@
 //!   built-in demo, loaded and cross-checked into one [`dataset::Dataset`].
 //! - [`npy`]: the `.npy` format, read streaming and written atomically.
 //! - [`knn`]: the k-nearest-neighbour graph in the original space (exact by blocked GEMM, or
-//!   approximate: a PCA-projected search re-ranked in full, or NN-descent).
+//!   approximate by an inverted file that estimates its own recall).
 //! - [`layout`]: PCA, t-SNE and UMAP layouts in 2D/3D through one `compute_layout`.
 //! - [`labels`]: the labels journal (append-only, crash-safe, undo/redo) and export.
 //! - [`metrics`]: trustworthiness, kNN preservation, kNN label accuracy of a layout.
@@ -21,6 +21,7 @@
 //! - [`thumbs`]: the thumbnail cache: every image decoded once into cells of a few sizes.
 //! - [`atomic`]: all-or-nothing file writes.
 //! - [`rng`]: the seeded random streams the algorithms' results depend on.
+//! - [`search`]: the search language of the explorer's box and `query --where`.
 //! - `viewer` (feature `viewer`): the Bevy explorer.
 //!
 //! The library has no Bevy types outside `viewer`, so it builds and runs headless with
@@ -39,6 +40,7 @@ pub mod npy;
 pub mod progress;
 pub mod projector;
 pub mod rng;
+pub mod search;
 pub mod synth;
 pub mod thumbs;
 #[cfg(feature = "viewer")]

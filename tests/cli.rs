@@ -960,3 +960,100 @@ fn ctrl_c_stops_a_computation_cleanly_with_nothing_half_written() {
         "nothing written, no temporary file left: {left:?}"
     );
 }
+
+#[test]
+fn query_finds_items_by_the_search_language() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let features = dir.path().join("features.npy");
+    write_npy_f32(&features, 6, 4);
+    // Natural order within class folders: cat/a_flip, cat/b, cat/c | dog/d_flip, dog/e, dog/f.
+    let images = dir.path().join("imgs");
+    for (class, names) in [("cat", ["a_flip", "b", "c"]), ("dog", ["d_flip", "e", "f"])] {
+        for name in names {
+            let p = images.join(class).join(format!("{name}.png"));
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            image::GrayImage::new(4, 4).save(&p).expect("png");
+        }
+    }
+    let meta = dir.path().join("meta.csv");
+    std::fs::write(
+        &meta,
+        "split,score\ntrain,0.1\nval,0.5\ntrain,\ntest,0.9\nval,0.2\ntrain,0.7\n",
+    )
+    .expect("meta");
+    let labels = dir.path().join("labels");
+    {
+        let (mut journal, state, _) = ivt::labels::journal::open(&labels).expect("journal");
+        let batch = state
+            .assign(&[ivt::dataset::ItemId(4)], Some("positive"), 1)
+            .expect("batch");
+        journal.append(&batch).expect("append");
+    }
+    let (f, i, m, l) = (
+        features.to_str().expect("utf8"),
+        images.to_str().expect("utf8"),
+        meta.to_str().expect("utf8"),
+        labels.to_str().expect("utf8"),
+    );
+    let query = |expr: &str, extra: &[&str]| {
+        let mut args = vec![
+            "query",
+            f,
+            "--images",
+            i,
+            "--metadata",
+            m,
+            "--labels-out",
+            l,
+            "--where",
+            expr,
+        ];
+        args.extend(extra);
+        ivt(&args)
+    };
+    let items = |out: &Output| -> Vec<u32> {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').next().expect("item").parse().expect("number"))
+            .collect()
+    };
+    assert_eq!(items(&query("FLIP", &[])), [0, 3]);
+    assert_eq!(items(&query("flip class:dog", &[])), [3]);
+    assert_eq!(items(&query("/^cat\\/[bc]/", &[])), [1, 2]);
+    assert_eq!(items(&query("score>0.4", &[])), [1, 3, 5]);
+    assert_eq!(items(&query("split:train -score<0.5", &[])), [2, 5]);
+    assert_eq!(items(&query("label:positive", &[])), [4]);
+    // The table names the file, class and label; the count goes to stderr.
+    let out = query("label:positive", &[]);
+    assert_eq!(
+        text(&out.stdout).lines().nth(1),
+        Some("4\tdog/e.png\tdog\tpositive")
+    );
+    assert!(
+        text(&out.stderr).contains("1 of 6 items match"),
+        "{}",
+        text(&out.stderr)
+    );
+    // JSON and --limit.
+    let out = query("split:train", &["--json", "--limit", "2"]);
+    assert!(out.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(2));
+    assert_eq!(rows[1]["file"], "cat/c.png");
+    assert!(
+        text(&out.stderr).contains("3 of 6 items match") && text(&out.stderr).contains("2 shown")
+    );
+    // Mistakes: one error line naming the term, exit status 1.
+    let out = query("colour:red", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no column `colour`") && err.contains("split, score"),
+        "{err}"
+    );
+    let out = query("/(/", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("bad regular expression"));
+}

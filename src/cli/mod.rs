@@ -10,6 +10,7 @@ mod info;
 mod knn;
 mod layout;
 mod open;
+mod query;
 mod thumbs;
 
 use std::path::PathBuf;
@@ -67,6 +68,8 @@ enum Command {
     ExportLabels(ExportLabelsArgs),
     /// Render a view headless to a PNG and exit.
     Screenshot(ScreenshotArgs),
+    /// Find items by the explorer's search language: `--where 'flip class:cat score>0.3'`.
+    Query(QueryArgs),
 }
 
 /// What to load: shared by every subcommand that reads a data set.
@@ -617,6 +620,26 @@ pub struct ExportLabelsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The search, as typed in the explorer's box: words and `/regex/` over file names,
+    /// classes and text columns; `column:value`, `column>0.3`, `label:positive`, `item<100`;
+    /// `-term` negates; all terms must match.
+    #[arg(long = "where", value_name = "EXPR")]
+    expr: String,
+    /// The labels folder the explorer wrote (default: ./ivt-labels/<data set name>, if present).
+    #[arg(long, value_name = "DIR")]
+    labels_out: Option<PathBuf>,
+    /// Print the matches as a JSON array.
+    #[arg(long)]
+    json: bool,
+    /// Print at most N matches (the count line says how many there are).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
 pub struct ScreenshotArgs {
     #[command(flatten)]
     input: InputArgs,
@@ -696,5 +719,6 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::ExportProjector(args)) => export_projector::run(&args),
         Some(Command::ExportLabels(args)) => export_labels::run(&args),
         Some(Command::Screenshot(args)) => open::screenshot(&args),
+        Some(Command::Query(args)) => query::run(&args),
     }
 }

@@ -1,0 +1,117 @@
+//! `ivt-explore query DATA --where EXPR`: the items the explorer's search box finds for the same
+//! text (one parser and matcher, `ivt::search`), as a table or JSON.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ivt::dataset::{Dataset, Images, ItemId};
+use ivt::labels::journal;
+use ivt::search::{Query, SearchIndex};
+
+use super::QueryArgs;
+
+pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
+    let data = super::embed::load(&args.input, &ivt::cache::Cache::default_location())?;
+    let dir = args
+        .labels_out
+        .clone()
+        .unwrap_or_else(|| ivt::labels::default_dir(&data.name));
+    // Labels are searched when the journal exists; a folder given explicitly must have one.
+    let labels = if args.labels_out.is_some() || dir.join(journal::JOURNAL_FILE).exists() {
+        let (state, warnings) = journal::read(&dir).context("cannot read the labels")?;
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        Some(state)
+    } else {
+        None
+    };
+    let label_of = |i: usize| {
+        labels
+            .as_ref()
+            .and_then(|s| s.get(ItemId(i as u32)))
+            .map(str::to_owned)
+    };
+    let index = SearchIndex::new(&data, labels.as_ref().map(|_| &label_of as _));
+    let query = Query::parse(&args.expr, &index).map_err(|e| anyhow::anyhow!("--where: {e}"))?;
+    if labels.is_none() && args.expr.to_ascii_lowercase().contains("label") {
+        eprintln!(
+            "note: no labels journal at {} (give --labels-out DIR): `label` terms match as unlabelled",
+            dir.display()
+        );
+    }
+    let found = index.run(&query);
+    let shown = &found[..found.len().min(args.limit.unwrap_or(usize::MAX))];
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let row = |i: u32| Row::of(&data, labels.as_ref(), i);
+    if args.json {
+        let rows: Vec<serde_json::Value> = shown.iter().map(|&i| row(i).json()).collect();
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "item\tfile\tclass\tlabel")?;
+        for &i in shown {
+            let r = row(i);
+            writeln!(out, "{}\t{}\t{}\t{}", r.item, r.file, r.class, r.label)?;
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "{} of {} items match `{}`{}",
+        found.len(),
+        data.n_items(),
+        args.expr,
+        if shown.len() < found.len() {
+            format!(" ({} shown, --limit)", shown.len())
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One matching item as printed.
+struct Row {
+    item: u32,
+    file: String,
+    class: String,
+    label: String,
+}
+
+impl Row {
+    fn of(data: &Dataset, labels: Option<&ivt::labels::LabelState>, i: u32) -> Self {
+        let file = match &data.images {
+            Images::Files(f) => f
+                .paths
+                .get(i as usize)
+                .map(|p| p.strip_prefix(&f.root).unwrap_or(p).display().to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let class = data
+            .classes
+            .as_ref()
+            .map(|c| c.labels.names[c.labels.codes[i as usize] as usize].clone())
+            .unwrap_or_default();
+        let label = labels
+            .and_then(|s| s.get(ItemId(i)))
+            .unwrap_or_default()
+            .to_owned();
+        Self {
+            item: i,
+            file,
+            class,
+            label,
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "item": self.item,
+            "file": self.file,
+            "class": self.class,
+            "label": if self.label.is_empty() { serde_json::Value::Null } else { self.label.clone().into() },
+        })
+    }
+}
