@@ -411,3 +411,94 @@ fn unreadable_images_are_listed_before_any_model_is_loaded() {
     assert!(String::from_utf8_lossy(&got.stderr).contains("does not apply with --model"));
     assert!(!out.exists());
 }
+
+#[test]
+fn query_by_image_finds_the_image_first_then_its_knn_neighbours() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let images = dir.path().join("images");
+    image_folder(&images, 12);
+    let cache = dir.path().join("cache");
+    let env = [];
+    // Without an encoder there is nothing to embed the image with: said before any work.
+    let features = dir.path().join("f.npy");
+    ivt::npy::write(&features, &[3, 2], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]).expect("npy");
+    let got = ivt(
+        &[
+            "query".as_ref(),
+            features.as_os_str(),
+            "--image".as_ref(),
+            images.join("a/img000.png").as_os_str(),
+        ],
+        &env,
+    );
+    assert_eq!(got.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&got.stderr).contains("--model"));
+    if !have_runtime("query_by_image_finds_the_image_first") {
+        return;
+    }
+    let query = ivt(
+        &[
+            "query".as_ref(),
+            images.as_os_str(),
+            "--model".as_ref(),
+            model("encoder.onnx").as_os_str(),
+            "--image".as_ref(),
+            images.join("b/img005.png").as_os_str(),
+            "-k".as_ref(),
+            "5".as_ref(),
+            "--json".as_ref(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+        ],
+        &env,
+    );
+    assert!(
+        query.status.success(),
+        "{}",
+        String::from_utf8_lossy(&query.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&query.stdout).expect("json");
+    let rows = rows.as_array().expect("array");
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0]["file"], "b/img005.png");
+    assert_eq!(rows[0]["rank"], 1);
+    assert_eq!(rows[0]["class"], "b");
+    assert!(
+        rows[0]["distance"].as_f64().expect("distance") < 1e-4,
+        "{rows:?}"
+    );
+    let item = rows[0]["item"].as_u64().expect("item");
+    // The rest are that item's neighbours as `knn` finds them (it leaves the item itself out).
+    let knn = dir.path().join("knn.npy");
+    let got = ivt(
+        &[
+            "knn".as_ref(),
+            images.as_os_str(),
+            "--model".as_ref(),
+            model("encoder.onnx").as_os_str(),
+            "-k".as_ref(),
+            "4".as_ref(),
+            "--exact".as_ref(),
+            "-o".as_ref(),
+            knn.as_os_str(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+        ],
+        &env,
+    );
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let (_, k, indices) = ivt::npy::read_index_matrix_file(&knn).expect("knn.npy");
+    let want: Vec<u64> = indices[item as usize * k..(item as usize + 1) * k]
+        .iter()
+        .map(|&j| j as u64)
+        .collect();
+    let got: Vec<u64> = rows[1..]
+        .iter()
+        .map(|r| r["item"].as_u64().expect("item"))
+        .collect();
+    assert_eq!(got, want);
+}

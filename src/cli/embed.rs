@@ -1,7 +1,7 @@
 //! `ivt-explore embed`, and `--model` on every command that reads a data set: an image folder
 //! becomes features through an ONNX encoder (cached), then a data set like any other.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -111,6 +111,26 @@ pub fn load(input: &InputArgs, cache: &Cache) -> anyhow::Result<Dataset> {
     Ok(dataset::from_computed_features(
         &spec, features, files, classes,
     )?)
+}
+
+/// One image's embedding by the data set's encoder and preprocessing (`query --image`).
+pub fn embed_one(input: &InputArgs, image: &Path, cache: &Cache) -> anyhow::Result<Vec<f32>> {
+    let Some(model) = &input.model.model else {
+        anyhow::bail!(
+            "query by image needs the encoder that made the features: --model ENCODER.onnx \
+             (with the same preprocessing options)"
+        );
+    };
+    if !image.is_file() {
+        anyhow::bail!("{}: no such image file", image.display());
+    }
+    let options = options(&input.model)?;
+    let got = ivt::embed::embed_images(model, &[image.to_owned()], &options, cache, &())
+        .with_context(|| format!("cannot embed {}", image.display()))?;
+    if let Some(w) = got.report.warnings.first() {
+        anyhow::bail!("cannot embed {}: {w}", image.display());
+    }
+    Ok(got.vectors)
 }
 
 /// The image folder: DATA, or --images (the spelling `embed --images DIR` reads naturally).

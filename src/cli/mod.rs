@@ -620,14 +620,27 @@ pub struct ExportLabelsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["expr", "image"])))]
 pub struct QueryArgs {
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
     /// The search, as typed in the explorer's box: words and `/regex/` over file names,
     /// classes and text columns; `column:value`, `column>0.3`, `label:positive`, `item<100`;
     /// `-term` negates; all terms must match.
-    #[arg(long = "where", value_name = "EXPR")]
-    expr: String,
+    #[arg(long = "where", value_name = "EXPR", conflicts_with = "image")]
+    expr: Option<String>,
+    /// An image to find the nearest items of: embedded by --model with the data set's
+    /// preprocessing, then searched exactly in the original feature space.
+    #[arg(long, value_name = "IMG")]
+    image: Option<PathBuf>,
+    /// Neighbours printed for --image.
+    #[arg(short, long, default_value_t = 16, requires = "image")]
+    k: usize,
+    /// Distance for --image (the one the data set's graph uses).
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean, requires = "image")]
+    metric: Metric,
     /// The labels folder the explorer wrote (default: ./ivt-labels/<data set name>, if present).
     #[arg(long, value_name = "DIR")]
     labels_out: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! `ivt-explore query DATA --where EXPR`: the items the explorer's search box finds for the same
-//! text (one parser and matcher, `ivt::search`), as a table or JSON.
+//! text (one parser and matcher, `ivt::search`), as a table or JSON. `--image IMG`: the items
+//! nearest to an image, embedded by the data set's encoder (`--model`), in the original space.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use ivt::search::{Query, SearchIndex};
 use super::QueryArgs;
 
 pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
-    let data = super::embed::load(&args.input, &ivt::cache::Cache::default_location())?;
+    let data = super::embed::load(&args.input, &args.cache.cache())?;
     let dir = args
         .labels_out
         .clone()
@@ -33,9 +34,14 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
             .and_then(|s| s.get(ItemId(i as u32)))
             .map(str::to_owned)
     };
+    let row = |i: u32| Row::of(&data, labels.as_ref(), i);
+    if let Some(image) = &args.image {
+        return nearest(args, &data, image, &row);
+    }
+    let expr = args.expr.as_deref().unwrap_or_default();
     let index = SearchIndex::new(&data, labels.as_ref().map(|_| &label_of as _));
-    let query = Query::parse(&args.expr, &index).map_err(|e| anyhow::anyhow!("--where: {e}"))?;
-    if labels.is_none() && args.expr.to_ascii_lowercase().contains("label") {
+    let query = Query::parse(expr, &index).map_err(|e| anyhow::anyhow!("--where: {e}"))?;
+    if labels.is_none() && expr.to_ascii_lowercase().contains("label") {
         eprintln!(
             "note: no labels journal at {} (give --labels-out DIR): `label` terms match as unlabelled",
             dir.display()
@@ -44,7 +50,6 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
     let found = index.run(&query);
     let shown = &found[..found.len().min(args.limit.unwrap_or(usize::MAX))];
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let row = |i: u32| Row::of(&data, labels.as_ref(), i);
     if args.json {
         let rows: Vec<serde_json::Value> = shown.iter().map(|&i| row(i).json()).collect();
         serde_json::to_writer_pretty(&mut out, &rows)?;
@@ -61,12 +66,63 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
         "{} of {} items match `{}`{}",
         found.len(),
         data.n_items(),
-        args.expr,
+        expr,
         if shown.len() < found.len() {
             format!(" ({} shown, --limit)", shown.len())
         } else {
             String::new()
         }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--image`: the k items nearest to the image's embedding, nearest first.
+fn nearest(
+    args: &QueryArgs,
+    data: &Dataset,
+    image: &std::path::Path,
+    row: &dyn Fn(u32) -> Row,
+) -> anyhow::Result<ExitCode> {
+    let vector = super::embed::embed_one(&args.input, image, &args.cache.cache())?;
+    let f = &data.features;
+    let found = ivt::knn::query(f.as_slice(), f.dim(), &vector, args.k, args.metric)
+        .with_context(|| format!("cannot search for {}", image.display()))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        let rows: Vec<serde_json::Value> = found
+            .iter()
+            .enumerate()
+            .map(|(rank, &(i, d))| {
+                let mut v = row(i).json();
+                v["rank"] = (rank + 1).into();
+                v["distance"] = f64::from(d).into();
+                v
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "rank\titem\tfile\tdistance\tclass\tlabel")?;
+        for (rank, &(i, d)) in found.iter().enumerate() {
+            let r = row(i);
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{d:.6}\t{}\t{}",
+                rank + 1,
+                r.item,
+                r.file,
+                r.class,
+                r.label
+            )?;
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "{} nearest of {} items to {} ({} distance, exact)",
+        found.len(),
+        data.n_items(),
+        image.display(),
+        args.metric.name()
     );
     Ok(ExitCode::SUCCESS)
 }
