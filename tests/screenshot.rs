@@ -559,3 +559,84 @@ fn clusters_show_a_dendrogram_with_one_coloured_leaf_per_cluster() {
     }
     assert!(!band(3), "a fourth colour: more leaves than clusters");
 }
+
+/// `--search`: the matching points keep their class colour, the others are dimmed (not gone),
+/// and the top bar says how many matched.
+#[test]
+fn a_search_keeps_the_matches_bright_and_dims_the_rest() {
+    if !screenshots_wanted() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("four");
+    std::fs::create_dir_all(&data).expect("dir");
+    let features: Vec<f32> = (0..4 * 3).map(|v| v as f32).collect();
+    ivt::npy::write(&data.join("features.npy"), &[4, 3], &features).expect("features");
+    ivt::npy::write(&data.join("labels.npy"), &[4], &[0i64, 1, 2, 3]).expect("labels");
+    let layout = tmp.path().join("layout.npy");
+    ivt::npy::write(
+        &layout,
+        &[4, 2],
+        &[0.0f32, 0.0, 10.0, 0.0, 0.0, 10.0, 10.0, 10.0],
+    )
+    .expect("layout");
+    let out = tmp.path().join("search.png");
+    screenshot(
+        &[
+            data.as_os_str(),
+            "--layout".as_ref(),
+            layout.as_os_str(),
+            "--point-size".as_ref(),
+            "16".as_ref(),
+            "--color-by".as_ref(),
+            "class".as_ref(),
+            "--search".as_ref(),
+            "item<2".as_ref(),
+            "--size".as_ref(),
+            "1280x720".as_ref(),
+            "--cache".as_ref(),
+            tmp.path().join("cache").as_os_str(),
+        ],
+        &out,
+        "search-dimmed.png",
+    );
+    let img = image::open(&out).expect("the PNG").to_rgb8();
+    let in_plot = |x: u32| x > 260 && x < 1280 - 440;
+    let count = |colour: [u8; 3]| {
+        img.enumerate_pixels()
+            .filter(|(x, _, p)| in_plot(*x) && near(p.0, colour, 3))
+            .count()
+    };
+    // Items 0 and 1 match: their discs in full colour (a 16 px disc's inside: ~110 pixels).
+    for code in 0..2 {
+        let n = count(palette(code));
+        assert!(
+            n > 60,
+            "class {code} matches but shows {n} pixels of its colour"
+        );
+    }
+    // Items 2 and 3 do not: no pixel of their colour, but a dimmed disc where they are.
+    for code in 2..4 {
+        let n = count(palette(code));
+        assert_eq!(n, 0, "class {code} does not match but shows in full colour");
+        let colour = palette(code);
+        let dim = colour.map(|c| (u16::from(c) / 5 + 16) as u8);
+        // The shader works in linear light, so compare loosely: a dark disc tinted the same way.
+        let tinted = img
+            .enumerate_pixels()
+            .filter(|(x, _, p)| {
+                in_plot(*x)
+                    && p.0
+                        .iter()
+                        .zip(dim)
+                        .all(|(&a, b)| (i32::from(a) - i32::from(b)).abs() <= 40)
+                    && p.0.iter().zip(colour).all(|(&a, b)| a < b || b < 40)
+                    && p.0.iter().any(|&c| c > 20)
+            })
+            .count();
+        assert!(
+            tinted > 40,
+            "class {code}: its dimmed disc shows {tinted} pixels"
+        );
+    }
+}

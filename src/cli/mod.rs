@@ -320,6 +320,9 @@ pub struct ViewArgs {
     /// Measure this many frames once the map is ready, print mean/p95 frame time, and exit.
     #[arg(long, value_name = "N")]
     bench_frames: Option<u32>,
+    /// Start with this search in the search box (its language: `ivt-explore query --help`).
+    #[arg(long, value_name = "EXPR")]
+    search: Option<String>,
     /// With --bench-frames: move the camera every timed frame (a pan in 2D, an orbit in 3D),
     /// to measure what a moving view costs against a still one.
     #[arg(long, requires = "bench_frames")]

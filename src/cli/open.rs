@@ -113,6 +113,7 @@ fn show(
         screenshot: screenshot.map(|path| ScreenshotRequest { path }),
         bench_frames: view.bench_frames,
         bench_pan: view.bench_pan,
+        search: view.search.clone(),
         window_size: view.size,
         layout,
         launched: super::launched(),

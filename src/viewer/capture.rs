@@ -105,6 +105,7 @@ struct Readiness<'w> {
     mosaic: Res<'w, super::mosaic::Mosaic>,
     mosaic_settings: Res<'w, super::mosaic::MosaicSettings>,
     clusters: Option<Res<'w, super::clusters::ClusterJob>>,
+    search: Option<Res<'w, super::search::SearchBox>>,
 }
 
 impl Readiness<'_> {
@@ -122,6 +123,7 @@ impl Readiness<'_> {
                 .clusters
                 .as_ref()
                 .is_none_or(|c| c.state != super::clusters::ClusterState::Running)
+            && self.search.as_ref().is_none_or(|s| s.is_idle())
     }
 }
 

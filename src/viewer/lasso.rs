@@ -89,7 +89,7 @@ fn finish_lasso(
         return;
     };
     // Hidden groups are not selectable: what you see is what you label.
-    let visible = |i: usize| color.coloring.color_of(ItemId(i as u32), &color.hidden)[3] > 0;
+    let visible = |i: usize| color.point_color(ItemId(i as u32))[3] > 0;
     let inside = select_in_polygon(
         layout.n_items(),
         |i| {

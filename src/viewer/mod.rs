@@ -12,6 +12,7 @@
 //! - [`spatial`]: a grid over the layout, so the mosaic's per-move work scales with the view;
 //! - [`thumbs`]: images decoded off the main thread into an LRU of egui textures (panels);
 //! - [`ui`]: egui panels (colouring and legend, layout controls, neighbour grid, help);
+//! - [`search`]: the search box (the `search` language), matches highlighted, Enter steps;
 //! - [`capture`]: screenshots (`P`, the `screenshot` command) and `--bench-frames`.
 //!
 //! The pure parts ([`colors`], [`neighbors`], picking's index) have no Bevy types and are
@@ -28,6 +29,7 @@ pub mod mosaic;
 pub mod neighbors;
 pub mod picking;
 pub mod points;
+pub mod search;
 pub mod spatial;
 pub mod splat;
 pub mod thumbs;
@@ -143,6 +145,8 @@ pub struct ViewerOptions {
     pub bench_frames: Option<u32>,
     /// `--bench-pan`: the camera moves every timed frame.
     pub bench_pan: bool,
+    /// `--search EXPR`: the search box starts with this text.
+    pub search: Option<String>,
     /// Window size in logical pixels.
     pub window_size: (u32, u32),
     /// A layout to show instead of computing one at start (`--layout FILE.npy`).
@@ -186,6 +190,7 @@ impl Default for ViewerOptions {
             screenshot: None,
             bench_frames: None,
             bench_pan: false,
+            search: None,
             window_size: (1600, 900),
             layout: None,
             launched: std::time::Instant::now(),
@@ -280,6 +285,21 @@ pub struct ColorState {
     /// Clusters: the top of the dendrogram above the cut, for the dendrogram view (only up to
     /// [`MAX_TREE_LEAVES`] clusters: more is unreadable at panel size).
     pub tree: Option<crate::cluster::TopTree>,
+    /// The search box's matches: the other items are dimmed, or hidden.
+    pub search: Option<Arc<SearchMask>>,
+}
+
+/// Which items a search matched, and whether the rest are hidden (else dimmed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchMask {
+    pub matches: Vec<bool>,
+    pub hide_others: bool,
+}
+
+/// A colour pushed towards the dark background: what a non-matching point looks like.
+pub fn dimmed([r, g, b, a]: colors::Rgba8) -> colors::Rgba8 {
+    let dim = |c: u8| (u16::from(c) / 5 + 16) as u8;
+    [dim(r), dim(g), dim(b), a]
 }
 
 /// Most clusters the dendrogram view draws.
@@ -328,6 +348,36 @@ impl ColorState {
         self.tree = top;
         self.version += 1;
         Ok(())
+    }
+
+    /// Item `item`'s colour on the map: its group's or value's, transparent when its group is
+    /// hidden, dimmed (or transparent) when a search is on and it does not match.
+    pub fn point_color(&self, item: ItemId) -> colors::Rgba8 {
+        let c = self.coloring.color_of(item, &self.hidden);
+        match &self.search {
+            Some(m) if !m.matches.get(item.index()).copied().unwrap_or(false) => {
+                if m.hide_others {
+                    [0; 4]
+                } else {
+                    dimmed(c)
+                }
+            }
+            _ => c,
+        }
+    }
+
+    /// Every item's [`Self::point_color`], in item order.
+    pub fn point_colors(&self, n_items: usize) -> Vec<colors::Rgba8> {
+        (0..n_items)
+            .map(|i| self.point_color(ItemId(i as u32)))
+            .collect()
+    }
+
+    /// Whether a search is on and `item` is not among its matches (no thumbnail for it).
+    pub fn searched_out(&self, item: ItemId) -> bool {
+        self.search
+            .as_ref()
+            .is_some_and(|m| !m.matches.get(item.index()).copied().unwrap_or(false))
     }
 
     /// Show only the groups in `keep` (a dendrogram branch), hiding every other.
@@ -406,6 +456,7 @@ impl Plugin for ExplorerStatePlugin {
             version: 0,
             representatives: Vec::new(),
             tree: None,
+            search: None,
         };
         let default_source = options
             .color_by
@@ -635,6 +686,9 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
                 settings: options.thumbnails.clone(),
             },
             ui::UiPlugin,
+            search::SearchPlugin {
+                initial: options.search.clone(),
+            },
             capture::CapturePlugin {
                 screenshot: options.screenshot.clone(),
                 bench_frames: options.bench_frames,

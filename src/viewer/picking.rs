@@ -294,8 +294,7 @@ fn hover_and_click(
         return;
     };
     let visible = |item: ItemId| {
-        color.coloring.color_of(item, &color.hidden)[3] > 0
-            && labels.as_ref().is_none_or(|l| l.shows(item))
+        color.point_color(item)[3] > 0 && labels.as_ref().is_none_or(|l| l.shows(item))
     };
     // A thumbnail under the cursor is what the user points at; else the nearest dot.
     let on_thumbnail = window

@@ -390,7 +390,7 @@ fn update_points_buffer(
     built.filter = filter_key;
     let positions = positions_of(layout, 0..layout.n_items());
     built.bounds = super::camera::Bounds::of(layout);
-    let mut colors = color.coloring.colors(layout.n_items(), &color.hidden);
+    let mut colors = color.point_colors(layout.n_items());
     if let Some(labels) = &labels {
         for (i, c) in colors.iter_mut().enumerate() {
             if !labels.shows(ItemId(i as u32)) {

@@ -686,10 +686,7 @@ fn update_visible_thumbnails(
     mosaic.generation += 1;
     let generation = mosaic.generation;
     if mosaic.colors.0 != color.version || mosaic.colors.1.len() != layout.n_items() {
-        mosaic.colors = (
-            color.version,
-            color.coloring.colors(layout.n_items(), &color.hidden),
-        );
+        mosaic.colors = (color.version, color.point_colors(layout.n_items()));
     }
     let half = Vec2::new(viewport.x as f32, viewport.y as f32) * 0.5;
     let px_per_clip = clip_from_view.y_axis.y * half.y;
@@ -714,6 +711,7 @@ fn update_visible_thumbnails(
             let item = ItemId(i as u32);
             if i >= n_items
                 || mosaic.colors.1[i][3] == 0
+                || color.searched_out(item)
                 || labels.as_ref().is_some_and(|l| !l.shows(item))
             {
                 return;

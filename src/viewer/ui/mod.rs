@@ -25,6 +25,7 @@ use super::labels::{LabelItems, Labels, UndoLabels};
 use super::layout_job::{JobState, LayoutJob, LayoutRequest, RunLayout};
 use super::mosaic::{BuildState, Mosaic, MosaicSettings};
 use super::points::PointSettings;
+use super::search::{SearchBox, StepSearch};
 use super::thumbs::Thumbs;
 use super::{ColorState, NeighborView, SelectItem, Selection, Store, ViewMode};
 use crate::dataset::{ColumnValues, Images, ItemId};
@@ -122,13 +123,17 @@ pub const KEYS: &[(&str, &str)] = &[
     ("W A S D / Q E", "fly: move / down, up (Shift: faster)"),
     ("F", "fit the view to the data"),
     ("P", "save a screenshot (PNG in the current folder)"),
-    ("? (or /, F1)", "this help"),
+    (
+        "/ · Ctrl+F",
+        "search: words, /regex/, column:value, score>0.3, label:positive; Enter steps through",
+    ),
+    ("? (or F1)", "this help"),
 ];
 
 fn toggle_help(keys: Res<ButtonInput<KeyCode>>, mut help: ResMut<HelpOpen>) {
-    // `?` is Shift+/ on most layouts; a quick tap can release Shift within the frame, so the
-    // key itself is enough.
-    if keys.just_pressed(KeyCode::F1) || keys.just_pressed(KeyCode::Slash) {
+    // `?` is Shift+/ on most layouts; `/` alone focuses the search box.
+    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    if keys.just_pressed(KeyCode::F1) || (keys.just_pressed(KeyCode::Slash) && shift) {
         help.0 = !help.0;
     }
 }
@@ -306,6 +311,41 @@ fn thumbnail_status(mosaic: &Mosaic, budget_mb: u64) -> String {
     }
 }
 
+/// The search box: the text, what it found (or what is wrong), hide-the-rest; Enter and
+/// Shift+Enter step through the matches, Esc clears.
+fn search_box(ui: &mut egui::Ui, search: &mut SearchBox, steps: &mut MessageWriter<StepSearch>) {
+    let edit = egui::TextEdit::singleline(&mut search.text)
+        .hint_text("search  ( / )")
+        .desired_width(200.0);
+    let response = ui.add(edit);
+    if std::mem::take(&mut search.focus_requested) {
+        response.request_focus();
+    }
+    let (enter, shift, escape) = ui.input(|i| {
+        (
+            i.key_pressed(egui::Key::Enter),
+            i.modifiers.shift,
+            i.key_pressed(egui::Key::Escape),
+        )
+    });
+    if response.lost_focus() && escape {
+        search.text.clear();
+    } else if response.lost_focus() && enter {
+        steps.write(StepSearch { forward: !shift });
+        // Keep typing or stepping without clicking back into the box.
+        response.request_focus();
+    }
+    if let Some(status) = search.status() {
+        if search.error.is_some() {
+            ui.colored_label(egui::Color32::from_rgb(240, 110, 90), status)
+                .on_hover_text("ivt-explore query --help: the search language");
+        } else {
+            ui.label(status);
+            ui.checkbox(&mut search.hide_others, "hide others");
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn explorer_ui(
     mut contexts: EguiContexts,
@@ -321,6 +361,8 @@ fn explorer_ui(
     mut help: ResMut<HelpOpen>,
     mut central: ResMut<CentralRect>,
     mut labels: ResMut<Labels>,
+    mut search: ResMut<SearchBox>,
+    mut steps: MessageWriter<StepSearch>,
     mut out: UiMessages,
 ) -> Result {
     let ctx = contexts.ctx_mut()?.clone();
@@ -361,6 +403,8 @@ fn explorer_ui(
                 egui::Slider::new(&mut points.size_px, super::points::POINT_SIZE_RANGE)
                     .text("point px"),
             );
+            ui.separator();
+            search_box(ui, &mut search, &mut steps);
             ui.separator();
             let (status, _) = job_status(&job, &store);
             ui.label(status);
