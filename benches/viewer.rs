@@ -1,10 +1,14 @@
 //! Per-interaction work of the explorer at a million points, off the GPU: a lasso over half
-//! the map (issue #21 bar: done within two frames), against the single-thread pass it replaced
-//! in the same run. `cargo bench --bench viewer`; under `cargo test` it runs once on 10,000
+//! the map and a recolour by a metadata column (issue #21 bars: each within two frames),
+//! against the single-thread passes they replaced, in the same run. `cargo bench --bench viewer`; under `cargo test` it runs once on 10,000
 //! points as a smoke test. Figures: benches/README.md.
 
 use bevy::math::Vec2;
 use criterion::{Criterion, criterion_group, criterion_main};
+use ivt::dataset::ItemId;
+use ivt::viewer::ColorState;
+use ivt::viewer::colors::ColorSource;
+use ivt::viewer::colors::{Coloring, Colormap};
 use ivt::viewer::lasso::select_in_polygon;
 
 /// Points on a 1600 × 900 screen, in clusters of different spread (as a map has).
@@ -87,5 +91,51 @@ fn bench_lasso(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_lasso);
+/// Colouring a million points by a categorical column (1,000 values) and by a numeric one:
+/// what a click on the colour menu costs before the GPU buffer is written.
+fn bench_recolour(c: &mut Criterion) {
+    let n = if std::env::args().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        10_000
+    };
+    let state = |coloring: Coloring| ColorState {
+        source: ColorSource::Uniform,
+        colormap: Colormap::default(),
+        coloring,
+        hidden: vec![false; 1000],
+        version: 0,
+        representatives: Vec::new(),
+        tree: None,
+        search: None,
+    };
+    let categorical = state(Coloring::Categorical {
+        names: (0..1000).map(|k| format!("class{k}")).collect(),
+        codes: (0..n).map(|i| (i * 7919 % 1000) as u32).collect(),
+        counts: vec![n / 1000; 1000],
+    });
+    let numeric = state(Coloring::Numeric {
+        values: (0..n).map(|i| (i % 997) as f32).collect(),
+        min: 0.0,
+        max: 996.0,
+        colormap: Colormap::default(),
+    });
+    let mut group = c.benchmark_group(format!("recolour_{n}"));
+    group.sample_size(10);
+    for (name, s) in [("categorical", &categorical), ("numeric", &numeric)] {
+        group.bench_function(format!("{name}: one thread"), |b| {
+            b.iter(|| {
+                (0..n)
+                    .map(|i| s.point_color(ItemId(i as u32)))
+                    .collect::<Vec<_>>()
+            })
+        });
+        group.bench_function(format!("{name}: point_colors"), |b| {
+            b.iter(|| s.point_colors(n))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_lasso, bench_recolour);
 criterion_main!(benches);

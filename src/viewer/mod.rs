@@ -366,9 +366,13 @@ impl ColorState {
         }
     }
 
-    /// Every item's [`Self::point_color`], in item order.
+    /// Every item's [`Self::point_color`], in item order, on all cores: a recolour at a
+    /// million items runs on the main thread between two frames.
     pub fn point_colors(&self, n_items: usize) -> Vec<colors::Rgba8> {
+        use rayon::prelude::*;
         (0..n_items)
+            .into_par_iter()
+            .with_min_len(1 << 14)
             .map(|i| self.point_color(ItemId(i as u32)))
             .collect()
     }
