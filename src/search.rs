@@ -349,6 +349,12 @@ impl Step {
     }
 }
 
+/// The terms of `text` as the parser sees them (quoted phrases and regexes whole); an
+/// unclosed quote or regex falls back to splitting at spaces.
+pub fn split_terms(text: &str) -> Vec<String> {
+    tokens(text).unwrap_or_else(|_| text.split_whitespace().map(str::to_owned).collect())
+}
+
 /// Split at spaces outside quotes and regexes; quotes are kept (the term parser needs to know
 /// what was quoted).
 fn tokens(text: &str) -> Result<Vec<String>, SearchError> {

@@ -13,6 +13,7 @@
 //! - [`thumbs`]: images decoded off the main thread into an LRU of egui textures (panels);
 //! - [`ui`]: egui panels (colouring and legend, layout controls, neighbour grid, help);
 //! - [`search`]: the search box (the `search` language), matches highlighted, Enter steps;
+//! - [`filters`]: per-column charts of all items vs the matches; brushing writes search terms;
 //! - [`capture`]: screenshots (`P`, the `screenshot` command) and `--bench-frames`.
 //!
 //! The pure parts ([`colors`], [`neighbors`], picking's index) have no Bevy types and are
@@ -22,6 +23,7 @@ pub mod camera;
 pub mod capture;
 pub mod clusters;
 pub mod colors;
+pub mod filters;
 pub mod labels;
 pub mod lasso;
 pub mod layout_job;

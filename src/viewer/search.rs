@@ -33,6 +33,8 @@ pub struct SearchBox {
     pub matches: Option<Arc<Vec<u32>>>,
     /// Index into `matches` of the item Enter moved to last.
     pub current: Option<usize>,
+    /// The filters panel's charts, for the current matches.
+    pub charts: super::filters::ChartCache,
     /// (text, labels version) of the search running or finished last.
     done_for: Option<(String, u64)>,
     task: Option<Task<SearchDone>>,

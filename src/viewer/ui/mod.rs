@@ -477,6 +477,28 @@ fn explorer_ui(
                         None => {}
                     }
                     ui.separator();
+                    let search = &mut *search;
+                    search.charts.update(&store.data, search.matches.as_ref());
+                    if !search.charts.charts.is_empty() {
+                        egui::CollapsingHeader::new("Filters")
+                            .default_open(true)
+                            .show(ui, |ui| {
+                                ui.label(
+                                    egui::RichText::new(
+                                        "grey: all items · yellow: the search's matches",
+                                    )
+                                    .small(),
+                                );
+                                if let Some(text) = super::filters::filters_ui(
+                                    ui,
+                                    &search.charts.charts,
+                                    &search.text,
+                                ) {
+                                    search.text = text;
+                                }
+                            });
+                        ui.separator();
+                    }
                     let status = thumbnail_status(&out.mosaic, out.mosaic_config.gpu_mem_mb);
                     let panel = ThumbnailsPanel {
                         status: &status,
