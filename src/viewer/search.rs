@@ -13,7 +13,7 @@ use bevy::prelude::*;
 use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
-use super::labels::Labels;
+use super::labels::{LabelItems, Labels};
 use super::{ColorState, SearchMask, SelectItem, Store};
 use crate::dataset::ItemId;
 use crate::search::{Query, SearchIndex};
@@ -33,6 +33,10 @@ pub struct SearchBox {
     pub matches: Option<Arc<Vec<u32>>>,
     /// Index into `matches` of the item Enter moved to last.
     pub current: Option<usize>,
+    /// Where "export" writes its CSV (the current folder by default).
+    pub export_dir: std::path::PathBuf,
+    /// What the last export did.
+    pub export_status: Option<String>,
     /// The filters panel's charts, for the current matches.
     pub charts: super::filters::ChartCache,
     /// (text, labels version) of the search running or finished last.
@@ -80,6 +84,15 @@ impl SearchBox {
     }
 }
 
+/// What the box's buttons do with the matches.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchesAction {
+    /// Give every match the active label (one batch: one undo step).
+    LabelAll,
+    /// Write the matches as a CSV (item, file, class, label, metadata) to a new file.
+    Export,
+}
+
 /// A step request from the box (Enter, Shift+Enter).
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepSearch {
@@ -95,9 +108,12 @@ impl Plugin for SearchPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(SearchBox {
             text: self.initial.clone().unwrap_or_default(),
+            export_dir: std::path::PathBuf::from("."),
             ..SearchBox::default()
         })
         .add_message::<StepSearch>()
+        .add_message::<MatchesAction>()
+        .add_message::<LabelItems>()
         .add_systems(
             Update,
             (
@@ -106,6 +122,7 @@ impl Plugin for SearchPlugin {
                 finish_search,
                 apply_mask,
                 step_search,
+                act_on_matches,
             )
                 .chain(),
         );
@@ -236,6 +253,108 @@ fn step_search(
     }
 }
 
+/// Label all matches, or export them.
+fn act_on_matches(
+    mut actions: MessageReader<MatchesAction>,
+    store: Res<Store>,
+    labels: Option<Res<Labels>>,
+    mut search: ResMut<SearchBox>,
+    mut label: MessageWriter<LabelItems>,
+) {
+    for action in actions.read() {
+        let Some(matches) = search.matches.clone() else {
+            continue;
+        };
+        match action {
+            MatchesAction::LabelAll => {
+                if let Some(name) = labels.as_ref().and_then(|l| l.active_name()) {
+                    label.write(LabelItems {
+                        items: matches.iter().map(|&i| ItemId(i)).collect(),
+                        label: Some(name.to_owned()),
+                    });
+                }
+            }
+            MatchesAction::Export => {
+                let dir = search.export_dir.clone();
+                let path = (1..100_000)
+                    .map(|n| dir.join(format!("ivt-search-{n}.csv")))
+                    .find(|p| !p.exists());
+                let state = labels.as_ref().map(|l| &l.state);
+                search.export_status = Some(match path {
+                    None => format!("{}: no free ivt-search-N.csv name", dir.display()),
+                    Some(path) => {
+                        let csv = matches_csv(&store.data, state, &matches);
+                        match crate::atomic::write_with(&path, |f| {
+                            std::io::Write::write_all(f, csv.as_bytes())
+                        }) {
+                            Ok(()) => format!("wrote {} ({} items)", path.display(), matches.len()),
+                            Err(e) => format!("cannot write {}: {e}", path.display()),
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The matches as CSV: item, file, class, label, then every metadata column.
+pub fn matches_csv(
+    data: &crate::dataset::Dataset,
+    labels: Option<&crate::labels::LabelState>,
+    items: &[u32],
+) -> String {
+    use crate::dataset::{ColumnValues, Images};
+    let field = |v: &str| {
+        if v.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v.to_owned()
+        }
+    };
+    let columns = data.metadata.iter().flat_map(|m| &m.columns);
+    let mut out = String::from("item,file,class,label");
+    for c in columns.clone() {
+        out.push(',');
+        out.push_str(&field(&c.name));
+    }
+    out.push('\n');
+    for &i in items {
+        let at = i as usize;
+        let file = match &data.images {
+            Images::Files(f) => f
+                .paths
+                .get(at)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let class = data
+            .classes
+            .as_ref()
+            .map(|c| c.labels.names[c.labels.codes[at] as usize].as_str())
+            .unwrap_or_default();
+        let label = labels.and_then(|l| l.get(ItemId(i))).unwrap_or_default();
+        out.push_str(&format!(
+            "{i},{},{},{}",
+            field(&file),
+            field(class),
+            field(label)
+        ));
+        for c in columns.clone() {
+            out.push(',');
+            match &c.values {
+                ColumnValues::Numeric(v) if v[at].is_finite() => out.push_str(&v[at].to_string()),
+                ColumnValues::Numeric(_) => {}
+                ColumnValues::Categorical(cat) => {
+                    out.push_str(&field(&cat.names[cat.codes[at] as usize]))
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +455,54 @@ mod tests {
             color.point_color(ItemId(other)),
             color.coloring.color_of(ItemId(other), &color.hidden)
         );
+    }
+
+    #[test]
+    fn label_all_is_one_batch_and_export_writes_a_new_csv() {
+        use crate::labels::{LabelSet, journal};
+        use crate::viewer::labels::LabelsPlugin;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (j, state, _) = journal::open(&dir.path().join("labels")).expect("journal");
+        let mut app = app("class:sandal item<60");
+        app.insert_resource(Labels::new(LabelSet::default(), state, Some(j)))
+            .add_plugins(LabelsPlugin);
+        app.world_mut().resource_mut::<SearchBox>().export_dir = dir.path().to_owned();
+        settle(&mut app);
+        let found = app
+            .world()
+            .resource::<SearchBox>()
+            .matches
+            .clone()
+            .expect("matches");
+        assert!(!found.is_empty());
+        app.world_mut().write_message(MatchesAction::LabelAll);
+        app.update();
+        app.update();
+        let labels = app.world().resource::<Labels>();
+        for i in 0..60 {
+            let want = found.contains(&i).then_some("positive");
+            assert_eq!(labels.state.get(ItemId(i)), want, "item {i}");
+        }
+        assert!(labels.state.can_undo());
+        // One batch: a single undo takes every label back.
+        app.world_mut()
+            .write_message(crate::viewer::labels::UndoLabels { redo: false });
+        app.update();
+        assert!(app.world().resource::<Labels>().state.is_empty());
+        // Export twice: two files, neither overwritten.
+        for _ in 0..2 {
+            app.world_mut().write_message(MatchesAction::Export);
+            app.update();
+        }
+        let first = std::fs::read_to_string(dir.path().join("ivt-search-1.csv")).expect("csv");
+        assert!(dir.path().join("ivt-search-2.csv").exists());
+        let mut lines = first.lines();
+        assert_eq!(lines.next(), Some("item,file,class,label"));
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), found.len());
+        assert_eq!(rows[0], format!("{},,Sandal,", found[0]));
+        let status = app.world().resource::<SearchBox>().export_status.clone();
+        assert!(status.is_some_and(|s| s.contains("ivt-search-2.csv")));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use super::labels::{LabelItems, Labels, UndoLabels};
 use super::layout_job::{JobState, LayoutJob, LayoutRequest, RunLayout};
 use super::mosaic::{BuildState, Mosaic, MosaicSettings};
 use super::points::PointSettings;
-use super::search::{SearchBox, StepSearch};
+use super::search::{MatchesAction, SearchBox, StepSearch};
 use super::thumbs::Thumbs;
 use super::{ColorState, NeighborView, SelectItem, Selection, Store, ViewMode};
 use crate::dataset::{ColumnValues, Images, ItemId};
@@ -266,6 +266,7 @@ struct UiMessages<'w> {
     run_layout: MessageWriter<'w, RunLayout>,
     label_items: MessageWriter<'w, LabelItems>,
     undo_labels: MessageWriter<'w, UndoLabels>,
+    matches_action: MessageWriter<'w, MatchesAction>,
 }
 
 /// While the dendrogram is computed (or if that failed): one line on it.
@@ -313,10 +314,16 @@ fn thumbnail_status(mosaic: &Mosaic, budget_mb: u64) -> String {
 
 /// The search box: the text, what it found (or what is wrong), hide-the-rest; Enter and
 /// Shift+Enter step through the matches, Esc clears.
-fn search_box(ui: &mut egui::Ui, search: &mut SearchBox, steps: &mut MessageWriter<StepSearch>) {
+fn search_box(
+    ui: &mut egui::Ui,
+    search: &mut SearchBox,
+    steps: &mut MessageWriter<StepSearch>,
+    active_label: Option<&str>,
+) -> Option<MatchesAction> {
+    let mut action = None;
     let edit = egui::TextEdit::singleline(&mut search.text)
         .hint_text("search  ( / )")
-        .desired_width(200.0);
+        .desired_width(160.0);
     let response = ui.add(edit);
     if std::mem::take(&mut search.focus_requested) {
         response.request_focus();
@@ -342,8 +349,29 @@ fn search_box(ui: &mut egui::Ui, search: &mut SearchBox, steps: &mut MessageWrit
         } else {
             ui.label(status);
             ui.checkbox(&mut search.hide_others, "hide others");
+            let any = search.matches.as_ref().is_some_and(|m| !m.is_empty());
+            if let Some(name) = active_label
+                && ui
+                    .add_enabled(any, egui::Button::new(format!("label all {name}")))
+                    .on_hover_text("give every match the active label (one undo step)")
+                    .clicked()
+            {
+                action = Some(MatchesAction::LabelAll);
+            }
+            let export = ui
+                .add_enabled(any, egui::Button::new("export"))
+                .on_hover_text(
+                    search
+                        .export_status
+                        .clone()
+                        .unwrap_or_else(|| "write the matches to ivt-search-N.csv".to_owned()),
+                );
+            if export.clicked() {
+                action = Some(MatchesAction::Export);
+            }
         }
     }
+    action
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -404,7 +432,10 @@ fn explorer_ui(
                     .text("point px"),
             );
             ui.separator();
-            search_box(ui, &mut search, &mut steps);
+            let active = labels.active_name().map(str::to_owned);
+            if let Some(action) = search_box(ui, &mut search, &mut steps, active.as_deref()) {
+                out.matches_action.write(action);
+            }
             ui.separator();
             let (status, _) = job_status(&job, &store);
             ui.label(status);
