@@ -344,8 +344,20 @@ fn search_box(
     }
     if let Some(status) = search.status() {
         if search.error.is_some() {
-            ui.colored_label(egui::Color32::from_rgb(240, 110, 90), status)
-                .on_hover_text("ivt-explore query --help: the search language");
+            // Long messages (a list of columns) would push the rest of the bar off screen.
+            let short: String = if status.chars().count() > 70 {
+                status
+                    .chars()
+                    .take(68)
+                    .chain(std::iter::once('…'))
+                    .collect()
+            } else {
+                status.clone()
+            };
+            ui.colored_label(egui::Color32::from_rgb(240, 110, 90), short)
+                .on_hover_text(format!(
+                    "{status}\n\nivt-explore query --help: the search language"
+                ));
         } else {
             ui.label(status);
             ui.checkbox(&mut search.hide_others, "hide others");
