@@ -13,13 +13,8 @@ use ivt::viewer::lasso::select_in_polygon;
 
 /// Points on a 1600 × 900 screen, in clusters of different spread (as a map has).
 fn screen_points(n: usize) -> Vec<Option<Vec2>> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut unit = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32
-    };
+    let mut rng = ivt::rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+    let mut unit = move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
     (0..n)
         .map(|i| {
             let c = (i % 50) as f32;

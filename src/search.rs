@@ -16,6 +16,7 @@
 //! the term and say what would be accepted: the box shows them under itself, the CLI prints them.
 
 use std::fmt;
+use std::sync::Arc;
 
 use memchr::memmem;
 use rayon::prelude::*;
@@ -36,14 +37,52 @@ impl fmt::Display for SearchError {
 
 impl std::error::Error for SearchError {}
 
-/// What a query searches: the data set's text, lower-cased once (a search over a million file
-/// names then needs no allocation per item), its columns, and the user's labels.
+/// Every item's file name (its path under the image folder), lower-cased once and stored end
+/// to end: built once per data set and shared by every search over it (the explorer runs one
+/// per edit of the box), so a search over a million names allocates nothing per item.
+#[derive(Debug, Default)]
+pub struct FileNames {
+    text: String,
+    /// `text[ends[i - 1]..ends[i]]` is item i's.
+    ends: Vec<usize>,
+}
+
+impl FileNames {
+    /// The file names of `data`'s images (none when it has no image files).
+    pub fn of(data: &Dataset) -> Self {
+        match &data.images {
+            Images::Files(f) => Self::from_names(
+                (0..f.paths.len())
+                    .filter_map(|i| f.relative_path(i))
+                    .map(|p| p.to_string_lossy()),
+            ),
+            _ => Self::default(),
+        }
+    }
+
+    /// One name per item, in item order.
+    pub fn from_names(names: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        let mut out = Self::default();
+        for name in names {
+            out.text.push_str(&name.as_ref().to_lowercase());
+            out.ends.push(out.text.len());
+        }
+        out
+    }
+
+    /// Item i's name as indexed (lower case).
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.text[start..end])
+    }
+}
+
+/// What a query searches: the data set's file names ([`FileNames`]), classes and columns, and
+/// the user's labels.
 pub struct SearchIndex<'a> {
     n_items: usize,
-    /// Every item's file name (path under the image folder), lower-cased, end to end.
-    files: String,
-    /// `files[file_ends[i - 1]..file_ends[i]]` is item i's.
-    file_ends: Vec<u32>,
+    files: Arc<FileNames>,
     classes: Option<&'a Categorical>,
     columns: Vec<&'a Column>,
     /// The user's label of each item (`None`: unlabelled); empty when labels are not known.
@@ -53,23 +92,19 @@ pub struct SearchIndex<'a> {
 impl<'a> SearchIndex<'a> {
     /// Index `data`; `labels(i)` gives item i's label, when labels are known.
     pub fn new(data: &'a Dataset, labels: Option<&dyn Fn(usize) -> Option<String>>) -> Self {
+        Self::with_files(data, Arc::new(FileNames::of(data)), labels)
+    }
+
+    /// Index `data` with its file names already lower-cased (`FileNames::of(data)`).
+    pub fn with_files(
+        data: &'a Dataset,
+        files: Arc<FileNames>,
+        labels: Option<&dyn Fn(usize) -> Option<String>>,
+    ) -> Self {
         let n_items = data.n_items();
-        let files: Vec<String> = match &data.images {
-            Images::Files(f) => f
-                .paths
-                .iter()
-                .map(|p| {
-                    p.strip_prefix(&f.root)
-                        .unwrap_or(p)
-                        .to_string_lossy()
-                        .into_owned()
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        Self::from_fields(
+        Self::from_parts(
             n_items,
-            &files,
+            files,
             data.classes.as_ref().map(|c| &c.labels),
             data.metadata.as_ref(),
             labels
@@ -87,16 +122,20 @@ impl<'a> SearchIndex<'a> {
         metadata: Option<&'a Metadata>,
         labels: Vec<Option<String>>,
     ) -> Self {
-        let mut all = String::new();
-        let mut file_ends = Vec::with_capacity(files.len());
-        for name in files {
-            all.push_str(&name.as_ref().to_lowercase());
-            file_ends.push(all.len() as u32);
-        }
+        let files = Arc::new(FileNames::from_names(files));
+        Self::from_parts(n_items, files, classes, metadata, labels)
+    }
+
+    fn from_parts(
+        n_items: usize,
+        files: Arc<FileNames>,
+        classes: Option<&'a Categorical>,
+        metadata: Option<&'a Metadata>,
+        labels: Vec<Option<String>>,
+    ) -> Self {
         Self {
             n_items,
-            files: all,
-            file_ends,
+            files,
             classes,
             columns: metadata
                 .map(|m| m.columns.iter().collect())
@@ -111,13 +150,7 @@ impl<'a> SearchIndex<'a> {
 
     /// Item i's file name as indexed (lower case), if the data set has image files.
     fn file(&self, i: usize) -> Option<&str> {
-        let end = *self.file_ends.get(i)? as usize;
-        let start = if i == 0 {
-            0
-        } else {
-            self.file_ends[i - 1] as usize
-        };
-        Some(&self.files[start..end])
+        self.files.get(i)
     }
 
     /// Every item matching `query`, ascending, on all cores.

@@ -378,6 +378,24 @@ fn an_image_folder_and_an_encoder_open_as_a_map() {
     assert!(second.contains("(120 from the cache)"), "{second}");
 }
 
+/// A data set of four items of four classes in `dir`, and a layout that puts them at the
+/// corners of a square: (data folder, layout file).
+fn four_far_apart(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let data = dir.join("four");
+    std::fs::create_dir_all(&data).expect("dir");
+    let features: Vec<f32> = (0..4 * 3).map(|v| v as f32).collect();
+    ivt::npy::write(&data.join("features.npy"), &[4, 3], &features).expect("features");
+    ivt::npy::write(&data.join("labels.npy"), &[4], &[0i64, 1, 2, 3]).expect("labels");
+    let layout = dir.join("layout.npy");
+    ivt::npy::write(
+        &layout,
+        &[4, 2],
+        &[0.0f32, 0.0, 10.0, 0.0, 0.0, 10.0, 10.0, 10.0],
+    )
+    .expect("layout");
+    (data, layout)
+}
+
 /// Four far-apart points of four classes, given as a layout: each is one disc of exactly the
 /// asked size, in its class colour with a darker rim — the compute splat and `--point-size`.
 #[test]
@@ -386,18 +404,7 @@ fn points_are_discs_of_the_asked_size_in_their_class_colours() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    let data = tmp.path().join("four");
-    std::fs::create_dir_all(&data).expect("dir");
-    let features: Vec<f32> = (0..4 * 3).map(|v| v as f32).collect();
-    ivt::npy::write(&data.join("features.npy"), &[4, 3], &features).expect("features");
-    ivt::npy::write(&data.join("labels.npy"), &[4], &[0i64, 1, 2, 3]).expect("labels");
-    let layout = tmp.path().join("layout.npy");
-    ivt::npy::write(
-        &layout,
-        &[4, 2],
-        &[0.0f32, 0.0, 10.0, 0.0, 0.0, 10.0, 10.0, 10.0],
-    )
-    .expect("layout");
+    let (data, layout) = four_far_apart(tmp.path());
     let cache = tmp.path().join("cache");
     for (px, keep_as) in [(16.0f32, "discs-16px.png"), (3.0, "discs-3px.png")] {
         let out = tmp.path().join(keep_as);
@@ -568,18 +575,7 @@ fn a_search_keeps_the_matches_bright_and_dims_the_rest() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    let data = tmp.path().join("four");
-    std::fs::create_dir_all(&data).expect("dir");
-    let features: Vec<f32> = (0..4 * 3).map(|v| v as f32).collect();
-    ivt::npy::write(&data.join("features.npy"), &[4, 3], &features).expect("features");
-    ivt::npy::write(&data.join("labels.npy"), &[4], &[0i64, 1, 2, 3]).expect("labels");
-    let layout = tmp.path().join("layout.npy");
-    ivt::npy::write(
-        &layout,
-        &[4, 2],
-        &[0.0f32, 0.0, 10.0, 0.0, 0.0, 10.0, 10.0, 10.0],
-    )
-    .expect("layout");
+    let (data, layout) = four_far_apart(tmp.path());
     let out = tmp.path().join("search.png");
     screenshot(
         &[

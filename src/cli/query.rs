@@ -139,16 +139,15 @@ impl Row {
     fn of(data: &Dataset, labels: Option<&ivt::labels::LabelState>, i: u32) -> Self {
         let file = match &data.images {
             Images::Files(f) => f
-                .paths
-                .get(i as usize)
-                .map(|p| p.strip_prefix(&f.root).unwrap_or(p).display().to_string())
+                .relative_path(i as usize)
+                .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             _ => String::new(),
         };
         let class = data
             .classes
             .as_ref()
-            .map(|c| c.labels.names[c.labels.codes[i as usize] as usize].clone())
+            .map(|c| c.labels.name_of(ItemId(i)).to_owned())
             .unwrap_or_default();
         let label = labels
             .and_then(|s| s.get(ItemId(i)))

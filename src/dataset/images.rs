@@ -74,6 +74,14 @@ pub struct ImageFiles {
     pub unused_files: usize,
 }
 
+impl ImageFiles {
+    /// Item `item`'s path under the image folder (what search and `query` show), if any.
+    pub fn relative_path(&self, item: usize) -> Option<&Path> {
+        let p = self.paths.get(item)?;
+        Some(p.strip_prefix(&self.root).unwrap_or(p))
+    }
+}
+
 /// The images of a data set.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Images {

@@ -161,13 +161,14 @@ fn value_term(value: &str) -> String {
 /// The charts cached for one set of matches (rebuilt when the search result changes).
 #[derive(Debug, Default)]
 pub struct ChartCache {
-    key: Option<usize>,
+    /// The matches the charts were drawn for (by address; `Some(None)`: no search).
+    key: Option<Option<usize>>,
     pub charts: Vec<Chart>,
 }
 
 impl ChartCache {
     pub fn update(&mut self, data: &Dataset, matches: Option<&Arc<Vec<u32>>>) {
-        let key = matches.map_or(0, |m| Arc::as_ptr(m) as usize) ^ 1;
+        let key = matches.map(|m| Arc::as_ptr(m) as usize);
         if self.key != Some(key) {
             self.key = Some(key);
             self.charts = charts(data, matches.map(|m| m.as_slice()));

@@ -234,6 +234,16 @@ impl LayoutCoords {
     }
 }
 
+/// A layout for tests: `coords` (N × `dims`), labelled "test".
+#[cfg(test)]
+pub(crate) fn test_layout(coords: Vec<f32>, dims: usize) -> LayoutCoords {
+    LayoutCoords {
+        dims,
+        coords,
+        label: "test".into(),
+    }
+}
+
 /// The data the explorer shows: plain library types, shared read-only with background tasks.
 #[derive(Resource)]
 pub struct Store {

@@ -4,8 +4,9 @@
 //!
 //! The text is parsed at once on the main thread against the data set's column names (cheap:
 //! no item is read), so a mistake shows while typing; the match itself runs as a task on
-//! Bevy's compute pool over a fresh [`SearchIndex`], and a result is used only if the text
-//! and the labels are still what it was computed for.
+//! Bevy's compute pool over a [`SearchIndex`] (the lower-cased file names are built by the
+//! first search and kept), and a result is used only if the text and the labels are still what
+//! it was computed for.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use bevy_egui::input::egui_wants_any_keyboard_input;
 use super::labels::{LabelItems, Labels};
 use super::{ColorState, SearchMask, SelectItem, Store};
 use crate::dataset::ItemId;
-use crate::search::{Query, SearchIndex};
+use crate::search::{FileNames, Query, SearchIndex};
 
 /// The search box's state.
 #[derive(Resource, Debug, Default)]
@@ -41,11 +42,19 @@ pub struct SearchBox {
     pub charts: super::filters::ChartCache,
     /// (text, labels version) of the search running or finished last.
     done_for: Option<(String, u64)>,
+    /// The data set's file names as searched, from the first search on.
+    files: Option<Arc<FileNames>>,
     task: Option<Task<SearchDone>>,
 }
 
-/// A finished search: the text and labels version it ran for, and the matches or the error.
-type SearchDone = (String, u64, Result<Vec<u32>, String>);
+/// A finished search.
+#[derive(Debug)]
+struct SearchDone {
+    /// The text and labels version it ran for.
+    ran_for: (String, u64),
+    found: Result<Vec<u32>, String>,
+    files: Arc<FileNames>,
+}
 
 impl SearchBox {
     /// No search is running or waiting to run.
@@ -170,18 +179,28 @@ fn start_search(store: Res<Store>, labels: Option<Res<Labels>>, mut search: ResM
     search.error = None;
     let data = Arc::clone(&store.data);
     let label_state = labels.as_ref().map(|l| l.state.clone());
+    let files = search.files.clone();
     search.task = Some(AsyncComputeTaskPool::get().spawn(async move {
+        let files = files.unwrap_or_else(|| Arc::new(FileNames::of(&data)));
         let label_of = |i: usize| {
             label_state
                 .as_ref()
                 .and_then(|s| s.get(ItemId(i as u32)))
                 .map(str::to_owned)
         };
-        let index = SearchIndex::new(&data, label_state.as_ref().map(|_| &label_of as _));
+        let index = SearchIndex::with_files(
+            &data,
+            Arc::clone(&files),
+            label_state.as_ref().map(|_| &label_of as _),
+        );
         let found = Query::parse(&text, &index)
             .map(|q| index.run(&q))
             .map_err(|e| e.to_string());
-        (text, labels_version, found)
+        SearchDone {
+            ran_for: (text, labels_version),
+            found,
+            files,
+        }
     }));
 }
 
@@ -190,14 +209,15 @@ fn finish_search(mut search: ResMut<SearchBox>) {
     let Some(task) = search.task.as_mut() else {
         return;
     };
-    let Some((text, labels_version, found)) = future::block_on(future::poll_once(task)) else {
+    let Some(done) = future::block_on(future::poll_once(task)) else {
         return;
     };
     search.task = None;
-    if search.done_for.as_ref() != Some(&(text, labels_version)) {
+    search.files = Some(done.files);
+    if search.done_for.as_ref() != Some(&done.ran_for) {
         return;
     }
-    match found {
+    match done.found {
         Ok(items) => search.matches = Some(Arc::new(items)),
         Err(e) => {
             search.error = Some(e);
@@ -331,7 +351,7 @@ pub fn matches_csv(
         let class = data
             .classes
             .as_ref()
-            .map(|c| c.labels.names[c.labels.codes[at] as usize].as_str())
+            .map(|c| c.labels.name_of(ItemId(i)))
             .unwrap_or_default();
         let label = labels.and_then(|l| l.get(ItemId(i))).unwrap_or_default();
         out.push_str(&format!(
@@ -345,9 +365,7 @@ pub fn matches_csv(
             match &c.values {
                 ColumnValues::Numeric(v) if v[at].is_finite() => out.push_str(&v[at].to_string()),
                 ColumnValues::Numeric(_) => {}
-                ColumnValues::Categorical(cat) => {
-                    out.push_str(&field(&cat.names[cat.codes[at] as usize]))
-                }
+                ColumnValues::Categorical(cat) => out.push_str(&field(cat.name_of(ItemId(i)))),
             }
         }
         out.push('\n');

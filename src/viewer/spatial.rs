@@ -241,13 +241,7 @@ impl ThumbView {
 mod tests {
     use super::*;
 
-    fn layout(coords: Vec<f32>, dims: usize) -> LayoutCoords {
-        LayoutCoords {
-            dims,
-            coords,
-            label: "test".into(),
-        }
-    }
+    use crate::viewer::test_layout as layout;
 
     fn scatter(n: usize, dims: usize, seed: u64) -> LayoutCoords {
         let mut rng = crate::rng::XorShift::new(seed);
