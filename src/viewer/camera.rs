@@ -29,7 +29,9 @@ pub struct ViewSettings {
     /// The user has panned, zoomed or orbited since the last fit: a new layout (or an
     /// animation frame) then no longer refits the view under their hands.
     pub user_moved: bool,
-    /// `--zoom`: the first fit zooms in this many times on the selected item.
+    /// `--zoom`: fits zoom in this many times on the selected item — also the refits that
+    /// follow an animating layout, so the item stays in view while the layout settles — until
+    /// the user moves the view or asks for a whole-data fit (`F`, `V`).
     pub start_zoom: Option<f32>,
 }
 
@@ -43,6 +45,13 @@ impl ViewSettings {
             user_moved: false,
             start_zoom: None,
         }
+    }
+
+    /// Fit the whole data set on the next frame (`F`, the fit button, a 2D ↔ 3D switch):
+    /// the `--zoom` start view is over.
+    pub fn request_full_fit(&mut self) {
+        self.fit_requested = true;
+        self.start_zoom = None;
     }
 
     pub fn is_2d(&self) -> bool {
@@ -206,7 +215,7 @@ fn switch_view_keys(keys: Res<ButtonInput<KeyCode>>, mut settings: ResMut<ViewSe
         } else {
             ViewMode::TwoD
         };
-        settings.fit_requested = true;
+        settings.request_full_fit();
     }
     if keys.just_pressed(KeyCode::KeyG) {
         settings.mode = match settings.mode {
@@ -215,7 +224,7 @@ fn switch_view_keys(keys: Res<ButtonInput<KeyCode>>, mut settings: ResMut<ViewSe
         };
     }
     if keys.just_pressed(KeyCode::KeyF) {
-        settings.fit_requested = true;
+        settings.request_full_fit();
     }
 }
 
@@ -366,8 +375,10 @@ fn fit_to_data(
     };
     settings.fit_requested = false;
     let (mut center, mut scale) = fit_2d(&bounds, central.0.size());
-    // `--zoom`: once, towards the selected item (else the centre).
-    let zoom = settings.start_zoom.take();
+    // `--zoom`: towards the selected item (else the centre). It was applied only at the first
+    // fit, which lands on an early snapshot of an animating layout: the item then moved out of
+    // view as the layout settled.
+    let zoom = settings.start_zoom;
     let focus = selection
         .selected
         .filter(|i| i.index() < layout.n_items())
@@ -375,7 +386,6 @@ fn fit_to_data(
     if let Some(z) = zoom {
         center = focus.truncate();
         scale /= z;
-        settings.user_moved = true;
     }
     for (mut transform, mut projection) in &mut cams_2d {
         transform.translation = center.extend(0.0);
@@ -417,6 +427,7 @@ fn note_user_view_input(
             && motion.delta != Vec2::ZERO;
     if (dragging || scroll.delta != Vec2::ZERO) && !settings.user_moved {
         settings.user_moved = true;
+        settings.start_zoom = None;
     }
 }
 
@@ -606,13 +617,7 @@ fn fly_move(
 mod tests {
     use super::*;
 
-    fn layout(coords: Vec<f32>, dims: usize) -> LayoutCoords {
-        LayoutCoords {
-            dims,
-            coords,
-            label: "test".into(),
-        }
-    }
+    use crate::viewer::test_layout as layout;
 
     #[test]
     fn bounds_and_fits_cover_the_data() {

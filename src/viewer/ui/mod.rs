@@ -432,11 +432,13 @@ fn explorer_ui(
                 {
                     let to_or_from_2d = mode.is_3d() != view_settings.mode.is_3d();
                     view_settings.mode = mode;
-                    view_settings.fit_requested |= to_or_from_2d;
+                    if to_or_from_2d {
+                        view_settings.request_full_fit();
+                    }
                 }
             }
             if ui.button("fit (F)").clicked() {
-                view_settings.fit_requested = true;
+                view_settings.request_full_fit();
             }
             ui.separator();
             ui.add(
