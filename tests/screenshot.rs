@@ -322,6 +322,36 @@ fn zoomed_in_thumbnails_show_each_items_own_image() {
     }
 }
 
+/// The test data set's 120 pictures in class folders (red, green, blue), without features.
+fn photo_folder(dir: &Path) -> std::path::PathBuf {
+    make_dataset(&dir.join("data"));
+    let folder = dir.join("photos");
+    for i in 0..120 {
+        let class = folder.join(["red", "green", "blue"][i % 3]);
+        std::fs::create_dir_all(&class).expect("class dir");
+        std::fs::copy(
+            dir.join(format!("data/images/{i:04}.png")),
+            class.join(format!("{i:04}.png")),
+        )
+        .expect("copy");
+    }
+    folder
+}
+
+/// Whether ONNX Runtime is there for a test that needs it (`IVT_REQUIRE_ORT`: it must be).
+#[cfg(feature = "embed")]
+fn have_runtime(test: &str) -> bool {
+    if ivt::embed::runtime::find().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("IVT_REQUIRE_ORT").is_none(),
+        "IVT_REQUIRE_ORT is set but ONNX Runtime was not found"
+    );
+    eprintln!("SKIPPED {test}: ONNX Runtime not found");
+    false
+}
+
 /// `open DIR --model M.onnx` in one command: an image folder with no features becomes a map
 /// (embedded, kNN, layout, thumbnails); the second launch takes the embeddings from the cache.
 #[cfg(feature = "embed")]
@@ -330,27 +360,11 @@ fn an_image_folder_and_an_encoder_open_as_a_map() {
     if !screenshots_wanted() {
         return;
     }
-    if ivt::embed::runtime::find().is_err() {
-        assert!(
-            std::env::var_os("IVT_REQUIRE_ORT").is_none(),
-            "IVT_REQUIRE_ORT is set but ONNX Runtime was not found"
-        );
-        eprintln!("SKIPPED an_image_folder_and_an_encoder_open_as_a_map: ONNX Runtime not found");
+    if !have_runtime("an_image_folder_and_an_encoder_open_as_a_map") {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    make_dataset(&tmp.path().join("data"));
-    // The same 120 pictures, now in class folders and without features.
-    let folder = tmp.path().join("photos");
-    for i in 0..120 {
-        let class = folder.join(["red", "green", "blue"][i % 3]);
-        std::fs::create_dir_all(&class).expect("class dir");
-        std::fs::copy(
-            tmp.path().join(format!("data/images/{i:04}.png")),
-            class.join(format!("{i:04}.png")),
-        )
-        .expect("copy");
-    }
+    let folder = photo_folder(tmp.path());
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/encoder.onnx");
     let cache = tmp.path().join("cache");
     let args = [
@@ -577,7 +591,7 @@ fn a_search_keeps_the_matches_bright_and_dims_the_rest() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (data, layout) = four_far_apart(tmp.path());
     let out = tmp.path().join("search.png");
-    screenshot(
+    let log = screenshot(
         &[
             data.as_os_str(),
             "--layout".as_ref(),
@@ -597,10 +611,12 @@ fn a_search_keeps_the_matches_bright_and_dims_the_rest() {
         "search-dimmed.png",
     );
     let img = image::open(&out).expect("the PNG").to_rgb8();
-    let in_plot = |x: u32| x > 260 && x < 1280 - 440;
+    // The map only: the selection panel under it charts the classes in the same colours.
+    let ((x0, y0), (x1, y1)) = plot_area(&log);
+    let in_map = |x: u32, y: u32| x > x0 && x < x1 && y > y0 && y < y1;
     let count = |colour: [u8; 3]| {
         img.enumerate_pixels()
-            .filter(|(x, _, p)| in_plot(*x) && near(p.0, colour, 3))
+            .filter(|(x, y, p)| in_map(*x, *y) && near(p.0, colour, 3))
             .count()
     };
     // Items 0 and 1 match: their discs in full colour (a 16 px disc's inside: ~110 pixels).
@@ -620,8 +636,8 @@ fn a_search_keeps_the_matches_bright_and_dims_the_rest() {
         // The shader works in linear light, so compare loosely: a dark disc tinted the same way.
         let tinted = img
             .enumerate_pixels()
-            .filter(|(x, _, p)| {
-                in_plot(*x)
+            .filter(|(x, y, p)| {
+                in_map(*x, *y)
                     && p.0
                         .iter()
                         .zip(dim)
@@ -635,4 +651,123 @@ fn a_search_keeps_the_matches_bright_and_dims_the_rest() {
             "class {code}: its dimmed disc shows {tinted} pixels"
         );
     }
+    // Under the map, the selection panel: the matches' classes as bars in their colours.
+    let in_panel = |x: u32, y: u32| x > x0 && x < x1 && y > y1;
+    for code in 0..4 {
+        let bar = img
+            .enumerate_pixels()
+            .filter(|(x, y, p)| in_panel(*x, *y) && near(p.0, palette(code), 3))
+            .count();
+        assert_eq!(
+            bar > 50,
+            code < 2,
+            "class {code}: {bar} pixels in the panel"
+        );
+    }
+}
+
+/// The pixel a capture printed for `what` ("selected item 0", "query Q1").
+fn printed_pixel(log: &str, what: &str) -> (u32, u32) {
+    let line = log
+        .lines()
+        .find(|l| l.starts_with(what))
+        .unwrap_or_else(|| panic!("no `{what}` line in\n{log}"));
+    pixel_in(line)
+}
+
+/// The first "(x, y)" of a line, as pixels.
+fn pixel_in(text: &str) -> (u32, u32) {
+    let inner = text
+        .split_once('(')
+        .and_then(|(_, r)| r.split_once(')'))
+        .map(|(xy, _)| xy)
+        .expect("(x, y)");
+    let (x, y) = inner.split_once(", ").expect("x, y");
+    (
+        x.trim().parse::<f32>().expect("x") as u32,
+        y.trim().parse::<f32>().expect("y") as u32,
+    )
+}
+
+/// The map's area a capture printed: (top left, bottom right) in pixels.
+fn plot_area(log: &str) -> ((u32, u32), (u32, u32)) {
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("plot area"))
+        .unwrap_or_else(|| panic!("no `plot area` line in\n{log}"));
+    let (first, second) = line.split_once(" to ").expect("a to b");
+    (pixel_in(first), pixel_in(second))
+}
+
+/// `--query IMG` with `--model`: an image of the data set lands as a marker on its own item
+/// (an exact copy), the neighbour panel shows the query image framed in the marker's colour.
+#[cfg(feature = "embed")]
+#[test]
+fn a_query_image_is_a_marker_on_its_copy_and_fills_the_panel() {
+    if !screenshots_wanted() || !have_runtime("a_query_image_is_a_marker") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let folder = photo_folder(tmp.path());
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/encoder.onnx");
+    // Class folders are taken in name order (blue, green, red): item 0 is blue/0002.png. The
+    // test pictures repeat every 15 items; this one is made unique, so it has one exact copy.
+    let query = folder.join("blue/0002.png");
+    RgbImage::from_fn(16, 16, |x, y| {
+        if x < 8 && y < 4 {
+            Rgb([255, 255, 255])
+        } else {
+            Rgb([60, 60, 200])
+        }
+    })
+    .save(&query)
+    .expect("png");
+    let out = tmp.path().join("query.png");
+    let log = screenshot(
+        &[
+            folder.as_os_str(),
+            "--model".as_ref(),
+            model.as_os_str(),
+            "--preset".as_ref(),
+            "raw255".as_ref(),
+            "--cache".as_ref(),
+            tmp.path().join("cache").as_os_str(),
+            "--no-thumbnails".as_ref(),
+            "--query".as_ref(),
+            query.as_os_str(),
+            "--select".as_ref(),
+            "0".as_ref(),
+            "--size".as_ref(),
+            "1600x900".as_ref(),
+        ],
+        &out,
+        "query-marker.png",
+    );
+    let (qx, qy) = printed_pixel(&log, "query Q1");
+    let img = image::open(&out).expect("png").to_rgb8();
+    let marker = {
+        let c = ivt::viewer::ui::neighbors::QUERY_FRAME;
+        [c[0], c[1], c[2]]
+    };
+    let near_marker = |x: u32, y: u32| near(img.get_pixel(x, y).0, marker, 12);
+    // The diamond's fill around the printed place.
+    let mut filled = 0;
+    for y in qy.saturating_sub(6)..(qy + 6).min(img.height()) {
+        for x in qx.saturating_sub(6)..(qx + 6).min(img.width()) {
+            filled += usize::from(near_marker(x, y));
+        }
+    }
+    assert!(filled > 30, "{filled} marker pixels around ({qx}, {qy})");
+    // An exact copy of item 0: the marker stands on that item's point.
+    let (sx, sy) = printed_pixel(&log, "selected item 0");
+    assert!(
+        qx.abs_diff(sx) <= 3 && qy.abs_diff(sy) <= 3,
+        "marker at ({qx}, {qy}), item 0 at ({sx}, {sy})"
+    );
+    // The query image in the neighbour panel wears the marker's colour as its frame.
+    let panel = img
+        .enumerate_pixels()
+        .filter(|(x, _, p)| *x > 1600 - 430 && near(p.0, marker, 12))
+        .count();
+    assert!(panel > 200, "{panel} frame pixels in the neighbour panel");
 }

@@ -115,23 +115,38 @@ pub fn load(input: &InputArgs, cache: &Cache) -> anyhow::Result<Dataset> {
 
 /// One image's embedding by the data set's encoder and preprocessing (`query --image`).
 pub fn embed_one(input: &InputArgs, image: &Path, cache: &Cache) -> anyhow::Result<Vec<f32>> {
-    let Some(model) = &input.model.model else {
+    let Some(encode) = encoder(&input.model, cache)? else {
         anyhow::bail!(
             "query by image needs the encoder that made the features: --model ENCODER.onnx \
              (with the same preprocessing options)"
         );
     };
-    if !image.is_file() {
-        anyhow::bail!("{}: no such image file", image.display());
-    }
-    let options = options(&input.model)?;
-    let got = ivt::embed::embed_images(model, &[image.to_owned()], &options, cache, &())
-        .with_context(|| format!("cannot embed {}", image.display()))?;
-    if let Some(w) = got.report.warnings.first() {
-        anyhow::bail!("cannot embed {}: {w}", image.display());
-    }
-    Ok(got.vectors)
+    encode(image).map_err(anyhow::Error::msg)
 }
+
+/// The data set's encoder as a function of one image file (the explorer's query by image):
+/// the options are checked now, the model is loaded per call. `None` without `--model`.
+pub fn encoder(m: &ModelArgs, cache: &Cache) -> anyhow::Result<Option<EmbedOne>> {
+    let Some(model) = m.model.clone() else {
+        return Ok(None);
+    };
+    let options = options(m)?;
+    let cache = cache.clone();
+    Ok(Some(Box::new(move |image: &Path| {
+        if !image.is_file() {
+            return Err(format!("{}: no such image file", image.display()));
+        }
+        let got = ivt::embed::embed_images(&model, &[image.to_owned()], &options, &cache, &())
+            .map_err(|e| format!("cannot embed {}: {e}", image.display()))?;
+        match got.report.warnings.first() {
+            Some(w) => Err(format!("cannot embed {}: {w}", image.display())),
+            None => Ok(got.vectors),
+        }
+    })))
+}
+
+/// One image file to its embedding, or why not.
+pub type EmbedOne = Box<dyn Fn(&Path) -> Result<Vec<f32>, String> + Send + Sync>;
 
 /// The image folder: DATA, or --images (the spelling `embed --images DIR` reads naturally).
 fn image_folder(input: &InputArgs) -> anyhow::Result<PathBuf> {

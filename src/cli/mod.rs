@@ -323,6 +323,10 @@ pub struct ViewArgs {
     /// Start with this search in the search box (its language: `ivt-explore query --help`).
     #[arg(long, value_name = "EXPR")]
     search: Option<String>,
+    /// Query by image at start (repeatable): with --model, the image's nearest items are shown
+    /// and it is placed on the map as a marker. Dropping a file on the window does the same.
+    #[arg(long, value_name = "IMG")]
+    query: Vec<PathBuf>,
     /// With --bench-frames: move the camera every timed frame (a pan in 2D, an orbit in 3D),
     /// to measure what a moving view costs against a still one.
     #[arg(long, requires = "bench_frames")]

@@ -6,16 +6,22 @@ use std::process::ExitCode;
 
 use ivt::dataset::{self, DataSource, InputSpec};
 
-use super::{OpenArgs, ScreenshotArgs, ViewArgs};
+use super::{ModelArgs, OpenArgs, ScreenshotArgs, ViewArgs};
 
 pub fn run_demo(view: &ViewArgs) -> anyhow::Result<ExitCode> {
     let data = super::info::load_timed(&InputSpec::new(DataSource::Demo))?;
-    open(data, view, None, false)
+    open(data, view, None, false, None)
 }
 
 pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
     let data = super::embed::load(&args.input, &args.view.cache.cache())?;
-    open(data, &args.view, None, from_projector(&args.input))
+    open(
+        data,
+        &args.view,
+        None,
+        from_projector(&args.input),
+        Some(&args.input.model),
+    )
 }
 
 pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
@@ -28,6 +34,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
         &args.view,
         Some(args.output.clone()),
         from_projector(&args.input),
+        Some(&args.input.model),
     )
 }
 
@@ -45,9 +52,10 @@ fn open(
     view: &ViewArgs,
     screenshot: Option<PathBuf>,
     prefer_3d: bool,
+    model: Option<&ModelArgs>,
 ) -> anyhow::Result<ExitCode> {
     super::info::print_summary(&data);
-    show(data, view, screenshot, prefer_3d)
+    show(data, view, screenshot, prefer_3d, model)
 }
 
 #[cfg(feature = "viewer")]
@@ -56,9 +64,29 @@ fn show(
     view: &ViewArgs,
     screenshot: Option<PathBuf>,
     prefer_3d: bool,
+    model: Option<&ModelArgs>,
 ) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     use ivt::viewer::{ScreenshotRequest, ViewMode, ViewerOptions, colors::ColorSource};
+
+    let encoder = match model {
+        Some(m) => {
+            super::embed::encoder(m, &view.cache.cache())?.map(ivt::viewer::query::Encoder::new)
+        }
+        None => None,
+    };
+    if let Some(first) = view.query.first() {
+        if encoder.is_none() {
+            anyhow::bail!(
+                "--query {}: {}",
+                first.display(),
+                ivt::viewer::query::NEEDS_MODEL
+            );
+        }
+        if let Some(missing) = view.query.iter().find(|p| !p.is_file()) {
+            anyhow::bail!("--query {}: no such image file", missing.display());
+        }
+    }
 
     let colors = match &view.colors {
         Some(path) => {
@@ -114,6 +142,8 @@ fn show(
         bench_frames: view.bench_frames,
         bench_pan: view.bench_pan,
         search: view.search.clone(),
+        encoder,
+        queries: view.query.clone(),
         window_size: view.size,
         layout,
         launched: super::launched(),
@@ -154,6 +184,7 @@ fn show(
     _view: &ViewArgs,
     _screenshot: Option<PathBuf>,
     _prefer_3d: bool,
+    _model: Option<&ModelArgs>,
 ) -> anyhow::Result<ExitCode> {
     anyhow::bail!(
         "this ivt-explore was built without the explorer (cargo feature `viewer`); \

@@ -275,7 +275,8 @@ fn trim_zeros(s: &[u8]) -> &[u8] {
     &s[start..]
 }
 
-fn is_image(path: &Path) -> bool {
+/// Whether the file name has an image extension we decode.
+pub fn is_image(path: &Path) -> bool {
     path.extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))

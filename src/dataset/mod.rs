@@ -20,8 +20,8 @@ use crate::npy::NpyError;
 pub use demo::{DEMO_NAME, load_demo};
 pub use features::{FeatureStats, Features, load_features};
 pub use images::{
-    ImageFailure, ImageFiles, ImageLayout, ImageOrder, Images, SortKeyProblem, natural_cmp,
-    scan_image_folder,
+    ImageFailure, ImageFiles, ImageLayout, ImageOrder, Images, SortKeyProblem, is_image,
+    natural_cmp, scan_image_folder,
 };
 pub use metadata::{Column, ColumnValues, MISSING, Metadata, load_labels, load_metadata};
 

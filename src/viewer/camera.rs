@@ -354,18 +354,20 @@ fn fit_to_data(
     mut settings: ResMut<ViewSettings>,
     mut cams_2d: Query<(&mut Transform, &mut Projection), Only2d>,
     mut cams_3d: Query<&mut PanOrbitCamera, With<View3d>>,
-    mut fitted_version: Local<u64>,
+    mut fitted_for: Local<(u64, Vec2)>,
 ) {
     let Some(layout) = &store.layout else { return };
     // Wait for the UI to say how much room the plot has.
     if central.0.width() <= 1.0 {
         return;
     }
-    // Follow a new or animating layout until the user takes over the view.
-    if *fitted_version != store.layout_version && !settings.user_moved {
+    // Follow a new or animating layout, and the plot's size (a panel docking under it), until
+    // the user takes over the view.
+    let now = (store.layout_version, central.0.size());
+    if *fitted_for != now && !settings.user_moved {
         settings.fit_requested = true;
     }
-    *fitted_version = store.layout_version;
+    *fitted_for = now;
     if !settings.fit_requested {
         return;
     }

@@ -106,6 +106,7 @@ struct Readiness<'w> {
     mosaic_settings: Res<'w, super::mosaic::MosaicSettings>,
     clusters: Option<Res<'w, super::clusters::ClusterJob>>,
     search: Option<Res<'w, super::search::SearchBox>>,
+    queries: Option<Res<'w, super::query::Queries>>,
 }
 
 impl Readiness<'_> {
@@ -114,7 +115,10 @@ impl Readiness<'_> {
     fn ready(&self) -> bool {
         let layout_done = matches!(self.job.state, JobState::Done { .. } | JobState::Failed(_))
             && self.store.layout.is_some();
-        let grid_done = self.selection.selected.is_none() || self.view.computed_for.is_some();
+        // A query's neighbours shown in the grid stand in for the selection's.
+        let grid_done = self.selection.selected.is_none()
+            || self.view.computed_for.is_some()
+            || self.view.query_shown.is_some();
         layout_done
             && grid_done
             && self.thumbs.is_idle()
@@ -124,6 +128,7 @@ impl Readiness<'_> {
                 .as_ref()
                 .is_none_or(|c| c.state != super::clusters::ClusterState::Running)
             && self.search.as_ref().is_none_or(|s| s.is_idle())
+            && self.queries.as_ref().is_none_or(|q| q.is_idle())
     }
 }
 
@@ -164,6 +169,7 @@ fn headless_capture(
     cameras: Query<(&Camera, &GlobalTransform), super::camera::PlotCamera>,
     window: Query<&Window, With<bevy::window::PrimaryWindow>>,
     view: Res<super::camera::ViewSettings>,
+    central: Res<super::camera::CentralRect>,
     mut exit: MessageWriter<AppExit>,
 ) {
     if capture.requested {
@@ -192,6 +198,13 @@ fn headless_capture(
     }
     capture.requested = true;
     println!("view {}", view.mode.label());
+    // The map's area, so tests look at the map and not at a panel drawn in the same colours.
+    let scale = window.single().map_or(1.0, |w| w.scale_factor());
+    let (lo, hi) = (central.0.min * scale, central.0.max * scale);
+    println!(
+        "plot area ({:.0}, {:.0}) to ({:.0}, {:.0})",
+        lo.x, lo.y, hi.x, hi.y
+    );
     // Where the selected item lands in the picture, for scripts and the screenshot tests.
     if let (Some(item), Some(layout)) = (ready.selection.selected, &ready.store.layout)
         && let Some((camera, global)) = cameras.iter().find(|(c, _)| c.is_active)
@@ -204,6 +217,20 @@ fn headless_capture(
             "selected item {} at pixel ({:.0}, {:.0})",
             item.0, px.x, px.y
         );
+    }
+    // Where each query marker lands, likewise.
+    if let (Some(queries), Some(layout)) = (&ready.queries, &ready.store.layout)
+        && let Some((camera, global)) = cameras.iter().find(|(c, _)| c.is_active)
+    {
+        let scale = window.single().map_or(1.0, |w| w.scale_factor());
+        for m in &queries.markers {
+            if let Some(p) = m.position(layout)
+                && let Ok(in_viewport) = camera.world_to_viewport(global, p)
+            {
+                let px = in_viewport * scale;
+                println!("query Q{} at pixel ({:.0}, {:.0})", m.number, px.x, px.y);
+            }
+        }
     }
     if ready.mosaic.drawn_count > 0 {
         println!(

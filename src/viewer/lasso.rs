@@ -1,6 +1,7 @@
-//! Lasso labelling: Shift + left drag draws a free-form polygon on screen; on release every
-//! visible point inside it gets the active label (Shift + Alt: its label removed) — one batch,
-//! one undo step. Works the same in 2D and 3D because the test is in screen space.
+//! The lasso: Shift + left drag draws a free-form polygon on screen; on release the visible
+//! points inside it become the current set ([`super::item_set`]) and, unless the selection
+//! panel's "lasso labels" is off, get the active label (Shift + Alt: their label removed) — one
+//! batch, one undo step. Works the same in 2D and 3D because the test is in screen space.
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
@@ -9,6 +10,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use rayon::prelude::*;
 
 use super::camera::PlotCamera;
+use super::item_set::{ItemSet, SetOrigin};
 use super::labels::{LabelItems, Labels};
 use super::{ColorState, Store};
 use crate::dataset::ItemId;
@@ -64,7 +66,8 @@ fn draw_lasso(
     }
 }
 
-/// On release: label the points inside (however the pointer left the plot meanwhile).
+/// On release: select (and label) the points inside, however the pointer left the plot
+/// meanwhile.
 #[allow(clippy::too_many_arguments)]
 fn finish_lasso(
     keys: Res<ButtonInput<KeyCode>>,
@@ -72,6 +75,7 @@ fn finish_lasso(
     store: Res<Store>,
     color: Res<ColorState>,
     labels: Res<Labels>,
+    mut set: ResMut<ItemSet>,
     cameras: Query<(&Camera, &GlobalTransform), PlotCamera>,
     mut lasso: ResMut<Lasso>,
     mut label: MessageWriter<LabelItems>,
@@ -103,6 +107,11 @@ fn finish_lasso(
         &polygon,
     );
     if inside.is_empty() {
+        return;
+    }
+    let items: Vec<u32> = inside.iter().map(|&i| i as u32).collect();
+    set.replace(std::sync::Arc::new(items), SetOrigin::Lasso);
+    if !set.lasso_labels {
         return;
     }
     let remove = keys.any_pressed([KeyCode::AltLeft, KeyCode::AltRight]);

@@ -12,8 +12,10 @@
 //! - [`spatial`]: a grid over the layout, so the mosaic's per-move work scales with the view;
 //! - [`thumbs`]: images decoded off the main thread into an LRU of egui textures (panels);
 //! - [`ui`]: egui panels (colouring and legend, layout controls, neighbour grid, help);
+//! - [`query`]: query by image: an image embedded by `--model`, placed as a marker;
 //! - [`search`]: the search box (the `search` language), matches highlighted, Enter steps;
-//! - [`filters`]: per-column charts of all items vs the matches; brushing writes search terms;
+//! - [`filters`]: per-column charts of all items vs the selection; brushing writes search terms;
+//! - [`item_set`]: the current selection (lasso or search) as data: label all, invert, export;
 //! - [`capture`]: screenshots (`P`, the `screenshot` command) and `--bench-frames`.
 //!
 //! The pure parts ([`colors`], [`neighbors`], picking's index) have no Bevy types and are
@@ -24,6 +26,7 @@ pub mod capture;
 pub mod clusters;
 pub mod colors;
 pub mod filters;
+pub mod item_set;
 pub mod labels;
 pub mod lasso;
 pub mod layout_job;
@@ -31,6 +34,7 @@ pub mod mosaic;
 pub mod neighbors;
 pub mod picking;
 pub mod points;
+pub mod query;
 pub mod search;
 pub mod spatial;
 pub mod splat;
@@ -149,6 +153,10 @@ pub struct ViewerOptions {
     pub bench_pan: bool,
     /// `--search EXPR`: the search box starts with this text.
     pub search: Option<String>,
+    /// The data set's encoder (`--model`), for query by image.
+    pub encoder: Option<query::Encoder>,
+    /// `--query IMG`: images queried at start.
+    pub queries: Vec<PathBuf>,
     /// Window size in logical pixels.
     pub window_size: (u32, u32),
     /// A layout to show instead of computing one at start (`--layout FILE.npy`).
@@ -193,6 +201,8 @@ impl Default for ViewerOptions {
             bench_frames: None,
             bench_pan: false,
             search: None,
+            encoder: None,
+            queries: Vec::new(),
             window_size: (1600, 900),
             layout: None,
             launched: std::time::Instant::now(),
@@ -297,11 +307,12 @@ pub struct ColorState {
     /// Clusters: the top of the dendrogram above the cut, for the dendrogram view (only up to
     /// [`MAX_TREE_LEAVES`] clusters: more is unreadable at panel size).
     pub tree: Option<crate::cluster::TopTree>,
-    /// The search box's matches: the other items are dimmed, or hidden.
+    /// The current set's items (a search's matches, a lasso; see [`item_set`]): the other
+    /// items are dimmed, or hidden.
     pub search: Option<Arc<SearchMask>>,
 }
 
-/// Which items a search matched, and whether the rest are hidden (else dimmed).
+/// Which items are in the current set, and whether the rest are hidden (else dimmed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchMask {
     pub matches: Vec<bool>,
@@ -421,6 +432,9 @@ pub struct NeighborView {
     pub seed: u64,
     /// For which selection (and settings) `items` was computed.
     pub computed_for: Option<(ItemId, NeighborMode, usize, u64, bool)>,
+    /// `items` are a query image's neighbours: (its index in [`query::Queries`], the grid
+    /// size) they were taken for.
+    pub query_shown: Option<(usize, usize)>,
     pub items: Vec<Neighbor>,
 }
 
@@ -509,6 +523,7 @@ impl Plugin for ExplorerStatePlugin {
                 nside: options.nside.clamp(1, 12),
                 seed: 0,
                 computed_for: None,
+                query_shown: None,
                 items: Vec::new(),
             })
             .insert_resource(camera::ViewSettings {
@@ -704,6 +719,13 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             ui::UiPlugin,
             search::SearchPlugin {
                 initial: options.search.clone(),
+            },
+            item_set::ItemSetPlugin,
+        ))
+        .add_plugins((
+            query::QueryPlugin {
+                encoder: options.encoder.clone(),
+                initial: options.queries.clone(),
             },
             capture::CapturePlugin {
                 screenshot: options.screenshot.clone(),

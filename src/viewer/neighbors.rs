@@ -182,8 +182,26 @@ fn update_neighbor_view(
     store: Res<Store>,
     selection: Res<Selection>,
     color: Res<ColorState>,
+    queries: Option<Res<super::query::Queries>>,
     mut view: ResMut<NeighborView>,
 ) {
+    // A query image shown in the grid: its own neighbours, nearest first.
+    if let Some(queries) = &queries
+        && let (Some(active), Some(marker)) = (queries.active, queries.active_marker())
+    {
+        let want = (active, view.nside);
+        if view.query_shown != Some(want) {
+            let shown = marker.neighbors.len().min(view.nside * view.nside);
+            view.items = marker.neighbors[..shown].to_vec();
+            view.query_shown = Some(want);
+            view.computed_for = None;
+        }
+        return;
+    }
+    if view.query_shown.take().is_some() {
+        view.computed_for = None;
+        view.items.clear();
+    }
     let Some(selected) = selection.selected else {
         if !view.items.is_empty() {
             view.items.clear();

@@ -194,7 +194,7 @@ struct PointsAssets {
 struct Built {
     layout_version: u64,
     color_version: u64,
-    highlight: Option<(u64, u64, usize)>,
+    highlight: Option<HighlightKey>,
     labelled: Option<(u64, u64)>,
     filter: (super::labels::LabelFilter, u64),
     scale_factor: f32,
@@ -473,6 +473,15 @@ fn update_labelled_mesh(
 }
 
 /// Rings around the selected item and its neighbours.
+/// What the highlight rings were drawn for: selection, layout, the grid's items.
+type HighlightKey = (
+    u64,
+    u64,
+    usize,
+    Option<(ItemId, super::neighbors::NeighborMode, usize, u64, bool)>,
+    Option<(usize, usize)>,
+);
+
 fn update_highlight_meshes(
     store: Res<Store>,
     selection: Res<Selection>,
@@ -483,7 +492,14 @@ fn update_highlight_meshes(
 ) {
     let Some(assets) = assets else { return };
     let Some(layout) = &store.layout else { return };
-    let key = (selection.version, store.layout_version, view.items.len());
+    // The grid's items change with what they were computed for (an item or a query).
+    let key = (
+        selection.version,
+        store.layout_version,
+        view.items.len(),
+        view.computed_for,
+        view.query_shown,
+    );
     if built.highlight == Some(key) {
         return;
     }

@@ -14,8 +14,8 @@ use bevy::prelude::*;
 use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
-use super::labels::{LabelItems, Labels};
-use super::{ColorState, SearchMask, SelectItem, Store};
+use super::labels::Labels;
+use super::{SelectItem, Store};
 use crate::dataset::ItemId;
 use crate::search::{FileNames, Query, SearchIndex};
 
@@ -24,8 +24,6 @@ use crate::search::{FileNames, Query, SearchIndex};
 pub struct SearchBox {
     /// What is typed (the UI edits it).
     pub text: String,
-    /// Hide the items that do not match (else they are dimmed).
-    pub hide_others: bool,
     /// Set by `/` or Ctrl+F: the UI gives the box the keyboard focus.
     pub focus_requested: bool,
     /// Why the text is not a query, in words.
@@ -34,11 +32,7 @@ pub struct SearchBox {
     pub matches: Option<Arc<Vec<u32>>>,
     /// Index into `matches` of the item Enter moved to last.
     pub current: Option<usize>,
-    /// Where "export" writes its CSV (the current folder by default).
-    pub export_dir: std::path::PathBuf,
-    /// What the last export did.
-    pub export_status: Option<String>,
-    /// The filters panel's charts, for the current matches.
+    /// The filters panel's charts, for the current set (see [`super::item_set`]).
     pub charts: super::filters::ChartCache,
     /// (text, labels version) of the search running or finished last.
     done_for: Option<(String, u64)>,
@@ -93,20 +87,15 @@ impl SearchBox {
     }
 }
 
-/// What the box's buttons do with the matches.
-#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchesAction {
-    /// Give every match the active label (one batch: one undo step).
-    LabelAll,
-    /// Write the matches as a CSV (item, file, class, label, metadata) to a new file.
-    Export,
-}
-
 /// A step request from the box (Enter, Shift+Enter).
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepSearch {
     pub forward: bool,
 }
+
+/// The search's systems: the current set follows them ([`super::item_set`]).
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SearchSet;
 
 pub struct SearchPlugin {
     /// `--search EXPR`: the text the box starts with.
@@ -117,23 +106,19 @@ impl Plugin for SearchPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(SearchBox {
             text: self.initial.clone().unwrap_or_default(),
-            export_dir: std::path::PathBuf::from("."),
             ..SearchBox::default()
         })
         .add_message::<StepSearch>()
-        .add_message::<MatchesAction>()
-        .add_message::<LabelItems>()
         .add_systems(
             Update,
             (
                 search_keys.run_if(not(egui_wants_any_keyboard_input)),
                 start_search,
                 finish_search,
-                apply_mask,
                 step_search,
-                act_on_matches,
             )
-                .chain(),
+                .chain()
+                .in_set(SearchSet),
         );
     }
 }
@@ -226,37 +211,6 @@ fn finish_search(mut search: ResMut<SearchBox>) {
     }
 }
 
-/// Keep the colouring's mask in step with the matches and the hide toggle (rebuilt only when
-/// either changes: an O(N) pass, once per search).
-fn apply_mask(
-    store: Res<Store>,
-    search: Res<SearchBox>,
-    mut color: ResMut<ColorState>,
-    mut applied: Local<Option<(usize, bool)>>,
-) {
-    let want = search
-        .matches
-        .as_ref()
-        .map(|m| (Arc::as_ptr(m) as usize, search.hide_others));
-    if *applied == want {
-        return;
-    }
-    *applied = want;
-    color.search = search.matches.as_ref().map(|m| {
-        let mut matches = vec![false; store.n_items()];
-        for &i in m.iter() {
-            if let Some(slot) = matches.get_mut(i as usize) {
-                *slot = true;
-            }
-        }
-        Arc::new(SearchMask {
-            matches,
-            hide_others: search.hide_others,
-        })
-    });
-    color.version += 1;
-}
-
 /// Enter / Shift+Enter: select the next or previous match and bring the view to it.
 fn step_search(
     mut steps: MessageReader<StepSearch>,
@@ -269,50 +223,6 @@ fn step_search(
                 item: Some(item),
                 focus: true,
             });
-        }
-    }
-}
-
-/// Label all matches, or export them.
-fn act_on_matches(
-    mut actions: MessageReader<MatchesAction>,
-    store: Res<Store>,
-    labels: Option<Res<Labels>>,
-    mut search: ResMut<SearchBox>,
-    mut label: MessageWriter<LabelItems>,
-) {
-    for action in actions.read() {
-        let Some(matches) = search.matches.clone() else {
-            continue;
-        };
-        match action {
-            MatchesAction::LabelAll => {
-                if let Some(name) = labels.as_ref().and_then(|l| l.active_name()) {
-                    label.write(LabelItems {
-                        items: matches.iter().map(|&i| ItemId(i)).collect(),
-                        label: Some(name.to_owned()),
-                    });
-                }
-            }
-            MatchesAction::Export => {
-                let dir = search.export_dir.clone();
-                let path = (1..100_000)
-                    .map(|n| dir.join(format!("ivt-search-{n}.csv")))
-                    .find(|p| !p.exists());
-                let state = labels.as_ref().map(|l| &l.state);
-                search.export_status = Some(match path {
-                    None => format!("{}: no free ivt-search-N.csv name", dir.display()),
-                    Some(path) => {
-                        let csv = matches_csv(&store.data, state, &matches);
-                        match crate::atomic::write_with(&path, |f| {
-                            std::io::Write::write_all(f, csv.as_bytes())
-                        }) {
-                            Ok(()) => format!("wrote {} ({} items)", path.display(), matches.len()),
-                            Err(e) => format!("cannot write {}: {e}", path.display()),
-                        }
-                    }
-                });
-            }
         }
     }
 }
@@ -376,7 +286,8 @@ pub fn matches_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::viewer::{ExplorerStatePlugin, Selection, ViewerOptions, dimmed};
+    use crate::viewer::item_set::{ItemSet, ItemSetPlugin, SetAction, SetOrigin};
+    use crate::viewer::{ColorState, ExplorerStatePlugin, Selection, ViewerOptions, dimmed};
 
     fn app(initial: &str) -> App {
         let data = crate::dataset::load_demo();
@@ -389,7 +300,8 @@ mod tests {
             })
             .add_plugins(SearchPlugin {
                 initial: Some(initial.to_owned()),
-            });
+            })
+            .add_plugins(ItemSetPlugin);
         app
     }
 
@@ -458,7 +370,7 @@ mod tests {
             Some(ItemId(last))
         );
         // Hide the rest: transparent; clear the box: every colour back.
-        app.world_mut().resource_mut::<SearchBox>().hide_others = true;
+        app.world_mut().resource_mut::<ItemSet>().hide_others = true;
         app.update();
         let color = app.world().resource::<ColorState>();
         let other = (0..100u32)
@@ -484,7 +396,7 @@ mod tests {
         let mut app = app("class:sandal item<60");
         app.insert_resource(Labels::new(LabelSet::default(), state, Some(j)))
             .add_plugins(LabelsPlugin);
-        app.world_mut().resource_mut::<SearchBox>().export_dir = dir.path().to_owned();
+        app.world_mut().resource_mut::<ItemSet>().export_dir = dir.path().to_owned();
         settle(&mut app);
         let found = app
             .world()
@@ -493,7 +405,14 @@ mod tests {
             .clone()
             .expect("matches");
         assert!(!found.is_empty());
-        app.world_mut().write_message(MatchesAction::LabelAll);
+        // The search's matches are the current set.
+        let set = app.world().resource::<ItemSet>();
+        assert_eq!(set.items.as_ref(), Some(&found));
+        assert_eq!(
+            set.origin,
+            Some(SetOrigin::Search("class:sandal item<60".into()))
+        );
+        app.world_mut().write_message(SetAction::LabelAll);
         app.update();
         app.update();
         let labels = app.world().resource::<Labels>();
@@ -509,18 +428,18 @@ mod tests {
         assert!(app.world().resource::<Labels>().state.is_empty());
         // Export twice: two files, neither overwritten.
         for _ in 0..2 {
-            app.world_mut().write_message(MatchesAction::Export);
+            app.world_mut().write_message(SetAction::Export);
             app.update();
         }
-        let first = std::fs::read_to_string(dir.path().join("ivt-search-1.csv")).expect("csv");
-        assert!(dir.path().join("ivt-search-2.csv").exists());
+        let first = std::fs::read_to_string(dir.path().join("ivt-selection-1.csv")).expect("csv");
+        assert!(dir.path().join("ivt-selection-2.csv").exists());
         let mut lines = first.lines();
         assert_eq!(lines.next(), Some("item,file,class,label"));
         let rows: Vec<&str> = lines.collect();
         assert_eq!(rows.len(), found.len());
         assert_eq!(rows[0], format!("{},,Sandal,", found[0]));
-        let status = app.world().resource::<SearchBox>().export_status.clone();
-        assert!(status.is_some_and(|s| s.contains("ivt-search-2.csv")));
+        let status = app.world().resource::<ItemSet>().status.clone();
+        assert!(status.is_some_and(|s| s.contains("ivt-selection-2.csv")));
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! egui panels: top bar, colouring and layout (left), neighbours (right), tooltip, help.
+//! egui panels: top bar, colouring and layout (left), neighbours (right), the selection (under
+//! the map), tooltip, help.
 //!
 //! Each panel is a pure `*_ui` function in its own module; the systems here gather the view
 //! structs from the ECS, call them, and turn the returned actions into messages or resource
 //! edits. The area the panels leave free is published as [`CentralRect`] for the cameras.
 
+pub mod browser;
 pub mod controls;
 pub mod neighbors;
+pub mod selection;
 pub mod theme;
 
 use bevy::camera::CameraOutputMode;
@@ -21,19 +24,23 @@ use bevy_egui::{
 
 use super::camera::{CentralRect, ViewSettings};
 use super::colors::{ColorSource, Coloring};
+use super::item_set::{ItemSet, SetAction};
 use super::labels::{LabelItems, Labels, UndoLabels};
 use super::layout_job::{JobState, LayoutJob, LayoutRequest, RunLayout};
 use super::mosaic::{BuildState, Mosaic, MosaicSettings};
 use super::points::PointSettings;
-use super::search::{MatchesAction, SearchBox, StepSearch};
+use super::query::{Queries, QueryAction, QueryImage};
+use super::search::{SearchBox, StepSearch};
 use super::thumbs::Thumbs;
 use super::{ColorState, NeighborView, SelectItem, Selection, Store, ViewMode};
 use crate::dataset::{ColumnValues, Images, ItemId};
+use browser::{FileBrowser, browser_ui};
 use controls::{
     ColorAction, ColorPanel, LabelsAction, LabelsPanel, LayoutAction, LayoutPanel, ThumbnailsPanel,
     color_ui, labels_ui, layout_ui, thumbnails_ui,
 };
-use neighbors::{ItemInfo, NeighborAction, NeighborsPanel, neighbors_ui};
+use neighbors::{ItemInfo, NeighborAction, NeighborsPanel, QueryHeader, QueryList, neighbors_ui};
+use selection::{SelectionAction, SelectionPanel, selection_ui};
 
 /// Whether the help overlay is open.
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -54,13 +61,115 @@ impl Plugin for UiPlugin {
                 ..default()
             })
             .init_resource::<HelpOpen>()
+            .init_resource::<FileBrowser>()
             .init_resource::<LayoutDraft>()
             .add_systems(
                 Update,
                 toggle_help.run_if(not(egui_wants_any_keyboard_input)),
             )
             .add_systems(Startup, spawn_ui_camera)
-            .add_systems(EguiPrimaryContextPass, (apply_theme, explorer_ui).chain());
+            .insert_non_send(Clipboard::default())
+            .add_systems(Update, copy_to_clipboard)
+            .add_systems(
+                EguiPrimaryContextPass,
+                (apply_theme, explorer_ui, query_markers).chain(),
+            );
+    }
+}
+
+/// Each query image's marker on the map: a numbered diamond at its place (see
+/// [`super::query::place`]), larger for the one the grid shows; a click shows its neighbours.
+fn query_markers(
+    mut contexts: EguiContexts,
+    store: Res<Store>,
+    queries: Res<Queries>,
+    central: Res<CentralRect>,
+    cameras: Query<(&Camera, &GlobalTransform), super::camera::PlotCamera>,
+    mut actions: MessageWriter<QueryAction>,
+) -> Result {
+    let Some(layout) = &store.layout else {
+        return Ok(());
+    };
+    let Some((camera, global)) = cameras.iter().find(|(c, _)| c.is_active) else {
+        return Ok(());
+    };
+    let ctx = contexts.ctx_mut()?;
+    for (i, marker) in queries.markers.iter().enumerate() {
+        let Some(at) = marker
+            .position(layout)
+            .and_then(|p| camera.world_to_viewport(global, p).ok())
+            .filter(|p| central.0.contains(*p))
+        else {
+            continue;
+        };
+        let r = if queries.active == Some(i) { 11.0 } else { 8.0 };
+        let side = 2.0 * r + 4.0;
+        let response = egui::Area::new(egui::Id::new(("query-marker", marker.number)))
+            .order(egui::Order::Middle)
+            .fixed_pos(egui::pos2(at.x - side / 2.0, at.y - side / 2.0))
+            .show(ctx, |ui| {
+                let (rect, response) =
+                    ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::click());
+                let c = rect.center();
+                let painter = ui.painter();
+                painter.add(egui::Shape::convex_polygon(
+                    vec![
+                        c + egui::vec2(0.0, -r),
+                        c + egui::vec2(r, 0.0),
+                        c + egui::vec2(0.0, r),
+                        c + egui::vec2(-r, 0.0),
+                    ],
+                    theme::rgba8(neighbors::QUERY_FRAME),
+                    egui::Stroke::new(2.0, egui::Color32::WHITE),
+                ));
+                let text = format!("Q{}", marker.number);
+                let font = egui::FontId::proportional(13.0);
+                let galley = painter.layout_no_wrap(text, font, egui::Color32::WHITE);
+                let at = c + egui::vec2(r + 4.0, -galley.size().y / 2.0);
+                painter.rect_filled(
+                    egui::Rect::from_min_size(at, galley.size()).expand(2.0),
+                    3.0,
+                    egui::Color32::from_black_alpha(180),
+                );
+                painter.galley(at, galley, egui::Color32::WHITE);
+                response
+            })
+            .inner;
+        let response = response.on_hover_text(format!(
+            "Q{} · {}\nclick: its neighbours",
+            marker.number,
+            marker.path.display()
+        ));
+        if response.clicked() {
+            actions.write(QueryAction::Show(i));
+        }
+    }
+    Ok(())
+}
+
+/// The system clipboard, opened on first use and kept: on X11 the copied text is served by
+/// its owner, so it must outlive the copy.
+#[derive(Default)]
+struct Clipboard(Option<arboard::Clipboard>);
+
+/// Hand the selection's file names (if "copy names" was pressed) to the clipboard.
+fn copy_to_clipboard(mut set: ResMut<ItemSet>, mut clipboard: NonSendMut<Clipboard>) {
+    let Some(text) = set.to_clipboard.take() else {
+        return;
+    };
+    if clipboard.0.is_none() {
+        match arboard::Clipboard::new() {
+            Ok(c) => clipboard.0 = Some(c),
+            Err(e) => {
+                set.status = Some(format!("no clipboard: {e}"));
+                return;
+            }
+        }
+    }
+    if let Some(c) = clipboard.0.as_mut()
+        && let Err(e) = c.set_text(text)
+    {
+        set.status = Some(format!("cannot copy: {e}"));
     }
 }
 
@@ -102,7 +211,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "Shift + drag",
-        "lasso: give every point inside the active label (Shift + Alt: remove)",
+        "lasso: select the points inside and give them the active label (Shift + Alt: remove; \"lasso labels\" off: select only)",
     ),
     (
         "Ctrl + click a tile",
@@ -126,6 +235,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "/ · Ctrl+F",
         "search: words, /regex/, column:value, score>0.3, label:positive; Enter steps through",
+    ),
+    (
+        "drop an image",
+        "query by image (with --model): a marker on the map, its neighbours on the right",
     ),
     ("? (or F1)", "this help"),
 ];
@@ -266,7 +379,12 @@ struct UiMessages<'w> {
     run_layout: MessageWriter<'w, RunLayout>,
     label_items: MessageWriter<'w, LabelItems>,
     undo_labels: MessageWriter<'w, UndoLabels>,
-    matches_action: MessageWriter<'w, MatchesAction>,
+    set_action: MessageWriter<'w, SetAction>,
+    set: ResMut<'w, ItemSet>,
+    queries: ResMut<'w, Queries>,
+    browser: ResMut<'w, FileBrowser>,
+    query_image: MessageWriter<'w, QueryImage>,
+    query_action: MessageWriter<'w, QueryAction>,
 }
 
 /// While the dendrogram is computed (or if that failed): one line on it.
@@ -312,15 +430,9 @@ fn thumbnail_status(mosaic: &Mosaic, budget_mb: u64) -> String {
     }
 }
 
-/// The search box: the text, what it found (or what is wrong), hide-the-rest; Enter and
-/// Shift+Enter step through the matches, Esc clears.
-fn search_box(
-    ui: &mut egui::Ui,
-    search: &mut SearchBox,
-    steps: &mut MessageWriter<StepSearch>,
-    active_label: Option<&str>,
-) -> Option<MatchesAction> {
-    let mut action = None;
+/// The search box: the text and what it found (or what is wrong); Enter and Shift+Enter step
+/// through the matches, Esc clears. What to do with the matches is the selection panel's.
+fn search_box(ui: &mut egui::Ui, search: &mut SearchBox, steps: &mut MessageWriter<StepSearch>) {
     let edit = egui::TextEdit::singleline(&mut search.text)
         .hint_text("search  ( / )")
         .desired_width(160.0);
@@ -360,30 +472,8 @@ fn search_box(
                 ));
         } else {
             ui.label(status);
-            ui.checkbox(&mut search.hide_others, "hide others");
-            let any = search.matches.as_ref().is_some_and(|m| !m.is_empty());
-            if let Some(name) = active_label
-                && ui
-                    .add_enabled(any, egui::Button::new(format!("label all {name}")))
-                    .on_hover_text("give every match the active label (one undo step)")
-                    .clicked()
-            {
-                action = Some(MatchesAction::LabelAll);
-            }
-            let export = ui
-                .add_enabled(any, egui::Button::new("export"))
-                .on_hover_text(
-                    search
-                        .export_status
-                        .clone()
-                        .unwrap_or_else(|| "write the matches to ivt-search-N.csv".to_owned()),
-                );
-            if export.clicked() {
-                action = Some(MatchesAction::Export);
-            }
         }
     }
-    action
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -446,10 +536,7 @@ fn explorer_ui(
                     .text("point px"),
             );
             ui.separator();
-            let active = labels.active_name().map(str::to_owned);
-            if let Some(action) = search_box(ui, &mut search, &mut steps, active.as_deref()) {
-                out.matches_action.write(action);
-            }
+            search_box(ui, &mut search, &mut steps);
             ui.separator();
             let (status, _) = job_status(&job, &store);
             ui.label(status);
@@ -523,16 +610,14 @@ fn explorer_ui(
                     }
                     ui.separator();
                     let search = &mut *search;
-                    search.charts.update(&store.data, search.matches.as_ref());
+                    search.charts.update(&store.data, out.set.items.as_ref());
                     if !search.charts.charts.is_empty() {
                         egui::CollapsingHeader::new("Filters")
                             .default_open(true)
                             .show(ui, |ui| {
                                 ui.label(
-                                    egui::RichText::new(
-                                        "grey: all items · yellow: the search's matches",
-                                    )
-                                    .small(),
+                                    egui::RichText::new("grey: all items · yellow: the selection")
+                                        .small(),
                                 );
                                 if let Some(text) = super::filters::filters_ui(
                                     ui,
@@ -614,8 +699,60 @@ fn explorer_ui(
     egui::Panel::right("neighbors")
         .exact_size(theme::RIGHT_PANEL_PX)
         .show(&mut root, |ui| {
+            let queries = &mut *out.queries;
+            let names: Vec<String> = queries
+                .markers
+                .iter()
+                .map(|m| format!("Q{}", m.number))
+                .collect();
+            let running = match queries.running() {
+                0 => None,
+                1 => Some("embedding the query image…".to_owned()),
+                n => Some(format!("embedding {n} query images…")),
+            };
+            let query = queries
+                .active
+                .and_then(|a| queries.markers.get_mut(a))
+                .map(|m| {
+                    if m.texture.is_none()
+                        && let Some(image) = m.image.take()
+                    {
+                        m.texture = Some(ctx.load_texture(
+                            format!("query-{}", m.number),
+                            image,
+                            egui::TextureOptions::LINEAR,
+                        ));
+                    }
+                    QueryHeader {
+                        title: format!(
+                            "Q{} · {}",
+                            m.number,
+                            m.path.file_name().map_or_else(
+                                || m.path.display().to_string(),
+                                |n| n.to_string_lossy().into_owned()
+                            )
+                        ),
+                        path: m.path.display().to_string(),
+                        image: m.texture.as_ref().map_or(super::thumbs::Thumb::None, |t| {
+                            super::thumbs::Thumb::Ready {
+                                texture: t.id(),
+                                size: egui::vec2(t.size()[0] as f32, t.size()[1] as f32),
+                            }
+                        }),
+                    }
+                });
             let panel = NeighborsPanel {
                 selected: selection.selected,
+                query,
+                queries: QueryList {
+                    names: &names,
+                    active: queries.active,
+                    unavailable: queries
+                        .encoder
+                        .is_none()
+                        .then_some(super::query::NEEDS_MODEL),
+                    status: running.as_deref().or(queries.error.as_deref()),
+                },
                 items: &view.items,
                 mode: view.mode,
                 nside: view.nside,
@@ -643,9 +780,80 @@ fn explorer_ui(
                 Some(NeighborAction::Mode(m)) => view.mode = m,
                 Some(NeighborAction::Nside(n)) => view.nside = n,
                 Some(NeighborAction::Shuffle) => view.seed = view.seed.wrapping_add(1),
+                Some(NeighborAction::OpenQuery) => {
+                    let start = match &store.data.images {
+                        Images::Files(f) => f.root.clone(),
+                        _ => std::env::current_dir().unwrap_or_default(),
+                    };
+                    out.browser.open_at(&start);
+                }
+                Some(NeighborAction::ShowQuery(i)) => {
+                    out.query_action.write(QueryAction::Show(i));
+                }
+                Some(NeighborAction::ClearQueries) => {
+                    out.query_action.write(QueryAction::ClearAll);
+                }
                 None => {}
             }
         });
+
+    // Under the map, between the side panels: the selection and what can be done with it. A
+    // docked panel, not an overlay: no point hides under it (the view refits while the user
+    // has not moved it).
+    if out.set.items.is_some() {
+        let set = &mut *out.set;
+        let by_class = matches!(color.source, ColorSource::Class);
+        let classes: Vec<_> = set
+            .class_counts(&store.data)
+            .iter()
+            .map(|c| {
+                let colour = by_class.then(|| super::colors::category_color(c.code as usize));
+                (c.clone(), colour)
+            })
+            .collect();
+        let strip: Vec<ItemId> = set
+            .items
+            .iter()
+            .flat_map(|items| items.iter().take(super::item_set::STRIP_MAX))
+            .map(|&i| ItemId(i))
+            .collect();
+        let panel = SelectionPanel {
+            count: set.len(),
+            n_items: store.n_items(),
+            origin: set
+                .origin
+                .as_ref()
+                .map(|o| o.describe())
+                .unwrap_or_default(),
+            hide_others: set.hide_others,
+            lasso_labels: set.lasso_labels,
+            active_label: labels.active_name(),
+            classes: &classes,
+            strip: &strip,
+            status: set.status.as_deref(),
+            details: set.details,
+        };
+        let title = |item: ItemId| item_info(&store, &color, &labels, item).title;
+        let mut thumb = |item: ItemId| thumbs.get(item);
+        let action = egui::Panel::bottom("selection")
+            .show(&mut root, |ui| selection_ui(ui, &panel, &title, &mut thumb))
+            .inner;
+        match action {
+            Some(SelectionAction::Set(a)) => {
+                out.set_action.write(a);
+            }
+            Some(SelectionAction::HideOthers(on)) => set.hide_others = on,
+            Some(SelectionAction::LassoLabels(on)) => set.lasso_labels = on,
+            Some(SelectionAction::Details(on)) => set.details = on,
+            Some(SelectionAction::Select(item)) => {
+                out.select.write(SelectItem {
+                    item: Some(item),
+                    focus: true,
+                });
+            }
+            None => {}
+        }
+    }
 
     // What is left is the plot.
     let free = root.available_rect_before_wrap();
@@ -695,6 +903,15 @@ fn explorer_ui(
                     });
                 });
             });
+    }
+
+    let unavailable = out
+        .queries
+        .encoder
+        .is_none()
+        .then_some(super::query::NEEDS_MODEL);
+    if let Some(path) = browser_ui(&ctx, &mut out.browser, unavailable) {
+        out.query_image.write(QueryImage(path));
     }
 
     if help.0 {

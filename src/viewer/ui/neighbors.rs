@@ -26,9 +26,34 @@ pub struct ItemInfo {
     pub label: Option<(String, Rgba8)>,
 }
 
+/// A query image at the top of the panel instead of a selected item.
+pub struct QueryHeader {
+    /// "Q1 · photo.jpg"
+    pub title: String,
+    /// Its full path, on hover.
+    pub path: String,
+    pub image: Thumb,
+}
+
+/// The query images made so far, and whether more can be made.
+#[derive(Default)]
+pub struct QueryList<'a> {
+    /// "Q1", "Q2", … in order.
+    pub names: &'a [String],
+    /// Index of the one shown.
+    pub active: Option<usize>,
+    /// Without an encoder, why not (the button explains).
+    pub unavailable: Option<&'a str>,
+    /// The last failure, or "embedding 1 image…".
+    pub status: Option<&'a str>,
+}
+
 /// Everything the panel shows.
 pub struct NeighborsPanel<'a> {
     pub selected: Option<ItemId>,
+    /// Shown instead of `selected` (the grid then lists the query's neighbours).
+    pub query: Option<QueryHeader>,
+    pub queries: QueryList<'a>,
     pub items: &'a [Neighbor],
     pub mode: NeighborMode,
     pub nside: usize,
@@ -47,6 +72,11 @@ pub enum NeighborAction {
     Mode(NeighborMode),
     Nside(usize),
     Shuffle,
+    /// "query image…": open the file browser.
+    OpenQuery,
+    /// Show this query's neighbours (index in the list).
+    ShowQuery(usize),
+    ClearQueries,
 }
 
 /// Draw an item's image (or a placeholder) at `side` × `side`, clickable.
@@ -111,11 +141,34 @@ pub fn neighbors_ui(
     info: &dyn Fn(ItemId) -> ItemInfo,
     thumb: &mut dyn FnMut(ItemId) -> Thumb,
 ) -> Option<NeighborAction> {
-    let mut action = None;
-    ui.heading("Neighbours");
+    let mut action = query_bar(ui, &panel.queries);
+    if let Some(query) = &panel.query {
+        ui.horizontal(|ui| {
+            tile_image(ui, &query.image, theme::SELECTED_IMAGE_PX, QUERY_FRAME)
+                .on_hover_text(&query.path);
+            ui.vertical(|ui| {
+                ui.strong(&query.title);
+                ui.label("query image, embedded by --model");
+                ui.weak("on the map at the weighted mean of its nearest items' positions");
+            });
+        });
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label("nearest items in the original space");
+            let mut nside = panel.nside;
+            ui.add(egui::Slider::new(&mut nside, 1..=8).text("grid"));
+            if nside != panel.nside {
+                action = Some(NeighborAction::Nside(nside));
+            }
+        });
+        if let Some(a) = grid(ui, panel, info, thumb) {
+            action = Some(a);
+        }
+        return action;
+    }
     let Some(selected) = panel.selected else {
         ui.label("Click a point to see its image and its nearest neighbours in the original feature space.");
-        return None;
+        return action;
     };
     let me = info(selected);
     ui.horizontal(|ui| {
@@ -169,9 +222,63 @@ pub fn neighbors_ui(
     if panel.graph_pending && panel.mode == NeighborMode::Nearest {
         ui.small("(kNN graph still computing: neighbours by a full scan)");
     }
+    if let Some(a) = grid(ui, panel, info, thumb) {
+        action = Some(a);
+    }
+    action
+}
+
+/// The heading, the "query image…" button and the query markers made so far.
+fn query_bar(ui: &mut egui::Ui, queries: &QueryList<'_>) -> Option<NeighborAction> {
+    let mut action = None;
+    ui.horizontal(|ui| {
+        ui.heading("Neighbours");
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let hover = queries
+                .unavailable
+                .unwrap_or("find the items nearest to an image file (or drop one on the window)");
+            if ui.button("query image…").on_hover_text(hover).clicked() {
+                action = Some(NeighborAction::OpenQuery);
+            }
+        });
+    });
+    if !queries.names.is_empty() {
+        ui.horizontal_wrapped(|ui| {
+            for (i, name) in queries.names.iter().enumerate() {
+                if ui
+                    .selectable_label(queries.active == Some(i), name)
+                    .on_hover_text("show this query's neighbours")
+                    .clicked()
+                {
+                    action = Some(NeighborAction::ShowQuery(i));
+                }
+            }
+            if ui.small_button("clear queries").clicked() {
+                action = Some(NeighborAction::ClearQueries);
+            }
+        });
+    }
+    if let Some(status) = queries.status {
+        ui.colored_label(egui::Color32::from_rgb(240, 180, 90), status);
+    }
+    action
+}
+
+/// The marker's colour on the map and the query image's frame in the panel: cyan, apart from
+/// the selection's magenta and the neighbours' white rings.
+pub const QUERY_FRAME: Rgba8 = [0, 220, 255, 255];
+
+/// The `nside`-wide grid of `panel.items`.
+fn grid(
+    ui: &mut egui::Ui,
+    panel: &NeighborsPanel<'_>,
+    info: &dyn Fn(ItemId) -> ItemInfo,
+    thumb: &mut dyn FnMut(ItemId) -> Thumb,
+) -> Option<NeighborAction> {
+    let mut action = None;
     if panel.items.is_empty() {
         ui.label("No neighbours to show in this mode.");
-        return action;
+        return None;
     }
     let spacing = 4.0;
     let cols = panel.nside.max(1);
@@ -312,6 +419,8 @@ mod tests {
             groups_available: false,
             graph_pending: false,
             metric: "euclidean",
+            query: None,
+            queries: QueryList::default(),
         };
         assert_eq!(run(&panel, None).0, None);
     }
@@ -332,6 +441,8 @@ mod tests {
             groups_available: true,
             graph_pending: false,
             metric: "euclidean",
+            query: None,
+            queries: QueryList::default(),
         };
         let (action, asked) = run(&panel, None);
         assert_eq!(action, None);

@@ -13,6 +13,11 @@ pub const SELECTED_IMAGE_PX: f32 = 200.0;
 /// Frame around a tile: its colour value (class/cluster) so the grid reads like the plot.
 pub const TILE_FRAME_PX: f32 = 3.0;
 
+/// Width of the class histogram in the selection panel.
+pub const SELECTION_CLASSES_PX: f32 = 300.0;
+/// The highlight colour: the search's yellow, for charts without a class colour.
+pub const ACCENT: egui::Color32 = egui::Color32::from_rgb(240, 200, 60);
+
 pub fn rgba8(c: [u8; 4]) -> egui::Color32 {
     egui::Color32::from_rgba_unmultiplied(c[0], c[1], c[2], c[3])
 }
