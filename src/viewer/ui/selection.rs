@@ -69,6 +69,14 @@ pub fn selection_ui(
             panel.count, panel.n_items
         ));
         ui.label(egui::RichText::new(&panel.origin).weak());
+        if panel.count > panel.strip.len() {
+            // Said here: beside the strip it would push the panel past its width.
+            ui.label(
+                egui::RichText::new(format!("(thumbnails: the first {})", panel.strip.len()))
+                    .small()
+                    .weak(),
+            );
+        }
         ui.separator();
         let mut hide = panel.hide_others;
         if ui.checkbox(&mut hide, "hide others").changed() {
@@ -213,13 +221,6 @@ fn strip(
                 }
             }
         });
-    if panel.count > panel.strip.len() {
-        ui.label(
-            egui::RichText::new(format!("first {} shown", panel.strip.len()))
-                .small()
-                .weak(),
-        );
-    }
     action
 }
 
