@@ -22,6 +22,7 @@
 //! - [`atomic`]: all-or-nothing file writes.
 //! - [`rng`]: the seeded random streams the algorithms' results depend on.
 //! - [`search`]: the search language of the explorer's box and `query --where`.
+//! - [`quality`]: duplicates, outliers, label issues and layout fidelity from the kNN graph.
 //! - `viewer` (feature `viewer`): the Bevy explorer.
 //!
 //! The library has no Bevy types outside `viewer`, so it builds and runs headless with
@@ -39,6 +40,7 @@ pub mod metrics;
 pub mod npy;
 pub mod progress;
 pub mod projector;
+pub mod quality;
 pub mod rng;
 pub mod search;
 pub mod synth;

@@ -1057,3 +1057,128 @@ fn query_finds_items_by_the_search_language() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("bad regular expression"));
 }
+
+/// Two groups of ten with one flipped label (item 4), one exact copy (19 of 12) and one item
+/// far from both groups (9): a data set folder with classes.
+fn flawed(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("flawed");
+    std::fs::create_dir_all(&data).expect("dir");
+    let mut values = Vec::new();
+    for i in 0..20 {
+        let row = match i {
+            9 => [40.0, 40.0, 40.0],
+            19 => [112.0, 100.0 + (12 % 3) as f32, 100.0],
+            _ => {
+                let base = if i < 10 { 0.0 } else { 100.0 };
+                [base + i as f32, base + (i % 3) as f32, base]
+            }
+        };
+        values.extend_from_slice(&row);
+    }
+    ivt::npy::write(&data.join("features.npy"), &[20, 3], &values).expect("features");
+    let mut labels: Vec<i64> = (0..20).map(|i| i64::from(i >= 10)).collect();
+    labels[4] = 1;
+    ivt::npy::write(&data.join("labels.npy"), &[20], &labels).expect("labels");
+    data
+}
+
+#[test]
+fn audit_finds_the_copy_the_flipped_label_and_the_stray() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = flawed(dir.path());
+    let cache = dir.path().join("cache");
+    let csv = dir.path().join("audit.csv");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a = vec![
+            "audit".to_owned(),
+            data.display().to_string(),
+            "--cache".into(),
+            cache.display().to_string(),
+        ];
+        if !extra.contains(&"-k") {
+            a.extend(["-k".to_owned(), "4".to_owned()]);
+        }
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        ivt(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let out = run(&["-o", csv.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    assert!(
+        summary.contains("duplicates: 1 groups, 2 items (2 exact copies)"),
+        "{summary}"
+    );
+    assert!(summary.contains("label issues: 1 of 20 items"), "{summary}");
+    let table = std::fs::read_to_string(&csv).expect("csv");
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "item,file,class,duplicate_group,is_exact_duplicate,outlier_score,outlier_rank,\
+             label_quality,suggested_class,is_label_issue"
+        )
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 20);
+    // The copy pair shares group 1, both exact; nothing else is grouped.
+    for (i, row) in rows.iter().enumerate() {
+        let grouped = i == 12 || i == 19;
+        assert_eq!(row[3], if grouped { "1" } else { "" }, "item {i}");
+        assert_eq!(row[4], if grouped { "1" } else { "0" }, "item {i}");
+        assert_eq!(row[9], if i == 4 { "1" } else { "0" }, "item {i}");
+    }
+    assert_eq!(rows[4][8], "0", "item 4's likely class");
+    // The stray is the top outlier.
+    assert_eq!(rows[9][6], "1");
+    // JSON for machines.
+    let out = run(&["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["duplicates"]["groups"], 1);
+    assert_eq!(v["label_issues"]["flagged"], 1);
+    assert_eq!(v["outliers"][0]["item"], 9);
+    // A layout that keeps the groups: high fidelity, scored per item.
+    let layout = dir.path().join("layout.npy");
+    let coords: Vec<f32> = (0..20).flat_map(|i| [i as f32, 0.0]).collect();
+    ivt::npy::write(&layout, &[20, 2], &coords).expect("layout");
+    let out = run(&[
+        "--layout",
+        layout.to_str().expect("utf-8"),
+        "-o",
+        csv.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("fidelity: on average"));
+    let header = std::fs::read_to_string(&csv).expect("csv");
+    assert!(
+        header
+            .lines()
+            .next()
+            .is_some_and(|h| h.ends_with(",fidelity,trust_penalty"))
+    );
+    // Mistakes are one clear error each, before any work.
+    for (extra, says) in [
+        (vec!["-o", "audit.txt"], "name it .csv"),
+        (vec!["--label-column", "nosuch"], "no metadata columns"),
+        (vec!["-k", "0"], "-k 0"),
+        (vec!["--dup-threshold", "-1"], "--dup-threshold -1"),
+        (vec!["--split-column", "fold"], "--split-column fold"),
+    ] {
+        let out = run(&extra);
+        assert!(!out.status.success(), "{extra:?} should fail");
+        let err = text(&out.stderr);
+        assert!(err.contains(says), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let short = dir.path().join("short.npy");
+    ivt::npy::write(&short, &[3, 2], &[0.0f32; 6]).expect("layout");
+    let out = run(&["--layout", short.to_str().expect("utf-8")]);
+    assert!(
+        text(&out.stderr).contains("3 rows × 2 columns"),
+        "{}",
+        text(&out.stderr)
+    );
+}

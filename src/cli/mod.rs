@@ -1,6 +1,7 @@
 //! Command-line interface: raw arguments (clap), their validation into library types, and
 //! dispatch to one file per subcommand.
 
+mod audit;
 mod cluster;
 mod embed;
 mod eval;
@@ -70,6 +71,9 @@ enum Command {
     Screenshot(ScreenshotArgs),
     /// Find items by the explorer's search language: `--where 'flip class:cat score>0.3'`.
     Query(QueryArgs),
+    /// Find what is wrong with a data set: near-duplicates, outliers, label issues and (with
+    /// --layout) where the map tears neighbours apart, from the kNN graph.
+    Audit(AuditArgs),
 }
 
 /// What to load: shared by every subcommand that reads a data set.
@@ -660,6 +664,42 @@ pub struct QueryArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    #[command(flatten)]
+    graph: GraphArgs,
+    /// Neighbours every score looks at.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Distance for the graph.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
+    /// Items closer than this are near-duplicates (default: a tenth of the median distance
+    /// to the first neighbour).
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    dup_threshold: Option<f32>,
+    /// Judge this categorical metadata column's labels instead of the classes.
+    #[arg(long, value_name = "COLUMN")]
+    label_column: Option<String>,
+    /// A layout (.npy, N × 2 or N × 3) whose fidelity to the original neighbours is scored.
+    #[arg(long, value_name = "FILE.npy")]
+    layout: Option<PathBuf>,
+    /// The metadata column holding each item's split (default: "split", if there is one):
+    /// duplicate groups across splits are leaks.
+    #[arg(long, value_name = "COLUMN")]
+    split_column: Option<String>,
+    /// Write every score per item to this CSV.
+    #[arg(short, long, value_name = "FILE.csv")]
+    output: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ScreenshotArgs {
     #[command(flatten)]
     input: InputArgs,
@@ -740,5 +780,6 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::ExportLabels(args)) => export_labels::run(&args),
         Some(Command::Screenshot(args)) => open::screenshot(&args),
         Some(Command::Query(args)) => query::run(&args),
+        Some(Command::Audit(args)) => audit::run(&args),
     }
 }

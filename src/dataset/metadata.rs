@@ -212,6 +212,16 @@ fn label_text(v: f64, names: Option<&[String]>) -> Option<String> {
     }
 }
 
+/// `v` as one CSV field: quoted (inner quotes doubled) when it holds a comma, quote or line
+/// break, as written to the explorer's and `audit`'s CSV files.
+pub fn csv_field(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\"")).into()
+    } else {
+        v.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

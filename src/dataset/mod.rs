@@ -23,7 +23,9 @@ pub use images::{
     ImageFailure, ImageFiles, ImageLayout, ImageOrder, Images, SortKeyProblem, is_image,
     natural_cmp, scan_image_folder,
 };
-pub use metadata::{Column, ColumnValues, MISSING, Metadata, load_labels, load_metadata};
+pub use metadata::{
+    Column, ColumnValues, MISSING, Metadata, csv_field, load_labels, load_metadata,
+};
 
 /// One item (a row of the feature matrix, an image, a point). Never an entity or a sprite index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

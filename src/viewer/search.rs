@@ -234,13 +234,7 @@ pub fn matches_csv(
     items: &[u32],
 ) -> String {
     use crate::dataset::{ColumnValues, Images};
-    let field = |v: &str| {
-        if v.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", v.replace('"', "\"\""))
-        } else {
-            v.to_owned()
-        }
-    };
+    let field = crate::dataset::csv_field;
     let columns = data.metadata.iter().flat_map(|m| &m.columns);
     let mut out = String::from("item,file,class,label");
     for c in columns.clone() {
