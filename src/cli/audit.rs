@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ivt::dataset::{ColumnValues, Dataset, Images};
+use ivt::dataset::{ColumnValues, Dataset};
 use ivt::quality::{self, Audit, AuditInput, Labels};
 
 use super::AuditArgs;
@@ -41,22 +41,13 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     }
     let layout = match &args.layout {
         Some(path) => {
-            let m = ivt::npy::read_matrix_file(path)
-                .with_context(|| format!("cannot read --layout {}", path.display()))?;
+            let m = super::read_layout(path)?;
             if m.n_rows != n || !(2..=3).contains(&m.n_cols) {
                 bail!(
                     "--layout {}: {} rows × {} columns, but the data set has {n} items and a layout has 2 or 3 columns",
                     path.display(),
                     m.n_rows,
                     m.n_cols
-                );
-            }
-            if let Some(bad) = m.data.iter().position(|v| !v.is_finite()) {
-                bail!(
-                    "--layout {}: row {}, column {} is not a finite number",
-                    path.display(),
-                    bad / m.n_cols,
-                    bad % m.n_cols
                 );
             }
             Some(m)
@@ -174,13 +165,10 @@ fn splits_of(
 }
 
 fn file_name(data: &Dataset, i: u32) -> String {
-    match &data.images {
-        Images::Files(f) => f
-            .relative_path(i as usize)
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
+    data.images
+        .relative_path(i as usize)
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 fn class_name<'a>(names: &'a [String], codes: Option<&[u32]>, i: usize) -> &'a str {
@@ -285,9 +273,7 @@ fn summary_text(audit: &Audit, data: &Dataset, names: &[String], codes: Option<&
         d.threshold,
         d.threshold_source
     );
-    let mut largest: Vec<&Vec<u32>> = d.groups.iter().collect();
-    largest.sort_by_key(|g| std::cmp::Reverse(g.len()));
-    for g in largest.iter().take(WORST) {
+    for g in largest_groups(&d.groups) {
         let members: Vec<String> = g.iter().take(4).map(|&i| file(i)).collect();
         let more = if g.len() > 4 {
             format!(" … ({} in all)", g.len())
@@ -307,15 +293,14 @@ fn summary_text(audit: &Audit, data: &Dataset, names: &[String], codes: Option<&
         let _ = writeln!(s, "  {:8.2}  {}", audit.outliers.score[i as usize], file(i));
     }
     if let Some(l) = &audit.labels {
-        let flagged = l.is_issue.iter().filter(|&&f| f).count();
+        let worst = flagged_worst_first(l);
+        let flagged = worst.len();
         let _ = writeln!(
             s,
             "label issues: {flagged} of {} items ({:.1}%); lowest label quality among them:",
             audit.n_items,
             100.0 * flagged as f64 / audit.n_items.max(1) as f64
         );
-        let mut worst: Vec<usize> = (0..audit.n_items).filter(|&i| l.is_issue[i]).collect();
-        worst.sort_by(|&a, &b| l.quality[a].total_cmp(&l.quality[b]).then(a.cmp(&b)));
         for &i in worst.iter().take(WORST) {
             let _ = writeln!(
                 s,
@@ -360,6 +345,20 @@ fn summary_text(audit: &Audit, data: &Dataset, names: &[String], codes: Option<&
     s
 }
 
+/// The [`WORST`] largest duplicate groups, largest first.
+fn largest_groups(groups: &[Vec<u32>]) -> impl Iterator<Item = &Vec<u32>> {
+    let mut by_size: Vec<&Vec<u32>> = groups.iter().collect();
+    by_size.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    by_size.into_iter().take(WORST)
+}
+
+/// The flagged items, lowest label quality first (ties by item).
+fn flagged_worst_first(l: &quality::LabelIssues) -> Vec<usize> {
+    let mut worst: Vec<usize> = (0..l.is_issue.len()).filter(|&i| l.is_issue[i]).collect();
+    worst.sort_by(|&a, &b| l.quality[a].total_cmp(&l.quality[b]).then(a.cmp(&b)));
+    worst
+}
+
 fn summary_json(
     audit: &Audit,
     names: &[String],
@@ -367,11 +366,7 @@ fn summary_json(
 ) -> serde_json::Value {
     let d = &audit.duplicates;
     let item = |i: u32| serde_json::json!({ "item": i, "file": file(i) });
-    let mut groups: Vec<&Vec<u32>> = d.groups.iter().collect();
-    groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
-    let largest: Vec<Vec<serde_json::Value>> = groups
-        .iter()
-        .take(WORST)
+    let largest: Vec<Vec<serde_json::Value>> = largest_groups(&d.groups)
         .map(|g| g.iter().map(|&i| item(i)).collect())
         .collect();
     let mut v = serde_json::json!({
@@ -392,8 +387,7 @@ fn summary_json(
         }).collect::<Vec<_>>(),
     });
     if let Some(l) = &audit.labels {
-        let mut worst: Vec<usize> = (0..audit.n_items).filter(|&i| l.is_issue[i]).collect();
-        worst.sort_by(|&a, &b| l.quality[a].total_cmp(&l.quality[b]).then(a.cmp(&b)));
+        let worst = flagged_worst_first(l);
         v["label_issues"] = serde_json::json!({
             "flagged": worst.len(),
             "worst": worst.iter().take(WORST).map(|&i| {

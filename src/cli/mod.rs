@@ -710,6 +710,22 @@ pub struct ScreenshotArgs {
     output: PathBuf,
 }
 
+/// A `--layout FILE.npy` as `open` and `audit` take it: read, every value finite.
+fn read_layout(path: &std::path::Path) -> anyhow::Result<ivt::npy::Matrix> {
+    use anyhow::Context;
+    let m = ivt::npy::read_matrix_file(path)
+        .with_context(|| format!("cannot read --layout {}", path.display()))?;
+    if let Some(bad) = m.data.iter().position(|v| !v.is_finite()) {
+        anyhow::bail!(
+            "--layout {}: row {}, column {} is not a finite number",
+            path.display(),
+            bad / m.n_cols.max(1),
+            bad % m.n_cols.max(1)
+        );
+    }
+    Ok(m)
+}
+
 static LAUNCHED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// When the command started (for "first frame after N s" and similar reports).

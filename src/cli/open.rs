@@ -98,16 +98,7 @@ fn show(
     };
     let layout = match &view.layout {
         Some(path) => {
-            let m = ivt::npy::read_matrix_file(path)
-                .with_context(|| format!("cannot read --layout {}", path.display()))?;
-            if let Some(bad) = m.data.iter().position(|v| !v.is_finite()) {
-                anyhow::bail!(
-                    "--layout {}: row {}, column {} is not a finite number",
-                    path.display(),
-                    bad / m.n_cols.max(1),
-                    bad % m.n_cols.max(1)
-                );
-            }
+            let m = super::read_layout(path)?;
             Some(ivt::viewer::LayoutCoords {
                 dims: m.n_cols,
                 coords: m.data,

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ivt::dataset::{Dataset, Images, ItemId};
+use ivt::dataset::{Dataset, ItemId};
 use ivt::labels::journal;
 use ivt::search::{Query, SearchIndex};
 
@@ -137,13 +137,11 @@ struct Row {
 
 impl Row {
     fn of(data: &Dataset, labels: Option<&ivt::labels::LabelState>, i: u32) -> Self {
-        let file = match &data.images {
-            Images::Files(f) => f
-                .relative_path(i as usize)
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
+        let file = data
+            .images
+            .relative_path(i as usize)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         let class = data
             .classes
             .as_ref()

@@ -103,6 +103,15 @@ pub enum Images {
 }
 
 impl Images {
+    /// Item `item`'s image file relative to the image folder; `None` for images held in
+    /// memory (or an item past the end).
+    pub fn relative_path(&self, item: usize) -> Option<&Path> {
+        match self {
+            Self::Files(f) => f.relative_path(item),
+            _ => None,
+        }
+    }
+
     pub fn count(&self) -> usize {
         match self {
             Self::None => 0,

@@ -97,6 +97,9 @@ pub struct Duplicates {
     pub groups: Vec<Vec<u32>>,
     /// Per item: another item of its group has the very same feature row.
     pub exact: Vec<bool>,
+    /// The median of the positive first-neighbour distances: the data's scale (the default
+    /// threshold and the label vote's softening are relative to it).
+    pub median_first_distance: f32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -248,16 +251,14 @@ impl UnionFind {
 fn duplicates(input: &AuditInput<'_>) -> Result<Duplicates, QualityError> {
     let graph = input.graph;
     let n = graph.n_items();
+    let median = median_first_distance(graph);
     let (threshold, threshold_source) = match input.dup_threshold {
         Some(t) if t.is_finite() && t >= 0.0 => (t, "given".to_owned()),
         Some(t) => return Err(QualityError::Threshold(t)),
-        None => {
-            let median = median_first_distance(graph);
-            (
-                median * DUP_FRACTION,
-                format!("{DUP_FRACTION} × the median first-neighbour distance {median:.4}"),
-            )
-        }
+        None => (
+            median * DUP_FRACTION,
+            format!("{DUP_FRACTION} × the median first-neighbour distance {median:.4}"),
+        ),
     };
     let mut uf = UnionFind((0..n as u32).collect());
     for i in 0..n {
@@ -309,6 +310,7 @@ fn duplicates(input: &AuditInput<'_>) -> Result<Duplicates, QualityError> {
         group_of,
         groups,
         exact,
+        median_first_distance: median,
     })
 }
 
@@ -355,31 +357,21 @@ fn label_issues(graph: &KnnGraph, k: usize, labels: Labels<'_>, dups: &Duplicate
     let n = graph.n_items();
     let c = labels.names.len().max(1);
     // Inverse-distance weights, softened relative to the data's scale.
-    let eps = (median_first_distance(graph) * 1e-3).max(1e-12);
+    let eps = (dups.median_first_distance * 1e-3).max(1e-12);
     let mut probs = vec![0f32; n * c];
     probs.par_chunks_mut(c).enumerate().for_each(|(i, row)| {
         let own = dups.group_of[i];
-        let mut total = 0.0;
         let near = graph.neighbors(i)[..k]
             .iter()
             .zip(graph.neighbor_distances(i));
         // The item's own copies are no independent evidence; unless they are all there is.
-        let independent = near
-            .clone()
-            .filter(|(j, _)| own.is_none() || dups.group_of[**j as usize] != own);
-        let mut any = false;
-        for (&j, &d) in independent {
+        let independent = |j: u32| own.is_none() || dups.group_of[j as usize] != own;
+        let all_copies = !near.clone().any(|(&j, _)| independent(j));
+        let mut total = 0.0;
+        for (&j, &d) in near.filter(|(j, _)| all_copies || independent(**j)) {
             let w = 1.0 / (d + eps);
             row[labels.codes[j as usize] as usize] += w;
             total += w;
-            any = true;
-        }
-        if !any {
-            for (&j, &d) in near {
-                let w = 1.0 / (d + eps);
-                row[labels.codes[j as usize] as usize] += w;
-                total += w;
-            }
         }
         let spread = SMOOTHING * total / c as f32;
         let norm = total * (1.0 + SMOOTHING);
@@ -576,6 +568,20 @@ mod tests {
         );
     }
 
+    /// The audit of 1-D features with classes "a" and "b", k = 4.
+    fn two_class_audit(x: &[f32], codes: &[u32]) -> Audit {
+        let names = vec!["a".to_owned(), "b".to_owned()];
+        let g = graph(x, 1, 4);
+        audit(&AuditInput {
+            labels: Some(Labels {
+                codes,
+                names: &names,
+            }),
+            ..input(x, 1, &g, 4)
+        })
+        .expect("audit")
+    }
+
     #[test]
     fn a_flipped_label_is_flagged_with_its_likely_class() {
         // Two clusters of 8 (class 0 near 0, class 1 near 100); item 3 labelled 1 by mistake.
@@ -584,16 +590,7 @@ mod tests {
             .collect();
         let mut codes: Vec<u32> = (0..16).map(|i| u32::from(i >= 8)).collect();
         codes[3] = 1;
-        let names = vec!["a".to_owned(), "b".to_owned()];
-        let g = graph(&x, 1, 4);
-        let a = audit(&AuditInput {
-            labels: Some(Labels {
-                codes: &codes,
-                names: &names,
-            }),
-            ..input(&x, 1, &g, 4)
-        })
-        .expect("audit");
+        let a = two_class_audit(&x, &codes);
         let l = a.labels.expect("labels");
         let flagged: Vec<usize> = (0..16).filter(|&i| l.is_issue[i]).collect();
         assert_eq!(flagged, [3]);
@@ -622,16 +619,7 @@ mod tests {
         let mut codes: Vec<u32> = (0..17).map(|i| u32::from((8..16).contains(&i))).collect();
         codes[3] = 1;
         codes[16] = 1;
-        let names = vec!["a".to_owned(), "b".to_owned()];
-        let g = graph(&x, 1, 4);
-        let a = audit(&AuditInput {
-            labels: Some(Labels {
-                codes: &codes,
-                names: &names,
-            }),
-            ..input(&x, 1, &g, 4)
-        })
-        .expect("audit");
+        let a = two_class_audit(&x, &codes);
         let l = a.labels.expect("labels");
         assert!(l.is_issue[3] && l.is_issue[16]);
         assert_eq!(a.duplicates.groups, vec![vec![3, 16]]);

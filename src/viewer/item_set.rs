@@ -16,7 +16,7 @@ use bevy::prelude::*;
 use super::labels::{LabelItems, Labels};
 use super::search::SearchBox;
 use super::{ColorState, SearchMask, Store};
-use crate::dataset::{Dataset, Images, ItemId};
+use crate::dataset::{Dataset, ItemId};
 
 /// Thumbnails the panel's strip shows at most (the first items of the set).
 pub const STRIP_MAX: usize = 500;
@@ -306,12 +306,9 @@ pub fn complement(n: usize, items: &[u32]) -> Vec<u32> {
 pub fn file_names(data: &Dataset, items: &[u32]) -> String {
     let mut out = String::new();
     for &i in items {
-        match &data.images {
-            Images::Files(f) => match f.relative_path(i as usize) {
-                Some(p) => out.push_str(&p.display().to_string()),
-                None => out.push_str(&format!("#{i}")),
-            },
-            _ => out.push_str(&format!("#{i}")),
+        match data.images.relative_path(i as usize) {
+            Some(p) => out.push_str(&p.display().to_string()),
+            None => out.push_str(&format!("#{i}")),
         }
         out.push('\n');
     }
@@ -357,7 +354,9 @@ pub fn class_counts(data: &Dataset, items: &[u32]) -> Vec<ClassCount> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Categorical, ClassSource, Classes, Features, ImageFiles, ImageOrder};
+    use crate::dataset::{
+        Categorical, ClassSource, Classes, Features, ImageFiles, ImageOrder, Images,
+    };
     use crate::viewer::{ExplorerStatePlugin, ViewerOptions, dimmed};
 
     /// Six items, classes a b a c a b, image files a0.png … in a folder.

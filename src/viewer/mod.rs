@@ -423,6 +423,10 @@ impl ColorState {
     }
 }
 
+/// What the grid's items were computed for: the selected item, mode, grid side, seed (mixed
+/// with the colouring's version) and whether the graph was there.
+pub type GridKey = (ItemId, NeighborMode, usize, u64, bool);
+
 /// The neighbour grid's settings and current content.
 #[derive(Resource, Debug, Clone)]
 pub struct NeighborView {
@@ -431,7 +435,7 @@ pub struct NeighborView {
     /// Changes on "shuffle" for the random mode.
     pub seed: u64,
     /// For which selection (and settings) `items` was computed.
-    pub computed_for: Option<(ItemId, NeighborMode, usize, u64, bool)>,
+    pub computed_for: Option<GridKey>,
     /// `items` are a query image's neighbours: (its index in [`query::Queries`], the grid
     /// size) they were taken for.
     pub query_shown: Option<(usize, usize)>,

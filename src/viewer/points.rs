@@ -478,7 +478,7 @@ type HighlightKey = (
     u64,
     u64,
     usize,
-    Option<(ItemId, super::neighbors::NeighborMode, usize, u64, bool)>,
+    Option<super::GridKey>,
     Option<(usize, usize)>,
 );
 

@@ -208,21 +208,7 @@ fn start_queries(
                         })
                         .collect();
                     // The panel's picture; a file the encoder read but we cannot show is no error.
-                    let image = crate::thumbs::decode::decode_shown(&path).ok().map(|img| {
-                        let side = super::thumbs::MAX_SIDE_PX;
-                        // `thumbnail` also enlarges: only shrink.
-                        let img = if img.width() > side || img.height() > side {
-                            img.thumbnail(side, side)
-                        } else {
-                            img
-                        };
-                        let mut rgba = img.to_rgba8();
-                        crate::thumbs::over_backdrop(&mut rgba);
-                        egui::ColorImage::from_rgba_unmultiplied(
-                            [rgba.width() as usize, rgba.height() as usize],
-                            rgba.as_raw(),
-                        )
-                    });
+                    let image = super::thumbs::decode_file(&path).ok();
                     Ok((neighbors, image))
                 });
                 QueryDone { path, result }

@@ -34,6 +34,17 @@ pub enum Thumb {
     None,
 }
 
+impl Thumb {
+    /// A loaded texture, at its own size.
+    pub fn of(texture: &egui::TextureHandle) -> Self {
+        let [w, h] = texture.size();
+        Self::Ready {
+            texture: texture.id(),
+            size: egui::vec2(w as f32, h as f32),
+        }
+    }
+}
+
 /// The texture cache and decode queue.
 #[derive(Resource, Default)]
 pub struct Thumbs {
@@ -53,11 +64,7 @@ impl Thumbs {
             return Thumb::None;
         }
         if let Some(t) = self.textures.get(&item) {
-            let [w, h] = t.size();
-            let thumb = Thumb::Ready {
-                texture: t.id(),
-                size: egui::vec2(w as f32, h as f32),
-            };
+            let thumb = Thumb::of(t);
             self.touch(item);
             return thumb;
         }
@@ -158,7 +165,7 @@ fn finish_decodes(mut contexts: EguiContexts, mut thumbs: ResMut<Thumbs>) -> Res
 /// An item's image as RGBA, its longest side at most [`MAX_SIDE_PX`], upright and with its
 /// transparency on the same light checkerboard as its thumbnails on the map.
 pub fn decode(images: &Images, item: ItemId) -> Result<egui::ColorImage, String> {
-    let mut rgba = match images {
+    let rgba = match images {
         Images::None => return Err("no images".to_owned()),
         Images::Gray8 { .. } | Images::Rgba8 { .. } => images
             .memory_rgba(item.index())
@@ -168,22 +175,30 @@ pub fn decode(images: &Images, item: ItemId) -> Result<egui::ColorImage, String>
                 .paths
                 .get(item.index())
                 .ok_or_else(|| format!("item {} has no image", item.0))?;
-            let img = crate::thumbs::decode::decode_shown(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let img = if img.width() > MAX_SIDE_PX || img.height() > MAX_SIDE_PX {
-                img.thumbnail(MAX_SIDE_PX, MAX_SIDE_PX)
-            } else {
-                img
-            };
-            img.to_rgba8()
+            return decode_file(path);
         }
     };
+    Ok(shown(rgba))
+}
+
+/// An image file as the panels show it (see [`decode`]): also a query image, which is no item.
+pub fn decode_file(path: &std::path::Path) -> Result<egui::ColorImage, String> {
+    let img = crate::thumbs::decode::decode_shown(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // `thumbnail` also enlarges: only shrink.
+    let img = if img.width() > MAX_SIDE_PX || img.height() > MAX_SIDE_PX {
+        img.thumbnail(MAX_SIDE_PX, MAX_SIDE_PX)
+    } else {
+        img
+    };
+    Ok(shown(img.to_rgba8()))
+}
+
+/// Transparency on the checkerboard, as an egui image.
+fn shown(mut rgba: image::RgbaImage) -> egui::ColorImage {
     crate::thumbs::over_backdrop(&mut rgba);
     let size = [rgba.width() as usize, rgba.height() as usize];
-    Ok(egui::ColorImage::from_rgba_unmultiplied(
-        size,
-        rgba.as_raw(),
-    ))
+    egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw())
 }
 
 #[cfg(test)]

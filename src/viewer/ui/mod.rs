@@ -733,12 +733,10 @@ fn explorer_ui(
                             )
                         ),
                         path: m.path.display().to_string(),
-                        image: m.texture.as_ref().map_or(super::thumbs::Thumb::None, |t| {
-                            super::thumbs::Thumb::Ready {
-                                texture: t.id(),
-                                size: egui::vec2(t.size()[0] as f32, t.size()[1] as f32),
-                            }
-                        }),
+                        image: m
+                            .texture
+                            .as_ref()
+                            .map_or(super::thumbs::Thumb::None, super::thumbs::Thumb::of),
                     }
                 });
             let panel = NeighborsPanel {
