@@ -771,3 +771,83 @@ fn a_query_image_is_a_marker_on_its_copy_and_fills_the_panel() {
         .count();
     assert!(panel > 200, "{panel} frame pixels in the neighbour panel");
 }
+
+/// The issues panel: on the blobs with item 0 (a red, class-0 picture) labelled 1, the label
+/// issues tab lists it framed in class 1's colour beside its neighbours framed in class 0's;
+/// the fidelity tab draws torn (red) lines from an item the layout put among another class.
+#[test]
+fn the_issues_panel_shows_a_wrong_label_beside_its_neighbours_and_torn_lines() {
+    if !screenshots_wanted() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("blobs");
+    make_dataset(&data);
+    let mut labels: Vec<i64> = (0..120).map(|i| i % 3).collect();
+    labels[0] = 1;
+    ivt::npy::write(&data.join("labels.npy"), &[120], &labels).expect("labels");
+    // Each class a patch of its own; item 3 (class 0) drawn inside class 1's patch.
+    let mut layout: Vec<f32> = (0..120)
+        .flat_map(|i| {
+            let (c, j) = ((i % 3) as f32, (i / 3) as f32);
+            [c * 30.0 + (j % 7.0), (j / 7.0).floor()]
+        })
+        .collect();
+    layout[6] = 33.0;
+    layout[7] = 3.0;
+    let layout_path = tmp.path().join("layout.npy");
+    ivt::npy::write(&layout_path, &[120, 2], &layout).expect("layout");
+    let cache = tmp.path().join("cache");
+    let labels_dir = tmp.path().join("labels");
+    let run = |tab: &str, extra: &[&str], name: &str| {
+        let out = tmp.path().join(name);
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            data.as_os_str(),
+            "--layout".as_ref(),
+            layout_path.as_os_str(),
+            "--issues".as_ref(),
+            tab.as_ref(),
+            "--size".as_ref(),
+            "1280x800".as_ref(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+            "--labels-out".as_ref(),
+            labels_dir.as_os_str(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let log = screenshot(&args, &out, name);
+        (image::open(&out).expect("the PNG").to_rgb8(), log)
+    };
+
+    let (img, log) = run("labels", &[], "issues-labels.png");
+    let ((x0, _), (x1, y1)) = plot_area(&log);
+    let in_panel = |x: u32, y: u32| x > x0 && x < x1 && y > y1 + 30;
+    let count = |img: &RgbImage, colour: [u8; 3], tol: i32| {
+        img.enumerate_pixels()
+            .filter(|(x, y, p)| in_panel(*x, *y) && near(p.0, colour, tol))
+            .count()
+    };
+    // The row's own thumbnail framed in its given class (1), its neighbours in theirs (0), and
+    // their red pictures.
+    let given = count(&img, palette(1), 3);
+    let neighbours = count(&img, palette(0), 3);
+    let red = count(&img, [200, 60, 60], 6);
+    assert!(given > 150, "the item's frame: {given} pixels");
+    assert!(
+        neighbours > 10 * 100,
+        "the neighbours' frames: {neighbours} pixels"
+    );
+    assert!(red > 2000, "the pictures: {red} pixels");
+
+    let (img, log) = run("fidelity", &["--select", "3"], "issues-fidelity.png");
+    let ((x0, y0), (x1, y1)) = plot_area(&log);
+    let torn = {
+        let c = ivt::viewer::ui::issues::TORN_COLOR;
+        [c[0], c[1], c[2]]
+    };
+    let lines = img
+        .enumerate_pixels()
+        .filter(|(x, y, p)| *x > x0 && *x < x1 && *y > y0 && *y < y1 && near(p.0, torn, 12))
+        .count();
+    assert!(lines > 200, "torn lines: {lines} pixels");
+}

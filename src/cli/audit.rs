@@ -65,20 +65,27 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         )?,
     };
     let started = Instant::now();
-    let audit = quality::audit(&AuditInput {
-        features: data.features.as_slice(),
-        dim: data.features.dim(),
-        graph: &graph,
-        k,
-        dup_threshold: args.dup_threshold,
-        labels: codes.as_ref().map(|c| Labels {
-            codes: c,
-            names: &names,
-        }),
-        layout: layout.as_ref().map(|m| (m.data.as_slice(), m.n_cols)),
-        splits: splits.as_ref().map(|(codes, _)| codes.as_slice()),
-    })?;
+    let found = quality::cached::cached(
+        &AuditInput {
+            features: data.features.as_slice(),
+            dim: data.features.dim(),
+            graph: &graph,
+            k,
+            dup_threshold: args.dup_threshold,
+            labels: codes.as_ref().map(|c| Labels {
+                codes: c,
+                names: &names,
+            }),
+            layout: layout.as_ref().map(|m| (m.data.as_slice(), m.n_cols)),
+            splits: splits.as_ref().map(|(codes, _)| codes.as_slice()),
+        },
+        &args.cache.cache(),
+    )?;
     let secs = started.elapsed().as_secs_f64();
+    for w in &found.warnings {
+        eprintln!("warning: {w}");
+    }
+    let audit = found.audit;
     let file = |i: u32| file_name(&data, i);
     if let Some(path) = &args.output {
         let csv = audit_csv(&audit, &data, &names, codes.as_deref(), splits.as_ref());
@@ -93,7 +100,10 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         out.write_all(summary_text(&audit, &data, &names, codes.as_deref()).as_bytes())?;
     }
     out.flush()?;
-    eprintln!("audit of {} items (k = {k}) in {secs:.2} s", n);
+    eprintln!(
+        "audit of {n} items (k = {k}) in {secs:.2} s{}",
+        if found.hit { " (from the cache)" } else { "" }
+    );
     if let Some(path) = &args.output {
         eprintln!("wrote {}", path.display());
     }

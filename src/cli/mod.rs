@@ -279,7 +279,9 @@ pub struct ViewArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
     nside: u32,
     /// What to colour points by: "class", "none", a metadata column name, "values" (with
-    /// --colors) or "clusters" (ward clusters of the features, see --clusters).
+    /// --colors), "clusters" (ward clusters of the features, see --clusters) or a score of the
+    /// data-quality audit: "audit:label", "audit:outlier", "audit:fidelity", "audit:trust",
+    /// "audit:duplicates".
     #[arg(long, value_name = "COLUMN")]
     color_by: Option<String>,
     /// Clusters shown with --color-by clusters (a slider in the colour panel changes it live).
@@ -362,6 +364,19 @@ pub struct ViewArgs {
     /// Point diameter in pixels, 1–20 (a slider in the view panel changes it live).
     #[arg(long, value_name = "PX", default_value_t = 5.0)]
     point_size: f32,
+    /// Open the issues panel at start on this tab (the data-quality audit; `I` toggles it).
+    #[arg(long, value_enum, value_name = "TAB")]
+    issues: Option<IssuesTab>,
+}
+
+/// A tab of the issues panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IssuesTab {
+    Labels,
+    Duplicates,
+    Outliers,
+    Fidelity,
+    Leaks,
 }
 
 /// The layout the explorer computes at start.

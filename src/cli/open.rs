@@ -107,13 +107,26 @@ fn show(
         }
         None => None,
     };
-    let color_by = view.color_by.as_deref().map(|name| match name {
-        "class" => ColorSource::Class,
-        "none" => ColorSource::Uniform,
-        "values" => ColorSource::Values,
-        "clusters" => ColorSource::Clusters(view.clusters),
-        column => ColorSource::Column(column.to_owned()),
-    });
+    let color_by = match view.color_by.as_deref() {
+        Some("class") => Some(ColorSource::Class),
+        Some("none") => Some(ColorSource::Uniform),
+        Some("values") => Some(ColorSource::Values),
+        Some("clusters") => Some(ColorSource::Clusters(view.clusters)),
+        Some(name) if name.starts_with("audit:") => {
+            let score = &name["audit:".len()..];
+            match ivt::viewer::colors::Score::parse(score) {
+                Some(s) => Some(ColorSource::Score(s)),
+                None => anyhow::bail!(
+                    "--color-by {name}: no such audit score (one of {})",
+                    ivt::viewer::colors::Score::ALL
+                        .map(|s| format!("audit:{}", s.cli_name()))
+                        .join(", ")
+                ),
+            }
+        }
+        Some(column) => Some(ColorSource::Column(column.to_owned())),
+        None => None,
+    };
     let options = ViewerOptions {
         nside: view.nside as usize,
         color_by,
@@ -160,6 +173,16 @@ fn show(
         point_size: view.point_size,
         graph: super::knn::imported(&view.graph, &data.features, view.metric)?
             .map(std::sync::Arc::new),
+        issues: view.issues.map(|t| {
+            use ivt::viewer::issues::IssueTab;
+            match t {
+                super::IssuesTab::Labels => IssueTab::Labels,
+                super::IssuesTab::Duplicates => IssueTab::Duplicates,
+                super::IssuesTab::Outliers => IssueTab::Outliers,
+                super::IssuesTab::Fidelity => IssueTab::Fidelity,
+                super::IssuesTab::Leaks => IssueTab::Leaks,
+            }
+        }),
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;

@@ -21,6 +21,8 @@
 //!   penalty: for each layout neighbour that is not an original one, its original rank − k
 //!   (ranks beyond the graph count as the graph's k + 1: a lower bound).
 
+pub mod cached;
+pub mod dismissed;
 pub mod grid;
 
 use rayon::prelude::*;
@@ -131,10 +133,13 @@ pub struct Fidelity {
     /// Sum over false layout neighbours of (original rank − k); ranks beyond the graph count
     /// as the graph's k + 1.
     pub trust_penalty: Vec<u32>,
+    /// N × k: each item's k nearest on the layout (the evidence the explorer draws: which
+    /// original neighbours the map kept).
+    pub on_map: Vec<u32>,
 }
 
-/// Compute every score the input allows.
-pub fn audit(input: &AuditInput<'_>) -> Result<Audit, QualityError> {
+/// The input's parts fit together (sizes, k), as [`audit`] requires.
+fn check(input: &AuditInput<'_>) -> Result<(), QualityError> {
     let graph = input.graph;
     let n = graph.n_items();
     let data_n = input.features.len() / input.dim.max(1);
@@ -180,6 +185,14 @@ pub fn audit(input: &AuditInput<'_>) -> Result<Audit, QualityError> {
             n_items: n,
         });
     }
+    Ok(())
+}
+
+/// Compute every score the input allows.
+pub fn audit(input: &AuditInput<'_>) -> Result<Audit, QualityError> {
+    check(input)?;
+    let graph = input.graph;
+    let n = graph.n_items();
     let duplicates = duplicates(input)?;
     let outliers = outliers(graph, input.k);
     let labels = input
@@ -475,7 +488,9 @@ fn label_issues(graph: &KnnGraph, k: usize, labels: Labels<'_>, dups: &Duplicate
     }
 }
 
-fn fidelity(graph: &KnnGraph, k: usize, coords: &[f32], dims: usize) -> Fidelity {
+/// The fidelity scores alone: the explorer recomputes them when the layout changes, without
+/// the rest of the audit. `coords` holds N × `dims` (2 or 3) values.
+pub fn fidelity(graph: &KnnGraph, k: usize, coords: &[f32], dims: usize) -> Fidelity {
     let on_map = grid::knn(coords, dims, k);
     let n = graph.n_items();
     let (preserved, trust_penalty) = (0..n)
@@ -498,6 +513,7 @@ fn fidelity(graph: &KnnGraph, k: usize, coords: &[f32], dims: usize) -> Fidelity
     Fidelity {
         preserved,
         trust_penalty,
+        on_map,
     }
 }
 

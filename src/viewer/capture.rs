@@ -107,6 +107,7 @@ struct Readiness<'w> {
     clusters: Option<Res<'w, super::clusters::ClusterJob>>,
     search: Option<Res<'w, super::search::SearchBox>>,
     queries: Option<Res<'w, super::query::Queries>>,
+    issues: Option<Res<'w, super::issues::Issues>>,
 }
 
 impl Readiness<'_> {
@@ -129,6 +130,10 @@ impl Readiness<'_> {
                 .is_none_or(|c| c.state != super::clusters::ClusterState::Running)
             && self.search.as_ref().is_none_or(|s| s.is_idle())
             && self.queries.as_ref().is_none_or(|q| q.is_idle())
+            && self
+                .issues
+                .as_ref()
+                .is_none_or(|i| i.is_idle(self.store.layout_version, self.store.layout.is_some()))
     }
 }
 

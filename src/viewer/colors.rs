@@ -156,6 +156,100 @@ pub enum ColorSource {
     Values,
     /// The dendrogram of the features cut into this many clusters.
     Clusters(usize),
+    /// A score of the data-quality audit (computed on first use).
+    Score(Score),
+}
+
+/// The audit's per-item scores the map can be coloured by, each oriented so that higher is
+/// more suspicious (bright in every colormap: the eye goes to the problems).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Score {
+    /// 1 − p(given label): how much the neighbours doubt the label.
+    LabelDoubt,
+    /// Distance to the k-th neighbour over the neighbours' own.
+    Outlier,
+    /// 1 − the share of the original neighbours kept on the map.
+    NeighboursLost,
+    /// Trustworthiness-style penalty of the false neighbours on the map.
+    TrustPenalty,
+    /// 1 for an exact copy, 0.5 for a near copy, 0 otherwise.
+    Duplicate,
+}
+
+impl Score {
+    pub const ALL: [Self; 5] = [
+        Self::LabelDoubt,
+        Self::Outlier,
+        Self::NeighboursLost,
+        Self::TrustPenalty,
+        Self::Duplicate,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::LabelDoubt => "audit: label doubt",
+            Self::Outlier => "audit: outlier score",
+            Self::NeighboursLost => "audit: neighbours lost on the map",
+            Self::TrustPenalty => "audit: trust penalty",
+            Self::Duplicate => "audit: duplicates",
+        }
+    }
+
+    /// The name `--color-by audit:NAME` takes.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Self::LabelDoubt => "label",
+            Self::Outlier => "outlier",
+            Self::NeighboursLost => "fidelity",
+            Self::TrustPenalty => "trust",
+            Self::Duplicate => "duplicates",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.cli_name() == name)
+    }
+
+    /// The score of every item, or why the audit holds none (no classes, no layout).
+    pub fn values(self, audit: &crate::quality::Audit) -> Result<Vec<f32>, ColorError> {
+        let missing = |why: &str| ColorError::NoScore(format!("{}: {why}", self.label()));
+        match self {
+            Self::LabelDoubt => audit
+                .labels
+                .as_ref()
+                .map(|l| l.quality.iter().map(|q| 1.0 - q).collect())
+                .ok_or_else(|| missing("the data set has no classes")),
+            Self::Outlier => Ok(audit.outliers.score.clone()),
+            Self::NeighboursLost => audit
+                .fidelity
+                .as_ref()
+                .map(|f| f.preserved.iter().map(|p| 1.0 - p).collect())
+                .ok_or_else(|| missing("no layout yet")),
+            Self::TrustPenalty => audit
+                .fidelity
+                .as_ref()
+                .map(|f| f.trust_penalty.iter().map(|&p| p as f32).collect())
+                .ok_or_else(|| missing("no layout yet")),
+            Self::Duplicate => {
+                let d = &audit.duplicates;
+                Ok(d.group_of
+                    .iter()
+                    .zip(&d.exact)
+                    .map(|(g, &exact)| match (g, exact) {
+                        (_, true) => 1.0,
+                        (Some(_), false) => 0.5,
+                        (None, false) => 0.0,
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Heavy-tailed scores are coloured up to their 99th percentile: a few extreme items
+    /// would otherwise squeeze everything else into the colormap's first shade.
+    fn clipped(self) -> bool {
+        matches!(self, Self::Outlier | Self::TrustPenalty)
+    }
 }
 
 impl ColorSource {
@@ -166,6 +260,7 @@ impl ColorSource {
             Self::Column(name) => name.clone(),
             Self::Values => "--colors values".to_owned(),
             Self::Clusters(_) => "clusters".to_owned(),
+            Self::Score(s) => s.label().to_owned(),
         }
     }
 }
@@ -200,6 +295,8 @@ pub enum ColorError {
     NoValues,
     #[error("cannot colour by clusters: {0}")]
     NoClusters(String),
+    #[error("cannot colour by {0}")]
+    NoScore(String),
 }
 
 impl Coloring {
@@ -245,7 +342,37 @@ impl Coloring {
                 .ok_or(ColorError::NoValues),
             // The dendrogram lives in the store: see `ColorState::set_source`.
             ColorSource::Clusters(_) => Err(ColorError::NoClusters("not computed yet".to_owned())),
+            // So does the audit.
+            ColorSource::Score(s) => Err(ColorError::NoScore(format!(
+                "{}: the audit is not computed yet",
+                s.label()
+            ))),
         }
+    }
+
+    /// A score of the audit, with a colour range fit for it.
+    pub fn score(
+        score: Score,
+        audit: &crate::quality::Audit,
+        colormap: Colormap,
+    ) -> Result<Self, ColorError> {
+        let values = score.values(audit)?;
+        let mut coloring = Self::numeric(values, colormap);
+        if score.clipped()
+            && let Self::Numeric {
+                values, max, min, ..
+            } = &mut coloring
+        {
+            let mut finite: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
+            if !finite.is_empty() {
+                let at = (finite.len() - 1) * 99 / 100;
+                let (_, p99, _) = finite.select_nth_unstable_by(at, f32::total_cmp);
+                if *p99 > *min {
+                    *max = *p99;
+                }
+            }
+        }
+        Ok(coloring)
     }
 
     pub(crate) fn categorical(cat: &Categorical) -> Self {
@@ -373,6 +500,43 @@ mod tests {
         assert_eq!(colors[2], [253, 231, 37, 255]);
         assert_eq!(colors[3], [33, 144, 141, 255]);
         assert_eq!(Colormap::Coolwarm.at(0.5), [221, 221, 221, 255]);
+    }
+
+    #[test]
+    fn audit_scores_point_up_at_the_problems() {
+        use crate::knn::{Metric, exact_knn};
+        use crate::quality::{AuditInput, Labels, audit};
+        // Two classes on a line; item 3 sits among class 0 but says 1; 8 is far away.
+        let x = [0.0f32, 1.0, 2.0, 3.0, 4.0, 20.0, 21.0, 22.0, 90.0];
+        let codes = [0u32, 0, 0, 1, 0, 1, 1, 1, 1];
+        let names = vec!["a".to_owned(), "b".to_owned()];
+        let graph = exact_knn(&x, 1, 3, Metric::Euclidean, &()).expect("knn");
+        let a = audit(&AuditInput {
+            features: &x,
+            dim: 1,
+            graph: &graph,
+            k: 3,
+            dup_threshold: None,
+            labels: Some(Labels {
+                codes: &codes,
+                names: &names,
+            }),
+            layout: None,
+            splits: None,
+        })
+        .expect("audit");
+        let doubt = Score::LabelDoubt.values(&a).expect("classes");
+        let worst = (0..9).max_by(|&i, &j| doubt[i].total_cmp(&doubt[j]));
+        assert_eq!(worst, Some(3));
+        let c = Coloring::score(Score::Outlier, &a, Colormap::Viridis).expect("outliers");
+        // The far item gets the brightest colour.
+        assert_eq!(c.color_of(ItemId(8), &[]), [253, 231, 37, 255]);
+        assert!(matches!(
+            Coloring::score(Score::NeighboursLost, &a, Colormap::Viridis),
+            Err(ColorError::NoScore(why)) if why.contains("no layout")
+        ));
+        assert_eq!(Score::parse("outlier"), Some(Score::Outlier));
+        assert_eq!(Score::parse("nope"), None);
     }
 
     #[test]

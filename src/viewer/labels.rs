@@ -60,6 +60,9 @@ pub struct Labels {
     pub export_dir: std::path::PathBuf,
     /// What the last export did, for the panel.
     pub export_status: Option<String>,
+    /// The data set's class names: labels too, beyond the hotkey set (the issues panel's
+    /// "accept the suggested class" writes a corrected class into the journal).
+    pub classes: Vec<String>,
 }
 
 impl Labels {
@@ -76,7 +79,13 @@ impl Labels {
             image_paths: Vec::new(),
             export_dir: std::path::PathBuf::from("ivt-labels-export"),
             export_status: None,
+            classes: Vec::new(),
         }
+    }
+
+    /// Whether `name` can be given: a label of the set or a class name.
+    pub fn allows(&self, name: &str) -> bool {
+        self.set.contains(name) || self.classes.iter().any(|c| c == name)
     }
 
     /// Export to `export_dir` (the panel's button); the outcome goes to `export_status`.
@@ -245,7 +254,7 @@ fn apply_label_messages(
 ) {
     for m in assign.read() {
         let label = m.label.as_deref();
-        if label.is_some_and(|l| !labels.set.contains(l)) {
+        if label.is_some_and(|l| !labels.allows(l)) {
             labels.error = Some(format!("unknown label {label:?}"));
             continue;
         }

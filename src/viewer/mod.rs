@@ -15,6 +15,7 @@
 //! - [`query`]: query by image: an image embedded by `--model`, placed as a marker;
 //! - [`search`]: the search box (the `search` language), matches highlighted, Enter steps;
 //! - [`filters`]: per-column charts of all items vs the selection; brushing writes search terms;
+//! - [`issues`]: the data-quality audit: findings worst first, accept a fix, "not an issue";
 //! - [`item_set`]: the current selection (lasso or search) as data: label all, invert, export;
 //! - [`capture`]: screenshots (`P`, the `screenshot` command) and `--bench-frames`.
 //!
@@ -26,6 +27,7 @@ pub mod capture;
 pub mod clusters;
 pub mod colors;
 pub mod filters;
+pub mod issues;
 pub mod item_set;
 pub mod labels;
 pub mod lasso;
@@ -184,6 +186,8 @@ pub struct ViewerOptions {
     /// A kNN graph given with `--knn`, used for the neighbour grid and for layouts whose k
     /// it covers (a layout needing more neighbours computes its own graph).
     pub graph: Option<Arc<KnnGraph>>,
+    /// `--issues TAB`: open the issues panel at start on this tab.
+    pub issues: Option<issues::IssueTab>,
 }
 
 impl Default for ViewerOptions {
@@ -217,6 +221,7 @@ impl Default for ViewerOptions {
             zoom: None,
             point_size: points::PointSettings::default().size_px,
             graph: None,
+            issues: None,
         }
     }
 }
@@ -263,6 +268,8 @@ pub struct Store {
     pub graph: Option<Arc<KnnGraph>>,
     /// The clusters' dendrogram, once asked for and computed (or read from the cache).
     pub dendrogram: Option<Arc<crate::cluster::Dendrogram>>,
+    /// The data-quality audit, once the issues panel or a score colouring asked for it.
+    pub audit: Option<Arc<crate::quality::Audit>>,
     /// The layout drawn now; `None` until the first one arrives.
     pub layout: Option<LayoutCoords>,
     /// Bumped whenever `layout` changes, so views rebuild only then.
@@ -354,6 +361,11 @@ impl ColorState {
                 }
                 Coloring::categorical(&crate::dataset::Categorical { names, codes })
             }
+            (ColorSource::Score(score), _) => match &store.audit {
+                Some(audit) => Coloring::score(*score, audit, self.colormap)?,
+                // Says the audit is not computed yet.
+                None => Coloring::resolve(&source, &store.data, None, self.colormap)?,
+            },
             _ => Coloring::resolve(
                 &source,
                 &store.data,
@@ -477,6 +489,7 @@ impl Plugin for ExplorerStatePlugin {
             metric: options.metric,
             graph: options.graph.clone(),
             dendrogram: None,
+            audit: None,
             layout: options.layout.clone(),
             layout_version: u64::from(options.layout.is_some()),
             user_values: options.colors.as_ref().map(|(_, v)| v.clone()),
@@ -545,24 +558,57 @@ impl Plugin for ExplorerStatePlugin {
 
 /// The labels for this session: the journal opened for writing (it is locked against a second
 /// explorer), or — for a headless screenshot, which must not take the lock — read only.
-fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Labels, ViewerError> {
-    let dir = options
+fn class_names(dataset: &Dataset) -> Vec<String> {
+    dataset
+        .classes
+        .as_ref()
+        .map(|c| c.labels.names.clone())
+        .unwrap_or_default()
+}
+
+fn labels_dir(dataset: &Dataset, options: &ViewerOptions) -> PathBuf {
+    options
         .labels_dir
         .clone()
-        .unwrap_or_else(|| crate::labels::default_dir(&dataset.name));
+        .unwrap_or_else(|| crate::labels::default_dir(&dataset.name))
+}
+
+/// The issues panel's state with the "not an issue" record of the labels folder (read, never
+/// written, by a headless screenshot).
+fn open_issues(dataset: &Dataset, options: &ViewerOptions) -> issues::Issues {
+    let path = labels_dir(dataset, options).join(crate::quality::dismissed::FILE_NAME);
+    let (mut state, warning) = issues::Issues::new(Some(path), dataset.n_items());
+    if let Some(w) = warning {
+        warn!("{w}");
+    }
+    if options.screenshot.is_some() {
+        state.dismissed = std::mem::take(&mut state.dismissed).detached();
+    }
+    state
+}
+
+fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Labels, ViewerError> {
+    let dir = labels_dir(dataset, options);
     let set = options.label_names.clone();
     if options.screenshot.is_some() {
         let state = match crate::labels::journal::read(&dir) {
             Ok((state, _)) => state,
             Err(_) => crate::labels::LabelState::default(),
         };
-        return Ok(labels::Labels::new(set, state, None));
+        let mut labels = labels::Labels::new(set, state, None);
+        labels.classes = class_names(dataset);
+        return Ok(labels);
     }
     let (journal, state, opened) = crate::labels::journal::open(&dir)?;
     for w in &opened.warnings {
         warn!("{w}");
     }
-    if let Some(unknown) = state.iter().map(|(_, l)| l).find(|l| !set.contains(l)) {
+    let classes = class_names(dataset);
+    if let Some(unknown) = state
+        .iter()
+        .map(|(_, l)| l)
+        .find(|l| !set.contains(l) && !classes.iter().any(|c| c == l))
+    {
         warn!(
             "{} holds label {unknown:?}, which is not among --label-names {:?}; it is kept and shown",
             dir.display(),
@@ -570,6 +616,7 @@ fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Lab
         );
     }
     let mut labels = labels::Labels::new(set, state, Some(journal));
+    labels.classes = classes;
     labels.export_dir = dir.join("export");
     if let crate::dataset::Images::Files(files) = &dataset.images {
         labels.image_paths = files.paths.clone();
@@ -660,6 +707,22 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
                 "--clusters {k}: must be between 1 and the number of items ({n})"
             )));
         }
+    } else if let Some(ColorSource::Score(score)) = &options.color_by {
+        // The audit comes later; what it cannot give is known now.
+        let missing = match score {
+            colors::Score::LabelDoubt if dataset.classes.is_none() => "the data set has no classes",
+            colors::Score::NeighboursLost | colors::Score::TrustPenalty if n < 3 => {
+                "a layout needs at least three items"
+            }
+            _ if n < 2 => "the audit needs at least two items",
+            _ => "",
+        };
+        if !missing.is_empty() {
+            return Err(ViewerError::Color(colors::ColorError::NoScore(format!(
+                "{}: {missing}",
+                score.label()
+            ))));
+        }
     } else if let Some(source) = &options.color_by {
         Coloring::resolve(
             source,
@@ -672,6 +735,10 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
     // After the options: a typo is reported the same with or without a display.
     check_display()?;
     let labels = open_labels(&dataset, &options)?;
+    let mut issues_state = open_issues(&dataset, &options);
+    if let Some(ColorSource::Score(score)) = options.color_by {
+        issues_state.color_when_ready(score);
+    }
     let title = format!("ivt-explore — {} ({} items)", dataset.name, n);
     let (w, h) = options.window_size;
     let mut app = App::new();
@@ -693,6 +760,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
                 }),
         )
         .insert_resource(labels)
+        .insert_resource(issues_state)
         .insert_resource(layout_job::InitialRequest(layout_job::LayoutRequest {
             dims: options.dims,
             method: options.method,
@@ -730,6 +798,9 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
             query::QueryPlugin {
                 encoder: options.encoder.clone(),
                 initial: options.queries.clone(),
+            },
+            issues::IssuesPlugin {
+                open_at: options.issues,
             },
             capture::CapturePlugin {
                 screenshot: options.screenshot.clone(),

@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod controls;
+pub mod issues;
 pub mod neighbors;
 pub mod selection;
 pub mod theme;
@@ -24,6 +25,7 @@ use bevy_egui::{
 
 use super::camera::{CentralRect, ViewSettings};
 use super::colors::{ColorSource, Coloring};
+use super::issues::{AuditState, IssueAction, IssueTab, Issues};
 use super::item_set::{ItemSet, SetAction};
 use super::labels::{LabelItems, Labels, UndoLabels};
 use super::layout_job::{JobState, LayoutJob, LayoutRequest, RunLayout};
@@ -72,7 +74,7 @@ impl Plugin for UiPlugin {
             .add_systems(Update, copy_to_clipboard)
             .add_systems(
                 EguiPrimaryContextPass,
-                (apply_theme, explorer_ui, query_markers).chain(),
+                (apply_theme, explorer_ui, query_markers, fidelity_lines).chain(),
             );
     }
 }
@@ -144,6 +146,59 @@ fn query_markers(
             actions.write(QueryAction::Show(i));
         }
     }
+    Ok(())
+}
+
+/// In fidelity mode, lines from the selected item to its original-space neighbours: green
+/// where the map keeps the neighbour near, red where the layout tore it away.
+fn fidelity_lines(
+    mut contexts: EguiContexts,
+    store: Res<Store>,
+    issues: Res<Issues>,
+    central: Res<CentralRect>,
+    cameras: Query<(&Camera, &GlobalTransform), super::camera::PlotCamera>,
+) -> Result {
+    let (Some(lines), Some(layout)) = (&issues.lines, &store.layout) else {
+        return Ok(());
+    };
+    let Some((camera, global)) = cameras.iter().find(|(c, _)| c.is_active) else {
+        return Ok(());
+    };
+    let to_screen = |item: ItemId| {
+        camera
+            .world_to_viewport(global, layout.position(item))
+            .ok()
+            .map(|p| egui::pos2(p.x, p.y))
+    };
+    let Some(from) = to_screen(lines.item) else {
+        return Ok(());
+    };
+    let ctx = contexts.ctx_mut()?;
+    let clip = egui::Rect::from_min_max(
+        egui::pos2(central.0.min.x, central.0.min.y),
+        egui::pos2(central.0.max.x, central.0.max.y),
+    );
+    let painter = ctx
+        .layer_painter(egui::LayerId::new(
+            egui::Order::Middle,
+            egui::Id::new("fidelity-lines"),
+        ))
+        .with_clip_rect(clip);
+    // Torn lines last: they are the finding, drawn over the kept ones.
+    let mut ordered: Vec<&(ItemId, bool)> = lines.neighbours.iter().collect();
+    ordered.sort_by_key(|(_, kept)| !kept);
+    for &&(item, kept) in &ordered {
+        let Some(to) = to_screen(item) else { continue };
+        let colour = theme::rgba8(if kept {
+            issues::KEPT_COLOR
+        } else {
+            issues::TORN_COLOR
+        });
+        let width = if kept { 1.5 } else { 2.5 };
+        painter.line_segment([from, to], egui::Stroke::new(width, colour));
+        painter.circle_stroke(to, 4.0, egui::Stroke::new(1.5, colour));
+    }
+    painter.circle_stroke(from, 6.0, egui::Stroke::new(2.0, egui::Color32::WHITE));
     Ok(())
 }
 
@@ -240,6 +295,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "drop an image",
         "query by image (with --model): a marker on the map, its neighbours on the right",
     ),
+    (
+        "I",
+        "issues panel: label issues, duplicates, outliers, map fidelity, leaks",
+    ),
+    (
+        "Down · Up · Y · K",
+        "issues: next / previous finding · accept the suggested class · not an issue",
+    ),
     ("? (or F1)", "this help"),
 ];
 
@@ -333,7 +396,105 @@ fn color_sources(store: &Store) -> Vec<ColorSource> {
     if store.user_values.is_some() {
         sources.push(ColorSource::Values);
     }
+    if store.n_items() >= 2 {
+        use super::colors::Score;
+        for score in Score::ALL {
+            let possible = match score {
+                Score::LabelDoubt => store.data.classes.is_some(),
+                Score::NeighboursLost | Score::TrustPenalty => store.layout.is_some(),
+                Score::Outlier | Score::Duplicate => true,
+            };
+            if possible {
+                sources.push(ColorSource::Score(score));
+            }
+        }
+    }
     sources
+}
+
+/// The issues panel's tabs, counts and rows; what the user did.
+fn issues_panel(
+    root: &mut egui::Ui,
+    store: &Store,
+    color: &ColorState,
+    labels: &Labels,
+    state: &Issues,
+    thumbs: &mut Thumbs,
+) -> Option<issues::IssuesUiAction> {
+    let audit = store
+        .audit
+        .as_deref()
+        .filter(|_| state.state == AuditState::Ready);
+    let tabs: Vec<issues::TabInfo> = IssueTab::ALL
+        .into_iter()
+        .map(|tab| {
+            let count = match (audit, tab) {
+                (None, _) => Err("the audit is being computed"),
+                (Some(a), IssueTab::Labels) if a.labels.is_none() => {
+                    Err("this data set has no classes")
+                }
+                (Some(a), IssueTab::Fidelity) if a.fidelity.is_none() => Err("no layout yet"),
+                (Some(a), IssueTab::Leaks) if a.leaks.is_none() => {
+                    Err("no metadata column \"split\" (train/val/test)")
+                }
+                (Some(_), t) => Ok(state.rows.of(t).len()),
+            };
+            issues::TabInfo { tab, count }
+        })
+        .collect();
+    let status = match (&state.state, audit) {
+        (AuditState::WaitingForGraph, _) => "waiting for the kNN graph…".to_owned(),
+        (AuditState::Running, _) => "computing the audit…".to_owned(),
+        (AuditState::Failed(e), _) => format!("the audit failed: {e}"),
+        (_, Some(a)) => format!("k = {} · copies within {:.4}", a.k, a.duplicates.threshold),
+        _ => String::new(),
+    };
+    let status_detail = audit.map_or_else(String::new, |a| {
+        format!(
+            "every score from each item's {} nearest neighbours in the original space; duplicates: within {:.4} ({})",
+            a.k, a.duplicates.threshold, a.duplicates.threshold_source
+        )
+    });
+    let rows = state.tab_rows();
+    let ctx = audit
+        .zip(store.graph.as_deref())
+        .map(|(audit, graph)| issues::RowContext {
+            audit,
+            data: &store.data,
+            graph,
+            labels: &labels.state,
+            splits: state.splits.as_ref().map(|(_, names)| names.as_slice()),
+            split_codes: state.splits.as_ref().map(|(codes, _)| codes.as_slice()),
+            on_map: audit
+                .fidelity
+                .as_ref()
+                .filter(|_| state.fidelity_current(store.layout_version))
+                .map(|f| f.on_map.as_slice()),
+        });
+    let row = |r: usize| {
+        ctx.as_ref()
+            .and_then(|c| issues::describe_row(c, state.tab, rows, r))
+    };
+    let score = state.tab.score();
+    let panel = issues::IssuesPanel {
+        tab: state.tab,
+        tabs: &tabs,
+        status: &status,
+        status_detail: &status_detail,
+        n_rows: if audit.is_some() { rows.len() } else { 0 },
+        current: state.current,
+        dismissed: state.dismissed.count(state.tab.kind()),
+        error: state.status.as_deref(),
+        colored: color.source == ColorSource::Score(score),
+        score_label: score.label(),
+    };
+    let mut thumb = |item: ItemId| thumbs.get(item);
+    egui::Panel::bottom("issues")
+        .resizable(true)
+        .default_size(theme::ISSUES_PANEL_PX)
+        .min_size(120.0)
+        .show(root, |ui| issues::issues_ui(ui, &panel, &row, &mut thumb))
+        .inner
 }
 
 fn job_status(job: &LayoutJob, store: &Store) -> (String, Option<f32>) {
@@ -385,6 +546,8 @@ struct UiMessages<'w> {
     browser: ResMut<'w, FileBrowser>,
     query_image: MessageWriter<'w, QueryImage>,
     query_action: MessageWriter<'w, QueryAction>,
+    issues: Res<'w, Issues>,
+    issue_action: MessageWriter<'w, IssueAction>,
 }
 
 /// While the dendrogram is computed (or if that failed): one line on it.
@@ -530,6 +693,15 @@ fn explorer_ui(
             if ui.button("fit (F)").clicked() {
                 view_settings.request_full_fit();
             }
+            if ui
+                .selectable_label(out.issues.open, "issues (I)")
+                .on_hover_text(
+                    "the data-quality audit: label issues, duplicates, outliers, map fidelity",
+                )
+                .clicked()
+            {
+                out.issue_action.write(IssueAction::Open(!out.issues.open));
+            }
             ui.separator();
             ui.add(
                 egui::Slider::new(&mut points.size_px, super::points::POINT_SIZE_RANGE)
@@ -587,6 +759,9 @@ fn explorer_ui(
                         Some(ColorAction::Source(ColorSource::Clusters(k)))
                         | Some(ColorAction::Clusters(k)) => {
                             out.show_clusters.write(super::clusters::ShowClusters(k));
+                        }
+                        Some(ColorAction::Source(ColorSource::Score(score))) => {
+                            out.issue_action.write(IssueAction::ColorBy(score));
                         }
                         Some(ColorAction::Source(s)) => {
                             if let Err(e) = color.set_source(s, &store) {
@@ -794,6 +969,38 @@ fn explorer_ui(
                 None => {}
             }
         });
+
+    // Under the map, at the bottom: the issues panel while open.
+    if out.issues.open
+        && let Some(action) =
+            issues_panel(&mut root, &store, &color, &labels, &out.issues, &mut thumbs)
+    {
+        use issues::IssuesUiAction as A;
+        let message = match action {
+            A::Tab(t) => Some(IssueAction::Tab(t)),
+            A::Go(r) => Some(IssueAction::Go(r)),
+            A::Accept(r) => {
+                out.issue_action.write(IssueAction::Go(r));
+                Some(IssueAction::Accept)
+            }
+            A::Dismiss(r) => {
+                out.issue_action.write(IssueAction::Go(r));
+                Some(IssueAction::Dismiss)
+            }
+            A::ColorBy => Some(IssueAction::ColorBy(out.issues.tab.score())),
+            A::Close => Some(IssueAction::Open(false)),
+            A::Select(item) => {
+                out.select.write(SelectItem {
+                    item: Some(item),
+                    focus: true,
+                });
+                None
+            }
+        };
+        if let Some(m) = message {
+            out.issue_action.write(m);
+        }
+    }
 
     // Under the map, between the side panels: the selection and what can be done with it. A
     // docked panel, not an overlay: no point hides under it (the view refits while the user

@@ -15,6 +15,8 @@ pub const TILE_FRAME_PX: f32 = 3.0;
 
 /// Width of the class histogram in the selection panel.
 pub const SELECTION_CLASSES_PX: f32 = 300.0;
+/// Starting height of the issues panel under the map (it can be dragged).
+pub const ISSUES_PANEL_PX: f32 = 290.0;
 /// The highlight colour: the search's yellow, for charts without a class colour.
 pub const ACCENT: egui::Color32 = egui::Color32::from_rgb(240, 200, 60);
 
