@@ -1159,6 +1159,45 @@ fn audit_finds_the_copy_the_flipped_label_and_the_stray() {
             .next()
             .is_some_and(|h| h.ends_with(",fidelity,trust_penalty"))
     );
+    // The second audit of the same inputs is read from the cache.
+    let again = run(&[]);
+    assert!(
+        text(&again.stderr).contains("(from the cache)"),
+        "{}",
+        text(&again.stderr)
+    );
+    // A split column in the metadata: the copy pair lies in train and test, a leak.
+    let meta = dir.path().join("meta.csv");
+    let rows: String = (0..20)
+        .map(|i| if i == 19 { "test\n" } else { "train\n" })
+        .collect();
+    std::fs::write(&meta, format!("split\n{rows}")).expect("meta");
+    let out = run(&[
+        "--metadata",
+        meta.to_str().expect("utf-8"),
+        "-o",
+        csv.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("leaks: 1 duplicate groups cross splits"),
+        "{}",
+        text(&out.stdout)
+    );
+    let table = std::fs::read_to_string(&csv).expect("csv");
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|h| h.ends_with(",split,is_leak"))
+    );
+    for (i, line) in table.lines().skip(1).enumerate() {
+        let leak = i == 12 || i == 19;
+        assert!(
+            line.ends_with(if leak { ",1" } else { ",0" }),
+            "item {i}: {line}"
+        );
+    }
     // Mistakes are one clear error each, before any work.
     for (extra, says) in [
         (vec!["-o", "audit.txt"], "name it .csv"),
