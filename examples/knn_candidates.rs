@@ -22,7 +22,8 @@ fn main() -> anyhow::Result<()> {
     let n: usize = args[1].parse().context("N")?;
     let k: usize = args[2].parse().context("K")?;
     let n = n.min(features.n_items());
-    let x = &features.as_slice()[..n * dim];
+    let values = features.values();
+    let x = &values[..n * dim];
     let sample = ivt::metrics::sample_items(n, 1000, 99);
     let t = Instant::now();
     let truth: Vec<Vec<(u32, f32)>> = sample

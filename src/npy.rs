@@ -225,35 +225,73 @@ pub fn check_data_fits(header: &Header, available: u64, source: &Source) -> Resu
     Ok(())
 }
 
-/// A 2-D float32 array in a `.npy` file, mapped into memory rather than read: the pages come
-/// from the operating system's file cache when touched, so there is no second copy of a
-/// multi-gigabyte matrix and opening it costs nothing.
+/// A 2-D float32 or float16 array in a `.npy` file, mapped into memory rather than read: the
+/// pages come from the operating system's file cache when touched, so there is no second copy
+/// of a multi-gigabyte matrix and opening it costs nothing. Float16 stays float16 here (half
+/// the memory); it is widened where arithmetic needs it.
 pub struct MappedMatrix {
     pub n_rows: usize,
     pub n_cols: usize,
+    pub elem: MappedElem,
     map: memmap2::Mmap,
     /// Where the data starts (after the header).
     offset: usize,
 }
 
+/// The element type of a mapped matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MappedElem {
+    F32,
+    /// IEEE half precision, as raw bits.
+    F16,
+}
+
+impl MappedElem {
+    pub fn size(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 => 2,
+        }
+    }
+}
+
 impl MappedMatrix {
-    pub fn as_slice(&self) -> &[f32] {
-        let bytes = &self.map[self.offset..self.offset + self.n_rows * self.n_cols * 4];
-        // Checked when mapped: the start is 4-byte aligned (the map is page-aligned and the
-        // offset a multiple of 4) and the length a multiple of 4.
-        bytemuck::try_cast_slice(bytes).unwrap_or_else(|_| unreachable!("checked when mapped"))
+    fn bytes(&self) -> &[u8] {
+        &self.map[self.offset..self.offset + self.n_rows * self.n_cols * self.elem.size()]
+    }
+
+    /// The values, if the file holds float32.
+    pub fn as_f32(&self) -> Option<&[f32]> {
+        // Checked when mapped: the start is aligned (the map is page-aligned and the offset a
+        // multiple of the element size) and the length a multiple of it.
+        (self.elem == MappedElem::F32).then(|| {
+            bytemuck::try_cast_slice(self.bytes())
+                .unwrap_or_else(|_| unreachable!("checked when mapped"))
+        })
+    }
+
+    /// The values' bits, if the file holds float16.
+    pub fn as_f16(&self) -> Option<&[u16]> {
+        (self.elem == MappedElem::F16).then(|| {
+            bytemuck::try_cast_slice(self.bytes())
+                .unwrap_or_else(|_| unreachable!("checked when mapped"))
+        })
     }
 }
 
 impl fmt::Debug for MappedMatrix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MappedMatrix({} × {})", self.n_rows, self.n_cols)
+        write!(
+            f,
+            "MappedMatrix({} × {}, {:?})",
+            self.n_rows, self.n_cols, self.elem
+        )
     }
 }
 
-/// Map a `.npy` file whose data can be used as it lies: little-endian float32 in row order
-/// (C order, or one row or column). `Ok(None)` for any other layout, which must be read and
-/// converted ([`read_matrix_file`]).
+/// Map a `.npy` file whose data can be used as it lies: native-endian float32 or float16 in
+/// row order (C order, or one row or column). `Ok(None)` for any other layout, which must be
+/// read and converted ([`read_matrix_file`]).
 pub fn map_matrix_file(path: &Path) -> Result<Option<MappedMatrix>, NpyError> {
     let source = Source::file(path);
     let (header, mut reader) = open(path)?;
@@ -262,9 +300,13 @@ pub fn map_matrix_file(path: &Path) -> Result<Option<MappedMatrix>, NpyError> {
         [n] => [*n, 1],
         _ => return Ok(None),
     };
-    let native_f32 = header.dtype.kind == DtypeKind::F32
-        && header.dtype.little_endian == cfg!(target_endian = "little");
-    if !native_f32 || (header.fortran_order && n_rows > 1 && n_cols > 1) {
+    let native = header.dtype.little_endian == cfg!(target_endian = "little");
+    let elem = match header.dtype.kind {
+        DtypeKind::F32 => MappedElem::F32,
+        DtypeKind::F16 => MappedElem::F16,
+        _ => return Ok(None),
+    };
+    if !native || (header.fortran_order && n_rows > 1 && n_cols > 1) {
         return Ok(None);
     }
     let io_err = |e| NpyError::Io {
@@ -272,7 +314,7 @@ pub fn map_matrix_file(path: &Path) -> Result<Option<MappedMatrix>, NpyError> {
         source: e,
     };
     let offset = io::Seek::stream_position(&mut reader).map_err(io_err)? as usize;
-    if !offset.is_multiple_of(4) {
+    if !offset.is_multiple_of(elem.size()) {
         return Ok(None);
     }
     let file = reader.into_inner();
@@ -296,6 +338,7 @@ pub fn map_matrix_file(path: &Path) -> Result<Option<MappedMatrix>, NpyError> {
     Ok(Some(MappedMatrix {
         n_rows,
         n_cols,
+        elem,
         map,
         offset,
     }))
@@ -700,6 +743,27 @@ fn decode(bytes: &[u8], dtype: Dtype, out: &mut [f64]) {
     }
 }
 
+/// An IEEE half (as bits) widened to `f32`, exactly (every half is an `f32`): by bits, not
+/// by powers, because it runs once per value of a float16 matrix on every widening.
+#[inline]
+pub fn f16_to_f32(bits: u16) -> f32 {
+    let sign = u32::from(bits & 0x8000) << 16;
+    let exponent = u32::from((bits >> 10) & 0x1f);
+    let mantissa = u32::from(bits & 0x3ff);
+    let out = match (exponent, mantissa) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: m × 2⁻²⁴, exact in f32.
+            let v = m as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, 0) => sign | 0x7f80_0000,
+        (0x1f, m) => sign | 0x7fc0_0000 | (m << 13),
+        (e, m) => sign | ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(out)
+}
+
 fn f16_to_f64(bits: u16) -> f64 {
     let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exponent = i32::from((bits >> 10) & 0x1f);
@@ -790,6 +854,20 @@ fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn every_half_widens_exactly() {
+        for bits in 0..=u16::MAX {
+            let fast = f16_to_f32(bits);
+            let slow = f16_to_f64(bits);
+            if slow.is_nan() {
+                assert!(fast.is_nan(), "{bits:#06x}");
+            } else {
+                assert_eq!(f64::from(fast), slow, "{bits:#06x}");
+                assert_eq!(fast.is_sign_negative(), bits & 0x8000 != 0, "{bits:#06x}");
+            }
+        }
+    }
 
     /// Build `.npy` bytes by hand, independent of the writer under test.
     pub(crate) fn npy_bytes(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {

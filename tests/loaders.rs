@@ -93,7 +93,7 @@ fn npy_f32_f64_c_and_fortran_agree() {
         assert_eq!((d.n_items(), d.features.dim()), (2, 3));
         let expected: Vec<f32> = logical.iter().map(|&x| x as f32).collect();
         assert_eq!(
-            d.features.as_slice(),
+            &*d.features.values(),
             expected.as_slice(),
             "{}",
             p.display()
@@ -121,7 +121,7 @@ fn npz_picks_the_only_array_or_the_named_one() {
     };
     let one = make("one.npz", &["emb"]);
     let d = dataset::load(&spec(&one)).expect("only array");
-    assert_eq!(d.features.as_slice(), &[0.0, 1.0, 2.0, 3.0]);
+    assert_eq!(&*d.features.values(), &[0.0, 1.0, 2.0, 3.0]);
 
     let two = make("two.npz", &["a", "b"]);
     let err = load_err(&spec(&two));
@@ -135,7 +135,7 @@ fn npz_picks_the_only_array_or_the_named_one() {
     let mut s = spec(&two);
     s.npz_key = Some("b".into());
     assert_eq!(
-        dataset::load(&s).expect("named").features.as_slice(),
+        &*dataset::load(&s).expect("named").features.values(),
         &[1.0, 1.0, 2.0, 3.0]
     );
     s.npz_key = Some("c".into());
@@ -163,7 +163,7 @@ fn csv_and_tsv_with_and_without_header() {
     for p in [with, without] {
         let d = dataset::load(&spec(&p)).expect("loads");
         assert_eq!(
-            d.features.as_slice(),
+            &*d.features.values(),
             &[1., 2., 3., 4., 5., 6.],
             "{}",
             p.display()

@@ -67,7 +67,7 @@ fn tsv_tensor_single_column_metadata_and_a_sprite_with_a_partial_row() {
     .expect("config");
     let data = dataset::load(&spec(log)).expect("loads");
     assert_eq!(data.name, "vecs", "':0' dropped like TensorBoard does");
-    assert_eq!(data.features.as_slice(), features(10, 3).as_slice());
+    assert_eq!(&*data.features.values(), features(10, 3).as_slice());
     let classes = data.classes.expect("single column = labels");
     assert_eq!(classes.labels.names, vec!["cat", "dog"]);
     assert_eq!(classes.labels.name_of(ItemId(3)), "dog");
@@ -108,7 +108,7 @@ fn bytes_tensor_with_header_metadata_and_several_embeddings() {
     let mut s = spec(log);
     s.tensor = Some("b".to_owned());
     let b = dataset::load(&s).expect("b");
-    assert_eq!(b.features.as_slice(), f.as_slice());
+    assert_eq!(&*b.features.values(), f.as_slice());
     let meta = b.metadata.expect("metadata");
     assert_eq!(meta.columns.len(), 3);
     match &meta.column("score").expect("score").values {
@@ -267,8 +267,8 @@ fn export_then_read_gives_the_same_features_metadata_and_images() {
         let back = dataset::load(&spec(&log)).expect("reads back");
         assert_eq!(back.name, "my data/v1");
         assert_eq!(
-            back.features.as_slice(),
-            data.features.as_slice(),
+            &*back.features.values(),
+            &*data.features.values(),
             "{format:?}: exact"
         );
         let classes = back.classes.expect("label column");

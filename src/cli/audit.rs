@@ -67,7 +67,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let found = quality::cached::cached(
         &AuditInput {
-            features: data.features.as_slice(),
+            features: &data.features.values(),
             dim: data.features.dim(),
             graph: &graph,
             k,

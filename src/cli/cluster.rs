@@ -27,7 +27,7 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
     }
     let bar = Bar::new("distances");
     let got = cluster::cached(
-        data.features.as_slice(),
+        &data.features.values(),
         data.features.dim(),
         args.linkage,
         &cache,

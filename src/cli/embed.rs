@@ -20,7 +20,7 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
     super::npy_output(&args.output)?;
     let data = load(&args.input, &args.cache.cache())?;
     let f = &data.features;
-    ivt::npy::write(&args.output, &[f.n_items(), f.dim()], f.as_slice())
+    ivt::npy::write(&args.output, &[f.n_items(), f.dim()], &f.values())
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!(
         "wrote {} ({} × {} float32); open it with `ivt-explore open {} --images {}`",

@@ -72,7 +72,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         let sample = metrics::sample_items(n, NEIGHBOUR_SAMPLE, SAMPLE_SEED);
         let features = &data.features;
         let original = knn::exact_neighbours_of(
-            features.as_slice(),
+            &features.values(),
             features.dim(),
             &sample,
             k,
@@ -91,7 +91,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let subset = (args.tw_sample > 0 && n > args.tw_sample)
         .then(|| metrics::sample_items(n, args.tw_sample, SAMPLE_SEED));
     let tw = metrics::trustworthiness(
-        data.features.as_slice(),
+        &data.features.values(),
         data.features.dim(),
         &layout.data,
         layout.n_cols,

@@ -31,7 +31,7 @@ pub fn run(args: &ExportProjectorArgs) -> anyhow::Result<ExitCode> {
         Some(k) => {
             let bar = Bar::new("clusters");
             let got = ivt::cluster::cached(
-                data.features.as_slice(),
+                &data.features.values(),
                 data.features.dim(),
                 ivt::cluster::Linkage::Ward,
                 &cache,

@@ -122,11 +122,18 @@ fn summary(data: &Dataset) -> String {
     line(
         "features",
         format!(
-            "{} items × {} dims, {} in the file, {} as f32 ({})",
+            "{} items × {} dims, {} in the file, {} {} ({})",
             count(f.n_items()),
             count(f.dim()),
             f.stored_dtype(),
             megabytes(f.size_bytes()),
+            if f.is_half() {
+                "kept float16 (mapped)"
+            } else if f.is_mapped() {
+                "as f32 (mapped)"
+            } else {
+                "as f32"
+            },
             f.source().display()
         ),
     );

@@ -172,7 +172,7 @@ pub fn imported(
     let got = ivt::knn::import::read_graph(
         path,
         args.knn_distances.as_deref(),
-        features.as_slice(),
+        &features.values(),
         features.dim(),
         metric,
     )

@@ -82,9 +82,11 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
             CacheKey::from_parts("graph", &[&g.to_bytes()])
         )
     });
+    // Widened once for a float16 matrix; the key and the layout read the same copy.
+    let values = f.values();
     let key = CacheKey::new(
         "layout",
-        f.as_slice(),
+        &values,
         f.dim(),
         &format!("{}{graph_text} f{CACHE_FORMAT}", params.cache_text(n)),
     );
@@ -140,7 +142,7 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
         };
         let start = Instant::now();
         let input = LayoutInput {
-            features: f.as_slice(),
+            features: &values,
             dim: f.dim(),
             knn: graph.as_ref(),
         };

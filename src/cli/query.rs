@@ -85,7 +85,7 @@ fn nearest(
 ) -> anyhow::Result<ExitCode> {
     let vector = super::embed::embed_one(&args.input, image, &args.cache.cache())?;
     let f = &data.features;
-    let found = ivt::knn::query(f.as_slice(), f.dim(), &vector, args.k, args.metric)
+    let found = ivt::knn::query(&f.values(), f.dim(), &vector, args.k, args.metric)
         .with_context(|| format!("cannot search for {}", image.display()))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {

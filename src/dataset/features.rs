@@ -1,6 +1,9 @@
-//! The feature matrix: N items × D dimensions of `f32`, row-major, read from `.npy`, `.npz`,
-//! CSV or TSV, checked for emptiness and non-finite values, and summarised for `info`.
+//! The feature matrix: N items × D dimensions, row-major, read from `.npy`, `.npz`, CSV or TSV,
+//! checked for emptiness and non-finite values, and summarised for `info`. Float32 and float16
+//! `.npy` files are mapped, not read; float16 stays float16 (half the memory for the whole
+//! session) and is widened to `f32` only for the computation that asks ([`Features::values`]).
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -26,18 +29,37 @@ pub struct Features {
     source: PathBuf,
 }
 
-/// Where the values live: in memory of our own, or in a mapped float32 `.npy` file.
+/// Where the values live: in memory of our own, or in a mapped float32 or float16 `.npy` file.
 #[derive(Clone)]
 enum Storage {
     Owned(Vec<f32>),
     Mapped(std::sync::Arc<npy::MappedMatrix>),
 }
 
+/// Float16 bits, widened on all cores.
+fn widen(bits: &[u16]) -> Vec<f32> {
+    bits.par_iter()
+        .with_min_len(1 << 14)
+        .map(|&b| npy::f16_to_f32(b))
+        .collect()
+}
+
 impl Storage {
-    fn as_slice(&self) -> &[f32] {
+    fn values(&self) -> Cow<'_, [f32]> {
         match self {
-            Self::Owned(v) => v,
-            Self::Mapped(m) => m.as_slice(),
+            Self::Owned(v) => Cow::Borrowed(v),
+            Self::Mapped(m) => match (m.as_f32(), m.as_f16()) {
+                (Some(v), _) => Cow::Borrowed(v),
+                (None, Some(bits)) => Cow::Owned(widen(bits)),
+                (None, None) => unreachable!("a mapped matrix is float32 or float16"),
+            },
+        }
+    }
+
+    fn half(&self) -> Option<&[u16]> {
+        match self {
+            Self::Mapped(m) => m.as_f16(),
+            Self::Owned(_) => None,
         }
     }
 }
@@ -57,7 +79,7 @@ impl PartialEq for Features {
             && self.dim == other.dim
             && self.stored_dtype == other.stored_dtype
             && self.source == other.source
-            && self.as_slice() == other.as_slice()
+            && self.values() == other.values()
     }
 }
 
@@ -82,13 +104,17 @@ impl Features {
         )
     }
 
-    /// A mapped float32 `.npy` file, checked as [`Features::new`] checks.
+    /// A mapped float32 or float16 `.npy` file, checked as [`Features::new`] checks.
     fn mapped(matrix: npy::MappedMatrix, path: &Path) -> Result<Self, DatasetError> {
+        let dtype = match matrix.elem {
+            npy::MappedElem::F32 => "float32",
+            npy::MappedElem::F16 => "float16",
+        };
         Self::checked(
             matrix.n_rows,
             matrix.n_cols,
             Storage::Mapped(std::sync::Arc::new(matrix)),
-            "float32".to_owned(),
+            dtype.to_owned(),
             path.to_owned(),
             &path.display().to_string(),
         )
@@ -114,7 +140,19 @@ impl Features {
                 what: "columns (feature dimensions)",
             });
         }
-        check_finite(data.as_slice(), dim, source_name)?;
+        match (&data, data.half()) {
+            (_, Some(bits)) => check_finite(
+                bits,
+                |b| b & 0x7c00 != 0x7c00,
+                npy::f16_to_f32,
+                dim,
+                source_name,
+            )?,
+            (Storage::Owned(v), None) => check_finite(v, f32::is_finite, |v| v, dim, source_name)?,
+            (Storage::Mapped(_), None) => {
+                check_finite(&data.values(), f32::is_finite, |v| v, dim, source_name)?
+            }
+        }
         Ok(Self {
             n_items,
             dim,
@@ -129,6 +167,12 @@ impl Features {
         matches!(self.data, Storage::Mapped(_))
     }
 
+    /// Whether the values stay float16 (a mapped half-precision file): [`Features::values`]
+    /// then widens a transient copy, so the matrix held for the session is half the size.
+    pub fn is_half(&self) -> bool {
+        self.data.half().is_some()
+    }
+
     pub fn n_items(&self) -> usize {
         self.n_items
     }
@@ -137,12 +181,22 @@ impl Features {
         self.dim
     }
 
-    pub fn as_slice(&self) -> &[f32] {
-        self.data.as_slice()
+    /// Every value, row-major, as `f32`: the matrix itself when it is float32, a widened copy
+    /// (for the caller's computation only) when it stays float16.
+    pub fn values(&self) -> Cow<'_, [f32]> {
+        self.data.values()
     }
 
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.as_slice()[i * self.dim..(i + 1) * self.dim]
+    /// One row as `f32` (widened when the matrix is float16).
+    pub fn row(&self, i: usize) -> Cow<'_, [f32]> {
+        let range = i * self.dim..(i + 1) * self.dim;
+        match self.data.half() {
+            Some(bits) => Cow::Owned(bits[range].iter().map(|&b| npy::f16_to_f32(b)).collect()),
+            None => match self.data.values() {
+                Cow::Borrowed(v) => Cow::Borrowed(&v[range]),
+                Cow::Owned(v) => Cow::Owned(v[range].to_vec()),
+            },
+        }
     }
 
     pub fn stored_dtype(&self) -> &str {
@@ -156,17 +210,32 @@ impl Features {
     /// Summary statistics in one parallel pass.
     pub fn stats(&self) -> FeatureStats {
         let dim = self.dim;
-        let partials = self
-            .as_slice()
-            .par_chunks(ROWS_PER_TASK * dim)
-            .map(|block| {
-                let mut p = Partial::new(dim);
-                for row in block.chunks_exact(dim) {
-                    p.add_row(row);
-                }
-                p
-            })
-            .reduce_with(Partial::merge);
+        let of_block = |block: &[f32]| {
+            let mut p = Partial::new(dim);
+            for row in block.chunks_exact(dim) {
+                p.add_row(row);
+            }
+            p
+        };
+        // Float16 is widened a block at a time: `info` never holds a float32 copy.
+        let partials = match self.data.half() {
+            Some(bits) => bits
+                .par_chunks(ROWS_PER_TASK * dim)
+                .map(|block| {
+                    of_block(
+                        &block
+                            .iter()
+                            .map(|&b| npy::f16_to_f32(b))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .reduce_with(Partial::merge),
+            None => self
+                .values()
+                .par_chunks(ROWS_PER_TASK * dim)
+                .map(of_block)
+                .reduce_with(Partial::merge),
+        };
         // `new` guarantees at least one row, so there is at least one partial.
         let mut p = partials.unwrap_or_else(|| Partial::new(dim));
         p.finish_extremes();
@@ -190,9 +259,13 @@ impl Features {
         }
     }
 
-    /// Bytes held by the matrix.
+    /// Bytes held by the matrix (2 per value for float16 kept as such).
     pub fn size_bytes(&self) -> usize {
-        std::mem::size_of_val(self.as_slice())
+        match (&self.data, self.data.half()) {
+            (_, Some(bits)) => std::mem::size_of_val(bits),
+            (Storage::Owned(v), None) => std::mem::size_of_val(v.as_slice()),
+            (Storage::Mapped(_), None) => self.n_items * self.dim * 4,
+        }
     }
 }
 
@@ -307,10 +380,18 @@ fn sum_and_squares(row: &[f32]) -> (f64, f64) {
 }
 
 /// Fail on the first NaN/Inf (in row order), reporting how many there are in all.
-fn check_finite(data: &[f32], dim: usize, source_name: &str) -> Result<(), DatasetError> {
+/// Every value finite (`finite` says so of one stored value, `widen` gives it as `f32` for the
+/// message), or an error naming the first bad one and how many there are.
+fn check_finite<T: Copy + Sync>(
+    data: &[T],
+    finite: impl Fn(T) -> bool + Sync,
+    widen: impl Fn(T) -> f32,
+    dim: usize,
+    source_name: &str,
+) -> Result<(), DatasetError> {
     const BLOCK: usize = 1 << 16;
     // A branch-free fold per block vectorises; only a block known to be bad is searched.
-    let all_finite = |block: &[f32]| block.iter().fold(true, |ok, v| ok & v.is_finite());
+    let all_finite = |block: &[T]| block.iter().fold(true, |ok, &v| ok & finite(v));
     let Some(bad_block) = data.par_chunks(BLOCK).position_first(|b| !all_finite(b)) else {
         return Ok(());
     };
@@ -318,14 +399,14 @@ fn check_finite(data: &[f32], dim: usize, source_name: &str) -> Result<(), Datas
     let first = start
         + data[start..]
             .iter()
-            .position(|v| !v.is_finite())
+            .position(|&v| !finite(v))
             .unwrap_or_default();
-    let count = data.par_iter().filter(|v| !v.is_finite()).count();
+    let count = data.par_iter().filter(|&&v| !finite(v)).count();
     Err(DatasetError::NonFinite {
         source_name: source_name.to_owned(),
         row: first / dim,
         col: first % dim,
-        value: data[first],
+        value: widen(data[first]),
         count,
     })
 }
@@ -552,7 +633,7 @@ mod tests {
         let mut data = vec![0.5f32; 2_000 * dim];
         data[150_007] = f32::NEG_INFINITY;
         data[190_000] = f32::NAN;
-        match check_finite(&data, dim, "big") {
+        match check_finite(&data, f32::is_finite, |v| v, dim, "big") {
             Err(DatasetError::NonFinite {
                 row, col, count, ..
             }) => {
@@ -593,6 +674,55 @@ mod tests {
     }
 
     #[test]
+    fn float16_npy_is_mapped_and_stays_half() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // 0.5 steps up to 5.5: exact in half precision.
+        let values: Vec<f32> = (0..12).map(|v| v as f32 * 0.5).collect();
+        let half = |v: f32| -> u16 {
+            // Exact for these values: sign 0, exponent and 10 mantissa bits of v.
+            if v == 0.0 {
+                return 0;
+            }
+            let bits = v.to_bits();
+            let exponent = ((bits >> 23) & 0xff) as u16 - 112;
+            (exponent << 10) | ((bits >> 13) & 0x3ff) as u16
+        };
+        let bytes: Vec<u8> = values.iter().flat_map(|&v| half(v).to_le_bytes()).collect();
+        let path = dir.path().join("h.npy");
+        std::fs::write(&path, npy::tests::npy_bytes("<f2", false, "(4, 3)", &bytes))
+            .expect("write");
+        let f = load_features(&path, None).expect("load");
+        assert!(f.is_mapped() && f.is_half());
+        assert_eq!(f.stored_dtype(), "float16");
+        assert_eq!(&*f.values(), &values[..]);
+        assert_eq!(&*f.row(3), &values[9..12]);
+        assert_eq!(f.size_bytes(), 12 * 2);
+        assert_eq!(f.stats().max, 5.5);
+        // The same values held as float32 compare equal.
+        let owned = Features::new(4, 3, values.clone(), "float16", &path, "h").expect("new");
+        assert_eq!(f, owned);
+        // Big-endian halves are read and converted, to the same values.
+        let be: Vec<u8> = values.iter().flat_map(|&v| half(v).to_be_bytes()).collect();
+        let be_path = dir.path().join("be.npy");
+        std::fs::write(&be_path, npy::tests::npy_bytes(">f2", false, "(4, 3)", &be))
+            .expect("write");
+        let read = load_features(&be_path, None).expect("load");
+        assert!(!read.is_half());
+        assert_eq!(&*read.values(), &values[..]);
+        // A half infinity is named like a float32 NaN.
+        let mut bad = bytes.clone();
+        bad[2 * 7..2 * 8].copy_from_slice(&0x7c00u16.to_le_bytes());
+        let bad_path = dir.path().join("bad.npy");
+        std::fs::write(
+            &bad_path,
+            npy::tests::npy_bytes("<f2", false, "(4, 3)", &bad),
+        )
+        .expect("write");
+        let err = load_features(&bad_path, None).expect_err("inf").to_string();
+        assert!(err.contains("row 2") && err.contains("column 1"), "{err}");
+    }
+
+    #[test]
     fn float32_npy_is_mapped_other_layouts_are_read() {
         let dir = tempfile::tempdir().expect("tmp");
         let values: Vec<f32> = (0..12).map(|v| v as f32 * 0.5).collect();
@@ -601,8 +731,8 @@ mod tests {
         let mapped = load_features(&f32_path, None).expect("load");
         assert!(mapped.is_mapped());
         assert_eq!((mapped.n_items(), mapped.dim()), (4, 3));
-        assert_eq!(mapped.as_slice(), &values[..]);
-        assert_eq!(mapped.row(2), &values[6..9]);
+        assert_eq!(&*mapped.values(), &values[..]);
+        assert_eq!(&*mapped.row(2), &values[6..9]);
         assert_eq!(mapped.stored_dtype(), "float32");
         // A clone shares the map and compares equal to the same values held in memory.
         let owned = Features::new(4, 3, values.clone(), "float32", &f32_path, "x").expect("new");
@@ -621,7 +751,7 @@ mod tests {
         .expect("write");
         let read = load_features(&f64_path, None).expect("load");
         assert!(!read.is_mapped());
-        assert_eq!(read.as_slice(), &values[..]);
+        assert_eq!(&*read.values(), &values[..]);
 
         // A mapped file is checked as a read one is: non-finite values and emptiness.
         let bad: Vec<f32> = vec![1.0, f32::NAN, 2.0, 3.0];

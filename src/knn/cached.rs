@@ -86,7 +86,9 @@ pub fn graph(
         "{search}{reduction} k={k} metric={} v{ALGORITHM_VERSION}",
         metric.name()
     );
-    let key = CacheKey::new("knn", features.as_slice(), features.dim(), &params);
+    // Widened once for a float16 matrix: the key, the PCA and the search read the same copy.
+    let values = features.values();
+    let key = CacheKey::new("knn", &values, features.dim(), &params);
     let mut warnings = Vec::new();
     match cache.load(&key) {
         Lookup::Hit(bytes) => match KnnGraph::from_bytes(&bytes) {
@@ -125,13 +127,13 @@ pub fn graph(
     let reduced;
     let (data, dim) = match pca {
         Some(p) => {
-            let fitted = crate::layout::pca::fit(features.as_slice(), features.dim(), p)
+            let fitted = crate::layout::pca::fit(&values, features.dim(), p)
                 .map_err(|e| KnnError::Pca(e.to_string()))?;
             pca_explained = Some(fitted.explained_ratio());
-            reduced = fitted.transform(features.as_slice());
+            reduced = fitted.transform(&values);
             (reduced.as_slice(), p)
         }
-        None => (features.as_slice(), features.dim()),
+        None => (&values[..], features.dim()),
     };
     // `knn` decides exact or not from the searched dimension, as `search` above did.
     let found = super::search(data, dim, k, metric, method, observer)?;

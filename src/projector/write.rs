@@ -95,7 +95,7 @@ pub fn export(
                 }
             }
             TensorFormat::Bytes => {
-                for v in features.as_slice() {
+                for v in features.values().iter() {
                     w.write_all(&v.to_le_bytes())?;
                 }
             }

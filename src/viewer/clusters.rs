@@ -74,7 +74,7 @@ fn request_clusters(
     job.state = ClusterState::Running;
     job.task = Some(AsyncComputeTaskPool::get().spawn(async move {
         cluster::cached(
-            data.features.as_slice(),
+            &data.features.values(),
             data.features.dim(),
             Linkage::Ward,
             &cache,

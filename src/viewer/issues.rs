@@ -520,7 +520,7 @@ fn start_audit(
             names: &c.labels.names,
         });
         let input = AuditInput {
-            features: data.features.as_slice(),
+            features: &data.features.values(),
             dim: data.features.dim(),
             graph: &graph,
             k,
@@ -745,8 +745,7 @@ mod tests {
 
     fn app(dir: &std::path::Path) -> App {
         let data = data();
-        let graph =
-            exact_knn(data.features.as_slice(), 1, 12, Metric::Euclidean, &()).expect("knn");
+        let graph = exact_knn(&data.features.values(), 1, 12, Metric::Euclidean, &()).expect("knn");
         // The map keeps the order of the line, except that it moves item 0 far from item 1.
         let mut coords: Vec<f32> = (0..20).flat_map(|i| [i as f32, 0.0]).collect();
         coords[0] = 50.0;

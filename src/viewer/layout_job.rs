@@ -350,7 +350,7 @@ pub fn compute(
     let mut warnings = Vec::new();
     let key = CacheKey::new(
         "viewer-layout",
-        features.as_slice(),
+        &features.values(),
         features.dim(),
         &format!(
             "{} knn=auto/{} metric={} v{LAYOUT_CACHE_VERSION}",
@@ -414,7 +414,7 @@ pub fn compute(
     let graph = get_graph(&mut warnings)?;
     shared.set_stage(req.method.label());
     let input = LayoutInput {
-        features: features.as_slice(),
+        features: &features.values(),
         dim: features.dim(),
         knn: graph.as_deref(),
     };

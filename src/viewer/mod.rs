@@ -352,7 +352,7 @@ impl ColorState {
                 let names = (1..=*k).map(|c| format!("cluster {c}")).collect();
                 let features = &store.data.features;
                 representatives =
-                    crate::cluster::medoids(features.as_slice(), features.dim(), &codes, *k)
+                    crate::cluster::medoids(&features.values(), features.dim(), &codes, *k)
                         .into_iter()
                         .map(ItemId)
                         .collect();
@@ -868,7 +868,7 @@ mod tests {
     fn a_selection_message_fills_the_grid_per_mode() {
         let data = line_data();
         let graph = knn(
-            data.features.as_slice(),
+            &data.features.values(),
             2,
             8,
             Metric::Euclidean,

@@ -220,7 +220,7 @@ fn update_neighbor_view(
         return;
     }
     let src = NeighborSource {
-        features: store.data.features.as_slice(),
+        features: &store.data.features.values(),
         dim: store.data.features.dim(),
         metric: store.metric,
         graph: store.graph.as_deref(),

@@ -198,7 +198,7 @@ fn start_queries(
             .push(AsyncComputeTaskPool::get().spawn(async move {
                 let result = encoder.embed(&path).and_then(|vector| {
                     let f = &data.features;
-                    let found = crate::knn::query(f.as_slice(), f.dim(), &vector, QUERY_K, metric)
+                    let found = crate::knn::query(&f.values(), f.dim(), &vector, QUERY_K, metric)
                         .map_err(|e| format!("{}: {e}", path.display()))?;
                     let neighbors = found
                         .into_iter()

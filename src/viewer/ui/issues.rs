@@ -230,10 +230,14 @@ pub fn describe_row(
             if group.len() > MAX_MEMBERS {
                 lines.push(format!("(the first {MAX_MEMBERS} shown)"));
             }
+            let in_split = match (tab, split_of(first)) {
+                (IssueTab::Leaks, Some(s)) => format!(" · {s}"),
+                _ => String::new(),
+            };
             IssueRow {
                 item: ItemId(first),
                 frame: ctx.class_frame(first),
-                title: format!("{} items · {}", group.len(), ctx.title(first)),
+                title: format!("{} items · {}{in_split}", group.len(), ctx.title(first)),
                 lines,
                 tiles: ctx.members(&group[1..], &*caption),
                 accept: None,
@@ -531,7 +535,7 @@ mod tests {
             }),
             metadata: None,
         };
-        let graph = exact_knn(data.features.as_slice(), 1, 4, Metric::Euclidean, &()).expect("knn");
+        let graph = exact_knn(&data.features.values(), 1, 4, Metric::Euclidean, &()).expect("knn");
         (data, graph)
     }
 
@@ -540,7 +544,7 @@ mod tests {
         let (data, graph) = case();
         let classes = data.classes.as_ref().expect("classes");
         let a = audit(&AuditInput {
-            features: data.features.as_slice(),
+            features: &data.features.values(),
             dim: 1,
             graph: &graph,
             k: 4,
