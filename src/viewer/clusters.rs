@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use bevy::prelude::*;
-use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
 
 use super::colors::ColorSource;
+use super::job::Job;
 use super::{ColorState, Store};
 use crate::cluster::{self, Linkage};
 use crate::progress::SharedProgress;
@@ -35,7 +35,7 @@ pub struct ClusterJob {
     pub progress: Arc<SharedProgress>,
     /// The cluster count to show once the tree is there.
     pending_k: Option<usize>,
-    task: Option<Task<Result<cluster::Cached, String>>>,
+    task: Option<Job<Result<cluster::Cached, String>>>,
 }
 
 pub struct ClustersPlugin;
@@ -71,8 +71,7 @@ fn request_clusters(
     let data = Arc::clone(&store.data);
     let cache = store.cache.clone();
     let progress = Arc::clone(&job.progress);
-    job.state = ClusterState::Running;
-    job.task = Some(AsyncComputeTaskPool::get().spawn(async move {
+    let task = Job::spawn("clusters", move || {
         cluster::cached(
             &data.features.values(),
             data.features.dim(),
@@ -81,7 +80,17 @@ fn request_clusters(
             progress.as_ref(),
         )
         .map_err(|e| e.to_string())
-    }));
+    });
+    match task {
+        Ok(t) => {
+            job.state = ClusterState::Running;
+            job.task = Some(t);
+        }
+        Err(e) => {
+            warn!("clusters: {e}");
+            job.state = ClusterState::Failed(e);
+        }
+    }
 }
 
 fn finish_clusters(
@@ -90,7 +99,7 @@ fn finish_clusters(
     mut job: ResMut<ClusterJob>,
 ) {
     let Some(task) = &mut job.task else { return };
-    let Some(result) = future::block_on(future::poll_once(task)) else {
+    let Some(result) = task.poll_result() else {
         return;
     };
     job.task = None;

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bevy::prelude::*;
-use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
 use super::colors::{ColorSource, Score};
+use super::job::{Job, Polled};
 use super::labels::{LabelItems, Labels};
 use super::layout_job::LayoutJob;
 use super::{ColorState, SelectItem, Selection, Store};
@@ -190,7 +190,7 @@ pub struct FidelityLines {
     pub neighbours: Vec<(ItemId, bool)>,
 }
 
-type AuditTask = Task<Result<(Audit, u64), String>>;
+type AuditTask = Job<Result<(Audit, u64), String>>;
 
 /// The panel's state, the audit job and the "not an issue" record.
 #[derive(Resource, Default)]
@@ -211,7 +211,7 @@ pub struct Issues {
     /// The layout the fidelity scores were computed on.
     fidelity_for: u64,
     task: Option<AuditTask>,
-    fidelity_task: Option<Task<(Fidelity, u64)>>,
+    fidelity_task: Option<Job<(Fidelity, u64)>>,
     pub lines: Option<FidelityLines>,
 }
 
@@ -512,8 +512,7 @@ fn start_audit(
     let cache = store.cache.clone();
     let splits = issues.splits.clone().or_else(|| splits_of(&data));
     issues.splits = splits.clone();
-    issues.state = AuditState::Running;
-    issues.task = Some(AsyncComputeTaskPool::get().spawn(async move {
+    let task = Job::spawn("audit", move || {
         let k = AUDIT_K.min(graph.k);
         let labels = data.classes.as_ref().map(|c| quality::Labels {
             codes: &c.labels.codes,
@@ -534,7 +533,14 @@ fn start_audit(
             warn!("{w}");
         }
         Ok((found.audit, version))
-    }));
+    });
+    match task {
+        Ok(t) => {
+            issues.state = AuditState::Running;
+            issues.task = Some(t);
+        }
+        Err(e) => issues.state = AuditState::Failed(e),
+    }
 }
 
 /// A categorical (or numbered) metadata column named "split", as the CLI's audit reads it.
@@ -552,7 +558,7 @@ fn finish_audit(
     mut color: ResMut<ColorState>,
 ) {
     let Some(task) = &mut issues.task else { return };
-    let Some(result) = future::block_on(future::poll_once(task)) else {
+    let Some(result) = task.poll_result() else {
         return;
     };
     issues.task = None;
@@ -596,8 +602,17 @@ fn refresh_fidelity(
     job: Option<Res<LayoutJob>>,
 ) {
     if let Some(task) = &mut issues.fidelity_task {
-        let Some((fidelity, version)) = future::block_on(future::poll_once(task)) else {
-            return;
+        let (fidelity, version) = match task.poll() {
+            Polled::Pending => return,
+            Polled::Done(done) => done,
+            Polled::Lost => {
+                issues.fidelity_task = None;
+                issues.status =
+                    Some("the fidelity scores could not be recomputed (see the log)".into());
+                // Not again for this layout.
+                issues.fidelity_for = store.layout_version;
+                return;
+            }
         };
         issues.fidelity_task = None;
         issues.fidelity_for = version;
@@ -627,10 +642,15 @@ fn refresh_fidelity(
     }
     let (graph, k, version) = (Arc::clone(graph), audit.k, store.layout_version);
     let (coords, dims) = (layout.coords.clone(), layout.dims);
-    issues.fidelity_task = Some(
-        AsyncComputeTaskPool::get()
-            .spawn(async move { (quality::fidelity(&graph, k, &coords, dims), version) }),
-    );
+    match Job::spawn("fidelity", move || {
+        (quality::fidelity(&graph, k, &coords, dims), version)
+    }) {
+        Ok(t) => issues.fidelity_task = Some(t),
+        Err(e) => {
+            issues.status = Some(e);
+            issues.fidelity_for = version;
+        }
+    }
 }
 
 /// Whether the map shows fidelity lines now: the fidelity tab is open, or the map is coloured

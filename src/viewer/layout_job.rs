@@ -1,8 +1,8 @@
 //! Layouts and the kNN graph computed in the background, from and into the cache, animated.
 //!
 //! A job is a state machine (Rerun's pattern): `Idle → Running → Done | Failed`, started by a
-//! [`RunLayout`] message (the layout panel, and once at start). The work runs on Bevy's
-//! `AsyncComputeTaskPool` (the numeric kernels use rayon inside it) and talks back through
+//! [`RunLayout`] message (the layout panel, and once at start). The work runs on a thread of
+//! its own ([`super::job`]; the numeric kernels use rayon inside it) and talks back through
 //! [`JobShared`]: the stage, progress, the kNN graph as soon as it exists (the neighbour grid
 //! does not wait for the layout), and snapshots of the coordinates while the optimiser runs, so
 //! the points animate. The previous layout stays on screen until the new one starts moving.
@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bevy::prelude::*;
-use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
 
+use super::job::Job;
 use super::{LayoutCoords, Store};
 use crate::cache::{Cache, CacheKey, Lookup};
 use crate::dataset::Features;
@@ -125,10 +125,14 @@ pub struct JobShared {
     pub snapshot: Mutex<Option<Vec<f32>>>,
     /// Set when the job is replaced: it stops publishing and ends early where it can.
     pub cancel: AtomicBool,
+    /// A snapshot was published (the first one is logged).
+    published: AtomicBool,
 }
 
 impl JobShared {
     fn set_stage(&self, stage: &str) {
+        // Timestamps of the stages in the log: where an uncached launch spends its time.
+        debug!("layout job: {stage}");
         if let Ok(mut s) = self.stage.lock() {
             stage.clone_into(&mut s);
         }
@@ -137,6 +141,9 @@ impl JobShared {
     }
 
     fn publish(&self, coords: &[f32]) {
+        if !self.published.swap(true, Ordering::Relaxed) {
+            debug!("layout job: first snapshot");
+        }
         if let Ok(mut s) = self.snapshot.lock() {
             *s = Some(coords.to_vec());
         }
@@ -176,7 +183,7 @@ pub struct JobResult {
 pub enum JobState {
     Idle,
     Running {
-        task: Task<Result<JobResult, String>>,
+        task: Job<Result<JobResult, String>>,
         shared: Arc<JobShared>,
         started: Instant,
     },
@@ -259,22 +266,28 @@ fn start_jobs(
     let have_graph = store.graph.clone();
     let req = request.clone();
     let task_shared = Arc::clone(&shared);
-    let task = AsyncComputeTaskPool::get().spawn(async move {
-        match &req {
-            Some(req) => compute(
-                &data.features,
-                req,
-                metric,
-                have_graph,
-                &cache,
-                &task_shared,
-            ),
-            None => compute_graph(&data.features, metric, have_graph, &cache, &task_shared),
-        }
+    let task = Job::spawn("layout", move || match &req {
+        Some(req) => compute(
+            &data.features,
+            req,
+            metric,
+            have_graph,
+            &cache,
+            &task_shared,
+        ),
+        None => compute_graph(&data.features, metric, have_graph, &cache, &task_shared),
     });
     if let Some(request) = request {
         job.request = request;
     }
+    let task = match task {
+        Ok(t) => t,
+        Err(e) => {
+            error!("layout failed: {e}");
+            job.state = JobState::Failed(e);
+            return;
+        }
+    };
     job.state = JobState::Running {
         task,
         shared,
@@ -300,13 +313,17 @@ fn poll_job(mut store: ResMut<Store>, mut job: ResMut<LayoutJob>) {
         store.graph = Some(g);
     }
     if let Some(coords) = shared.snapshot.lock().ok().and_then(|mut s| s.take()) {
+        debug!(
+            "layout job: snapshot taken (layout version {})",
+            store.layout_version + 1
+        );
         store.set_layout(LayoutCoords {
             dims,
             coords,
             label: format!("{label} (optimising)"),
         });
     }
-    let Some(result) = future::block_on(future::poll_once(task)) else {
+    let Some(result) = task.poll_result() else {
         return;
     };
     let elapsed_secs = started.elapsed().as_secs_f64();

@@ -7,6 +7,7 @@
 //! - [`camera`]: the 2D (orthographic pan/zoom) and 3D (orbit, fly-through) views;
 //! - [`picking`]: a k-d tree over the layout answers "which point is under the cursor";
 //! - [`layout_job`]: kNN graph and layout computed in the background, cached, animated;
+//! - [`job`]: long computations on threads of their own (Bevy's async pool stays free);
 //! - [`clusters`]: the dendrogram computed in the background on first use, cut live;
 //! - [`mosaic`]: every point an image: thumbnails streamed into GPU texture arrays;
 //! - [`spatial`]: a grid over the layout, so the mosaic's per-move work scales with the view;
@@ -29,6 +30,7 @@ pub mod colors;
 pub mod filters;
 pub mod issues;
 pub mod item_set;
+pub mod job;
 pub mod labels;
 pub mod lasso;
 pub mod layout_job;

@@ -388,6 +388,7 @@ fn update_points_buffer(
     built.layout_version = store.layout_version;
     built.color_version = color.version;
     built.filter = filter_key;
+    let started = std::time::Instant::now();
     let positions = positions_of(layout, 0..layout.n_items());
     built.bounds = super::camera::Bounds::of(layout);
     let mut colors = color.point_colors(layout.n_items());
@@ -414,6 +415,11 @@ fn update_points_buffer(
         *buffer = points_buffer(&points);
     }
     frame.params.n_points = u32::try_from(points.len()).unwrap_or(u32::MAX);
+    debug!(
+        "points buffer for layout version {} in {:.1} ms",
+        store.layout_version,
+        started.elapsed().as_secs_f64() * 1e3
+    );
     // The rings follow the points.
     built.highlight = None;
     built.labelled = None;

@@ -40,7 +40,6 @@ use bevy::render::renderer::RenderQueue;
 use bevy::render::texture::GpuImage;
 use bevy::render::{Render, RenderApp, RenderSystems};
 use bevy::shader::ShaderRef;
-use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
 use super::camera::{Bounds, PlotCamera};
@@ -134,7 +133,7 @@ struct TierGpu {
 pub struct Mosaic {
     pub state: Option<BuildState>,
     pub progress: Arc<SharedProgress>,
-    build: Option<Task<Result<(ThumbStore, BuildReport), String>>>,
+    build: Option<super::job::Job<Result<(ThumbStore, BuildReport), String>>>,
     store: Option<Arc<ThumbStore>>,
     tiers: Vec<TierGpu>,
     requests: Option<Sender<Vec<CellRequest>>>,
@@ -316,12 +315,21 @@ fn start_build(store: Res<Store>, config: Res<MosaicConfig>, mut mosaic: ResMut<
     let cache = store.cache.clone();
     let progress = Arc::clone(&mosaic.progress);
     let requested = config.thumbnail_px;
-    mosaic.state = Some(BuildState::Building);
-    mosaic.build = Some(AsyncComputeTaskPool::get().spawn(async move {
+    let build = super::job::Job::spawn("thumbnail cache", move || {
         let cell_px = crate::thumbs::cell_px_for(&data.images, requested);
         crate::thumbs::open_or_build(&data.images, cell_px, &cache, progress.as_ref())
             .map_err(|e| e.to_string())
-    }));
+    });
+    match build {
+        Ok(b) => {
+            mosaic.state = Some(BuildState::Building);
+            mosaic.build = Some(b);
+        }
+        Err(e) => {
+            warn!("thumbnails unavailable: {e}");
+            mosaic.state = Some(BuildState::Failed(e));
+        }
+    }
 }
 
 /// Take the built store: log what went wrong with images (once), plan the GPU pools, create
@@ -340,7 +348,7 @@ fn finish_build(
     let Some(task) = &mut mosaic.build else {
         return;
     };
-    let Some(result) = future::block_on(future::poll_once(task)) else {
+    let Some(result) = task.poll_result() else {
         return;
     };
     mosaic.build = None;
