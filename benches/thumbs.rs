@@ -26,7 +26,7 @@ fn bench_thumbs(c: &mut Criterion) {
         root: dir.path().to_path_buf(),
         order: ImageOrder::Natural,
         sizes: vec![Some((28, 28)); n],
-        paths: paths.clone(),
+        paths: paths.clone().into(),
         failures: Vec::new(),
         unused_files: 0,
     });

@@ -355,6 +355,10 @@ pub struct ViewArgs {
     /// GPU memory for thumbnail textures, in MB.
     #[arg(long, value_name = "MB", default_value_t = 512)]
     gpu_mem_mb: u64,
+    /// Disk for large thumbnails (128 px and up), made when a view zoomed in asks for them
+    /// and kept in the cache folder; the least recently used go first. 0 keeps none.
+    #[arg(long, value_name = "GB", default_value_t = ivt::thumbs::DEFAULT_LARGE_CACHE_GB, value_parser = parse_gb)]
+    thumbnail_cache_gb: f64,
     /// In dense regions show one thumbnail per thumbnail-sized patch of screen (`X` toggles).
     #[arg(long)]
     declutter: bool,
@@ -412,6 +416,15 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
             .ok_or_else(|| format!("{v:?}: a size between 200 and 8192 pixels"))
     };
     Ok((parse(w)?, parse(h)?))
+}
+
+/// A disk budget in gigabytes: a finite number, 0 or more.
+fn parse_gb(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|g| g.is_finite() && *g >= 0.0)
+        .ok_or_else(|| format!("{s:?}: a number of gigabytes, 0 or more (e.g. 2 or 0.5)"))
 }
 
 #[derive(Debug, Args)]

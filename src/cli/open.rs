@@ -169,6 +169,7 @@ fn show(
         },
         thumbnail_px: view.thumbnail_px,
         gpu_mem_mb: view.gpu_mem_mb,
+        large_cache_gb: view.thumbnail_cache_gb,
         zoom: view.zoom,
         point_size: view.point_size,
         graph: super::knn::imported(&view.graph, &data.features, view.metric)?

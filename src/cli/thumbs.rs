@@ -37,7 +37,21 @@ pub fn run(args: &ThumbsArgs) -> anyhow::Result<ExitCode> {
         report.reused
     );
     if let Some(path) = store.path().filter(|_| cache.dir().is_some()) {
-        eprintln!("cache file {}", path.display());
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        eprintln!(
+            "cache file {} ({:.1} MB, {} bytes an image)",
+            path.display(),
+            bytes as f64 / 1e6,
+            bytes / store.n_items().max(1) as u64
+        );
+    }
+    for large in store.large_caches() {
+        let (slots, used) = large.occupancy();
+        eprintln!(
+            "{} px cells are made when the explorer zooms in to them: up to {slots} kept in {} ({used} now)",
+            large.side(),
+            large.path().display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

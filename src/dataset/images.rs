@@ -64,7 +64,7 @@ pub struct ImageFiles {
     pub root: PathBuf,
     pub order: ImageOrder,
     /// Full path of each item's image.
-    pub paths: Vec<PathBuf>,
+    pub paths: std::sync::Arc<[PathBuf]>,
     /// Width × height of each item's image; `None` where it could not be read (only with
     /// `--allow-missing-images`: the item is drawn with a placeholder).
     pub sizes: Vec<Option<(u32, u32)>>,
@@ -511,7 +511,7 @@ pub fn scan_image_folder(
         ImageFiles {
             root: root.to_owned(),
             order,
-            paths,
+            paths: paths.into(),
             sizes,
             failures,
             unused_files,

@@ -2,24 +2,35 @@
 //! cells at a few sizes ("tiers", the mip levels of the mosaic), read back a cell at a time.
 //!
 //! The explorer draws thousands of thumbnails at once, so it cannot decode images while it
-//! draws. [`open_or_build`] decodes each image once (in parallel), letterboxes it into square
-//! RGBA cells of every tier side (8, 32 and 128 px, capped at the images' own size), and
-//! writes them to one cache file. The viewer then streams cells from that file to the GPU as
-//! the view needs them ([`ThumbStore::read_cell`] is a positional read, safe from any thread).
+//! draws, and at a million images it cannot keep every size of every image either. So:
+//! - **Small tiers** (8 and 32 px) exist for every item, in one file, in the compact form of
+//!   [`codec`] (1.6 KB an image). [`open`] finds what an earlier build left (complete, or cut
+//!   short by a kill: a build writes in place and resumes, checking each finished item's
+//!   checksum) and returns the store at once; [`Build::run`] decodes the rest in parallel
+//!   while the store already serves cells. A cell not built yet is decoded on demand from its
+//!   image, so a view never waits for the whole build.
+//! - **Large tiers** (128 px and up) are made on demand, when a view zoomed in asks, and kept
+//!   in a bounded disk cache ([`large::LargeCache`], least recently used evicted).
 //!
-//! The file is keyed by the image folder and the tier sides; inside, each item carries a key of
-//! its path, size and modification time. A rebuild reuses every cell whose key is unchanged, so
-//! adding images to a folder decodes only the new ones, and a relaunch with nothing changed
-//! reads only the index. Images that cannot be decoded get a visible placeholder cell.
+//! The small file is keyed by the image folder and the tier sides; inside, each item carries
+//! a key of its path, size and modification time. When the images change, the old file is
+//! set aside and every cell whose key is unchanged is taken over, so adding images to a folder
+//! decodes only the new ones. Images that cannot be decoded get a visible placeholder cell.
+//! Images held in memory (the demo, `.npz` arrays) are shrunk into memory, every tier.
 
+pub mod codec;
 pub mod decode;
+pub mod large;
 #[cfg(test)]
 mod tests;
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -27,24 +38,32 @@ use thiserror::Error;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 pub use decode::{decode_file, letterbox, over_backdrop, placeholder};
+pub use large::LargeCache;
 
 use crate::cache::Cache;
 use crate::dataset::Images;
 use crate::progress::Observer;
 
 const MAGIC: &[u8; 8] = b"IVTTHUMB";
-/// Bump when the cell contents change (filtering, letterbox, orientation handling).
-const FORMAT_VERSION: u32 = 2;
+/// Bump when the cell contents or the file's layout change.
+const FORMAT_VERSION: u32 = 3;
 /// Cell data starts at a multiple of this, so cells never straddle more pages than needed.
 const DATA_ALIGN: u64 = 4096;
-/// Items one build task decodes and writes together (64 cells of 128 px are 4 MB).
+/// Items one build task decodes and writes together.
 const RUN_ITEMS: usize = 64;
+/// Per item in the file: key (8), checksum of its cells (4), state (1), padding (3).
+const RECORD: usize = 16;
 
 /// The tier sides a store may hold. A tier is drawn when a thumbnail is about that size on
 /// screen; four times apart, like every other level of a mip chain.
 pub const TIER_SIDES: [u32; 3] = [8, 32, 128];
 /// The largest cell side accepted for `--thumbnail-px`.
 pub const MAX_CELL_PX: u32 = 256;
+/// Tiers up to this side are kept for every item; larger ones are made on demand.
+pub const SMALL_MAX_PX: u32 = 32;
+/// Default disk budget for large cells (`--thumbnail-cache-gb`): 2 GB hold ~85,000 cells of
+/// 128 px, a dozen screens of a view zoomed in to images.
+pub const DEFAULT_LARGE_CACHE_GB: f64 = 2.0;
 
 #[derive(Debug, Error)]
 pub enum ThumbError {
@@ -70,9 +89,20 @@ pub enum ThumbError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum CellStatus {
-    Image = 0,
+    Image = 1,
     /// The image could not be decoded: the cell is a placeholder.
-    Failed = 1,
+    Failed = 2,
+}
+
+/// An item not built yet (its state byte).
+const PENDING: u8 = 0;
+
+fn status_of(byte: u8) -> Option<CellStatus> {
+    match byte {
+        1 => Some(CellStatus::Image),
+        2 => Some(CellStatus::Failed),
+        _ => None,
+    }
 }
 
 /// The tier sides for cells at most `top_px` wide: the standard ones below it, and `top_px`.
@@ -99,12 +129,12 @@ pub fn cell_px_for(images: &Images, requested: u32) -> u32 {
         .min(requested)
 }
 
-/// How a store was opened.
+/// How a store was opened and built.
 #[derive(Debug, Clone, Default)]
 pub struct BuildReport {
     /// Images decoded now.
     pub decoded: usize,
-    /// Cells taken over from the cache.
+    /// Items whose cells were already in the cache (or taken over from its previous file).
     pub reused: usize,
     /// Items whose image could not be decoded now, with the reason.
     pub failed: Vec<(usize, String)>,
@@ -115,18 +145,42 @@ pub struct BuildReport {
     pub warnings: Vec<String>,
 }
 
-enum CellData {
-    Memory(Vec<u8>),
-    File { file: File, path: PathBuf },
+/// Where the small cells of file images live, and how to make any cell that is not there.
+struct FileCells {
+    file: File,
+    path: PathBuf,
+    /// The file lives in the cache folder (else it is anonymous and goes with the store).
+    persistent: bool,
+    /// Where item 0's record and cells start; bytes of one item's cells; each small tier's
+    /// offset within them.
+    records_at: u64,
+    data_at: u64,
+    stride: u64,
+    tier_at: Vec<u64>,
+    paths: Arc<[PathBuf]>,
+    keys: Vec<u64>,
+    /// Tiers past the small ones, by side.
+    large: Vec<LargeCache>,
 }
 
-/// Cells of every item at every tier, in memory or in the cache file.
+enum CellData {
+    /// RGBA8 cells of every tier (images held in memory): where each tier starts.
+    Memory {
+        bytes: Vec<u8>,
+        tier_at: Vec<usize>,
+    },
+    Files(Box<FileCells>),
+}
+
+/// Cells of every item at every tier: small ones from memory or the cache file, large ones
+/// from the large-cell cache, anything missing decoded on demand. Shared (an `Arc`) between
+/// the build and its readers.
 pub struct ThumbStore {
     tiers: Vec<u32>,
     n_items: usize,
-    status: Vec<CellStatus>,
-    /// Where each tier's cells start (in the file, or in the memory buffer).
-    tier_offsets: Vec<u64>,
+    /// Per item: [`PENDING`] or a [`CellStatus`] byte.
+    state: Vec<AtomicU8>,
+    built: AtomicUsize,
     data: CellData,
 }
 
@@ -149,106 +203,395 @@ impl ThumbStore {
         self.n_items
     }
 
+    /// How item `item`'s cells came out; `None` while it is not built (or out of range).
     pub fn status(&self, item: usize) -> Option<CellStatus> {
-        self.status.get(item).copied()
+        status_of(self.state.get(item)?.load(Ordering::Acquire))
+    }
+
+    /// Items built so far (all of them once the build has finished).
+    pub fn built(&self) -> usize {
+        self.built.load(Ordering::Relaxed)
     }
 
     /// Items whose cell is a placeholder.
     pub fn failed_items(&self) -> impl Iterator<Item = usize> + '_ {
-        self.status
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| **s == CellStatus::Failed)
-            .map(|(i, _)| i)
+        (0..self.n_items).filter(|&i| self.status(i) == Some(CellStatus::Failed))
     }
 
-    /// Bytes of one cell of tier `tier` (RGBA8, rows top to bottom).
+    /// Bytes of one cell of tier `tier` as [`Self::read_cell`] gives it (RGBA8, rows top to
+    /// bottom).
     pub fn cell_bytes(&self, tier: usize) -> usize {
         let side = self.tiers[tier] as usize;
         side * side * 4
     }
 
-    /// Copy item `item`'s cell of tier `tier` into `out` (length [`Self::cell_bytes`]).
+    /// Tiers kept for every item; the rest are made on demand.
+    pub fn small_tiers(&self) -> usize {
+        match &self.data {
+            CellData::Memory { .. } => self.tiers.len(),
+            CellData::Files(f) => f.tier_at.len(),
+        }
+    }
+
+    /// The large-cell caches, smallest side first.
+    pub fn large_caches(&self) -> &[LargeCache] {
+        match &self.data {
+            CellData::Memory { .. } => &[],
+            CellData::Files(f) => &f.large,
+        }
+    }
+
+    /// Copy item `item`'s cell of tier `tier` into `out` (length [`Self::cell_bytes`]): read
+    /// from memory, the small-cell file or the large-cell cache, or decoded from the image now
+    /// (a cell not built yet, a large cell not kept). May decode an image: call it off the
+    /// frame.
     pub fn read_cell(&self, tier: usize, item: usize, out: &mut [u8]) -> io::Result<()> {
-        let len = self.cell_bytes(tier);
-        if item >= self.n_items || out.len() != len {
+        if item >= self.n_items || tier >= self.tiers.len() || out.len() != self.cell_bytes(tier) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("no cell {item} of tier {tier}"),
             ));
         }
-        let offset = self.tier_offsets[tier] + (item * len) as u64;
-        match &self.data {
-            CellData::Memory(bytes) => {
-                let start = offset as usize;
-                out.copy_from_slice(&bytes[start..start + len]);
-                Ok(())
+        let side = self.tiers[tier];
+        let files = match &self.data {
+            CellData::Memory { bytes, tier_at } => {
+                let start = tier_at[tier] + item * out.len();
+                out.copy_from_slice(&bytes[start..start + out.len()]);
+                return Ok(());
             }
-            CellData::File { file, .. } => file.read_exact_at(out, offset),
+            CellData::Files(files) => files,
+        };
+        let status = self.state[item].load(Ordering::Acquire);
+        if status == CellStatus::Failed as u8 {
+            out.copy_from_slice(&placeholder(side));
+            return Ok(());
         }
+        let compact = if let Some(large) = files.large.get(tier.wrapping_sub(files.tier_at.len())) {
+            let key = files.keys[item];
+            match large.get(key) {
+                Some(cell) => cell,
+                None => {
+                    let cell = files.decode_compact(item, side);
+                    if let Some(cell) = &cell {
+                        // A full disk or a budget of nothing: the cell is shown, not kept.
+                        let _ = large.put(key, cell);
+                    }
+                    match cell {
+                        Some(c) => c,
+                        None => {
+                            out.copy_from_slice(&placeholder(side));
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        } else if status == PENDING {
+            match files.decode_compact(item, side) {
+                Some(c) => c,
+                None => {
+                    out.copy_from_slice(&placeholder(side));
+                    return Ok(());
+                }
+            }
+        } else {
+            let mut cell = vec![0u8; codec::encoded_len(side)];
+            files.file.read_exact_at(
+                &mut cell,
+                files.data_at + item as u64 * files.stride + files.tier_at[tier],
+            )?;
+            cell
+        };
+        let rgba = codec::decode(&compact, side)
+            .ok_or_else(|| io::Error::other(format!("damaged cell {item} of tier {tier}")))?;
+        out.copy_from_slice(&rgba);
+        Ok(())
     }
 
-    /// The cache file, if the cells live in one.
+    /// The small-cell file, if the cells live in one.
     pub fn path(&self) -> Option<&Path> {
         match &self.data {
-            CellData::Memory(_) => None,
-            CellData::File { path, .. } => Some(path),
+            CellData::Memory { .. } => None,
+            CellData::Files(f) => Some(&f.path),
         }
     }
 }
 
-/// The cells of every item, built or read from `cache` (in memory for images held in memory).
+impl FileCells {
+    /// Item `item`'s cell of `side` decoded from its image now, in compact form; `None` when
+    /// the image cannot be decoded.
+    fn decode_compact(&self, item: usize, side: u32) -> Option<Vec<u8>> {
+        let cells = decode_file(&self.paths[item], &[side]).ok()?;
+        cells.first().map(|c| codec::encode(c, side))
+    }
+}
+
+/// One item's record in the small-cell file.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Record {
+    key: u64,
+    /// The low half of the xxh3 of the item's cells (all small tiers).
+    sum: u32,
+    state: u8,
+}
+
+impl Record {
+    fn bytes(&self) -> [u8; RECORD] {
+        let mut b = [0u8; RECORD];
+        b[..8].copy_from_slice(&self.key.to_le_bytes());
+        b[8..12].copy_from_slice(&self.sum.to_le_bytes());
+        b[12] = self.state;
+        b
+    }
+
+    fn parse(b: &[u8]) -> Self {
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&b[..8]);
+        let mut sum = [0u8; 4];
+        sum.copy_from_slice(&b[8..12]);
+        Self {
+            key: u64::from_le_bytes(key),
+            sum: u32::from_le_bytes(sum),
+            state: b[12],
+        }
+    }
+}
+
+fn cells_sum(cells: &[u8]) -> u32 {
+    xxh3_64(cells) as u32
+}
+
+/// Where things are in a small-cell file of `n_items` items.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    records_at: u64,
+    data_at: u64,
+    stride: u64,
+    total: u64,
+}
+
+fn layout(small: &[u32], n_items: usize) -> Layout {
+    let records_at = header_bytes(small, 0, false).len() as u64;
+    let data_at = (records_at + (n_items * RECORD) as u64).div_ceil(DATA_ALIGN) * DATA_ALIGN;
+    let stride: u64 = small.iter().map(|&s| codec::encoded_len(s) as u64).sum();
+    Layout {
+        records_at,
+        data_at,
+        stride,
+        total: data_at + stride * n_items as u64,
+    }
+}
+
+/// Magic, version, the tier sides, the item count, and whether the build finished.
+fn header_bytes(small: &[u32], n_items: usize, complete: bool) -> Vec<u8> {
+    let mut h = Vec::with_capacity(32 + 4 * small.len());
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h.extend_from_slice(&(small.len() as u32).to_le_bytes());
+    for &t in small {
+        h.extend_from_slice(&t.to_le_bytes());
+    }
+    h.extend_from_slice(&(n_items as u64).to_le_bytes());
+    h.push(u8::from(complete));
+    h
+}
+
+/// The index of an existing small-cell file.
+struct Index {
+    complete: bool,
+    records: Vec<Record>,
+    layout: Layout,
+}
+
+/// Read and check a small-cell file's header and records; `Err` with the reason when it
+/// cannot be trusted.
+fn read_index(file: &File, small: &[u32]) -> Result<Index, String> {
+    let expected = header_bytes(small, 0, false);
+    let mut head = vec![0u8; expected.len()];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|e| format!("header: {e}"))?;
+    let fixed = expected.len() - 9;
+    if head[..fixed] != expected[..fixed] {
+        return Err("written by another version or for other cell sizes".to_owned());
+    }
+    let mut count = [0u8; 8];
+    count.copy_from_slice(&head[fixed..fixed + 8]);
+    let n_items = u64::from_le_bytes(count);
+    let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+    // Every item takes more than a byte: a larger count is damage (and would overflow below).
+    if n_items > file_len {
+        return Err(format!("claims {n_items} items in {file_len} bytes"));
+    }
+    let n_items = n_items as usize;
+    let complete = match head[fixed + 8] {
+        0 => false,
+        1 => true,
+        b => return Err(format!("unknown build state {b}")),
+    };
+    let layout = layout(small, n_items);
+    if file_len != layout.total {
+        return Err(format!(
+            "{file_len} bytes, expected {} (truncated?)",
+            layout.total
+        ));
+    }
+    let mut raw = vec![0u8; n_items * RECORD];
+    file.read_exact_at(&mut raw, layout.records_at)
+        .map_err(|e| format!("records: {e}"))?;
+    let records: Vec<Record> = raw.chunks_exact(RECORD).map(Record::parse).collect();
+    if let Some(r) = records.iter().find(|r| r.state > CellStatus::Failed as u8) {
+        return Err(format!("unknown cell state {}", r.state));
+    }
+    if complete && records.iter().any(|r| r.state == PENDING) {
+        return Err("marked complete with items missing".to_owned());
+    }
+    Ok(Index {
+        complete,
+        records,
+        layout,
+    })
+}
+
+fn cache_file_name(prefix: &str, sides: &[u32], root: &Path) -> String {
+    let mut h = Xxh3::new();
+    h.update(root.as_os_str().as_encoded_bytes());
+    for t in sides {
+        h.update(&t.to_le_bytes());
+    }
+    format!("{prefix}-{:016x}.bin", h.digest())
+}
+
+/// An earlier file of other images, set aside while the new one is built: its cells are
+/// taken over by key.
+struct Previous {
+    file: File,
+    path: PathBuf,
+    index: Index,
+    by_key: HashMap<u64, usize>,
+}
+
+/// What a build of file images still has to do.
+struct FileWork {
+    /// The file's records as found (zero for a new file).
+    records: Vec<Record>,
+    /// The file was left by a build cut short: finished items are checked, not trusted.
+    resuming: bool,
+    previous: Option<Previous>,
+}
+
+/// A store opened, and the work left to finish it: [`Build::store`] serves cells at once,
+/// [`Build::run`] builds the rest.
+pub struct Build {
+    store: Arc<ThumbStore>,
+    work: Option<FileWork>,
+    report: BuildReport,
+    started: Instant,
+}
+
+impl Build {
+    /// The store, usable (and shareable) while the build runs.
+    pub fn store(&self) -> Arc<ThumbStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// Items the build has left to make (0: the cache was complete).
+    pub fn pending(&self) -> usize {
+        self.store.n_items - self.store.built()
+    }
+
+    /// Build every missing cell (in parallel on the current rayon pool), then mark the file
+    /// complete. Cancelled or killed, what was written stays and a later build resumes.
+    pub fn run(
+        self,
+        observer: &dyn Observer,
+    ) -> Result<(Arc<ThumbStore>, BuildReport), ThumbError> {
+        let Build {
+            store,
+            work,
+            mut report,
+            started,
+        } = self;
+        if let Some(work) = work {
+            build_files(&store, work, &mut report, observer)?;
+        }
+        report.elapsed_secs = started.elapsed().as_secs_f64();
+        Ok((store, report))
+    }
+}
+
+/// The cells of every item, built or read from `cache` (in memory for images held in memory),
+/// large cells within the default budget: [`open`] then [`Build::run`].
 pub fn open_or_build(
     images: &Images,
     cell_px: u32,
     cache: &Cache,
     observer: &dyn Observer,
-) -> Result<(ThumbStore, BuildReport), ThumbError> {
+) -> Result<(Arc<ThumbStore>, BuildReport), ThumbError> {
+    open(images, cell_px, cache, gb_to_bytes(DEFAULT_LARGE_CACHE_GB))?.run(observer)
+}
+
+/// Gigabytes (as given on the command line) to bytes; negative and NaN are none.
+pub fn gb_to_bytes(gb: f64) -> u64 {
+    if gb.is_finite() && gb > 0.0 {
+        (gb * f64::from(1u32 << 30)) as u64
+    } else {
+        0
+    }
+}
+
+/// Open the thumbnail store of `images`: what the cache holds is usable at once, the rest is
+/// left to [`Build::run`]. Large cells get `large_budget` bytes of disk.
+pub fn open(
+    images: &Images,
+    cell_px: u32,
+    cache: &Cache,
+    large_budget: u64,
+) -> Result<Build, ThumbError> {
     let tiers = tiers_for(cell_px)?;
     let started = Instant::now();
-    let (store, mut report) = match images {
+    let (store, work, report) = match images {
         Images::None => (
             ThumbStore {
-                tiers: tiers.clone(),
+                tiers,
                 n_items: 0,
-                status: Vec::new(),
-                tier_offsets: vec![0; tiers.len()],
-                data: CellData::Memory(Vec::new()),
+                state: Vec::new(),
+                built: AtomicUsize::new(0),
+                data: CellData::Memory {
+                    bytes: Vec::new(),
+                    tier_at: Vec::new(),
+                },
             },
+            None,
             BuildReport::default(),
         ),
-        Images::Gray8 { .. } | Images::Rgba8 { .. } => build_in_memory(&tiers, images, observer)?,
-        Images::Files(files) => build_file(&tiers, &files.root, &files.paths, cache, observer)?,
+        Images::Gray8 { .. } | Images::Rgba8 { .. } => {
+            let (store, report) = build_in_memory(tiers, images);
+            (store, None, report)
+        }
+        Images::Files(files) => {
+            let (store, work, report) =
+                open_files(tiers, &files.root, &files.paths, cache, large_budget)?;
+            (store, Some(work), report)
+        }
     };
-    report.elapsed_secs = started.elapsed().as_secs_f64();
-    Ok((store, report))
+    Ok(Build {
+        store: Arc::new(store),
+        work,
+        report,
+        started,
+    })
 }
 
-/// Offsets of each tier's cells after a header of `header_bytes`.
-fn layout_offsets(tiers: &[u32], n_items: usize, header_bytes: u64) -> (Vec<u64>, u64) {
-    let mut offset = header_bytes.div_ceil(DATA_ALIGN) * DATA_ALIGN;
-    let mut offsets = Vec::with_capacity(tiers.len());
-    for &side in tiers {
-        offsets.push(offset);
-        offset += (side as u64 * side as u64 * 4) * n_items as u64;
-    }
-    (offsets, offset)
-}
-
-fn build_in_memory(
-    tiers: &[u32],
-    images: &Images,
-    observer: &dyn Observer,
-) -> Result<(ThumbStore, BuildReport), ThumbError> {
+fn build_in_memory(tiers: Vec<u32>, images: &Images) -> (ThumbStore, BuildReport) {
     let n_items = images.count();
-    let per_item = images
-        .memory_size()
-        .map_or(0, |(w, h)| w as usize * h as usize);
-    let (offsets, total) = layout_offsets(tiers, n_items, 0);
-    let mut data = vec![0u8; total as usize];
-    let mut status = vec![CellStatus::Image; n_items];
-    let mut rest: &mut [u8] = &mut data;
-    for (t, &side) in tiers.iter().enumerate() {
+    let mut tier_at = Vec::with_capacity(tiers.len());
+    let mut total = 0;
+    for &side in &tiers {
+        tier_at.push(total);
+        total += (side * side * 4) as usize * n_items;
+    }
+    let mut bytes = vec![0u8; total];
+    let mut rest: &mut [u8] = &mut bytes;
+    for &side in &tiers {
         let cell = (side * side * 4) as usize;
         let (tier_data, tail) = rest.split_at_mut(cell * n_items);
         rest = tail;
@@ -261,382 +604,349 @@ fn build_in_memory(
                     out.copy_from_slice(&letterbox(&img, side));
                 }
             });
-        observer.progress((t + 1) as u64, tiers.len() as u64);
-    }
-    if per_item == 0 {
-        status.clear();
     }
     let store = ThumbStore {
-        tiers: tiers.to_vec(),
+        tiers,
         n_items,
-        status,
-        tier_offsets: offsets,
-        data: CellData::Memory(data),
+        state: (0..n_items)
+            .map(|_| AtomicU8::new(CellStatus::Image as u8))
+            .collect(),
+        built: AtomicUsize::new(n_items),
+        data: CellData::Memory { bytes, tier_at },
     };
     let report = BuildReport {
         decoded: n_items,
         ..BuildReport::default()
     };
-    Ok((store, report))
+    (store, report)
 }
 
-/// The index of an existing cache file.
-struct Index {
-    keys: Vec<u64>,
-    status: Vec<CellStatus>,
-    offsets: Vec<u64>,
+fn write_error(path: &Path) -> impl Fn(io::Error) -> ThumbError + '_ {
+    move |source| ThumbError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
-fn header_bytes(tiers: &[u32], n_items: usize) -> Vec<u8> {
-    let mut h = Vec::with_capacity(32 + 4 * tiers.len());
-    h.extend_from_slice(MAGIC);
-    h.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    h.extend_from_slice(&(tiers.len() as u32).to_le_bytes());
-    for &t in tiers {
-        h.extend_from_slice(&t.to_le_bytes());
-    }
-    h.extend_from_slice(&(n_items as u64).to_le_bytes());
-    h
+/// A new, empty small-cell file at `path` (or anonymous): header written first, so a build
+/// killed at any point leaves a file the next one resumes.
+fn create_small_file(
+    path: Option<&Path>,
+    small: &[u32],
+    n_items: usize,
+) -> Result<File, ThumbError> {
+    let layout = layout(small, n_items);
+    let (file, shown) = match path {
+        Some(p) => (
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(p),
+            p.to_path_buf(),
+        ),
+        None => (tempfile::tempfile(), std::env::temp_dir()),
+    };
+    let err = write_error(&shown);
+    let file = file.map_err(&err)?;
+    file.set_len(layout.total).map_err(&err)?;
+    file.write_all_at(&header_bytes(small, n_items, false), 0)
+        .map_err(&err)?;
+    Ok(file)
 }
 
-fn index_bytes(tiers: &[u32], keys: &[u64], status: &[CellStatus]) -> Vec<u8> {
-    let mut bytes = header_bytes(tiers, keys.len());
-    for (k, s) in keys.iter().zip(status) {
-        bytes.extend_from_slice(&k.to_le_bytes());
-        bytes.push(*s as u8);
-    }
-    let sum = xxh3_64(&bytes);
-    bytes.extend_from_slice(&sum.to_le_bytes());
-    bytes
-}
+type Opened = (ThumbStore, FileWork, BuildReport);
 
-/// Read and check a cache file's index; `Ok(None)` when it is absent, `Err` with the reason
-/// when it cannot be trusted.
-fn read_index(file: &mut File, tiers: &[u32]) -> Result<Index, String> {
-    let mut head = vec![0u8; header_bytes(tiers, 0).len()];
-    file.read_exact(&mut head)
-        .map_err(|e| format!("header: {e}"))?;
-    let expected = header_bytes(tiers, 0);
-    let fixed = expected.len() - 8;
-    if head[..fixed] != expected[..fixed] {
-        return Err("written by another version or for other cell sizes".to_owned());
-    }
-    let n_items = u64::from_le_bytes(head[fixed..].try_into().map_err(|_| "header")?) as usize;
-    let index_len = n_items
-        .checked_mul(9)
-        .and_then(|n| n.checked_add(8))
-        .ok_or("item count out of range")?;
-    let file_len = file.metadata().map_err(|e| e.to_string())?.len();
-    // Every item takes more than a byte: a larger count is damage (and would overflow below).
-    if n_items as u64 > file_len {
-        return Err(format!("claims {n_items} items in {file_len} bytes"));
-    }
-    let (offsets, total) = layout_offsets(tiers, n_items, (head.len() + index_len) as u64);
-    if file_len != total {
-        return Err(format!("{file_len} bytes, expected {total} (truncated?)"));
-    }
-    let mut index = vec![0u8; index_len];
-    file.read_exact(&mut index)
-        .map_err(|e| format!("index: {e}"))?;
-    let (entries, sum) = index.split_at(index_len - 8);
-    let mut check = Xxh3::new();
-    check.update(&head);
-    check.update(entries);
-    if check.digest().to_le_bytes() != sum {
-        return Err("index checksum mismatch".to_owned());
-    }
-    let mut keys = Vec::with_capacity(n_items);
-    let mut status = Vec::with_capacity(n_items);
-    for e in entries.chunks_exact(9) {
-        keys.push(u64::from_le_bytes(e[..8].try_into().map_err(|_| "index")?));
-        status.push(match e[8] {
-            0 => CellStatus::Image,
-            1 => CellStatus::Failed,
-            s => return Err(format!("unknown cell status {s}")),
-        });
-    }
-    Ok(Index {
-        keys,
-        status,
-        offsets,
-    })
-}
-
-fn cache_file_name(tiers: &[u32], root: &Path) -> String {
-    let mut h = Xxh3::new();
-    h.update(root.as_os_str().as_encoded_bytes());
-    for t in tiers {
-        h.update(&t.to_le_bytes());
-    }
-    format!("thumbs-{:016x}.bin", h.digest())
-}
-
-fn build_file(
-    tiers: &[u32],
+fn open_files(
+    tiers: Vec<u32>,
     root: &Path,
-    paths: &[PathBuf],
+    paths: &Arc<[PathBuf]>,
     cache: &Cache,
-    observer: &dyn Observer,
-) -> Result<(ThumbStore, BuildReport), ThumbError> {
+    large_budget: u64,
+) -> Result<Opened, ThumbError> {
+    let n_items = paths.len();
+    let small: Vec<u32> = tiers
+        .iter()
+        .copied()
+        .filter(|&s| s <= SMALL_MAX_PX)
+        .collect();
     let keys: Vec<u64> = paths
         .par_iter()
         .map(|p| crate::cache::file_identity(p))
         .collect();
-    let Some(dir) = cache.dir() else {
-        // No cache: the cells go to an anonymous temporary file, gone when the store is.
-        let tmp = tempfile::tempfile().map_err(|source| ThumbError::Write {
-            path: std::env::temp_dir(),
-            source,
-        })?;
-        let path = std::env::temp_dir().join("(anonymous thumbnail file)");
-        return write_cells(tiers, paths, &keys, None, tmp, path, observer);
-    };
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    let path = dir.join(cache_file_name(tiers, &root));
-    // An existing file: use it as it is when every key matches, else take over its cells.
+    let mut report = BuildReport::default();
+    let dir = cache.dir();
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).map_err(write_error(dir))?;
+    }
+    let path = dir.map(|d| d.join(cache_file_name("thumbs", &small, &root)));
+    let mut found = None;
     let mut previous = None;
-    let mut warnings = Vec::new();
-    if let Ok(mut file) = File::open(&path) {
-        match read_index(&mut file, tiers) {
-            Ok(index) if index.keys == keys => {
-                let store = ThumbStore {
-                    tiers: tiers.to_vec(),
-                    n_items: keys.len(),
-                    status: index.status,
-                    tier_offsets: index.offsets,
-                    data: CellData::File {
-                        file,
-                        path: path.clone(),
-                    },
-                };
-                let report = BuildReport {
-                    reused: keys.len(),
-                    path: Some(path),
-                    ..BuildReport::default()
-                };
-                return Ok((store, report));
+    if let Some(path) = &path {
+        let prev_path = path.with_extension("prev");
+        if let Ok(file) = OpenOptions::new().read(true).write(true).open(path) {
+            match read_index(&file, &small) {
+                Ok(index)
+                    if index.records.len() == n_items
+                        && index
+                            .records
+                            .iter()
+                            .zip(&keys)
+                            .all(|(r, k)| r.state == PENDING || r.key == *k) =>
+                {
+                    found = Some((file, index));
+                }
+                Ok(_) => {
+                    // Other images: set the file aside and take its cells over by key.
+                    drop(file);
+                    std::fs::rename(path, &prev_path).map_err(write_error(path))?;
+                }
+                Err(reason) => report.warnings.push(format!(
+                    "thumbnail cache {} ignored and rebuilt: {reason}",
+                    path.display()
+                )),
             }
-            Ok(index) => previous = Some((index, file)),
-            Err(reason) => warnings.push(format!(
-                "thumbnail cache {} ignored and rebuilt: {reason}",
-                path.display()
-            )),
+        }
+        if let Ok(file) = File::open(&prev_path) {
+            match read_index(&file, &small) {
+                Ok(index) => {
+                    let by_key = index
+                        .records
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.state != PENDING)
+                        .map(|(i, r)| (r.key, i))
+                        .collect();
+                    previous = Some(Previous {
+                        file,
+                        path: prev_path,
+                        index,
+                        by_key,
+                    });
+                }
+                Err(_) => {
+                    let _ = std::fs::remove_file(&prev_path);
+                }
+            }
         }
     }
-    std::fs::create_dir_all(dir).map_err(|source| ThumbError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut result = None;
-    crate::atomic::write_with(&path, |file| {
-        let out = file.try_clone()?;
-        result = Some(write_cells(
-            tiers,
-            paths,
-            &keys,
-            previous.as_ref(),
-            out,
-            path.clone(),
-            observer,
-        ));
-        match &result {
-            Some(Err(_)) => Err(io::Error::other("thumbnail build failed")),
-            _ => Ok(()),
-        }
-    })
-    .map_err(|source| match result.take() {
-        Some(Err(e)) => e,
-        _ => ThumbError::Write {
-            path: path.clone(),
-            source,
-        },
-    })?;
-    match result {
-        Some(Ok((mut store, mut report))) => {
-            report.warnings = warnings;
-            // The store's handle points at the renamed temporary file: the same inode.
-            store.data = CellData::File {
-                file: File::open(&path).map_err(|source| ThumbError::Read {
-                    path: path.clone(),
-                    source,
-                })?,
-                path,
-            };
-            Ok((store, report))
-        }
-        Some(Err(e)) => Err(e),
-        None => Err(ThumbError::Cancelled),
+    let (file, records, complete) = match found {
+        Some((file, index)) => (file, index.records, index.complete),
+        None => (
+            create_small_file(path.as_deref(), &small, n_items)?,
+            vec![Record::default(); n_items],
+            false,
+        ),
+    };
+    let state: Vec<AtomicU8> = records
+        .iter()
+        .map(|r| AtomicU8::new(if complete { r.state } else { PENDING }))
+        .collect();
+    let built = if complete { n_items } else { 0 };
+    if complete {
+        report.reused = n_items;
     }
+    let large_sides: Vec<u32> = tiers[small.len()..].to_vec();
+    let mut large = Vec::with_capacity(large_sides.len());
+    for &side in &large_sides {
+        let large_path = dir.map(|d| d.join(cache_file_name("thumbs-large", &[side], &root)));
+        let budget = large_budget / large_sides.len() as u64;
+        let cache = LargeCache::open(side, large_path.as_deref(), budget).map_err(write_error(
+            large_path.as_deref().unwrap_or(Path::new("(temporary)")),
+        ))?;
+        large.push(cache);
+    }
+    let layout = layout(&small, n_items);
+    let mut tier_at = Vec::with_capacity(small.len());
+    let mut at = 0;
+    for &s in &small {
+        tier_at.push(at);
+        at += codec::encoded_len(s) as u64;
+    }
+    report.path = path.clone();
+    let shown = path.unwrap_or_else(|| std::env::temp_dir().join("(anonymous thumbnail file)"));
+    let store = ThumbStore {
+        tiers,
+        n_items,
+        state,
+        built: AtomicUsize::new(built),
+        data: CellData::Files(Box::new(FileCells {
+            file,
+            path: shown,
+            persistent: dir.is_some(),
+            records_at: layout.records_at,
+            data_at: layout.data_at,
+            stride: layout.stride,
+            tier_at,
+            paths: Arc::clone(paths),
+            keys,
+            large,
+        })),
+    };
+    let work = FileWork {
+        records,
+        resuming: !complete,
+        previous,
+    };
+    Ok((store, work, report))
 }
 
 /// How one item came out of a build.
-struct Outcome {
-    status: CellStatus,
-    /// Why its image could not be decoded (now; earlier failures are not repeated).
-    failure: Option<String>,
-    /// Its cells were taken over from the previous file.
-    reused: bool,
+enum Made {
+    /// Already in the file (checked) or taken over from the previous one.
+    Reused(Record),
+    Decoded(Record),
+    Failed(Record, String),
 }
 
-/// One item's cells in a build: taken over from the previous file, or decoded now.
-enum ItemCells {
-    Reused {
-        cells: Vec<Vec<u8>>,
-        status: CellStatus,
-    },
-    Decoded(Result<Vec<Vec<u8>>, String>),
-}
-
-/// Item `old`'s cells of every tier from the previous file; `None` if they cannot be read
-/// (the image is then decoded again).
-fn take_over(index: &Index, file: &File, old: usize, cell_len: &[usize]) -> Option<ItemCells> {
-    let mut cells = Vec::with_capacity(cell_len.len());
-    for (t, &len) in cell_len.iter().enumerate() {
-        let mut buf = vec![0u8; len];
-        file.read_exact_at(&mut buf, index.offsets[t] + (old * len) as u64)
-            .ok()?;
-        cells.push(buf);
+/// Item `item`'s cells and record, by the cheapest way that gives trustworthy cells.
+fn make_item(
+    files: &FileCells,
+    small: &[u32],
+    work: &FileWork,
+    item: usize,
+) -> Result<Made, ThumbError> {
+    let key = files.keys[item];
+    let mut cells = vec![0u8; files.stride as usize];
+    // Finished by a build cut short: trusted when its cells match their checksum.
+    let found = work.records[item];
+    if work.resuming && found.state != PENDING && found.key == key {
+        if found.state == CellStatus::Failed as u8 {
+            return Ok(Made::Reused(found));
+        }
+        let at = files.data_at + item as u64 * files.stride;
+        if files.file.read_exact_at(&mut cells, at).is_ok() && cells_sum(&cells) == found.sum {
+            return Ok(Made::Reused(found));
+        }
     }
-    Some(ItemCells::Reused {
-        cells,
-        status: index.status[old],
-    })
+    let write = |cells: &[u8]| {
+        files
+            .file
+            .write_all_at(cells, files.data_at + item as u64 * files.stride)
+            .map_err(write_error(&files.path))
+    };
+    if let Some(prev) = &work.previous
+        && let Some(&old) = prev.by_key.get(&key)
+    {
+        let rec = prev.index.records[old];
+        let at = prev.index.layout.data_at + old as u64 * prev.index.layout.stride;
+        if rec.state == CellStatus::Failed as u8 {
+            return Ok(Made::Reused(rec));
+        }
+        if prev.file.read_exact_at(&mut cells, at).is_ok() && cells_sum(&cells) == rec.sum {
+            write(&cells)?;
+            return Ok(Made::Reused(rec));
+        }
+    }
+    match decode_file(&files.paths[item], small) {
+        Ok(rgba) => {
+            cells.clear();
+            for (cell, &side) in rgba.iter().zip(small) {
+                cells.extend_from_slice(&codec::encode(cell, side));
+            }
+            write(&cells)?;
+            Ok(Made::Decoded(Record {
+                key,
+                sum: cells_sum(&cells),
+                state: CellStatus::Image as u8,
+            }))
+        }
+        Err(reason) => Ok(Made::Failed(
+            Record {
+                key,
+                sum: 0,
+                state: CellStatus::Failed as u8,
+            },
+            reason,
+        )),
+    }
 }
 
-/// Fill `out` with the header, index and cells of every item, decoding what `previous` lacks.
-fn write_cells(
-    tiers: &[u32],
-    paths: &[PathBuf],
-    keys: &[u64],
-    previous: Option<&(Index, File)>,
-    out: File,
-    path: PathBuf,
+fn build_files(
+    store: &ThumbStore,
+    work: FileWork,
+    report: &mut BuildReport,
     observer: &dyn Observer,
-) -> Result<(ThumbStore, BuildReport), ThumbError> {
-    let write_err = |source| ThumbError::Write {
-        path: path.clone(),
-        source,
+) -> Result<(), ThumbError> {
+    let CellData::Files(files) = &store.data else {
+        return Ok(());
     };
-    let n_items = paths.len();
-    let old_of: std::collections::HashMap<u64, usize> = previous
-        .map(|(index, _)| {
-            index
-                .keys
-                .iter()
-                .enumerate()
-                .map(|(i, &k)| (k, i))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut status = vec![CellStatus::Image; n_items];
-    let mut report = BuildReport {
-        path: Some(path.clone()),
-        ..BuildReport::default()
-    };
-    // The index is written last (statuses are known only then); reserve its room now.
-    let index_len = index_bytes(tiers, keys, &status).len() as u64;
-    let (offsets, total) = layout_offsets(tiers, n_items, index_len);
-    out.set_len(total).map_err(write_err)?;
-    let cell_len: Vec<usize> = tiers.iter().map(|&s| (s * s * 4) as usize).collect();
-    let done = std::sync::atomic::AtomicU64::new(0);
-    // Each task decodes a run of consecutive items and writes their cells itself (a run's
-    // cells are contiguous in every tier): no sequential write phase, no barrier between
-    // chunks, and one write per tier per run instead of one per cell.
+    let n_items = store.n_items;
+    let small: Vec<u32> = store.tiers[..files.tier_at.len()].to_vec();
+    if store.built() == n_items {
+        return Ok(());
+    }
     // The file is flushed to disk as it grows, by a thread that mostly waits on the disk: the
     // fsync that makes the cache durable then finds little left to write.
     let (build_over, wait) = std::sync::mpsc::channel::<()>();
-    let file = &out;
-    let runs = std::thread::scope(|scope| {
+    let file = &files.file;
+    let work = &work;
+    let outcomes = std::thread::scope(|scope| {
         scope.spawn(move || {
             // Wakes at once when the build ends (the sender is dropped).
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                wait.recv_timeout(std::time::Duration::from_millis(100))
+                wait.recv_timeout(std::time::Duration::from_millis(200))
             {
                 let _ = file.sync_data();
             }
         });
-        let runs: Result<Vec<Vec<Outcome>>, ThumbError> = (0..n_items.div_ceil(RUN_ITEMS))
+        let outcomes: Result<Vec<Vec<(usize, Made)>>, ThumbError> = (0..n_items
+            .div_ceil(RUN_ITEMS))
             .into_par_iter()
             .map(|run| {
                 if observer.cancelled() {
                     return Err(ThumbError::Cancelled);
                 }
                 let items = run * RUN_ITEMS..((run + 1) * RUN_ITEMS).min(n_items);
-                let mut bufs: Vec<Vec<u8>> = cell_len
-                    .iter()
-                    .map(|len| Vec::with_capacity(len * items.len()))
-                    .collect();
-                let mut outcome = Vec::with_capacity(items.len());
+                let mut made = Vec::with_capacity(items.len());
                 for item in items.clone() {
-                    let reused = previous
-                        .zip(old_of.get(&keys[item]))
-                        .and_then(|((index, file), &old)| take_over(index, file, old, &cell_len));
-                    let cells = reused
-                        .unwrap_or_else(|| ItemCells::Decoded(decode_file(&paths[item], tiers)));
-                    let per_tier = match cells {
-                        ItemCells::Reused { cells, status } => {
-                            outcome.push(Outcome {
-                                status,
-                                failure: None,
-                                reused: true,
-                            });
-                            cells
-                        }
-                        ItemCells::Decoded(Ok(cells)) => {
-                            outcome.push(Outcome {
-                                status: CellStatus::Image,
-                                failure: None,
-                                reused: false,
-                            });
-                            cells
-                        }
-                        ItemCells::Decoded(Err(reason)) => {
-                            outcome.push(Outcome {
-                                status: CellStatus::Failed,
-                                failure: Some(reason),
-                                reused: false,
-                            });
-                            tiers.iter().map(|&s| placeholder(s)).collect()
-                        }
-                    };
-                    for (buf, cell) in bufs.iter_mut().zip(&per_tier) {
-                        buf.extend_from_slice(cell);
-                    }
+                    made.push((item, make_item(files, &small, work, item)?));
                 }
-                for (t, buf) in bufs.iter().enumerate() {
-                    out.write_all_at(buf, offsets[t] + (items.start * cell_len[t]) as u64)
-                        .map_err(write_err)?;
+                // Records after cells: a record on disk always follows its cells (and a
+                // crash between the two is caught by the checksum on resume).
+                let mut records = Vec::with_capacity(items.len() * RECORD);
+                for (_, m) in &made {
+                    let (Made::Reused(r) | Made::Decoded(r) | Made::Failed(r, _)) = m;
+                    records.extend_from_slice(&r.bytes());
                 }
-                let finished =
-                    done.fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                observer.progress(finished + items.len() as u64, n_items as u64);
-                Ok(outcome)
+                file.write_all_at(&records, files.records_at + (items.start * RECORD) as u64)
+                    .map_err(write_error(&files.path))?;
+                for (item, m) in &made {
+                    let (Made::Reused(r) | Made::Decoded(r) | Made::Failed(r, _)) = m;
+                    store.state[*item].store(r.state, Ordering::Release);
+                }
+                let done = store.built.fetch_add(items.len(), Ordering::Relaxed) + items.len();
+                observer.progress(done as u64, n_items as u64);
+                Ok(made)
             })
             .collect();
         drop(build_over);
-        runs
+        outcomes
     })?;
-    for (item, outcome) in runs.into_iter().flatten().enumerate() {
-        status[item] = outcome.status;
-        if outcome.reused {
-            report.reused += 1;
-        } else {
-            report.decoded += 1;
-        }
-        if let Some(reason) = outcome.failure {
-            report.failed.push((item, reason));
+    for (item, made) in outcomes.into_iter().flatten() {
+        match made {
+            Made::Reused(_) => report.reused += 1,
+            Made::Decoded(_) => report.decoded += 1,
+            Made::Failed(_, reason) => {
+                report.decoded += 1;
+                report.failed.push((item, reason));
+            }
         }
     }
-    out.write_all_at(&index_bytes(tiers, keys, &status), 0)
-        .map_err(write_err)?;
-    let store = ThumbStore {
-        tiers: tiers.to_vec(),
-        n_items,
-        status,
-        tier_offsets: offsets,
-        data: CellData::File { file: out, path },
-    };
-    Ok((store, report))
+    // Complete only once every cell is on disk.
+    let err = write_error(&files.path);
+    if files.persistent {
+        file.sync_data().map_err(&err)?;
+        file.write_all_at(&header_bytes(&small, n_items, true), 0)
+            .map_err(&err)?;
+        file.sync_data().map_err(&err)?;
+    }
+    if let Some(prev) = &work.previous {
+        let _ = std::fs::remove_file(&prev.path);
+    }
+    Ok(())
 }
 
 /// Images without a picture in `store`, for the log: the first ten with the reason (when known

@@ -381,7 +381,8 @@ mod tests {
                 sizes: vec![None; n],
                 paths: (0..n)
                     .map(|i| root.join(names[i]).join(format!("{}{i}.png", names[i])))
-                    .collect(),
+                    .collect::<Vec<_>>()
+                    .into(),
                 failures: Vec::new(),
                 unused_files: 0,
             }),

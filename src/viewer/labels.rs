@@ -55,7 +55,7 @@ pub struct Labels {
     /// reference tool's behaviour), never overwriting a file.
     pub copy_positives_to: Option<std::path::PathBuf>,
     /// Image files of the items, for `copy_positives_to` and the export button.
-    pub image_paths: Vec<std::path::PathBuf>,
+    pub image_paths: std::sync::Arc<[std::path::PathBuf]>,
     /// Where the panel's export button writes (`<labels folder>/export`).
     pub export_dir: std::path::PathBuf,
     /// What the last export did, for the panel.
@@ -76,7 +76,7 @@ impl Labels {
             version: 0,
             filter: LabelFilter::All,
             copy_positives_to: None,
-            image_paths: Vec::new(),
+            image_paths: std::sync::Arc::from(Vec::new()),
             export_dir: std::path::PathBuf::from("ivt-labels-export"),
             export_status: None,
             classes: Vec::new(),

@@ -181,6 +181,8 @@ pub struct ViewerOptions {
     pub thumbnail_px: u32,
     /// GPU memory for thumbnails (`--gpu-mem-mb`).
     pub gpu_mem_mb: u64,
+    /// Disk for large thumbnail cells, made on demand (`--thumbnail-cache-gb`).
+    pub large_cache_gb: f64,
     /// Start zoomed in this many times on the selected item (`--zoom`).
     pub zoom: Option<f32>,
     /// Point diameter in logical pixels (`--point-size`).
@@ -220,6 +222,7 @@ impl Default for ViewerOptions {
             thumbnails: mosaic::MosaicSettings::default(),
             thumbnail_px: 128,
             gpu_mem_mb: 512,
+            large_cache_gb: crate::thumbs::DEFAULT_LARGE_CACHE_GB,
             zoom: None,
             point_size: points::PointSettings::default().size_px,
             graph: None,
@@ -787,6 +790,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
                 config: mosaic::MosaicConfig {
                     thumbnail_px: options.thumbnail_px,
                     gpu_mem_mb: options.gpu_mem_mb,
+                    large_cache_gb: options.large_cache_gb,
                 },
                 settings: options.thumbnails.clone(),
             },

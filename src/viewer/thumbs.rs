@@ -232,7 +232,7 @@ mod tests {
             root: dir.path().to_path_buf(),
             order: crate::dataset::ImageOrder::Natural,
             sizes: vec![Some((4, 4))],
-            paths: vec![path],
+            paths: vec![path].into(),
             failures: Vec::new(),
             unused_files: 0,
         });

@@ -128,12 +128,18 @@ struct TierGpu {
     entity: Entity,
 }
 
+/// What the cache build ends with.
+type BuildResult = Result<(Arc<ThumbStore>, BuildReport), String>;
+
 /// The mosaic's state.
 #[derive(Resource, Default)]
 pub struct Mosaic {
     pub state: Option<BuildState>,
     pub progress: Arc<SharedProgress>,
-    build: Option<super::job::Job<Result<(ThumbStore, BuildReport), String>>>,
+    /// The cache build: the store arrives first (cells can be drawn at once), the report when
+    /// every cell is built.
+    build: Option<super::job::Job<BuildResult>>,
+    opened: Option<Mutex<Receiver<Arc<ThumbStore>>>>,
     store: Option<Arc<ThumbStore>>,
     tiers: Vec<TierGpu>,
     requests: Option<Sender<Vec<CellRequest>>>,
@@ -170,9 +176,15 @@ impl Mosaic {
     pub fn is_idle(&self, settings: &MosaicSettings) -> bool {
         match &self.state {
             Some(BuildState::Building) | None => !settings.enabled,
+            // Cells not built yet are decoded on demand: the view's cells are what counts.
             Some(BuildState::Ready) => self.in_flight == 0 && self.waiting == 0,
             Some(_) => true,
         }
+    }
+
+    /// The cache is still being built (cells not built yet are decoded when a view asks).
+    pub fn is_building(&self) -> bool {
+        self.build.is_some()
     }
 
     /// The topmost thumbnail under `at` (physical pixels within the plot's viewport).
@@ -207,6 +219,8 @@ impl Mosaic {
 pub struct MosaicConfig {
     pub thumbnail_px: u32,
     pub gpu_mem_mb: u64,
+    /// Disk for large cells (`--thumbnail-cache-gb`).
+    pub large_cache_gb: f64,
 }
 
 #[derive(ShaderType, Debug, Clone, Copy)]
@@ -315,15 +329,21 @@ fn start_build(store: Res<Store>, config: Res<MosaicConfig>, mut mosaic: ResMut<
     let cache = store.cache.clone();
     let progress = Arc::clone(&mosaic.progress);
     let requested = config.thumbnail_px;
+    let large_budget = crate::thumbs::gb_to_bytes(config.large_cache_gb);
+    let (opened_tx, opened_rx) = mpsc::channel();
     let build = super::job::Job::spawn("thumbnail cache", move || {
         let cell_px = crate::thumbs::cell_px_for(&data.images, requested);
-        crate::thumbs::open_or_build(&data.images, cell_px, &cache, progress.as_ref())
-            .map_err(|e| e.to_string())
+        let build = crate::thumbs::open(&data.images, cell_px, &cache, large_budget)
+            .map_err(|e| e.to_string())?;
+        // The store serves cells from now on (decoding on demand what is not built yet).
+        let _ = opened_tx.send(build.store());
+        build.run(progress.as_ref()).map_err(|e| e.to_string())
     });
     match build {
         Ok(b) => {
             mosaic.state = Some(BuildState::Building);
             mosaic.build = Some(b);
+            mosaic.opened = Some(Mutex::new(opened_rx));
         }
         Err(e) => {
             warn!("thumbnails unavailable: {e}");
@@ -332,8 +352,8 @@ fn start_build(store: Res<Store>, config: Res<MosaicConfig>, mut mosaic: ResMut<
     }
 }
 
-/// Take the built store: log what went wrong with images (once), plan the GPU pools, create
-/// the textures and meshes, start the loader.
+/// Take the store as soon as it is open: plan the GPU pools, create the textures and meshes,
+/// start the loader. When the build ends, log what went wrong with images (once).
 #[allow(clippy::too_many_arguments)]
 fn finish_build(
     mut commands: Commands,
@@ -345,34 +365,70 @@ fn finish_build(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<MosaicMaterial>>,
 ) {
-    let Some(task) = &mut mosaic.build else {
-        return;
-    };
-    let Some(result) = task.poll_result() else {
-        return;
-    };
-    mosaic.build = None;
-    let (thumbs, report) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            warn!("thumbnails unavailable: {e}");
-            mosaic.state = Some(BuildState::Failed(e));
-            return;
+    let mut arrived = mosaic
+        .opened
+        .as_ref()
+        .and_then(|rx| rx.lock().ok().and_then(|rx| rx.try_recv().ok()));
+    if arrived.is_some() {
+        mosaic.opened = None;
+    }
+    if let Some(finished) = mosaic.build.as_mut().and_then(|task| task.poll_result()) {
+        mosaic.build = None;
+        mosaic.opened = None;
+        match finished {
+            Ok((thumbs, report)) => {
+                for w in &report.warnings {
+                    warn!("{w}");
+                }
+                for line in crate::thumbs::failure_lines(&store.data.images, &thumbs, &report) {
+                    warn!("{line}");
+                }
+                info!(
+                    "thumbnails ready in {:.2} s: {} decoded, {} from the cache (cells {:?} px)",
+                    report.elapsed_secs,
+                    report.decoded,
+                    report.reused,
+                    thumbs.tiers()
+                );
+                // A store sent before the build is already drawn from.
+                if mosaic.store.is_none() && arrived.is_none() {
+                    arrived = Some(thumbs);
+                }
+            }
+            Err(e) => {
+                warn!("thumbnails unavailable: {e}");
+                mosaic.state = Some(BuildState::Failed(e));
+                return;
+            }
         }
-    };
-    for w in &report.warnings {
-        warn!("{w}");
     }
-    for line in crate::thumbs::failure_lines(&store.data.images, &thumbs, &report) {
-        warn!("{line}");
+    if let Some(thumbs) = arrived {
+        setup_gpu(
+            &mut commands,
+            &config,
+            &settings,
+            &mut mosaic,
+            (&mut images, &mut meshes, &mut materials),
+            thumbs,
+        );
     }
-    info!(
-        "thumbnails ready in {:.2} s: {} decoded, {} from the cache (cells {:?} px)",
-        report.elapsed_secs,
-        report.decoded,
-        report.reused,
-        thumbs.tiers()
-    );
+}
+
+type MosaicAssets<'a> = (
+    &'a mut Assets<Image>,
+    &'a mut Assets<Mesh>,
+    &'a mut Assets<MosaicMaterial>,
+);
+
+/// Plan the GPU pools for `thumbs`, create the textures and meshes, start the loader.
+fn setup_gpu(
+    commands: &mut Commands,
+    config: &MosaicConfig,
+    settings: &MosaicSettings,
+    mosaic: &mut Mosaic,
+    (images, meshes, materials): MosaicAssets<'_>,
+    thumbs: Arc<ThumbStore>,
+) {
     let plan = match pool::plan_layers(
         thumbs.tiers(),
         thumbs.n_items(),
@@ -386,7 +442,6 @@ fn finish_build(
             return;
         }
     };
-    let thumbs = Arc::new(thumbs);
     for (&side, &layers) in thumbs.tiers().iter().zip(&plan) {
         let image = images.add(atlas_image(layers));
         let mesh = meshes.add(empty_mesh());
@@ -448,31 +503,49 @@ fn atlas_image(layers: u32) -> Image {
 /// A cell wanted on the GPU: (tier, slot, item).
 type CellRequest = (usize, u32, u32);
 
-/// A thread that reads requested cells from the store: disk reads never happen on a frame.
+/// Cells the loader hands back together: small enough that the first ones arrive while it
+/// decodes the rest of a batch.
+const LOADED_CHUNK: usize = 32;
+
+/// A thread that reads requested cells from the store: disk reads and on-demand decodes never
+/// happen on a frame. Its own decoding threads, not rayon's global pool: a cache build fills
+/// that pool, and the cells a view waits for must not queue behind it.
 fn spawn_loader(thumbs: Arc<ThumbStore>) -> (Sender<Vec<CellRequest>>, Receiver<Vec<Loaded>>) {
     let (req_tx, req_rx) = mpsc::channel::<Vec<CellRequest>>();
     let (out_tx, out_rx) = mpsc::channel();
+    let decoders = rayon::ThreadPoolBuilder::new()
+        .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name(|i| format!("thumbnail decoder {i}"))
+        .build();
     std::thread::Builder::new()
         .name("thumbnail loader".to_owned())
         .spawn(move || {
+            let read = |&(tier, slot, item): &CellRequest| {
+                let mut bytes = vec![0u8; thumbs.cell_bytes(tier)];
+                if let Err(e) = thumbs.read_cell(tier, item as usize, &mut bytes) {
+                    // A cache file that shrank under us: draw the placeholder, say why.
+                    error!("thumbnail of item {item}: {e}");
+                    bytes = crate::thumbs::placeholder(thumbs.tiers()[tier]);
+                }
+                Loaded {
+                    tier,
+                    slot,
+                    item,
+                    bytes,
+                }
+            };
             // Ends when the explorer drops its sender.
             while let Ok(batch) = req_rx.recv() {
-                let mut loaded = Vec::with_capacity(batch.len());
-                for (tier, slot, item) in batch {
-                    let mut bytes = vec![0u8; thumbs.cell_bytes(tier)];
-                    if let Err(e) = thumbs.read_cell(tier, item as usize, &mut bytes) {
-                        // A cache file that shrank under us: draw the placeholder, say why.
-                        error!("thumbnail of item {item}: {e}");
-                        bytes = crate::thumbs::placeholder(thumbs.tiers()[tier]);
-                    }
-                    loaded.push(Loaded {
-                        tier,
-                        slot,
-                        item,
-                        bytes,
-                    });
-                }
-                if out_tx.send(loaded).is_err() {
+                let send =
+                    |chunk: &[CellRequest]| out_tx.send(chunk.iter().map(read).collect()).is_ok();
+                let sent = match &decoders {
+                    Ok(pool) => pool.install(|| {
+                        use rayon::prelude::*;
+                        batch.par_chunks(LOADED_CHUNK).all(send)
+                    }),
+                    Err(_) => batch.chunks(LOADED_CHUNK).all(send),
+                };
+                if !sent {
                     break;
                 }
             }

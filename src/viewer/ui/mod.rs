@@ -588,6 +588,13 @@ fn thumbnail_status(mosaic: &Mosaic, budget_mb: u64) -> String {
             if mosaic.waiting > 0 {
                 line.push_str(&format!(" · loading {}", mosaic.waiting));
             }
+            if mosaic.is_building() {
+                line.push_str(&format!(
+                    " · cache {} of {}",
+                    mosaic.progress.done.load(Ordering::Relaxed),
+                    mosaic.progress.total.load(Ordering::Relaxed)
+                ));
+            }
             line
         }
     }
