@@ -18,7 +18,9 @@ use super::{LayoutCoords, Store};
 use crate::cache::{Cache, CacheKey, Lookup};
 use crate::dataset::Features;
 use crate::knn::{self, KnnGraph, Metric};
-use crate::layout::{Layout, LayoutInput, LayoutParams, LayoutStep, compute_layout, tsne, umap};
+use crate::layout::{
+    Layout, LayoutInput, LayoutParams, LayoutStep, compute_layout, pca, tsne, umap,
+};
 use std::ops::ControlFlow;
 
 /// Bumped when a change to the layout code changes its output for the same parameters.
@@ -122,11 +124,17 @@ pub struct JobShared {
     pub done: AtomicU64,
     pub total: AtomicU64,
     pub graph: Mutex<Option<Arc<KnnGraph>>>,
-    pub snapshot: Mutex<Option<Vec<f32>>>,
+    pub snapshot: Mutex<Option<Snapshot>>,
     /// Set when the job is replaced: it stops publishing and ends early where it can.
     pub cancel: AtomicBool,
     /// A snapshot was published (the first one is logged).
     published: AtomicBool,
+    /// Set by the app when nothing is on screen yet: on a cache miss the job then publishes a
+    /// quick PCA preview before it computes the kNN graph (at 1 M items the graph and UMAP's
+    /// start take ~45 s, the preview a fraction of a second).
+    pub want_preview: bool,
+    /// A preview was published.
+    pub previewed: AtomicBool,
 }
 
 impl JobShared {
@@ -140,12 +148,12 @@ impl JobShared {
         self.total.store(0, Ordering::Relaxed);
     }
 
-    fn publish(&self, coords: &[f32]) {
+    fn publish(&self, coords: Vec<f32>, preview: bool) {
         if !self.published.swap(true, Ordering::Relaxed) {
-            debug!("layout job: first snapshot");
+            debug!("layout job: first snapshot (preview: {preview})");
         }
         if let Ok(mut s) = self.snapshot.lock() {
-            *s = Some(coords.to_vec());
+            *s = Some(Snapshot { coords, preview });
         }
     }
 
@@ -169,6 +177,13 @@ impl crate::progress::Observer for JobShared {
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }
+}
+
+/// Coordinates published while a job runs.
+pub struct Snapshot {
+    pub coords: Vec<f32>,
+    /// The quick PCA preview shown while the kNN graph is computed, not the method's own.
+    pub preview: bool,
 }
 
 /// A finished job.
@@ -259,7 +274,10 @@ fn start_jobs(
     if let JobState::Running { shared, .. } = &job.state {
         shared.cancel.store(true, Ordering::Relaxed);
     }
-    let shared = Arc::new(JobShared::default());
+    let shared = Arc::new(JobShared {
+        want_preview: store.layout.is_none(),
+        ..JobShared::default()
+    });
     let data = Arc::clone(&store.data);
     let cache = store.cache.clone();
     let metric = store.metric;
@@ -312,15 +330,20 @@ fn poll_job(mut store: ResMut<Store>, mut job: ResMut<LayoutJob>) {
     {
         store.graph = Some(g);
     }
-    if let Some(coords) = shared.snapshot.lock().ok().and_then(|mut s| s.take()) {
+    if let Some(snapshot) = shared.snapshot.lock().ok().and_then(|mut s| s.take()) {
         debug!(
             "layout job: snapshot taken (layout version {})",
             store.layout_version + 1
         );
+        let state = if snapshot.preview {
+            "PCA preview"
+        } else {
+            "optimising"
+        };
         store.set_layout(LayoutCoords {
             dims,
-            coords,
-            label: format!("{label} (optimising)"),
+            coords: snapshot.coords,
+            label: format!("{label} ({state})"),
         });
     }
     let Some(result) = task.poll_result() else {
@@ -349,6 +372,27 @@ fn poll_job(mut store: ResMut<Store>, mut job: ResMut<LayoutJob>) {
             job.state = JobState::Failed(e);
         }
     }
+}
+
+/// Rows the preview's principal axes are fitted on: enough for stable leading axes, and a
+/// fit in milliseconds whatever N.
+const PREVIEW_FIT_ROWS: usize = 20_000;
+
+/// The features' leading principal axes (fitted on an evenly spaced sample of rows), every
+/// item projected: what the map shows while the kNN graph is computed. `None` when the
+/// features have fewer dimensions than the layout or too few items.
+fn preview_layout(features: &Features, dims: usize) -> Option<Vec<f32>> {
+    let (n, dim) = (features.n_items(), features.dim());
+    if n < 2 || dims > dim {
+        return None;
+    }
+    let rows = n.min(PREVIEW_FIT_ROWS);
+    let mut sample = Vec::with_capacity(rows * dim);
+    for i in 0..rows {
+        sample.extend_from_slice(&features.row(i * n / rows));
+    }
+    let fitted = pca::fit(&sample, dim, dims).ok()?;
+    Some(fitted.transform(&features.values()))
 }
 
 /// The job itself: cached layout, or kNN graph → `compute_layout`, with progress and
@@ -428,6 +472,13 @@ pub fn compute(
         )),
         Lookup::Miss => {}
     }
+    if shared.want_preview && req.method != LayoutMethod::Pca {
+        shared.set_stage("PCA preview");
+        if let Some(coords) = preview_layout(features, dims) {
+            shared.publish(coords, true);
+            shared.previewed.store(true, Ordering::Relaxed);
+        }
+    }
     let graph = get_graph(&mut warnings)?;
     shared.set_stage(req.method.label());
     let input = LayoutInput {
@@ -439,7 +490,7 @@ pub fn compute(
         // About 60 frames of animation whatever the iteration count.
         let every = (step.n_iter / 60).max(1);
         if step.iter % every == 1 || every == 1 {
-            shared.publish(step.coords);
+            shared.publish(step.coords.to_vec(), false);
         }
         if shared.cancel.load(Ordering::Relaxed) {
             ControlFlow::Break(())
@@ -534,23 +585,25 @@ mod tests {
             n_neighbors: 8,
             ..LayoutRequest::default()
         };
-        let shared = JobShared::default();
+        let shared = JobShared {
+            want_preview: true,
+            ..JobShared::default()
+        };
         let first = compute(&f, &req, Metric::Euclidean, None, &cache, &shared).expect("job");
         assert!(!first.from_cache);
+        assert!(shared.previewed.load(Ordering::Relaxed));
         assert_eq!(first.layout.as_ref().map(|l| l.coords.len()), Some(60 * 2));
         assert_eq!(first.graph.as_ref().map(|g| g.k), Some(30));
         // The optimiser published intermediate coordinates for the animation.
         assert!(shared.snapshot.lock().expect("lock").is_some());
-        let second = compute(
-            &f,
-            &req,
-            Metric::Euclidean,
-            None,
-            &cache,
-            &JobShared::default(),
-        )
-        .expect("job");
+        let cached = JobShared {
+            want_preview: true,
+            ..JobShared::default()
+        };
+        let second = compute(&f, &req, Metric::Euclidean, None, &cache, &cached).expect("job");
         assert!(second.from_cache);
+        // A cached layout is shown as it is: no preview first.
+        assert!(!cached.previewed.load(Ordering::Relaxed));
         assert_eq!(second.layout, first.layout);
         // Other parameters: another entry.
         let pca = LayoutRequest {
@@ -569,5 +622,24 @@ mod tests {
         .expect("job");
         assert!(!third.from_cache);
         assert_eq!(third.layout.map(|l| l.dims), Some(3));
+    }
+
+    #[test]
+    fn the_preview_is_the_principal_plane_of_every_item() {
+        let f = blobs();
+        let preview = preview_layout(&f, 2).expect("preview");
+        assert_eq!(preview.len(), 60 * 2);
+        // With every row in the sample it is the full PCA.
+        let full = pca::fit(&f.values(), 3, 2)
+            .expect("pca")
+            .transform(&f.values());
+        for (a, b) in preview.iter().zip(&full) {
+            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+        }
+        // The three blobs, 10 apart along the diagonal, are apart along the first axis.
+        let first_axis = |i: usize| preview[2 * i];
+        assert!((first_axis(0) - first_axis(1)).abs() > 5.0);
+        // More dimensions than the features have: no preview.
+        assert!(preview_layout(&f, 4).is_none());
     }
 }
