@@ -324,6 +324,7 @@ fn targets(work: &Path) -> Vec<Target> {
                     Some(N_ITEMS),
                     false,
                     false,
+                    None,
                 ))
             }),
         },

@@ -39,7 +39,9 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
 /// The data set the arguments name: loaded, or with `--model`, embedded from its image folder.
 pub fn load(input: &InputArgs, cache: &Cache) -> anyhow::Result<Dataset> {
     let Some(model) = &input.model.model else {
-        let data = super::info::load_timed(&input.spec())?;
+        let mut spec = input.spec();
+        spec.probe_cache = Some(cache.clone());
+        let data = super::info::load_timed(&spec)?;
         if let Some(dir) = input
             .data
             .as_deref()
@@ -65,6 +67,7 @@ pub fn load(input: &InputArgs, cache: &Cache) -> anyhow::Result<Dataset> {
     let folder = image_folder(input)?;
     let mut spec = input.spec();
     spec.data = DataSource::Path(folder.clone());
+    spec.probe_cache = Some(cache.clone());
     let (files, classes) = dataset::scan_images(&spec, &folder)
         .with_context(|| format!("cannot read the image folder {}", folder.display()))?;
     eprintln!(

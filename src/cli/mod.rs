@@ -241,6 +241,8 @@ impl InputOptions {
             allow_missing_images: self.allow_missing_images,
             verify_images: self.verify_images,
             tensor: self.tensor.clone(),
+            // Set where the command knows its cache (`embed::load`).
+            probe_cache: None,
         }
     }
 }

@@ -10,7 +10,9 @@
 //!   by a torchvision data loader line up, and the folder gives each row a class.
 //!
 //! Every image is opened at load time (header only by default, fully with `verify`), in
-//! parallel, and all failures are reported together.
+//! parallel, and all failures are reported together. A folder whose every file probed cleanly
+//! is remembered in the artefact cache, keyed by each file's path, size and modification time:
+//! a relaunch on a million images then stats the files (~1 s) instead of opening each (~13 s).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -20,6 +22,7 @@ use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 
 use super::{Categorical, DatasetError};
+use crate::cache::{Cache, CacheKey, Lookup, file_identity};
 
 /// Extensions listed as images: ours plus torchvision's `IMG_EXTENSIONS`, so that a folder
 /// lists the same files torchvision would (an unsupported TIFF is then reported, not skipped
@@ -387,6 +390,7 @@ pub fn scan_image_folder(
     n_rows: Option<usize>,
     allow_missing: bool,
     verify: bool,
+    probe_cache: Option<&Cache>,
 ) -> Result<(ImageFiles, Option<Categorical>), DatasetError> {
     let listing = list_folder(root)?;
     let n_class_images: usize = listing.classes.iter().map(|(_, c)| c.len()).sum();
@@ -480,23 +484,7 @@ pub fn scan_image_folder(
     };
 
     let paths: Vec<PathBuf> = rows.iter().map(|&i| candidates[i].path.clone()).collect();
-    let probed: Vec<Result<(u32, u32), String>> =
-        paths.par_iter().map(|p| probe_image(p, verify)).collect();
-    let mut failures = Vec::new();
-    let sizes = probed
-        .into_iter()
-        .zip(&paths)
-        .map(|(r, p)| match r {
-            Ok(size) => Some(size),
-            Err(reason) => {
-                failures.push(ImageFailure {
-                    path: p.clone(),
-                    reason,
-                });
-                None
-            }
-        })
-        .collect();
+    let (sizes, failures) = probe_all(&paths, verify, probe_cache);
     if !failures.is_empty() && !allow_missing {
         return Err(DatasetError::ImageFailures {
             path: root.to_owned(),
@@ -519,6 +507,73 @@ pub fn scan_image_folder(
         classes,
     ))
 }
+
+/// Every image's size, or why it cannot be read: from the cache when no file changed since a
+/// probe that found them all readable (failures are never cached: they are re-checked, and
+/// reported, every time).
+fn probe_all(
+    paths: &[PathBuf],
+    verify: bool,
+    cache: Option<&Cache>,
+) -> (Vec<Option<(u32, u32)>>, Vec<ImageFailure>) {
+    let cache = cache.filter(|c| c.dir().is_some());
+    let key = cache.map(|_| {
+        let identities: Vec<u64> = paths.par_iter().map(|p| file_identity(p)).collect();
+        CacheKey::from_parts(
+            "image-probe",
+            &[
+                &PROBE_CACHE_VERSION.to_le_bytes(),
+                &[u8::from(verify)],
+                bytemuck::cast_slice(&identities),
+            ],
+        )
+    });
+    if let (Some(cache), Some(key)) = (cache, &key)
+        && let Lookup::Hit(bytes) = cache.load(key)
+        && bytes.len() == paths.len() * 8
+    {
+        let sizes = bytes
+            .chunks_exact(8)
+            .map(|c| {
+                let word = |i: usize| u32::from_le_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
+                Some((word(0), word(4)))
+            })
+            .collect();
+        return (sizes, Vec::new());
+    }
+    let probed: Vec<Result<(u32, u32), String>> =
+        paths.par_iter().map(|p| probe_image(p, verify)).collect();
+    let mut failures = Vec::new();
+    let sizes: Vec<Option<(u32, u32)>> = probed
+        .into_iter()
+        .zip(paths)
+        .map(|(r, p)| match r {
+            Ok(size) => Some(size),
+            Err(reason) => {
+                failures.push(ImageFailure {
+                    path: p.clone(),
+                    reason,
+                });
+                None
+            }
+        })
+        .collect();
+    if failures.is_empty()
+        && let (Some(cache), Some(key)) = (cache, &key)
+    {
+        let bytes: Vec<u8> = sizes
+            .iter()
+            .flatten()
+            .flat_map(|&(w, h)| w.to_le_bytes().into_iter().chain(h.to_le_bytes()))
+            .collect();
+        // A cache that cannot be written only costs the next launch the probe again.
+        let _ = cache.store(key, &bytes);
+    }
+    (sizes, failures)
+}
+
+/// Bump when what a probe records changes.
+const PROBE_CACHE_VERSION: u32 = 1;
 
 /// Open an image and return its size; with `verify`, decode it completely.
 fn probe_image(path: &Path, verify: bool) -> Result<(u32, u32), String> {
@@ -680,5 +735,59 @@ mod tests {
             ]
         );
         assert_eq!(problems[1].to_string(), "line 2: 'bird' matches no file");
+    }
+
+    /// A folder probed cleanly is remembered: an unchanged folder is not opened again, a
+    /// changed file (other size or mtime) is, and a failure is never remembered.
+    #[test]
+    fn a_clean_probe_is_cached_until_a_file_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let images = dir.path().join("images");
+        std::fs::create_dir(&images).expect("mkdir");
+        for (i, side) in [(0, 5u32), (1, 7)] {
+            image::RgbImage::new(side, side + 1)
+                .save(images.join(format!("{i}.png")))
+                .expect("png");
+        }
+        let cache = Cache::at(dir.path().join("cache"));
+        let scan = || {
+            scan_image_folder(
+                &images,
+                ImageLayout::Flat,
+                None,
+                Some(2),
+                true,
+                false,
+                Some(&cache),
+            )
+            .map(|(files, _)| (files.sizes, files.failures.len()))
+            .expect("scan")
+        };
+        assert_eq!(scan(), (vec![Some((5, 6)), Some((7, 8))], 0));
+        // Garbage of the same length with the old modification time: the cached sizes stand,
+        // so the file was not opened.
+        let second = images.join("1.png");
+        let mtime = std::fs::metadata(&second)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        let len = std::fs::metadata(&second).expect("meta").len() as usize;
+        std::fs::write(&second, vec![b'x'; len]).expect("write");
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&second)
+            .expect("open");
+        file.set_modified(mtime).expect("set mtime");
+        drop(file);
+        assert_eq!(scan(), (vec![Some((5, 6)), Some((7, 8))], 0));
+        // A new modification time: probed again, the failure found, and found again next time.
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&second)
+            .expect("open");
+        file.set_modified(mtime + std::time::Duration::from_secs(5))
+            .expect("set mtime");
+        drop(file);
+        assert_eq!(scan(), (vec![Some((5, 6)), None], 1));
+        assert_eq!(scan(), (vec![Some((5, 6)), None], 1));
     }
 }

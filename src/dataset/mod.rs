@@ -170,6 +170,9 @@ pub struct InputSpec {
     pub verify_images: bool,
     /// Which embedding of a TensorBoard projector log (default: the first).
     pub tensor: Option<String>,
+    /// Where the image folder's probe (each file's size) is kept between runs, so a relaunch
+    /// on a million images reads no image headers (`None`: probe every time).
+    pub probe_cache: Option<crate::cache::Cache>,
 }
 
 impl InputSpec {
@@ -185,6 +188,7 @@ impl InputSpec {
             allow_missing_images: false,
             verify_images: false,
             tensor: None,
+            probe_cache: None,
         }
     }
 }
@@ -397,6 +401,7 @@ fn scan_for_rows(
         Some(n),
         spec.allow_missing_images,
         spec.verify_images,
+        spec.probe_cache.as_ref(),
     )?;
     Ok((Images::Files(files), classes))
 }
@@ -416,6 +421,7 @@ pub fn scan_images(
         None,
         false,
         spec.verify_images,
+        spec.probe_cache.as_ref(),
     )
     .map_err(|e| match e {
         // The usual hint (keep them with a placeholder) does not apply to an encoder.
