@@ -17,6 +17,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
@@ -67,7 +68,7 @@ pub struct ImageFiles {
     pub root: PathBuf,
     pub order: ImageOrder,
     /// Full path of each item's image.
-    pub paths: std::sync::Arc<[PathBuf]>,
+    pub paths: Arc<[PathBuf]>,
     /// Width × height of each item's image; `None` where it could not be read (only with
     /// `--allow-missing-images`: the item is drawn with a placeholder).
     pub sizes: Vec<Option<(u32, u32)>>,
@@ -75,9 +76,21 @@ pub struct ImageFiles {
     pub failures: Vec<ImageFailure>,
     /// Files in the folder that no sort key named.
     pub unused_files: usize,
+    /// Each image's [`file_identity`] (path, size, mtime) as first seen (at the scan, or at
+    /// first use): the per-image caches (probe, thumbnails) key on it, and at 10⁶ files a stat
+    /// of each costs a second. A later change to a file is seen by the next scan.
+    pub identities: OnceLock<Arc<[u64]>>,
 }
 
 impl ImageFiles {
+    /// Each image's [`file_identity`], computed once (a stat per file, in parallel).
+    pub fn identities(&self) -> Arc<[u64]> {
+        Arc::clone(
+            self.identities
+                .get_or_init(|| self.paths.par_iter().map(|p| file_identity(p)).collect()),
+        )
+    }
+
     /// Item `item`'s path under the image folder (what search and `query` show), if any.
     pub fn relative_path(&self, item: usize) -> Option<&Path> {
         let p = self.paths.get(item)?;
@@ -316,10 +329,12 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, DatasetEr
     for entry in std::fs::read_dir(dir).map_err(io_err)? {
         let entry = entry.map_err(io_err)?;
         let path = entry.path();
-        // `metadata` follows symlinks, as torchvision's `os.walk(followlinks=True)` does.
-        let is_dir = std::fs::metadata(&path)
-            .map(|m| m.is_dir())
-            .unwrap_or(false);
+        // Symlinks are followed, as torchvision's `os.walk(followlinks=True)` does; other
+        // entries' type comes with the listing (a stat each cost 2 s at 10⁶ files).
+        let is_dir = match entry.file_type() {
+            Ok(t) if !t.is_symlink() => t.is_dir(),
+            _ => std::fs::metadata(&path).is_ok_and(|m| m.is_dir()),
+        };
         entries.push((
             entry.file_name().to_string_lossy().into_owned(),
             path,
@@ -484,7 +499,11 @@ pub fn scan_image_folder(
     };
 
     let paths: Vec<PathBuf> = rows.iter().map(|&i| candidates[i].path.clone()).collect();
-    let (sizes, failures) = probe_all(&paths, verify, probe_cache);
+    let Probed {
+        sizes,
+        failures,
+        identities,
+    } = probe_all(&paths, verify, probe_cache);
     if !failures.is_empty() && !allow_missing {
         return Err(DatasetError::ImageFailures {
             path: root.to_owned(),
@@ -503,6 +522,7 @@ pub fn scan_image_folder(
             sizes,
             failures,
             unused_files,
+            identities: identities.map(OnceLock::from).unwrap_or_default(),
         },
         classes,
     ))
@@ -511,20 +531,17 @@ pub fn scan_image_folder(
 /// Every image's size, or why it cannot be read: from the cache when no file changed since a
 /// probe that found them all readable (failures are never cached: they are re-checked, and
 /// reported, every time).
-fn probe_all(
-    paths: &[PathBuf],
-    verify: bool,
-    cache: Option<&Cache>,
-) -> (Vec<Option<(u32, u32)>>, Vec<ImageFailure>) {
+fn probe_all(paths: &[PathBuf], verify: bool, cache: Option<&Cache>) -> Probed {
     let cache = cache.filter(|c| c.dir().is_some());
-    let key = cache.map(|_| {
-        let identities: Vec<u64> = paths.par_iter().map(|p| file_identity(p)).collect();
+    let identities: Option<Arc<[u64]>> =
+        cache.map(|_| paths.par_iter().map(|p| file_identity(p)).collect());
+    let key = identities.as_ref().map(|ids| {
         CacheKey::from_parts(
             "image-probe",
             &[
                 &PROBE_CACHE_VERSION.to_le_bytes(),
                 &[u8::from(verify)],
-                bytemuck::cast_slice(&identities),
+                bytemuck::cast_slice(ids),
             ],
         )
     });
@@ -539,7 +556,11 @@ fn probe_all(
                 Some((word(0), word(4)))
             })
             .collect();
-        return (sizes, Vec::new());
+        return Probed {
+            sizes,
+            failures: Vec::new(),
+            identities,
+        };
     }
     let probed: Vec<Result<(u32, u32), String>> =
         paths.par_iter().map(|p| probe_image(p, verify)).collect();
@@ -569,7 +590,19 @@ fn probe_all(
         // A cache that cannot be written only costs the next launch the probe again.
         let _ = cache.store(key, &bytes);
     }
-    (sizes, failures)
+    Probed {
+        sizes,
+        failures,
+        identities,
+    }
+}
+
+/// What [`probe_all`] found.
+struct Probed {
+    sizes: Vec<Option<(u32, u32)>>,
+    failures: Vec<ImageFailure>,
+    /// Computed for the cache's key; `None` without a cache.
+    identities: Option<Arc<[u64]>>,
 }
 
 /// Bump when what a probe records changes.

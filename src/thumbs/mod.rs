@@ -158,7 +158,7 @@ struct FileCells {
     stride: u64,
     tier_at: Vec<u64>,
     paths: Arc<[PathBuf]>,
-    keys: Vec<u64>,
+    keys: Arc<[u64]>,
     /// Tiers past the small ones, by side.
     large: Vec<LargeCache>,
 }
@@ -568,8 +568,7 @@ pub fn open(
             (store, None, report)
         }
         Images::Files(files) => {
-            let (store, work, report) =
-                open_files(tiers, &files.root, &files.paths, cache, large_budget)?;
+            let (store, work, report) = open_files(tiers, files, cache, large_budget)?;
             (store, Some(work), report)
         }
     };
@@ -660,21 +659,18 @@ type Opened = (ThumbStore, FileWork, BuildReport);
 
 fn open_files(
     tiers: Vec<u32>,
-    root: &Path,
-    paths: &Arc<[PathBuf]>,
+    files: &crate::dataset::ImageFiles,
     cache: &Cache,
     large_budget: u64,
 ) -> Result<Opened, ThumbError> {
+    let (root, paths) = (&files.root, &files.paths);
     let n_items = paths.len();
     let small: Vec<u32> = tiers
         .iter()
         .copied()
         .filter(|&s| s <= SMALL_MAX_PX)
         .collect();
-    let keys: Vec<u64> = paths
-        .par_iter()
-        .map(|p| crate::cache::file_identity(p))
-        .collect();
+    let keys = files.identities();
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let mut report = BuildReport::default();
     let dir = cache.dir();
@@ -693,7 +689,7 @@ fn open_files(
                         && index
                             .records
                             .iter()
-                            .zip(&keys)
+                            .zip(keys.iter())
                             .all(|(r, k)| r.state == PENDING || r.key == *k) =>
                 {
                     found = Some((file, index));

@@ -107,6 +107,7 @@ fn files(root: &Path, names: &[&str]) -> Images {
         paths: paths.into(),
         failures: Vec::new(),
         unused_files: 0,
+        identities: Default::default(),
     })
 }
 
@@ -220,6 +221,8 @@ fn a_changed_image_is_decoded_again() {
     // Same name, other content and size.
     let img = RgbaImage::from_pixel(30, 30, Rgba([99, 0, 0, 255]));
     img.save(&a).expect("save");
+    // A new launch scans the folder again (an `ImageFiles` keeps the identities it first saw).
+    let images = files(images_dir.path(), &["a.png"]);
     let (store, report) = open_or_build(&images, 8, &cache, &()).expect("rebuild");
     assert_eq!(report.decoded, 1);
     assert_near(cell(&store, 0, 0)[(4 * 8 + 4) * 4], 99);

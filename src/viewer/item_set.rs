@@ -385,6 +385,7 @@ mod tests {
                     .into(),
                 failures: Vec::new(),
                 unused_files: 0,
+                identities: Default::default(),
             }),
             classes: Some(Classes {
                 labels: Categorical::from_strings(&names),

@@ -8,6 +8,12 @@
 //! kNN graph was ready after 10 s and the first UMAP snapshot after 11 s, but nothing was drawn
 //! until the layout had finished at 45 s. Our jobs block (they run rayon kernels inside), so
 //! they get a thread each and the pool stays free for what Bevy puts there.
+//!
+//! Nor rayon's global pool: each job runs its kernels in a rayon pool of its own. The main
+//! thread uses the global pool for short passes (recolouring a million points), and rayon's
+//! workers take injected work only when their own queues are empty: a job's long parallel loop
+//! (a million thumbnails) kept the first frame waiting 68 s for its end. Two jobs in separate
+//! pools also do not wait for each other; the OS shares the cores among them.
 
 use std::sync::{Mutex, mpsc};
 
@@ -27,14 +33,20 @@ pub enum Polled<T> {
 }
 
 impl<T: Send + 'static> Job<T> {
-    /// Start `work` on a new thread named `name`.
+    /// Start `work` on a new thread named `name`, its rayon kernels on a pool of its own (one
+    /// thread per core).
     pub fn spawn(name: &str, work: impl FnOnce() -> T + Send + 'static) -> Result<Self, String> {
         let (send, result) = mpsc::sync_channel(1);
+        let pool_name = name.to_owned();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .thread_name(move |i| format!("{pool_name} {i}"))
+            .build()
+            .map_err(|e| format!("cannot start the threads for the {name}: {e}"))?;
         std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
                 // The receiver is gone when the job was dropped: nobody wants the result.
-                let _ = send.send(work());
+                let _ = send.send(pool.install(work));
             })
             .map_err(|e| format!("cannot start a thread for the {name}: {e}"))?;
         Ok(Self {
@@ -115,6 +127,36 @@ mod tests {
         assert_eq!(future::block_on(quick), 2);
         assert_eq!(long.poll(), Polled::Pending);
         release.send(()).expect("send");
+        assert_eq!(wait(&mut long), Polled::Done(true));
+    }
+
+    #[test]
+    fn a_running_job_leaves_rayons_global_pool_free() {
+        use rayon::prelude::*;
+        // A job whose parallel loop holds every one of its workers until released.
+        let (release, blocked) = mpsc::channel::<()>();
+        let blocked = Mutex::new(blocked);
+        let mut long = Job::spawn("long", move || {
+            (0..64).into_par_iter().for_each(|_| {
+                if let Ok(rx) = blocked.lock() {
+                    let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+                }
+            });
+            true
+        })
+        .expect("thread");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // A short pass on the global pool, as the main thread runs one, still completes.
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let sum: u64 = (0..1000u64).into_par_iter().sum();
+            let _ = done.send(sum);
+        });
+        let quick = finished.recv_timeout(std::time::Duration::from_secs(5));
+        for _ in 0..64 {
+            let _ = release.send(());
+        }
+        assert_eq!(quick, Ok(499_500));
         assert_eq!(wait(&mut long), Polled::Done(true));
     }
 }

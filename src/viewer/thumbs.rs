@@ -235,6 +235,7 @@ mod tests {
             paths: vec![path].into(),
             failures: Vec::new(),
             unused_files: 0,
+            identities: Default::default(),
         });
         let img = decode(&images, ItemId(0)).expect("decode");
         assert_eq!(

@@ -306,7 +306,11 @@ impl Plugin for MosaicPlugin {
             )
             .add_systems(
                 PostUpdate,
-                (receive_cells, update_visible_thumbnails)
+                (
+                    receive_cells,
+                    update_visible_thumbnails,
+                    log_first_thumbnails_frame,
+                )
                     .chain()
                     .in_set(MosaicSystems)
                     .after(bevy::transform::TransformSystems::Propagate)
@@ -597,6 +601,28 @@ fn mosaic_keys(keys: Res<ButtonInput<KeyCode>>, mut settings: ResMut<MosaicSetti
     }
     if keys.just_pressed(KeyCode::KeyX) {
         settings.declutter = !settings.declutter;
+    }
+}
+
+/// Log once how long after launch thumbnails were first on screen (the frame after the first
+/// quads were built, as for the points): the million-image launch bar is measured with it.
+fn log_first_thumbnails_frame(
+    mosaic: Res<Mosaic>,
+    launched: Option<Res<super::Launched>>,
+    mut frames: Local<u32>,
+) {
+    if mosaic.drawn_count == 0 || *frames > 1 {
+        return;
+    }
+    *frames += 1;
+    if *frames == 2
+        && let Some(launched) = launched
+    {
+        info!(
+            "first frame with thumbnails {:.2} s after launch ({} drawn)",
+            launched.0.elapsed().as_secs_f64(),
+            mosaic.drawn_count
+        );
     }
 }
 
