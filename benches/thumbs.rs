@@ -29,6 +29,7 @@ fn bench_thumbs(c: &mut Criterion) {
         paths: paths.clone().into(),
         failures: Vec::new(),
         unused_files: 0,
+        identities: Default::default(),
     });
     let tiers = ivt::thumbs::tiers_for(32).expect("tiers");
     let mut group = c.benchmark_group(format!("thumbnail_cache_{n}_images"));
