@@ -139,7 +139,7 @@ mod tests {
         let mut long = Job::spawn("long", move || {
             (0..64).into_par_iter().for_each(|_| {
                 if let Ok(rx) = blocked.lock() {
-                    let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+                    let _ = rx.recv_timeout(std::time::Duration::from_secs(60));
                 }
             });
             true
@@ -152,7 +152,9 @@ mod tests {
             let sum: u64 = (0..1000u64).into_par_iter().sum();
             let _ = done.send(sum);
         });
-        let quick = finished.recv_timeout(std::time::Duration::from_secs(5));
+        // Generous: other tests share the global pool; without the job's own pool this waits
+        // for the job's loop, which holds its workers until released below.
+        let quick = finished.recv_timeout(std::time::Duration::from_secs(30));
         for _ in 0..64 {
             let _ = release.send(());
         }
