@@ -302,9 +302,17 @@ fn trim_zeros(s: &[u8]) -> &[u8] {
 
 /// Whether the file name has an image extension we decode.
 pub fn is_image(path: &Path) -> bool {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
+    path.file_name()
+        .is_some_and(|name| has_image_extension(&name.to_string_lossy()))
+}
+
+/// [`is_image`] on a bare file name: what the listing asks a million times (`Path::extension`
+/// parses the path's components each time).
+fn has_image_extension(name: &str) -> bool {
+    // As `Path::extension`: a leading dot starts a hidden name, not an extension.
+    name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty() && IMAGE_EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e))
+    })
 }
 
 /// A candidate image: its full path and the name sort keys are matched against (the file name
@@ -341,8 +349,9 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, DatasetEr
             is_dir,
         ));
     }
-    // Byte order of UTF-8 equals Python's code-point order of `sorted()`.
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    // Byte order of UTF-8 equals Python's code-point order of `sorted()`. Names in a folder
+    // are unique, so the unstable sort gives the same order (and is twice as fast at 10⁶).
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(entries)
 }
 
@@ -360,7 +369,7 @@ fn list_folder(root: &Path) -> Result<Listing, DatasetError> {
             let mut images = Vec::new();
             walk_class(&path, &name, &mut images)?;
             classes.push((name, images));
-        } else if is_image(&path) {
+        } else if has_image_extension(&name) {
             top.push(Candidate { path, name });
         }
     }
@@ -383,7 +392,7 @@ fn walk_class(dir: &Path, prefix: &str, out: &mut Vec<Candidate>) -> Result<(), 
     folders.sort_by(|a, b| a.0.cmp(&b.0));
     for (rel, path) in folders {
         for (name, child, is_dir) in read_dir_sorted(&path)? {
-            if !is_dir && is_image(&child) {
+            if !is_dir && has_image_extension(&name) {
                 out.push(Candidate {
                     path: child,
                     name: format!("{rel}/{name}"),
@@ -498,7 +507,12 @@ pub fn scan_image_folder(
         }
     };
 
-    let paths: Vec<PathBuf> = rows.iter().map(|&i| candidates[i].path.clone()).collect();
+    // Moved, not cloned: rows name distinct candidates (a file claimed twice is an error).
+    let mut candidates = candidates;
+    let paths: Vec<PathBuf> = rows
+        .iter()
+        .map(|&i| std::mem::take(&mut candidates[i].path))
+        .collect();
     let Probed {
         sizes,
         failures,
@@ -514,6 +528,11 @@ pub fn scan_image_folder(
         let labels: Vec<&str> = rows.iter().map(|&i| class_of[i].as_str()).collect();
         Categorical::from_strings(&labels)
     });
+    // A million file names freed on this thread cost ~0.3 s of every launch: let them go on
+    // another (a failed spawn frees them here).
+    let _ = std::thread::Builder::new()
+        .name("free listing".to_owned())
+        .spawn(move || drop((candidates, class_of)));
     Ok((
         ImageFiles {
             root: root.to_owned(),
@@ -704,6 +723,24 @@ pub fn match_sort_keys(keys: &[String], names: &[&str]) -> Result<Vec<usize>, Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_extensions_as_path_extension_sees_them() {
+        for (name, yes) in [
+            ("a.png", true),
+            ("a.PNG", true),
+            ("a.b.jpeg", true),
+            ("a.tiff", true),
+            (".png", false),
+            ("a", false),
+            ("a.txt", false),
+            ("a.png.txt", false),
+            ("a.", false),
+        ] {
+            assert_eq!(has_image_extension(name), yes, "{name}");
+            assert_eq!(is_image(Path::new(name)), yes, "{name}");
+        }
+    }
 
     #[test]
     fn natural_order() {

@@ -4,6 +4,7 @@
 //! (empty cells become NaN, "missing"), categorical otherwise. The viewer colours and searches
 //! by them; nothing here knows about colours.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::{Categorical, DatasetError};
@@ -153,44 +154,77 @@ pub fn load_labels(
     let is_npy = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    let labels: Vec<String> = if is_npy {
-        let (values, _) = npy::read_vector_file(path)?;
-        values
-            .iter()
-            .enumerate()
-            .map(|(row, &v)| label_text(v, names).ok_or(row))
-            .collect::<Result<_, usize>>()
-            .map_err(|row| DatasetError::BadValue {
+    let check_count = |found: usize| {
+        if found == n_items {
+            Ok(())
+        } else {
+            Err(DatasetError::ItemCount {
                 path: path.to_owned(),
-                row,
-                reason: format!(
-                    "label {} is not a whole number{}",
-                    values[row],
-                    names.map_or(String::new(), |n| format!(" in 0..{}", n.len()))
-                ),
-            })?
+                what: "labels",
+                found,
+                expected: n_items,
+            })
+        }
+    };
+    let c = if is_npy {
+        let (values, _) = npy::read_vector_file(path)?;
+        check_count(values.len())?;
+        npy_labels(&values, names).map_err(|row| DatasetError::BadValue {
+            path: path.to_owned(),
+            row,
+            reason: format!(
+                "label {} is not a whole number{}",
+                values[row],
+                names.map_or(String::new(), |n| format!(" in 0..{}", n.len()))
+            ),
+        })?
     } else {
-        super::read_lines(path)?
+        let labels: Vec<String> = super::read_lines(path)?
             .into_iter()
             .map(|l| match l.trim() {
                 "" => MISSING.to_owned(),
                 label => label.to_owned(),
             })
-            .collect()
+            .collect();
+        check_count(labels.len())?;
+        Categorical::from_strings(&labels)
     };
-    if labels.len() != n_items {
-        return Err(DatasetError::ItemCount {
-            path: path.to_owned(),
-            what: "labels",
-            found: labels.len(),
-            expected: n_items,
-        });
-    }
-    let c = Categorical::from_strings(&labels);
     // Named labels keep the order of the names list (class 0 first), not alphabetical order.
     Ok(match names {
         Some(names) => c.with_name_order(names),
         None => c,
+    })
+}
+
+/// Numeric labels as classes: only the distinct values are turned into text (a million labels
+/// formatted, hashed as strings and freed cost 0.7 s of every launch). `Err(row)`: the first
+/// row whose value is not a label.
+fn npy_labels(values: &[f64], names: Option<&[String]>) -> Result<Categorical, usize> {
+    let mut first_row: HashMap<u64, usize> = HashMap::new();
+    for (row, v) in values.iter().enumerate() {
+        first_row.entry(v.to_bits()).or_insert(row);
+    }
+    let mut distinct: Vec<(u64, usize)> = first_row.into_iter().collect();
+    // In row order, so the first bad value found is the first bad row.
+    distinct.sort_unstable_by_key(|&(_, row)| row);
+    let texts = distinct
+        .iter()
+        .map(|&(_, row)| label_text(values[row], names).ok_or(row))
+        .collect::<Result<Vec<String>, usize>>()?;
+    // Two values can read the same (0.0 and -0.0): the table merges them.
+    let table = Categorical::from_strings(&texts);
+    let code: HashMap<u64, u32> = distinct
+        .iter()
+        .zip(&table.codes)
+        .map(|(&(bits, _), &c)| (bits, c))
+        .collect();
+    let codes = values
+        .iter()
+        .map(|v| code.get(&v.to_bits()).copied().unwrap_or(0))
+        .collect();
+    Ok(Categorical {
+        names: table.names,
+        codes,
     })
 }
 
@@ -225,6 +259,21 @@ pub fn csv_field(v: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_labels_become_classes_by_their_distinct_values() {
+        let c = npy_labels(&[2.0, 10.0, 2.0, 0.0, -0.0], None).expect("labels");
+        assert_eq!(c.names, ["0", "2", "10"]);
+        assert_eq!(c.codes, [1, 2, 1, 0, 0]);
+        let names = ["cat".to_owned(), "dog".to_owned()];
+        let c = npy_labels(&[1.0, 0.0, 1.0], Some(&names)).expect("named");
+        assert_eq!(c.names, ["cat", "dog"]);
+        assert_eq!(c.codes, [1, 0, 1]);
+        // The first bad row, whichever value it holds.
+        assert_eq!(npy_labels(&[1.0, 7.0, 2.5, 0.5], None).err(), Some(2));
+        assert_eq!(npy_labels(&[1.0, 7.0, 2.5], Some(&names)).err(), Some(1));
+        assert_eq!(npy_labels(&[0.0, f64::NAN], None).err(), Some(1));
+    }
 
     #[test]
     fn columns_are_typed() {
