@@ -552,6 +552,8 @@ pub fn scan_image_folder(
 /// reported, every time).
 fn probe_all(paths: &[PathBuf], verify: bool, cache: Option<&Cache>) -> Probed {
     let cache = cache.filter(|c| c.dir().is_some());
+    // On the current pool: on a relaunch the inodes are in memory and the stats are CPU work
+    // (16 threads on 2 cores made them slower).
     let identities: Option<Arc<[u64]>> =
         cache.map(|_| paths.par_iter().map(|p| file_identity(p)).collect());
     let key = identities.as_ref().map(|ids| {
@@ -581,8 +583,16 @@ fn probe_all(paths: &[PathBuf], verify: bool, cache: Option<&Cache>) -> Probed {
             identities,
         };
     }
-    let probed: Vec<Result<(u32, u32), String>> =
-        paths.par_iter().map(|p| probe_image(p, verify)).collect();
+    // Probes wait on the disk more than on the CPU: with a cold page cache, two threads kept
+    // two reads in flight and 10⁶ small files took 57 s (35 s with 16 threads).
+    let io_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(PROBE_THREADS.max(rayon::current_num_threads()))
+        .thread_name(|i| format!("image probe {i}"))
+        .build()
+        .ok();
+    let probed: Vec<Result<(u32, u32), String>> = on_pool(io_pool.as_ref(), || {
+        paths.par_iter().map(|p| probe_image(p, verify)).collect()
+    });
     let mut failures = Vec::new();
     let sizes: Vec<Option<(u32, u32)>> = probed
         .into_iter()
@@ -623,6 +633,17 @@ struct Probed {
     /// Computed for the cache's key; `None` without a cache.
     identities: Option<Arc<[u64]>>,
 }
+
+/// `work` on `pool`, or on the current one when there is none.
+fn on_pool<T: Send>(pool: Option<&rayon::ThreadPool>, work: impl FnOnce() -> T + Send) -> T {
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
+/// Threads that probe images (at least one per core): enough reads in flight for a disk.
+const PROBE_THREADS: usize = 16;
 
 /// Bump when what a probe records changes.
 const PROBE_CACHE_VERSION: u32 = 1;
