@@ -1,5 +1,6 @@
 //! Per-interaction work of the explorer at a million points, off the GPU: a lasso over half
-//! the map and a recolour by a metadata column (issue #21 bars: each within two frames),
+//! the map, labelling what it selected, and a recolour by a metadata column (issue #21 bars:
+//! each within two frames),
 //! against the single-thread passes they replaced, in the same run. `cargo bench --bench viewer`; under `cargo test` it runs once on 10,000
 //! points as a smoke test. Figures: benches/README.md.
 
@@ -132,5 +133,41 @@ fn bench_recolour(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_lasso, bench_recolour);
+/// What labelling a lasso's selection costs after the selection (half a million items): the
+/// batch, its journal record written and synced, the state replayed — on the main thread
+/// today. A fresh journal for each run, so the file does not grow across iterations.
+fn bench_label_selection(c: &mut Criterion) {
+    let n = if std::env::args().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        10_000
+    };
+    let points = screen_points(n);
+    let items: Vec<ItemId> = select_in_polygon(n, |i| points[i], &lasso())
+        .into_iter()
+        .map(|i| ItemId(i as u32))
+        .collect();
+    eprintln!("labelling {} of {n} items", items.len());
+    let mut group = c.benchmark_group(format!("label_selection_{n}"));
+    group.sample_size(10);
+    group.bench_function("assign, append (fsync), replay", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let (journal, state, _) = ivt::labels::journal::open(dir.path()).expect("open");
+                (dir, journal, state)
+            },
+            |(dir, mut journal, mut state)| {
+                let batch = state.assign(&items, Some("positive"), 1).expect("a change");
+                journal.append(&batch).expect("append");
+                state.replay(&batch);
+                (dir, journal, state)
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_lasso, bench_recolour, bench_label_selection);
 criterion_main!(benches);
