@@ -166,6 +166,25 @@ fn bench_label_selection(c: &mut Criterion) {
             criterion::BatchSize::PerIteration,
         )
     });
+    // Its parts, to see where the time goes.
+    let empty = ivt::labels::LabelState::default();
+    let batch = empty.assign(&items, Some("positive"), 1).expect("a change");
+    group.bench_function("part: assign", |b| {
+        b.iter(|| empty.assign(&items, Some("positive"), 1))
+    });
+    group.bench_function("part: the record as JSON", |b| {
+        b.iter(|| serde_json::to_vec(&batch).map(|v| v.len()))
+    });
+    group.bench_function("part: replay", |b| {
+        b.iter_batched(
+            ivt::labels::LabelState::default,
+            |mut state| {
+                state.replay(&batch);
+                state
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
     group.finish();
 }
 
