@@ -30,6 +30,7 @@ fn bench_thumbs(c: &mut Criterion) {
         failures: Vec::new(),
         unused_files: 0,
         identities: Default::default(),
+        sampled: false,
     });
     let tiers = ivt::thumbs::tiers_for(32).expect("tiers");
     let mut group = c.benchmark_group(format!("thumbnail_cache_{n}_images"));

@@ -323,8 +323,7 @@ fn targets(work: &Path) -> Vec<Target> {
                     Some(p),
                     Some(N_ITEMS),
                     false,
-                    false,
-                    None,
+                    dataset::Probe::default(),
                 ))
             }),
         },

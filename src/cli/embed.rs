@@ -38,9 +38,19 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
 
 /// The data set the arguments name: loaded, or with `--model`, embedded from its image folder.
 pub fn load(input: &InputArgs, cache: &Cache) -> anyhow::Result<Dataset> {
+    load_probing(input, cache, dataset::ProbeScope::All)
+}
+
+/// [`load`], reading the image headers `scope` says (the explorer reads a sample).
+pub fn load_probing(
+    input: &InputArgs,
+    cache: &Cache,
+    scope: dataset::ProbeScope,
+) -> anyhow::Result<Dataset> {
     let Some(model) = &input.model.model else {
         let mut spec = input.spec();
         spec.probe_cache = Some(cache.clone());
+        spec.probe_scope = scope;
         let data = super::info::load_timed(&spec)?;
         if let Some(dir) = input
             .data

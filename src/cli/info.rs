@@ -164,8 +164,9 @@ fn summary(data: &Dataset) -> String {
             line(
                 "",
                 format!(
-                    "{} unreadable, shown as placeholders (first: {})",
+                    "{} unreadable{}, shown as placeholders (first: {})",
                     count(files.failures.len()),
+                    if files.sampled { " in the sample" } else { "" },
                     files.failures[0]
                 ),
             );
@@ -270,8 +271,16 @@ fn images_text(images: &Images) -> String {
             if by_count.len() > 3 {
                 size_text.push(format!("{} other sizes", by_count.len() - 3));
             }
+            let read = if files.sampled {
+                format!(
+                    " in a sample of {} (the rest are read as their thumbnails are built)",
+                    count(files.sizes.iter().flatten().count() + files.failures.len())
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "{} files in {} ({}); sizes {}",
+                "{} files in {} ({}); sizes{read} {}",
                 count(files.paths.len()),
                 files.root.display(),
                 files.order,

@@ -243,6 +243,8 @@ impl InputOptions {
             tensor: self.tensor.clone(),
             // Set where the command knows its cache (`embed::load`).
             probe_cache: None,
+            // Set by the explorer (`open`), which reads a sample.
+            probe_scope: ivt::dataset::ProbeScope::All,
         }
     }
 }

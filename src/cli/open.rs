@@ -14,7 +14,7 @@ pub fn run_demo(view: &ViewArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
-    let data = super::embed::load(&args.input, &args.view.cache.cache())?;
+    let data = load(&args.input, &args.view)?;
     open(
         data,
         &args.view,
@@ -28,7 +28,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
     if args.view.bench_frames.is_some() {
         anyhow::bail!("--bench-frames belongs to `open`, not `screenshot`");
     }
-    let data = super::embed::load(&args.input, &args.view.cache.cache())?;
+    let data = load(&args.input, &args.view)?;
     open(
         data,
         &args.view,
@@ -36,6 +36,12 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
         from_projector(&args.input),
         Some(&args.input.model),
     )
+}
+
+/// The data set to explore. Image headers are read for a sample only: the thumbnail build
+/// reads every image anyway (and draws an unreadable one as a red cross).
+fn load(input: &super::InputArgs, view: &ViewArgs) -> anyhow::Result<dataset::Dataset> {
+    super::embed::load_probing(input, &view.cache.cache(), dataset::ProbeScope::Sample)
 }
 
 /// Whether the data is a TensorBoard projector log (it then opens in 3D, as it did there).

@@ -70,7 +70,8 @@ pub struct ImageFiles {
     /// Full path of each item's image.
     pub paths: Arc<[PathBuf]>,
     /// Width × height of each item's image; `None` where it could not be read (only with
-    /// `--allow-missing-images`: the item is drawn with a placeholder).
+    /// `--allow-missing-images`: the item is drawn with a placeholder), or was not read
+    /// (`sampled`).
     pub sizes: Vec<Option<(u32, u32)>>,
     /// Images that could not be read, kept only with `--allow-missing-images`.
     pub failures: Vec<ImageFailure>,
@@ -80,7 +81,37 @@ pub struct ImageFiles {
     /// first use): the per-image caches (probe, thumbnails) key on it, and at 10⁶ files a stat
     /// of each costs a second. A later change to a file is seen by the next scan.
     pub identities: OnceLock<Arc<[u64]>>,
+    /// Only a sample of the headers was read at load ([`ProbeScope::Sample`]): `sizes` and
+    /// `failures` cover those; the others are read when their thumbnails are built.
+    pub sampled: bool,
 }
+
+/// Which image headers a scan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeScope {
+    /// Every image (what an encoder, `info` and exports need: each file checked up front).
+    #[default]
+    All,
+    /// At most [`PROBE_SAMPLE`] images spread evenly over the rows, for the explorer: at 10⁶
+    /// never-seen files, reading every header held the window 10 s (35 s from a cold disk),
+    /// while the thumbnail build reads every image anyway, draws an unreadable one as a red
+    /// cross and lists it. The sample still catches a folder that is wrong as a whole, and
+    /// gives the image size the thumbnail cells are made for.
+    Sample,
+}
+
+/// How a scan reads the image headers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Probe<'a> {
+    /// Decode each image fully, not just its header (never sampled then).
+    pub verify: bool,
+    /// Where a clean probe of every file is remembered between runs.
+    pub cache: Option<&'a Cache>,
+    pub scope: ProbeScope,
+}
+
+/// Headers read by [`ProbeScope::Sample`]: a folder of up to this many is probed in full.
+pub const PROBE_SAMPLE: usize = 2_000;
 
 impl ImageFiles {
     /// Each image's [`file_identity`], computed once (a stat per file, in parallel).
@@ -413,9 +444,13 @@ pub fn scan_image_folder(
     sort_keys: Option<&Path>,
     n_rows: Option<usize>,
     allow_missing: bool,
-    verify: bool,
-    probe_cache: Option<&Cache>,
+    probe: Probe<'_>,
 ) -> Result<(ImageFiles, Option<Categorical>), DatasetError> {
+    let Probe {
+        verify,
+        cache: probe_cache,
+        scope,
+    } = probe;
     let listing = list_folder(root)?;
     let n_class_images: usize = listing.classes.iter().map(|(_, c)| c.len()).sum();
     let use_classes = match layout {
@@ -513,11 +548,30 @@ pub fn scan_image_folder(
         .iter()
         .map(|&i| std::mem::take(&mut candidates[i].path))
         .collect();
+    // Decoding every image fully (`verify`) was asked for: no sampling then.
+    let sample = scope == ProbeScope::Sample && !verify && paths.len() > PROBE_SAMPLE;
     let Probed {
         sizes,
         failures,
         identities,
-    } = probe_all(&paths, verify, probe_cache);
+    } = if sample {
+        probe_sample(&paths)
+    } else {
+        probe_all(&paths, verify, probe_cache)
+    };
+    if sample && !failures.is_empty() && !allow_missing {
+        return Err(DatasetError::ImageFolder {
+            path: root.to_owned(),
+            reason: format!(
+                "{} of {PROBE_SAMPLE} images sampled from its {} cannot be read, so others may not be \
+                 either (pass --allow-missing-images to keep unreadable items with a placeholder; \
+                 `ivt-explore info` checks every file):{}",
+                failures.len(),
+                paths.len(),
+                super::failures_text(&failures)
+            ),
+        });
+    }
     if !failures.is_empty() && !allow_missing {
         return Err(DatasetError::ImageFailures {
             path: root.to_owned(),
@@ -542,6 +596,7 @@ pub fn scan_image_folder(
             failures,
             unused_files,
             identities: identities.map(OnceLock::from).unwrap_or_default(),
+            sampled: sample,
         },
         classes,
     ))
@@ -585,11 +640,7 @@ fn probe_all(paths: &[PathBuf], verify: bool, cache: Option<&Cache>) -> Probed {
     }
     // Probes wait on the disk more than on the CPU: with a cold page cache, two threads kept
     // two reads in flight and 10⁶ small files took 57 s (35 s with 16 threads).
-    let io_pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(PROBE_THREADS.max(rayon::current_num_threads()))
-        .thread_name(|i| format!("image probe {i}"))
-        .build()
-        .ok();
+    let io_pool = probe_pool();
     let probed: Vec<Result<(u32, u32), String>> = on_pool(io_pool.as_ref(), || {
         paths.par_iter().map(|p| probe_image(p, verify)).collect()
     });
@@ -624,6 +675,48 @@ fn probe_all(paths: &[PathBuf], verify: bool, cache: Option<&Cache>) -> Probed {
         failures,
         identities,
     }
+}
+
+/// The headers of [`PROBE_SAMPLE`] images spread evenly over `paths` (the first and the last
+/// among them); the others' sizes are `None`. Never cached: a cache lookup stats every file,
+/// which costs more than the sample.
+fn probe_sample(paths: &[PathBuf]) -> Probed {
+    let n = paths.len();
+    let picks: Vec<usize> = (0..PROBE_SAMPLE)
+        .map(|k| k * (n - 1) / (PROBE_SAMPLE - 1).max(1))
+        .collect();
+    let io_pool = probe_pool();
+    let probed: Vec<Result<(u32, u32), String>> = on_pool(io_pool.as_ref(), || {
+        picks
+            .par_iter()
+            .map(|&i| probe_image(&paths[i], false))
+            .collect()
+    });
+    let mut sizes = vec![None; n];
+    let mut failures = Vec::new();
+    for (&i, r) in picks.iter().zip(probed) {
+        match r {
+            Ok(size) => sizes[i] = Some(size),
+            Err(reason) => failures.push(ImageFailure {
+                path: paths[i].clone(),
+                reason,
+            }),
+        }
+    }
+    Probed {
+        sizes,
+        failures,
+        identities: None,
+    }
+}
+
+/// A pool for reading image headers (they wait on the disk); `None` if it cannot be made.
+fn probe_pool() -> Option<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(PROBE_THREADS.max(rayon::current_num_threads()))
+        .thread_name(|i| format!("image probe {i}"))
+        .build()
+        .ok()
 }
 
 /// What [`probe_all`] found.
@@ -828,6 +921,88 @@ mod tests {
         assert_eq!(problems[1].to_string(), "line 2: 'bird' matches no file");
     }
 
+    /// The explorer's scan reads a sample of the headers: an unreadable file outside the
+    /// sample is left to the thumbnail build, one inside it is an error naming it, and a
+    /// folder no bigger than the sample is read in full as before.
+    #[test]
+    fn a_sampled_probe_reads_a_spread_of_the_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let images = dir.path().join("images");
+        std::fs::create_dir(&images).expect("mkdir");
+        let png = images.join("0.png");
+        image::RgbImage::new(3, 2).save(&png).expect("png");
+        let bytes = std::fs::read(&png).expect("read");
+        let n = PROBE_SAMPLE + 1;
+        for i in 1..n {
+            std::fs::write(images.join(format!("{i}.png")), &bytes).expect("write");
+        }
+        let scan = |scope, allow_missing| {
+            scan_image_folder(
+                &images,
+                ImageLayout::Flat,
+                None,
+                Some(n),
+                allow_missing,
+                Probe {
+                    scope,
+                    ..Probe::default()
+                },
+            )
+        };
+        // With n = sample + 1 the evenly spread picks skip exactly one row: the one before last.
+        let skipped = n - 2;
+        std::fs::write(images.join(format!("{skipped}.png")), b"not a png").expect("write");
+        let (files, _) = scan(ProbeScope::Sample, false).expect("the bad file is not sampled");
+        assert!(files.sampled);
+        assert_eq!(files.sizes.iter().flatten().count(), PROBE_SAMPLE);
+        assert_eq!(
+            (files.sizes[0], files.sizes[n - 1]),
+            (Some((3, 2)), Some((3, 2)))
+        );
+        assert_eq!(files.sizes[skipped], None);
+        assert!(files.failures.is_empty());
+        assert!(matches!(
+            scan(ProbeScope::All, false),
+            Err(DatasetError::ImageFailures { .. })
+        ));
+        // A bad file the sample reads: an error that names it and says it was a sample.
+        std::fs::write(images.join("7.png"), b"not a png either").expect("write");
+        let text = scan(ProbeScope::Sample, false)
+            .expect_err("sampled failure")
+            .to_string();
+        assert!(text.contains("1 of 2000 images sampled"), "{text}");
+        assert!(
+            text.contains("7.png") && !text.contains(&format!("{skipped}.png")),
+            "{text}"
+        );
+        let (files, _) = scan(ProbeScope::Sample, true).expect("allowed");
+        assert_eq!(files.failures.len(), 1);
+        // At most the sample's size: every file is read, as with a full probe.
+        for i in PROBE_SAMPLE - 1..n {
+            std::fs::remove_file(images.join(format!("{i}.png"))).expect("rm");
+        }
+        let small = scan_image_folder(
+            &images,
+            ImageLayout::Flat,
+            None,
+            Some(PROBE_SAMPLE - 1),
+            true,
+            Probe {
+                scope: ProbeScope::Sample,
+                ..Probe::default()
+            },
+        )
+        .map(|(f, _)| {
+            (
+                f.sampled,
+                f.failures.len(),
+                f.sizes.iter().flatten().count(),
+            )
+        })
+        .expect("small");
+        assert_eq!(small, (false, 1, PROBE_SAMPLE - 2));
+    }
+
     /// A folder probed cleanly is remembered: an unchanged folder is not opened again, a
     /// changed file (other size or mtime) is, and a failure is never remembered.
     #[test]
@@ -848,8 +1023,10 @@ mod tests {
                 None,
                 Some(2),
                 true,
-                false,
-                Some(&cache),
+                Probe {
+                    cache: Some(&cache),
+                    ..Probe::default()
+                },
             )
             .map(|(files, _)| (files.sizes, files.failures.len()))
             .expect("scan")

@@ -20,8 +20,8 @@ use crate::npy::NpyError;
 pub use demo::{DEMO_NAME, load_demo};
 pub use features::{FeatureStats, Features, load_features};
 pub use images::{
-    ImageFailure, ImageFiles, ImageLayout, ImageOrder, Images, SortKeyProblem, is_image,
-    natural_cmp, scan_image_folder,
+    ImageFailure, ImageFiles, ImageLayout, ImageOrder, Images, PROBE_SAMPLE, Probe, ProbeScope,
+    SortKeyProblem, is_image, natural_cmp, scan_image_folder,
 };
 pub use metadata::{
     Column, ColumnValues, MISSING, Metadata, csv_field, load_labels, load_metadata,
@@ -173,6 +173,8 @@ pub struct InputSpec {
     /// Where the image folder's probe (each file's size) is kept between runs, so a relaunch
     /// on a million images reads no image headers (`None`: probe every time).
     pub probe_cache: Option<crate::cache::Cache>,
+    /// Which image headers the scan reads (the explorer reads a sample; see [`ProbeScope`]).
+    pub probe_scope: ProbeScope,
 }
 
 impl InputSpec {
@@ -189,6 +191,7 @@ impl InputSpec {
             verify_images: false,
             tensor: None,
             probe_cache: None,
+            probe_scope: ProbeScope::All,
         }
     }
 }
@@ -400,8 +403,11 @@ fn scan_for_rows(
         spec.sort_keys.as_deref(),
         Some(n),
         spec.allow_missing_images,
-        spec.verify_images,
-        spec.probe_cache.as_ref(),
+        Probe {
+            verify: spec.verify_images,
+            cache: spec.probe_cache.as_ref(),
+            scope: spec.probe_scope,
+        },
     )?;
     Ok((Images::Files(files), classes))
 }
@@ -420,8 +426,12 @@ pub fn scan_images(
         spec.sort_keys.as_deref(),
         None,
         false,
-        spec.verify_images,
-        spec.probe_cache.as_ref(),
+        Probe {
+            verify: spec.verify_images,
+            cache: spec.probe_cache.as_ref(),
+            // An encoder needs every image: all are checked before the first is embedded.
+            scope: ProbeScope::All,
+        },
     )
     .map_err(|e| match e {
         // The usual hint (keep them with a placeholder) does not apply to an encoder.

@@ -30,7 +30,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -158,9 +158,52 @@ struct FileCells {
     stride: u64,
     tier_at: Vec<u64>,
     paths: Arc<[PathBuf]>,
-    keys: Arc<[u64]>,
+    keys: Keys,
+    /// The key of the image each item's small cells were made from.
+    record_keys: Vec<AtomicU64>,
     /// Tiers past the small ones, by side.
     large: Vec<LargeCache>,
+}
+
+/// Each image's identity (path, size, mtime): what its record and its large cells are keyed
+/// by. All are computed up front only when a cache file from an earlier run must be checked;
+/// otherwise each when first needed (the build stats a file as it decodes it): on a fresh
+/// cache, a stat of 10⁶ files before the first cell held the first thumbnails 4 s on a busy
+/// 2-core machine.
+struct Keys {
+    paths: Arc<[PathBuf]>,
+    /// 0: not computed yet (an identity that hashes to 0 is just computed again).
+    known: Vec<AtomicU64>,
+}
+
+impl Keys {
+    fn new(paths: &Arc<[PathBuf]>, known: Option<&[u64]>) -> Self {
+        Self {
+            paths: Arc::clone(paths),
+            known: match known {
+                Some(keys) => keys.iter().map(|&k| AtomicU64::new(k)).collect(),
+                None => (0..paths.len()).map(|_| AtomicU64::new(0)).collect(),
+            },
+        }
+    }
+
+    fn get(&self, item: usize) -> u64 {
+        match self.known[item].load(Ordering::Relaxed) {
+            0 => {
+                let key = crate::cache::file_identity(&self.paths[item]);
+                self.known[item].store(key, Ordering::Relaxed);
+                key
+            }
+            key => key,
+        }
+    }
+}
+
+impl FileCells {
+    /// Whether item `item`'s small cells were made from its image as it is now.
+    fn current(&self, item: usize) -> bool {
+        self.keys.get(item) == self.record_keys[item].load(Ordering::Acquire)
+    }
 }
 
 enum CellData {
@@ -261,13 +304,17 @@ impl ThumbStore {
             }
             CellData::Files(files) => files,
         };
-        let status = self.state[item].load(Ordering::Acquire);
+        let mut status = self.state[item].load(Ordering::Acquire);
+        if status != PENDING && !files.current(item) {
+            // Changed since its cells were made (the build will remake them): decode it now.
+            status = PENDING;
+        }
         if status == CellStatus::Failed as u8 {
             out.copy_from_slice(&placeholder(side));
             return Ok(());
         }
         let compact = if let Some(large) = files.large.get(tier.wrapping_sub(files.tier_at.len())) {
-            let key = files.keys[item];
+            let key = files.keys.get(item);
             match large.get(key) {
                 Some(cell) => cell,
                 None => {
@@ -475,6 +522,10 @@ struct FileWork {
     records: Vec<Record>,
     /// The file was left by a build cut short: finished items are checked, not trusted.
     resuming: bool,
+    /// The file is complete, but whether each image is still the one its cells were made
+    /// from is not known yet (a stat each: seconds at 10⁶ files, so not before the store
+    /// opens).
+    unchecked: bool,
     previous: Option<Previous>,
 }
 
@@ -510,7 +561,10 @@ impl Build {
             mut report,
             started,
         } = self;
-        if let Some(work) = work {
+        if let Some(mut work) = work {
+            if std::mem::take(&mut work.unchecked) {
+                check_files(&store, &mut work, &mut report, observer)?;
+            }
             build_files(&store, work, &mut report, observer)?;
         }
         report.elapsed_secs = started.elapsed().as_secs_f64();
@@ -670,7 +724,6 @@ fn open_files(
         .copied()
         .filter(|&s| s <= SMALL_MAX_PX)
         .collect();
-    let keys = files.identities();
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let mut report = BuildReport::default();
     let dir = cache.dir();
@@ -684,14 +737,9 @@ fn open_files(
         let prev_path = path.with_extension("prev");
         if let Ok(file) = OpenOptions::new().read(true).write(true).open(path) {
             match read_index(&file, &small) {
-                Ok(index)
-                    if index.records.len() == n_items
-                        && index
-                            .records
-                            .iter()
-                            .zip(keys.iter())
-                            .all(|(r, k)| r.state == PENDING || r.key == *k) =>
-                {
+                // Whether each record still matches its file is checked by the build, in the
+                // background, and by each read until then (see `FileCells::current`).
+                Ok(index) if index.records.len() == n_items => {
                     found = Some((file, index));
                 }
                 Ok(_) => {
@@ -777,13 +825,15 @@ fn open_files(
             stride: layout.stride,
             tier_at,
             paths: Arc::clone(paths),
-            keys,
+            keys: Keys::new(paths, files.identities.get().map(|k| &k[..])),
+            record_keys: records.iter().map(|r| AtomicU64::new(r.key)).collect(),
             large,
         })),
     };
     let work = FileWork {
         records,
         resuming: !complete,
+        unchecked: complete,
         previous,
     };
     Ok((store, work, report))
@@ -804,7 +854,7 @@ fn make_item(
     work: &FileWork,
     item: usize,
 ) -> Result<Made, ThumbError> {
-    let key = files.keys[item];
+    let key = files.keys.get(item);
     let mut cells = vec![0u8; files.stride as usize];
     // Finished by a build cut short: trusted when its cells match their checksum.
     let found = work.records[item];
@@ -860,6 +910,50 @@ fn make_item(
     }
 }
 
+/// Compare each item of a complete file with its image as it is now (a stat each, on one
+/// thread: the window keeps the other core). Items whose image changed are remade by
+/// [`build_files`], which then checks every finished item as after a cut-short build.
+fn check_files(
+    store: &ThumbStore,
+    work: &mut FileWork,
+    report: &mut BuildReport,
+    observer: &dyn Observer,
+) -> Result<(), ThumbError> {
+    let CellData::Files(files) = &store.data else {
+        return Ok(());
+    };
+    let mut stale = 0;
+    for item in 0..store.n_items {
+        if item % 4096 == 0 && observer.cancelled() {
+            return Err(ThumbError::Cancelled);
+        }
+        if !files.current(item) {
+            store.state[item].store(PENDING, Ordering::Release);
+            stale += 1;
+        }
+    }
+    if stale == 0 {
+        return Ok(());
+    }
+    report.warnings.push(format!(
+        "{stale} image(s) changed since their thumbnails were made: remade"
+    ));
+    // Not complete any more until the build has remade them (a kill now resumes).
+    if files.persistent {
+        let small = &store.tiers[..files.tier_at.len()];
+        let err = write_error(&files.path);
+        files
+            .file
+            .write_all_at(&header_bytes(small, store.n_items, false), 0)
+            .map_err(&err)?;
+        files.file.sync_data().map_err(&err)?;
+    }
+    store.built.store(0, Ordering::Relaxed);
+    report.reused = 0;
+    work.resuming = true;
+    Ok(())
+}
+
 fn build_files(
     store: &ThumbStore,
     work: FileWork,
@@ -911,6 +1005,7 @@ fn build_files(
                     .map_err(write_error(&files.path))?;
                 for (item, m) in &made {
                     let (Made::Reused(r) | Made::Decoded(r) | Made::Failed(r, _)) = m;
+                    files.record_keys[*item].store(r.key, Ordering::Release);
                     store.state[*item].store(r.state, Ordering::Release);
                 }
                 let done = store.built.fetch_add(items.len(), Ordering::Relaxed) + items.len();

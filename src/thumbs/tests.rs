@@ -108,6 +108,7 @@ fn files(root: &Path, names: &[&str]) -> Images {
         failures: Vec::new(),
         unused_files: 0,
         identities: Default::default(),
+        sampled: false,
     })
 }
 
@@ -226,6 +227,62 @@ fn a_changed_image_is_decoded_again() {
     let (store, report) = open_or_build(&images, 8, &cache, &()).expect("rebuild");
     assert_eq!(report.decoded, 1);
     assert_near(cell(&store, 0, 0)[(4 * 8 + 4) * 4], 99);
+}
+
+/// A complete cache opens without a stat of every image: until the build has checked them,
+/// each read checks its own item, so a changed image (even one that failed before) is never
+/// drawn from old cells; the build then remakes only the changed ones.
+#[test]
+fn a_complete_cache_opens_at_once_and_changed_images_are_never_drawn_stale() {
+    let images_dir = tempfile::tempdir().expect("tempdir");
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache = Cache::at(cache_dir.path());
+    let names = ["a.png", "b.png", "c.png", "d.png"];
+    for (i, name) in names.iter().enumerate() {
+        write_png(&images_dir.path().join(name), 30 * i as u8);
+    }
+    std::fs::write(images_dir.path().join("d.png"), b"not yet a png").expect("bad");
+    let (store, report) =
+        open_or_build(&files(images_dir.path(), &names), 8, &cache, &()).expect("build");
+    assert_eq!((report.decoded, report.failed.len()), (4, 1));
+    let (old_b, old_c) = (cell(&store, 0, 1), cell(&store, 0, 2));
+    drop(store);
+    // b changes; d becomes readable.
+    let img = RgbaImage::from_pixel(30, 30, Rgba([99, 0, 0, 255]));
+    img.save(images_dir.path().join("b.png")).expect("save");
+    write_png(&images_dir.path().join("d.png"), 200);
+
+    let build = open(&files(images_dir.path(), &names), 8, &cache, 0).expect("open");
+    assert_eq!(
+        build.pending(),
+        0,
+        "complete: nothing to build until checked"
+    );
+    let store = build.store();
+    assert_ne!(cell(&store, 0, 1), old_b);
+    assert_near(cell(&store, 0, 1)[(4 * 8 + 4) * 4], 99);
+    // Chroma at half resolution moves a saturated red a little more than `assert_near` allows.
+    let d = cell(&store, 0, 3);
+    assert!(d != placeholder(8) && d[(4 * 8 + 4) * 4].abs_diff(200) <= 10);
+    assert_eq!(cell(&store, 0, 2), old_c);
+    let (store, report) = build.run(&()).expect("run");
+    assert_eq!((report.decoded, report.reused), (2, 2));
+    assert!(report.failed.is_empty());
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("2 image(s) changed")),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(store.status(3), Some(CellStatus::Image));
+    drop(store);
+    let (store, report) =
+        open_or_build(&files(images_dir.path(), &names), 8, &cache, &()).expect("reopen");
+    assert_eq!((report.decoded, report.reused), (0, 4));
+    assert!(report.warnings.is_empty());
+    assert_near(cell(&store, 0, 1)[(4 * 8 + 4) * 4], 99);
 }
 
 #[test]

@@ -386,6 +386,7 @@ mod tests {
                 failures: Vec::new(),
                 unused_files: 0,
                 identities: Default::default(),
+                sampled: false,
             }),
             classes: Some(Classes {
                 labels: Categorical::from_strings(&names),

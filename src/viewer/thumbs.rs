@@ -236,6 +236,7 @@ mod tests {
             failures: Vec::new(),
             unused_files: 0,
             identities: Default::default(),
+            sampled: false,
         });
         let img = decode(&images, ItemId(0)).expect("decode");
         assert_eq!(

@@ -156,6 +156,10 @@ pub struct Mosaic {
     mesh_key: (u64, Option<ItemId>),
     /// Thumbnails drawn, and how many of them wait for a sharper tier.
     pub drawn_count: usize,
+    /// Images the finished build could not decode (drawn as a red cross; listed in the log).
+    /// The explorer reads only a sample of image headers at load, so the build is where most
+    /// unreadable files are found: the status line says how many.
+    pub unreadable: usize,
     pub waiting: usize,
     /// Physical pixels per thumbnail side in the current view (the first drawn).
     pub side_px: f32,
@@ -336,9 +340,14 @@ fn start_build(store: Res<Store>, config: Res<MosaicConfig>, mut mosaic: ResMut<
     let large_budget = crate::thumbs::gb_to_bytes(config.large_cache_gb);
     let (opened_tx, opened_rx) = mpsc::channel();
     let build = super::job::Job::spawn("thumbnail cache", move || {
+        let started = std::time::Instant::now();
         let cell_px = crate::thumbs::cell_px_for(&data.images, requested);
         let build = crate::thumbs::open(&data.images, cell_px, &cache, large_budget)
             .map_err(|e| e.to_string())?;
+        info!(
+            "thumbnail store open in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
         // The store serves cells from now on (decoding on demand what is not built yet).
         let _ = opened_tx.send(build.store());
         build.run(progress.as_ref()).map_err(|e| e.to_string())
@@ -387,6 +396,7 @@ fn finish_build(
                 for line in crate::thumbs::failure_lines(&store.data.images, &thumbs, &report) {
                     warn!("{line}");
                 }
+                mosaic.unreadable = thumbs.failed_items().count();
                 info!(
                     "thumbnails ready in {:.2} s: {} decoded, {} from the cache (cells {:?} px)",
                     report.elapsed_secs,

@@ -595,6 +595,12 @@ fn thumbnail_status(mosaic: &Mosaic, budget_mb: u64) -> String {
                     mosaic.progress.total.load(Ordering::Relaxed)
                 ));
             }
+            if mosaic.unreadable > 0 {
+                line.push_str(&format!(
+                    " · {} unreadable (red cross; listed in the log)",
+                    mosaic.unreadable
+                ));
+            }
             line
         }
     }
