@@ -1221,3 +1221,73 @@ fn audit_finds_the_copy_the_flipped_label_and_the_stray() {
         text(&out.stderr)
     );
 }
+
+/// `thumbs` reads a sample of the headers, as the explorer does (so both pick the same cell
+/// size and share one cache file); the build then finds an unreadable image the sample missed
+/// and lists it, and `info` still checks every file.
+#[test]
+fn thumbs_finds_what_the_sample_missed_and_info_checks_every_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).expect("mkdir");
+    let first = images.join("0.png");
+    image::RgbImage::new(6, 4).save(&first).expect("png");
+    let bytes = std::fs::read(&first).expect("read");
+    let n = ivt::dataset::PROBE_SAMPLE + 1;
+    for i in 1..n {
+        std::fs::write(images.join(format!("{i}.png")), &bytes).expect("write");
+    }
+    // The one row the evenly spread sample skips (see the loader's unit test).
+    let skipped = format!("{}.png", n - 2);
+    std::fs::write(images.join(&skipped), b"not a png").expect("bad");
+    let features = dir.path().join("f.npy");
+    write_npy_f32(&features, n, 3);
+    let cache = dir.path().join("cache");
+    let args = |cmd: &'static str| {
+        vec![
+            cmd.to_owned(),
+            features.display().to_string(),
+            "--images".to_owned(),
+            images.display().to_string(),
+            "--cache".to_owned(),
+            cache.display().to_string(),
+        ]
+    };
+    let run = |cmd| {
+        let a = args(cmd);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        ivt(&a)
+    };
+    let out = run("thumbs");
+    let err = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "only a sample is read before the build: {err}"
+    );
+    assert!(
+        err.contains("1 image(s) could not be decoded") && err.contains(&skipped),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{n} decoded, 0 from the cache")),
+        "{err}"
+    );
+    let out = run("thumbs");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("0 decoded, {n} from the cache")),
+        "{err}"
+    );
+    let out = ivt(&[
+        "info",
+        features.to_str().expect("utf8"),
+        "--images",
+        images.to_str().expect("utf8"),
+    ]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("1 of the images in") && err.contains(&skipped),
+        "{err}"
+    );
+}

@@ -11,7 +11,10 @@ use super::knn::Bar;
 
 pub fn run(args: &ThumbsArgs) -> anyhow::Result<ExitCode> {
     let cache = args.cache.cache();
-    let data = super::embed::load(&args.input, &cache)?;
+    // A sample of headers, as the explorer reads: the build reads every image anyway (and
+    // lists those it cannot), and the cell size then comes from the same sample, so the
+    // explorer finds the cache this built.
+    let data = super::embed::load_probing(&args.input, &cache, ivt::dataset::ProbeScope::Sample)?;
     if matches!(data.images, Images::None) {
         anyhow::bail!("this data set has no images: give --images DIR");
     }
