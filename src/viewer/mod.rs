@@ -463,6 +463,12 @@ pub struct NeighborView {
 #[derive(Resource, Debug, Clone, Copy)]
 pub struct Launched(pub std::time::Instant);
 
+/// Set once the points have been on screen: background work that can wait (the thumbnail
+/// cache's check of every image, the build) waits for it, so on 2 cores it does not delay the
+/// first frame. Absent (nothing waits) where the points plugin is not added.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct PointsShown(pub std::sync::Arc<std::sync::atomic::AtomicBool>);
+
 /// Select an item (or clear the selection); `focus` also eases the view to it.
 #[derive(Message, Debug, Clone, Copy, PartialEq)]
 pub struct SelectItem {

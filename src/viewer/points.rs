@@ -220,6 +220,7 @@ impl Plugin for PointsPlugin {
         ))
         .init_resource::<PointSettings>()
         .init_resource::<Built>()
+        .init_resource::<super::PointsShown>()
         .add_systems(Startup, spawn_points)
         .add_systems(
             PostUpdate,
@@ -434,19 +435,21 @@ fn positions_of(layout: &LayoutCoords, items: impl Iterator<Item = usize>) -> Ve
 fn log_first_points_frame(
     built: Res<Built>,
     launched: Option<Res<super::Launched>>,
+    shown: Res<super::PointsShown>,
     mut frames_with_points: Local<u32>,
 ) {
     if built.layout_version == 0 || *frames_with_points > 1 {
         return;
     }
     *frames_with_points += 1;
-    if *frames_with_points == 2
-        && let Some(launched) = launched
-    {
-        info!(
-            "first frame with points {:.2} s after launch",
-            launched.0.elapsed().as_secs_f64()
-        );
+    if *frames_with_points == 2 {
+        shown.0.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(launched) = launched {
+            info!(
+                "first frame with points {:.2} s after launch",
+                launched.0.elapsed().as_secs_f64()
+            );
+        }
     }
 }
 

@@ -328,7 +328,15 @@ impl Plugin for MosaicPlugin {
     }
 }
 
-fn start_build(store: Res<Store>, config: Res<MosaicConfig>, mut mosaic: ResMut<Mosaic>) {
+/// The longest the thumbnail build waits for the first frame with points.
+const POINTS_WAIT_SECS: u64 = 5;
+
+fn start_build(
+    store: Res<Store>,
+    config: Res<MosaicConfig>,
+    shown: Option<Res<super::PointsShown>>,
+    mut mosaic: ResMut<Mosaic>,
+) {
     if matches!(store.data.images, Images::None) {
         mosaic.state = Some(BuildState::NoImages);
         return;
@@ -339,6 +347,7 @@ fn start_build(store: Res<Store>, config: Res<MosaicConfig>, mut mosaic: ResMut<
     let requested = config.thumbnail_px;
     let large_budget = crate::thumbs::gb_to_bytes(config.large_cache_gb);
     let (opened_tx, opened_rx) = mpsc::channel();
+    let shown = shown.map(|s| Arc::clone(&s.0));
     let build = super::job::Job::spawn("thumbnail cache", move || {
         let started = std::time::Instant::now();
         let cell_px = crate::thumbs::cell_px_for(&data.images, requested);
@@ -350,6 +359,17 @@ fn start_build(store: Res<Store>, config: Res<MosaicConfig>, mut mosaic: ResMut<
         );
         // The store serves cells from now on (decoding on demand what is not built yet).
         let _ = opened_tx.send(build.store());
+        // The check of a complete cache (a stat per image) and the build wait for the first
+        // frame with points (at most a few seconds): beside a starting window on 2 cores, the
+        // check pushed a 1 M relaunch's first frame past 5 s.
+        if let Some(shown) = &shown {
+            let waiting = std::time::Instant::now();
+            while !shown.load(std::sync::atomic::Ordering::Acquire)
+                && waiting.elapsed() < std::time::Duration::from_secs(POINTS_WAIT_SECS)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         build.run(progress.as_ref()).map_err(|e| e.to_string())
     });
     match build {
