@@ -65,12 +65,17 @@ fn single_thread(points: &[Option<Vec2>], polygon: &[Vec2]) -> Vec<usize> {
         .collect()
 }
 
-fn bench_lasso(c: &mut Criterion) {
-    let n = if std::env::args().any(|a| a == "--bench") {
+/// A million items under `cargo bench`; few under `cargo test --benches` (a smoke run).
+fn n_items() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
         1_000_000
     } else {
         10_000
-    };
+    }
+}
+
+fn bench_lasso(c: &mut Criterion) {
+    let n = n_items();
     let points = screen_points(n);
     let polygon = lasso();
     let selected = select_in_polygon(n, |i| points[i], &polygon);
@@ -90,11 +95,7 @@ fn bench_lasso(c: &mut Criterion) {
 /// Colouring a million points by a categorical column (1,000 values) and by a numeric one:
 /// what a click on the colour menu costs before the GPU buffer is written.
 fn bench_recolour(c: &mut Criterion) {
-    let n = if std::env::args().any(|a| a == "--bench") {
-        1_000_000
-    } else {
-        10_000
-    };
+    let n = n_items();
     let state = |coloring: Coloring| ColorState {
         source: ColorSource::Uniform,
         colormap: Colormap::default(),
@@ -137,11 +138,7 @@ fn bench_recolour(c: &mut Criterion) {
 /// batch, its journal record written and synced, the state replayed — on the main thread
 /// today. A fresh journal for each run, so the file does not grow across iterations.
 fn bench_label_selection(c: &mut Criterion) {
-    let n = if std::env::args().any(|a| a == "--bench") {
-        1_000_000
-    } else {
-        10_000
-    };
+    let n = n_items();
     let points = screen_points(n);
     let items: Vec<ItemId> = select_in_polygon(n, |i| points[i], &lasso())
         .into_iter()

@@ -243,7 +243,7 @@ impl InputOptions {
             tensor: self.tensor.clone(),
             // Set where the command knows its cache (`embed::load`).
             probe_cache: None,
-            // Set by the explorer (`open`), which reads a sample.
+            // Set by `embed::load_probing` (the explorer and `thumbs` read a sample).
             probe_scope: ivt::dataset::ProbeScope::All,
         }
     }

@@ -17,7 +17,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
@@ -77,10 +77,10 @@ pub struct ImageFiles {
     pub failures: Vec<ImageFailure>,
     /// Files in the folder that no sort key named.
     pub unused_files: usize,
-    /// Each image's [`file_identity`] (path, size, mtime) as first seen (at the scan, or at
-    /// first use): the per-image caches (probe, thumbnails) key on it, and at 10⁶ files a stat
-    /// of each costs a second. A later change to a file is seen by the next scan.
-    pub identities: OnceLock<Arc<[u64]>>,
+    /// Each image's [`file_identity`] (path, size, mtime) when the scan computed them (for the
+    /// probe cache's key): the thumbnail store keys on them too, and at 10⁶ files a stat of
+    /// each costs a second. `None`: the store computes each when it needs it.
+    pub identities: Option<Arc<[u64]>>,
     /// Only a sample of the headers was read at load ([`ProbeScope::Sample`]): `sizes` and
     /// `failures` cover those; the others are read when their thumbnails are built.
     pub sampled: bool,
@@ -114,14 +114,6 @@ pub struct Probe<'a> {
 pub const PROBE_SAMPLE: usize = 2_000;
 
 impl ImageFiles {
-    /// Each image's [`file_identity`], computed once (a stat per file, in parallel).
-    pub fn identities(&self) -> Arc<[u64]> {
-        Arc::clone(
-            self.identities
-                .get_or_init(|| self.paths.par_iter().map(|p| file_identity(p)).collect()),
-        )
-    }
-
     /// Item `item`'s path under the image folder (what search and `query` show), if any.
     pub fn relative_path(&self, item: usize) -> Option<&Path> {
         let p = self.paths.get(item)?;
@@ -595,7 +587,7 @@ pub fn scan_image_folder(
             sizes,
             failures,
             unused_files,
-            identities: identities.map(OnceLock::from).unwrap_or_default(),
+            identities,
             sampled: sample,
         },
         classes,
@@ -638,27 +630,7 @@ fn probe_all(paths: &[PathBuf], verify: bool, cache: Option<&Cache>) -> Probed {
             identities,
         };
     }
-    // Probes wait on the disk more than on the CPU: with a cold page cache, two threads kept
-    // two reads in flight and 10⁶ small files took 57 s (35 s with 16 threads).
-    let io_pool = probe_pool();
-    let probed: Vec<Result<(u32, u32), String>> = on_pool(io_pool.as_ref(), || {
-        paths.par_iter().map(|p| probe_image(p, verify)).collect()
-    });
-    let mut failures = Vec::new();
-    let sizes: Vec<Option<(u32, u32)>> = probed
-        .into_iter()
-        .zip(paths)
-        .map(|(r, p)| match r {
-            Ok(size) => Some(size),
-            Err(reason) => {
-                failures.push(ImageFailure {
-                    path: p.clone(),
-                    reason,
-                });
-                None
-            }
-        })
-        .collect();
+    let (sizes, failures) = probe_rows(paths, 0..paths.len(), verify);
     if failures.is_empty()
         && let (Some(cache), Some(key)) = (cache, &key)
     {
@@ -685,16 +657,39 @@ fn probe_sample(paths: &[PathBuf]) -> Probed {
     let picks: Vec<usize> = (0..PROBE_SAMPLE)
         .map(|k| k * (n - 1) / (PROBE_SAMPLE - 1).max(1))
         .collect();
-    let io_pool = probe_pool();
-    let probed: Vec<Result<(u32, u32), String>> = on_pool(io_pool.as_ref(), || {
-        picks
-            .par_iter()
-            .map(|&i| probe_image(&paths[i], false))
+    let (sizes, failures) = probe_rows(paths, picks, false);
+    Probed {
+        sizes,
+        failures,
+        identities: None,
+    }
+}
+
+/// One image's size, or why it cannot be read.
+type ProbeResult = Result<(u32, u32), String>;
+
+/// The images of `rows` opened (decoded with `verify`): the size of each (`None` for rows not
+/// probed or unreadable) and the failures, in row order.
+fn probe_rows(
+    paths: &[PathBuf],
+    rows: impl IntoParallelIterator<Item = usize> + Send,
+    verify: bool,
+) -> (Vec<Option<(u32, u32)>>, Vec<ImageFailure>) {
+    // Probes wait on the disk more than on the CPU: with a cold page cache, two threads kept
+    // two reads in flight and 10⁶ small files took 57 s (35 s with 16 threads).
+    let io_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(PROBE_THREADS.max(rayon::current_num_threads()))
+        .thread_name(|i| format!("image probe {i}"))
+        .build()
+        .ok();
+    let probed: Vec<(usize, ProbeResult)> = on_pool(io_pool.as_ref(), || {
+        rows.into_par_iter()
+            .map(|i| (i, probe_image(&paths[i], verify)))
             .collect()
     });
-    let mut sizes = vec![None; n];
+    let mut sizes = vec![None; paths.len()];
     let mut failures = Vec::new();
-    for (&i, r) in picks.iter().zip(probed) {
+    for (i, r) in probed {
         match r {
             Ok(size) => sizes[i] = Some(size),
             Err(reason) => failures.push(ImageFailure {
@@ -703,20 +698,7 @@ fn probe_sample(paths: &[PathBuf]) -> Probed {
             }),
         }
     }
-    Probed {
-        sizes,
-        failures,
-        identities: None,
-    }
-}
-
-/// A pool for reading image headers (they wait on the disk); `None` if it cannot be made.
-fn probe_pool() -> Option<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(PROBE_THREADS.max(rayon::current_num_threads()))
-        .thread_name(|i| format!("image probe {i}"))
-        .build()
-        .ok()
+    (sizes, failures)
 }
 
 /// What [`probe_all`] found.
@@ -742,7 +724,7 @@ const PROBE_THREADS: usize = 16;
 const PROBE_CACHE_VERSION: u32 = 1;
 
 /// Open an image and return its size; with `verify`, decode it completely.
-fn probe_image(path: &Path, verify: bool) -> Result<(u32, u32), String> {
+fn probe_image(path: &Path, verify: bool) -> ProbeResult {
     let reader = image::ImageReader::open(path)
         .map_err(|e| e.to_string())?
         // Trust the bytes, not the extension: a PNG named .jpg is still readable.

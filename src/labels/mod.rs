@@ -373,18 +373,22 @@ impl LabelState {
         if steps.is_empty() {
             return None;
         }
+        // Written out here rather than by `batch`: `to` may be a name without a code yet.
         let to: Option<Arc<str>> =
             to.map(|name| self.name(to_code).unwrap_or_else(|| Arc::from(name)));
-        let mut batch = self.batch(BatchKind::Assign, std::iter::empty(), time_ms);
-        batch.changes = steps
-            .into_iter()
-            .map(|s| Change {
-                item: s.item,
-                from: self.name(s.from),
-                to: to.clone(),
-            })
-            .collect();
-        Some(batch)
+        Some(Batch {
+            seq: self.next_seq,
+            time_ms,
+            kind: BatchKind::Assign,
+            changes: steps
+                .into_iter()
+                .map(|s| Change {
+                    item: s.item,
+                    from: self.name(s.from),
+                    to: to.clone(),
+                })
+                .collect(),
+        })
     }
 
     /// The batch that undoes the last assignment, if any.

@@ -158,51 +158,34 @@ struct FileCells {
     stride: u64,
     tier_at: Vec<u64>,
     paths: Arc<[PathBuf]>,
-    keys: Keys,
+    /// Each image's identity (path, size, mtime), what its record and its large cells are
+    /// keyed by; 0: not computed yet (see [`FileCells::key`]).
+    keys: Vec<AtomicU64>,
     /// The key of the image each item's small cells were made from.
     record_keys: Vec<AtomicU64>,
     /// Tiers past the small ones, by side.
     large: Vec<LargeCache>,
 }
 
-/// Each image's identity (path, size, mtime): what its record and its large cells are keyed
-/// by. All are computed up front only when a cache file from an earlier run must be checked;
-/// otherwise each when first needed (the build stats a file as it decodes it): on a fresh
-/// cache, a stat of 10⁶ files before the first cell held the first thumbnails 4 s on a busy
-/// 2-core machine.
-struct Keys {
-    paths: Arc<[PathBuf]>,
-    /// 0: not computed yet (an identity that hashes to 0 is just computed again).
-    known: Vec<AtomicU64>,
-}
-
-impl Keys {
-    fn new(paths: &Arc<[PathBuf]>, known: Option<&[u64]>) -> Self {
-        Self {
-            paths: Arc::clone(paths),
-            known: match known {
-                Some(keys) => keys.iter().map(|&k| AtomicU64::new(k)).collect(),
-                None => (0..paths.len()).map(|_| AtomicU64::new(0)).collect(),
-            },
-        }
-    }
-
-    fn get(&self, item: usize) -> u64 {
-        match self.known[item].load(Ordering::Relaxed) {
+impl FileCells {
+    /// Item `item`'s image identity, computed when first needed (the build stats a file as it
+    /// decodes it) unless the scan had them all: on a fresh cache, a stat of 10⁶ files before
+    /// the first cell held the first thumbnails 4 s on a busy 2-core machine. An identity
+    /// that hashes to 0 is just computed again.
+    fn key(&self, item: usize) -> u64 {
+        match self.keys[item].load(Ordering::Relaxed) {
             0 => {
                 let key = crate::cache::file_identity(&self.paths[item]);
-                self.known[item].store(key, Ordering::Relaxed);
+                self.keys[item].store(key, Ordering::Relaxed);
                 key
             }
             key => key,
         }
     }
-}
 
-impl FileCells {
     /// Whether item `item`'s small cells were made from its image as it is now.
     fn current(&self, item: usize) -> bool {
-        self.keys.get(item) == self.record_keys[item].load(Ordering::Acquire)
+        self.key(item) == self.record_keys[item].load(Ordering::Acquire)
     }
 }
 
@@ -314,7 +297,7 @@ impl ThumbStore {
             return Ok(());
         }
         let compact = if let Some(large) = files.large.get(tier.wrapping_sub(files.tier_at.len())) {
-            let key = files.keys.get(item);
+            let key = files.key(item);
             match large.get(key) {
                 Some(cell) => cell,
                 None => {
@@ -825,7 +808,10 @@ fn open_files(
             stride: layout.stride,
             tier_at,
             paths: Arc::clone(paths),
-            keys: Keys::new(paths, files.identities.get().map(|k| &k[..])),
+            keys: match files.identities.as_deref() {
+                Some(known) => known.iter().map(|&k| AtomicU64::new(k)).collect(),
+                None => (0..n_items).map(|_| AtomicU64::new(0)).collect(),
+            },
             record_keys: records.iter().map(|r| AtomicU64::new(r.key)).collect(),
             large,
         })),
@@ -854,7 +840,7 @@ fn make_item(
     work: &FileWork,
     item: usize,
 ) -> Result<Made, ThumbError> {
-    let key = files.keys.get(item);
+    let key = files.key(item);
     let mut cells = vec![0u8; files.stride as usize];
     // Finished by a build cut short: trusted when its cells match their checksum.
     let found = work.records[item];
