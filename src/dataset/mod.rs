@@ -8,6 +8,7 @@
 mod demo;
 mod features;
 mod images;
+mod listing;
 pub(crate) mod metadata;
 
 use std::fmt;
@@ -170,8 +171,9 @@ pub struct InputSpec {
     pub verify_images: bool,
     /// Which embedding of a TensorBoard projector log (default: the first).
     pub tensor: Option<String>,
-    /// Where the image folder's probe (each file's size) is kept between runs, so a relaunch
-    /// on a million images reads no image headers (`None`: probe every time).
+    /// Where the image folder's listing and probe (each file's size) are kept between runs, so
+    /// a relaunch on a million images neither lists the folder nor reads image headers (`None`:
+    /// list and probe every time).
     pub probe_cache: Option<crate::cache::Cache>,
     /// Which image headers the scan reads (the explorer reads a sample; see [`ProbeScope`]).
     pub probe_scope: ProbeScope,
