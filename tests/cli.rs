@@ -1291,3 +1291,64 @@ fn thumbs_finds_what_the_sample_missed_and_info_checks_every_file() {
         "{err}"
     );
 }
+
+#[test]
+fn a_cached_folder_listing_notices_files_added_and_renamed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).expect("mkdir");
+    for i in 0..3 {
+        image::RgbImage::new(4, 4)
+            .save(images.join(format!("{i}.png")))
+            .expect("png");
+    }
+    let features = dir.path().join("f.npy");
+    write_npy_f32(&features, 3, 2);
+    let cache = dir.path().join("cache");
+    // `thumbs` lists the folder as the explorer does, with a cache folder of its own.
+    let thumbs = || {
+        ivt(&[
+            "thumbs",
+            features.to_str().expect("utf8"),
+            "--images",
+            images.to_str().expect("utf8"),
+            "--cache",
+            cache.to_str().expect("utf8"),
+        ])
+    };
+    let listings = || {
+        std::fs::read_dir(&cache)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with("image-listing-")
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    // A listing is kept only once the folder has not changed for 2 s.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    for run in ["lists and keeps", "reads it back"] {
+        let out = thumbs();
+        assert!(out.status.success(), "{run}: {}", text(&out.stderr));
+        assert_eq!(listings(), 1, "{run}");
+    }
+    image::RgbImage::new(4, 4)
+        .save(images.join("3.png"))
+        .expect("png");
+    let err = text(&thumbs().stderr);
+    assert!(
+        err.contains("4 image(s)") && err.contains("3 feature row(s)"),
+        "added: {err}"
+    );
+    std::fs::remove_file(images.join("3.png")).expect("rm");
+    std::fs::rename(images.join("1.png"), images.join("1.txt")).expect("mv");
+    let err = text(&thumbs().stderr);
+    assert!(
+        err.contains("2 image(s)") && err.contains("3 feature row(s)"),
+        "renamed: {err}"
+    );
+}
