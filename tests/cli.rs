@@ -45,6 +45,7 @@ fn info_describes_a_generated_data_set() {
         images.to_str().expect("utf8"),
         "--metadata",
         meta.to_str().expect("utf8"),
+        "--no-cache",
     ]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}\n{}", stdout, text(&out.stderr));
@@ -1283,6 +1284,8 @@ fn thumbs_finds_what_the_sample_missed_and_info_checks_every_file() {
         features.to_str().expect("utf8"),
         "--images",
         images.to_str().expect("utf8"),
+        "--cache",
+        cache.to_str().expect("utf8"),
     ]);
     let err = text(&out.stderr);
     assert!(!out.status.success());

@@ -10,7 +10,7 @@ use ivt::dataset::{self, ClassSource, ColumnValues, Dataset, Images, InputSpec};
 use super::InfoArgs;
 
 pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
-    let data = super::embed::load(&args.input, &ivt::cache::Cache::default_location())?;
+    let data = super::embed::load(&args.input, &args.cache.cache())?;
     print_summary(&data);
     if let Some(dir) = args
         .input

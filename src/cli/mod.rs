@@ -435,6 +435,9 @@ fn parse_gb(s: &str) -> Result<f64, String> {
 pub struct InfoArgs {
     #[command(flatten)]
     input: InputArgs,
+    /// Where the image folder's listing and probe (and, with --model, the vectors) are kept.
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]
