@@ -95,6 +95,11 @@ fn index_header(side: u32, capacity: u32) -> Vec<u8> {
     h
 }
 
+/// The little-endian number in `b` (8 bytes).
+fn le_u64(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b.try_into().unwrap_or_default())
+}
+
 fn index_offset(slot: u32) -> u64 {
     INDEX_HEADER + u64::from(slot) * INDEX_ENTRY
 }
@@ -112,11 +117,10 @@ fn read_index(file: &File, side: u32, slots: u64) -> Option<Vec<(u64, u64)>> {
     if bytes[..INDEX_HEADER as usize] != index_header(side, capacity)[..] {
         return None;
     }
-    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
     Some(
         bytes[INDEX_HEADER as usize..]
             .chunks_exact(INDEX_ENTRY as usize)
-            .map(|e| (word(&e[..8]), word(&e[8..])))
+            .map(|e| (le_u64(&e[..8]), le_u64(&e[8..])))
             .collect(),
     )
 }
@@ -132,8 +136,7 @@ fn scan_slots(file: &File, slot: u64, capacity: u32) -> Vec<(u64, u64)> {
             {
                 return (0, 0);
             }
-            let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
-            (word(&h[..8]), word(&h[8..16]))
+            (le_u64(&h[..8]), le_u64(&h[8..16]))
         })
         .collect()
 }
@@ -151,24 +154,16 @@ impl LargeCache {
     pub fn open(side: u32, path: Option<&Path>, budget_bytes: u64) -> io::Result<Self> {
         let slot = Self::slot_bytes(side);
         let capacity = (budget_bytes / slot).min(u64::from(u32::MAX)) as u32;
+        let open_rw = |p: &Path| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(p)
+        };
         let (file, path, index) = match path {
-            Some(p) => (
-                OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(p)?,
-                p.to_path_buf(),
-                Some(
-                    OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .create(true)
-                        .truncate(false)
-                        .open(index_path(p))?,
-                ),
-            ),
+            Some(p) => (open_rw(p)?, p.to_path_buf(), Some(open_rw(&index_path(p))?)),
             None => (
                 tempfile::tempfile()?,
                 std::env::temp_dir().join("(anonymous large-cell file)"),
@@ -189,16 +184,15 @@ impl LargeCache {
             stamp: vec![0; capacity as usize],
             ..Slots::default()
         };
-        let entries = if fresh {
-            Some(Vec::new())
-        } else {
-            index
-                .as_ref()
-                .and_then(|f| read_index(f, side, slots_before))
+        let indexed = match &index {
+            Some(f) if !fresh => read_index(f, side, slots_before),
+            _ => None,
         };
-        let from_index = entries.is_some();
-        let entries = match entries {
+        let from_index = indexed.is_some();
+        let entries = match indexed {
             Some(e) => e,
+            // A data file started afresh holds nothing, whatever an index beside it says.
+            None if fresh => Vec::new(),
             // No index to trust (an older version wrote none, or it is damaged): every slot's
             // header once, and the index is written from them.
             None => scan_slots(&file, slot, capacity),
@@ -354,15 +348,21 @@ mod tests {
         c
     }
 
+    /// A cache of 8 px cells at `path` with room for `n`, holding keys 1..=n.
+    fn filled(path: &Path, n: u64) -> LargeCache {
+        let cache = LargeCache::open(8, Some(path), n * LargeCache::slot_bytes(8)).expect("open");
+        for key in 1..=n {
+            cache.put(key, &cell(8, key as u8)).expect("put");
+        }
+        cache
+    }
+
     #[test]
     fn least_recently_used_is_evicted_and_recency_survives_a_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("large.bin");
         let slot = LargeCache::slot_bytes(8);
-        let cache = LargeCache::open(8, Some(&path), 3 * slot).expect("open");
-        for key in 1..=3 {
-            cache.put(key, &cell(8, key as u8)).expect("put");
-        }
+        let cache = filled(&path, 3);
         assert_eq!(cache.get(1), Some(cell(8, 1)), "1 is now the most recent");
         cache.put(4, &cell(8, 4)).expect("put");
         assert_eq!(cache.get(2), None, "2 was the least recently used");
@@ -402,10 +402,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("large.bin");
         let slot = LargeCache::slot_bytes(8);
-        let cache = LargeCache::open(8, Some(&path), 4 * slot).expect("open");
-        for key in 1..=4 {
-            cache.put(key, &cell(8, key as u8)).expect("put");
-        }
+        let cache = filled(&path, 4);
         drop(cache);
         let cache = LargeCache::open(8, Some(&path), 2 * slot).expect("smaller");
         assert_eq!(cache.occupancy(), (2, 2));
@@ -427,10 +424,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("large.bin");
         let slot = LargeCache::slot_bytes(8);
-        let cache = LargeCache::open(8, Some(&path), 3 * slot).expect("open");
-        for key in 1..=3 {
-            cache.put(key, &cell(8, key as u8)).expect("put");
-        }
+        let cache = filled(&path, 3);
         assert_eq!(cache.get(1), Some(cell(8, 1)));
         drop(cache);
         let idx = index_path(&path);
@@ -522,5 +516,8 @@ mod tests {
         let cache = LargeCache::open(8, Some(&path), 1 << 16).expect("reopen");
         assert_eq!(cache.occupancy().1, 0, "the old index names nothing");
         assert_eq!(cache.get(5), None);
+        drop(cache);
+        let cache = LargeCache::open(8, Some(&path), 1 << 16).expect("reopen again");
+        assert_eq!(cache.occupancy().1, 0, "nor does it after another open");
     }
 }
