@@ -16,7 +16,8 @@
 //! - [`labels`]: the labels journal (append-only, crash-safe, undo/redo) and export.
 //! - [`metrics`]: trustworthiness, kNN preservation, kNN label accuracy of a layout.
 //! - [`cluster`]: hierarchical clustering kept as a dendrogram, cut to any K in O(N).
-//! - [`cache`]: computed artefacts on disk, keyed by data, parameters and algorithm version.
+//! - [`cache`]: computed artefacts on disk, keyed by data, parameters and algorithm version;
+//!   `payload`: the little-endian format of those payloads that are not plain arrays.
 //! - [`progress`]: progress and cancellation for long computations.
 //! - [`thumbs`]: the thumbnail cache: every image decoded once into cells of a few sizes.
 //! - [`atomic`]: all-or-nothing file writes.
@@ -38,6 +39,7 @@ pub mod labels;
 pub mod layout;
 pub mod metrics;
 pub mod npy;
+pub(crate) mod payload;
 pub mod progress;
 pub mod projector;
 pub mod quality;

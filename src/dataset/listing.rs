@@ -15,10 +15,11 @@ use std::time::{Duration, SystemTime};
 use super::DatasetError;
 use super::images::{has_image_extension, natural_cmp};
 use crate::cache::{Cache, CacheKey, Lookup};
+use crate::payload::{Reader, Writer};
 
 /// Bumped when the payload's format or the listing's rules (which files count, their order)
 /// change, so an older listing is never read with newer rules.
-const LISTING_VERSION: u32 = 1;
+const LISTING_VERSION: u32 = 2;
 
 /// A folder changed this recently when it was listed may change again without its stamps
 /// moving (timestamps are coarser than the changes they record): such a listing is not kept.
@@ -234,69 +235,36 @@ fn walk_class(
 
 /// The payload: the folders' stamps, then the top-level names, then each class with its names.
 fn encode(listing: &Listing, visited: &Visited) -> Vec<u8> {
-    let names: usize = listing.top.len() + listing.classes.iter().map(|c| c.1.len()).sum::<usize>();
-    let mut out = Vec::with_capacity(64 + names * 24);
-    let put_str = |out: &mut Vec<u8>, s: &str| {
-        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        out.extend_from_slice(s.as_bytes());
-    };
-    out.extend_from_slice(&(visited.dirs.len() as u64).to_le_bytes());
+    let mut w = Writer::default();
+    w.u64(visited.dirs.len() as u64);
     for (rel, stamp) in &visited.dirs {
-        put_str(&mut out, rel);
+        w.str(rel);
         for v in stamp.map_or([0; 6], |s| s.0) {
-            out.extend_from_slice(&v.to_le_bytes());
+            w.u64(v as u64);
         }
     }
-    out.extend_from_slice(&(listing.top.len() as u64).to_le_bytes());
-    for c in &listing.top {
-        put_str(&mut out, &c.name);
-    }
-    out.extend_from_slice(&(listing.classes.len() as u64).to_le_bytes());
-    for (class, images) in &listing.classes {
-        put_str(&mut out, class);
-        out.extend_from_slice(&(images.len() as u64).to_le_bytes());
+    let names = |w: &mut Writer, images: &[Candidate]| {
+        w.u64(images.len() as u64);
         for c in images {
-            put_str(&mut out, &c.name);
+            w.str(&c.name);
         }
+    };
+    names(&mut w, &listing.top);
+    w.u64(listing.classes.len() as u64);
+    for (class, images) in &listing.classes {
+        w.str(class);
+        names(&mut w, images);
     }
-    out
-}
-
-/// Reads the payload [`encode`] wrote.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.at.checked_add(n)?;
-        let s = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(s)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-
-    fn count(&mut self) -> Option<usize> {
-        let n = usize::try_from(self.u64()?).ok()?;
-        // Each entry takes at least 4 bytes: a larger count is damage, not a huge allocation.
-        (n <= self.bytes.len() / 4).then_some(n)
-    }
-
-    fn str(&mut self) -> Option<&'a str> {
-        let n = u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize;
-        std::str::from_utf8(self.take(n)?).ok()
-    }
+    w.0
 }
 
 /// The listing in `bytes` when every folder it read still has its stamp; `None` when one
 /// changed (or the payload does not parse).
 fn decode(root: &Path, bytes: &[u8]) -> Option<Listing> {
-    let mut r = Reader { bytes, at: 0 };
-    for _ in 0..r.count()? {
+    // Every entry below starts with a length: at least 8 bytes each.
+    const MIN_ENTRY: usize = 8;
+    let mut r = Reader::new(bytes);
+    for _ in 0..r.count(MIN_ENTRY)? {
         let rel = r.str()?;
         let mut stamp = [0i64; 6];
         for v in &mut stamp {
@@ -311,22 +279,23 @@ fn decode(root: &Path, bytes: &[u8]) -> Option<Listing> {
             return None;
         }
     }
-    let candidate = |name: &str| Candidate {
-        path: root.join(name),
-        name: name.to_owned(),
+    let names = |r: &mut Reader<'_>| {
+        (0..r.count(MIN_ENTRY)?)
+            .map(|_| {
+                r.str().map(|name| Candidate {
+                    path: root.join(name),
+                    name: name.to_owned(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()
     };
-    let top = (0..r.count()?)
-        .map(|_| r.str().map(candidate))
-        .collect::<Option<Vec<_>>>()?;
+    let top = names(&mut r)?;
     let mut classes = Vec::new();
-    for _ in 0..r.count()? {
+    for _ in 0..r.count(MIN_ENTRY)? {
         let class = r.str()?.to_owned();
-        let images = (0..r.count()?)
-            .map(|_| r.str().map(candidate))
-            .collect::<Option<Vec<_>>>()?;
-        classes.push((class, images));
+        classes.push((class, names(&mut r)?));
     }
-    (r.at == bytes.len()).then_some(Listing { top, classes })
+    r.is_done().then_some(Listing { top, classes })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::{Audit, AuditInput, Duplicates, LabelIssues, Outliers, QualityError};
 use crate::cache::{Cache, CacheKey, Lookup};
+use crate::payload::{Reader, Writer};
 
 const KIND: &str = "audit";
 /// Bumped whenever a score's definition changes, so old entries miss.
@@ -90,89 +91,11 @@ fn key(input: &AuditInput<'_>) -> CacheKey {
     CacheKey::new(KIND, input.features, input.dim, &params)
 }
 
-#[derive(Default)]
-struct Out(Vec<u8>);
-
-impl Out {
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn f32s(&mut self, v: &[f32]) {
-        self.u64(v.len() as u64);
-        self.0.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-    }
-    fn u32s(&mut self, v: &[u32]) {
-        self.u64(v.len() as u64);
-        self.0.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-    }
-    fn bools(&mut self, v: &[bool]) {
-        self.u64(v.len() as u64);
-        self.0.extend(v.iter().map(|&b| u8::from(b)));
-    }
-    fn str(&mut self, s: &str) {
-        self.u64(s.len() as u64);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-}
-
-struct In<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl In<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.at.checked_add(n)?;
-        let out = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(out)
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn len(&mut self) -> Option<usize> {
-        usize::try_from(self.u64()?).ok()
-    }
-    fn f32s(&mut self) -> Option<Vec<f32>> {
-        let n = self.len()?;
-        let b = self.take(n.checked_mul(4)?)?;
-        Some(
-            b.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        )
-    }
-    fn u32s(&mut self) -> Option<Vec<u32>> {
-        let n = self.len()?;
-        let b = self.take(n.checked_mul(4)?)?;
-        Some(
-            b.chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        )
-    }
-    fn bools(&mut self) -> Option<Vec<bool>> {
-        let n = self.len()?;
-        self.take(n)?
-            .iter()
-            .map(|&b| match b {
-                0 => Some(false),
-                1 => Some(true),
-                _ => None,
-            })
-            .collect()
-    }
-    fn str(&mut self) -> Option<String> {
-        let n = self.len()?;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
-}
-
 /// No group: `u32::MAX` in `group_of`.
 const NONE: u32 = u32::MAX;
 
 fn encode(a: &Audit) -> Vec<u8> {
-    let mut o = Out::default();
+    let mut o = Writer::default();
     o.u64(a.n_items as u64);
     o.u64(a.k as u64);
     let d = &a.duplicates;
@@ -212,7 +135,7 @@ fn encode(a: &Audit) -> Vec<u8> {
 
 /// The stored audit, if it is whole and fits `input` (item count, k, groups in range).
 fn decode(bytes: &[u8], input: &AuditInput<'_>) -> Option<Audit> {
-    let mut i = In { bytes, at: 0 };
+    let mut i = Reader::new(bytes);
     let n = i.len()?;
     let k = i.len()?;
     if n != input.graph.n_items() || k != input.k {
@@ -220,7 +143,7 @@ fn decode(bytes: &[u8], input: &AuditInput<'_>) -> Option<Audit> {
     }
     let t = i.f32s()?;
     let (&threshold, &median_first_distance) = (t.first()?, t.get(1)?);
-    let threshold_source = i.str()?;
+    let threshold_source = i.str()?.to_owned();
     let group_of_raw = i.u32s()?;
     let sizes = i.u32s()?;
     let members = i.u32s()?;
@@ -281,7 +204,7 @@ fn decode(bytes: &[u8], input: &AuditInput<'_>) -> Option<Audit> {
             Some(l.into_iter().map(|g| g as usize).collect())
         }
     };
-    let whole = i.at == bytes.len()
+    let whole = i.is_done()
         && group_of.len() == n
         && exact.len() == n
         && score.len() == n
