@@ -777,6 +777,25 @@ fn outputs_get_the_users_umask_mode_so_others_can_read_them() {
     }
 }
 
+/// `--offscreen` draws where nobody sees: `open` takes it only to time frames, said before any
+/// data is loaded.
+#[test]
+fn offscreen_open_needs_a_frame_benchmark() {
+    for args in [
+        vec!["open", "no-such-folder", "--offscreen"],
+        vec!["--offscreen"],
+    ] {
+        let out = ivt(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--offscreen") && stderr.contains("--bench-frames"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("no-such-folder"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn the_bare_command_takes_the_view_options_for_the_demo() {
     // Parsed and validated as for `open`: it gets as far as the display check.

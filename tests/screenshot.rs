@@ -69,16 +69,33 @@ fn screenshots_wanted() -> bool {
 /// Run `ivt-explore screenshot ARGS -o OUT` under Xvfb; its stdout then its stderr, or a panic
 /// with both. `keep_as`: the name the PNG is kept under in `$IVT_KEEP_SCREENSHOTS`.
 fn screenshot(args: &[&std::ffi::OsStr], out: &Path, keep_as: &str) -> String {
-    let output = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1920x1080x24"])
-        .arg(env!("CARGO_BIN_EXE_ivt-explore"))
+    let mut xvfb = Command::new("xvfb-run");
+    xvfb.args(["-a", "-s", "-screen 0 1920x1080x24"])
+        .arg(env!("CARGO_BIN_EXE_ivt-explore"));
+    run_screenshot(xvfb, args, out, keep_as)
+}
+
+/// The same with no display at all: the explorer draws offscreen.
+fn screenshot_without_display(args: &[&std::ffi::OsStr], out: &Path, keep_as: &str) -> String {
+    let mut bare = Command::new(env!("CARGO_BIN_EXE_ivt-explore"));
+    bare.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+    run_screenshot(bare, args, out, keep_as)
+}
+
+fn run_screenshot(
+    mut command: Command,
+    args: &[&std::ffi::OsStr],
+    out: &Path,
+    keep_as: &str,
+) -> String {
+    let output = command
         .arg("screenshot")
         .args(args)
         .arg("-o")
         .arg(out)
         .env("WGPU_BACKEND", "vulkan")
         .output()
-        .expect("run xvfb-run");
+        .expect("run the screenshot");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -850,4 +867,99 @@ fn the_issues_panel_shows_a_wrong_label_beside_its_neighbours_and_torn_lines() {
         .filter(|(x, y, p)| *x > x0 && *x < x1 && *y > y0 && *y < y1 && near(p.0, torn, 12))
         .count();
     assert!(lines > 200, "torn lines: {lines} pixels");
+}
+
+/// With no display, `screenshot` draws offscreen (no window, no Xvfb): the same picture as in
+/// a window, pixel for pixel on the map; and `open --offscreen --bench-frames` times frames
+/// there, naming the adapter that drew them.
+#[test]
+fn with_no_display_the_map_is_drawn_offscreen_as_in_a_window() {
+    if !screenshots_wanted() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("blobs");
+    make_dataset(&data);
+    // One cache: the layout computed by the first run is the one both pictures show.
+    let cache = tmp.path().join("cache");
+    let args: [&std::ffi::OsStr; 7] = [
+        data.as_os_str(),
+        "--select".as_ref(),
+        "4".as_ref(),
+        "--size".as_ref(),
+        "1280x720".as_ref(),
+        "--cache".as_ref(),
+        cache.as_os_str(),
+    ];
+    let in_window = tmp.path().join("window.png");
+    let offscreen = tmp.path().join("offscreen.png");
+    let window_log = screenshot(&args, &in_window, "window.png");
+    let offscreen_log = screenshot_without_display(&args, &offscreen, "offscreen.png");
+    let a = image::open(&in_window).expect("window PNG").to_rgb8();
+    let b = image::open(&offscreen).expect("offscreen PNG").to_rgb8();
+    assert_eq!(a.dimensions(), b.dimensions());
+    // The same view: the selected item at the same pixel, the same thumbnails drawn.
+    for what in ["selected item 4", "thumbnails drawn", "plot area"] {
+        let line = |log: &str| log.lines().find(|l| l.contains(what)).map(str::to_owned);
+        assert!(line(&window_log).is_some(), "{what}: {window_log}");
+        assert_eq!(line(&window_log), line(&offscreen_log), "{what}");
+    }
+    let ((x0, y0), (x1, y1)) = plot_area(&window_log);
+    let (mut map, mut differ_map, mut differ_all) = (0usize, 0usize, 0usize);
+    for (x, y, p) in a.enumerate_pixels() {
+        let same = near(p.0, b.get_pixel(x, y).0, 2);
+        let on_map = (x0..x1).contains(&x) && (y0..y1).contains(&y);
+        map += usize::from(on_map);
+        differ_map += usize::from(on_map && !same);
+        differ_all += usize::from(!same);
+    }
+    // The map is the same picture; the panels may differ in a status word or two (timings).
+    assert!(
+        differ_map * 1000 <= map,
+        "{differ_map} of {map} map pixels differ"
+    );
+    assert!(
+        differ_all * 50 <= (a.width() * a.height()) as usize,
+        "{differ_all} pixels differ"
+    );
+    // A map that was not drawn would also be "the same": it shows the class colours.
+    let coloured = b
+        .enumerate_pixels()
+        .filter(|(x, y, p)| {
+            (x0..x1).contains(x) && (y0..y1).contains(y) && near(p.0, palette(1), 3)
+        })
+        .count();
+    assert!(
+        coloured > 100,
+        "only {coloured} pixels of class 1 on the map"
+    );
+
+    // Frame times offscreen, with the adapter named.
+    let output = Command::new(env!("CARGO_BIN_EXE_ivt-explore"))
+        .arg("open")
+        .args(args)
+        .args(["--offscreen", "--bench-frames", "10"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("WGPU_BACKEND", "vulkan")
+        .output()
+        .expect("run the bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("adapter ") && l.ends_with(", offscreen")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("frames 10 points 120")),
+        "{stdout}"
+    );
 }

@@ -344,6 +344,11 @@ pub struct ViewArgs {
     /// Window size in logical pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
     size: (u32, u32),
+    /// Draw into an image of --size instead of a window: no display (nor Xvfb) needed, for
+    /// `screenshot` (its default when no display is set) and `open --bench-frames` on a GPU
+    /// server. Under Xvfb most GPU drivers fall back to software rendering; offscreen they don't.
+    #[arg(long)]
+    offscreen: bool,
     /// Start with dots only (`T` toggles thumbnails).
     #[arg(long)]
     no_thumbnails: bool,

@@ -9,11 +9,13 @@ use ivt::dataset::{self, DataSource, InputSpec};
 use super::{ModelArgs, OpenArgs, ScreenshotArgs, ViewArgs};
 
 pub fn run_demo(view: &ViewArgs) -> anyhow::Result<ExitCode> {
+    check_offscreen(view)?;
     let data = super::info::load_timed(&InputSpec::new(DataSource::Demo))?;
     open(data, view, None, false, None)
 }
 
 pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
+    check_offscreen(&args.view)?;
     let data = load(&args.input, &args.view)?;
     open(
         data,
@@ -22,6 +24,17 @@ pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
         from_projector(&args.input),
         Some(&args.input.model),
     )
+}
+
+/// The explorer offscreen shows nothing to anyone: only a frame benchmark makes sense there.
+fn check_offscreen(view: &ViewArgs) -> anyhow::Result<()> {
+    if view.offscreen && view.bench_frames.is_none() {
+        anyhow::bail!(
+            "--offscreen: the explorer would show nothing; use it with --bench-frames N, or take \
+             a picture with `ivt-explore screenshot --offscreen`"
+        );
+    }
+    Ok(())
 }
 
 pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
@@ -133,6 +146,9 @@ fn show(
         Some(column) => Some(ColorSource::Column(column.to_owned())),
         None => None,
     };
+    // A screenshot needs no window: with no display it is drawn offscreen.
+    let offscreen =
+        view.offscreen || (screenshot.is_some() && ivt::viewer::check_display().is_err());
     let options = ViewerOptions {
         nside: view.nside as usize,
         color_by,
@@ -155,6 +171,7 @@ fn show(
         encoder,
         queries: view.query.clone(),
         window_size: view.size,
+        offscreen,
         layout,
         launched: super::launched(),
         labels_dir: view.labels_out.clone(),

@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use bevy::render::renderer::RenderAdapterInfo;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
 use super::layout_job::{JobState, LayoutJob};
+use super::offscreen::OffscreenTarget;
 use super::thumbs::Thumbs;
 use super::{NeighborView, ScreenshotRequest, Selection, Store};
 
@@ -150,7 +152,19 @@ fn save_png(image: Image, path: &Path) -> Result<(), String> {
     .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn screenshot_key(keys: Res<ButtonInput<KeyCode>>, mut commands: Commands) {
+/// A screenshot of what the user sees: the window, or the image drawn in its place offscreen.
+fn screenshot_of_view(offscreen: Option<&OffscreenTarget>) -> Screenshot {
+    match offscreen {
+        Some(target) => Screenshot::image(target.0.clone()),
+        None => Screenshot::primary_window(),
+    }
+}
+
+fn screenshot_key(
+    keys: Res<ButtonInput<KeyCode>>,
+    offscreen: Option<Res<OffscreenTarget>>,
+    mut commands: Commands,
+) {
     if !keys.just_pressed(KeyCode::KeyP) {
         return;
     }
@@ -158,12 +172,14 @@ fn screenshot_key(keys: Res<ButtonInput<KeyCode>>, mut commands: Commands) {
         .map(|n| PathBuf::from(format!("ivt-explore-{n}.png")))
         .find(|p| !p.exists())
         .unwrap_or_else(|| PathBuf::from("ivt-explore-screenshot.png"));
-    commands.spawn(Screenshot::primary_window()).observe(
-        move |captured: On<ScreenshotCaptured>| match save_png(captured.image.clone(), &path) {
-            Ok(()) => info!("saved {}", path.display()),
-            Err(e) => error!("{e}"),
-        },
-    );
+    commands
+        .spawn(screenshot_of_view(offscreen.as_deref()))
+        .observe(move |captured: On<ScreenshotCaptured>| {
+            match save_png(captured.image.clone(), &path) {
+                Ok(()) => info!("saved {}", path.display()),
+                Err(e) => error!("{e}"),
+            }
+        });
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -175,6 +191,7 @@ fn headless_capture(
     window: Query<&Window, With<bevy::window::PrimaryWindow>>,
     view: Res<super::camera::ViewSettings>,
     central: Res<super::camera::CentralRect>,
+    offscreen: Option<Res<OffscreenTarget>>,
     mut exit: MessageWriter<AppExit>,
 ) {
     if capture.requested {
@@ -244,21 +261,23 @@ fn headless_capture(
         );
     }
     let path = capture.path.clone();
-    commands.spawn(Screenshot::primary_window()).observe(
-        move |captured: On<ScreenshotCaptured>, mut commands: Commands| {
-            let outcome = match save_png(captured.image.clone(), &path) {
-                Ok(()) => CaptureOutcome::Saved(path.clone()),
-                Err(e) => CaptureOutcome::Failed(e),
-            };
-            let code = if matches!(outcome, CaptureOutcome::Saved(_)) {
-                AppExit::Success
-            } else {
-                AppExit::error()
-            };
-            commands.insert_resource(outcome);
-            commands.write_message(code);
-        },
-    );
+    commands
+        .spawn(screenshot_of_view(offscreen.as_deref()))
+        .observe(
+            move |captured: On<ScreenshotCaptured>, mut commands: Commands| {
+                let outcome = match save_png(captured.image.clone(), &path) {
+                    Ok(()) => CaptureOutcome::Saved(path.clone()),
+                    Err(e) => CaptureOutcome::Failed(e),
+                };
+                let code = if matches!(outcome, CaptureOutcome::Saved(_)) {
+                    AppExit::Success
+                } else {
+                    AppExit::error()
+                };
+                commands.insert_resource(outcome);
+                commands.write_message(code);
+            },
+        );
 }
 
 /// Mean and 95th percentile of frame times, in ms.
@@ -278,6 +297,8 @@ fn bench_frames(
     mut bench: ResMut<FrameBench>,
     time: Res<Time<Real>>,
     ready: Readiness,
+    adapter: Option<Res<RenderAdapterInfo>>,
+    offscreen: Option<Res<OffscreenTarget>>,
     mut exit: MessageWriter<AppExit>,
 ) {
     if bench.samples_ms.len() >= bench.frames as usize {
@@ -295,6 +316,22 @@ fn bench_frames(
     if bench.samples_ms.len() == bench.frames as usize {
         let (mean, p95) = frame_stats(&bench.samples_ms);
         let n = ready.store.layout.as_ref().map_or(0, |l| l.n_items());
+        // What drew the frames: a software fallback (llvmpipe, lavapipe) must not pass for a GPU.
+        if let Some(info) = adapter {
+            println!(
+                "adapter {} ({:?}, {:?}, driver {} {}){}",
+                info.name,
+                info.device_type,
+                info.backend,
+                info.driver,
+                info.driver_info,
+                if offscreen.is_some() {
+                    ", offscreen"
+                } else {
+                    ", in a window"
+                }
+            );
+        }
         println!(
             "frames {}{} points {n} thumbnails {} ({:.1} px, {} MB of GPU textures) mean {mean:.2} ms p95 {p95:.2} ms ({:.1} fps)",
             bench.samples_ms.len(),

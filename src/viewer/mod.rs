@@ -18,7 +18,8 @@
 //! - [`filters`]: per-column charts of all items vs the selection; brushing writes search terms;
 //! - [`issues`]: the data-quality audit: findings worst first, accept a fix, "not an issue";
 //! - [`item_set`]: the current selection (lasso or search) as data: label all, invert, export;
-//! - [`capture`]: screenshots (`P`, the `screenshot` command) and `--bench-frames`.
+//! - [`capture`]: screenshots (`P`, the `screenshot` command) and `--bench-frames`;
+//! - [`offscreen`]: `--offscreen`: the same app drawn into an image, with no window or display.
 //!
 //! The pure parts ([`colors`], [`neighbors`], picking's index) have no Bevy types and are
 //! unit-tested; the plugins are tested with `MinimalPlugins` and under Xvfb.
@@ -36,6 +37,7 @@ pub mod lasso;
 pub mod layout_job;
 pub mod mosaic;
 pub mod neighbors;
+pub mod offscreen;
 pub mod picking;
 pub mod points;
 pub mod query;
@@ -163,6 +165,8 @@ pub struct ViewerOptions {
     pub queries: Vec<PathBuf>,
     /// Window size in logical pixels.
     pub window_size: (u32, u32),
+    /// Draw into an image instead of a window (`--offscreen`): no display needed.
+    pub offscreen: bool,
     /// A layout to show instead of computing one at start (`--layout FILE.npy`).
     pub layout: Option<LayoutCoords>,
     /// When the process started: the time to the first frame with points is logged from it.
@@ -212,6 +216,7 @@ impl Default for ViewerOptions {
             encoder: None,
             queries: Vec::new(),
             window_size: (1600, 900),
+            offscreen: false,
             layout: None,
             launched: std::time::Instant::now(),
             labels_dir: None,
@@ -744,7 +749,9 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
     }
     check_view_options(&dataset, &options)?;
     // After the options: a typo is reported the same with or without a display.
-    check_display()?;
+    if !options.offscreen {
+        check_display()?;
+    }
     let labels = open_labels(&dataset, &options)?;
     let mut issues_state = open_issues(&dataset, &options);
     if let Some(ColorSource::Score(score)) = options.color_by {
@@ -752,25 +759,36 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
     }
     let title = format!("ivt-explore — {} ({} items)", dataset.name, n);
     let (w, h) = options.window_size;
+    let plugins = DefaultPlugins
+        .set(WindowPlugin {
+            primary_window: Some(Window {
+                title,
+                resolution: bevy::window::WindowResolution::new(w, h),
+                ..default()
+            }),
+            ..default()
+        })
+        .set(bevy::log::LogPlugin {
+            // Bevy's and wgpu's info logs drown ours; warnings still show.
+            filter: std::env::var("IVT_LOG").unwrap_or_else(|_| "warn,ivt=info".to_owned()),
+            ..default()
+        });
     let mut app = App::new();
-    app.insert_resource(ClearColor(ui::theme::BACKGROUND))
-        .add_plugins(
-            DefaultPlugins
-                .set(WindowPlugin {
-                    primary_window: Some(Window {
-                        title,
-                        resolution: bevy::window::WindowResolution::new(w, h),
-                        ..default()
-                    }),
-                    ..default()
-                })
-                .set(bevy::log::LogPlugin {
-                    // Bevy's and wgpu's info logs drown ours; warnings still show.
-                    filter: std::env::var("IVT_LOG").unwrap_or_else(|_| "warn,ivt=info".to_owned()),
-                    ..default()
-                }),
-        )
-        .insert_resource(labels)
+    app.insert_resource(ClearColor(ui::theme::BACKGROUND));
+    if options.offscreen {
+        // No winit: its event loop needs a display. The window entity stays (never opened),
+        // so sizes and scale read as on screen; frames are run back to back.
+        app.add_plugins(plugins.disable::<bevy::winit::WinitPlugin>())
+            .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(
+                std::time::Duration::ZERO,
+            ))
+            .add_plugins(offscreen::OffscreenPlugin {
+                size: UVec2::new(w, h),
+            });
+    } else {
+        app.add_plugins(plugins);
+    }
+    app.insert_resource(labels)
         .insert_resource(issues_state)
         .insert_resource(layout_job::InitialRequest(layout_job::LayoutRequest {
             dims: options.dims,
