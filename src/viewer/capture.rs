@@ -55,6 +55,8 @@ struct FrameBench {
     settled: u32,
     samples_ms: Vec<f64>,
     pan: bool,
+    /// Offscreen: the render thread's total wait for the GPU when timing began.
+    gpu_wait_start_ns: Option<u64>,
 }
 
 impl FrameBench {
@@ -86,6 +88,7 @@ impl Plugin for CapturePlugin {
                 settled: 0,
                 samples_ms: Vec::new(),
                 pan: self.bench_pan,
+                gpu_wait_start_ns: None,
             })
             .add_systems(Last, bench_frames);
             if self.bench_pan {
@@ -155,7 +158,7 @@ fn save_png(image: Image, path: &Path) -> Result<(), String> {
 /// A screenshot of what the user sees: the window, or the image drawn in its place offscreen.
 fn screenshot_of_view(offscreen: Option<&OffscreenTarget>) -> Screenshot {
     match offscreen {
-        Some(target) => Screenshot::image(target.0.clone()),
+        Some(target) => Screenshot::image(target.image.clone()),
         None => Screenshot::primary_window(),
     }
 }
@@ -312,6 +315,9 @@ fn bench_frames(
         }
         return;
     }
+    if bench.samples_ms.is_empty() {
+        bench.gpu_wait_start_ns = offscreen.as_ref().map(|o| o.gpu_wait_ns());
+    }
     bench.samples_ms.push(time.delta_secs_f64() * 1000.0);
     if bench.samples_ms.len() == bench.frames as usize {
         let (mean, p95) = frame_stats(&bench.samples_ms);
@@ -341,6 +347,13 @@ fn bench_frames(
             ready.mosaic.gpu_bytes() >> 20,
             1000.0 / mean.max(1e-9)
         );
+        // Offscreen, the render thread waits only when the GPU is behind: GPU-bound frames.
+        if let (Some(target), Some(start)) = (&offscreen, bench.gpu_wait_start_ns) {
+            let per_frame_ms = target.gpu_wait_ns().saturating_sub(start) as f64
+                / 1e6
+                / bench.samples_ms.len() as f64;
+            println!("waited for the GPU {per_frame_ms:.2} ms a frame (0: the CPU sets the pace)");
+        }
         exit.write(AppExit::Success);
     }
 }
@@ -401,6 +414,7 @@ mod tests {
                 settled: 0,
                 samples_ms: Vec::new(),
                 pan: true,
+                gpu_wait_start_ns: None,
             })
             .add_systems(Update, pan_for_bench);
         let mut ortho = OrthographicProjection::default_2d();

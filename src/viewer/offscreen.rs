@@ -25,7 +25,18 @@ pub const FRAMES_IN_FLIGHT: u64 = 2;
 
 /// The image every camera draws into instead of the window.
 #[derive(Resource, Clone, Debug)]
-pub struct OffscreenTarget(pub Handle<Image>);
+pub struct OffscreenTarget {
+    pub image: Handle<Image>,
+    /// Nanoseconds the render thread has waited for the GPU so far: frames that wait are
+    /// GPU-bound, frames that don't are CPU-bound (the frame benchmark reports it).
+    pub gpu_wait_ns: Arc<AtomicU64>,
+}
+
+impl OffscreenTarget {
+    pub fn gpu_wait_ns(&self) -> u64 {
+        self.gpu_wait_ns.load(Ordering::Acquire)
+    }
+}
 
 /// Adds the target image and retargets every camera to it. The app must be built without
 /// `WinitPlugin` (see `viewer::run`).
@@ -43,13 +54,20 @@ impl Plugin for OffscreenPlugin {
             None,
         );
         let handle = app.world_mut().resource_mut::<Assets<Image>>().add(image);
-        app.insert_resource(OffscreenTarget(handle))
-            // First runs after Startup on the first frame, so the cameras spawned there are
-            // retargeted before anything is rendered.
-            .add_systems(First, retarget_new_cameras);
+        let gpu_wait_ns = Arc::new(AtomicU64::new(0));
+        app.insert_resource(OffscreenTarget {
+            image: handle,
+            gpu_wait_ns: Arc::clone(&gpu_wait_ns),
+        })
+        // First runs after Startup on the first frame, so the cameras spawned there are
+        // retargeted before anything is rendered.
+        .add_systems(First, retarget_new_cameras);
         if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
             render_app
-                .init_resource::<GpuFrames>()
+                .insert_resource(GpuFrames {
+                    waited_ns: gpu_wait_ns,
+                    ..default()
+                })
                 .add_systems(Render, pace_frames.in_set(RenderSystems::Cleanup));
         }
     }
@@ -60,7 +78,7 @@ fn retarget_new_cameras(
     mut cameras: Query<&mut RenderTarget, Added<Camera>>,
 ) {
     for mut camera_target in &mut cameras {
-        *camera_target = RenderTarget::Image(target.0.clone().into());
+        *camera_target = RenderTarget::Image(target.image.clone().into());
     }
 }
 
@@ -69,6 +87,7 @@ fn retarget_new_cameras(
 struct GpuFrames {
     submitted: u64,
     finished: Arc<AtomicU64>,
+    waited_ns: Arc<AtomicU64>,
 }
 
 impl GpuFrames {
@@ -86,17 +105,41 @@ fn pace_frames(mut frames: ResMut<GpuFrames>, device: Res<RenderDevice>, queue: 
         finished.fetch_add(1, Ordering::AcqRel);
     });
     frames.submitted += 1;
-    while frames.unfinished() > FRAMES_IN_FLIGHT {
-        // A poll runs the callbacks of finished work; wgpu has no wait for "the one before the
-        // last" without naming its submission, so poll and sleep briefly (the GPU is busy
-        // for the frames still in flight, so this costs no frame time).
-        if let Err(e) = device.poll(PollType::Poll) {
-            warn!("offscreen: the GPU device was lost while waiting for a frame: {e}");
-            return;
+    let poll = || {
+        device
+            .poll(PollType::Poll)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    if let Err(e) = frames.wait_for_gpu(poll, Duration::from_micros(100)) {
+        warn!("offscreen: the GPU device was lost while waiting for a frame: {e}");
+    }
+}
+
+impl GpuFrames {
+    /// Poll (which runs the callbacks of finished work) and nap until at most
+    /// [`FRAMES_IN_FLIGHT`] frames are unfinished; the time spent is added to `waited_ns`.
+    /// wgpu has no wait for "the submission before the last" without naming it, hence the
+    /// naps: the GPU is busy with the frames still in flight, so they cost no frame time.
+    fn wait_for_gpu(
+        &self,
+        mut poll: impl FnMut() -> Result<(), String>,
+        nap: Duration,
+    ) -> Result<(), String> {
+        let start = std::time::Instant::now();
+        let mut outcome = Ok(());
+        while self.unfinished() > FRAMES_IN_FLIGHT {
+            if let Err(e) = poll() {
+                outcome = Err(e);
+                break;
+            }
+            if self.unfinished() > FRAMES_IN_FLIGHT {
+                std::thread::sleep(nap);
+            }
         }
-        if frames.unfinished() > FRAMES_IN_FLIGHT {
-            std::thread::sleep(Duration::from_micros(100));
-        }
+        let waited = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.waited_ns.fetch_add(waited, Ordering::AcqRel);
+        outcome
     }
 }
 
@@ -118,7 +161,7 @@ mod tests {
         app.update();
         let later = app.world_mut().spawn(Camera::default()).id();
         app.update();
-        let handle = app.world().resource::<OffscreenTarget>().0.clone();
+        let handle = app.world().resource::<OffscreenTarget>().image.clone();
         let mut targets = app.world_mut().query::<&RenderTarget>();
         let targets: Vec<_> = targets.iter(app.world()).collect();
         assert_eq!(targets.len(), 2);
@@ -131,16 +174,49 @@ mod tests {
         assert_eq!((image.width(), image.height()), (64, 32));
     }
 
+    /// A GPU that finishes one frame every third poll: the wait stops as soon as no more
+    /// than FRAMES_IN_FLIGHT are unfinished, never earlier, and its time is counted.
     #[test]
-    fn unfinished_frames_count_what_the_gpu_has_not_done() {
+    fn the_wait_leaves_frames_in_flight_and_counts_its_time() {
         let frames = GpuFrames {
-            submitted: 5,
+            submitted: FRAMES_IN_FLIGHT + 3,
             ..default()
         };
-        assert_eq!(frames.unfinished(), 5);
-        frames.finished.store(4, Ordering::Release);
-        assert_eq!(frames.unfinished(), 1);
-        frames.finished.store(6, Ordering::Release);
-        assert_eq!(frames.unfinished(), 0);
+        let gpu_done = Arc::clone(&frames.finished);
+        let mut polls = 0;
+        let nap = Duration::from_millis(1);
+        frames
+            .wait_for_gpu(
+                || {
+                    polls += 1;
+                    if polls % 3 == 0 {
+                        gpu_done.fetch_add(1, Ordering::AcqRel);
+                    }
+                    Ok(())
+                },
+                nap,
+            )
+            .expect("no device error");
+        assert_eq!(frames.unfinished(), FRAMES_IN_FLIGHT);
+        assert_eq!(polls, 9);
+        // Eight naps: after each poll but the last.
+        assert!(frames.waited_ns.load(Ordering::Acquire) >= 8 * 1_000_000);
+
+        // Caught up: no poll, no time.
+        let before = frames.waited_ns.load(Ordering::Acquire);
+        frames
+            .wait_for_gpu(|| panic!("no poll needed"), nap)
+            .expect("nothing to wait for");
+        assert!(frames.waited_ns.load(Ordering::Acquire) - before < 1_000_000);
+
+        // A lost device ends the wait with its error instead of spinning.
+        let lost = GpuFrames {
+            submitted: FRAMES_IN_FLIGHT + 1,
+            ..default()
+        };
+        let err = lost
+            .wait_for_gpu(|| Err("device lost".to_owned()), nap)
+            .expect_err("the poll failed");
+        assert_eq!(err, "device lost");
     }
 }
