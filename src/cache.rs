@@ -169,21 +169,67 @@ impl Cache {
     }
 }
 
-/// Identity of a file's content as far as metadata tells: its path, size and modification
-/// time. A changed image is a new item for every per-image cache (thumbnails, embeddings).
-pub fn file_identity(path: &Path) -> u64 {
-    let mut h = Xxh3::new();
-    h.update(path.as_os_str().as_encoded_bytes());
-    if let Ok(meta) = std::fs::metadata(path) {
-        h.update(&meta.len().to_le_bytes());
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        h.update(&mtime.to_le_bytes());
+/// Identities of files' contents as far as metadata tells: path, size and modification time. A
+/// changed image is a new item for every per-image cache (thumbnails, embeddings, the probe).
+///
+/// The path is taken absolute, so `c1m/a.png` run from `/data` and `/data/c1m/a.png` are one
+/// file: a data set opened by another spelling of its path kept missing all 10⁶ thumbnails and
+/// rebuilt them (200 s). Symbolic links and `..` are left as they are (resolving them costs a
+/// system call per path component); the working folder is read once, not per file.
+pub struct FileIdentities {
+    cwd: Option<PathBuf>,
+}
+
+impl FileIdentities {
+    /// Relative paths are taken from the process's working folder.
+    pub fn new() -> Self {
+        Self {
+            cwd: std::env::current_dir().ok(),
+        }
     }
-    h.digest()
+
+    /// Relative paths are taken from `cwd`.
+    pub fn with_cwd(cwd: &Path) -> Self {
+        Self {
+            cwd: Some(cwd.to_path_buf()),
+        }
+    }
+
+    /// The path a file is known by in cache keys.
+    pub fn key_path<'a>(&self, path: &'a Path) -> std::borrow::Cow<'a, Path> {
+        match &self.cwd {
+            Some(cwd) if path.is_relative() => std::borrow::Cow::Owned(
+                cwd.join(
+                    path.components()
+                        .filter(|c| *c != std::path::Component::CurDir)
+                        .collect::<PathBuf>(),
+                ),
+            ),
+            _ => std::borrow::Cow::Borrowed(path),
+        }
+    }
+
+    pub fn of(&self, path: &Path) -> u64 {
+        let mut h = Xxh3::new();
+        let path = self.key_path(path);
+        h.update(path.as_os_str().as_encoded_bytes());
+        if let Ok(meta) = std::fs::metadata(&path) {
+            h.update(&meta.len().to_le_bytes());
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            h.update(&mtime.to_le_bytes());
+        }
+        h.digest()
+    }
+}
+
+impl Default for FileIdentities {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn check_entry(bytes: &[u8]) -> Result<(), String> {
@@ -232,6 +278,31 @@ mod tests {
             CacheKey::new("knn", &[1.0, 2.0, 3.0, 5.0], 2, "k=1 v1")
         );
         assert_eq!(Cache::disabled().load(&key), Lookup::Miss);
+    }
+
+    /// One file, however its path is spelled from the working folder; another file, or the
+    /// same one changed, is another identity.
+    #[test]
+    fn a_file_has_one_identity_relative_or_absolute() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let sub = dir.path().join("c1m");
+        std::fs::create_dir(&sub).expect("dir");
+        let file = sub.join("a.png");
+        std::fs::write(&file, b"one").expect("write");
+        std::fs::write(sub.join("b.png"), b"one").expect("write");
+        let ids = FileIdentities::with_cwd(dir.path());
+        let id = ids.of(&file);
+        for spelling in ["c1m/a.png", "./c1m/a.png", "c1m/./a.png"] {
+            assert_eq!(ids.of(Path::new(spelling)), id, "{spelling}");
+        }
+        assert_ne!(ids.of(Path::new("c1m/b.png")), id);
+        // From elsewhere, the relative spelling is another file.
+        assert_ne!(
+            FileIdentities::with_cwd(&sub).of(Path::new("c1m/a.png")),
+            id
+        );
+        std::fs::write(&file, b"changed").expect("write");
+        assert_ne!(ids.of(&file), id);
     }
 
     #[test]

@@ -1374,3 +1374,49 @@ fn a_cached_folder_listing_notices_files_added_and_renamed() {
         "renamed: {err}"
     );
 }
+
+/// A data set opened by another spelling of its path (relative from its parent, then absolute)
+/// is the same data set: its thumbnails and its folder listing come from the cache, none remade.
+#[test]
+fn a_relative_and_an_absolute_path_share_the_cache() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("set");
+    let images = data.join("images");
+    std::fs::create_dir_all(&images).expect("mkdir");
+    for i in 0..3u8 {
+        image::RgbImage::from_pixel(4, 4, image::Rgb([i * 80, 0, 0]))
+            .save(images.join(format!("{i}.png")))
+            .expect("png");
+    }
+    write_npy_f32(&data.join("features.npy"), 3, 2);
+    let cache = dir.path().join("cache");
+    // Past the listing's settling time, so the first run keeps it.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let thumbs = |path: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ivt-explore"))
+            .args(["thumbs".as_ref(), path.as_os_str(), "--cache".as_ref()])
+            .arg(&cache)
+            .current_dir(dir.path())
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let first = thumbs(Path::new("set"));
+    assert!(first.contains("3 decoded"), "{first}");
+    let second = thumbs(&data);
+    assert!(
+        second.contains("0 decoded, 3 from the cache") && !second.contains("changed"),
+        "{second}"
+    );
+    let listings = std::fs::read_dir(&cache)
+        .expect("cache")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("image-listing-")
+        })
+        .count();
+    assert_eq!(listings, 1);
+}

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use super::listing::{Candidate, list_folder};
 use super::{Categorical, DatasetError};
-use crate::cache::{Cache, CacheKey, Lookup, file_identity};
+use crate::cache::{Cache, CacheKey, FileIdentities, Lookup};
 
 /// Extensions listed as images: ours plus torchvision's `IMG_EXTENSIONS`, so that a folder
 /// lists the same files torchvision would (an unsupported TIFF is then reported, not skipped
@@ -79,7 +79,7 @@ pub struct ImageFiles {
     pub failures: Vec<ImageFailure>,
     /// Files in the folder that no sort key named.
     pub unused_files: usize,
-    /// Each image's [`file_identity`] (path, size, mtime) when the scan computed them (for the
+    /// Each image's identity ([`FileIdentities`]) (path, size, mtime) when the scan computed them (for the
     /// probe cache's key): the thumbnail store keys on them too, and at 10⁶ files a stat of
     /// each costs a second. `None`: the store computes each when it needs it.
     pub identities: Option<Arc<[u64]>>,
@@ -514,8 +514,9 @@ fn probe_all(paths: &[PathBuf], verify: bool, cache: Option<&Cache>) -> Probed {
     let cache = cache.filter(|c| c.dir().is_some());
     // On the current pool: on a relaunch the inodes are in memory and the stats are CPU work
     // (16 threads on 2 cores made them slower).
+    let ids = FileIdentities::new();
     let identities: Option<Arc<[u64]>> =
-        cache.map(|_| paths.par_iter().map(|p| file_identity(p)).collect());
+        cache.map(|_| paths.par_iter().map(|p| ids.of(p)).collect());
     let key = identities.as_ref().map(|ids| {
         CacheKey::from_parts(
             "image-probe",

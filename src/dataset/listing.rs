@@ -129,13 +129,15 @@ fn list_folder_settled(
     Ok(listing)
 }
 
-/// One entry per folder as given (relisting replaces it).
+/// One entry per folder (relisting replaces it), by its absolute path: `c1m` from `/data` and
+/// `/data/c1m` share it.
 fn cache_key(root: &Path) -> CacheKey {
+    let ids = crate::cache::FileIdentities::new();
     CacheKey::from_parts(
         "image-listing",
         &[
             &LISTING_VERSION.to_le_bytes(),
-            root.as_os_str().as_encoded_bytes(),
+            ids.key_path(root).as_os_str().as_encoded_bytes(),
         ],
     )
 }

@@ -14,7 +14,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use super::preprocess::{InputGeometry, Preprocess};
 use super::{Device, EmbedError, EmbedOptions, EmbedReport, Embedding, Pooling, runtime};
-use crate::cache::{Cache, CacheKey, Lookup, file_identity};
+use crate::cache::{Cache, CacheKey, FileIdentities, Lookup};
 use crate::progress::Observer;
 
 /// Bump when the way vectors are computed changes, so old cache entries miss.
@@ -311,7 +311,8 @@ pub fn embed_images(
     let batch_size = encoder.fixed_batch.unwrap_or(options.batch_size.max(1));
     let key = encoder.cache_key();
     let mut store = VectorCache::load(cache, &key, &mut report.warnings);
-    let identities: Vec<u64> = paths.par_iter().map(|p| file_identity(p)).collect();
+    let ids = FileIdentities::new();
+    let identities: Vec<u64> = paths.par_iter().map(|p| ids.of(p)).collect();
     let missing: Vec<usize> = (0..paths.len())
         .filter(|&i| {
             store

@@ -158,6 +158,7 @@ struct FileCells {
     stride: u64,
     tier_at: Vec<u64>,
     paths: Arc<[PathBuf]>,
+    ids: crate::cache::FileIdentities,
     /// Each image's identity (path, size, mtime), what its record and its large cells are
     /// keyed by; 0: not computed yet (see [`FileCells::key`]).
     keys: Vec<AtomicU64>,
@@ -175,7 +176,7 @@ impl FileCells {
     fn key(&self, item: usize) -> u64 {
         match self.keys[item].load(Ordering::Relaxed) {
             0 => {
-                let key = crate::cache::file_identity(&self.paths[item]);
+                let key = self.ids.of(&self.paths[item]);
                 self.keys[item].store(key, Ordering::Relaxed);
                 key
             }
@@ -808,6 +809,7 @@ fn open_files(
             stride: layout.stride,
             tier_at,
             paths: Arc::clone(paths),
+            ids: crate::cache::FileIdentities::new(),
             keys: match files.identities.as_deref() {
                 Some(known) => known.iter().map(|&k| AtomicU64::new(k)).collect(),
                 None => (0..n_items).map(|_| AtomicU64::new(0)).collect(),
