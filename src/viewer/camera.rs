@@ -163,6 +163,17 @@ impl Plugin for CameraPlugin {
 
 const FOV_Y: f32 = std::f32::consts::FRAC_PI_4;
 
+/// The 2D view's projection: one world unit a pixel at scale 1, and a depth range that holds
+/// any layout (a 3D layout seen from above in the 2D view included).
+pub fn plot_projection_2d() -> OrthographicProjection {
+    OrthographicProjection {
+        scaling_mode: ScalingMode::WindowSize,
+        near: -1.0e6,
+        far: 1.0e6,
+        ..OrthographicProjection::default_3d()
+    }
+}
+
 fn spawn_cameras(mut commands: Commands, settings: Res<ViewSettings>) {
     let two_d = settings.is_2d();
     commands.spawn((
@@ -171,12 +182,7 @@ fn spawn_cameras(mut commands: Commands, settings: Res<ViewSettings>) {
             is_active: two_d,
             ..default()
         },
-        Projection::Orthographic(OrthographicProjection {
-            scaling_mode: ScalingMode::WindowSize,
-            near: -1.0e6,
-            far: 1.0e6,
-            ..OrthographicProjection::default_3d()
-        }),
+        Projection::Orthographic(plot_projection_2d()),
         // Anti-aliasing costs 2–3× frame time under software rendering; discs are smooth
         // already (the shader cuts them).
         Msaa::Off,

@@ -334,7 +334,7 @@ fn bench_frames(
                 if offscreen.is_some() {
                     ", offscreen"
                 } else {
-                    ", in a window"
+                    ", in a window without vsync"
                 }
             );
         }

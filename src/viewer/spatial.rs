@@ -6,7 +6,7 @@
 //! of the view ([`ThumbView::bounds`]); the caller still applies its exact per-item test, so a query
 //! returns the same items as a scan, only without visiting the rest.
 
-use bevy::math::{Mat4, Vec2, Vec3, Vec4, Vec4Swizzles};
+use bevy::math::{Mat4, Vec2, Vec3, Vec4Swizzles};
 
 use super::LayoutCoords;
 
@@ -135,6 +135,12 @@ fn position(layout: &LayoutCoords, i: usize) -> Vec3 {
 pub struct ThumbView {
     pub clip_from_world: Mat4,
     pub clip_from_view: Mat4,
+    /// The camera's transform: the box is built in view space and brought to the world with
+    /// it, at depth 0 for an orthographic view. (It was once unprojected from the near and far
+    /// planes, and its rounding pad taken from that extent: at the plot camera's ±10⁶ depth
+    /// range the pad was 200 world units, a 40× zoomed view's box was the whole map, and every
+    /// camera move visited all 10⁶ items: 80–140 ms a move at 1 M.)
+    pub world_from_view: Mat4,
     /// A thumbnail's side in world units.
     pub world: f32,
     /// Pixels per clip unit (vertical).
@@ -172,17 +178,21 @@ impl ThumbView {
     /// A world-space box holding every point [`Self::project`] accepts, or `None` when it
     /// accepts none (an orthographic view zoomed out below `min_px`, a degenerate camera).
     pub fn bounds(&self) -> Option<(Vec3, Vec3)> {
-        let world_from_clip = self.clip_from_world.inverse();
-        if !world_from_clip.is_finite() || self.half.min_element() <= 0.0 {
+        let world_from_view = self.world_from_view;
+        if !world_from_view.is_finite()
+            || !self.clip_from_view.is_finite()
+            || self.half.min_element() <= 0.0
+        {
             return None;
         }
-        let world_from_view = world_from_clip * self.clip_from_view;
         let size_at_unit_depth = self.world * self.px_per_clip;
         // The thumbnail's half side in clip units at depth 1.
         let reach = Vec2::splat(size_at_unit_depth * 0.5) / self.half;
         let square = [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)];
         let mut corners = Vec::with_capacity(8);
-        if self.clip_from_view.w_axis.w != 1.0 {
+        let v = self.clip_from_view;
+        let orthographic = v.w_axis.w == 1.0;
+        if !orthographic {
             // Perspective: thumbnails shrink with depth d (side = size_at_unit_depth / d), so
             // only points nearer than d_max are big enough. At depth d a point is accepted
             // when its view-space offset is within (d·(1 + |skew|) + reach·… ) / focal: a box in
@@ -191,7 +201,6 @@ impl ThumbView {
             if !d_max.is_finite() || d_max <= 0.0 {
                 return None;
             }
-            let v = self.clip_from_view;
             let focal = Vec2::new(v.x_axis.x, v.y_axis.y)
                 .abs()
                 .max(Vec2::splat(1e-12));
@@ -200,20 +209,25 @@ impl ThumbView {
             for z in [0.0, -d_max] {
                 for (sx, sy) in square {
                     let p = Vec3::new(sx * extent.x, sy * extent.y, z);
-                    corners.push((world_from_view * p.extend(1.0)).xyz());
+                    corners.push(world_from_view.transform_point3(p));
                 }
             }
         } else {
-            // Orthographic: every point has the same size; the viewport widened by it.
+            // Orthographic: every point has the same size; the viewport widened by it. Clip x
+            // = scale·x + offset in view space, whatever the depth: the box's corners at
+            // depth 0, stretched along the view axis below.
             if size_at_unit_depth < self.min_px {
                 return None;
             }
-            for z in [0.0, 1.0] {
-                for (sx, sy) in square {
-                    let ndc = Vec3::new(sx * (1.0 + reach.x), sy * (1.0 + reach.y), z);
-                    let w = world_from_clip * ndc.extend(1.0);
-                    corners.push(w.xyz() / w.w);
-                }
+            let scale = Vec2::new(v.x_axis.x, v.y_axis.y);
+            if scale.abs().min_element() < 1e-30 {
+                return None;
+            }
+            let offset = Vec2::new(v.w_axis.x, v.w_axis.y);
+            for (sx, sy) in square {
+                let ndc = Vec2::new(sx * (1.0 + reach.x), sy * (1.0 + reach.y));
+                let p = (ndc - offset) / scale;
+                corners.push(world_from_view.transform_point3(p.extend(0.0)));
             }
         }
         let lo = corners.iter().fold(Vec3::INFINITY, |m, &p| m.min(p));
@@ -221,12 +235,13 @@ impl ThumbView {
         if !(lo.is_finite() && hi.is_finite()) {
             return None;
         }
-        // A hair wider: the exact test rounds in f32 too.
-        let pad = (hi - lo).max_element().max(1.0) * 1e-4;
+        // A hair wider: the exact test rounds in f32 too, relative to the coordinates.
+        let magnitude = lo.abs().max(hi.abs()).max_element();
+        let pad = (hi - lo).max_element().max(magnitude).max(1.0) * 1e-4;
         let (mut lo, mut hi) = (lo - pad, hi + pad);
-        if self.clip_from_view.w_axis.w == 1.0 {
+        if orthographic {
             // `project` does not clip an orthographic view by depth: neither does the box.
-            let along = (world_from_clip * Vec4::new(0.0, 0.0, 1.0, 0.0)).xyz();
+            let along = world_from_view.z_axis.xyz();
             for k in 0..3 {
                 if along[k].abs() > 1e-6 * along.length() {
                     (lo[k], hi[k]) = (f32::NEG_INFINITY, f32::INFINITY);
@@ -337,7 +352,12 @@ mod tests {
                     let look = Transform::from_translation(eye).looking_at(target, Vec3::Y);
                     (p.get_clip_from_view(), look.to_matrix())
                 } else {
-                    let mut o = OrthographicProjection::default_3d();
+                    // Half the cases with the plot camera's own depth range (±10⁶).
+                    let mut o = if case % 4 == 1 {
+                        crate::viewer::camera::plot_projection_2d()
+                    } else {
+                        OrthographicProjection::default_3d()
+                    };
                     o.scale = 0.002 + unit() * unit() * 0.2;
                     o.update(2.0 * half.x, 2.0 * half.y);
                     let eye = target + Vec3::Z * 50.0;
@@ -346,6 +366,7 @@ mod tests {
                 let view = ThumbView {
                     clip_from_world: clip_from_view * world_from_view.inverse(),
                     clip_from_view,
+                    world_from_view,
                     world: 0.05 + unit() * 2.0,
                     px_per_clip: clip_from_view.y_axis.y * half.y,
                     half,
@@ -353,6 +374,19 @@ mod tests {
                 };
                 let (scan, by_grid, visited) = accepted(&view, &l, &grid);
                 assert_eq!(by_grid, scan, "dims {dims} case {case}: {view:?}");
+                if clip_from_view.w_axis.w == 1.0
+                    && let Some((lo, hi)) = view.bounds()
+                {
+                    // The box is the viewport widened by one thumbnail, nothing more: its
+                    // width in world units is the view's (WindowSize: `scale` a pixel).
+                    let span = Vec2::new(clip_from_view.x_axis.x, clip_from_view.y_axis.y);
+                    let widest = 2.0 / span.abs() + Vec2::splat(view.world);
+                    let got = (hi - lo).truncate();
+                    assert!(
+                        got.x <= widest.x * 1.01 + 0.01 && got.y <= widest.y * 1.01 + 0.01,
+                        "dims {dims} case {case}: box {got} for a view of {widest}"
+                    );
+                }
                 some_shown += usize::from(!scan.is_empty());
                 some_skipped += usize::from(visited < l.n_items() / 2);
             }

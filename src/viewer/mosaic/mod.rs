@@ -833,6 +833,7 @@ fn update_visible_thumbnails(
     let view = ThumbView {
         clip_from_world,
         clip_from_view,
+        world_from_view: global.to_matrix(),
         world,
         px_per_clip,
         half,
