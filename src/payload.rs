@@ -60,23 +60,21 @@ impl<'a> Reader<'a> {
         let n = self.len()?;
         (n.checked_mul(min_bytes)? <= self.bytes.len() - self.at).then_some(n)
     }
-    pub fn f32s(&mut self) -> Option<Vec<f32>> {
+    /// A length, then that many 4-byte little-endian words, each made a `T`.
+    fn words<T>(&mut self, from_le_bytes: fn([u8; 4]) -> T) -> Option<Vec<T>> {
         let n = self.len()?;
         let b = self.take(n.checked_mul(4)?)?;
         Some(
             b.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .map(|c| from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect(),
         )
     }
+    pub fn f32s(&mut self) -> Option<Vec<f32>> {
+        self.words(f32::from_le_bytes)
+    }
     pub fn u32s(&mut self) -> Option<Vec<u32>> {
-        let n = self.len()?;
-        let b = self.take(n.checked_mul(4)?)?;
-        Some(
-            b.chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        )
+        self.words(u32::from_le_bytes)
     }
     pub fn bools(&mut self) -> Option<Vec<bool>> {
         let n = self.len()?;

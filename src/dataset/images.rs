@@ -79,8 +79,8 @@ pub struct ImageFiles {
     pub failures: Vec<ImageFailure>,
     /// Files in the folder that no sort key named.
     pub unused_files: usize,
-    /// Each image's identity ([`FileIdentities`]) (path, size, mtime) when the scan computed them (for the
-    /// probe cache's key): the thumbnail store keys on them too, and at 10⁶ files a stat of
+    /// Each image's identity ([`FileIdentities`]: absolute path, size, mtime) when the scan
+    /// computed them (for the probe cache's key): the thumbnail store keys on them too, and at 10⁶ files a stat of
     /// each costs a second. `None`: the store computes each when it needs it.
     pub identities: Option<Arc<[u64]>>,
     /// Only a sample of the headers was read at load ([`ProbeScope::Sample`]): `sizes` and

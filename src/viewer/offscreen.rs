@@ -27,12 +27,13 @@ pub const FRAMES_IN_FLIGHT: u64 = 2;
 #[derive(Resource, Clone, Debug)]
 pub struct OffscreenTarget {
     pub image: Handle<Image>,
-    /// Nanoseconds the render thread has waited for the GPU so far: frames that wait are
-    /// GPU-bound, frames that don't are CPU-bound (the frame benchmark reports it).
-    pub gpu_wait_ns: Arc<AtomicU64>,
+    /// Shared with the render world's [`GpuFrames`].
+    gpu_wait_ns: Arc<AtomicU64>,
 }
 
 impl OffscreenTarget {
+    /// Nanoseconds the render thread has waited for the GPU so far: frames that wait are
+    /// GPU-bound, frames that don't are CPU-bound (the frame benchmark reports it).
     pub fn gpu_wait_ns(&self) -> u64 {
         self.gpu_wait_ns.load(Ordering::Acquire)
     }
@@ -90,13 +91,6 @@ struct GpuFrames {
     waited_ns: Arc<AtomicU64>,
 }
 
-impl GpuFrames {
-    fn unfinished(&self) -> u64 {
-        self.submitted
-            .saturating_sub(self.finished.load(Ordering::Acquire))
-    }
-}
-
 /// After the frame's submission: count it when done, then wait while too many are unfinished.
 fn pace_frames(mut frames: ResMut<GpuFrames>, device: Res<RenderDevice>, queue: Res<RenderQueue>) {
     let finished = Arc::clone(&frames.finished);
@@ -117,6 +111,11 @@ fn pace_frames(mut frames: ResMut<GpuFrames>, device: Res<RenderDevice>, queue: 
 }
 
 impl GpuFrames {
+    fn unfinished(&self) -> u64 {
+        self.submitted
+            .saturating_sub(self.finished.load(Ordering::Acquire))
+    }
+
     /// Poll (which runs the callbacks of finished work) and nap until at most
     /// [`FRAMES_IN_FLIGHT`] frames are unfinished; the time spent is added to `waited_ns`.
     /// wgpu has no wait for "the submission before the last" without naming it, hence the

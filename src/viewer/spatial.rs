@@ -152,6 +152,27 @@ pub struct ThumbView {
 }
 
 impl ThumbView {
+    /// The view of a camera (`clip_from_view`, its transform `world_from_view`) over a
+    /// viewport of `viewport` physical pixels, for thumbnails `world` units wide.
+    pub fn new(
+        clip_from_view: Mat4,
+        world_from_view: Mat4,
+        world: f32,
+        viewport: bevy::math::UVec2,
+        min_px: f32,
+    ) -> Self {
+        let half = viewport.as_vec2() * 0.5;
+        Self {
+            clip_from_world: clip_from_view * world_from_view.inverse(),
+            clip_from_view,
+            world_from_view,
+            world,
+            px_per_clip: clip_from_view.y_axis.y * half.y,
+            half,
+            min_px,
+        }
+    }
+
     /// The thumbnail of a point at `p`: its side and centre in pixels and its depth (clip w),
     /// if it is at least `min_px` wide and reaches into the viewport.
     #[inline]
@@ -363,15 +384,13 @@ mod tests {
                     let eye = target + Vec3::Z * 50.0;
                     (o.get_clip_from_view(), Mat4::from_translation(eye))
                 };
-                let view = ThumbView {
-                    clip_from_world: clip_from_view * world_from_view.inverse(),
+                let view = ThumbView::new(
                     clip_from_view,
                     world_from_view,
-                    world: 0.05 + unit() * 2.0,
-                    px_per_clip: clip_from_view.y_axis.y * half.y,
-                    half,
-                    min_px: 4.0,
-                };
+                    0.05 + unit() * 2.0,
+                    (2.0 * half).as_uvec2(),
+                    4.0,
+                );
                 let (scan, by_grid, visited) = accepted(&view, &l, &grid);
                 assert_eq!(by_grid, scan, "dims {dims} case {case}: {view:?}");
                 if clip_from_view.w_axis.w == 1.0

@@ -780,7 +780,6 @@ fn update_visible_thumbnails(
         return;
     };
     let clip_from_view = camera.clip_from_view();
-    let clip_from_world = clip_from_view * global.to_matrix().inverse();
     if mosaic.bounds.as_ref().map(|b| b.0) != Some(store.layout_version) {
         mosaic.bounds = Bounds::of(layout).map(|b| (store.layout_version, b));
     }
@@ -791,6 +790,13 @@ fn update_visible_thumbnails(
         .n_items()
         .min(mosaic.store.as_ref().map_or(0, |s| s.n_items()));
     let world = world_size(bounds, layout.n_items(), layout.dims, settings.size);
+    let view = ThumbView::new(
+        clip_from_view,
+        global.to_matrix(),
+        world,
+        viewport,
+        pool::DOT_PX,
+    );
     let filter_version = labels.as_ref().map_or(0, |l| {
         if matches!(l.filter, super::labels::LabelFilter::All) {
             0
@@ -799,7 +805,8 @@ fn update_visible_thumbnails(
         }
     });
     // Everything the result depends on, as bits: an exact match means nothing to do.
-    let mut key: Vec<u32> = clip_from_world
+    let mut key: Vec<u32> = view
+        .clip_from_world
         .to_cols_array()
         .iter()
         .map(|v| v.to_bits())
@@ -825,20 +832,9 @@ fn update_visible_thumbnails(
     if mosaic.colors.0 != color.version || mosaic.colors.1.len() != layout.n_items() {
         mosaic.colors = (color.version, color.point_colors(layout.n_items()));
     }
-    let half = Vec2::new(viewport.x as f32, viewport.y as f32) * 0.5;
-    let px_per_clip = clip_from_view.y_axis.y * half.y;
     let mut candidates = Vec::new();
     // Only the items in the grid cells that meet the view's box are tested: the work follows
     // what is on screen, and a map zoomed out below thumbnail size costs nothing.
-    let view = ThumbView {
-        clip_from_world,
-        clip_from_view,
-        world_from_view: global.to_matrix(),
-        world,
-        px_per_clip,
-        half,
-        min_px: pool::DOT_PX,
-    };
     let in_view = view.bounds();
     if in_view.is_some() && mosaic.grid.as_ref().map(|g| g.0) != Some(store.layout_version) {
         mosaic.grid = Some((store.layout_version, SpatialGrid::build(layout)));
