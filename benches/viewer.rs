@@ -151,7 +151,7 @@ fn bench_label_selection(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let (journal, state, _) = ivt::labels::journal::open(dir.path()).expect("open");
+                let (journal, state, _) = ivt::labels::journal::open(dir.path(), n).expect("open");
                 (dir, journal, state)
             },
             |(dir, mut journal, mut state)| {

@@ -690,7 +690,7 @@ fn outputs_get_the_users_umask_mode_so_others_can_read_them() {
     }
     let labels_dir = dir.path().join("labels");
     {
-        let (mut journal, state, _) = ivt::labels::journal::open(&labels_dir).expect("journal");
+        let (mut journal, state, _) = ivt::labels::journal::open(&labels_dir, 12).expect("journal");
         let batch = state
             .assign(&[ivt::dataset::ItemId(3)], Some("positive"), 1)
             .expect("a change");
@@ -1003,7 +1003,7 @@ fn query_finds_items_by_the_search_language() {
     .expect("meta");
     let labels = dir.path().join("labels");
     {
-        let (mut journal, state, _) = ivt::labels::journal::open(&labels).expect("journal");
+        let (mut journal, state, _) = ivt::labels::journal::open(&labels, 6).expect("journal");
         let batch = state
             .assign(&[ivt::dataset::ItemId(4)], Some("positive"), 1)
             .expect("batch");

@@ -149,7 +149,7 @@ fn npz_seeds() -> Vec<Vec<u8>> {
 
 fn journal_seeds(work: &Path) -> Vec<Vec<u8>> {
     let dir = work.join("journal-seed");
-    let (mut journal, mut state, _) = journal::open(&dir).expect("journal");
+    let (mut journal, mut state, _) = journal::open(&dir, N_ITEMS).expect("journal");
     // Each step is a change of the state as it stands after the previous one.
     type Step = dyn Fn(&ivt::labels::LabelState) -> Option<ivt::labels::Batch>;
     let steps: [&Step; 4] = [
@@ -306,7 +306,7 @@ fn targets(work: &Path) -> Vec<Target> {
             seeds: journal_seeds(work),
             parse: Box::new(|p| {
                 let dir = p.parent().expect("in a folder");
-                outcome(journal::read(dir))
+                outcome(journal::read(dir, N_ITEMS))
             }),
         },
         Target {

@@ -14,7 +14,8 @@ pub fn run(args: &ExportLabelsArgs) -> anyhow::Result<ExitCode> {
         .labels_out
         .clone()
         .unwrap_or_else(|| ivt::labels::default_dir(&data.name));
-    let (state, warnings) = journal::read(&dir).context("cannot read the labels")?;
+    let (state, warnings) =
+        journal::read(&dir, data.n_items()).context("cannot read the labels")?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -35,6 +36,9 @@ pub fn run(args: &ExportLabelsArgs) -> anyhow::Result<ExitCode> {
     }
     let report = export::export(&args.output, &state, &files.paths, args.mode)
         .with_context(|| format!("cannot export to {}", args.output.display()))?;
+    for r in &report.refused {
+        eprintln!("warning: {r}");
+    }
     let counts: Vec<String> = state
         .counts()
         .iter()
@@ -55,5 +59,13 @@ pub fn run(args: &ExportLabelsArgs) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
+    if !report.refused.is_empty() {
+        eprintln!(
+            "{} row(s) of the old {} named files outside {} and were left alone (above)",
+            report.refused.len(),
+            export::MANIFEST,
+            args.output.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

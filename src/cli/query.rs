@@ -20,7 +20,8 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| ivt::labels::default_dir(&data.name));
     // Labels are searched when the journal exists; a folder given explicitly must have one.
     let labels = if args.labels_out.is_some() || dir.join(journal::JOURNAL_FILE).exists() {
-        let (state, warnings) = journal::read(&dir).context("cannot read the labels")?;
+        let (state, warnings) =
+            journal::read(&dir, data.n_items()).context("cannot read the labels")?;
         for w in warnings {
             eprintln!("warning: {w}");
         }

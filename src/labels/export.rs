@@ -5,6 +5,12 @@
 //! it created itself. Source images are only ever read. Two different sources with the same
 //! file name under one label get a stable suffix (`name-<item>.ext`); an existing file that
 //! the export did not create is never overwritten: the new one takes a suffix instead.
+//!
+//! The manifest and the labels are files a user (or anyone) can edit, so neither is trusted
+//! with a path: every file the export removes, renames or writes is `OUT/<label>/<name>`, two
+//! plain components, the label a valid label name ([`super::check_name`]) and `OUT/<label>` a
+//! real folder, never a link that could lead out of OUT ([`inside`]). A manifest row naming
+//! anything else is reported and left alone.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -35,6 +41,9 @@ pub struct ExportReport {
     pub unchanged: usize,
     /// Files given a suffix because the plain name was taken.
     pub renamed: usize,
+    /// Manifest rows whose file is not a plain path inside the export folder: left alone (and
+    /// dropped from the new manifest), each with the reason, for the user to see.
+    pub refused: Vec<String>,
 }
 
 fn err(what: String) -> LabelError {
@@ -50,6 +59,48 @@ struct Row {
     time_ms: u64,
     /// Relative to the export folder: `<label>/<file>`.
     file: String,
+}
+
+/// `OUT/<label>` for writing: `label` must be a valid label name, and the folder, where it
+/// exists, a real folder — a link there could lead anywhere.
+fn label_dir(out: &Path, label: &str) -> Result<PathBuf, String> {
+    super::check_name(label)?;
+    let dir = out.join(label);
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.is_dir() => Ok(dir),
+        Ok(_) => Err(format!(
+            "{} is not a folder (a link or a file); the export writes only into folders of its own",
+            dir.display()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(dir),
+        Err(e) => Err(format!("{}: {e}", dir.display())),
+    }
+}
+
+/// The manifest's `file` as a path the export may remove or rename: `<label>/<name>`, two plain
+/// components (no `..`, not absolute), under a real label folder of OUT. Anything else is not
+/// a file this export made, whatever the manifest says.
+fn inside(out: &Path, rel: &str) -> Result<PathBuf, String> {
+    use std::path::Component;
+    let path = Path::new(rel);
+    let mut parts = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(part) => parts.push(part),
+            _ => {
+                return Err(format!(
+                    "{rel:?} is not a plain relative path (absolute, or with '..' or '.')"
+                ));
+            }
+        }
+    }
+    let [label, name] = parts[..] else {
+        return Err(format!("{rel:?} is not <label>/<file>"));
+    };
+    let label = label
+        .to_str()
+        .ok_or_else(|| format!("{rel:?}: the label folder is not UTF-8"))?;
+    Ok(label_dir(out, label)?.join(name))
 }
 
 fn read_manifest(out: &Path) -> Result<BTreeMap<u32, Row>, LabelError> {
@@ -243,9 +294,29 @@ pub fn export(
             out.display()
         )));
     }
+    // Every label becomes a folder of OUT: each must be a plain name whose folder, if it
+    // exists, is not a link out of OUT.
+    for label in labels.counts().keys() {
+        label_dir(out, label).map_err(|e| err(format!("label {e}")))?;
+    }
     std::fs::create_dir_all(out).map_err(|e| err(format!("{}: {e}", out.display())))?;
-    let old = read_manifest(out)?;
     let mut report = ExportReport::default();
+    let manifest = out.join(MANIFEST);
+    // Rows naming a path outside OUT were not made by an export: never touched.
+    let old: BTreeMap<u32, Row> = read_manifest(out)?
+        .into_iter()
+        .filter(|(_, row)| match inside(out, &row.file) {
+            Ok(_) => true,
+            Err(why) => {
+                report.refused.push(format!(
+                    "{}: item {}: {why}; left alone",
+                    manifest.display(),
+                    row.item
+                ));
+                false
+            }
+        })
+        .collect();
     let mut rows: BTreeMap<u32, Row> = BTreeMap::new();
     // Names already ours stay reserved while we place the others.
     let mut taken: HashSet<String> = old.values().map(|r| r.file.clone()).collect();
@@ -265,7 +336,8 @@ pub fn export(
         let source = &sources[item.index()];
         let time_ms = labels.time_ms(item).unwrap_or(0);
         let source_text = source.display().to_string();
-        let dir = out.join(label);
+        // Checked above; again here, as the check and the write are apart in time.
+        let dir = label_dir(out, label).map_err(|e| err(format!("label {e}")))?;
         std::fs::create_dir_all(&dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
         let existing = old.get(&item.0).filter(|r| {
             r.source == source_text && std::fs::symlink_metadata(out.join(&r.file)).is_ok()
@@ -470,6 +542,76 @@ mod tests {
             tree(out.path()),
             ["negative/other.png=image 2", "negative/third.png=image 3"]
         );
+    }
+
+    #[test]
+    fn manifest_rows_outside_the_folder_are_refused_and_left_alone() {
+        let src = tempfile::tempdir().expect("src");
+        let root = tempfile::tempdir().expect("root");
+        let out = root.path().join("out");
+        let sources = sources(src.path());
+        let s = state(&[(0, Some("positive")), (1, Some("negative"))]);
+        export(&out, &s, &sources, ExportMode::Copy).expect("export");
+        // Files the export must never touch: beside OUT, absolute, and behind a link.
+        let victim = root.path().join("victim.txt");
+        std::fs::write(&victim, "keep").expect("victim");
+        let outside = root.path().join("elsewhere");
+        std::fs::create_dir_all(&outside).expect("dir");
+        std::fs::write(outside.join("x.png"), "keep too").expect("x");
+        std::os::unix::fs::symlink(&outside, out.join("linked")).expect("link");
+        let abs = victim.display().to_string();
+        // Items 2 and 3 no longer labelled (their files would be removed), item 0 relabelled
+        // (its file would be moved), item 1 unchanged but pointing away.
+        let manifest = format!(
+            "item,source,label,time_ms,file\n\
+             0,{s0},positive,7,../victim.txt\n\
+             1,{s1},negative,7,positive/../../victim.txt\n\
+             2,x,positive,7,{abs}\n\
+             3,x,positive,7,linked/x.png\n\
+             4,x,positive,7,positive/deeper/x.png\n",
+            s0 = sources[0].display(),
+            s1 = sources[1].display(),
+        );
+        std::fs::write(out.join(MANIFEST), manifest).expect("manifest");
+        let s = state(&[(0, Some("negative")), (1, Some("negative"))]);
+        let r = export(&out, &s, &sources, ExportMode::Copy).expect("export");
+        assert_eq!(r.refused.len(), 5, "{:?}", r.refused);
+        assert!(r.refused[0].contains("item 0") && r.refused[0].contains("left alone"));
+        assert_eq!(r.removed, 0);
+        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep");
+        assert_eq!(
+            std::fs::read_to_string(outside.join("x.png")).expect("x"),
+            "keep too"
+        );
+        // The labelled items are exported afresh; the refused rows are gone from the manifest.
+        let csv = std::fs::read_to_string(out.join(MANIFEST)).expect("csv");
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+        assert!(!csv.contains("victim") && !csv.contains("linked"), "{csv}");
+        assert!(out.join("negative/img.png").is_file());
+    }
+
+    #[test]
+    fn labels_that_are_not_plain_folder_names_stop_the_export() {
+        let src = tempfile::tempdir().expect("src");
+        let root = tempfile::tempdir().expect("root");
+        let out = root.path().join("out");
+        let sources = sources(src.path());
+        for bad in ["../../x", "/abs", "..", "a/b"] {
+            let s = state(&[(0, Some("positive")), (1, Some(bad))]);
+            let e = export(&out, &s, &sources, ExportMode::Copy).expect_err(bad);
+            assert!(e.to_string().contains("cannot be a folder name"), "{e}");
+        }
+        assert!(!out.exists(), "nothing written");
+        assert_eq!(std::fs::read_dir(root.path()).expect("root").count(), 0);
+        // A label folder that is a link out of OUT is not written through.
+        let outside = root.path().join("elsewhere");
+        std::fs::create_dir_all(&out).expect("out");
+        std::fs::create_dir_all(&outside).expect("outside");
+        std::os::unix::fs::symlink(&outside, out.join("positive")).expect("link");
+        let s = state(&[(0, Some("positive"))]);
+        let e = export(&out, &s, &sources, ExportMode::Copy).expect_err("link");
+        assert!(e.to_string().contains("not a folder"), "{e}");
+        assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0);
     }
 
     #[test]

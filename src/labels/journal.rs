@@ -2,8 +2,14 @@
 //!
 //! Why JSON lines rather than SQLite: one record per line is append-only by construction, a torn
 //! write can only damage the last line (detected and cut off on the next start), the file is
-//! readable and repairable with any editor, and it costs no C dependency. A lock file keeps a
-//! second explorer from interleaving its batches with ours.
+//! readable and repairable with any editor, and it costs no C dependency. A lock keeps a second
+//! explorer from interleaving its batches with ours.
+//!
+//! The journal is a file anyone can edit, so nothing in it is trusted: every record is checked
+//! against the data set it is opened for (items in range, label names that are plain folder
+//! names, [`super::check_name`]) on replay and before each append. A record that fails is an
+//! error naming its line, before anything is allocated for it — a record naming item 4·10⁹
+//! must not size a 16 GB table.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -18,6 +24,8 @@ pub const LOCK_FILE: &str = "labels.lock";
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// Items of the data set it was opened for: appends are checked against it.
+    n_items: usize,
     _lock: Lock,
 }
 
@@ -34,67 +42,79 @@ fn io_err(path: &Path, what: impl std::fmt::Display) -> LabelError {
     }
 }
 
-/// Holds `labels.lock` (our pid) while the journal is open.
+/// An exclusive `flock` on `labels.lock`, held while the journal is open.
+///
+/// The kernel takes the lock atomically and releases it when the process ends, however it
+/// ends: there is no stale lock to judge, and no moment at which a lock file another process
+/// has created but not yet written looks abandoned (the race of a pid-file lock). The pid
+/// written inside is only for the message a second explorer gets. The file is left in place
+/// when the journal closes: removing it would let a third process lock a new file while a
+/// second still waits on the old one.
 struct Lock {
-    path: PathBuf,
+    _file: File,
 }
 
 impl Lock {
     fn take(dir: &Path, warnings: &mut Vec<String>) -> Result<Self, LabelError> {
         let path = dir.join(LOCK_FILE);
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    writeln!(f, "{}", std::process::id()).map_err(|e| io_err(&path, e))?;
-                    return Ok(Self { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    let pid: Option<u32> = text.trim().parse().ok();
-                    let alive = pid.is_some_and(process_alive);
-                    if let (true, Some(pid)) = (alive, pid) {
-                        return Err(LabelError::Locked { path, pid });
-                    }
-                    // Left by a process that is gone (a crash): take it over.
-                    warnings.push(format!(
-                        "{}: stale lock of a process that is no longer running; taken over",
-                        path.display()
-                    ));
-                    std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
-                }
-                Err(e) => return Err(io_err(&path, e)),
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                // The holder may not have written its pid yet: then the message has none.
+                let _ = file.read_to_string(&mut text);
+                return Err(LabelError::Locked {
+                    path,
+                    pid: text.trim().parse().ok(),
+                });
             }
+            Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+                // Some network filesystems have no locks: labelling still works, unguarded.
+                warnings.push(format!(
+                    "{}: this filesystem cannot lock files; do not open this labels folder in two explorers at once",
+                    path.display()
+                ));
+                return Ok(Self { _file: file });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&path, e)),
         }
-        Err(io_err(&path, "could not take the lock"))
+        file.set_len(0)
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .map_err(|e| io_err(&path, e))?;
+        Ok(Self { _file: file })
     }
 }
 
-/// Whether `pid` is a live process (Linux `/proc`): a zombie — a killed explorer its parent has
-/// not reaped yet — counts as gone. Where `/proc` does not exist, any recorded pid counts as
-/// alive (the safe side: the user removes the lock by hand).
-fn process_alive(pid: u32) -> bool {
-    if !Path::new("/proc/self").exists() {
-        return true;
+/// Why `batch` cannot be part of the journal of a data set of `n_items`: an item out of range,
+/// or a label name that is not a plain folder name.
+fn check_batch(batch: &Batch, n_items: usize) -> Result<(), String> {
+    for c in &batch.changes {
+        if c.item as usize >= n_items {
+            return Err(format!(
+                "labels item {}, but the data set has {n_items} items (0 to {})",
+                c.item,
+                n_items.saturating_sub(1)
+            ));
+        }
+        for name in [&c.from, &c.to].into_iter().flatten() {
+            super::check_name(name)
+                .map_err(|e| format!("has a label that is not a plain folder name: {e}"))?;
+        }
     }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name: "pid (comm) S ...".
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
+    Ok(())
 }
 
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// Open (or create) the journal in `dir`, replay it, and keep it open for appends. A torn last
-/// record (a crash mid-write) is cut off with a warning; damage before the end is an error.
-pub fn open(dir: &Path) -> Result<(Journal, LabelState, Opened), LabelError> {
+/// Open (or create) the journal in `dir` for a data set of `n_items`, replay it, and keep it
+/// open for appends. A torn last record (a crash mid-write) is cut off with a warning; damage
+/// before the end, or a record that does not fit the data set, is an error.
+pub fn open(dir: &Path, n_items: usize) -> Result<(Journal, LabelState, Opened), LabelError> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let mut opened = Opened::default();
     let lock = Lock::take(dir, &mut opened.warnings)?;
@@ -107,7 +127,7 @@ pub fn open(dir: &Path) -> Result<(Journal, LabelState, Opened), LabelError> {
         .map_err(|e| io_err(&path, e))?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(|e| io_err(&path, e))?;
-    let (state, good_len) = replay(&path, &bytes, &mut opened.warnings)?;
+    let (state, good_len) = replay(&path, &bytes, n_items, &mut opened.warnings)?;
     if good_len < bytes.len() {
         file.set_len(good_len as u64)
             .map_err(|e| io_err(&path, e))?;
@@ -117,6 +137,7 @@ pub fn open(dir: &Path) -> Result<(Journal, LabelState, Opened), LabelError> {
         Journal {
             path,
             file,
+            n_items,
             _lock: lock,
         },
         state,
@@ -126,7 +147,7 @@ pub fn open(dir: &Path) -> Result<(Journal, LabelState, Opened), LabelError> {
 
 /// The labels in `dir` without opening the journal for writing (no lock, no repair): for
 /// exports while an explorer may be labelling. A torn last record is skipped with a warning.
-pub fn read(dir: &Path) -> Result<(LabelState, Vec<String>), LabelError> {
+pub fn read(dir: &Path, n_items: usize) -> Result<(LabelState, Vec<String>), LabelError> {
     let path = dir.join(JOURNAL_FILE);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -139,14 +160,16 @@ pub fn read(dir: &Path) -> Result<(LabelState, Vec<String>), LabelError> {
         Err(e) => return Err(io_err(&path, e)),
     };
     let mut warnings = Vec::new();
-    let (state, _) = replay(&path, &bytes, &mut warnings)?;
+    let (state, _) = replay(&path, &bytes, n_items, &mut warnings)?;
     Ok((state, warnings))
 }
 
-/// Replay journal bytes: the state and how many leading bytes are sound.
+/// Replay journal bytes for a data set of `n_items`: the state and how many leading bytes are
+/// sound.
 pub fn replay(
     path: &Path,
     bytes: &[u8],
+    n_items: usize,
     warnings: &mut Vec<String>,
 ) -> Result<(LabelState, usize), LabelError> {
     let mut state = LabelState::default();
@@ -165,6 +188,12 @@ pub fn replay(
             .and_then(|s| serde_json::from_str::<Batch>(s).map_err(|e| e.to_string()));
         match parsed {
             Ok(batch) if complete => {
+                // A whole record that does not fit: not a torn write, wherever it stands.
+                check_batch(&batch, n_items).map_err(|reason| LabelError::Invalid {
+                    path: path.to_owned(),
+                    line: line_no,
+                    reason,
+                })?;
                 state.replay(&batch);
                 offset = next;
             }
@@ -193,6 +222,9 @@ pub fn replay(
 impl Journal {
     /// Write `batch` as one line and sync it to disk; only then is it part of the record.
     pub fn append(&mut self, batch: &Batch) -> Result<(), LabelError> {
+        // What replay would refuse is never written: the journal stays readable.
+        check_batch(batch, self.n_items)
+            .map_err(|e| io_err(&self.path, format!("not written: the batch {e}")))?;
         let mut line = serde_json::to_vec(batch).map_err(|e| io_err(&self.path, e))?;
         line.push(b'\n');
         // One write call: a crash leaves at most this record torn, never an earlier one.
@@ -212,13 +244,16 @@ mod tests {
     use super::*;
     use crate::dataset::ItemId;
 
+    /// Items of the data set the tests' journals belong to.
+    const N: usize = 100;
+
     fn ids(v: &[u32]) -> Vec<ItemId> {
         v.iter().map(|&i| ItemId(i)).collect()
     }
 
     /// Label, label again, undo: three records.
     fn write_history(dir: &Path) -> LabelState {
-        let (mut j, mut s, _) = open(dir).expect("open");
+        let (mut j, mut s, _) = open(dir, N).expect("open");
         for (items, label) in [(vec![1, 2, 3], "positive"), (vec![3, 7], "negative")] {
             let b = s.assign(&ids(&items), Some(label), 5).expect("batch");
             j.append(&b).expect("append");
@@ -234,7 +269,7 @@ mod tests {
     fn a_relaunch_replays_labels_and_undo_history() {
         let dir = tempfile::tempdir().expect("tempdir");
         let before = write_history(dir.path());
-        let (_j, after, opened) = open(dir.path()).expect("reopen");
+        let (_j, after, opened) = open(dir.path(), N).expect("reopen");
         assert!(opened.warnings.is_empty(), "{:?}", opened.warnings);
         assert_eq!(after, before);
         assert_eq!(after.get(ItemId(3)), Some("positive"));
@@ -242,15 +277,96 @@ mod tests {
     }
 
     #[test]
-    fn a_second_explorer_is_refused_and_a_stale_lock_taken_over() {
+    fn a_second_explorer_is_refused_while_the_first_holds_the_lock() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let first = open(dir.path()).expect("first");
-        assert!(matches!(open(dir.path()), Err(LabelError::Locked { .. })));
+        let first = open(dir.path(), N).expect("first");
+        match open(dir.path(), N) {
+            Err(LabelError::Locked { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("expected Locked, got {:?}", other.map(|_| ())),
+        }
         drop(first);
-        // A lock left by a dead process (pid that cannot exist).
-        std::fs::write(dir.path().join(LOCK_FILE), "4294967295\n").expect("stale");
-        let (_, _, opened) = open(dir.path()).expect("take over");
-        assert!(opened.warnings[0].contains("stale lock"));
+        // A lock file left by a process that died (its pid inside, no lock held): free.
+        std::fs::write(dir.path().join(LOCK_FILE), "4294967295\n").expect("left over");
+        let (_, _, opened) = open(dir.path(), N).expect("take over");
+        assert!(opened.warnings.is_empty(), "{:?}", opened.warnings);
+    }
+
+    #[test]
+    fn a_lock_taken_but_not_yet_written_still_holds() {
+        // Another process between creating the lock file and writing its pid: the lock is
+        // the kernel's, so the empty file is not mistaken for a stale one and deleted.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let other = File::create(dir.path().join(LOCK_FILE)).expect("create");
+        other.lock().expect("lock");
+        match open(dir.path(), N) {
+            Err(e @ LabelError::Locked { pid: None, .. }) => {
+                assert!(
+                    e.to_string().contains("held by another ivt-explore;"),
+                    "{e}"
+                );
+            }
+            other => panic!("expected Locked without a pid, got {:?}", other.map(|_| ())),
+        }
+        assert!(dir.path().join(LOCK_FILE).exists());
+        drop(other);
+        open(dir.path(), N).expect("free once the other lets go");
+    }
+
+    #[test]
+    fn records_that_do_not_fit_the_data_set_are_errors_naming_the_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_history(dir.path());
+        let path = dir.path().join(JOURNAL_FILE);
+        let good = std::fs::read_to_string(&path).expect("read");
+        let far = r#"{"seq":9,"time_ms":1,"kind":"assign","changes":[{"item":4000000000,"from":null,"to":"positive"}]}"#;
+        let escape = r#"{"seq":9,"time_ms":1,"kind":"assign","changes":[{"item":1,"from":null,"to":"../../x"}]}"#;
+        for (record, says) in [(far, "item 4000000000"), (escape, "\"../../x\"")] {
+            // Last line or not: a whole record that does not fit is never a torn write.
+            for text in [format!("{good}{record}\n"), format!("{record}\n{good}")] {
+                std::fs::write(&path, &text).expect("write");
+                let line = text.lines().position(|l| l == record).expect("line") + 1;
+                for result in [
+                    open(dir.path(), N).map(|(_, s, _)| s),
+                    read(dir.path(), N).map(|(s, _)| s),
+                ] {
+                    match result {
+                        Err(e @ LabelError::Invalid { line: l, .. }) => {
+                            assert_eq!(l, line);
+                            assert!(e.to_string().contains(says), "{e}");
+                        }
+                        other => panic!("expected Invalid, got {:?}", other.map(|_| ())),
+                    }
+                }
+                assert_eq!(
+                    std::fs::read_to_string(&path).expect("read"),
+                    text,
+                    "untouched"
+                );
+            }
+        }
+        // A journal of 8 items is fine for a data set of 8, not of 7.
+        std::fs::write(&path, &good).expect("restore");
+        assert!(read(dir.path(), 8).is_ok());
+        assert!(matches!(
+            read(dir.path(), 7),
+            Err(LabelError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn a_batch_that_would_not_replay_is_not_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut j, s, _) = open(dir.path(), N).expect("open");
+        for (item, label) in [(N as u32, "positive"), (0, "a/b")] {
+            let b = s.assign(&ids(&[item]), Some(label), 5).expect("batch");
+            assert!(j.append(&b).is_err(), "{item} {label}");
+        }
+        assert_eq!(
+            std::fs::read(dir.path().join(JOURNAL_FILE))
+                .expect("read")
+                .len(),
+            0
+        );
     }
 
     #[test]
@@ -266,10 +382,10 @@ mod tests {
             + 1;
         // The state before the last record: replay the sound prefix.
         let (before_last, _) =
-            replay(&path, &bytes[..last_start], &mut Vec::new()).expect("prefix");
+            replay(&path, &bytes[..last_start], N, &mut Vec::new()).expect("prefix");
         for cut in last_start..bytes.len() {
             std::fs::write(&path, &bytes[..cut]).expect("truncate");
-            let (_j, state, opened) = open(dir.path()).expect("replay");
+            let (_j, state, opened) = open(dir.path(), N).expect("replay");
             assert_eq!(state, before_last, "cut at {cut}");
             assert_eq!(
                 opened.warnings.len(),
@@ -283,7 +399,7 @@ mod tests {
             );
         }
         std::fs::write(&path, &bytes).expect("restore");
-        let (_j, state, _) = open(dir.path()).expect("full");
+        let (_j, state, _) = open(dir.path(), N).expect("full");
         assert_eq!(state, full);
     }
 
@@ -295,7 +411,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("read");
         let damaged = text.replacen("\"kind\"", "\"kin", 1);
         std::fs::write(&path, &damaged).expect("damage");
-        match open(dir.path()) {
+        match open(dir.path(), N) {
             Err(LabelError::Corrupt { line, .. }) => assert_eq!(line, 1),
             other => panic!(
                 "expected a corrupt-journal error, got {:?}",

@@ -40,12 +40,45 @@ pub enum LabelError {
         reason: String,
     },
     #[error(
-        "{path} is held by another ivt-explore (pid {pid}); two explorers writing one labels folder would \
-         interleave their journals. Close the other one, or use another --labels-out"
+        "{path}: line {line} {reason}; the journal is left untouched — if it belongs to another data \
+         set, give this one its own --labels-out; otherwise move it aside to start afresh, or repair that line"
     )]
-    Locked { path: std::path::PathBuf, pid: u32 },
+    Invalid {
+        path: std::path::PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error(
+        "{path} is held by another ivt-explore{}; two explorers writing one labels folder would \
+         interleave their journals. Close the other one, or use another --labels-out",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Locked {
+        path: std::path::PathBuf,
+        /// The holder's pid as it wrote it; `None` while it has not written it yet.
+        pid: Option<u32>,
+    },
     #[error("{0}")]
     Export(String),
+}
+
+/// Whether `name` can be a label: the export makes a folder of each label under its output
+/// folder, so a label must be one plain folder name — not empty, not `.` or `..`, no slash,
+/// backslash or control character. One rule for `--label-names`, the journal (written and
+/// replayed) and the export, so a label read back from a file can never lead outside it.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let bad = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if bad {
+        return Err(format!(
+            "{name:?} cannot be a folder name (empty, '.', '..', a slash or a control character)"
+        ));
+    }
+    Ok(())
 }
 
 /// The names labels can take; index = hotkey − 1.
@@ -73,15 +106,7 @@ impl LabelSet {
             )));
         }
         for (i, n) in names.iter().enumerate() {
-            let bad = n.is_empty()
-                || n == "."
-                || n == ".."
-                || n.chars().any(|c| c == '/' || c == '\\' || c.is_control());
-            if bad {
-                return Err(LabelError::BadNames(format!(
-                    "{n:?} cannot be a folder name (empty, '.', '..', a slash or a control character)"
-                )));
-            }
+            check_name(n).map_err(LabelError::BadNames)?;
             if names[..i].contains(n) {
                 return Err(LabelError::BadNames(format!("{n:?} is given twice")));
             }

@@ -769,7 +769,7 @@ mod tests {
         // The map keeps the order of the line, except that it moves item 0 far from item 1.
         let mut coords: Vec<f32> = (0..20).flat_map(|i| [i as f32, 0.0]).collect();
         coords[0] = 50.0;
-        let (j, state, _) = journal::open(dir).expect("journal");
+        let (j, state, _) = journal::open(dir, 20).expect("journal");
         let mut labels = Labels::new(LabelSet::default(), state, Some(j));
         labels.classes = vec!["a".into(), "b".into()];
         let (issues, warning) = Issues::new(Some(dir.join("not-issues.csv")), 20);
@@ -834,7 +834,7 @@ mod tests {
         app.update();
         let labels = app.world().resource::<Labels>();
         assert_eq!(labels.state.get(ItemId(4)), Some("a"));
-        let (replayed, _) = journal::read(dir.path()).expect("read");
+        let (replayed, _) = journal::read(dir.path(), 20).expect("read");
         assert_eq!(replayed.get(ItemId(4)), Some("a"));
         // …and Ctrl+Z takes it back.
         app.world_mut().write_message(UndoLabels { redo: false });

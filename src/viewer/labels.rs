@@ -99,14 +99,27 @@ impl Labels {
                 &self.image_paths,
                 crate::labels::export::ExportMode::Copy,
             ) {
-                Ok(r) => format!(
-                    "exported to {}: {} added, {} moved, {} removed, {} unchanged",
-                    self.export_dir.display(),
-                    r.added,
-                    r.moved,
-                    r.removed,
-                    r.unchanged
-                ),
+                Ok(r) => {
+                    for refused in &r.refused {
+                        warn!("{refused}");
+                    }
+                    format!(
+                        "exported to {}: {} added, {} moved, {} removed, {} unchanged{}",
+                        self.export_dir.display(),
+                        r.added,
+                        r.moved,
+                        r.removed,
+                        r.unchanged,
+                        if r.refused.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; {} manifest row(s) outside the folder left alone (see the log)",
+                                r.refused.len()
+                            )
+                        }
+                    )
+                }
                 Err(e) => format!("export failed: {e}"),
             }
         });
@@ -254,9 +267,16 @@ fn apply_label_messages(
 ) {
     for m in assign.read() {
         let label = m.label.as_deref();
-        if label.is_some_and(|l| !labels.allows(l)) {
-            labels.error = Some(format!("unknown label {label:?}"));
-            continue;
+        if let Some(l) = label {
+            if !labels.allows(l) {
+                labels.error = Some(format!("unknown label {l:?}"));
+                continue;
+            }
+            // A class name from a labels file may hold a slash: it cannot be a label folder.
+            if let Err(e) = crate::labels::check_name(l) {
+                labels.error = Some(format!("cannot label with {e}"));
+                continue;
+            }
         }
         // Nothing to change (the items carry that label already): no batch.
         if let Some(b) = labels.state.assign(&m.items, label, now_ms()) {
@@ -328,7 +348,7 @@ mod tests {
     #[test]
     fn label_messages_are_journalled_and_undoable() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (j, state, _) = journal::open(dir.path()).expect("journal");
+        let (j, state, _) = journal::open(dir.path(), 100).expect("journal");
         let mut app = App::new();
         app.add_plugins(MinimalPlugins)
             .insert_resource(Selection::default())
@@ -347,7 +367,7 @@ mod tests {
         assert_eq!(labels.state.get(ItemId(5)), Some("positive"));
         assert_eq!(labels.version, 1);
         // Persisted: the journal replays to the same labels.
-        let (replayed, _) = journal::read(dir.path()).expect("read");
+        let (replayed, _) = journal::read(dir.path(), 100).expect("read");
         assert_eq!(replayed.get(ItemId(3)), Some("positive"));
         // A hotkey on the hovered item: 2 = negative.
         app.world_mut().resource_mut::<Selection>().hovered = Some(ItemId(7));
@@ -369,7 +389,7 @@ mod tests {
         let labels = app.world().resource::<Labels>();
         assert_eq!(labels.state.get(ItemId(7)), None);
         assert_eq!(labels.state.get(ItemId(3)), Some("positive"));
-        let (replayed, _) = journal::read(dir.path()).expect("read");
+        let (replayed, _) = journal::read(dir.path(), 100).expect("read");
         assert_eq!(replayed, labels.state);
     }
 }

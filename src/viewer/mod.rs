@@ -607,7 +607,7 @@ fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Lab
     let dir = labels_dir(dataset, options);
     let set = options.label_names.clone();
     if options.screenshot.is_some() {
-        let state = match crate::labels::journal::read(&dir) {
+        let state = match crate::labels::journal::read(&dir, dataset.n_items()) {
             Ok((state, _)) => state,
             Err(_) => crate::labels::LabelState::default(),
         };
@@ -615,7 +615,7 @@ fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Lab
         labels.classes = class_names(dataset);
         return Ok(labels);
     }
-    let (journal, state, opened) = crate::labels::journal::open(&dir)?;
+    let (journal, state, opened) = crate::labels::journal::open(&dir, dataset.n_items())?;
     for w in &opened.warnings {
         warn!("{w}");
     }

@@ -386,7 +386,7 @@ mod tests {
         use crate::labels::{LabelSet, journal};
         use crate::viewer::labels::LabelsPlugin;
         let dir = tempfile::tempdir().expect("tempdir");
-        let (j, state, _) = journal::open(&dir.path().join("labels")).expect("journal");
+        let (j, state, _) = journal::open(&dir.path().join("labels"), 1_000).expect("journal");
         let mut app = app("class:sandal item<60");
         app.insert_resource(Labels::new(LabelSet::default(), state, Some(j)))
             .add_plugins(LabelsPlugin);
