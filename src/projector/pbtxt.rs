@@ -202,14 +202,20 @@ pub fn parse(text: &str) -> Result<Vec<Field>, SyntaxError> {
         tokens.push(t);
     }
     let mut pos = 0;
-    let fields = parse_fields(&tokens, &mut pos, None)?;
+    let fields = parse_fields(&tokens, &mut pos, None, 0)?;
     Ok(fields)
 }
+
+/// Deepest nesting of messages accepted. The projector's config nests two levels; the parser
+/// recurses once a level, so an unbounded depth (a file of 200,000 `{`) would overflow the
+/// stack and abort the process instead of reporting the file.
+pub const MAX_DEPTH: usize = 64;
 
 fn parse_fields(
     tokens: &[(Token, usize, usize)],
     pos: &mut usize,
     close: Option<char>,
+    depth: usize,
 ) -> Result<Vec<Field>, SyntaxError> {
     let at = |i: usize, reason: String| {
         let (line, column) = tokens
@@ -248,8 +254,14 @@ fn parse_fields(
                 match tokens.get(*pos).map(|t| &t.0) {
                     Some(Token::Punct(open @ ('{' | '<'))) => {
                         let closing = if *open == '{' { '}' } else { '>' };
+                        if depth >= MAX_DEPTH {
+                            return Err(at(
+                                *pos,
+                                format!("messages nested deeper than {MAX_DEPTH} levels"),
+                            ));
+                        }
                         *pos += 1;
-                        let inner = parse_fields(tokens, pos, Some(closing))?;
+                        let inner = parse_fields(tokens, pos, Some(closing), depth + 1)?;
                         fields.push(Field {
                             name: name.clone(),
                             value: Value::Message(inner),
@@ -402,6 +414,16 @@ mod tests {
         assert!(err.reason.contains("line break"), "{err}");
         let err = parse("} a: 1").expect_err("stray brace");
         assert_eq!((err.line, err.column), (1, 1));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}{}", "a {".repeat(200_000), "}".repeat(200_000));
+        let err = parse(&deep).expect_err("too deep");
+        assert!(err.reason.contains("nested deeper than 64"), "{err}");
+        assert_eq!((err.line, err.column), (1, 3 * MAX_DEPTH + 3));
+        let ok = format!("{}{}", "a {".repeat(MAX_DEPTH), "}".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]
