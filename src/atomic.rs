@@ -42,6 +42,41 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -
     Ok(())
 }
 
+/// Write a new file through `fill`, atomically, under the first of `names` (in `dir`) that
+/// does not exist, and return its path. Never overwrites, even a file another process (or a
+/// second screenshot of ours) creates meanwhile: the name is claimed by a no-clobber rename of
+/// the finished file, not by a check made beforehand. `names` may be endless.
+pub fn write_new<N: AsRef<Path>>(
+    dir: &Path,
+    names: impl IntoIterator<Item = N>,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<std::path::PathBuf> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ivt-new.")
+        .suffix(".tmp")
+        .permissions(Permissions::from_mode(CREATE_MODE))
+        .tempfile_in(dir)?;
+    fill(tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    for name in names {
+        let path = dir.join(name);
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => {
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+                return Ok(path);
+            }
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => tmp = e.file,
+            Err(e) => return Err(e.error),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "every name offered is taken",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +97,43 @@ mod tests {
         assert_eq!(leftovers, 1, "temporary file removed");
         write_with(&path, |f| f.write_all(b"new")).expect("write");
         assert_eq!(std::fs::read(&path).expect("read"), b"new");
+    }
+
+    #[test]
+    fn a_new_file_takes_the_first_free_name_and_overwrites_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let names = || (1..).map(|n| format!("shot-{n}.png"));
+        std::fs::write(dir.path().join("shot-1.png"), b"mine").expect("seed");
+        std::fs::write(dir.path().join("shot-3.png"), b"mine too").expect("seed");
+        let a = write_new(dir.path(), names(), |f| f.write_all(b"a")).expect("a");
+        let b = write_new(dir.path(), names(), |f| f.write_all(b"b")).expect("b");
+        let c = write_new(dir.path(), names(), |f| f.write_all(b"c")).expect("c");
+        assert_eq!(
+            [a, b, c].map(|p| p.file_name().expect("name").to_string_lossy().into_owned()),
+            ["shot-2.png", "shot-4.png", "shot-5.png"]
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("shot-1.png")).expect("1"),
+            b"mine"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("shot-3.png")).expect("3"),
+            b"mine too"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("shot-4.png")).expect("4"),
+            b"b"
+        );
+        let mode = std::fs::metadata(dir.path().join("shot-2.png"))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o666 & !umask(), "mode {mode:o}");
+        // Every name taken: an error, and no temporary file left behind.
+        let e = write_new(dir.path(), ["shot-1.png"], |f| f.write_all(b"x")).expect_err("taken");
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 5);
     }
 
     /// The process's umask, as Linux reports it (no libc call needed).

@@ -142,17 +142,39 @@ impl Readiness<'_> {
     }
 }
 
-/// Encode and write the PNG all-or-nothing.
-fn save_png(image: Image, path: &Path) -> Result<(), String> {
-    let rgb = image
+/// The captured frame as 8-bit RGB, for the PNG.
+fn frame_rgb(image: Image) -> Result<image::RgbImage, String> {
+    Ok(image
         .try_into_dynamic()
         .map_err(|e| format!("cannot convert the frame: {e}"))?
-        .to_rgb8();
+        .to_rgb8())
+}
+
+/// Encode and write the PNG all-or-nothing.
+fn save_png(image: Image, path: &Path) -> Result<(), String> {
+    let rgb = frame_rgb(image)?;
     crate::atomic::write_with(path, |w| {
         rgb.write_to(w, image::ImageFormat::Png)
             .map_err(std::io::Error::other)
     })
     .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Names `P` saves under, in order: `ivt-explore-1.png`, `-2`, … without end.
+fn key_screenshot_names() -> impl Iterator<Item = String> {
+    (1u64..).map(|n| format!("ivt-explore-{n}.png"))
+}
+
+/// Encode and write the PNG under the first free name of [`key_screenshot_names`] in `dir`.
+/// The name is claimed when the file is written, so two quick presses get two files and a
+/// file that appeared meanwhile is never overwritten.
+fn save_new_png(image: Image, dir: &Path) -> Result<PathBuf, String> {
+    let rgb = frame_rgb(image)?;
+    crate::atomic::write_new(dir, key_screenshot_names(), |w| {
+        rgb.write_to(w, image::ImageFormat::Png)
+            .map_err(std::io::Error::other)
+    })
+    .map_err(|e| format!("cannot save a screenshot in {}: {e}", dir.display()))
 }
 
 /// A screenshot of what the user sees: the window, or the image drawn in its place offscreen.
@@ -171,15 +193,11 @@ fn screenshot_key(
     if !keys.just_pressed(KeyCode::KeyP) {
         return;
     }
-    let path = (1..10_000)
-        .map(|n| PathBuf::from(format!("ivt-explore-{n}.png")))
-        .find(|p| !p.exists())
-        .unwrap_or_else(|| PathBuf::from("ivt-explore-screenshot.png"));
     commands
         .spawn(screenshot_of_view(offscreen.as_deref()))
         .observe(move |captured: On<ScreenshotCaptured>| {
-            match save_png(captured.image.clone(), &path) {
-                Ok(()) => info!("saved {}", path.display()),
+            match save_new_png(captured.image.clone(), Path::new(".")) {
+                Ok(path) => info!("saved {}", path.display()),
                 Err(e) => error!("{e}"),
             }
         });
@@ -394,6 +412,37 @@ fn pan_for_bench(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_screenshots_never_overwrite_even_past_ten_thousand() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for n in 1..=10_000 {
+            std::fs::write(dir.path().join(format!("ivt-explore-{n}.png")), b"old").expect("seed");
+        }
+        let frame = || {
+            Image::new_fill(
+                bevy::render::render_resource::Extent3d {
+                    width: 2,
+                    height: 2,
+                    depth_or_array_layers: 1,
+                },
+                bevy::render::render_resource::TextureDimension::D2,
+                &[255, 0, 0, 255],
+                bevy::render::render_resource::TextureFormat::Rgba8UnormSrgb,
+                bevy::asset::RenderAssetUsages::default(),
+            )
+        };
+        // Two presses before either is written: two files.
+        let a = save_new_png(frame(), dir.path()).expect("a");
+        let b = save_new_png(frame(), dir.path()).expect("b");
+        assert_eq!(a, dir.path().join("ivt-explore-10001.png"));
+        assert_eq!(b, dir.path().join("ivt-explore-10002.png"));
+        assert_eq!(
+            std::fs::read(dir.path().join("ivt-explore-9999.png")).expect("old"),
+            b"old"
+        );
+        assert!(image::open(&b).is_ok());
+    }
 
     #[test]
     fn frame_stats_are_mean_and_p95() {
