@@ -3,11 +3,13 @@
 //! per-image cache, and clear errors.
 //!
 //! Inference needs the ONNX Runtime library (`./run test` installs it with pip). Without it
-//! these tests print SKIPPED and return, unless IVT_REQUIRE_ORT is set (then they fail).
+//! these tests are reported SKIPPED (tests/common), unless IVT_REQUIRE_ORT is set (then they fail).
 #![cfg(feature = "embed")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod common;
 
 use image::{Rgb, RgbImage};
 use ivt::cache::Cache;
@@ -20,17 +22,17 @@ fn model(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Whether inference tests can run; says so loudly when they cannot.
-fn have_runtime(test: &str) -> bool {
+/// Whether inference tests can run; reports the test as skipped when they cannot.
+fn have_runtime() -> bool {
     match ivt::embed::runtime::find() {
         Ok(_) => true,
-        Err(_) if std::env::var_os("IVT_REQUIRE_ORT").is_some() => {
-            panic!("IVT_REQUIRE_ORT is set but the ONNX Runtime library was not found")
-        }
         Err(_) => {
-            eprintln!(
-                "SKIPPED {test}: ONNX Runtime not found ({})",
-                ivt::embed::runtime::install_hint()
+            common::skip(
+                &format!(
+                    "ONNX Runtime not found ({})",
+                    ivt::embed::runtime::install_hint()
+                ),
+                Some("IVT_REQUIRE_ORT"),
             );
             false
         }
@@ -74,7 +76,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn vectors_have_the_models_shape_and_pooling_matches_the_models_own() {
-    if !have_runtime("vectors_have_the_models_shape") {
+    if !have_runtime() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -104,7 +106,7 @@ fn vectors_have_the_models_shape_and_pooling_matches_the_models_own() {
 
 #[test]
 fn runs_are_deterministic_and_batch_size_does_not_change_the_vectors() {
-    if !have_runtime("runs_are_deterministic") {
+    if !have_runtime() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -127,7 +129,7 @@ fn runs_are_deterministic_and_batch_size_does_not_change_the_vectors() {
 
 #[test]
 fn preprocessing_changes_the_vectors_and_l2_makes_unit_rows() {
-    if !have_runtime("preprocessing_changes_the_vectors") {
+    if !have_runtime() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -160,7 +162,7 @@ fn preprocessing_changes_the_vectors_and_l2_makes_unit_rows() {
 
 #[test]
 fn a_rerun_embeds_only_new_or_changed_images() {
-    if !have_runtime("a_rerun_embeds_only_new_or_changed_images") {
+    if !have_runtime() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -201,7 +203,7 @@ fn a_rerun_embeds_only_new_or_changed_images() {
 
 #[test]
 fn a_model_with_a_fixed_batch_and_nhwc_input_runs_at_its_own_size() {
-    if !have_runtime("a_model_with_a_fixed_batch") {
+    if !have_runtime() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -222,7 +224,7 @@ fn a_model_with_a_fixed_batch_and_nhwc_input_runs_at_its_own_size() {
 
 #[test]
 fn bad_models_outputs_and_images_are_named_in_the_error() {
-    if !have_runtime("bad_models_outputs_and_images") {
+    if !have_runtime() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -313,7 +315,7 @@ fn without_the_runtime_embed_says_what_to_install_and_writes_nothing() {
 
 #[test]
 fn embed_then_open_pairs_rows_with_images_and_classes() {
-    if !have_runtime("embed_then_open_pairs_rows_with_images") {
+    if !have_runtime() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -433,7 +435,7 @@ fn query_by_image_finds_the_image_first_then_its_knn_neighbours() {
     );
     assert_eq!(got.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&got.stderr).contains("--model"));
-    if !have_runtime("query_by_image_finds_the_image_first") {
+    if !have_runtime() {
         return;
     }
     let query = ivt(

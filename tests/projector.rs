@@ -2,6 +2,8 @@
 //! formats (TSV and raw float32 tensors, one- and many-column metadata, sprites with a partial
 //! last row, several embeddings), malformed ones, and the export → read round trip.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -396,8 +398,9 @@ fn tensorboard_parses_the_written_config() {
         ])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "SKIPPED tensorboard_parses_the_written_config: no `tensorboard` Python package for {python}"
+        common::skip(
+            &format!("no `tensorboard` Python package for {python} (set IVT_PYTHON)"),
+            Some("IVT_REQUIRE_TENSORBOARD"),
         );
         return;
     }

@@ -5,6 +5,8 @@
 //! `IVT_SKIP_SCREENSHOT_TESTS=1` to skip them on a machine that has neither.
 #![cfg(feature = "viewer")]
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -56,7 +58,7 @@ fn have_xvfb() -> bool {
 /// otherwise Xvfb must be there.
 fn screenshots_wanted() -> bool {
     if std::env::var_os("IVT_SKIP_SCREENSHOT_TESTS").is_some() {
-        eprintln!("skipped: IVT_SKIP_SCREENSHOT_TESTS is set");
+        common::skip("IVT_SKIP_SCREENSHOT_TESTS is set", None);
         return false;
     }
     assert!(
@@ -357,15 +359,11 @@ fn photo_folder(dir: &Path) -> std::path::PathBuf {
 
 /// Whether ONNX Runtime is there for a test that needs it (`IVT_REQUIRE_ORT`: it must be).
 #[cfg(feature = "embed")]
-fn have_runtime(test: &str) -> bool {
+fn have_runtime() -> bool {
     if ivt::embed::runtime::find().is_ok() {
         return true;
     }
-    assert!(
-        std::env::var_os("IVT_REQUIRE_ORT").is_none(),
-        "IVT_REQUIRE_ORT is set but ONNX Runtime was not found"
-    );
-    eprintln!("SKIPPED {test}: ONNX Runtime not found");
+    common::skip("ONNX Runtime not found", Some("IVT_REQUIRE_ORT"));
     false
 }
 
@@ -377,7 +375,7 @@ fn an_image_folder_and_an_encoder_open_as_a_map() {
     if !screenshots_wanted() {
         return;
     }
-    if !have_runtime("an_image_folder_and_an_encoder_open_as_a_map") {
+    if !have_runtime() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -721,7 +719,7 @@ fn plot_area(log: &str) -> ((u32, u32), (u32, u32)) {
 #[cfg(feature = "embed")]
 #[test]
 fn a_query_image_is_a_marker_on_its_copy_and_fills_the_panel() {
-    if !screenshots_wanted() || !have_runtime("a_query_image_is_a_marker") {
+    if !screenshots_wanted() || !have_runtime() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
