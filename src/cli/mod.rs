@@ -472,10 +472,9 @@ pub struct KnnArgs {
     /// Exact search. Default: exact while N² · D ≤ 15,000² · 784, approximate above.
     #[arg(long, conflicts_with = "approx")]
     exact: bool,
-    /// Approximate search, deterministic: from 200,000 items an inverted file (k-means cells,
-    /// more cells probed until the sampled recall reaches 0.95); below that, from 200
-    /// dimensions an exact search among 50 principal components re-ranked in full, else
-    /// NN-descent. The recall estimated on a sample is printed, with a warning below 0.90.
+    /// Approximate search, deterministic, at any size: an inverted file (k-means cells, more
+    /// cells probed until the recall measured on a sample of 512 items reaches 0.95). The
+    /// estimated recall is printed, with a warning below 0.90.
     #[arg(long)]
     approx: bool,
     /// Also compute the exact graph (cached) and print recall@k of the one computed.

@@ -11,10 +11,7 @@ use crate::cache::{Cache, CacheKey, Lookup};
 use crate::dataset::Features;
 use crate::progress::Observer;
 
-use super::{
-    ALGORITHM_VERSION, Approximation, KnnError, KnnGraph, Method, Metric, ProjectionReport,
-    RecallEstimate,
-};
+use super::{ALGORITHM_VERSION, IvfParams, KnnError, KnnGraph, Method, Metric, RecallEstimate};
 
 /// Cache kind of a graph's recall estimate (derived from the graph's key).
 const ESTIMATE_KIND: &str = "knn-recall";
@@ -30,7 +27,7 @@ pub struct Request {
 }
 
 impl Request {
-    /// The default search (exact while cheap, NN-descent above) for `k` neighbours.
+    /// The default search (exact while cheap, the inverted file above) for `k` neighbours.
     pub fn auto(k: usize, metric: Metric) -> Self {
         Self {
             k,
@@ -53,8 +50,6 @@ pub struct Cached {
     pub computed_secs: Option<f64>,
     /// Variance kept by the PCA pre-reduction, when one was asked for and run.
     pub pca_explained: Option<f64>,
-    /// How a projected approximate search went, when one ran.
-    pub projection: Option<ProjectionReport>,
     /// How good an approximate graph is (computed now, or kept from when it was).
     pub estimate: Option<RecallEstimate>,
     /// Problems that cost time but not correctness (a corrupt or unwritable cache entry), and
@@ -79,7 +74,7 @@ pub fn graph(
     let search = if method.is_exact(features.n_items(), searched_dim) {
         "exact".to_owned()
     } else {
-        Approximation::for_data(k).describe()
+        IvfParams::for_k(k).describe()
     };
     let reduction = pca.map_or(String::new(), |p| format!(" pca={p}"));
     let params = format!(
@@ -107,7 +102,6 @@ pub fn graph(
                     params,
                     computed_secs: None,
                     pca_explained: None,
-                    projection: None,
                     estimate,
                     warnings,
                 });
@@ -155,7 +149,6 @@ pub fn graph(
         params,
         computed_secs,
         pca_explained,
-        projection: found.projection,
         estimate: found.estimate,
         warnings,
     })

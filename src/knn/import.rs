@@ -23,8 +23,12 @@ pub enum ImportError {
     Npy(#[from] NpyError),
     #[error("{path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
-    #[error("cannot check the graph's distances: {0}")]
-    Knn(#[from] KnnError),
+    #[error("{path}: cannot check the graph's distances: {source}")]
+    Knn {
+        path: PathBuf,
+        #[source]
+        source: KnnError,
+    },
 }
 
 /// An imported graph and what was done to it on the way in (for the user to read).
@@ -131,7 +135,10 @@ pub fn read_graph(
              do when searching the indexed set): removed, leaving k = {k}"
         ));
     }
-    let data = prepared(features, dim, metric)?;
+    let data = prepared(features, dim, metric).map_err(|source| ImportError::Knn {
+        path: indices.to_owned(),
+        source,
+    })?;
     let norms = squared_norms(&data, dim);
     let distance = |i: usize, j: usize| -> f32 {
         let (a, b) = (&data[i * dim..(i + 1) * dim], &data[j * dim..(j + 1) * dim]);
@@ -377,6 +384,20 @@ mod tests {
         let got = read_graph(&path, None, &x, dim, Metric::Euclidean).expect("import");
         assert_same(&got.graph, &g);
         assert!(got.notes[0].contains("itself"), "{:?}", got.notes);
+    }
+
+    #[test]
+    fn a_graph_that_cannot_be_checked_is_an_error_naming_its_file() {
+        let (dir, mut x, dim, g) = setup();
+        let path = dir.path().join("knn.npy");
+        write_indices(&path, &g, false);
+        // A zero row has no cosine direction: the distances cannot be checked.
+        x[..dim].fill(0.0);
+        let e = read_graph(&path, None, &x, dim, Metric::Cosine).expect_err("zero row");
+        assert!(
+            e.to_string().starts_with(&path.display().to_string()),
+            "{e}"
+        );
     }
 
     #[test]

@@ -74,6 +74,14 @@ impl IvfParams {
         }
     }
 
+    /// For logs and cache keys: everything the result depends on.
+    pub fn describe(&self) -> String {
+        format!(
+            "ivf lists={} probes={}..{} target={} seed={}",
+            self.lists, self.probes, self.max_probes, self.target_recall, self.seed
+        )
+    }
+
     /// The number of cells for `n` items: about √N. Measured at 1 M × 128 against N / 512
     /// cells (benches/README.md): smaller cells need twice the probes for the same recall and
     /// filing items under 2,000 centres costs more than the smaller cells save.

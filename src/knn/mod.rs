@@ -232,7 +232,14 @@ fn check_k(k: usize, n_items: usize) -> Result<(), KnnError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Exact,
-    /// The approximate search that suits the data ([`Approximation::for_data`]).
+    /// The approximate search: an inverted file ([`IvfParams::for_k`]). It was the fastest
+    /// wherever the exact search is too slow, at equal or better recall, measured on 2 cores
+    /// (benches/README.md, "kNN at a million items"): Fashion-MNIST 20k × 784 1.0 s against
+    /// the projected search's 1.4 s and NN-descent's 2.3 s, 70k × 784 5.0 s (recall 0.984)
+    /// against 6.5 s (0.968); clustered 128-dimensional data at 50k 0.4 s against
+    /// NN-descent's 3.6 s, at 125k 0.9 s against 12.6 s. The projected search and NN-descent
+    /// stay in the library as the baselines it is measured against (`benches/knn.rs`); no
+    /// command runs them.
     Approximate,
     /// Exact while N · N · D (the exact search's work) is at most this, approximate above.
     Auto {
@@ -262,51 +269,10 @@ impl Method {
     }
 }
 
-/// The approximate searches. The inverted file is the one chosen ([`Approximation::for_data`]);
-/// the other two stay as the baselines it is measured against.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Approximation {
-    /// Exact search in a PCA projection, re-ranked.
-    Projected(ProjectedParams),
-    /// NN-descent from random starts.
-    NnDescent(NnDescentParams),
-    /// An inverted file probed until its sampled recall reaches a target.
-    Ivf(IvfParams),
-}
-
-impl Approximation {
-    /// The search for `k` neighbours, whatever the size and dimension: the inverted file.
-    /// Measured on 2 cores (benches/README.md, "kNN at a million items") it was the fastest
-    /// wherever the exact search is too slow, at equal or better recall: Fashion-MNIST
-    /// 20k × 784 1.0 s against the projected search's 1.4 s and NN-descent's 2.3 s, 70k × 784
-    /// 5.0 s (recall 0.984) against 6.5 s (0.968); clustered 128-dimensional data at 50k
-    /// 0.4 s against NN-descent's 3.6 s, at 125k 0.9 s against 12.6 s.
-    pub fn for_data(k: usize) -> Self {
-        Self::Ivf(IvfParams::for_k(k))
-    }
-
-    /// For logs and cache keys: everything the result depends on.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Projected(p) => format!(
-                "pca-rerank components={} candidates={}",
-                p.components, p.candidates
-            ),
-            Self::NnDescent(p) => format!(
-                "nn-descent search_k={} candidates={} rounds={} delta={} seed={}",
-                p.search_k, p.max_candidates, p.max_rounds, p.delta, p.seed
-            ),
-            Self::Ivf(p) => format!(
-                "ivf lists={} probes={}..{} target={} seed={}",
-                p.lists, p.probes, p.max_probes, p.target_recall, p.seed
-            ),
-        }
-    }
-}
-
 /// Below this estimated recall an approximate graph is reported as poor, to the user.
 pub const POOR_RECALL: f64 = 0.90;
-/// Items checked against an exact search to estimate a graph's recall (NN-descent).
+/// Items checked against an exact search by [`estimate_recall`] (for searches that do not
+/// estimate their own, such as the baselines).
 const RECALL_SAMPLE: usize = 512;
 
 /// How close an approximate graph is to the exact one, measured on a sample of items.
@@ -388,8 +354,6 @@ pub fn estimate_recall(
 #[derive(Debug, Clone)]
 pub struct Found {
     pub graph: KnnGraph,
-    /// Set when the graph came from a projected search.
-    pub projection: Option<ProjectionReport>,
     /// Set for every approximate search.
     pub estimate: Option<RecallEstimate>,
 }
@@ -420,55 +384,22 @@ pub fn search(
     if method.is_exact(n, dim) {
         return Ok(Found {
             graph: exact_knn(features, dim, k, metric, observer)?,
-            projection: None,
             estimate: None,
         });
     }
-    match Approximation::for_data(k) {
-        Approximation::NnDescent(p) => {
-            let graph = nn_descent(features, dim, k, metric, &p, observer)?;
-            let estimate = estimate_recall(features, dim, &graph, "nn-descent".to_owned())?;
-            Ok(Found {
-                graph,
-                projection: None,
-                estimate: Some(estimate),
-            })
-        }
-        Approximation::Projected(p) => {
-            let (graph, report) = projected_knn(features, dim, k, metric, &p, observer)?;
-            let estimate = RecallEstimate {
-                recall: report.estimated_recall,
-                sample: projected::RECALL_SAMPLE.min(n),
-                search: format!(
-                    "{} principal components ({:.1}% of the variance), {} candidates re-ranked",
-                    report.params.components,
-                    100.0 * report.explained,
-                    report.params.candidates
-                ),
-            };
-            Ok(Found {
-                graph,
-                projection: Some(report),
-                estimate: Some(estimate),
-            })
-        }
-        Approximation::Ivf(p) => {
-            let (graph, report) = ivf_knn(features, dim, k, metric, &p, observer)?;
-            let estimate = RecallEstimate {
-                recall: report.estimated_recall,
-                sample: report.sample,
-                search: format!(
-                    "inverted file, {} cells, {} probed per item",
-                    report.lists, report.probes
-                ),
-            };
-            Ok(Found {
-                graph,
-                projection: None,
-                estimate: Some(estimate),
-            })
-        }
-    }
+    let (graph, report) = ivf_knn(features, dim, k, metric, &IvfParams::for_k(k), observer)?;
+    let estimate = RecallEstimate {
+        recall: report.estimated_recall,
+        sample: report.sample,
+        search: format!(
+            "inverted file, {} cells, {} probed per item",
+            report.lists, report.probes
+        ),
+    };
+    Ok(Found {
+        graph,
+        estimate: Some(estimate),
+    })
 }
 
 #[cfg(test)]
