@@ -917,6 +917,11 @@ fn a_graph_from_elsewhere_is_checked_and_used_by_layout_and_eval() {
         stderr.contains("20 neighbours per item") && stderr.contains("--n-neighbors"),
         "{stderr}"
     );
+    // Every error about a given graph names its file.
+    assert!(
+        stderr.contains(&format!("{knn}: the graph given")),
+        "{stderr}"
+    );
     // Another data set's graph: an error naming the file.
     let other = dir.path().join("other.npy");
     ivt::npy::write(&other, &[79, 3], &vec![1i64; 79 * 3]).expect("write");

@@ -123,6 +123,68 @@ fn near(a: [u8; 3], b: [u8; 3], tol: i32) -> bool {
         .all(|(&x, y)| (i32::from(x) - i32::from(y)).abs() <= tol)
 }
 
+/// A layout computed on a server with `ivt-explore layout` is the one the explorer opens: one
+/// cache entry for the same data and settings, whoever computed it, and each says where its
+/// layout came from.
+#[test]
+fn a_layout_made_by_the_layout_command_opens_from_the_cache() {
+    if !screenshots_wanted() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("blobs");
+    make_dataset(&data);
+    let cache = tmp.path().join("cache");
+    for (method, label) in [("umap", "UMAP 2D"), ("tsne", "t-SNE 2D")] {
+        let out = tmp.path().join(format!("{method}.npy"));
+        let made = Command::new(env!("CARGO_BIN_EXE_ivt-explore"))
+            .args(["layout", "--method", method, "-o"])
+            .arg(&out)
+            .arg(&data)
+            .arg("--cache")
+            .arg(&cache)
+            .output()
+            .expect("layout");
+        let stderr = String::from_utf8_lossy(&made.stderr);
+        assert!(made.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{label}: computed in")),
+            "{stderr}"
+        );
+        let picture = tmp.path().join(format!("{method}.png"));
+        let args: [&std::ffi::OsStr; 6] = [
+            data.as_os_str(),
+            "--method".as_ref(),
+            method.as_ref(),
+            "--size".as_ref(),
+            "640x360".as_ref(),
+            "--cache".as_ref(),
+        ];
+        let mut args = args.to_vec();
+        args.push(cache.as_os_str());
+        let log = screenshot_without_display(&args, &picture, &format!("from-cache-{method}.png"));
+        assert!(log.contains(&format!("{label}: from the cache")), "{log}");
+        assert!(!log.contains("computed in"), "{log}");
+    }
+    // A layout from a file says so.
+    let out = tmp.path().join("umap.npy");
+    let picture = tmp.path().join("file.png");
+    let log = screenshot_without_display(
+        &[
+            data.as_os_str(),
+            "--layout".as_ref(),
+            out.as_os_str(),
+            "--no-cache".as_ref(),
+        ],
+        &picture,
+        "from-file.png",
+    );
+    assert!(
+        log.contains(&format!("layout 2D: from {}", out.display())),
+        "{log}"
+    );
+}
+
 #[test]
 fn the_demo_style_view_shows_the_selection_its_neighbours_and_the_palette() {
     if !screenshots_wanted() {

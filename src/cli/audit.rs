@@ -57,7 +57,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let (codes, names) = labels_of(&data, args.label_column.as_deref())?;
     let splits = splits_of(&data, args.split_column.as_deref())?;
     let graph = match super::knn::imported(&args.graph, &data.features, args.metric)? {
-        Some(g) => super::knn::enough(&g, k, "the audit (-k)")?,
+        Some(g) => g.enough(k, "the audit (-k)")?,
         None => super::knn::graph(
             &data.features,
             &ivt::knn::cached::Request::auto(GRAPH_K.max(k).min(n - 1), args.metric),

@@ -58,7 +58,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             pca: None,
         };
         let original = match given {
-            Some(g) => super::knn::enough(&g, k, "--n-neighbors")?,
+            Some(g) => g.enough(k, "--n-neighbors")?,
             None => super::knn::graph(&data.features, &request, &args.cache.cache())?,
         };
         let in_layout = knn::exact_knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())

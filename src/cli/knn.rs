@@ -165,7 +165,7 @@ pub fn imported(
     args: &super::GraphArgs,
     features: &Features,
     metric: ivt::knn::Metric,
-) -> anyhow::Result<Option<KnnGraph>> {
+) -> anyhow::Result<Option<Given>> {
     let Some(path) = &args.knn else {
         return Ok(None);
     };
@@ -176,7 +176,12 @@ pub fn imported(
         features.dim(),
         metric,
     )
-    .context("cannot use the kNN graph given with --knn")?;
+    .with_context(|| {
+        format!(
+            "cannot use the kNN graph given with --knn {}",
+            path.display()
+        )
+    })?;
     for note in &got.notes {
         eprintln!("note: {note}");
     }
@@ -186,19 +191,31 @@ pub fn imported(
         got.graph.n_items(),
         got.graph.k
     );
-    Ok(Some(got.graph))
+    Ok(Some(Given {
+        graph: got.graph,
+        path: path.clone(),
+    }))
 }
 
-/// `graph` cut to the `k` a computation needs, or an error saying what to change when it
-/// holds fewer (`what` names the consumer and its option).
-pub fn enough(graph: &KnnGraph, k: usize, what: &str) -> anyhow::Result<KnnGraph> {
-    anyhow::ensure!(
-        graph.k >= k,
-        "the graph given with --knn has {} neighbours per item; {what} needs {k}: give a graph \
-         with more neighbours, or ask for fewer",
-        graph.k
-    );
-    Ok(graph.truncated(k))
+/// A graph given with `--knn`, with the file it came from (for errors about it).
+pub struct Given {
+    pub graph: KnnGraph,
+    pub path: std::path::PathBuf,
+}
+
+impl Given {
+    /// The graph cut to the `k` a computation needs, or an error naming the file and saying
+    /// what to change when it holds fewer (`what` names the consumer and its option).
+    pub fn enough(&self, k: usize, what: &str) -> anyhow::Result<KnnGraph> {
+        anyhow::ensure!(
+            self.graph.k >= k,
+            "{}: the graph given with --knn has {} neighbours per item; {what} needs {k}: give a \
+             graph with more neighbours, or ask for fewer",
+            self.path.display(),
+            self.graph.k
+        );
+        Ok(self.graph.truncated(k))
+    }
 }
 
 /// The graph for these features and parameters: from the cache, or computed and stored, with

@@ -5,14 +5,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ivt::cache::{CacheKey, Lookup};
-use ivt::knn::{Method, Metric};
-use ivt::layout::{self, Layout, LayoutInput, LayoutParams, tsne, umap};
+use ivt::knn::Method;
+use ivt::layout::{self, LayoutInput, LayoutParams, cached, tsne, umap};
 
 use super::{LayoutArgs, LayoutMethod, TsneGradient};
-
-/// Bumped whenever what this command stores changes (the algorithms carry their own versions).
-const CACHE_FORMAT: u32 = 1;
 
 fn params(args: &LayoutArgs) -> anyhow::Result<LayoutParams> {
     let dims = usize::from(args.dims);
@@ -74,63 +70,43 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let cache = args.cache.cache();
-    let given = super::knn::imported(&args.graph, f, Metric::Euclidean)?;
-    // A layout from a given graph depends on that graph: its hash joins the key.
-    let graph_text = given.as_ref().map_or(String::new(), |g| {
-        format!(
-            " knn-file={}",
-            CacheKey::from_parts("graph", &[&g.to_bytes()])
-        )
-    });
+    let given = super::knn::imported(&args.graph, f, args.metric)?;
     // Widened once for a float16 matrix; the key and the layout read the same copy.
     let values = f.values();
-    let key = CacheKey::new(
-        "layout",
-        &values,
-        f.dim(),
-        &format!("{}{graph_text} f{CACHE_FORMAT}", params.cache_text(n)),
-    );
+    // The same key as the explorer's for the same data and settings (`layout::cached`).
+    let source = match &given {
+        Some(g) => cached::GraphSource::Given(&g.graph),
+        None => cached::GraphSource::Shared(args.metric),
+    };
+    let key = cached::key(&values, f.dim(), &params, source);
     let name = match args.method {
         LayoutMethod::Tsne => "t-SNE",
         LayoutMethod::Umap => "UMAP",
         LayoutMethod::Pca => "PCA",
     };
-    let cached = match cache.load(&key) {
-        Lookup::Hit(bytes) => match Layout::from_bytes(&bytes) {
-            Some(l) if l.dims == dims && l.coords.len() == n * dims => Some(l),
-            _ => {
-                eprintln!("warning: cached layout {key} does not fit this data; recomputing");
-                None
-            }
-        },
-        Lookup::Corrupt { path, reason } => {
-            eprintln!(
-                "warning: ignoring cache entry {}: {reason}; recomputing",
-                path.display()
-            );
-            None
-        }
-        Lookup::Miss => None,
-    };
-    let layout = if let Some(l) = cached {
-        eprintln!("{name} {dims}D layout from the cache");
+    let label = format!("{name} {dims}D");
+    let (found, warning) = cached::load(&cache, &key, n, dims);
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    let layout = if let Some(l) = found {
+        eprintln!("{}", cached::Origin::Cache.describe(&label));
         l
     } else {
-        let graph = match params.knn_k(n) {
-            Some(k) if given.is_some() => {
+        let graph = match (params.knn_k(n), &given) {
+            (None, _) => None,
+            (Some(k), Some(g)) => {
                 let what = match args.method {
                     LayoutMethod::Tsne => "t-SNE at this --perplexity (3 × perplexity)",
                     _ => "UMAP at this --n-neighbors (n_neighbors − 1)",
                 };
-                given
-                    .as_ref()
-                    .map(|g| super::knn::enough(g, k, what))
-                    .transpose()?
+                Some(g.enough(k, what)?)
             }
-            Some(k) => {
+            // The shared graph, as the explorer computes it: one kNN cache entry for both.
+            (Some(_), None) => {
                 let request = super::knn::Request {
-                    k,
-                    metric: Metric::Euclidean,
+                    k: cached::graph_k(&params, n),
+                    metric: args.metric,
                     method: Method::Auto {
                         max_exact_work: ivt::knn::DEFAULT_MAX_EXACT_WORK,
                     },
@@ -138,7 +114,6 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
                 };
                 Some(super::knn::graph(f, &request, &cache)?)
             }
-            None => None,
         };
         let start = Instant::now();
         let input = LayoutInput {
@@ -157,12 +132,13 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
         })
         .with_context(|| format!("cannot compute the {name} layout"))?;
         drop(bar);
+        let secs = start.elapsed().as_secs_f64();
         let kl = last_kl.map_or(String::new(), |kl| format!(" (KL {kl:.4})"));
         eprintln!(
-            "{name} {dims}D layout of {n} items in {:.2} s{kl}",
-            start.elapsed().as_secs_f64()
+            "{} ({n} items){kl}",
+            cached::Origin::Computed { secs }.describe(&label)
         );
-        if let Err(e) = cache.store(&key, &layout.to_bytes()) {
+        if let Err(e) = cached::store(&cache, &key, &layout) {
             // A cache that cannot be written costs time next run, not this result.
             eprintln!("warning: {:#}", anyhow::Error::new(e));
         }

@@ -534,6 +534,9 @@ pub struct LayoutArgs {
     graph: GraphArgs,
     #[arg(long, value_enum, default_value_t = LayoutMethod::Umap)]
     method: LayoutMethod,
+    /// Distance in the original space, for the kNN graph t-SNE and UMAP start from.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
     /// 2 or 3.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
     dims: u8,

@@ -118,6 +118,11 @@ fn show(
     let layout = match &view.layout {
         Some(path) => {
             let m = super::read_layout(path)?;
+            eprintln!(
+                "{}",
+                ivt::layout::cached::Origin::File(path.clone())
+                    .describe(&format!("layout {}D", m.n_cols))
+            );
             Some(ivt::viewer::LayoutCoords {
                 dims: m.n_cols,
                 coords: m.data,
@@ -196,7 +201,7 @@ fn show(
         zoom: view.zoom,
         point_size: view.point_size,
         graph: super::knn::imported(&view.graph, &data.features, view.metric)?
-            .map(std::sync::Arc::new),
+            .map(|g| std::sync::Arc::new(g.graph)),
         issues: view.issues.map(|t| {
             use ivt::viewer::issues::IssueTab;
             match t {

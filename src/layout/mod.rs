@@ -4,9 +4,11 @@
 //! validated parameters of one method, an [`Observer`] (progress, cancellation) and a callback
 //! that sees the layout while it is being optimised (the viewer animates it). PCA is also the
 //! kNN search's optional pre-reduction; [`affinity`] holds the input affinities both
-//! optimisers start from.
+//! optimisers start from. [`cached`] keeps layouts in the artefact cache, one entry whoever
+//! computed it (the `layout` command or the explorer).
 
 pub mod affinity;
+pub mod cached;
 pub mod pca;
 pub mod spectral;
 pub mod tsne;

@@ -15,18 +15,14 @@ use bevy::prelude::*;
 
 use super::job::Job;
 use super::{LayoutCoords, Store};
-use crate::cache::{Cache, CacheKey, Lookup};
+use crate::cache::Cache;
 use crate::dataset::Features;
 use crate::knn::{self, KnnGraph, Metric};
-use crate::layout::{
-    Layout, LayoutInput, LayoutParams, LayoutStep, compute_layout, pca, tsne, umap,
-};
+use crate::layout::cached::{self, GraphSource, Origin};
+use crate::layout::{LayoutInput, LayoutParams, LayoutStep, compute_layout, pca, tsne, umap};
 use std::ops::ControlFlow;
 
-/// Bumped when a change to the layout code changes its output for the same parameters.
-const LAYOUT_CACHE_VERSION: u32 = 1;
-/// Neighbours kept in the shared graph: enough for a 5 × 5 grid and UMAP's default 15.
-pub const GRAPH_K: usize = 30;
+pub use crate::layout::cached::GRAPH_K;
 
 /// Layout methods the viewer offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -282,6 +278,7 @@ fn start_jobs(
     let cache = store.cache.clone();
     let metric = store.metric;
     let have_graph = store.graph.clone();
+    let given_graph = store.given_graph.clone();
     let req = request.clone();
     let task_shared = Arc::clone(&shared);
     let task = Job::spawn("layout", move || match &req {
@@ -289,7 +286,10 @@ fn start_jobs(
             &data.features,
             req,
             metric,
-            have_graph,
+            Graphs {
+                have: have_graph,
+                given: given_graph,
+            },
             &cache,
             &task_shared,
         ),
@@ -359,6 +359,13 @@ fn poll_job(mut store: ResMut<Store>, mut job: ResMut<LayoutJob>) {
                 warn!("{w}");
             }
             if let Some(layout) = done.layout {
+                // Where the map came from, said once: a relaunch that recomputes shows here.
+                let origin = if done.from_cache {
+                    Origin::Cache
+                } else {
+                    Origin::Computed { secs: elapsed_secs }
+                };
+                info!("{}", origin.describe(&label));
                 store.set_layout(layout);
             }
             job.warnings = done.warnings;
@@ -395,13 +402,23 @@ fn preview_layout(features: &Features, dims: usize) -> Option<Vec<f32>> {
     Some(fitted.transform(&features.values()))
 }
 
+/// The graphs a layout job may start from.
+#[derive(Default)]
+pub struct Graphs {
+    /// The graph the explorer holds now (the shared one, or the given one).
+    pub have: Option<Arc<KnnGraph>>,
+    /// The graph given with `--knn`: layouts are computed from it when it has the neighbours
+    /// they need, as `ivt-explore layout --knn` does, and cached under its hash.
+    pub given: Option<Arc<KnnGraph>>,
+}
+
 /// The job itself: cached layout, or kNN graph → `compute_layout`, with progress and
 /// snapshots for the animation.
 pub fn compute(
     features: &Features,
     req: &LayoutRequest,
     metric: Metric,
-    have_graph: Option<Arc<KnnGraph>>,
+    graphs: Graphs,
     cache: &Cache,
     shared: &JobShared,
 ) -> Result<JobResult, String> {
@@ -409,21 +426,18 @@ pub fn compute(
     let dims = req.dims;
     let params = req.params()?;
     let mut warnings = Vec::new();
-    let key = CacheKey::new(
-        "viewer-layout",
-        &features.values(),
-        features.dim(),
-        &format!(
-            "{} knn=auto/{} metric={} v{LAYOUT_CACHE_VERSION}",
-            params.cache_text(n),
-            knn::ALGORITHM_VERSION,
-            metric.name()
-        ),
-    );
+    let given = graphs
+        .given
+        .filter(|g| params.knn_k(n).is_some_and(|k| g.k >= k));
+    let source = match &given {
+        Some(g) => GraphSource::Given(g),
+        None => GraphSource::Shared(metric),
+    };
+    // The key `ivt-explore layout` uses for the same data and settings.
+    let key = cached::key(&features.values(), features.dim(), &params, source);
     // One graph serves the layout and the neighbour grid: the larger k of the two.
-    let graph_k = GRAPH_K
-        .max(params.knn_k(n).unwrap_or(0))
-        .min(n.saturating_sub(1));
+    let graph_k = cached::graph_k(&params, n);
+    let have_graph = graphs.have;
     let get_graph = |warnings: &mut Vec<String>| -> Result<Option<Arc<KnnGraph>>, String> {
         if let Some(g) = &have_graph
             && g.k >= graph_k
@@ -449,28 +463,20 @@ pub fn compute(
         Ok(Some(g))
     };
     shared.set_stage("reading the cache");
-    match cache.load(&key) {
-        Lookup::Hit(bytes) => match Layout::from_bytes(&bytes) {
-            Some(l) if l.dims == dims && l.coords.len() == n * dims => {
-                let graph = get_graph(&mut warnings)?;
-                return Ok(JobResult {
-                    layout: Some(LayoutCoords {
-                        dims,
-                        coords: l.coords,
-                        label: req.label(),
-                    }),
-                    graph,
-                    from_cache: true,
-                    warnings,
-                });
-            }
-            _ => warnings.push(format!("cached layout {key} does not fit; recomputing")),
-        },
-        Lookup::Corrupt { path, reason } => warnings.push(format!(
-            "ignoring cache entry {}: {reason}; recomputing",
-            path.display()
-        )),
-        Lookup::Miss => {}
+    let (found, warning) = cached::load(cache, &key, n, dims);
+    warnings.extend(warning);
+    if let Some(l) = found {
+        let graph = get_graph(&mut warnings)?;
+        return Ok(JobResult {
+            layout: Some(LayoutCoords {
+                dims,
+                coords: l.coords,
+                label: req.label(),
+            }),
+            graph,
+            from_cache: true,
+            warnings,
+        });
     }
     if shared.want_preview && req.method != LayoutMethod::Pca {
         shared.set_stage("PCA preview");
@@ -484,7 +490,7 @@ pub fn compute(
     let input = LayoutInput {
         features: &features.values(),
         dim: features.dim(),
-        knn: graph.as_deref(),
+        knn: given.as_deref().or(graph.as_deref()),
     };
     let mut on_step = |step: &LayoutStep<'_>| {
         // About 60 frames of animation whatever the iteration count.
@@ -503,7 +509,7 @@ pub fn compute(
     if shared.cancel.load(Ordering::Relaxed) {
         return Err("replaced by a newer request".to_owned());
     }
-    if let Err(e) = cache.store(&key, &layout.to_bytes()) {
+    if let Err(e) = cached::store(cache, &key, &layout) {
         warnings.push(e.to_string());
     }
     Ok(JobResult {
@@ -589,7 +595,15 @@ mod tests {
             want_preview: true,
             ..JobShared::default()
         };
-        let first = compute(&f, &req, Metric::Euclidean, None, &cache, &shared).expect("job");
+        let first = compute(
+            &f,
+            &req,
+            Metric::Euclidean,
+            Graphs::default(),
+            &cache,
+            &shared,
+        )
+        .expect("job");
         assert!(!first.from_cache);
         assert!(shared.previewed.load(Ordering::Relaxed));
         assert_eq!(first.layout.as_ref().map(|l| l.coords.len()), Some(60 * 2));
@@ -600,7 +614,15 @@ mod tests {
             want_preview: true,
             ..JobShared::default()
         };
-        let second = compute(&f, &req, Metric::Euclidean, None, &cache, &cached).expect("job");
+        let second = compute(
+            &f,
+            &req,
+            Metric::Euclidean,
+            Graphs::default(),
+            &cache,
+            &cached,
+        )
+        .expect("job");
         assert!(second.from_cache);
         // A cached layout is shown as it is: no preview first.
         assert!(!cached.previewed.load(Ordering::Relaxed));
@@ -615,7 +637,7 @@ mod tests {
             &f,
             &pca,
             Metric::Euclidean,
-            None,
+            Graphs::default(),
             &cache,
             &JobShared::default(),
         )

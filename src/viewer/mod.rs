@@ -276,6 +276,8 @@ pub struct Store {
     pub metric: Metric,
     /// The kNN graph in the original space, once computed (or read from the cache).
     pub graph: Option<Arc<KnnGraph>>,
+    /// The graph given with `--knn`, if one was: layouts start from it (see `layout_job`).
+    pub given_graph: Option<Arc<KnnGraph>>,
     /// The clusters' dendrogram, once asked for and computed (or read from the cache).
     pub dendrogram: Option<Arc<crate::cluster::Dendrogram>>,
     /// The data-quality audit, once the issues panel or a score colouring asked for it.
@@ -504,6 +506,7 @@ impl Plugin for ExplorerStatePlugin {
             data: Arc::clone(&self.data),
             metric: options.metric,
             graph: options.graph.clone(),
+            given_graph: options.graph.clone(),
             dendrogram: None,
             audit: None,
             layout: options.layout.clone(),
