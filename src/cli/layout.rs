@@ -14,26 +14,18 @@ fn params(args: &LayoutArgs) -> anyhow::Result<LayoutParams> {
     let dims = usize::from(args.dims);
     Ok(match args.method {
         LayoutMethod::Pca => LayoutParams::Pca { dims },
-        LayoutMethod::Umap => {
-            if !(args.min_dist >= 0.0 && args.spread > 0.0 && args.min_dist <= args.spread) {
-                bail!(
-                    "--min-dist must be in [0, --spread] and --spread positive (got {} and {})",
-                    args.min_dist,
-                    args.spread
-                );
-            }
-            LayoutParams::Umap {
-                params: umap::UmapParams {
-                    dims,
-                    min_dist: args.min_dist,
-                    spread: args.spread,
-                    epochs: args.epochs,
-                    seed: args.seed,
-                    ..umap::UmapParams::default()
-                },
-                n_neighbors: args.n_neighbors as usize,
-            }
-        }
+        LayoutMethod::Umap => LayoutParams::umap(
+            umap::UmapParams {
+                dims,
+                min_dist: args.min_dist,
+                spread: args.spread,
+                epochs: args.epochs,
+                seed: args.seed,
+                ..umap::UmapParams::default()
+            },
+            args.n_neighbors as usize,
+        )
+        .context("invalid UMAP parameters (--min-dist, --spread, --n-neighbors, --epochs)")?,
         LayoutMethod::Tsne => LayoutParams::Tsne(
             tsne::params()
                 .dims(dims)

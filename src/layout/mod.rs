@@ -66,6 +66,39 @@ pub enum LayoutParams {
 }
 
 impl LayoutParams {
+    /// UMAP with its parameters checked: the one rule for the `layout` command and the
+    /// explorer (they had two). 2 or 3 dimensions, `spread` positive, `min_dist` in
+    /// [0, spread] (umap-learn's), at least 2 neighbours (the item itself counts), and at
+    /// least one epoch when a count is given.
+    pub fn umap(params: umap::UmapParams, n_neighbors: usize) -> Result<Self, LayoutError> {
+        let invalid = |name, value: f64, expected| {
+            Err(LayoutError::InvalidParam {
+                name,
+                value,
+                expected,
+            })
+        };
+        if !(2..=3).contains(&params.dims) {
+            return invalid("dims", params.dims as f64, "2 or 3");
+        }
+        if !(params.spread.is_finite() && params.spread > 0.0) {
+            return invalid("spread", params.spread, "positive");
+        }
+        if !(params.min_dist >= 0.0 && params.min_dist <= params.spread) {
+            return invalid("min_dist", params.min_dist, "in [0, spread]");
+        }
+        if n_neighbors < 2 {
+            return invalid("n_neighbors", n_neighbors as f64, "at least 2");
+        }
+        if params.epochs == Some(0) {
+            return invalid("epochs", 0.0, "at least 1");
+        }
+        Ok(Self::Umap {
+            params,
+            n_neighbors,
+        })
+    }
+
     pub fn dims(&self) -> usize {
         match self {
             Self::Pca { dims } => *dims,
@@ -271,4 +304,35 @@ pub fn compute_layout(
         }
     };
     Ok(Layout { dims, coords })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn umap_parameters_are_checked_by_one_rule() {
+        let with = |f: &dyn Fn(&mut umap::UmapParams)| {
+            let mut p = umap::UmapParams::default();
+            f(&mut p);
+            p
+        };
+        assert!(LayoutParams::umap(umap::UmapParams::default(), 15).is_ok());
+        // min_dist up to spread (the explorer allowed only up to 1, the command up to spread).
+        assert!(LayoutParams::umap(with(&|p| (p.spread, p.min_dist) = (2.0, 1.5)), 15).is_ok());
+        for (bad, name) in [
+            (with(&|p| p.min_dist = 1.5), "min_dist"),
+            (with(&|p| p.min_dist = -0.1), "min_dist"),
+            (with(&|p| p.min_dist = f64::NAN), "min_dist"),
+            (with(&|p| p.spread = 0.0), "spread"),
+            (with(&|p| p.dims = 4), "dims"),
+            (with(&|p| p.epochs = Some(0)), "epochs"),
+        ] {
+            match LayoutParams::umap(bad, 15) {
+                Err(LayoutError::InvalidParam { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(LayoutParams::umap(umap::UmapParams::default(), 1).is_err());
+    }
 }

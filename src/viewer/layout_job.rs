@@ -87,23 +87,16 @@ impl LayoutRequest {
                     .check()
                     .map_err(|e| e.to_string())?,
             ),
-            LayoutMethod::Umap => {
-                if !(0.0..=1.0).contains(&self.min_dist) || self.n_neighbors < 2 {
-                    return Err(format!(
-                        "UMAP needs min_dist in [0, 1] and n_neighbors ≥ 2 (got {} and {})",
-                        self.min_dist, self.n_neighbors
-                    ));
-                }
-                LayoutParams::Umap {
-                    params: umap::UmapParams {
-                        dims: self.dims,
-                        min_dist: self.min_dist,
-                        seed: self.seed,
-                        ..umap::UmapParams::default()
-                    },
-                    n_neighbors: self.n_neighbors,
-                }
-            }
+            LayoutMethod::Umap => LayoutParams::umap(
+                umap::UmapParams {
+                    dims: self.dims,
+                    min_dist: self.min_dist,
+                    seed: self.seed,
+                    ..umap::UmapParams::default()
+                },
+                self.n_neighbors,
+            )
+            .map_err(|e| format!("UMAP: {e}"))?,
         })
     }
 }
