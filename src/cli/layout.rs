@@ -162,10 +162,9 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
             "{name} {dims}D layout of {n} items in {:.2} s{kl}",
             start.elapsed().as_secs_f64()
         );
-        if let Err(e) = cache.store(&key, &layout.to_bytes()) {
-            // A cache that cannot be written costs time next run, not this result.
-            eprintln!("warning: {:#}", anyhow::Error::new(e));
-        }
+        // A cache that cannot be written costs time next run, not this result; the failure
+        // is reported once for the whole run (`ivt::cache::take_notices`).
+        let _ = cache.store(&key, &layout.to_bytes());
         layout
     };
     ivt::npy::write(&args.output, &[n, dims], &layout.coords)?;

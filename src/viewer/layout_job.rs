@@ -503,9 +503,8 @@ pub fn compute(
     if shared.cancel.load(Ordering::Relaxed) {
         return Err("replaced by a newer request".to_owned());
     }
-    if let Err(e) = cache.store(&key, &layout.to_bytes()) {
-        warnings.push(e.to_string());
-    }
+    // A failure is the cache's to report (once per process); this result stands.
+    let _ = cache.store(&key, &layout.to_bytes());
     Ok(JobResult {
         layout: Some(LayoutCoords {
             dims,
