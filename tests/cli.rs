@@ -1775,3 +1775,53 @@ fn a_full_disk_keeps_nothing_half_written_says_so_once_and_the_result_is_deliver
     assert!(left.is_empty(), "left in the cache: {left:?}");
     drop(disk);
 }
+
+/// `thumbs` on a disk that fills up mid-build: its result is the cache, so it fails, once,
+/// saying why, and leaves no thumbnail file cut short. Needs a tmpfs (root).
+#[test]
+fn a_thumbnail_build_on_a_full_disk_fails_clearly_and_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(disk) = TinyDisk::mount(&dir.path().join("disk"), "64k") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).expect("mkdir");
+    // 60 images: about 100 kB of small cells, more than the disk holds.
+    let n = 60;
+    for i in 0..n {
+        image::RgbImage::from_pixel(40, 40, image::Rgb([i as u8 * 4, 90, 30]))
+            .save(images.join(format!("{i:02}.png")))
+            .expect("png");
+    }
+    let features = dir.path().join("f.npy");
+    write_npy_f32(&features, n, 2);
+    let cache = disk.0.join("cache");
+    let out = ivt(&[
+        "thumbs",
+        features.to_str().expect("utf8"),
+        "--images",
+        images.to_str().expect("utf8"),
+        "--cache",
+        cache.to_str().expect("utf8"),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the thumbnail cache could not be written"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("cannot write to the cache").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let left: Vec<String> = std::fs::read_dir(&cache)
+        .expect("cache folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("thumbs-") || n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}\n{stderr}");
+    drop(disk);
+}

@@ -642,23 +642,28 @@ pub fn open(
 }
 
 /// The small-cell file could not be written (a full disk): say so once per process, and
-/// remove the file cut short so no partial entry is left (the store keeps its handle: cells
-/// already written stay readable, the rest are decoded on demand as before the build).
+/// remove the store's files so no partial entry is left (the store keeps its handles: cells
+/// already written stay readable, the rest are decoded on demand as before the build). A
+/// `.prev` left by an earlier, complete build stays, with the data set named beside it.
 fn give_up_writing(store: &ThumbStore, path: &Path, error: &io::Error, report: &mut BuildReport) {
     crate::cache::note_write_failure(path, error);
     report.not_kept = Some(format!("{}: {error}", path.display()));
     let CellData::Files(files) = &store.data else {
         return;
     };
-    if files.persistent {
-        let _ = std::fs::remove_file(&files.path);
-        if files.large.is_empty() {
-            let _ = std::fs::remove_file(
-                files
-                    .path
-                    .with_extension(crate::cache::entries::DATASET_EXT),
-            );
-        }
+    if !files.persistent {
+        return;
+    }
+    let _ = std::fs::remove_file(&files.path);
+    for large in &files.large {
+        let _ = std::fs::remove_file(large.path());
+        let _ = std::fs::remove_file(large::index_path(large.path()));
+    }
+    if !files.path.with_extension("prev").exists() {
+        let named = files
+            .path
+            .with_extension(crate::cache::entries::DATASET_EXT);
+        let _ = std::fs::remove_file(named);
     }
 }
 
@@ -871,8 +876,11 @@ fn open_files(
             &large_path,
         ) {
             (Err(e), Some(p)) => {
-                // A full disk: this run's large cells in an anonymous file instead.
+                // A full disk: this run's large cells in an anonymous file instead, and
+                // nothing cut short left under the store's name.
                 crate::cache::note_write_failure(p, &e);
+                let _ = std::fs::remove_file(p);
+                let _ = std::fs::remove_file(large::index_path(p));
                 LargeCache::open(side, None, budget)
             }
             (other, _) => other,

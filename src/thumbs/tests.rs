@@ -601,3 +601,59 @@ fn a_store_is_one_cache_entry_held_while_open() {
         0
     );
 }
+
+/// A disk that fills up mid-build: the build still ends well for the explorer (every cell
+/// served, those not written decoded on demand), says why nothing was kept, and leaves no file
+/// cut short. Needs a tmpfs (root); skipped where mounting one is not permitted.
+#[test]
+fn a_full_disk_mid_build_keeps_serving_every_cell_and_leaves_no_partial_file() {
+    let images_dir = tempfile::tempdir().expect("tempdir");
+    let disk = tempfile::tempdir().expect("tempdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(disk.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.path());
+    // 40 images: 64 kB of small cells on a 16 kB disk.
+    let names: Vec<String> = (0..40).map(|i| format!("{i:02}.png")).collect();
+    for (i, n) in names.iter().enumerate() {
+        write_png(&images_dir.path().join(n), i as u8 * 6);
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let cache = Cache::at(disk.path().join("cache"));
+    let (store, report) = open_or_build(&files(images_dir.path(), &refs), 32, &cache, &())
+        .expect("the build ends well without its file");
+    assert!(report.not_kept.is_some(), "{report:?}");
+    let (reference, _) = open_or_build(
+        &files(images_dir.path(), &refs),
+        32,
+        &Cache::disabled(),
+        &(),
+    )
+    .expect("build");
+    for item in [0, 17, 39] {
+        assert_eq!(
+            cell(&store, 1, item),
+            cell(&reference, 1, item),
+            "item {item}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(disk.path().join("cache"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|n| n.to_string_lossy().starts_with("thumbs-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
