@@ -72,11 +72,12 @@ pub fn run(args: &CacheCommandArgs) -> anyhow::Result<ExitCode> {
     print!("{}", table(&left, now));
     let total: u64 = left.iter().map(|e| e.bytes).sum();
     println!(
-        "total: {} entr{}, {} (after each write the least recently used go beyond {})",
+        "total: {} entr{}, {} (limit {}: --cache-max-gb or {})",
         left.len(),
         plural_y(left.len()),
         human_bytes(total),
-        limit.map_or_else(|| "no limit".to_owned(), human_bytes)
+        limit.map_or_else(|| "none".to_owned(), human_bytes),
+        ivt::cache::MAX_GB_ENV
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -111,6 +112,12 @@ fn table(entries: &[Entry], now: SystemTime) -> String {
         .unwrap_or(0)
         .max("data set".len());
     let mut out = String::new();
+    if !entries.is_empty() {
+        out.push_str(&format!(
+            "  {:<width$}  {:>9}  last use\n",
+            "data set", "size"
+        ));
+    }
     for kind in Kind::ALL {
         let of_kind: Vec<&Entry> = entries.iter().filter(|e| e.kind == kind).collect();
         if of_kind.is_empty() {
