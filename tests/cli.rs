@@ -125,6 +125,7 @@ fn help_lists_every_subcommand() {
         "eval",
         "export-projector",
         "screenshot",
+        "cache",
     ] {
         assert!(help.contains(sub), "{sub} missing from --help");
     }
