@@ -49,3 +49,9 @@ pub mod synth;
 pub mod thumbs;
 #[cfg(feature = "viewer")]
 pub mod viewer;
+
+/// How a unit test that cannot run here reports SKIPPED: the integration tests' own helper,
+/// one implementation for both.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_common;

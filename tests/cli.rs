@@ -1,6 +1,8 @@
 //! The `ivt-explore` binary as a user runs it: `info` on a generated data set, bad input
 //! (exit 1, one `error:` line naming the file, no panic), not-yet subcommands (exit 2).
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -75,7 +77,9 @@ fn bad_file_is_one_clear_error() {
     let dir = tempfile::tempdir().expect("tmp");
     let bad = dir.path().join("broken.npy");
     std::fs::write(&bad, b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'").expect("write");
-    let out = ivt(&["info", bad.to_str().expect("utf8")]);
+    // Without a cache: the default one would be the user's (and a note that it was made
+    // private could precede the error).
+    let out = ivt(&["info", bad.to_str().expect("utf8"), "--no-cache"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");
@@ -123,6 +127,7 @@ fn help_lists_every_subcommand() {
         "eval",
         "export-projector",
         "screenshot",
+        "cache",
     ] {
         assert!(help.contains(sub), "{sub} missing from --help");
     }
@@ -1348,9 +1353,9 @@ fn a_cached_folder_listing_notices_files_added_and_renamed() {
             .map(|d| {
                 d.filter_map(Result::ok)
                     .filter(|e| {
-                        e.file_name()
-                            .to_string_lossy()
-                            .starts_with("image-listing-")
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        // The listing itself, not the data set recorded beside it.
+                        name.starts_with("image-listing-") && name.ends_with(".bin")
                     })
                     .count()
             })
@@ -1418,10 +1423,413 @@ fn a_relative_and_an_absolute_path_share_the_cache() {
         .expect("cache")
         .filter_map(Result::ok)
         .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("image-listing-")
+            let name = e.file_name().to_string_lossy().into_owned();
+            // The listing itself, not the data set recorded beside it.
+            name.starts_with("image-listing-") && name.ends_with(".bin")
         })
         .count();
     assert_eq!(listings, 1);
+}
+
+/// Run the binary with extra environment variables.
+fn ivt_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ivt-explore"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("runs")
+}
+
+/// Set the modification time (the cache's record of last use) of every file in `dir` whose
+/// name starts with `prefix`, `secs_ago` seconds back.
+fn age_entries(dir: &Path, prefix: &str, secs_ago: u64) {
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+    for e in std::fs::read_dir(dir).expect("list") {
+        let path = e.expect("entry").path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .expect("open")
+                .set_modified(when)
+                .expect("mtime");
+        }
+    }
+}
+
+/// A kNN graph and a PCA layout of `data` in `cache`.
+fn fill_cache(data: &Path, cache: &Path, out: &Path) {
+    let (d, c) = (data.to_str().expect("utf8"), cache.to_str().expect("utf8"));
+    let o = |n: &str| out.join(n).to_str().expect("utf8").to_owned();
+    for args in [
+        vec!["knn", d, "-k", "3", "--cache", c, "-o", &o("knn.npy")],
+        vec![
+            "layout",
+            d,
+            "--method",
+            "pca",
+            "--cache",
+            c,
+            "-o",
+            &o("pca.npy"),
+        ],
+    ] {
+        let got = ivt(&args);
+        assert!(got.status.success(), "{args:?}: {}", text(&got.stderr));
+    }
+}
+
+#[test]
+fn cache_lists_entries_by_kind_with_data_set_size_and_last_use() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let cache = dir.path().join("cache");
+    fill_cache(&data, &cache, dir.path());
+    // Another program's file, and an entry written before data sets were recorded.
+    std::fs::write(cache.join("notes.txt"), b"mine").expect("write");
+    let graph = std::fs::read_dir(&cache)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "bin"))
+        .expect("an entry");
+    std::fs::copy(
+        &graph,
+        cache.join("clusters-0123456789abcdef0123456789abcdef.bin"),
+    )
+    .expect("copy");
+    age_entries(&cache, "clusters-", 3 * 86_400);
+    let c = cache.to_str().expect("utf8");
+    let out = ivt(&["cache", "--cache", c]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for want in [
+        "graph (1 entry,",
+        "layout (1 entry,",
+        "clusters (1 entry,",
+        data.to_str().expect("utf8"),
+        "unknown",
+        "just now",
+        "3 days ago",
+        "total: 3 entries",
+    ] {
+        assert!(stdout.contains(want), "{want:?} in\n{stdout}");
+    }
+    assert!(!stdout.contains("notes.txt"), "{stdout}");
+
+    let out = ivt(&["cache", "--cache", c, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let entries = json["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 3, "{json}");
+    let total: u64 = entries
+        .iter()
+        .map(|e| e["bytes"].as_u64().expect("bytes"))
+        .sum();
+    assert_eq!(json["total_bytes"].as_u64(), Some(total));
+    assert!(total > 0);
+
+    let missing = dir.path().join("no-such-cache");
+    let out = ivt(&["cache", "--cache", missing.to_str().expect("utf8")]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no cache folder at") && stderr.contains("no-such-cache"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cache_max_gb_removes_the_least_recently_used_and_clear_removes_every_entry() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let cache = dir.path().join("cache");
+    fill_cache(&data, &cache, dir.path());
+    std::fs::write(cache.join("notes.txt"), b"mine").expect("write");
+    // The graph was used an hour ago, the layout just now.
+    age_entries(&cache, "knn-", 3600);
+    let c = cache.to_str().expect("utf8");
+    let listed = |extra: &[&str]| {
+        let mut args = vec!["cache", "--cache", c, "--json"];
+        args.extend_from_slice(extra);
+        let out = ivt(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let before = listed(&[]);
+    let layout_bytes = before["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["kind"] == "layout")
+        .and_then(|e| e["bytes"].as_u64())
+        .expect("a layout");
+    let max_gb = format!("{}", layout_bytes as f64 / (1u64 << 30) as f64);
+    let out = ivt(&["cache", "--cache", c, "--max-gb", &max_gb]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("removed graph"), "{stdout}");
+    assert!(stdout.contains("removed 1 entry"), "{stdout}");
+    let after = listed(&[]);
+    let kinds: Vec<&str> = after["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["layout"]);
+
+    let cleared = listed(&["--clear"]);
+    assert_eq!(cleared["removed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(cleared["entries"].as_array().map(Vec::len), Some(0));
+    let left: Vec<_> = std::fs::read_dir(&cache)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, ["notes.txt"], "only the other program's file stays");
+}
+
+#[test]
+fn the_cache_limit_applies_after_each_write_and_keeps_what_was_just_written() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let cache = dir.path().join("cache");
+    let (d, c) = (data.to_str().expect("utf8"), cache.to_str().expect("utf8"));
+    let knn_out = dir.path().join("knn.npy");
+    let got = ivt(&[
+        "knn",
+        d,
+        "-k",
+        "3",
+        "--cache",
+        c,
+        "-o",
+        knn_out.to_str().expect("utf8"),
+    ]);
+    assert!(got.status.success(), "{}", text(&got.stderr));
+    age_entries(&cache, "knn-", 60);
+    let kinds = || {
+        let out = ivt(&["cache", "--cache", c, "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        json["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| e["kind"].as_str().expect("kind").to_owned())
+            .collect::<Vec<_>>()
+    };
+    // A limit of a few kB (the environment's): the layout just written stays, the older
+    // graph goes, and the user hears it once.
+    let pca = dir.path().join("pca.npy");
+    let args = [
+        "layout",
+        d,
+        "--method",
+        "pca",
+        "--cache",
+        c,
+        "-o",
+        pca.to_str().expect("utf8"),
+    ];
+    let got = ivt_env(&args, &[("IVT_CACHE_MAX_GB", "0.000001")]);
+    let stderr = text(&got.stderr);
+    assert!(got.status.success(), "{stderr}");
+    assert!(pca.exists());
+    assert_eq!(
+        stderr
+            .matches("removed 1 least recently used entry")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(kinds(), ["layout"]);
+    // The option beats the environment: no limit, nothing goes.
+    let got = ivt_env(
+        &["knn", d, "-k", "3", "--cache", c, "--cache-max-gb", "none"],
+        &[("IVT_CACHE_MAX_GB", "0")],
+    );
+    assert!(got.status.success(), "{}", text(&got.stderr));
+    assert_eq!(kinds(), ["graph", "layout"]);
+    let got = ivt_env(&["knn", d, "--cache", c], &[("IVT_CACHE_MAX_GB", "lots")]);
+    let stderr = text(&got.stderr);
+    assert_eq!(got.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("IVT_CACHE_MAX_GB=\"lots\""), "{stderr}");
+}
+
+/// The default cache folder (here under a private XDG_CACHE_HOME, never the user's) is made
+/// private, said once; the output the user asked for still follows the umask.
+#[test]
+fn the_default_cache_folder_is_private_and_outputs_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = two_groups(dir.path());
+    let xdg = dir.path().join("xdg");
+    let artefacts = xdg.join("ivt-explore").join("artefacts");
+    std::fs::create_dir_all(&artefacts).expect("mkdir");
+    for d in [&artefacts, &xdg.join("ivt-explore")] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let out = dir.path().join("knn.npy");
+    let args = [
+        "knn",
+        data.to_str().expect("utf8"),
+        "-k",
+        "3",
+        "-o",
+        out.to_str().expect("utf8"),
+    ];
+    let xdg_s = xdg.to_str().expect("utf8");
+    let got = ivt_env(&args, &[("XDG_CACHE_HOME", xdg_s)]);
+    let stderr = text(&got.stderr);
+    assert!(got.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("made private").count(), 2, "{stderr}");
+    let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&artefacts), 0o700);
+    assert_eq!(mode(&xdg.join("ivt-explore")), 0o700);
+    let umask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .expect("umask");
+    assert_eq!(mode(&out), 0o666 & !umask);
+    // Private now: the next run has nothing to say.
+    let got = ivt_env(&args, &[("XDG_CACHE_HOME", xdg_s)]);
+    assert!(
+        !text(&got.stderr).contains("made private"),
+        "{}",
+        text(&got.stderr)
+    );
+    // Created private when missing.
+    let fresh = dir.path().join("fresh");
+    let got = ivt_env(&args, &[("XDG_CACHE_HOME", fresh.to_str().expect("utf8"))]);
+    assert!(got.status.success(), "{}", text(&got.stderr));
+    assert_eq!(mode(&fresh.join("ivt-explore")), 0o700);
+    assert_eq!(mode(&fresh.join("ivt-explore").join("artefacts")), 0o700);
+}
+
+/// A tiny tmpfs mounted for one test, unmounted when dropped; `None` (the test is skipped)
+/// where mounting is not permitted (not root, or in a container that forbids it).
+struct TinyDisk(std::path::PathBuf);
+
+impl TinyDisk {
+    fn mount(at: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self(at.to_path_buf()))
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A cache on a full disk: the command still writes its output, the user hears once why
+/// nothing was cached (however many writes failed), and no entry or temporary file is left.
+/// Needs a tmpfs (root); reports SKIPPED where mounting one is not permitted.
+#[test]
+fn a_full_disk_keeps_nothing_half_written_says_so_once_and_the_result_is_delivered() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(disk) = TinyDisk::mount(&dir.path().join("disk"), "8k") else {
+        common::skip("cannot mount a tmpfs here (needs root)", None);
+        return;
+    };
+    // Fill the disk to within a few kB: every entry below is larger.
+    let filler = disk.0.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 8192]);
+    let cache = disk.0.join("cache");
+    let n = 600;
+    let values: Vec<f32> = (0..n * 4).map(|i| ((i * 37) % 101) as f32).collect();
+    let data = dir.path().join("x.npy");
+    ivt::npy::write(&data, &[n, 4], &values).expect("write");
+    let out = dir.path().join("umap.npy");
+    let got = ivt(&[
+        "layout",
+        data.to_str().expect("utf8"),
+        "--epochs",
+        "20",
+        "--cache",
+        cache.to_str().expect("utf8"),
+        "-o",
+        out.to_str().expect("utf8"),
+    ]);
+    let stderr = text(&got.stderr);
+    assert!(got.status.success(), "{stderr}");
+    let (header, _) = ivt::npy::open(&out).expect("the layout was written");
+    assert_eq!(header.shape, vec![n, 2]);
+    // Two writes failed (the graph and the layout): one warning.
+    assert_eq!(
+        stderr.matches("cannot write to the cache").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("the disk is full"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&cache)
+        .map(|d| d.map(|e| e.expect("entry").file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+    drop(disk);
+}
+
+/// `thumbs` on a disk that fills up mid-build: its result is the cache, so it fails, once,
+/// saying why, and leaves no thumbnail file cut short. Needs a tmpfs (root).
+#[test]
+fn a_thumbnail_build_on_a_full_disk_fails_clearly_and_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(disk) = TinyDisk::mount(&dir.path().join("disk"), "64k") else {
+        common::skip("cannot mount a tmpfs here (needs root)", None);
+        return;
+    };
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).expect("mkdir");
+    // 60 images: about 100 kB of small cells, more than the disk holds.
+    let n = 60;
+    for i in 0..n {
+        image::RgbImage::from_pixel(40, 40, image::Rgb([i as u8 * 4, 90, 30]))
+            .save(images.join(format!("{i:02}.png")))
+            .expect("png");
+    }
+    let features = dir.path().join("f.npy");
+    write_npy_f32(&features, n, 2);
+    let cache = disk.0.join("cache");
+    let out = ivt(&[
+        "thumbs",
+        features.to_str().expect("utf8"),
+        "--images",
+        images.to_str().expect("utf8"),
+        "--cache",
+        cache.to_str().expect("utf8"),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the thumbnail cache could not be written"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("cannot write to the cache").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let left: Vec<String> = std::fs::read_dir(&cache)
+        .expect("cache folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("thumbs-") || n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}\n{stderr}");
+    drop(disk);
 }

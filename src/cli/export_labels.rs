@@ -9,7 +9,10 @@ use ivt::labels::{export, journal};
 use super::ExportLabelsArgs;
 
 pub fn run(args: &ExportLabelsArgs) -> anyhow::Result<ExitCode> {
-    let data = super::embed::load(&args.input, &ivt::cache::Cache::default_location())?;
+    let data = super::embed::load(
+        &args.input,
+        &super::configure(ivt::cache::Cache::default_location()),
+    )?;
     let dir = args
         .labels_out
         .clone()

@@ -130,10 +130,9 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
             "{} ({n} items){kl}",
             cached::Origin::Computed { secs }.describe(&label)
         );
-        if let Err(e) = cached::store(&cache, &key, &layout) {
-            // A cache that cannot be written costs time next run, not this result.
-            eprintln!("warning: {:#}", anyhow::Error::new(e));
-        }
+        // A cache that cannot be written costs time next run, not this result; the failure
+        // is reported once for the whole run (`ivt::cache::take_notices`).
+        let _ = cached::store(&cache, &key, &layout);
         layout
     };
     ivt::npy::write(&args.output, &[n, dims], &layout.coords)?;

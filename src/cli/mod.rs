@@ -2,6 +2,7 @@
 //! dispatch to one file per subcommand.
 
 mod audit;
+mod cache;
 mod cluster;
 mod embed;
 mod eval;
@@ -74,6 +75,9 @@ enum Command {
     /// Find what is wrong with a data set: near-duplicates, outliers, label issues and (with
     /// --layout) where the map tears neighbours apart, from the kNN graph.
     Audit(AuditArgs),
+    /// List what the cache holds (by kind, with data set, size and last use), or trim it to a
+    /// size (--max-gb) or clear it (--clear).
+    Cache(CacheCommandArgs),
 }
 
 /// What to load: shared by every subcommand that reads a data set.
@@ -177,22 +181,131 @@ impl InputArgs {
 /// Where computed artefacts are kept between runs.
 #[derive(Debug, Args)]
 pub struct CacheArgs {
-    /// Cache folder (default: ~/.cache/ivt-explore/artefacts on Linux).
+    /// Cache folder (default: ~/.cache/ivt-explore/artefacts on Linux; created private).
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     cache: Option<PathBuf>,
     /// Neither read nor write the cache.
     #[arg(long)]
     no_cache: bool,
+    /// After each write, remove the least recently used cache entries until the folder takes
+    /// at most GB gigabytes ("none": no limit) [default: $IVT_CACHE_MAX_GB, else 20].
+    #[arg(long, value_name = "GB", conflicts_with = "no_cache", value_parser = parse_cache_limit)]
+    cache_max_gb: Option<CacheLimit>,
 }
 
 impl CacheArgs {
     fn cache(&self) -> ivt::cache::Cache {
-        match (&self.cache, self.no_cache) {
-            (_, true) => ivt::cache::Cache::disabled(),
+        let cache = match (&self.cache, self.no_cache) {
+            (_, true) => return ivt::cache::Cache::disabled(),
             (Some(dir), false) => ivt::cache::Cache::at(dir),
             (None, false) => ivt::cache::Cache::default_location(),
+        };
+        let cache = configure(cache);
+        match &self.cache_max_gb {
+            Some(limit) => cache.with_max_bytes(limit.0),
+            None => cache,
         }
     }
+}
+
+/// A cache limit as given: bytes, `None` for no limit.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheLimit(Option<u64>);
+
+fn parse_cache_limit(s: &str) -> Result<CacheLimit, String> {
+    ivt::cache::parse_max_gb(s).map(CacheLimit)
+}
+
+/// The limit from the environment ([`ivt::cache::MAX_GB_ENV`]) or the default; checked before
+/// any command runs (`check_cache_env`), so a bad value here is unreachable and ignored.
+fn cache_limit_from_env() -> Option<u64> {
+    let default = Some(ivt::cache::default_max_bytes());
+    match std::env::var(ivt::cache::MAX_GB_ENV) {
+        Ok(v) => ivt::cache::parse_max_gb(&v).unwrap_or(default),
+        Err(_) => default,
+    }
+}
+
+fn check_cache_env() -> anyhow::Result<()> {
+    match std::env::var(ivt::cache::MAX_GB_ENV) {
+        Ok(v) => ivt::cache::parse_max_gb(&v)
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{}={v:?}: {e}", ivt::cache::MAX_GB_ENV)),
+        Err(std::env::VarError::NotPresent) => Ok(()),
+        Err(e) => anyhow::bail!("{}: {e}", ivt::cache::MAX_GB_ENV),
+    }
+}
+
+/// The data set this run works on, as its entries in the cache record it (set once in `run`).
+static DATASET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `cache` with this run's data set and the limit from the environment, its folder made
+/// private when it is the default one.
+fn configure(cache: ivt::cache::Cache) -> ivt::cache::Cache {
+    let cache = cache.with_max_bytes(cache_limit_from_env());
+    let cache = match DATASET.get() {
+        Some(d) => cache.for_dataset(d),
+        None => cache,
+    };
+    cache.secure();
+    cache
+}
+
+/// How a data set is named in the cache's listing: its path made absolute (a listing is read
+/// from anywhere), or the demo.
+fn dataset_label(data: Option<&std::path::Path>) -> String {
+    match data {
+        Some(path) => ivt::cache::FileIdentities::new()
+            .key_path(path)
+            .display()
+            .to_string(),
+        None => "demo (Fashion-MNIST test set)".to_owned(),
+    }
+}
+
+/// The data set a command reads (`Some(None)`: the demo), for [`DATASET`]; `None` for one that
+/// reads none.
+fn data_of(command: Option<&Command>) -> Option<Option<&std::path::Path>> {
+    fn input(i: &InputArgs) -> Option<Option<&std::path::Path>> {
+        Some(i.data.as_deref())
+    }
+    let Some(command) = command else {
+        return Some(None);
+    };
+    match command {
+        Command::Open(a) => input(&a.input),
+        Command::Info(a) => input(&a.input),
+        Command::Embed(a) => input(&a.input),
+        Command::Knn(a) => input(&a.input),
+        Command::Layout(a) => input(&a.input),
+        Command::Thumbs(a) => input(&a.input),
+        Command::Cluster(a) => input(&a.input),
+        Command::Eval(a) => Some(Some(a.data.as_path())),
+        Command::ExportProjector(a) => input(&a.input),
+        Command::ExportLabels(a) => input(&a.input),
+        Command::Screenshot(a) => input(&a.input),
+        Command::Query(a) => input(&a.input),
+        Command::Audit(a) => input(&a.input),
+        Command::Cache(_) => None,
+    }
+}
+
+/// `ivt-explore cache`'s own arguments: the folder, and what to remove.
+#[derive(Debug, Args)]
+pub struct CacheCommandArgs {
+    /// Cache folder (default: ~/.cache/ivt-explore/artefacts on Linux).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Remove least recently used entries until the cache takes at most GB gigabytes (entries
+    /// a running explorer holds stay).
+    #[arg(long, value_name = "GB", value_parser = parse_gb, conflicts_with = "clear")]
+    max_gb: Option<f64>,
+    /// Remove every entry (files of other programs in the folder stay).
+    #[arg(long)]
+    clear: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// How to read a data set, apart from the DATA path itself.
@@ -818,6 +931,10 @@ fn stop_on_ctrl_c() {
 pub fn run() -> anyhow::Result<ExitCode> {
     launched();
     let cli = Cli::parse();
+    check_cache_env()?;
+    if let Some(data) = data_of(cli.command.as_ref()) {
+        let _ = DATASET.set(dataset_label(data));
+    }
     if !matches!(
         cli.command,
         None | Some(Command::Open(_)) | Some(Command::Screenshot(_))
@@ -839,5 +956,6 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Screenshot(args)) => open::screenshot(&args),
         Some(Command::Query(args)) => query::run(&args),
         Some(Command::Audit(args)) => audit::run(&args),
+        Some(Command::Cache(args)) => cache::run(&args),
     }
 }

@@ -29,6 +29,10 @@ pub fn run(args: &ThumbsArgs) -> anyhow::Result<ExitCode> {
         .context("cannot build the thumbnail cache")?;
     drop(bar);
     print_report(&data.images, &store, &report);
+    if let Some(reason) = &report.not_kept {
+        // Building the cache is this command's whole result.
+        anyhow::bail!("the thumbnail cache could not be written ({reason}); nothing was kept");
+    }
     eprintln!(
         "{} thumbnails ({} px cells, tiers {:?}) in {:.2} s with {} threads: {} decoded, {} from the cache",
         store.n_items(),

@@ -80,8 +80,6 @@ pub enum ClusterError {
     BadK { k: usize, n_items: usize },
     #[error("cancelled")]
     Cancelled,
-    #[error(transparent)]
-    Cache(#[from] crate::cache::CacheError),
 }
 
 /// One merge: clusters `a` and `b` (ids below `n_items` are items; id `n_items + i` is the
@@ -380,7 +378,9 @@ pub fn cached(
     let started = std::time::Instant::now();
     let dendrogram = cluster(features, dim, linkage, observer)?;
     let computed_secs = Some(started.elapsed().as_secs_f64());
-    cache.store(&key, &dendrogram.to_bytes())?;
+    // A cache that cannot be written (a full disk) costs time next run, not this result; the
+    // failure is the cache's to report, once per process.
+    let _ = cache.store(&key, &dendrogram.to_bytes());
     Ok(Cached {
         dendrogram,
         computed_secs,

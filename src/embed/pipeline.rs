@@ -374,9 +374,8 @@ pub fn embed_images(
         for (r, &i) in fresh_items.iter().enumerate() {
             merged.rows.insert(identities[i], first_row + r);
         }
-        if let Err(e) = cache.store(&key, &merged.to_bytes()) {
-            report.warnings.push(format!("embeddings not cached: {e}"));
-        }
+        // A failure is the cache's to report, once per process.
+        let _ = cache.store(&key, &merged.to_bytes());
         store = Some(merged);
     }
     result?;

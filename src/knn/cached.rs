@@ -134,14 +134,16 @@ pub fn graph(
     let computed_secs = Some(start.elapsed().as_secs_f64());
     // The estimate first: a graph in the cache without its estimate would be reported as
     // if it were exact.
-    let stored = match &found.estimate {
-        Some(e) => cache.store(&key.derived(ESTIMATE_KIND), &e.to_bytes()),
-        None => Ok(()),
-    }
-    .and_then(|()| cache.store(&key, &found.graph.to_bytes()));
-    if let Err(e) = stored {
-        // A cache that cannot be written costs time next run, not this result.
-        warnings.push(e.to_string());
+    // A cache that cannot be written costs time next run, not this result; the failure is
+    // the cache's to report, once per process.
+    let estimate_kept = match &found.estimate {
+        Some(e) => cache
+            .store(&key.derived(ESTIMATE_KIND), &e.to_bytes())
+            .is_ok(),
+        None => true,
+    };
+    if estimate_kept {
+        let _ = cache.store(&key, &found.graph.to_bytes());
     }
     warnings.extend(found.estimate.as_ref().and_then(|e| e.warning(k)));
     Ok(Cached {

@@ -83,7 +83,7 @@ fn checksum(key: u64, cell: &[u8]) -> u64 {
     h.digest()
 }
 
-/// The index file of the cache at `data`: `thumbs-large-….idx` beside `thumbs-large-….bin`.
+/// The index file of the cache at `data`: `thumbs-….large128.idx` beside `thumbs-….large128.bin`.
 pub fn index_path(data: &Path) -> PathBuf {
     data.with_extension("idx")
 }
@@ -163,7 +163,14 @@ impl LargeCache {
                 .open(p)
         };
         let (file, path, index) = match path {
-            Some(p) => (open_rw(p)?, p.to_path_buf(), Some(open_rw(&index_path(p))?)),
+            Some(p) => {
+                let file = open_rw(p)?;
+                // In use while open: the cache's eviction skips a file a process holds. And
+                // used now, for its least-recently-used order.
+                let _ = file.lock_shared();
+                let _ = file.set_modified(std::time::SystemTime::now());
+                (file, p.to_path_buf(), Some(open_rw(&index_path(p))?))
+            }
             None => (
                 tempfile::tempfile()?,
                 std::env::temp_dir().join("(anonymous large-cell file)"),

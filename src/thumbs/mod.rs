@@ -143,6 +143,10 @@ pub struct BuildReport {
     pub path: Option<PathBuf>,
     /// Things the user should know (an untrustworthy cache file that was rebuilt).
     pub warnings: Vec<String>,
+    /// Why the cells could not be kept on disk (a full disk), when they could not: the store
+    /// still serves every cell, decoding on demand what the build did not write, and the file
+    /// cut short is removed, not left as a partial entry.
+    pub not_kept: Option<String>,
 }
 
 /// Where the small cells of file images live, and how to make any cell that is not there.
@@ -303,9 +307,12 @@ impl ThumbStore {
                 Some(cell) => cell,
                 None => {
                     let cell = files.decode_compact(item, side);
-                    if let Some(cell) = &cell {
-                        // A full disk or a budget of nothing: the cell is shown, not kept.
-                        let _ = large.put(key, cell);
+                    if let Some(cell) = &cell
+                        && let Err(e) = large.put(key, cell)
+                    {
+                        // A full disk: the cell is shown, not kept (a slot torn by it fails
+                        // its checksum, a miss).
+                        crate::cache::note_write_failure(large.path(), &e);
                     }
                     match cell {
                         Some(c) => c,
@@ -482,6 +489,8 @@ fn read_index(file: &File, small: &[u32]) -> Result<Index, String> {
     })
 }
 
+/// The small-cell file's name in the cache folder; its large-cell files share its name up to
+/// the first dot (`thumbs-<hash>.large128.bin`), so the store is one entry of the cache.
 fn cache_file_name(prefix: &str, sides: &[u32], root: &Path) -> String {
     let mut h = Xxh3::new();
     h.update(root.as_os_str().as_encoded_bytes());
@@ -520,6 +529,8 @@ pub struct Build {
     work: Option<FileWork>,
     report: BuildReport,
     started: Instant,
+    /// Kept within its limit once the build has written what it will.
+    cache: Cache,
 }
 
 impl Build {
@@ -544,12 +555,23 @@ impl Build {
             work,
             mut report,
             started,
+            cache,
         } = self;
         if let Some(mut work) = work {
-            if std::mem::take(&mut work.unchecked) {
-                check_files(&store, &mut work, &mut report, observer)?;
+            let built = if std::mem::take(&mut work.unchecked) {
+                check_files(&store, &mut work, &mut report, observer)
+            } else {
+                Ok(())
             }
-            build_files(&store, work, &mut report, observer)?;
+            .and_then(|()| build_files(&store, work, &mut report, observer));
+            match built {
+                Err(ThumbError::Write { path, source }) => {
+                    give_up_writing(&store, &path, &source, &mut report);
+                }
+                other => other?,
+            }
+            // The store's own files are locked while it is open: only other entries can go.
+            cache.trim(&[]);
         }
         report.elapsed_secs = started.elapsed().as_secs_f64();
         Ok((store, report))
@@ -615,7 +637,34 @@ pub fn open(
         work,
         report,
         started,
+        cache: cache.clone(),
     })
+}
+
+/// The small-cell file could not be written (a full disk): say so once per process, and
+/// remove the store's files so no partial entry is left (the store keeps its handles: cells
+/// already written stay readable, the rest are decoded on demand as before the build). A
+/// `.prev` left by an earlier, complete build stays, with the data set named beside it.
+fn give_up_writing(store: &ThumbStore, path: &Path, error: &io::Error, report: &mut BuildReport) {
+    crate::cache::note_write_failure(path, error);
+    report.not_kept = Some(format!("{}: {error}", path.display()));
+    let CellData::Files(files) = &store.data else {
+        return;
+    };
+    if !files.persistent {
+        return;
+    }
+    let _ = std::fs::remove_file(&files.path);
+    for large in &files.large {
+        let _ = std::fs::remove_file(large.path());
+        let _ = std::fs::remove_file(large::index_path(large.path()));
+    }
+    if !files.path.with_extension("prev").exists() {
+        let named = files
+            .path
+            .with_extension(crate::cache::entries::DATASET_EXT);
+        let _ = std::fs::remove_file(named);
+    }
 }
 
 fn build_in_memory(tiers: Vec<u32>, images: &Images) -> (ThumbStore, BuildReport) {
@@ -710,10 +759,17 @@ fn open_files(
         .collect();
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let mut report = BuildReport::default();
-    let dir = cache.dir();
-    if let Some(dir) = dir {
-        std::fs::create_dir_all(dir).map_err(write_error(dir))?;
-    }
+    let dir = match cache.create_dir() {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            // A folder that cannot be made: this run's cells in anonymous files instead.
+            if let Some(dir) = cache.dir() {
+                crate::cache::note_write_failure(dir, &e);
+                report.not_kept = Some(format!("{}: {e}", dir.display()));
+            }
+            None
+        }
+    };
     let path = dir.map(|d| d.join(cache_file_name("thumbs", &small, &root)));
     let mut found = None;
     let mut previous = None;
@@ -760,14 +816,37 @@ fn open_files(
             }
         }
     }
+    let mut persistent = path.is_some();
     let (file, records, complete) = match found {
         Some((file, index)) => (file, index.records, index.complete),
-        None => (
-            create_small_file(path.as_deref(), &small, n_items)?,
-            vec![Record::default(); n_items],
-            false,
-        ),
+        None => {
+            let file = match create_small_file(path.as_deref(), &small, n_items) {
+                Ok(f) => f,
+                // A full disk: the cells live in an anonymous file for this run instead.
+                Err(ThumbError::Write { path: p, source }) if path.is_some() => {
+                    crate::cache::note_write_failure(&p, &source);
+                    report.not_kept = Some(format!("{}: {source}", p.display()));
+                    let _ = std::fs::remove_file(&p);
+                    persistent = false;
+                    create_small_file(None, &small, n_items)?
+                }
+                Err(e) => return Err(e),
+            };
+            (file, vec![Record::default(); n_items], false)
+        }
     };
+    if persistent && let Some(path) = &path {
+        // In use while the store is open: eviction skips what a running process holds.
+        let _ = file.lock_shared();
+        // Its last use, for the least-recently-used order (a complete file is not written).
+        let _ = file.set_modified(std::time::SystemTime::now());
+        if let Some(name) = path.file_stem().and_then(|n| n.to_str()) {
+            cache.record_dataset(name);
+        }
+    }
+    if let Some(prev) = &previous {
+        let _ = prev.file.lock_shared();
+    }
     let state: Vec<AtomicU8> = records
         .iter()
         .map(|r| AtomicU8::new(if complete { r.state } else { PENDING }))
@@ -779,9 +858,34 @@ fn open_files(
     let large_sides: Vec<u32> = tiers[small.len()..].to_vec();
     let mut large = Vec::with_capacity(large_sides.len());
     for &side in &large_sides {
-        let large_path = dir.map(|d| d.join(cache_file_name("thumbs-large", &[side], &root)));
+        let large_path = path
+            .as_deref()
+            .filter(|_| persistent)
+            .map(|p| p.with_extension(format!("large{side}.bin")));
+        if let (Some(new), Some(dir)) = (&large_path, dir) {
+            // Earlier versions named the large cells apart from their store; taken over, so
+            // the store is one entry and its cells are not made again.
+            let old = dir.join(cache_file_name("thumbs-large", &[side], &root));
+            if !new.exists() && std::fs::rename(&old, new).is_ok() {
+                let _ = std::fs::rename(large::index_path(&old), large::index_path(new));
+            }
+        }
         let budget = large_budget / large_sides.len() as u64;
-        let cache = LargeCache::open(side, large_path.as_deref(), budget).map_err(write_error(
+        let opened = match (
+            LargeCache::open(side, large_path.as_deref(), budget),
+            &large_path,
+        ) {
+            (Err(e), Some(p)) => {
+                // A full disk: this run's large cells in an anonymous file instead, and
+                // nothing cut short left under the store's name.
+                crate::cache::note_write_failure(p, &e);
+                let _ = std::fs::remove_file(p);
+                let _ = std::fs::remove_file(large::index_path(p));
+                LargeCache::open(side, None, budget)
+            }
+            (other, _) => other,
+        };
+        let cache = opened.map_err(write_error(
             large_path.as_deref().unwrap_or(Path::new("(temporary)")),
         ))?;
         large.push(cache);
@@ -793,6 +897,7 @@ fn open_files(
         tier_at.push(at);
         at += codec::encoded_len(s) as u64;
     }
+    let path = path.filter(|_| persistent);
     report.path = path.clone();
     let shown = path.unwrap_or_else(|| std::env::temp_dir().join("(anonymous thumbnail file)"));
     let store = ThumbStore {
@@ -803,7 +908,7 @@ fn open_files(
         data: CellData::Files(Box::new(FileCells {
             file,
             path: shown,
-            persistent: dir.is_some(),
+            persistent,
             records_at: layout.records_at,
             data_at: layout.data_at,
             stride: layout.stride,

@@ -151,23 +151,17 @@ fn cache_is_reused_extended_and_rebuilt_when_damaged() {
     assert_near(b_cell[(16 * 32 + 16) * 4], 40);
     assert_eq!(b_cell[(16 * 32 + 16) * 4 + 3], 255);
     let path = report.path.clone().expect("cache file");
-    let written = std::fs::metadata(&path)
-        .expect("meta")
-        .modified()
-        .expect("mtime");
+    let written = std::fs::read(&path).expect("read");
     drop(store);
 
-    // Nothing changed: the file is used as it is.
+    // Nothing changed: the file is used as it is (its modification time is its last use for
+    // the cache's eviction, so the bytes tell whether it was rewritten).
     let (store, report) =
         open_or_build(&files(images_dir.path(), &names), 32, &cache, &()).expect("reopen");
     assert_eq!((report.decoded, report.reused), (0, 4));
     assert_eq!(cell(&store, 1, 1), b_cell);
-    assert_eq!(
-        std::fs::metadata(&path)
-            .expect("meta")
-            .modified()
-            .expect("mtime"),
-        written,
+    assert!(
+        std::fs::read(&path).expect("read") == written,
         "not rewritten"
     );
     drop(store);
@@ -530,4 +524,136 @@ fn large_cells_are_made_on_demand_and_kept_within_the_budget() {
     assert_near(cell(&store, 2, 0)[(64 * 128 + 64) * 4], 20);
     assert_near(cell(&store, 2, 2)[(64 * 128 + 64) * 4], 140);
     assert_eq!(cell(&store, 2, 1), placeholder(128), "evicted, image gone");
+}
+
+/// A store is one entry of the cache (small cells, large cells, their index, its data set),
+/// held while open so eviction passes it by, and removed whole when free. Large cells an
+/// earlier version kept under their own name are taken over, not made again.
+#[test]
+fn a_store_is_one_cache_entry_held_while_open() {
+    use crate::cache::entries;
+    let images_dir = tempfile::tempdir().expect("tempdir");
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache = Cache::at(cache_dir.path()).for_dataset("/data/shots");
+    let (w, h) = (300, 150);
+    for (i, name) in ["a.png", "b.png"].iter().enumerate() {
+        RgbaImage::from_fn(w, h, |_, _| Rgba([60 * i as u8 + 20, 90, 30, 255]))
+            .save(images_dir.path().join(name))
+            .expect("png");
+    }
+    let images = || {
+        let mut images = files(images_dir.path(), &["a.png", "b.png"]);
+        if let Images::Files(f) = &mut images {
+            f.sizes = vec![Some((w, h)); 2];
+        }
+        images
+    };
+    let budget = 2 * LargeCache::slot_bytes(128);
+    let (store, _) = open(&images(), 128, &cache, budget)
+        .expect("open")
+        .run(&())
+        .expect("build");
+    cell(&store, 2, 0);
+    let listed = entries::list(cache_dir.path()).expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let entry = &listed[0];
+    assert_eq!(entry.kind, entries::Kind::Thumbnails);
+    assert_eq!(entry.dataset.as_deref(), Some("/data/shots"));
+    let names: Vec<String> = entry
+        .files
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    let small = format!("{}.bin", entry.name);
+    let large = format!("{}.large128.bin", entry.name);
+    for want in [&small, &large, &format!("{}.large128.idx", entry.name)] {
+        assert!(names.contains(want), "{want} in {names:?}");
+    }
+    let done = entries::evict(cache_dir.path(), 0, &[]).expect("evict");
+    assert!(done.removed.is_empty(), "{:?}", done.removed);
+    assert_eq!(done.in_use.len(), 1);
+    drop(store);
+
+    // Named as an earlier version named it: taken over at open, its cell kept.
+    let root = std::fs::canonicalize(images_dir.path()).expect("root");
+    let legacy = cache_dir
+        .path()
+        .join(cache_file_name("thumbs-large", &[128], &root));
+    std::fs::rename(cache_dir.path().join(&large), &legacy).expect("rename");
+    std::fs::rename(
+        cache_dir
+            .path()
+            .join(format!("{}.large128.idx", entry.name)),
+        large::index_path(&legacy),
+    )
+    .expect("rename");
+    let store = open(&images(), 128, &cache, budget)
+        .expect("reopen")
+        .store();
+    assert_eq!(store.large_caches()[0].occupancy(), (2, 1));
+    assert!(!legacy.exists());
+    drop(store);
+
+    let done = entries::evict(cache_dir.path(), 0, &[]).expect("evict");
+    assert_eq!(done.removed.len(), 1);
+    assert_eq!(
+        std::fs::read_dir(cache_dir.path()).expect("list").count(),
+        0
+    );
+}
+
+/// A disk that fills up mid-build: the build still ends well for the explorer (every cell
+/// served, those not written decoded on demand), says why nothing was kept, and leaves no file
+/// cut short. Needs a tmpfs (root); skipped where mounting one is not permitted.
+#[test]
+fn a_full_disk_mid_build_keeps_serving_every_cell_and_leaves_no_partial_file() {
+    let images_dir = tempfile::tempdir().expect("tempdir");
+    let disk = tempfile::tempdir().expect("tempdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(disk.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        crate::test_common::skip("cannot mount a tmpfs here (needs root)", None);
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.path());
+    // 40 images: 64 kB of small cells on a 16 kB disk.
+    let names: Vec<String> = (0..40).map(|i| format!("{i:02}.png")).collect();
+    for (i, n) in names.iter().enumerate() {
+        write_png(&images_dir.path().join(n), i as u8 * 6);
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let cache = Cache::at(disk.path().join("cache"));
+    let (store, report) = open_or_build(&files(images_dir.path(), &refs), 32, &cache, &())
+        .expect("the build ends well without its file");
+    assert!(report.not_kept.is_some(), "{report:?}");
+    let (reference, _) = open_or_build(
+        &files(images_dir.path(), &refs),
+        32,
+        &Cache::disabled(),
+        &(),
+    )
+    .expect("build");
+    for item in [0, 17, 39] {
+        assert_eq!(
+            cell(&store, 1, item),
+            cell(&reference, 1, item),
+            "item {item}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(disk.path().join("cache"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|n| n.to_string_lossy().starts_with("thumbs-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

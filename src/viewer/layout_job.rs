@@ -502,9 +502,8 @@ pub fn compute(
     if shared.cancel.load(Ordering::Relaxed) {
         return Err("replaced by a newer request".to_owned());
     }
-    if let Err(e) = cached::store(cache, &key, &layout) {
-        warnings.push(e.to_string());
-    }
+    // A failure is the cache's to report (once per process); this result stands.
+    let _ = cached::store(cache, &key, &layout);
     Ok(JobResult {
         layout: Some(LayoutCoords {
             dims,

@@ -571,7 +571,19 @@ impl Plugin for ExplorerStatePlugin {
                 ..default()
             })
             .add_message::<SelectItem>()
-            .add_systems(PreUpdate, apply_selection);
+            .add_systems(PreUpdate, apply_selection)
+            .add_systems(Update, log_cache_notices);
+    }
+}
+
+/// Say what the cache has to say (a write that failed, entries removed to keep it within its
+/// limit) when it happens: the explorer runs for hours, and its background jobs write.
+fn log_cache_notices() {
+    for n in crate::cache::take_notices() {
+        match n {
+            crate::cache::Notice::Info(text) => info!("{text}"),
+            crate::cache::Notice::Warning(text) => warn!("{text}"),
+        }
     }
 }
 
