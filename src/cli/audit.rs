@@ -4,14 +4,55 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use clap::Args;
 use ivt::dataset::{ColumnValues, Dataset};
+use ivt::knn::Metric;
 use ivt::quality::{self, Audit, AuditInput, Labels};
 
-use super::AuditArgs;
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, read_layout};
+use super::common::graph::{graph, imported};
+use super::common::load::load;
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    #[command(flatten)]
+    graph: GraphArgs,
+    /// Neighbours every score looks at.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Distance for the graph.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
+    /// Items closer than this are near-duplicates (default: a tenth of the median distance
+    /// to the first neighbour).
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    dup_threshold: Option<f32>,
+    /// Judge this categorical metadata column's labels instead of the classes.
+    #[arg(long, value_name = "COLUMN")]
+    label_column: Option<String>,
+    /// A layout (.npy, N × 2 or N × 3) whose fidelity to the original neighbours is scored.
+    #[arg(long, value_name = "FILE.npy")]
+    layout: Option<PathBuf>,
+    /// The metadata column holding each item's split (default: "split", if there is one):
+    /// duplicate groups across splits are leaks.
+    #[arg(long, value_name = "COLUMN")]
+    split_column: Option<String>,
+    /// Write every score per item to this CSV.
+    #[arg(short, long, value_name = "FILE.csv")]
+    output: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
 
 /// Items listed per issue type in the summary.
 const WORST: usize = 10;
@@ -30,7 +71,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             out.display()
         );
     }
-    let data = super::embed::load(&args.input, &args.cache.cache())?;
+    let data = load(&args.input, &args.cache.cache())?;
     let n = data.n_items();
     let k = args.k;
     if k == 0 || k >= n {
@@ -41,7 +82,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     }
     let layout = match &args.layout {
         Some(path) => {
-            let m = super::read_layout(path)?;
+            let m = read_layout(path)?;
             if m.n_rows != n || !(2..=3).contains(&m.n_cols) {
                 bail!(
                     "--layout {}: {} rows × {} columns, but the data set has {n} items and a layout has 2 or 3 columns",
@@ -56,9 +97,9 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     };
     let (codes, names) = labels_of(&data, args.label_column.as_deref())?;
     let splits = splits_of(&data, args.split_column.as_deref())?;
-    let graph = match super::knn::imported(&args.graph, &data.features, args.metric)? {
+    let graph = match imported(&args.graph, &data.features, args.metric)? {
         Some(g) => g.enough(k, "the audit (-k)")?,
-        None => super::knn::graph(
+        None => graph(
             &data.features,
             &ivt::knn::cached::Request::auto(GRAPH_K.max(k).min(n - 1), args.metric),
             &args.cache.cache(),

@@ -2,13 +2,33 @@
 //! use) and the total; `--max-gb` removes the least recently used entries down to a size,
 //! `--clear` all of them. Entries a running explorer holds are kept and said so.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use clap::Args;
 use ivt::cache::Cache;
 use ivt::cache::entries::{self, Entry, Evicted, Kind, human_age, human_bytes};
 
-use super::CacheCommandArgs;
+use super::common::args::{cache_limit_from_env, parse_gb};
+
+/// `ivt-explore cache`'s own arguments: the folder, and what to remove.
+#[derive(Debug, Args)]
+pub struct CacheCommandArgs {
+    /// Cache folder (default: ~/.cache/ivt-explore/artefacts on Linux).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Remove least recently used entries until the cache takes at most GB gigabytes (entries
+    /// a running explorer holds stay).
+    #[arg(long, value_name = "GB", value_parser = parse_gb, conflicts_with = "clear")]
+    max_gb: Option<f64>,
+    /// Remove every entry (files of other programs in the folder stay).
+    #[arg(long)]
+    clear: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
 
 pub fn run(args: &CacheCommandArgs) -> anyhow::Result<ExitCode> {
     let cache = match &args.cache {
@@ -29,7 +49,7 @@ pub fn run(args: &CacheCommandArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let left = entries::list(dir)?;
-    let limit = super::cache_limit_from_env();
+    let limit = cache_limit_from_env();
     let now = SystemTime::now();
     if args.json {
         println!("{}", json(dir, &left, evicted.as_ref(), limit));

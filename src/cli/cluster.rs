@@ -1,22 +1,42 @@
 //! `ivt-explore cluster`: hierarchical clustering in the original space, cut to K clusters.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::Args;
 use ivt::cluster::{self, ClusterError};
 
-use super::ClusterArgs;
-use super::knn::Bar;
+use super::common::args::{CacheArgs, InputArgs, npy_output};
+use super::common::load::load;
+use super::common::progress::Bar;
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Number of clusters to cut the dendrogram into.
+    #[arg(long, default_value_t = 20)]
+    clusters: usize,
+    /// How the distance between clusters is defined (euclidean distances between items).
+    #[arg(long, value_enum, default_value_t = ivt::cluster::Linkage::Ward)]
+    linkage: ivt::cluster::Linkage,
+    /// Output cluster id per item (.npy, int64).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
 
 pub fn run(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.output {
-        super::npy_output(out)?;
+        npy_output(out)?;
     }
     let cache = args.cache.cache();
     if args.output.is_none() && cache.dir().is_none() {
         anyhow::bail!("nothing would keep the clusters: give -o FILE, or drop --no-cache");
     }
-    let data = super::embed::load(&args.input, &cache)?;
+    let data = load(&args.input, &cache)?;
     let n = data.n_items();
     if args.clusters == 0 || args.clusters > n {
         return Err(ClusterError::BadK {

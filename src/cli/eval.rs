@@ -1,13 +1,43 @@
 //! `ivt-explore eval DATA LAYOUT.npy`: trustworthiness, kNN preservation and kNN label accuracy
 //! of a layout, with run_anchors.py's definitions.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use clap::Args;
 use ivt::knn::{self, Method, Metric};
 use ivt::metrics;
 
-use super::EvalArgs;
+use super::common::args::{CacheArgs, GraphArgs, InputOptions};
+use super::common::graph::{Request, graph, imported};
+use super::common::load::load_timed;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The data set the layout was computed from (as for `info`).
+    #[arg(value_name = "DATA")]
+    pub(super) data: PathBuf,
+    /// Layout to score (.npy, N × 2 or N × 3).
+    #[arg(value_name = "LAYOUT.npy")]
+    layout: PathBuf,
+    #[command(flatten)]
+    input: InputOptions,
+    #[command(flatten)]
+    cache: CacheArgs,
+    #[command(flatten)]
+    graph: GraphArgs,
+    /// Neighbours for every metric.
+    #[arg(long = "n-neighbors", default_value_t = 10)]
+    n_neighbors: usize,
+    /// Trustworthiness on a fixed-seed subsample of this many items when N is larger
+    /// (as run_anchors.py does); 0 = all items.
+    #[arg(long, default_value_t = 5000)]
+    tw_sample: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
 
 /// The subsample seed: fixed so repeated evaluations score the same items.
 const SAMPLE_SEED: u64 = 0;
@@ -17,7 +47,7 @@ const SAMPLE_SEED: u64 = 0;
 const NEIGHBOUR_SAMPLE: usize = 5000;
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
-    let data = super::info::load_timed(&args.input.spec(Some(args.data.clone())))?;
+    let data = load_timed(&args.input.spec(Some(args.data.clone())))?;
     let layout = ivt::npy::read_matrix_file(&args.layout)?;
     let n = data.n_items();
     if layout.n_rows != n {
@@ -44,14 +74,14 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     }
     let k = args.n_neighbors;
     let labels = data.classes.as_ref().map(|c| &c.labels.codes[..]);
-    let given = super::knn::imported(&args.graph, &data.features, Metric::Euclidean)?;
+    let given = imported(&args.graph, &data.features, Metric::Euclidean)?;
     let whole = given.is_some()
         || (Method::Auto {
             max_exact_work: knn::DEFAULT_MAX_EXACT_WORK,
         })
         .is_exact(n, data.features.dim());
     let (preservation, accuracy, neighbour_points) = if whole {
-        let request = super::knn::Request {
+        let request = Request {
             k,
             metric: Metric::Euclidean,
             method: Method::Exact,
@@ -59,7 +89,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         };
         let original = match given {
             Some(g) => g.enough(k, "--n-neighbors")?,
-            None => super::knn::graph(&data.features, &request, &args.cache.cache())?,
+            None => graph(&data.features, &request, &args.cache.cache())?,
         };
         let in_layout = knn::exact_knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())
             .context("cannot compute the layout's neighbours")?;

@@ -1,17 +1,35 @@
 //! `ivt-explore export-labels`: the labels journal as an ImageFolder tree and a CSV.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use clap::Args;
 use ivt::dataset::Images;
 use ivt::labels::{export, journal};
 
-use super::ExportLabelsArgs;
+use super::common::args::{InputArgs, configure};
+use super::common::load::load;
+
+#[derive(Debug, Args)]
+pub struct ExportLabelsArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    /// The labels folder the explorer wrote (default: ./ivt-labels/<data set name>).
+    #[arg(long, value_name = "DIR")]
+    labels_out: Option<PathBuf>,
+    /// Export folder.
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// How exported files refer to the images.
+    #[arg(long, value_enum, default_value_t = ivt::labels::export::ExportMode::Copy)]
+    mode: ivt::labels::export::ExportMode,
+}
 
 pub fn run(args: &ExportLabelsArgs) -> anyhow::Result<ExitCode> {
-    let data = super::embed::load(
+    let data = load(
         &args.input,
-        &super::configure(ivt::cache::Cache::default_location()),
+        &configure(ivt::cache::Cache::default_location()),
     )?;
     let dir = args
         .labels_out

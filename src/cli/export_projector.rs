@@ -1,14 +1,42 @@
 //! `ivt-explore export-projector`: a data set as TensorBoard projector files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::Args;
 use ivt::dataset::Images;
 use ivt::projector::write::{ExportOptions, export};
 
-use super::ExportProjectorArgs;
-use super::knn::Bar;
+use super::common::args::{CacheArgs, InputArgs};
+use super::common::load::load;
+use super::common::progress::Bar;
+
+#[derive(Debug, Args)]
+pub struct ExportProjectorArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Output log folder for TensorBoard's projector (`tensorboard --logdir LOGDIR`). Files go to
+    /// LOGDIR/<name>/; an existing projector_config.pbtxt keeps its other embeddings.
+    #[arg(short, long, value_name = "LOGDIR")]
+    output: PathBuf,
+    /// The embedding's name in TensorBoard (its tensor name in projector_config.pbtxt and the
+    /// folder LOGDIR/<NAME>/). Default: the features file's stem (X.npy → X), or the data set
+    /// folder's name.
+    #[arg(long, value_name = "NAME")]
+    tensor_name: Option<String>,
+    /// How the tensor is stored: tsv (what every TensorBoard reads) or bytes (raw float32, smaller).
+    #[arg(long, value_enum, default_value_t = ivt::projector::write::TensorFormat::Tsv)]
+    tensor_format: ivt::projector::write::TensorFormat,
+    /// Add a `cluster` metadata column: ward clusters of the features cut into K.
+    #[arg(long, value_name = "K")]
+    clusters: Option<usize>,
+    /// Leave out the sprite sheet (the images).
+    #[arg(long)]
+    no_sprite: bool,
+}
 
 /// The embedding's name when `--tensor-name` is not given: a features file's stem (`X.npy` →
 /// `X`, as TensorBoard users name tensors), else the data set's name (its folder, the demo).
@@ -23,7 +51,7 @@ fn default_tensor_name(data: Option<&Path>, dataset_name: &str) -> String {
 
 pub fn run(args: &ExportProjectorArgs) -> anyhow::Result<ExitCode> {
     let cache = args.cache.cache();
-    let mut data = super::embed::load(&args.input, &cache)?;
+    let mut data = load(&args.input, &cache)?;
     if args.no_sprite {
         data.images = Images::None;
     }

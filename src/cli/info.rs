@@ -2,15 +2,24 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use anyhow::Context;
-use ivt::dataset::{self, ClassSource, ColumnValues, Dataset, Images, InputSpec};
+use clap::Args;
+use ivt::dataset::{ClassSource, ColumnValues, Dataset, Images};
 
-use super::InfoArgs;
+use super::common::args::{CacheArgs, InputArgs};
+use super::common::load::load;
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    /// Where the image folder's listing and probe (and, with --model, the vectors) are kept.
+    #[command(flatten)]
+    cache: CacheArgs,
+}
 
 pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
-    let data = super::embed::load(&args.input, &args.cache.cache())?;
+    let data = load(&args.input, &args.cache.cache())?;
     print_summary(&data);
     if let Some(dir) = args
         .input
@@ -60,18 +69,6 @@ fn projector_list(dir: &std::path::Path, loaded: &str) -> anyhow::Result<String>
         ));
     }
     Ok(out)
-}
-
-/// Load with the elapsed time logged on stderr (stdout stays the summary alone).
-pub fn load_timed(spec: &InputSpec) -> anyhow::Result<Dataset> {
-    let start = Instant::now();
-    let what = match &spec.data {
-        dataset::DataSource::Demo => "the built-in demo".to_owned(),
-        dataset::DataSource::Path(p) => p.display().to_string(),
-    };
-    let data = dataset::load(spec).with_context(|| format!("cannot load {what}"))?;
-    eprintln!("loaded {what} in {:.2} s", start.elapsed().as_secs_f64());
-    Ok(data)
 }
 
 pub fn print_summary(data: &Dataset) {

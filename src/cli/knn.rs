@@ -1,15 +1,49 @@
 //! `ivt-explore knn`: the k-nearest-neighbour graph of a data set, through the cache.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
-use ivt::cache::Cache;
-use ivt::dataset::Features;
-use ivt::knn::{self, KnnGraph, Method};
-use ivt::progress::Observer;
+use clap::Args;
+use ivt::knn::{self, Method, Metric};
 
-use super::KnnArgs;
+use super::common::args::{CacheArgs, InputArgs, npy_output};
+use super::common::graph::{Request, graph};
+use super::common::load::load;
+
+#[derive(Debug, Args)]
+pub struct KnnArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Neighbours per item (self excluded).
+    #[arg(short, default_value_t = 30)]
+    k: usize,
+    /// Distance in the original space.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
+    /// Exact search. Default: exact while N² · D ≤ 15,000² · 784, approximate above.
+    #[arg(long, conflicts_with = "approx")]
+    exact: bool,
+    /// Approximate search, deterministic, at any size: an inverted file (k-means cells, more
+    /// cells probed until the recall measured on a sample of 512 items reaches 0.95). The
+    /// estimated recall is printed, with a warning below 0.90.
+    #[arg(long)]
+    approx: bool,
+    /// Also compute the exact graph (cached) and print recall@k of the one computed.
+    #[arg(long)]
+    check_recall: bool,
+    /// Reduce the features to this many principal components before searching: faster for
+    /// large D, but the neighbours are then approximate (see --check-recall).
+    #[arg(long, value_name = "N")]
+    pca: Option<usize>,
+    /// Output neighbour indices (.npy, int64, N × k); written atomically.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Output distances (.npy, float32, N × k), in the metric's units.
+    #[arg(long, value_name = "FILE")]
+    distances_out: Option<PathBuf>,
+}
 
 pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
     let method = match (args.exact, args.approx) {
@@ -20,7 +54,7 @@ pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
         },
     };
     for out in [&args.output, &args.distances_out].into_iter().flatten() {
-        super::npy_output(out)?;
+        npy_output(out)?;
     }
     let cache = args.cache.cache();
     let keeps_nothing = args.output.is_none() && args.distances_out.is_none() && !args.check_recall;
@@ -29,7 +63,7 @@ pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
             "nothing would keep the graph: give -o FILE (and/or --distances-out FILE), or drop --no-cache"
         );
     }
-    let data = super::embed::load(&args.input, &args.cache.cache())?;
+    let data = load(&args.input, &args.cache.cache())?;
     let request = Request {
         k: args.k,
         metric: args.metric,
@@ -64,188 +98,4 @@ pub fn run(args: &KnnArgs) -> anyhow::Result<ExitCode> {
         eprintln!("(no -o given: the graph is in the cache only)");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A progress bar on stderr when it is a terminal; silent otherwise (logs, tests). A
-/// computation in stages gets the stage's name beside the bar, and when the bar goes, one line
-/// on stderr of how long each stage took (also in logs: it says where a long run went).
-pub struct Bar {
-    bar: ProgressBar,
-    what: String,
-    /// Each stage's name and start, in order.
-    stages: std::sync::Mutex<Vec<(String, std::time::Instant)>>,
-}
-
-impl Bar {
-    pub fn new(what: &str) -> Self {
-        Self::styled(what, "{msg} [{bar:30}] {pos}/{len} ({eta} left)")
-    }
-
-    /// A bar that also shows the rate (items per second), for work counted in images.
-    pub fn with_rate(what: &str) -> Self {
-        Self::styled(what, "{msg} [{bar:30}] {pos}/{len} {per_sec} ({eta} left)")
-    }
-
-    fn styled(what: &str, template: &str) -> Self {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(template)
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_message(what.to_owned());
-        Self {
-            bar,
-            what: what.to_owned(),
-            stages: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Replace the text before the bar (e.g. the current loss).
-    pub fn set_message(&self, what: String) {
-        self.bar.set_message(what);
-    }
-
-    /// "k-means 1.2 s · filing 3.4 s · …" for the stages seen, or `None` before any.
-    fn stage_times(&self) -> Option<String> {
-        let stages = self.stages.lock().ok()?;
-        if stages.is_empty() {
-            return None;
-        }
-        let ends = stages
-            .iter()
-            .skip(1)
-            .map(|(_, start)| *start)
-            .chain([std::time::Instant::now()]);
-        let parts: Vec<String> = stages
-            .iter()
-            .zip(ends)
-            .map(|((name, start), end)| {
-                format!("{name} {:.1} s", end.duration_since(*start).as_secs_f64())
-            })
-            .collect();
-        Some(parts.join(" · "))
-    }
-}
-
-impl Observer for Bar {
-    fn stage(&self, name: &str) {
-        if let Ok(mut stages) = self.stages.lock() {
-            stages.push((name.to_owned(), std::time::Instant::now()));
-        }
-        self.bar.set_message(format!("{}: {name}", self.what));
-        self.bar.set_length(0);
-        self.bar.reset();
-    }
-
-    fn progress(&self, done: u64, total: u64) {
-        self.bar.set_length(total);
-        self.bar.set_position(done);
-    }
-
-    fn cancelled(&self) -> bool {
-        super::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-impl Drop for Bar {
-    fn drop(&mut self) {
-        self.bar.finish_and_clear();
-        if let Some(times) = self.stage_times() {
-            eprintln!("{}: {times}", self.what);
-        }
-    }
-}
-
-pub use ivt::knn::cached::Request;
-
-/// The graph given with `--knn` (and `--knn-distances`), checked against the features, with
-/// what was done to it on the way in reported on stderr; `None` when no graph was given.
-pub fn imported(
-    args: &super::GraphArgs,
-    features: &Features,
-    metric: ivt::knn::Metric,
-) -> anyhow::Result<Option<Given>> {
-    let Some(path) = &args.knn else {
-        return Ok(None);
-    };
-    let got = ivt::knn::import::read_graph(
-        path,
-        args.knn_distances.as_deref(),
-        &features.values(),
-        features.dim(),
-        metric,
-    )
-    .with_context(|| {
-        format!(
-            "cannot use the kNN graph given with --knn {}",
-            path.display()
-        )
-    })?;
-    for note in &got.notes {
-        eprintln!("note: {note}");
-    }
-    eprintln!(
-        "kNN graph from {}: {} items × {} neighbours",
-        path.display(),
-        got.graph.n_items(),
-        got.graph.k
-    );
-    Ok(Some(Given {
-        graph: got.graph,
-        path: path.clone(),
-    }))
-}
-
-/// A graph given with `--knn`, with the file it came from (for errors about it).
-pub struct Given {
-    pub graph: KnnGraph,
-    pub path: std::path::PathBuf,
-}
-
-impl Given {
-    /// The graph cut to the `k` a computation needs, or an error naming the file and saying
-    /// what to change when it holds fewer (`what` names the consumer and its option).
-    pub fn enough(&self, k: usize, what: &str) -> anyhow::Result<KnnGraph> {
-        anyhow::ensure!(
-            self.graph.k >= k,
-            "{}: the graph given with --knn has {} neighbours per item; {what} needs {k}: give a \
-             graph with more neighbours, or ask for fewer",
-            self.path.display(),
-            self.graph.k
-        );
-        Ok(self.graph.truncated(k))
-    }
-}
-
-/// The graph for these features and parameters: from the cache, or computed and stored, with
-/// what happened reported on stderr.
-pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Result<KnnGraph> {
-    let bar = Bar::new("kNN");
-    let got =
-        knn::cached::graph(features, req, cache, &bar).context("cannot compute the kNN graph")?;
-    drop(bar);
-    if let Some(ratio) = got.pca_explained {
-        eprintln!(
-            "PCA to {} dimensions keeps {:.1}% of the variance (neighbours are approximate)",
-            req.pca.unwrap_or_default(),
-            100.0 * ratio
-        );
-    }
-    if let Some(e) = &got.estimate {
-        eprintln!("{}", e.summary(req.k));
-    }
-    match got.computed_secs {
-        None => eprintln!("kNN graph ({}) from the cache", got.params),
-        Some(secs) => eprintln!(
-            "kNN graph ({}) of {} items in {secs:.2} s",
-            got.params,
-            features.n_items()
-        ),
-    }
-    // Last, where it is seen: a poor recall matters more than how long it took.
-    for w in &got.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(got.graph)
 }

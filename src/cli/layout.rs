@@ -1,14 +1,100 @@
 //! `ivt-explore layout`: a 2D/3D map of a data set (t-SNE, UMAP or PCA), through the cache.
 
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ivt::knn::Method;
+use clap::Args;
+use ivt::knn::{Method, Metric};
 use ivt::layout::{self, LayoutInput, LayoutParams, cached, tsne, umap};
 
-use super::{LayoutArgs, LayoutMethod, TsneGradient};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, npy_output};
+use super::common::graph::{Request, graph, imported};
+use super::common::load::load;
+use super::common::progress::Bar;
+
+/// Layout algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutMethod {
+    Tsne,
+    Umap,
+    Pca,
+}
+
+/// t-SNE repulsion methods, as the CLI names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TsneGradient {
+    Auto,
+    Exact,
+    BarnesHut,
+    Fft,
+}
+
+#[derive(Debug, Args)]
+pub struct LayoutArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    #[command(flatten)]
+    graph: GraphArgs,
+    #[arg(long, value_enum, default_value_t = LayoutMethod::Umap)]
+    method: LayoutMethod,
+    /// Distance in the original space, for the kNN graph t-SNE and UMAP start from.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
+    /// 2 or 3.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
+    dims: u8,
+    /// UMAP: neighbours per item, the item itself included (as umap-learn counts).
+    #[arg(long = "n-neighbors", default_value_t = 15, value_parser = clap::value_parser!(u32).range(2..))]
+    n_neighbors: u32,
+    /// UMAP: minimum distance between points in the layout.
+    #[arg(long, default_value_t = 0.1)]
+    min_dist: f64,
+    /// UMAP: scale of the embedded points.
+    #[arg(long, default_value_t = 1.0)]
+    spread: f64,
+    /// UMAP: optimisation epochs (default 500 up to 10,000 items, 200 above).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// t-SNE: effective number of neighbours (the kNN graph gets 3 × perplexity).
+    #[arg(long, default_value_t = 30.0)]
+    perplexity: f64,
+    /// t-SNE: iterations in all, early exaggeration included.
+    #[arg(long, default_value_t = 750)]
+    n_iter: usize,
+    /// t-SNE: early exaggeration factor (for the first --exaggeration-iter iterations).
+    #[arg(long, default_value_t = 12.0)]
+    exaggeration: f64,
+    /// t-SNE: iterations of early exaggeration.
+    #[arg(long, default_value_t = 250)]
+    exaggeration_iter: usize,
+    /// t-SNE: learning rate (default: openTSNE's N / exaggeration in each phase).
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// t-SNE: degrees of freedom of the output kernel (1: standard; below 1: heavier tails,
+    /// finer clusters).
+    #[arg(long, default_value_t = 1.0)]
+    dof: f64,
+    /// t-SNE: how the repulsive forces are computed (auto: exact below 1,000 items, FFT
+    /// interpolation in 2D from 10,000, Barnes-Hut otherwise).
+    #[arg(long, value_enum, default_value_t = TsneGradient::Auto)]
+    tsne_gradient: TsneGradient,
+    /// t-SNE: Barnes-Hut opening angle (0: exact; larger: faster, coarser repulsion; default
+    /// 0.5 in 2D, 1.0 in 3D).
+    #[arg(long)]
+    theta: Option<f64>,
+    /// Seed: the same seed gives the same t-SNE layout. UMAP's SGD runs on all cores and varies
+    /// slightly from run to run; with RAYON_NUM_THREADS=1 it is exactly reproducible too.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output coordinates (.npy, float32, N × dims); written atomically.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
 
 fn params(args: &LayoutArgs) -> anyhow::Result<LayoutParams> {
     let dims = usize::from(args.dims);
@@ -49,9 +135,9 @@ fn params(args: &LayoutArgs) -> anyhow::Result<LayoutParams> {
 }
 
 pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
-    super::npy_output(&args.output)?;
+    npy_output(&args.output)?;
     let params = params(args)?;
-    let data = super::embed::load(&args.input, &args.cache.cache())?;
+    let data = load(&args.input, &args.cache.cache())?;
     let dims = params.dims();
     let f = &data.features;
     let n = f.n_items();
@@ -62,7 +148,7 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let cache = args.cache.cache();
-    let given = super::knn::imported(&args.graph, f, args.metric)?;
+    let given = imported(&args.graph, f, args.metric)?;
     // Widened once for a float16 matrix; the key and the layout read the same copy.
     let values = f.values();
     // The same key as the explorer's for the same data and settings (`layout::cached`).
@@ -96,7 +182,7 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
             }
             // The shared graph, as the explorer computes it: one kNN cache entry for both.
             (Some(_), None) => {
-                let request = super::knn::Request {
+                let request = Request {
                     k: cached::graph_k(&params, n),
                     metric: args.metric,
                     method: Method::Auto {
@@ -104,7 +190,7 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
                     },
                     pca: None,
                 };
-                Some(super::knn::graph(f, &request, &cache)?)
+                Some(graph(f, &request, &cache)?)
             }
         };
         let start = Instant::now();
@@ -113,7 +199,7 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
             dim: f.dim(),
             knn: graph.as_ref(),
         };
-        let bar = super::knn::Bar::new(name);
+        let bar = Bar::new(name);
         let mut last_kl = None;
         let layout = layout::compute_layout(&input, &params, &bar, &mut |step| {
             if let Some(kl) = step.loss {

@@ -4,13 +4,190 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Args;
 use ivt::dataset::{self, DataSource, InputSpec};
+use ivt::knn::Metric;
 
-use super::{ModelArgs, OpenArgs, ScreenshotArgs, ViewArgs};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, ModelArgs, parse_gb};
+use super::common::load::{load_probing, load_timed};
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    #[command(flatten)]
+    view: ViewArgs,
+}
+
+/// How the explorer starts: shared by `open` and `screenshot`.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    #[command(flatten)]
+    cache: CacheArgs,
+    #[command(flatten)]
+    graph: GraphArgs,
+    /// Side of the neighbour grid: nside × nside nearest neighbours of the selected image.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
+    nside: u32,
+    /// What to colour points by: "class", "none", a metadata column name, "values" (with
+    /// --colors), "clusters" (ward clusters of the features, see --clusters) or a score of the
+    /// data-quality audit: "audit:label", "audit:outlier", "audit:fidelity", "audit:trust",
+    /// "audit:duplicates".
+    #[arg(long, value_name = "COLUMN")]
+    color_by: Option<String>,
+    /// Clusters shown with --color-by clusters (a slider in the colour panel changes it live).
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    clusters: usize,
+    /// A float per point to colour by (.npy, N values), shown with a colour bar.
+    #[arg(long, value_name = "FILE.npy")]
+    colors: Option<PathBuf>,
+    /// Select this item (0-based row) at start: its neighbours are shown.
+    #[arg(long, value_name = "INDEX")]
+    select: Option<u32>,
+    /// Show this layout (N × 2 or N × 3 .npy, e.g. from `ivt-explore layout`) instead of
+    /// computing one at start.
+    #[arg(long, value_name = "FILE.npy")]
+    layout: Option<PathBuf>,
+    /// The view to start in [default: 2d; 3d for a TensorBoard projector log].
+    #[arg(long, value_enum)]
+    view: Option<StartView>,
+    /// Layout computed at start (when none is cached): umap, tsne or pca.
+    #[arg(long, value_enum, default_value_t = StartMethod::Umap)]
+    method: StartMethod,
+    /// t-SNE perplexity for the layout computed at start.
+    #[arg(long, default_value_t = 30.0)]
+    perplexity: f64,
+    /// Dimensions of the layout computed at start, 2 or 3 [default: 2; 3 for a TensorBoard
+    /// projector log, which opens in the 3D view as TensorBoard does].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
+    dims: Option<u8>,
+    /// Distance for neighbours and layouts.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
+    /// Where the labels journal is kept (default: ./ivt-labels/<data set name>).
+    #[arg(long, value_name = "DIR")]
+    labels_out: Option<PathBuf>,
+    /// Label names, comma-separated, hotkeys 1–9 in this order (default: positive,negative).
+    #[arg(long, value_name = "A,B,...", default_value = "positive,negative")]
+    label_names: String,
+    /// Also copy each image given the first label (positive) into DIR as it is labelled — the
+    /// reference tool's `save_selection_path`. Existing files are never overwritten.
+    #[arg(long, value_name = "DIR")]
+    save_selection_path: Option<PathBuf>,
+    /// Measure this many frames once the map is ready, print mean/p95 frame time, and exit.
+    #[arg(long, value_name = "N")]
+    bench_frames: Option<u32>,
+    /// Start with this search in the search box (its language: `ivt-explore query --help`).
+    #[arg(long, value_name = "EXPR")]
+    search: Option<String>,
+    /// Query by image at start (repeatable): with --model, the image's nearest items are shown
+    /// and it is placed on the map as a marker. Dropping a file on the window does the same.
+    #[arg(long, value_name = "IMG")]
+    query: Vec<PathBuf>,
+    /// With --bench-frames: move the camera every timed frame (a pan in 2D, an orbit in 3D),
+    /// to measure what a moving view costs against a still one.
+    #[arg(long, requires = "bench_frames")]
+    bench_pan: bool,
+    /// Window size in logical pixels, WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
+    size: (u32, u32),
+    /// Draw into an image of --size instead of a window: no display (nor Xvfb) needed, for
+    /// `screenshot` (its default when no display is set) and `open --bench-frames` on a GPU
+    /// server. Under Xvfb most GPU drivers fall back to software rendering; offscreen they don't.
+    #[arg(long)]
+    offscreen: bool,
+    /// Start with dots only (`T` toggles thumbnails).
+    #[arg(long)]
+    no_thumbnails: bool,
+    /// Thumbnail side as a multiple of the typical spacing between points.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    thumbnail_size: f32,
+    /// At most this many thumbnails in view; the others are dots (updated as you pan and zoom).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_thumbnails: usize,
+    /// Largest thumbnail cell side in pixels (a power of two, 8–256; never above the images' size).
+    #[arg(long, value_name = "PX", default_value_t = 128)]
+    thumbnail_px: u32,
+    /// GPU memory for thumbnail textures, in MB.
+    #[arg(long, value_name = "MB", default_value_t = 512)]
+    gpu_mem_mb: u64,
+    /// Disk for large thumbnails (128 px and up), made when a view zoomed in asks for them
+    /// and kept in the cache folder; the least recently used go first. 0 keeps none.
+    #[arg(long, value_name = "GB", default_value_t = ivt::thumbs::DEFAULT_LARGE_CACHE_GB, value_parser = parse_gb)]
+    thumbnail_cache_gb: f64,
+    /// In dense regions show one thumbnail per thumbnail-sized patch of screen (`X` toggles).
+    #[arg(long)]
+    declutter: bool,
+    /// Start zoomed in this many times, centred on the --select item (or the map's centre).
+    #[arg(long, value_name = "F")]
+    zoom: Option<f32>,
+    /// Point diameter in pixels, 1–20 (a slider in the view panel changes it live).
+    #[arg(long, value_name = "PX", default_value_t = 5.0)]
+    point_size: f32,
+    /// Open the issues panel at start on this tab (the data-quality audit; `I` toggles it).
+    #[arg(long, value_enum, value_name = "TAB")]
+    issues: Option<IssuesTab>,
+}
+
+/// A tab of the issues panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IssuesTab {
+    Labels,
+    Duplicates,
+    Outliers,
+    Fidelity,
+    Leaks,
+}
+
+/// The layout the explorer computes at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartMethod {
+    Umap,
+    Tsne,
+    Pca,
+}
+
+/// The view the explorer opens in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartView {
+    /// Orthographic, pan and zoom.
+    #[value(name = "2d")]
+    TwoD,
+    /// Perspective, orbit around the data.
+    #[value(name = "3d")]
+    Orbit,
+    /// Perspective, fly through the data.
+    Fly,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 1600x900"))?;
+    let parse = |v: &str| -> Result<u32, String> {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| (200..=8192).contains(&n))
+            .ok_or_else(|| format!("{v:?}: a size between 200 and 8192 pixels"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+#[derive(Debug, Args)]
+pub struct ScreenshotArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    #[command(flatten)]
+    view: ViewArgs,
+    /// Output PNG (written when the map, the neighbour grid and its images are ready).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
 
 pub fn run_demo(view: &ViewArgs) -> anyhow::Result<ExitCode> {
     check_offscreen(view)?;
-    let data = super::info::load_timed(&InputSpec::new(DataSource::Demo))?;
+    let data = load_timed(&InputSpec::new(DataSource::Demo))?;
     open(data, view, None, false, None)
 }
 
@@ -53,12 +230,12 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
 
 /// The data set to explore. Image headers are read for a sample only: the thumbnail build
 /// reads every image anyway (and draws an unreadable one as a red cross).
-fn load(input: &super::InputArgs, view: &ViewArgs) -> anyhow::Result<dataset::Dataset> {
-    super::embed::load_probing(input, &view.cache.cache(), dataset::ProbeScope::Sample)
+fn load(input: &InputArgs, view: &ViewArgs) -> anyhow::Result<dataset::Dataset> {
+    load_probing(input, &view.cache.cache(), dataset::ProbeScope::Sample)
 }
 
 /// Whether the data is a TensorBoard projector log (it then opens in 3D, as it did there).
-fn from_projector(input: &super::InputArgs) -> bool {
+fn from_projector(input: &InputArgs) -> bool {
     input.model.model.is_none()
         && input
             .data
@@ -89,9 +266,8 @@ fn show(
     use ivt::viewer::{ScreenshotRequest, ViewMode, ViewerOptions, colors::ColorSource};
 
     let encoder = match model {
-        Some(m) => {
-            super::embed::encoder(m, &view.cache.cache())?.map(ivt::viewer::query::Encoder::new)
-        }
+        Some(m) => super::common::load::encoder(m, &view.cache.cache())?
+            .map(ivt::viewer::query::Encoder::new),
         None => None,
     };
     if let Some(first) = view.query.first() {
@@ -117,7 +293,7 @@ fn show(
     };
     let layout = match &view.layout {
         Some(path) => {
-            let m = super::read_layout(path)?;
+            let m = super::common::args::read_layout(path)?;
             eprintln!(
                 "{}",
                 ivt::layout::cached::Origin::File(path.clone())
@@ -160,9 +336,9 @@ fn show(
         colors,
         select: view.select.map(dataset::ItemId),
         view: match view.view {
-            Some(super::StartView::TwoD) => ViewMode::TwoD,
-            Some(super::StartView::Orbit) => ViewMode::Orbit,
-            Some(super::StartView::Fly) => ViewMode::Fly,
+            Some(StartView::TwoD) => ViewMode::TwoD,
+            Some(StartView::Orbit) => ViewMode::Orbit,
+            Some(StartView::Fly) => ViewMode::Fly,
             None if prefer_3d => ViewMode::Orbit,
             None => ViewMode::TwoD,
         },
@@ -178,13 +354,13 @@ fn show(
         window_size: view.size,
         offscreen,
         layout,
-        launched: super::launched(),
+        launched: super::common::progress::launched(),
         labels_dir: view.labels_out.clone(),
         save_selection_path: view.save_selection_path.clone(),
         method: match view.method {
-            super::StartMethod::Umap => ivt::viewer::layout_job::LayoutMethod::Umap,
-            super::StartMethod::Tsne => ivt::viewer::layout_job::LayoutMethod::Tsne,
-            super::StartMethod::Pca => ivt::viewer::layout_job::LayoutMethod::Pca,
+            StartMethod::Umap => ivt::viewer::layout_job::LayoutMethod::Umap,
+            StartMethod::Tsne => ivt::viewer::layout_job::LayoutMethod::Tsne,
+            StartMethod::Pca => ivt::viewer::layout_job::LayoutMethod::Pca,
         },
         perplexity: view.perplexity,
         label_names: ivt::labels::LabelSet::parse(&view.label_names).context("--label-names")?,
@@ -200,16 +376,16 @@ fn show(
         large_cache_gb: view.thumbnail_cache_gb,
         zoom: view.zoom,
         point_size: view.point_size,
-        graph: super::knn::imported(&view.graph, &data.features, view.metric)?
+        graph: super::common::graph::imported(&view.graph, &data.features, view.metric)?
             .map(|g| std::sync::Arc::new(g.graph)),
         issues: view.issues.map(|t| {
             use ivt::viewer::issues::IssueTab;
             match t {
-                super::IssuesTab::Labels => IssueTab::Labels,
-                super::IssuesTab::Duplicates => IssueTab::Duplicates,
-                super::IssuesTab::Outliers => IssueTab::Outliers,
-                super::IssuesTab::Fidelity => IssueTab::Fidelity,
-                super::IssuesTab::Leaks => IssueTab::Leaks,
+                IssuesTab::Labels => IssueTab::Labels,
+                IssuesTab::Duplicates => IssueTab::Duplicates,
+                IssuesTab::Outliers => IssueTab::Outliers,
+                IssuesTab::Fidelity => IssueTab::Fidelity,
+                IssuesTab::Leaks => IssueTab::Leaks,
             }
         }),
     };

@@ -3,17 +3,54 @@
 //! nearest to an image, embedded by the data set's encoder (`--model`), in the original space.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::Args;
 use ivt::dataset::{Dataset, ItemId};
+use ivt::knn::Metric;
 use ivt::labels::journal;
 use ivt::search::{Query, SearchIndex};
 
-use super::QueryArgs;
+use super::common::args::{CacheArgs, InputArgs};
+use super::common::load::{embed_one, load};
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["expr", "image"])))]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// The search, as typed in the explorer's box: words and `/regex/` over file names,
+    /// classes and text columns; `column:value`, `column>0.3`, `label:positive`, `item<100`;
+    /// `-term` negates; all terms must match.
+    #[arg(long = "where", value_name = "EXPR", conflicts_with = "image")]
+    expr: Option<String>,
+    /// An image to find the nearest items of: embedded by --model with the data set's
+    /// preprocessing, then searched exactly in the original feature space.
+    #[arg(long, value_name = "IMG")]
+    image: Option<PathBuf>,
+    /// Neighbours printed for --image.
+    #[arg(short, long, default_value_t = 16, requires = "image")]
+    k: usize,
+    /// Distance for --image (the one the data set's graph uses).
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean, requires = "image")]
+    metric: Metric,
+    /// The labels folder the explorer wrote (default: ./ivt-labels/<data set name>, if present).
+    #[arg(long, value_name = "DIR")]
+    labels_out: Option<PathBuf>,
+    /// Print the matches as a JSON array.
+    #[arg(long)]
+    json: bool,
+    /// Print at most N matches (the count line says how many there are).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
 
 pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
-    let data = super::embed::load(&args.input, &args.cache.cache())?;
+    let data = load(&args.input, &args.cache.cache())?;
     let dir = args
         .labels_out
         .clone()
@@ -84,7 +121,7 @@ fn nearest(
     image: &std::path::Path,
     row: &dyn Fn(u32) -> Row,
 ) -> anyhow::Result<ExitCode> {
-    let vector = super::embed::embed_one(&args.input, image, &args.cache.cache())?;
+    let vector = embed_one(&args.input, image, &args.cache.cache())?;
     let f = &data.features;
     let found = ivt::knn::query(&f.values(), f.dim(), &vector, args.k, args.metric)
         .with_context(|| format!("cannot search for {}", image.display()))?;

@@ -4,17 +4,34 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::Args;
 use ivt::dataset::Images;
 
-use super::ThumbsArgs;
-use super::knn::Bar;
+use super::common::args::{CacheArgs, InputArgs};
+use super::common::load::load_probing;
+use super::common::progress::Bar;
+
+#[derive(Debug, Args)]
+pub struct ThumbsArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Largest thumbnail cell side in pixels (a power of two, 8–256); never above the images'
+    /// own size.
+    #[arg(long, default_value_t = 128)]
+    thumbnail_px: u32,
+    /// Decoding threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
 
 pub fn run(args: &ThumbsArgs) -> anyhow::Result<ExitCode> {
     let cache = args.cache.cache();
     // A sample of headers, as the explorer reads: the build reads every image anyway (and
     // lists those it cannot), and the cell size then comes from the same sample, so the
     // explorer finds the cache this built.
-    let data = super::embed::load_probing(&args.input, &cache, ivt::dataset::ProbeScope::Sample)?;
+    let data = load_probing(&args.input, &cache, ivt::dataset::ProbeScope::Sample)?;
     if matches!(data.images, Images::None) {
         anyhow::bail!("this data set has no images: give --images DIR");
     }

@@ -1,0 +1,204 @@
+//! Loading the data set a command names, with what it took reported on stderr; with `--model`,
+//! an image folder becomes features through an ONNX encoder (cached), then a data set like any
+//! other.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use ivt::cache::Cache;
+use ivt::dataset::{self, DataSource, Dataset, Features, InputSpec};
+use ivt::embed::{EmbedOptions, PreprocessSpec};
+
+use super::args::{InputArgs, ModelArgs};
+use super::progress::Bar;
+
+/// The data set the arguments name: loaded, or with `--model`, embedded from its image folder.
+pub fn load(input: &InputArgs, cache: &Cache) -> anyhow::Result<Dataset> {
+    load_probing(input, cache, dataset::ProbeScope::All)
+}
+
+/// [`load`], reading the image headers `scope` says (the explorer reads a sample).
+pub fn load_probing(
+    input: &InputArgs,
+    cache: &Cache,
+    scope: dataset::ProbeScope,
+) -> anyhow::Result<Dataset> {
+    let Some(model) = &input.model.model else {
+        let mut spec = input.spec();
+        spec.probe_cache = Some(cache.clone());
+        spec.probe_scope = scope;
+        let data = load_timed(&spec)?;
+        if let Some(dir) = input
+            .data
+            .as_deref()
+            .filter(|d| ivt::projector::is_log_dir(d))
+            && input.options.tensor.is_none()
+            && let Ok(all) = ivt::projector::read::embeddings(dir)
+            && all.len() > 1
+        {
+            eprintln!(
+                "note: {} embeddings in this projector log; reading {:?} (choose with --tensor NAME; `ivt-explore info` lists them)",
+                all.len(),
+                data.name
+            );
+        }
+        return Ok(data);
+    };
+    if input.options.allow_missing_images {
+        anyhow::bail!(
+            "--allow-missing-images does not apply with --model: an encoder cannot embed an image it cannot read; \
+             fix or remove those files"
+        );
+    }
+    let folder = image_folder(input)?;
+    let mut spec = input.spec();
+    spec.data = DataSource::Path(folder.clone());
+    spec.probe_cache = Some(cache.clone());
+    let (files, classes) = dataset::scan_images(&spec, &folder)
+        .with_context(|| format!("cannot read the image folder {}", folder.display()))?;
+    eprintln!(
+        "{} images in {} ({})",
+        files.paths.len(),
+        folder.display(),
+        files.order
+    );
+    let options = options(&input.model)?;
+    let bar = Bar::with_rate("embedding");
+    let started = Instant::now();
+    let got = ivt::embed::embed_images(model, &files.paths, &options, cache, &bar)
+        .with_context(|| format!("cannot embed the images of {}", folder.display()));
+    drop(bar);
+    let got = got?;
+    for w in &got.report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let r = &got.report;
+    let rate = if r.embedded > 0 && r.seconds > 0.0 {
+        format!(", {:.0} images/s", r.embedded as f64 / r.seconds)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "embedded {} images ({} from the cache) in {:.2} s{rate} → {} dimensions\n  model {}: {}\n  ONNX Runtime {}",
+        r.embedded + r.cached,
+        r.cached,
+        started.elapsed().as_secs_f64(),
+        got.dim,
+        model.display(),
+        r.description,
+        r.runtime.display()
+    );
+    let n = files.paths.len();
+    let features = Features::new(
+        n,
+        got.dim,
+        got.vectors,
+        "float32",
+        model.clone(),
+        &model.display().to_string(),
+    )?;
+    Ok(dataset::from_computed_features(
+        &spec, features, files, classes,
+    )?)
+}
+
+/// One image's embedding by the data set's encoder and preprocessing (`query --image`).
+pub fn embed_one(input: &InputArgs, image: &Path, cache: &Cache) -> anyhow::Result<Vec<f32>> {
+    let Some(encode) = encoder(&input.model, cache)? else {
+        anyhow::bail!(
+            "query by image needs the encoder that made the features: --model ENCODER.onnx \
+             (with the same preprocessing options)"
+        );
+    };
+    encode(image).map_err(anyhow::Error::msg)
+}
+
+/// The data set's encoder as a function of one image file (the explorer's query by image):
+/// the options are checked now, the model is loaded per call. `None` without `--model`.
+pub fn encoder(m: &ModelArgs, cache: &Cache) -> anyhow::Result<Option<EmbedOne>> {
+    let Some(model) = m.model.clone() else {
+        return Ok(None);
+    };
+    let options = options(m)?;
+    let cache = cache.clone();
+    Ok(Some(Box::new(move |image: &Path| {
+        if !image.is_file() {
+            return Err(format!("{}: no such image file", image.display()));
+        }
+        let got = ivt::embed::embed_images(&model, &[image.to_owned()], &options, &cache, &())
+            .map_err(|e| format!("cannot embed {}: {e}", image.display()))?;
+        match got.report.warnings.first() {
+            Some(w) => Err(format!("cannot embed {}: {w}", image.display())),
+            None => Ok(got.vectors),
+        }
+    })))
+}
+
+/// One image file to its embedding, or why not.
+pub type EmbedOne = Box<dyn Fn(&Path) -> Result<Vec<f32>, String> + Send + Sync>;
+
+/// The image folder: DATA, or --images (the spelling `embed --images DIR` reads naturally).
+fn image_folder(input: &InputArgs) -> anyhow::Result<PathBuf> {
+    let folder = match (&input.data, &input.options.images) {
+        (Some(d), Some(i)) if d != i => anyhow::bail!(
+            "with --model, DATA is the image folder; give it once (DATA {} or --images {})",
+            d.display(),
+            i.display()
+        ),
+        (Some(d), _) => d.clone(),
+        (None, Some(i)) => i.clone(),
+        (None, None) => anyhow::bail!("--model needs an image folder: DATA or --images DIR"),
+    };
+    if !folder.is_dir() {
+        anyhow::bail!(
+            "{}: with --model, DATA must be a folder of images (flat, or root/<class>/<image>)",
+            folder.display()
+        );
+    }
+    Ok(folder)
+}
+
+fn options(m: &ModelArgs) -> anyhow::Result<EmbedOptions> {
+    let flags = PreprocessSpec {
+        preset: m.preset,
+        size: m.input_size,
+        resize: m.resize,
+        crop_fraction: m.crop_fraction,
+        channels: m.channels,
+        range: m.range,
+        mean: m.mean,
+        std: m.std,
+        layout: m.tensor_layout,
+    };
+    let spec = match &m.preprocess {
+        Some(path) => PreprocessSpec::from_toml_file(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            .overridden_by(&flags),
+        None => flags,
+    };
+    // Checked here so a typo fails before the model is loaded.
+    spec.resolve()
+        .map_err(|e| anyhow::anyhow!("preprocessing: {e}"))?;
+    Ok(EmbedOptions {
+        preprocess: spec,
+        batch_size: m.batch_size as usize,
+        output: m.model_output.clone(),
+        pooling: m.pool,
+        l2_normalize: m.l2_normalize,
+        device: m.device,
+        threads: m.model_threads,
+    })
+}
+
+/// Load with the elapsed time logged on stderr (stdout stays the summary alone).
+pub fn load_timed(spec: &InputSpec) -> anyhow::Result<Dataset> {
+    let start = Instant::now();
+    let what = match &spec.data {
+        dataset::DataSource::Demo => "the built-in demo".to_owned(),
+        dataset::DataSource::Path(p) => p.display().to_string(),
+    };
+    let data = dataset::load(spec).with_context(|| format!("cannot load {what}"))?;
+    eprintln!("loaded {what} in {:.2} s", start.elapsed().as_secs_f64());
+    Ok(data)
+}
