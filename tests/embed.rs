@@ -10,33 +10,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
+#[path = "common/runtime.rs"]
+mod runtime;
 
 use image::{Rgb, RgbImage};
 use ivt::cache::Cache;
 use ivt::embed::preprocess::{Preset, ResizeMode};
 use ivt::embed::{EmbedOptions, Embedding, Pooling, PreprocessSpec, embed_images};
+use runtime::have_runtime;
 
 fn model(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
-}
-
-/// Whether inference tests can run; reports the test as skipped when they cannot.
-fn have_runtime() -> bool {
-    match ivt::embed::runtime::find() {
-        Ok(_) => true,
-        Err(_) => {
-            common::skip(
-                &format!(
-                    "ONNX Runtime not found ({})",
-                    ivt::embed::runtime::install_hint()
-                ),
-                Some("IVT_REQUIRE_ORT"),
-            );
-            false
-        }
-    }
 }
 
 /// `n` 32×32 images in two class folders: reddish `a/` and bluish `b/`, each with its own

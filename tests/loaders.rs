@@ -9,6 +9,10 @@ use ivt::dataset::{
     InputSpec, SortKeyProblem,
 };
 use ivt::npy::NpyError;
+use le_bytes::f32_bytes;
+
+#[path = "common/le_bytes.rs"]
+mod le_bytes;
 
 /// `.npy` bytes built by hand (not by the writer under test).
 fn npy_bytes(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
@@ -21,10 +25,6 @@ fn npy_bytes(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(dict.as_bytes());
     out.extend_from_slice(data);
     out
-}
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {

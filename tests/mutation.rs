@@ -23,6 +23,10 @@ use ivt::dataset::{self, DataSource, ImageLayout, InputSpec, ItemId};
 use ivt::labels::journal;
 use ivt::projector;
 use ivt::rng::SplitMix;
+use le_bytes::f32_bytes;
+
+#[path = "common/le_bytes.rs"]
+mod le_bytes;
 
 /// Inputs per parser unless `IVT_MUTATIONS` says otherwise.
 const DEFAULT_INPUTS: u64 = 10_000;
@@ -89,10 +93,6 @@ fn npy(descr: &str, fortran: bool, shape: &[usize], data: &[u8], version: u8) ->
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(data);
     out
-}
-
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 fn i64_bytes(values: &[i64]) -> Vec<u8> {

@@ -6,6 +6,9 @@
 #![cfg(feature = "viewer")]
 
 mod common;
+#[cfg(feature = "embed")]
+#[path = "common/runtime.rs"]
+mod runtime;
 
 use std::path::Path;
 use std::process::Command;
@@ -419,16 +422,6 @@ fn photo_folder(dir: &Path) -> std::path::PathBuf {
     folder
 }
 
-/// Whether ONNX Runtime is there for a test that needs it (`IVT_REQUIRE_ORT`: it must be).
-#[cfg(feature = "embed")]
-fn have_runtime() -> bool {
-    if ivt::embed::runtime::find().is_ok() {
-        return true;
-    }
-    common::skip("ONNX Runtime not found", Some("IVT_REQUIRE_ORT"));
-    false
-}
-
 /// `open DIR --model M.onnx` in one command: an image folder with no features becomes a map
 /// (embedded, kNN, layout, thumbnails); the second launch takes the embeddings from the cache.
 #[cfg(feature = "embed")]
@@ -437,7 +430,7 @@ fn an_image_folder_and_an_encoder_open_as_a_map() {
     if !screenshots_wanted() {
         return;
     }
-    if !have_runtime() {
+    if !runtime::have_runtime() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -781,7 +774,7 @@ fn plot_area(log: &str) -> ((u32, u32), (u32, u32)) {
 #[cfg(feature = "embed")]
 #[test]
 fn a_query_image_is_a_marker_on_its_copy_and_fills_the_panel() {
-    if !screenshots_wanted() || !have_runtime() {
+    if !screenshots_wanted() || !runtime::have_runtime() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
