@@ -10,18 +10,10 @@ use clap::Args;
 use ivt::knn::{Method, Metric};
 use ivt::layout::{self, LayoutInput, LayoutParams, cached, tsne, umap};
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, npy_output};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, LayoutMethod, npy_output};
 use super::common::graph::{Request, graph, imported};
 use super::common::load::load;
 use super::common::progress::Bar;
-
-/// Layout algorithms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LayoutMethod {
-    Tsne,
-    Umap,
-    Pca,
-}
 
 /// t-SNE repulsion methods, as the CLI names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -8,7 +8,7 @@ use clap::Args;
 use ivt::dataset::{self, DataSource, InputSpec};
 use ivt::knn::Metric;
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, ModelArgs, parse_gb};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, LayoutMethod, ModelArgs, parse_gb};
 use super::common::load::{load_probing, load_timed};
 
 #[derive(Debug, Args)]
@@ -52,8 +52,8 @@ pub struct ViewArgs {
     #[arg(long, value_enum)]
     view: Option<StartView>,
     /// Layout computed at start (when none is cached): umap, tsne or pca.
-    #[arg(long, value_enum, default_value_t = StartMethod::Umap)]
-    method: StartMethod,
+    #[arg(long, default_value = "umap", value_parser = start_method())]
+    method: LayoutMethod,
     /// t-SNE perplexity for the layout computed at start.
     #[arg(long, default_value_t = 30.0)]
     perplexity: f64,
@@ -139,12 +139,12 @@ pub enum IssuesTab {
     Leaks,
 }
 
-/// The layout the explorer computes at start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StartMethod {
-    Umap,
-    Tsne,
-    Pca,
+/// `open --method`: a [`LayoutMethod`], its values listed with umap, the default, first (as
+/// `--help` has always listed them).
+fn start_method() -> impl clap::builder::TypedValueParser<Value = LayoutMethod> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["umap", "tsne", "pca"])
+        .try_map(|s| <LayoutMethod as clap::ValueEnum>::from_str(&s, false))
 }
 
 /// The view the explorer opens in.
@@ -358,9 +358,9 @@ fn show(
         labels_dir: view.labels_out.clone(),
         save_selection_path: view.save_selection_path.clone(),
         method: match view.method {
-            StartMethod::Umap => ivt::viewer::layout_job::LayoutMethod::Umap,
-            StartMethod::Tsne => ivt::viewer::layout_job::LayoutMethod::Tsne,
-            StartMethod::Pca => ivt::viewer::layout_job::LayoutMethod::Pca,
+            LayoutMethod::Umap => ivt::viewer::layout_job::LayoutMethod::Umap,
+            LayoutMethod::Tsne => ivt::viewer::layout_job::LayoutMethod::Tsne,
+            LayoutMethod::Pca => ivt::viewer::layout_job::LayoutMethod::Pca,
         },
         perplexity: view.perplexity,
         label_names: ivt::labels::LabelSet::parse(&view.label_names).context("--label-names")?,
@@ -409,4 +409,33 @@ fn show(
         "this ivt-explore was built without the explorer (cargo feature `viewer`); \
          the headless subcommands (info, knn, layout, ...) work"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// The view options alone, as `open` and `screenshot` flatten them.
+    #[derive(Debug, Parser)]
+    struct Probe {
+        #[command(flatten)]
+        view: ViewArgs,
+    }
+
+    #[test]
+    fn method_reads_every_layout_and_defaults_to_umap() {
+        for (arg, want) in [
+            ("umap", LayoutMethod::Umap),
+            ("tsne", LayoutMethod::Tsne),
+            ("pca", LayoutMethod::Pca),
+        ] {
+            let got = Probe::try_parse_from(["ivt-explore", "--method", arg]).expect("parses");
+            assert_eq!(got.view.method, want, "--method {arg}");
+        }
+        let got = Probe::try_parse_from(["ivt-explore"]).expect("parses");
+        assert_eq!(got.view.method, LayoutMethod::Umap);
+        assert!(Probe::try_parse_from(["ivt-explore", "--method", "Umap"]).is_err());
+    }
 }

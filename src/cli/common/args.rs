@@ -230,6 +230,15 @@ pub fn parse_gb(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{s:?}: a number of gigabytes, 0 or more (e.g. 2 or 0.5)"))
 }
 
+/// Layout algorithms, as `layout --method` and `open --method` name them (one type for both;
+/// the explorer's own is `ivt::viewer::layout_job::LayoutMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutMethod {
+    Tsne,
+    Umap,
+    Pca,
+}
+
 /// A kNN graph computed elsewhere (FAISS, cuML, pynndescent, a distributed job) instead of
 /// one computed here.
 #[derive(Debug, Args, Clone, Default)]
