@@ -263,70 +263,12 @@ fn show(
     model: Option<&ModelArgs>,
 ) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
-    use ivt::viewer::{ScreenshotRequest, ViewMode, ViewerOptions, colors::ColorSource};
+    use ivt::viewer::{ScreenshotRequest, ViewMode, ViewerOptions};
 
-    let encoder = match model {
-        Some(m) => super::common::load::encoder(m, &view.cache.cache())?
-            .map(ivt::viewer::query::Encoder::new),
-        None => None,
-    };
-    if let Some(first) = view.query.first() {
-        if encoder.is_none() {
-            anyhow::bail!(
-                "--query {}: {}",
-                first.display(),
-                ivt::viewer::query::NEEDS_MODEL
-            );
-        }
-        if let Some(missing) = view.query.iter().find(|p| !p.is_file()) {
-            anyhow::bail!("--query {}: no such image file", missing.display());
-        }
-    }
-
-    let colors = match &view.colors {
-        Some(path) => {
-            let (values, _) = ivt::npy::read_vector_file(path)
-                .with_context(|| format!("cannot read --colors {}", path.display()))?;
-            Some((path.clone(), values.into_iter().map(|v| v as f32).collect()))
-        }
-        None => None,
-    };
-    let layout = match &view.layout {
-        Some(path) => {
-            let m = super::common::args::read_layout(path)?;
-            eprintln!(
-                "{}",
-                ivt::layout::cached::Origin::File(path.clone())
-                    .describe(&format!("layout {}D", m.n_cols))
-            );
-            Some(ivt::viewer::LayoutCoords {
-                dims: m.n_cols,
-                coords: m.data,
-                label: format!("{}", path.display()),
-            })
-        }
-        None => None,
-    };
-    let color_by = match view.color_by.as_deref() {
-        Some("class") => Some(ColorSource::Class),
-        Some("none") => Some(ColorSource::Uniform),
-        Some("values") => Some(ColorSource::Values),
-        Some("clusters") => Some(ColorSource::Clusters(view.clusters)),
-        Some(name) if name.starts_with("audit:") => {
-            let score = &name["audit:".len()..];
-            match ivt::viewer::colors::Score::parse(score) {
-                Some(s) => Some(ColorSource::Score(s)),
-                None => anyhow::bail!(
-                    "--color-by {name}: no such audit score (one of {})",
-                    ivt::viewer::colors::Score::ALL
-                        .map(|s| format!("audit:{}", s.cli_name()))
-                        .join(", ")
-                ),
-            }
-        }
-        Some(column) => Some(ColorSource::Column(column.to_owned())),
-        None => None,
-    };
+    let encoder = query_encoder(view, model)?;
+    let colors = color_values(view)?;
+    let layout = given_layout(view)?;
+    let color_by = color_source(view)?;
     // A screenshot needs no window: with no display it is drawn offscreen.
     let offscreen =
         view.offscreen || (screenshot.is_some() && ivt::viewer::check_display().is_err());
@@ -395,6 +337,94 @@ fn show(
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The encoder for `--query` and queries by image dropped on the window (`None` without
+/// `--model`), after checking each `--query` can be used.
+#[cfg(feature = "viewer")]
+fn query_encoder(
+    view: &ViewArgs,
+    model: Option<&ModelArgs>,
+) -> anyhow::Result<Option<ivt::viewer::query::Encoder>> {
+    let encoder = match model {
+        Some(m) => super::common::load::encoder(m, &view.cache.cache())?
+            .map(ivt::viewer::query::Encoder::new),
+        None => None,
+    };
+    if let Some(first) = view.query.first() {
+        if encoder.is_none() {
+            anyhow::bail!(
+                "--query {}: {}",
+                first.display(),
+                ivt::viewer::query::NEEDS_MODEL
+            );
+        }
+        if let Some(missing) = view.query.iter().find(|p| !p.is_file()) {
+            anyhow::bail!("--query {}: no such image file", missing.display());
+        }
+    }
+    Ok(encoder)
+}
+
+/// The float per point given with `--colors`, with the file it came from.
+#[cfg(feature = "viewer")]
+fn color_values(view: &ViewArgs) -> anyhow::Result<Option<(PathBuf, Vec<f32>)>> {
+    use anyhow::Context;
+    Ok(match &view.colors {
+        Some(path) => {
+            let (values, _) = ivt::npy::read_vector_file(path)
+                .with_context(|| format!("cannot read --colors {}", path.display()))?;
+            Some((path.clone(), values.into_iter().map(|v| v as f32).collect()))
+        }
+        None => None,
+    })
+}
+
+/// The layout given with `--layout`, its origin reported on stderr.
+#[cfg(feature = "viewer")]
+fn given_layout(view: &ViewArgs) -> anyhow::Result<Option<ivt::viewer::LayoutCoords>> {
+    Ok(match &view.layout {
+        Some(path) => {
+            let m = super::common::args::read_layout(path)?;
+            eprintln!(
+                "{}",
+                ivt::layout::cached::Origin::File(path.clone())
+                    .describe(&format!("layout {}D", m.n_cols))
+            );
+            Some(ivt::viewer::LayoutCoords {
+                dims: m.n_cols,
+                coords: m.data,
+                label: format!("{}", path.display()),
+            })
+        }
+        None => None,
+    })
+}
+
+/// What `--color-by` names, checked (an audit score must exist).
+#[cfg(feature = "viewer")]
+fn color_source(view: &ViewArgs) -> anyhow::Result<Option<ivt::viewer::colors::ColorSource>> {
+    use ivt::viewer::colors::ColorSource;
+    Ok(match view.color_by.as_deref() {
+        Some("class") => Some(ColorSource::Class),
+        Some("none") => Some(ColorSource::Uniform),
+        Some("values") => Some(ColorSource::Values),
+        Some("clusters") => Some(ColorSource::Clusters(view.clusters)),
+        Some(name) if name.starts_with("audit:") => {
+            let score = &name["audit:".len()..];
+            match ivt::viewer::colors::Score::parse(score) {
+                Some(s) => Some(ColorSource::Score(s)),
+                None => anyhow::bail!(
+                    "--color-by {name}: no such audit score (one of {})",
+                    ivt::viewer::colors::Score::ALL
+                        .map(|s| format!("audit:{}", s.cli_name()))
+                        .join(", ")
+                ),
+            }
+        }
+        Some(column) => Some(ColorSource::Column(column.to_owned())),
+        None => None,
+    })
 }
 
 #[cfg(not(feature = "viewer"))]
