@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use ivt::knn::{self, Method, Metric};
 use ivt::metrics;
+use ivt::numeric::sample_items;
 
 use super::EvalArgs;
 
@@ -69,7 +70,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             n,
         )
     } else {
-        let sample = metrics::sample_items(n, NEIGHBOUR_SAMPLE, SAMPLE_SEED);
+        let sample = sample_items(n, NEIGHBOUR_SAMPLE, SAMPLE_SEED);
         let features = &data.features;
         let original = knn::exact_neighbours_of(
             &features.values(),
@@ -89,7 +90,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let subset = (args.tw_sample > 0 && n > args.tw_sample)
-        .then(|| metrics::sample_items(n, args.tw_sample, SAMPLE_SEED));
+        .then(|| sample_items(n, args.tw_sample, SAMPLE_SEED));
     let tw = metrics::trustworthiness(
         &data.features.values(),
         data.features.dim(),
