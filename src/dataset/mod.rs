@@ -10,6 +10,7 @@ mod features;
 mod images;
 mod listing;
 pub(crate) mod metadata;
+mod names;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,11 +23,12 @@ pub use demo::{DEMO_NAME, load_demo};
 pub use features::{FeatureStats, Features, load_features};
 pub use images::{
     ImageFailure, ImageFiles, ImageLayout, ImageOrder, Images, PROBE_SAMPLE, Probe, ProbeScope,
-    SortKeyProblem, is_image, natural_cmp, scan_image_folder,
+    SortKeyProblem, scan_image_folder,
 };
 pub use metadata::{
     Column, ColumnValues, MISSING, Metadata, csv_field, load_labels, load_metadata,
 };
+pub use names::{is_image, natural_cmp};
 
 /// One item (a row of the feature matrix, an image, a point). Never an entity or a sprite index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
