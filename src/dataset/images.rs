@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
+use image::{DynamicImage, ImageDecoder, ImageReader};
 use rayon::prelude::*;
 
 use super::listing::{Candidate, list_folder};
@@ -265,6 +266,22 @@ impl fmt::Display for SortKeyProblem {
             }
         }
     }
+}
+
+/// The image at `path`, decoded whatever its extension says, upright: phones store pictures
+/// sideways and say so in EXIF, and a thumbnail (or an encoder's input) must stand as the
+/// person who took it saw it.
+pub fn decode_oriented(path: &Path) -> Result<DynamicImage, String> {
+    let reader = ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| e.to_string())?;
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// List, order and check the images of `root` for `n_rows` feature rows (`None`: as many rows as
