@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     let n = n.min(features.n_items());
     let values = features.values();
     let x = &values[..n * dim];
-    let sample = ivt::metrics::sample_items(n, 1000, 99);
+    let sample = ivt::numeric::sample_items(n, 1000, 99);
     let t = Instant::now();
     let truth: Vec<Vec<(u32, f32)>> = sample
         .iter()
@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         let mut parts = method.split(':');
         let (graph, note) = match parts.next() {
             Some("ivf") => {
-                let mut p = IvfParams::for_k(k);
+                let mut p = IvfParams::default();
                 if let Some(v) = parts.next() {
                     p.probes = v.parse()?;
                 }

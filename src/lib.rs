@@ -9,6 +9,8 @@
 //!
 //! - [`dataset`]: feature matrices (`.npy`, `.npz`, CSV/TSV), image folders, metadata and the
 //!   built-in demo, loaded and cross-checked into one [`dataset::Dataset`].
+//! - [`numeric`]: the ground floor every algorithm may use: seeded item sampling, row norms,
+//!   the k-means steps and PCA.
 //! - [`npy`]: the `.npy` format, read streaming and written atomically.
 //! - [`knn`]: the k-nearest-neighbour graph in the original space (exact by blocked GEMM, or
 //!   approximate by an inverted file that estimates its own recall).
@@ -39,6 +41,7 @@ pub mod labels;
 pub mod layout;
 pub mod metrics;
 pub mod npy;
+pub mod numeric;
 pub(crate) mod payload;
 pub mod progress;
 pub mod projector;

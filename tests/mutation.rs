@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ivt::dataset::projector;
 use ivt::dataset::{self, DataSource, ImageLayout, InputSpec, ItemId};
 use ivt::labels::journal;
-use ivt::projector;
 use ivt::rng::SplitMix;
 use le_bytes::f32_bytes;
 

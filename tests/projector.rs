@@ -148,7 +148,7 @@ fn tensorboardx_step_tag_folders_without_a_config() {
         square = s;
     }
     square.save(emb.join("sprite.png")).expect("png");
-    assert!(ivt::projector::is_log_dir(log));
+    assert!(ivt::dataset::projector::is_log_dir(log));
     let data = dataset::load(&spec(log)).expect("loads");
     assert_eq!(data.name, "default:00003");
     assert_eq!(data.n_items(), 7);

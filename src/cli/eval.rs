@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use ivt::knn::{self, Method, Metric};
 use ivt::metrics;
+use ivt::numeric::sample_items;
 
 use super::common::args::{CacheArgs, GraphArgs, InputOptions};
 use super::common::graph::{Request, graph, imported};
@@ -99,7 +100,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             n,
         )
     } else {
-        let sample = metrics::sample_items(n, NEIGHBOUR_SAMPLE, SAMPLE_SEED);
+        let sample = sample_items(n, NEIGHBOUR_SAMPLE, SAMPLE_SEED);
         let features = &data.features;
         let original = knn::exact_neighbours_of(
             &features.values(),
@@ -119,7 +120,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let subset = (args.tw_sample > 0 && n > args.tw_sample)
-        .then(|| metrics::sample_items(n, args.tw_sample, SAMPLE_SEED));
+        .then(|| sample_items(n, args.tw_sample, SAMPLE_SEED));
     let tw = metrics::trustworthiness(
         &data.features.values(),
         data.features.dim(),

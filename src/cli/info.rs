@@ -25,7 +25,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
         .input
         .data
         .as_deref()
-        .filter(|d| ivt::projector::is_log_dir(d))
+        .filter(|d| ivt::dataset::projector::is_log_dir(d))
         && args.input.model.model.is_none()
     {
         print!("{}", projector_list(dir, &data.name)?);
@@ -35,7 +35,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
 
 /// The embeddings of a projector log, the one loaded marked.
 fn projector_list(dir: &std::path::Path, loaded: &str) -> anyhow::Result<String> {
-    let all = ivt::projector::read::embeddings(dir)?;
+    let all = ivt::dataset::projector::read::embeddings(dir)?;
     let mut out = format!(
         "{:<10} {} in this log (choose with --tensor NAME)\n",
         "projector",

@@ -240,7 +240,7 @@ fn from_projector(input: &InputArgs) -> bool {
         && input
             .data
             .as_deref()
-            .is_some_and(ivt::projector::is_log_dir)
+            .is_some_and(ivt::dataset::projector::is_log_dir)
 }
 
 fn open(

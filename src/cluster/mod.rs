@@ -9,7 +9,6 @@
 
 mod micro;
 
-pub(crate) use micro::{assign as nearest_centre, update as centre_update};
 #[cfg(test)]
 mod tests;
 
@@ -263,7 +262,7 @@ impl Dendrogram {
 /// The condensed upper triangle (row-major, i < j) of euclidean distances between rows.
 fn condensed_distances(features: &[f32], dim: usize, observer: &dyn Observer) -> Vec<f64> {
     let n = features.len() / dim.max(1);
-    let norms = crate::knn::exact::squared_norms(features, dim);
+    let norms = crate::numeric::squared_norms(features, dim);
     let mut condensed = vec![0f64; n * (n - 1) / 2];
     // Split the output into one slice per block of rows (row i holds n − 1 − i entries).
     let mut slices = Vec::new();

@@ -15,24 +15,18 @@
 //! a relaunch on a million images then stats the files (~1 s) instead of opening each (~13 s).
 //! The listing itself is remembered too (`listing.rs`).
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
+use image::{DynamicImage, ImageDecoder, ImageReader};
 use rayon::prelude::*;
 
 use super::listing::{Candidate, list_folder};
+use super::names::IMAGE_EXTENSIONS;
 use super::{Categorical, DatasetError};
 use crate::cache::{Cache, CacheKey, FileIdentities, Lookup};
-
-/// Extensions listed as images: ours plus torchvision's `IMG_EXTENSIONS`, so that a folder
-/// lists the same files torchvision would (an unsupported TIFF is then reported, not skipped
-/// and silently shifting every row after it).
-const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "webp", "bmp", "gif", "ppm", "pgm", "tif", "tiff",
-];
 
 /// How the user asked the folder to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -181,16 +175,6 @@ impl Images {
         }
     }
 
-    /// Width × height of in-memory images (every item the same); `None` for files.
-    pub fn memory_size(&self) -> Option<(u32, u32)> {
-        match self {
-            Self::Gray8 { width, height, .. } | Self::Rgba8 { width, height, .. } => {
-                Some((*width, *height))
-            }
-            Self::None | Self::Files(_) => None,
-        }
-    }
-
     /// Item `item`'s in-memory image as RGBA; `None` for files or an item out of range.
     pub fn memory_rgba(&self, item: usize) -> Option<image::RgbaImage> {
         match self {
@@ -284,60 +268,20 @@ impl fmt::Display for SortKeyProblem {
     }
 }
 
-/// Compare names as people sort them: digit runs by value, so `img2 < img10`.
-pub fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
-    loop {
-        match (x.first(), y.first()) {
-            (None, None) => return a.cmp(b),
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(cx), Some(cy)) if cx.is_ascii_digit() && cy.is_ascii_digit() => {
-                let (dx, rx) = split_digits(x);
-                let (dy, ry) = split_digits(y);
-                let (tx, ty) = (trim_zeros(dx), trim_zeros(dy));
-                let ord = tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty));
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-                (x, y) = (rx, ry);
-            }
-            (Some(cx), Some(cy)) => {
-                if cx != cy {
-                    return cx.cmp(cy);
-                }
-                (x, y) = (&x[1..], &y[1..]);
-            }
-        }
-    }
-}
-
-fn split_digits(s: &[u8]) -> (&[u8], &[u8]) {
-    let end = s
-        .iter()
-        .position(|c| !c.is_ascii_digit())
-        .unwrap_or(s.len());
-    s.split_at(end)
-}
-
-fn trim_zeros(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|&c| c != b'0').unwrap_or(s.len());
-    &s[start..]
-}
-
-/// Whether the file name has an image extension we decode.
-pub fn is_image(path: &Path) -> bool {
-    path.file_name()
-        .is_some_and(|name| has_image_extension(&name.to_string_lossy()))
-}
-
-/// [`is_image`] on a bare file name: what the listing asks a million times (`Path::extension`
-/// parses the path's components each time).
-pub(super) fn has_image_extension(name: &str) -> bool {
-    // As `Path::extension`: a leading dot starts a hidden name, not an extension.
-    name.rsplit_once('.').is_some_and(|(stem, ext)| {
-        !stem.is_empty() && IMAGE_EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e))
-    })
+/// The image at `path`, decoded whatever its extension says, upright: phones store pictures
+/// sideways and say so in EXIF, and a thumbnail (or an encoder's input) must stand as the
+/// person who took it saw it.
+pub fn decode_oriented(path: &Path) -> Result<DynamicImage, String> {
+    let reader = ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| e.to_string())?;
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// List, order and check the images of `root` for `n_rows` feature rows (`None`: as many rows as
@@ -733,48 +677,6 @@ pub fn match_sort_keys(keys: &[String], names: &[&str]) -> Result<Vec<usize>, Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn image_extensions_as_path_extension_sees_them() {
-        for (name, yes) in [
-            ("a.png", true),
-            ("a.PNG", true),
-            ("a.b.jpeg", true),
-            ("a.tiff", true),
-            (".png", false),
-            ("a", false),
-            ("a.txt", false),
-            ("a.png.txt", false),
-            ("a.", false),
-        ] {
-            assert_eq!(has_image_extension(name), yes, "{name}");
-            assert_eq!(is_image(Path::new(name)), yes, "{name}");
-        }
-    }
-
-    #[test]
-    fn natural_order() {
-        let mut v = vec![
-            "img10.png",
-            "img2.png",
-            "img1.png",
-            "img02.png",
-            "a.png",
-            "img1b.png",
-        ];
-        v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(
-            v,
-            vec![
-                "a.png",
-                "img1.png",
-                "img1b.png",
-                "img02.png",
-                "img2.png",
-                "img10.png"
-            ]
-        );
-    }
 
     #[test]
     fn sort_keys_match_substrings_in_key_order() {

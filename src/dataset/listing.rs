@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::DatasetError;
-use super::images::{has_image_extension, natural_cmp};
+use super::names::{has_image_extension, natural_cmp};
 use crate::cache::{Cache, CacheKey, Lookup};
 use crate::payload::{Reader, Writer};
 

@@ -10,6 +10,8 @@ mod features;
 mod images;
 mod listing;
 pub(crate) mod metadata;
+mod names;
+pub mod projector;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,11 +24,12 @@ pub use demo::{DEMO_NAME, load_demo};
 pub use features::{FeatureStats, Features, load_features};
 pub use images::{
     ImageFailure, ImageFiles, ImageLayout, ImageOrder, Images, PROBE_SAMPLE, Probe, ProbeScope,
-    SortKeyProblem, is_image, natural_cmp, scan_image_folder,
+    SortKeyProblem, decode_oriented, scan_image_folder,
 };
 pub use metadata::{
     Column, ColumnValues, MISSING, Metadata, csv_field, load_labels, load_metadata,
 };
+pub use names::{is_image, natural_cmp};
 
 /// One item (a row of the feature matrix, an image, a point). Never an entity or a sprite index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -288,7 +291,7 @@ pub enum DatasetError {
         expected: usize,
     },
     #[error(transparent)]
-    Projector(#[from] crate::projector::ProjectorError),
+    Projector(#[from] projector::ProjectorError),
 }
 
 /// How many problems an error message lists before summarising the rest.
@@ -346,7 +349,7 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
         DataSource::Demo => return load_demo_with(spec),
         DataSource::Path(p) => p,
     };
-    if crate::projector::is_log_dir(path) {
+    if projector::is_log_dir(path) {
         return load_projector(spec, path);
     }
     let folder = DatasetFolder::detect(path)?;
@@ -522,7 +525,7 @@ fn finish(
 /// One embedding of a TensorBoard projector log; `--images`, `--labels` and `--metadata`
 /// replace the log's sprite, labels and metadata.
 fn load_projector(spec: &InputSpec, path: &Path) -> Result<Dataset, DatasetError> {
-    let got = crate::projector::read::load(path, spec.tensor.as_deref())?;
+    let got = projector::read::load(path, spec.tensor.as_deref())?;
     let n = got.features.n_items();
     let (images, folder_classes) = match &spec.images {
         Some(dir) => scan_for_rows(spec, dir, n)?,

@@ -471,7 +471,7 @@ fn run_pipeline(
                 .par_chunks_mut(item_len)
                 .zip(chunk)
                 .map(|(out, &i)| {
-                    let img = crate::thumbs::decode::decode_oriented(&paths[i])?;
+                    let img = crate::dataset::decode_oriented(&paths[i])?;
                     preprocess.fill(&img, &geometry, out);
                     Ok(())
                 })

@@ -74,7 +74,7 @@ pub fn graph(
     let search = if method.is_exact(features.n_items(), searched_dim) {
         "exact".to_owned()
     } else {
-        IvfParams::for_k(k).describe()
+        IvfParams::default().describe()
     };
     let reduction = pca.map_or(String::new(), |p| format!(" pca={p}"));
     let params = format!(
@@ -121,7 +121,7 @@ pub fn graph(
     let reduced;
     let (data, dim) = match pca {
         Some(p) => {
-            let fitted = crate::layout::pca::fit(&values, features.dim(), p)
+            let fitted = crate::numeric::pca::fit(&values, features.dim(), p)
                 .map_err(|e| KnnError::Pca(e.to_string()))?;
             pca_explained = Some(fitted.explained_ratio());
             reduced = fitted.transform(&values);

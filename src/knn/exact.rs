@@ -17,6 +17,7 @@ use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 use rayon::prelude::*;
 
 use super::{KnnError, KnnGraph, Metric, check_k};
+use crate::numeric::squared_norms;
 use crate::progress::Observer;
 
 /// Items per block: a 256 × 256 f32 tile (256 KiB) stays in a core's L2 cache while its rows
@@ -137,13 +138,6 @@ pub(crate) fn normalized(features: &[f32], dim: usize) -> Result<Vec<f32>, KnnEr
             Ok(())
         })?;
     Ok(out)
-}
-
-pub(crate) fn squared_norms(features: &[f32], dim: usize) -> Vec<f32> {
-    features
-        .par_chunks(dim)
-        .map(|r| r.iter().map(|x| x * x).sum())
-        .collect()
 }
 
 /// Dot product of two rows.

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use super::exact::{dot, finish_distance, from_dot, prepared, squared_norms};
+use super::exact::{dot, finish_distance, from_dot, prepared};
 use super::{KnnError, KnnGraph, Metric};
 use crate::npy::{self, NpyError};
+use crate::numeric::squared_norms;
 
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -240,7 +241,7 @@ fn check_file_distances(
     truth_of: &(dyn Fn(usize, usize) -> (f32, f32) + Sync),
     notes: &mut Vec<String>,
 ) -> Result<(), ImportError> {
-    let sample = crate::metrics::sample_items(n, CHECKED_ROWS, 0x1D);
+    let sample = crate::numeric::sample_items(n, CHECKED_ROWS, 0x1D);
     let relative = |a: f32, b: f32| (a - b).abs() <= TOLERANCE * a.abs().max(b.abs()).max(1e-3);
     // `s2`: the rounding allowed in squared euclidean units (cosine distance is half that).
     let close = |d: f32, truth: f32, s2: f32| {

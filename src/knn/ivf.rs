@@ -26,10 +26,9 @@
 use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 use rayon::prelude::*;
 
-use super::exact::{
-    BLOCK, TopK, exact_sample, finish_distance, pair_knn, prepared, scan_row, squared_norms,
-};
+use super::exact::{BLOCK, TopK, exact_sample, finish_distance, pair_knn, prepared, scan_row};
 use super::{KnnError, KnnGraph, Metric, check_k};
+use crate::numeric::squared_norms;
 use crate::progress::Observer;
 
 /// Items whose exact neighbours are computed to estimate the recall.
@@ -61,8 +60,10 @@ pub struct IvfParams {
     pub seed: u64,
 }
 
-impl IvfParams {
-    pub fn for_k(_k: usize) -> Self {
+impl Default for IvfParams {
+    /// The parameters every command runs with (they do not depend on k: the search measures
+    /// its recall and probes more cells until it reaches the target).
+    fn default() -> Self {
         Self {
             lists: 0,
             // One cell first: on clustered data it often reaches the target already, and the
@@ -73,7 +74,9 @@ impl IvfParams {
             seed: 0,
         }
     }
+}
 
+impl IvfParams {
     /// For logs and cache keys: everything the result depends on.
     pub fn describe(&self) -> String {
         format!(
@@ -137,7 +140,7 @@ pub fn ivf_knn(
     let index = Index::build(data, &norms, dim, &centres, &probes_of, filed);
 
     observer.stage("recall sample");
-    let sample = crate::metrics::sample_items(n, RECALL_SAMPLE, params.seed ^ 0x5A3F);
+    let sample = crate::numeric::sample_items(n, RECALL_SAMPLE, params.seed ^ 0x5A3F);
     let truth = exact_sample(data, &norms, dim, &sample, k);
     // The neighbour lists, by position in the packed (cell) order.
     let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(k)).collect();
@@ -221,14 +224,14 @@ fn train(
     observer: &dyn Observer,
 ) -> Result<Vec<f32>, KnnError> {
     let n = data.len() / dim;
-    let sample = crate::metrics::sample_items(n, lists * TRAIN_PER_LIST, seed);
+    let sample = crate::numeric::sample_items(n, lists * TRAIN_PER_LIST, seed);
     let rows: Vec<f32> = sample
         .iter()
         .flat_map(|&i| &data[i * dim..(i + 1) * dim])
         .copied()
         .collect();
     let centres = lloyd(&rows, dim, lists, seed, observer)?;
-    let nearest = crate::cluster::nearest_centre(&rows, dim, &centres);
+    let nearest = crate::numeric::kmeans::assign(&rows, dim, &centres);
     let mean = (sample.len() as f64 / lists as f64).max(1.0);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); lists];
     for (r, &c) in nearest.iter().enumerate() {
@@ -263,7 +266,7 @@ fn lloyd(
     seed: u64,
     observer: &dyn Observer,
 ) -> Result<Vec<f32>, KnnError> {
-    let starts = crate::metrics::sample_items(rows.len() / dim, m, seed ^ 0xC3);
+    let starts = crate::numeric::sample_items(rows.len() / dim, m, seed ^ 0xC3);
     let mut centres: Vec<f32> = starts
         .iter()
         .flat_map(|&i| &rows[i * dim..(i + 1) * dim])
@@ -273,10 +276,10 @@ fn lloyd(
         if observer.cancelled() {
             return Err(KnnError::Cancelled);
         }
-        let nearest = crate::cluster::nearest_centre(rows, dim, &centres);
+        let nearest = crate::numeric::kmeans::assign(rows, dim, &centres);
         // An empty cell keeps its centre: it may win rows back, and an empty cell costs
         // nothing at search time.
-        crate::cluster::centre_update(rows, dim, &nearest, &mut centres);
+        crate::numeric::kmeans::update(rows, dim, &nearest, &mut centres);
     }
     Ok(centres)
 }
@@ -581,7 +584,7 @@ mod tests {
         let (x, dim) = data(4000);
         for metric in [Metric::Euclidean, Metric::Cosine] {
             let exact = exact_knn(&x, dim, 10, metric, &()).expect("exact");
-            let params = IvfParams::for_k(10);
+            let params = IvfParams::default();
             let (graph, report) = ivf_knn(&x, dim, 10, metric, &params, &()).expect("ivf");
             let r = recall(&graph, &exact);
             assert!(r >= 0.93, "{metric:?}: recall {r}");
@@ -621,7 +624,7 @@ mod tests {
         let (x, _) = clustered(&spec);
         let params = IvfParams {
             target_recall: 0.0,
-            ..IvfParams::for_k(5)
+            ..IvfParams::default()
         };
         let (_, report) = ivf_knn(&x, spec.dim, 5, Metric::Euclidean, &params, &()).expect("ivf");
         let mean = spec.n as f64 / report.lists as f64;
@@ -639,7 +642,7 @@ mod tests {
             lists: 12,
             probes: 12,
             max_probes: 12,
-            ..IvfParams::for_k(5)
+            ..IvfParams::default()
         };
         let (graph, report) = ivf_knn(&x, dim, 5, Metric::Euclidean, &all, &()).expect("ivf");
         // Every cell searched: exact (up to the order of near-ties in float rounding).
@@ -649,7 +652,7 @@ mod tests {
             lists: 12,
             probes: 1,
             target_recall: 0.0,
-            ..IvfParams::for_k(5)
+            ..IvfParams::default()
         };
         let (_, report) = ivf_knn(&x, dim, 5, Metric::Euclidean, &one, &()).expect("ivf");
         assert_eq!(report.probes, 1);
@@ -662,7 +665,7 @@ mod tests {
         let params = IvfParams {
             probes: 1,
             target_recall: 0.99,
-            ..IvfParams::for_k(8)
+            ..IvfParams::default()
         };
         let a = ivf_knn(&x, dim, 8, Metric::Euclidean, &params, &()).expect("a");
         let b = ivf_knn(&x, dim, 8, Metric::Euclidean, &params, &()).expect("b");

@@ -213,7 +213,7 @@ pub fn exact_neighbours_of(
     let n = features.len() / dim.max(1);
     check_k(k, n)?;
     let data = exact::prepared(features, dim, metric)?;
-    let norms = exact::squared_norms(&data, dim);
+    let norms = crate::numeric::squared_norms(&data, dim);
     Ok(exact::exact_sample(&data, &norms, dim, items, k))
 }
 
@@ -232,7 +232,7 @@ fn check_k(k: usize, n_items: usize) -> Result<(), KnnError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Exact,
-    /// The approximate search: an inverted file ([`IvfParams::for_k`]). It was the fastest
+    /// The approximate search: an inverted file ([`IvfParams::default`]). It was the fastest
     /// wherever the exact search is too slow, at equal or better recall, measured on 2 cores
     /// (benches/README.md, "kNN at a million items"): Fashion-MNIST 20k × 784 1.0 s against
     /// the projected search's 1.4 s and NN-descent's 2.3 s, 70k × 784 5.0 s (recall 0.984)
@@ -340,8 +340,8 @@ pub fn estimate_recall(
 ) -> Result<RecallEstimate, KnnError> {
     let n = graph.n_items();
     let data = exact::prepared(features, dim, graph.metric)?;
-    let norms = exact::squared_norms(&data, dim);
-    let sample = crate::metrics::sample_items(n, RECALL_SAMPLE, 0x5A3F);
+    let norms = crate::numeric::squared_norms(&data, dim);
+    let sample = crate::numeric::sample_items(n, RECALL_SAMPLE, 0x5A3F);
     let truth = exact::exact_sample(&data, &norms, dim, &sample, graph.k);
     Ok(RecallEstimate {
         recall: projected::sample_recall(graph, &sample, &truth),
@@ -387,7 +387,7 @@ pub fn search(
             estimate: None,
         });
     }
-    let (graph, report) = ivf_knn(features, dim, k, metric, &IvfParams::for_k(k), observer)?;
+    let (graph, report) = ivf_knn(features, dim, k, metric, &IvfParams::default(), observer)?;
     let estimate = RecallEstimate {
         recall: report.estimated_recall,
         sample: report.sample,

@@ -15,8 +15,9 @@
 use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 use rayon::prelude::*;
 
-use super::exact::{dot, finish_distance, from_dot, insertion_point, prepared, squared_norms};
+use super::exact::{dot, finish_distance, from_dot, insertion_point, prepared};
 use super::{KnnError, KnnGraph, Metric, check_k};
+use crate::numeric::squared_norms;
 use crate::progress::Observer;
 use crate::rng::mix;
 

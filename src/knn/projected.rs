@@ -16,10 +16,9 @@
 
 use rayon::prelude::*;
 
-use super::exact::{
-    TopK, dot, exact_knn, exact_sample, finish_distance, from_dot, prepared, squared_norms,
-};
+use super::exact::{TopK, dot, exact_knn, exact_sample, finish_distance, from_dot, prepared};
 use super::{KnnError, KnnGraph, Metric, check_k};
+use crate::numeric::squared_norms;
 use crate::progress::Observer;
 
 /// Principal components searched by default.
@@ -44,12 +43,6 @@ impl ProjectedParams {
             components: DEFAULT_COMPONENTS.min(dim),
             candidates: (k * 5 / 2).max(k + 60),
         }
-    }
-
-    /// Whether searching a projection pays for `dim`-dimensional features: the candidate
-    /// search must cost a fraction of the exact one.
-    pub fn pays_off(dim: usize) -> bool {
-        dim >= 4 * DEFAULT_COMPONENTS
     }
 }
 
@@ -79,7 +72,7 @@ pub fn projected_knn(
     let data = prepared(features, dim, metric)?;
     let data: &[f32] = &data;
     let norms = squared_norms(data, dim);
-    let sample = crate::metrics::sample_items(n, RECALL_SAMPLE, 0);
+    let sample = crate::numeric::sample_items(n, RECALL_SAMPLE, 0);
     let truth = exact_sample(data, &norms, dim, &sample, k);
     let mut params = *params;
     let mut retried = false;
@@ -116,8 +109,8 @@ fn search(
     let n = norms.len();
     let components = params.components.clamp(1, dim);
     let candidates = params.candidates.clamp(k, n - 1);
-    let pca =
-        crate::layout::pca::fit(data, dim, components).map_err(|e| KnnError::Pca(e.to_string()))?;
+    let pca = crate::numeric::pca::fit(data, dim, components)
+        .map_err(|e| KnnError::Pca(e.to_string()))?;
     let reduced = pca.transform(data);
     let shortlist = exact_knn(
         &reduced,

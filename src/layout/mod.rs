@@ -9,7 +9,6 @@
 
 pub mod affinity;
 pub mod cached;
-pub mod pca;
 pub mod spectral;
 pub mod tsne;
 pub mod umap;
@@ -19,6 +18,7 @@ use std::ops::ControlFlow;
 use thiserror::Error;
 
 use crate::knn::KnnGraph;
+use crate::numeric::pca;
 use crate::progress::Observer;
 
 #[derive(Debug, Error, PartialEq)]

@@ -15,7 +15,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use super::affinity::Csr;
-use super::pca::{jacobi_eigen, orthonormalize};
+use crate::numeric::pca::{jacobi_eigen, orthonormalize};
 use crate::rng::XorShift;
 
 /// Directions iterated at once: the trivial one, the `dims` kept and the rest as oversampling

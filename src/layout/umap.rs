@@ -344,7 +344,8 @@ pub fn scale_init(coords: &mut [f32], dims: usize, seed: u64) {
 mod tests {
     use super::*;
     use crate::knn::{Metric, exact_knn};
-    use crate::layout::{affinity::umap_affinities, pca};
+    use crate::layout::affinity::umap_affinities;
+    use crate::numeric::pca;
 
     /// Three well-separated Gaussian-ish blobs in 10-D.
     fn blobs() -> (Vec<f32>, Vec<usize>) {

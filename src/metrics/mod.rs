@@ -144,21 +144,6 @@ pub fn sampled_knn_accuracy(items: &[usize], layout: &[Vec<u32>], labels: &[u32]
     correct as f64 / items.len() as f64
 }
 
-/// `m` distinct items out of `n`, sorted, from a fixed seed (splitmix64 + partial
-/// Fisher-Yates), so repeated evaluations score the same points.
-pub fn sample_items(n: usize, m: usize, seed: u64) -> Vec<usize> {
-    let mut stream = crate::rng::SplitMix::new(seed);
-    let mut all: Vec<usize> = (0..n).collect();
-    let m = m.min(n);
-    for i in 0..m {
-        let j = i + (stream.next_u64() % (n - i) as u64) as usize;
-        all.swap(i, j);
-    }
-    all.truncate(m);
-    all.sort_unstable();
-    all
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,14 +223,5 @@ mod tests {
             knn_preservation(&g, &h, 2),
             sampled_knn_preservation(&near_x, &near_y, 2)
         );
-    }
-
-    #[test]
-    fn samples_are_distinct_sorted_and_repeatable() {
-        let s = sample_items(1000, 50, 0);
-        assert_eq!(s.len(), 50);
-        assert!(s.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(s, sample_items(1000, 50, 0));
-        assert_ne!(s, sample_items(1000, 50, 1));
     }
 }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use image::RgbaImage;
 use rayon::prelude::*;
 
-use super::{CONFIG_FILE, Config, Embedding, ProjectorError, Sprite};
 use crate::atomic;
+use crate::dataset::projector::{CONFIG_FILE, Config, Embedding, ProjectorError, Sprite};
 use crate::dataset::{ColumnValues, Dataset, Images, ItemId};
 
 /// How the tensor is stored.
@@ -343,7 +343,7 @@ fn item_rgba(images: &Images, i: usize) -> Result<RgbaImage, String> {
     match images {
         Images::Files(f) => {
             let path = &f.paths[i];
-            crate::thumbs::decode::decode_oriented(path)
+            crate::dataset::decode_oriented(path)
                 .map(|img| img.to_rgba8())
                 .map_err(|e| format!("{}: {e}", path.display()))
         }

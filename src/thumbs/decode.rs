@@ -5,23 +5,9 @@
 use std::path::Path;
 
 use image::imageops::{self, FilterType};
-use image::{DynamicImage, ImageDecoder, ImageReader, RgbaImage};
+use image::{DynamicImage, RgbaImage};
 
-/// The image at `path`, decoded whatever its extension says, upright: phones store pictures
-/// sideways and say so in EXIF, and a thumbnail (or an encoder's input) must stand as the
-/// person who took it saw it.
-pub fn decode_oriented(path: &Path) -> Result<DynamicImage, String> {
-    let reader = ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|e| e.to_string())?;
-    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
-    img.apply_orientation(orientation);
-    Ok(img)
-}
+use crate::dataset::decode_oriented;
 
 /// The image at `path` as the explorer shows it: upright, its transparency flattened onto the
 /// checkerboard ([`over_backdrop`]). Flattened before any shrink: resampling unpremultiplied

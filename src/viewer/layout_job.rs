@@ -19,7 +19,8 @@ use crate::cache::Cache;
 use crate::dataset::Features;
 use crate::knn::{self, KnnGraph, Metric};
 use crate::layout::cached::{self, GraphSource, Origin};
-use crate::layout::{LayoutInput, LayoutParams, LayoutStep, compute_layout, pca, tsne, umap};
+use crate::layout::{LayoutInput, LayoutParams, LayoutStep, compute_layout, tsne, umap};
+use crate::numeric::pca;
 use std::ops::ControlFlow;
 
 pub use crate::layout::cached::GRAPH_K;

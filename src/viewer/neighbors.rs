@@ -171,7 +171,7 @@ pub fn distance(a: &[f32], b: &[f32], metric: Metric) -> f32 {
 
 /// `count` of `items` chosen uniformly: the metrics' seeded sampler, applied to positions.
 fn sample(items: Vec<usize>, count: usize, seed: u64) -> Vec<usize> {
-    crate::metrics::sample_items(items.len(), count, seed)
+    crate::numeric::sample_items(items.len(), count, seed)
         .into_iter()
         .map(|k| items[k])
         .collect()

@@ -32,9 +32,9 @@ pub fn load_probing(
         if let Some(dir) = input
             .data
             .as_deref()
-            .filter(|d| ivt::projector::is_log_dir(d))
+            .filter(|d| ivt::dataset::projector::is_log_dir(d))
             && input.options.tensor.is_none()
-            && let Ok(all) = ivt::projector::read::embeddings(dir)
+            && let Ok(all) = ivt::dataset::projector::read::embeddings(dir)
             && all.len() > 1
         {
             eprintln!(

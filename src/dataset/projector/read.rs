@@ -384,7 +384,7 @@ pub fn read_sprite(path: &Path, dim: &[u32], n: usize) -> Result<Images, Project
             "the file does not exist (the config's sprite image_path names it)".to_owned(),
         ));
     }
-    let sheet = crate::thumbs::decode::decode_oriented(path)
+    let sheet = crate::dataset::decode_oriented(path)
         .map_err(err)?
         .to_rgba8();
     let (sw, sh) = sheet.dimensions();
