@@ -24,7 +24,7 @@ use bevy::shader::ShaderRef;
 use super::camera::PlotCamera;
 use super::colors::{NEIGHBOR_COLOR, Rgba8, SELECTED_COLOR};
 use super::splat::{SplatFrame, SplatParams, pixel_buffer, points_buffer};
-use super::{ColorState, LayoutCoords, NeighborView, Selection, Store};
+use super::state::{ColorState, LayoutCoords, NeighborView, Selection, Store};
 use crate::dataset::ItemId;
 
 const SHADER: &str = "embedded://ivt/viewer/shaders/points.wgsl";
@@ -220,7 +220,7 @@ impl Plugin for PointsPlugin {
         ))
         .init_resource::<PointSettings>()
         .init_resource::<Built>()
-        .init_resource::<super::PointsShown>()
+        .init_resource::<super::state::PointsShown>()
         .add_systems(Startup, spawn_points)
         .add_systems(
             PostUpdate,
@@ -434,8 +434,8 @@ fn positions_of(layout: &LayoutCoords, items: impl Iterator<Item = usize>) -> Ve
 /// was filled: it is rendered at the end of that frame). The relaunch bar is measured with it.
 fn log_first_points_frame(
     built: Res<Built>,
-    launched: Option<Res<super::Launched>>,
-    shown: Res<super::PointsShown>,
+    launched: Option<Res<super::state::Launched>>,
+    shown: Res<super::state::PointsShown>,
     mut frames_with_points: Local<u32>,
 ) {
     if built.layout_version == 0 || *frames_with_points > 1 {
@@ -487,7 +487,7 @@ type HighlightKey = (
     u64,
     u64,
     usize,
-    Option<super::GridKey>,
+    Option<super::state::GridKey>,
     Option<(usize, usize)>,
 );
 
