@@ -26,26 +26,22 @@ use std::sync::{Arc, Mutex};
 use bevy::asset::{RenderAssetUsages, embedded_asset};
 use bevy::camera::visibility::NoFrustumCulling;
 use bevy::image::ImageSampler;
-use bevy::mesh::{
-    MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexAttributeValues,
-};
-use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
+use bevy::mesh::{MeshVertexAttribute, PrimitiveTopology, VertexAttributeValues};
 use bevy::prelude::*;
 use bevy::render::render_asset::RenderAssets;
 use bevy::render::render_resource::{
-    AsBindGroup, Extent3d, Origin3d, RenderPipelineDescriptor, ShaderType,
-    SpecializedMeshPipelineError, TexelCopyBufferLayout, TexelCopyTextureInfo, TextureAspect,
-    TextureDimension, TextureFormat, TextureViewDescriptor, TextureViewDimension, VertexFormat,
+    AsBindGroup, Extent3d, Origin3d, ShaderType, TexelCopyBufferLayout, TexelCopyTextureInfo,
+    TextureAspect, TextureDimension, TextureFormat, TextureViewDescriptor, TextureViewDimension,
+    VertexFormat,
 };
 use bevy::render::renderer::RenderQueue;
 use bevy::render::texture::GpuImage;
 use bevy::render::{Render, RenderApp, RenderSystems};
-use bevy::shader::ShaderRef;
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
 use super::camera::Bounds;
 use super::colors::Rgba8;
-use super::points::ATTRIBUTE_RGBA8;
+use super::points::{ATTRIBUTE_RGBA8, flat_material};
 use super::spatial::SpatialGrid;
 use super::state::Store;
 use crate::dataset::{Images, ItemId};
@@ -248,40 +244,15 @@ pub struct MosaicMaterial {
     pub atlas: Handle<Image>,
 }
 
-impl Material for MosaicMaterial {
-    fn vertex_shader() -> ShaderRef {
-        SHADER.into()
-    }
-
-    fn fragment_shader() -> ShaderRef {
-        SHADER.into()
-    }
-
-    fn enable_prepass() -> bool {
-        false
-    }
-
-    fn enable_shadows() -> bool {
-        false
-    }
-
-    fn specialize(
-        _pipeline: &MaterialPipeline,
-        descriptor: &mut RenderPipelineDescriptor,
-        layout: &MeshVertexBufferLayoutRef,
-        _key: MaterialPipelineKey<Self>,
-    ) -> Result<(), SpecializedMeshPipelineError> {
-        super::points::use_vertex_attributes(
-            descriptor,
-            layout,
-            &[
-                Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
-                ATTRIBUTE_CELL.at_shader_location(1),
-                ATTRIBUTE_RGBA8.at_shader_location(2),
-            ],
-        )
-    }
-}
+flat_material!(
+    MosaicMaterial,
+    SHADER,
+    [
+        Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+        ATTRIBUTE_CELL.at_shader_location(1),
+        ATTRIBUTE_RGBA8.at_shader_location(2),
+    ]
+);
 
 /// Public set to order against.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
