@@ -14,7 +14,7 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::input::{egui_wants_any_keyboard_input, egui_wants_any_pointer_input};
 use bevy_panorbit_camera::{PanOrbitCamera, PanOrbitCameraPlugin, PanOrbitCameraSystemSet};
 
-use super::{LayoutCoords, SelectItem, Store, ViewMode};
+use super::state::{LayoutCoords, SelectItem, Store, ViewMode};
 
 /// The view in force and its tunables.
 #[derive(Resource, Debug, Clone, PartialEq)]
@@ -294,7 +294,7 @@ fn gate_orbit(
     window: Query<&Window, With<PrimaryWindow>>,
     buttons: Res<ButtonInput<MouseButton>>,
     keys: Res<ButtonInput<KeyCode>>,
-    lasso: Res<super::lasso::Lasso>,
+    lasso: Res<super::state::Lasso>,
     mut orbit: Query<&mut PanOrbitCamera>,
     mut dragging: Local<bool>,
 ) {
@@ -355,7 +355,7 @@ fn set_viewports(
 /// Fit both cameras to the layout's bounds when asked (and when the first layout arrives).
 fn fit_to_data(
     store: Res<Store>,
-    selection: Res<super::Selection>,
+    selection: Res<super::state::Selection>,
     central: Res<CentralRect>,
     mut settings: ResMut<ViewSettings>,
     mut cams_2d: Query<(&mut Transform, &mut Projection), Only2d>,
@@ -625,7 +625,7 @@ fn fly_move(
 mod tests {
     use super::*;
 
-    use crate::viewer::test_layout as layout;
+    use crate::viewer::state::test_layout as layout;
 
     #[test]
     fn bounds_and_fits_cover_the_data() {

@@ -18,8 +18,9 @@ use bevy_egui::input::egui_wants_any_keyboard_input;
 
 use super::layout_job::{JobState, LayoutJob};
 use super::offscreen::OffscreenTarget;
+use super::options::ScreenshotRequest;
+use super::state::{NeighborView, Selection, Store};
 use super::thumbs::Thumbs;
-use super::{NeighborView, ScreenshotRequest, Selection, Store};
 
 /// Frames rendered after the view is ready before capturing or measuring: the pipelines of
 /// new shaders compile in the background and draw nothing until they are done.

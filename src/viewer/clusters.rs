@@ -8,7 +8,7 @@ use bevy::prelude::*;
 
 use super::colors::ColorSource;
 use super::job::Job;
-use super::{ColorState, Store};
+use super::state::{ColorState, Store};
 use crate::cluster::{self, Linkage};
 use crate::progress::SharedProgress;
 
@@ -133,8 +133,9 @@ fn finish_clusters(
 mod tests {
     use super::*;
     use crate::dataset::{Dataset, Features, Images};
+    use crate::viewer::app::ExplorerStatePlugin;
     use crate::viewer::colors::Coloring;
-    use crate::viewer::{ExplorerStatePlugin, ViewerOptions};
+    use crate::viewer::options::ViewerOptions;
 
     /// 12 items in three tight groups of four on a line.
     fn groups() -> Dataset {

@@ -19,7 +19,7 @@ use super::colors::{ColorSource, Score};
 use super::job::{Job, Polled};
 use super::labels::{LabelItems, Labels};
 use super::layout_job::LayoutJob;
-use super::{ColorState, SelectItem, Selection, Store};
+use super::state::{ColorState, SelectItem, Selection, Store};
 use crate::dataset::{ColumnValues, ItemId};
 use crate::quality::dismissed::{Dismissed, IssueKind};
 use crate::quality::{self, Audit, AuditInput, Fidelity};
@@ -737,9 +737,11 @@ mod tests {
     use crate::dataset::{Categorical, ClassSource, Classes, Dataset, Features, Images};
     use crate::knn::{Metric, exact_knn};
     use crate::labels::{LabelSet, journal};
+    use crate::viewer::app::ExplorerStatePlugin;
     use crate::viewer::colors::Coloring;
     use crate::viewer::labels::{LabelsPlugin, UndoLabels};
-    use crate::viewer::{ExplorerStatePlugin, ViewerOptions, test_layout};
+    use crate::viewer::options::ViewerOptions;
+    use crate::viewer::state::test_layout;
 
     /// Two classes of ten on a line; item 4 sits among "a" but says "b"; items 12 and 13 are
     /// the same row; item 19 is far from everything.

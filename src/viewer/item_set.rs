@@ -15,7 +15,7 @@ use bevy::prelude::*;
 
 use super::labels::{LabelItems, Labels};
 use super::search::SearchBox;
-use super::{ColorState, SearchMask, Store};
+use super::state::{ColorState, SearchMask, Store};
 use crate::dataset::{Dataset, ItemId};
 
 /// Thumbnails the panel's strip shows at most (the first items of the set).
@@ -357,7 +357,9 @@ mod tests {
     use crate::dataset::{
         Categorical, ClassSource, Classes, Features, ImageFiles, ImageOrder, Images,
     };
-    use crate::viewer::{ExplorerStatePlugin, ViewerOptions, dimmed};
+    use crate::viewer::app::ExplorerStatePlugin;
+    use crate::viewer::options::ViewerOptions;
+    use crate::viewer::state::dimmed;
 
     /// Six items, classes a b a c a b, image files a0.png … in a folder.
     fn data() -> Dataset {

@@ -8,8 +8,8 @@
 use bevy::prelude::*;
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
-use super::Selection;
 use super::colors::Rgba8;
+use super::state::Selection;
 use crate::dataset::ItemId;
 use crate::labels::journal::Journal;
 use crate::labels::{LabelSet, LabelState, now_ms};
@@ -237,9 +237,9 @@ fn label_keys(
 /// N, label, N …).
 fn next_unlabelled(
     keys: Res<ButtonInput<KeyCode>>,
-    view: Option<Res<super::NeighborView>>,
+    view: Option<Res<super::state::NeighborView>>,
     labels: Res<Labels>,
-    mut select: MessageWriter<super::SelectItem>,
+    mut select: MessageWriter<super::state::SelectItem>,
 ) {
     if !keys.just_pressed(KeyCode::KeyN)
         || keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight])
@@ -252,7 +252,7 @@ fn next_unlabelled(
         .iter()
         .find(|n| labels.state.get(n.item).is_none())
     {
-        select.write(super::SelectItem {
+        select.write(super::state::SelectItem {
             item: Some(n.item),
             focus: true,
         });

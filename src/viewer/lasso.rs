@@ -12,18 +12,11 @@ use rayon::prelude::*;
 use super::camera::PlotCamera;
 use super::item_set::{ItemSet, SetOrigin};
 use super::labels::{LabelItems, Labels};
-use super::{ColorState, Store};
+use super::state::{ColorState, Lasso, Store};
 use crate::dataset::ItemId;
 
 /// Vertices closer than this (logical px) to the previous one are not added.
 const MIN_STEP_PX: f32 = 3.0;
-
-/// The polygon being drawn, in window (logical) coordinates.
-#[derive(Resource, Debug, Default, Clone, PartialEq)]
-pub struct Lasso {
-    pub points: Vec<Vec2>,
-    pub active: bool,
-}
 
 pub struct LassoPlugin;
 

@@ -7,20 +7,21 @@
 //! does not wait for the layout), and snapshots of the coordinates while the optimiser runs, so
 //! the points animate. The previous layout stays on screen until the new one starts moving.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bevy::prelude::*;
 
 use super::job::Job;
-use super::{LayoutCoords, Store};
+use super::state::{LayoutCoords, Store};
 use crate::cache::Cache;
 use crate::dataset::Features;
 use crate::knn::{self, KnnGraph, Metric};
 use crate::layout::cached::{self, GraphSource, Origin};
 use crate::layout::{LayoutInput, LayoutParams, LayoutStep, compute_layout, tsne, umap};
 use crate::numeric::pca;
+use crate::progress::{Observer, SharedProgress};
 use std::ops::ControlFlow;
 
 pub use crate::layout::cached::GRAPH_K;
@@ -111,12 +112,11 @@ pub struct RunLayout(pub Option<LayoutRequest>);
 #[derive(Default)]
 pub struct JobShared {
     pub stage: Mutex<String>,
-    pub done: AtomicU64,
-    pub total: AtomicU64,
+    /// The current stage's progress, and the cancel flag: set when the job is replaced, it
+    /// stops publishing and ends early where it can.
+    pub progress: SharedProgress,
     pub graph: Mutex<Option<Arc<KnnGraph>>>,
     pub snapshot: Mutex<Option<Snapshot>>,
-    /// Set when the job is replaced: it stops publishing and ends early where it can.
-    pub cancel: AtomicBool,
     /// A snapshot was published (the first one is logged).
     published: AtomicBool,
     /// Set by the app when nothing is on screen yet: on a cache miss the job then publishes a
@@ -134,8 +134,7 @@ impl JobShared {
         if let Ok(mut s) = self.stage.lock() {
             stage.clone_into(&mut s);
         }
-        self.done.store(0, Ordering::Relaxed);
-        self.total.store(0, Ordering::Relaxed);
+        self.progress.progress(0, 0);
     }
 
     fn publish(&self, coords: Vec<f32>, preview: bool) {
@@ -153,19 +152,18 @@ impl JobShared {
 
     /// Fraction done of the current stage, when known.
     pub fn fraction(&self) -> Option<f32> {
-        let total = self.total.load(Ordering::Relaxed);
-        (total > 0).then(|| self.done.load(Ordering::Relaxed) as f32 / total as f32)
+        let total = self.progress.total.load(Ordering::Relaxed);
+        (total > 0).then(|| self.progress.done.load(Ordering::Relaxed) as f32 / total as f32)
     }
 }
 
-impl crate::progress::Observer for JobShared {
+impl Observer for JobShared {
     fn progress(&self, done: u64, total: u64) {
-        self.done.store(done, Ordering::Relaxed);
-        self.total.store(total, Ordering::Relaxed);
+        self.progress.progress(done, total);
     }
 
     fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.progress.cancelled()
     }
 }
 
@@ -210,6 +208,39 @@ pub struct LayoutJob {
 }
 
 impl LayoutJob {
+    /// One line on the job (and its progress, 0..1, while it runs), for the panels.
+    pub fn status(&self, store: &Store) -> (String, Option<f32>) {
+        let job = self;
+        match &job.state {
+            JobState::Idle => ("idle".to_owned(), None),
+            JobState::Running {
+                shared, started, ..
+            } => (
+                format!(
+                    "{}… {:.1} s",
+                    shared.stage(),
+                    started.elapsed().as_secs_f64()
+                ),
+                shared.fraction(),
+            ),
+            JobState::Done {
+                elapsed_secs,
+                from_cache,
+            } => {
+                let what = store
+                    .layout
+                    .as_ref()
+                    .map_or("layout".to_owned(), |l| l.label.clone());
+                if *from_cache {
+                    (format!("{what}: from the cache"), None)
+                } else {
+                    (format!("{what}: computed in {elapsed_secs:.1} s"), None)
+                }
+            }
+            JobState::Failed(e) => (format!("failed: {e}"), None),
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         matches!(self.state, JobState::Running { .. })
     }
@@ -262,7 +293,7 @@ fn start_jobs(
         return;
     };
     if let JobState::Running { shared, .. } = &job.state {
-        shared.cancel.store(true, Ordering::Relaxed);
+        shared.progress.cancel.store(true, Ordering::Relaxed);
     }
     let shared = Arc::new(JobShared {
         want_preview: store.layout.is_none(),
@@ -492,7 +523,7 @@ pub fn compute(
         if step.iter % every == 1 || every == 1 {
             shared.publish(step.coords.to_vec(), false);
         }
-        if shared.cancel.load(Ordering::Relaxed) {
+        if shared.progress.cancel.load(Ordering::Relaxed) {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
@@ -500,7 +531,7 @@ pub fn compute(
     };
     let layout =
         compute_layout(&input, &params, shared, &mut on_step).map_err(|e| e.to_string())?;
-    if shared.cancel.load(Ordering::Relaxed) {
+    if shared.progress.cancel.load(Ordering::Relaxed) {
         return Err("replaced by a newer request".to_owned());
     }
     // A failure is the cache's to report (once per process); this result stands.

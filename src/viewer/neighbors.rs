@@ -5,20 +5,8 @@
 //! and the farthest within the group. Distances are always measured between feature vectors,
 //! never in the 2D/3D layout, which distorts them. Pure code: the panel and the tests call it.
 
-use bevy::prelude::*;
-
-use super::{ColorState, NeighborView, Selection, Store};
 use crate::dataset::ItemId;
 use crate::knn::{KnnGraph, Metric};
-
-/// Keeps [`NeighborView`] in step with the selection, the mode, the grid size and the graph.
-pub struct NeighborsPlugin;
-
-impl Plugin for NeighborsPlugin {
-    fn build(&self, app: &mut App) {
-        app.add_systems(Update, update_neighbor_view);
-    }
-}
 
 /// What the grid lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -175,65 +163,6 @@ fn sample(items: Vec<usize>, count: usize, seed: u64) -> Vec<usize> {
         .into_iter()
         .map(|k| items[k])
         .collect()
-}
-
-/// Recompute the grid's items when the selection, mode, size or graph changes.
-fn update_neighbor_view(
-    store: Res<Store>,
-    selection: Res<Selection>,
-    color: Res<ColorState>,
-    queries: Option<Res<super::query::Queries>>,
-    mut view: ResMut<NeighborView>,
-) {
-    // A query image shown in the grid: its own neighbours, nearest first.
-    if let Some(queries) = &queries
-        && let (Some(active), Some(marker)) = (queries.active, queries.active_marker())
-    {
-        let want = (active, view.nside);
-        if view.query_shown != Some(want) {
-            let shown = marker.neighbors.len().min(view.nside * view.nside);
-            view.items = marker.neighbors[..shown].to_vec();
-            view.query_shown = Some(want);
-            view.computed_for = None;
-        }
-        return;
-    }
-    if view.query_shown.take().is_some() {
-        view.computed_for = None;
-        view.items.clear();
-    }
-    let Some(selected) = selection.selected else {
-        if !view.items.is_empty() {
-            view.items.clear();
-            view.computed_for = None;
-        }
-        return;
-    };
-    let key = (
-        selected,
-        view.mode,
-        view.nside,
-        view.seed ^ color.version,
-        store.graph.is_some(),
-    );
-    if view.computed_for == Some(key) {
-        return;
-    }
-    let src = NeighborSource {
-        features: &store.data.features.values(),
-        dim: store.data.features.dim(),
-        metric: store.metric,
-        graph: store.graph.as_deref(),
-        groups: color.coloring.groups(),
-    };
-    view.items = neighbor_items(
-        &src,
-        selected,
-        view.mode,
-        view.nside * view.nside,
-        view.seed,
-    );
-    view.computed_for = Some(key);
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use bevy_egui::input::{egui_wants_any_keyboard_input, egui_wants_any_pointer_inp
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 
 use super::camera::PlotCamera;
-use super::{SelectItem, Selection, Store};
+use super::state::{SelectItem, Selection, Store};
 use crate::dataset::ItemId;
 
 /// How far from the cursor (in logical pixels) a point still counts as hit.
@@ -283,7 +283,10 @@ fn hover_and_click(
     cameras: Query<(&Camera, &GlobalTransform, &Projection), PlotCamera>,
     buttons: Res<ButtonInput<MouseButton>>,
     mut press: ResMut<PressAt>,
-    (color, labels): (Res<super::ColorState>, Option<Res<super::labels::Labels>>),
+    (color, labels): (
+        Res<super::state::ColorState>,
+        Option<Res<super::labels::Labels>>,
+    ),
     mosaic: Option<Res<super::mosaic::Mosaic>>,
     mut selection: ResMut<Selection>,
     mut select: MessageWriter<SelectItem>,

@@ -13,19 +13,52 @@ use bevy::camera::visibility::NoFrustumCulling;
 use bevy::mesh::{
     MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexAttributeValues,
 };
-use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
 use bevy::prelude::*;
 use bevy::render::render_resource::{
     AsBindGroup, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError, VertexFormat,
 };
 use bevy::render::storage::ShaderBuffer;
-use bevy::shader::ShaderRef;
 
 use super::camera::PlotCamera;
 use super::colors::{NEIGHBOR_COLOR, Rgba8, SELECTED_COLOR};
 use super::splat::{SplatFrame, SplatParams, pixel_buffer, points_buffer};
-use super::{ColorState, LayoutCoords, NeighborView, Selection, Store};
+use super::state::{ColorState, LayoutCoords, NeighborView, Selection, Store};
 use crate::dataset::ItemId;
+
+/// A `Material` drawn by one WGSL file (vertex and fragment) from exactly the given vertex
+/// attributes: no prepass, no shadows, both faces (see [`use_vertex_attributes`]). The points,
+/// the splat's resolve quad and the mosaic's thumbnails are all drawn this way.
+macro_rules! flat_material {
+    ($material:ty, $shader:expr, [$($attribute:expr),* $(,)?]) => {
+        impl bevy::pbr::Material for $material {
+            fn vertex_shader() -> bevy::shader::ShaderRef {
+                $shader.into()
+            }
+
+            fn fragment_shader() -> bevy::shader::ShaderRef {
+                $shader.into()
+            }
+
+            fn enable_prepass() -> bool {
+                false
+            }
+
+            fn enable_shadows() -> bool {
+                false
+            }
+
+            fn specialize(
+                _pipeline: &bevy::pbr::MaterialPipeline,
+                descriptor: &mut bevy::render::render_resource::RenderPipelineDescriptor,
+                layout: &bevy::mesh::MeshVertexBufferLayoutRef,
+                _key: bevy::pbr::MaterialPipelineKey<Self>,
+            ) -> Result<(), bevy::render::render_resource::SpecializedMeshPipelineError> {
+                $crate::viewer::points::use_vertex_attributes(descriptor, layout, &[$($attribute),*])
+            }
+        }
+    };
+}
+pub(crate) use flat_material;
 
 const SHADER: &str = "embedded://ivt/viewer/shaders/points.wgsl";
 const RESOLVE_SHADER: &str = "embedded://ivt/viewer/shaders/splat_resolve.wgsl";
@@ -73,39 +106,14 @@ pub struct PointsMaterial {
     pub params: PointsUniform,
 }
 
-impl Material for PointsMaterial {
-    fn vertex_shader() -> ShaderRef {
-        SHADER.into()
-    }
-
-    fn fragment_shader() -> ShaderRef {
-        SHADER.into()
-    }
-
-    fn enable_prepass() -> bool {
-        false
-    }
-
-    fn enable_shadows() -> bool {
-        false
-    }
-
-    fn specialize(
-        _pipeline: &MaterialPipeline,
-        descriptor: &mut RenderPipelineDescriptor,
-        layout: &MeshVertexBufferLayoutRef,
-        _key: MaterialPipelineKey<Self>,
-    ) -> Result<(), SpecializedMeshPipelineError> {
-        use_vertex_attributes(
-            descriptor,
-            layout,
-            &[
-                Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
-                ATTRIBUTE_RGBA8.at_shader_location(1),
-            ],
-        )
-    }
-}
+flat_material!(
+    PointsMaterial,
+    SHADER,
+    [
+        Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+        ATTRIBUTE_RGBA8.at_shader_location(1),
+    ]
+);
 
 #[derive(ShaderType, Debug, Clone, Copy, PartialEq)]
 pub struct SplatUniform {
@@ -128,36 +136,11 @@ pub struct SplatMaterial {
     pub top: Handle<ShaderBuffer>,
 }
 
-impl Material for SplatMaterial {
-    fn vertex_shader() -> ShaderRef {
-        RESOLVE_SHADER.into()
-    }
-
-    fn fragment_shader() -> ShaderRef {
-        RESOLVE_SHADER.into()
-    }
-
-    fn enable_prepass() -> bool {
-        false
-    }
-
-    fn enable_shadows() -> bool {
-        false
-    }
-
-    fn specialize(
-        _pipeline: &MaterialPipeline,
-        descriptor: &mut RenderPipelineDescriptor,
-        layout: &MeshVertexBufferLayoutRef,
-        _key: MaterialPipelineKey<Self>,
-    ) -> Result<(), SpecializedMeshPipelineError> {
-        use_vertex_attributes(
-            descriptor,
-            layout,
-            &[Mesh::ATTRIBUTE_POSITION.at_shader_location(0)],
-        )
-    }
-}
+flat_material!(
+    SplatMaterial,
+    RESOLVE_SHADER,
+    [Mesh::ATTRIBUTE_POSITION.at_shader_location(0)]
+);
 
 /// Point the pipeline at exactly these vertex attributes, and draw both faces (discs and
 /// thumbnails are seen from behind when orbiting).
@@ -220,7 +203,7 @@ impl Plugin for PointsPlugin {
         ))
         .init_resource::<PointSettings>()
         .init_resource::<Built>()
-        .init_resource::<super::PointsShown>()
+        .init_resource::<super::state::PointsShown>()
         .add_systems(Startup, spawn_points)
         .add_systems(
             PostUpdate,
@@ -434,8 +417,8 @@ fn positions_of(layout: &LayoutCoords, items: impl Iterator<Item = usize>) -> Ve
 /// was filled: it is rendered at the end of that frame). The relaunch bar is measured with it.
 fn log_first_points_frame(
     built: Res<Built>,
-    launched: Option<Res<super::Launched>>,
-    shown: Res<super::PointsShown>,
+    launched: Option<Res<super::state::Launched>>,
+    shown: Res<super::state::PointsShown>,
     mut frames_with_points: Local<u32>,
 ) {
     if built.layout_version == 0 || *frames_with_points > 1 {
@@ -487,7 +470,7 @@ type HighlightKey = (
     u64,
     u64,
     usize,
-    Option<super::GridKey>,
+    Option<super::state::GridKey>,
     Option<(usize, usize)>,
 );
 

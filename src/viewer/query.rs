@@ -17,7 +17,7 @@ use bevy::window::FileDragAndDrop;
 use bevy_egui::egui;
 
 use super::neighbors::Neighbor;
-use super::{LayoutCoords, SelectItem, Store};
+use super::state::{LayoutCoords, SelectItem, Store};
 use crate::dataset::ItemId;
 
 /// One image file to its feature vector, or why not.
@@ -297,7 +297,9 @@ pub fn place(layout: &LayoutCoords, neighbors: &[Neighbor]) -> Option<Vec3> {
 mod tests {
     use super::*;
     use crate::dataset::{Dataset, Features, Images};
-    use crate::viewer::{ExplorerStatePlugin, NeighborView, Selection, ViewerOptions};
+    use crate::viewer::app::ExplorerStatePlugin;
+    use crate::viewer::options::ViewerOptions;
+    use crate::viewer::state::{NeighborView, Selection};
 
     fn n(item: u32, distance: f32) -> Neighbor {
         Neighbor {
@@ -308,7 +310,7 @@ mod tests {
 
     #[test]
     fn the_marker_sits_at_the_inverse_distance_mean_and_on_an_exact_copy() {
-        let layout = crate::viewer::test_layout(vec![0.0, 0.0, 10.0, 0.0, 0.0, 10.0], 2);
+        let layout = crate::viewer::state::test_layout(vec![0.0, 0.0, 10.0, 0.0, 0.0, 10.0], 2);
         // Equal distances: the plain mean.
         let p = place(&layout, &[n(0, 1.0), n(1, 1.0), n(2, 1.0)]).expect("placed");
         assert!(
@@ -342,12 +344,12 @@ mod tests {
             .add_plugins(ExplorerStatePlugin {
                 options: ViewerOptions {
                     nside: 2,
-                    layout: Some(crate::viewer::test_layout(v, 2)),
+                    layout: Some(crate::viewer::state::test_layout(v, 2)),
                     ..ViewerOptions::default()
                 },
                 data: Arc::new(data),
             })
-            .add_plugins(crate::viewer::neighbors::NeighborsPlugin)
+            .add_plugins(crate::viewer::neighbor_grid::NeighborsPlugin)
             .add_plugins(QueryPlugin {
                 encoder,
                 initial: Vec::new(),

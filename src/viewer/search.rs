@@ -15,7 +15,7 @@ use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
 use super::labels::Labels;
-use super::{SelectItem, Store};
+use super::state::{SelectItem, Store};
 use crate::dataset::ItemId;
 use crate::search::{FileNames, Query, SearchIndex};
 
@@ -280,8 +280,10 @@ pub fn matches_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::viewer::app::ExplorerStatePlugin;
     use crate::viewer::item_set::{ItemSet, ItemSetPlugin, SetAction, SetOrigin};
-    use crate::viewer::{ColorState, ExplorerStatePlugin, Selection, ViewerOptions, dimmed};
+    use crate::viewer::options::ViewerOptions;
+    use crate::viewer::state::{ColorState, Selection, dimmed};
 
     fn app(initial: &str) -> App {
         let data = crate::dataset::load_demo();

@@ -8,7 +8,7 @@
 
 use bevy::math::{Mat4, Vec2, Vec3, Vec4Swizzles};
 
-use super::LayoutCoords;
+use super::state::LayoutCoords;
 
 /// Items per cell on average: small enough that a box near the size of a few thumbnails
 /// visits few items outside it, large enough that the cell table stays small next to the
@@ -277,7 +277,7 @@ impl ThumbView {
 mod tests {
     use super::*;
 
-    use crate::viewer::test_layout as layout;
+    use crate::viewer::state::test_layout as layout;
 
     fn scatter(n: usize, dims: usize, seed: u64) -> LayoutCoords {
         let mut rng = crate::rng::XorShift::new(seed);

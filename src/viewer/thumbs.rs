@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use bevy::tasks::{AsyncComputeTaskPool, Task, futures_lite::future};
 use bevy_egui::{EguiContexts, egui};
 
-use super::Store;
+use super::state::Store;
 use crate::dataset::{Images, ItemId};
 
 /// Textures kept (each at most [`MAX_SIDE_PX`]² RGBA: ≤ 256 KiB).

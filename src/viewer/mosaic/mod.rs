@@ -6,7 +6,7 @@
 //!   (dots are drawn meanwhile).
 //! - Each tier (8, 32, 128 px cells) has a texture array on the GPU whose cells are a pool
 //!   ([`pool::TierPool`]); the number of layers per tier comes from `--gpu-mem-mb`.
-//! - When the view changes, [`update_visible_thumbnails`] finds the items in view whose
+//! - When the view changes, [`visible::update_visible_thumbnails`] finds the items in view whose
 //!   thumbnail would be at least [`pool::DOT_PX`] wide, keeps at most `--max-thumbnails` of
 //!   them (a fixed per-item rank decides, so the same ones stay while panning), picks each one's
 //!   tier by its size on screen, and asks a loader thread for cells not yet on the GPU. Until a
@@ -18,6 +18,7 @@
 //!   turns each into a camera-facing billboard, so the 3D views need nothing else.
 
 pub mod pool;
+mod visible;
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -25,32 +26,28 @@ use std::sync::{Arc, Mutex};
 use bevy::asset::{RenderAssetUsages, embedded_asset};
 use bevy::camera::visibility::NoFrustumCulling;
 use bevy::image::ImageSampler;
-use bevy::mesh::{
-    MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexAttributeValues,
-};
-use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
+use bevy::mesh::{MeshVertexAttribute, PrimitiveTopology, VertexAttributeValues};
 use bevy::prelude::*;
 use bevy::render::render_asset::RenderAssets;
 use bevy::render::render_resource::{
-    AsBindGroup, Extent3d, Origin3d, RenderPipelineDescriptor, ShaderType,
-    SpecializedMeshPipelineError, TexelCopyBufferLayout, TexelCopyTextureInfo, TextureAspect,
-    TextureDimension, TextureFormat, TextureViewDescriptor, TextureViewDimension, VertexFormat,
+    AsBindGroup, Extent3d, Origin3d, ShaderType, TexelCopyBufferLayout, TexelCopyTextureInfo,
+    TextureAspect, TextureDimension, TextureFormat, TextureViewDescriptor, TextureViewDimension,
+    VertexFormat,
 };
 use bevy::render::renderer::RenderQueue;
 use bevy::render::texture::GpuImage;
 use bevy::render::{Render, RenderApp, RenderSystems};
-use bevy::shader::ShaderRef;
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
-use super::camera::{Bounds, PlotCamera};
+use super::camera::Bounds;
 use super::colors::Rgba8;
-use super::points::ATTRIBUTE_RGBA8;
-use super::spatial::{SpatialGrid, ThumbView};
-use super::{ColorState, Store};
+use super::points::{ATTRIBUTE_RGBA8, flat_material};
+use super::spatial::SpatialGrid;
+use super::state::Store;
 use crate::dataset::{Images, ItemId};
 use crate::progress::SharedProgress;
 use crate::thumbs::{BuildReport, ThumbStore};
-use pool::{Candidate, TierPool};
+use pool::TierPool;
 
 const SHADER: &str = "embedded://ivt/viewer/mosaic/mosaic.wgsl";
 
@@ -247,40 +244,15 @@ pub struct MosaicMaterial {
     pub atlas: Handle<Image>,
 }
 
-impl Material for MosaicMaterial {
-    fn vertex_shader() -> ShaderRef {
-        SHADER.into()
-    }
-
-    fn fragment_shader() -> ShaderRef {
-        SHADER.into()
-    }
-
-    fn enable_prepass() -> bool {
-        false
-    }
-
-    fn enable_shadows() -> bool {
-        false
-    }
-
-    fn specialize(
-        _pipeline: &MaterialPipeline,
-        descriptor: &mut RenderPipelineDescriptor,
-        layout: &MeshVertexBufferLayoutRef,
-        _key: MaterialPipelineKey<Self>,
-    ) -> Result<(), SpecializedMeshPipelineError> {
-        super::points::use_vertex_attributes(
-            descriptor,
-            layout,
-            &[
-                Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
-                ATTRIBUTE_CELL.at_shader_location(1),
-                ATTRIBUTE_RGBA8.at_shader_location(2),
-            ],
-        )
-    }
-}
+flat_material!(
+    MosaicMaterial,
+    SHADER,
+    [
+        Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+        ATTRIBUTE_CELL.at_shader_location(1),
+        ATTRIBUTE_RGBA8.at_shader_location(2),
+    ]
+);
 
 /// Public set to order against.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
@@ -312,7 +284,7 @@ impl Plugin for MosaicPlugin {
                 PostUpdate,
                 (
                     receive_cells,
-                    update_visible_thumbnails,
+                    visible::update_visible_thumbnails,
                     log_first_thumbnails_frame,
                 )
                     .chain()
@@ -334,7 +306,7 @@ const POINTS_WAIT_SECS: u64 = 5;
 fn start_build(
     store: Res<Store>,
     config: Res<MosaicConfig>,
-    shown: Option<Res<super::PointsShown>>,
+    shown: Option<Res<super::state::PointsShown>>,
     mut mosaic: ResMut<Mosaic>,
 ) {
     if matches!(store.data.images, Images::None) {
@@ -638,7 +610,7 @@ fn mosaic_keys(keys: Res<ButtonInput<KeyCode>>, mut settings: ResMut<MosaicSetti
 /// quads were built, as for the points): the million-image launch bar is measured with it.
 fn log_first_thumbnails_frame(
     mosaic: Res<Mosaic>,
-    launched: Option<Res<super::Launched>>,
+    launched: Option<Res<super::state::Launched>>,
     mut frames: Local<u32>,
 ) {
     if mosaic.drawn_count == 0 || *frames > 1 {
@@ -737,235 +709,6 @@ pub fn world_size(bounds: &Bounds, n_items: usize, dims: usize, size: f32) -> f3
     let extent = bounds.size().max_element().max(f32::EPSILON);
     let per_axis = (n_items.max(1) as f32).powf(1.0 / dims.clamp(2, 3) as f32);
     0.8 * extent / per_axis * size
-}
-
-/// Recompute which thumbnails to draw when the view, the layout or the settings change.
-#[allow(clippy::too_many_arguments)]
-fn update_visible_thumbnails(
-    store: Res<Store>,
-    color: Res<ColorState>,
-    labels: Option<Res<super::labels::Labels>>,
-    settings: Res<MosaicSettings>,
-    selection: Res<super::Selection>,
-    windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
-    cameras: Query<(&Camera, &GlobalTransform), PlotCamera>,
-    mut mosaic: ResMut<Mosaic>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<MosaicMaterial>>,
-    mut visibility: Query<&mut Visibility>,
-) {
-    let mosaic = &mut *mosaic;
-    if mosaic.tiers.is_empty() {
-        return;
-    }
-    let layout = store.layout.as_ref();
-    let camera = cameras.iter().find(|(c, _)| c.is_active);
-    let show = settings.enabled && layout.is_some() && camera.is_some();
-    for tier in &mosaic.tiers {
-        if let Ok(mut v) = visibility.get_mut(tier.entity) {
-            v.set_if_neq(if show {
-                Visibility::Visible
-            } else {
-                Visibility::Hidden
-            });
-        }
-    }
-    let (Some(layout), Some((camera, global)), true) = (layout, camera, show) else {
-        mosaic.waiting = 0;
-        mosaic.drawn_count = 0;
-        mosaic.hits.clear();
-        return;
-    };
-    let Some(viewport) = camera.physical_viewport_size() else {
-        return;
-    };
-    let clip_from_view = camera.clip_from_view();
-    if mosaic.bounds.as_ref().map(|b| b.0) != Some(store.layout_version) {
-        mosaic.bounds = Bounds::of(layout).map(|b| (store.layout_version, b));
-    }
-    let Some((_, bounds)) = &mosaic.bounds else {
-        return;
-    };
-    let n_items = layout
-        .n_items()
-        .min(mosaic.store.as_ref().map_or(0, |s| s.n_items()));
-    let world = world_size(bounds, layout.n_items(), layout.dims, settings.size);
-    let view = ThumbView::new(
-        clip_from_view,
-        global.to_matrix(),
-        world,
-        viewport,
-        pool::DOT_PX,
-    );
-    let filter_version = labels.as_ref().map_or(0, |l| {
-        if matches!(l.filter, super::labels::LabelFilter::All) {
-            0
-        } else {
-            l.version as u32 + 1
-        }
-    });
-    // Everything the result depends on, as bits: an exact match means nothing to do.
-    let mut key: Vec<u32> = view
-        .clip_from_world
-        .to_cols_array()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect();
-    key.extend([
-        viewport.x,
-        viewport.y,
-        store.layout_version as u32,
-        color.version as u32,
-        filter_version,
-        world.to_bits(),
-        settings.max_thumbnails as u32,
-        u32::from(settings.declutter),
-        settings.border.to_bits(),
-        selection.selected.map_or(u32::MAX, |i| i.0),
-    ]);
-    if key == mosaic.view_key {
-        return;
-    }
-    mosaic.view_key = key;
-    mosaic.generation += 1;
-    let generation = mosaic.generation;
-    if mosaic.colors.0 != color.version || mosaic.colors.1.len() != layout.n_items() {
-        mosaic.colors = (color.version, color.point_colors(layout.n_items()));
-    }
-    let mut candidates = Vec::new();
-    // Only the items in the grid cells that meet the view's box are tested: the work follows
-    // what is on screen, and a map zoomed out below thumbnail size costs nothing.
-    let in_view = view.bounds();
-    if in_view.is_some() && mosaic.grid.as_ref().map(|g| g.0) != Some(store.layout_version) {
-        mosaic.grid = Some((store.layout_version, SpatialGrid::build(layout)));
-    }
-    if let (Some((lo, hi)), Some((_, grid))) = (in_view, &mosaic.grid) {
-        grid.for_each_in(lo, hi, |i| {
-            let i = i as usize;
-            let item = ItemId(i as u32);
-            if i >= n_items
-                || mosaic.colors.1[i][3] == 0
-                || color.searched_out(item)
-                || labels.as_ref().is_some_and(|l| !l.shows(item))
-            {
-                return;
-            }
-            let Some((size_px, screen, depth)) = view.project(layout.position(item)) else {
-                return;
-            };
-            candidates.push(Candidate {
-                item: i as u32,
-                // The selected item always wins its place (cap, declutter) and lies on top.
-                rank: if selection.selected == Some(item) {
-                    0
-                } else {
-                    pool::rank_of(i as u32).max(1)
-                },
-                size_px,
-                screen: screen.to_array(),
-                depth,
-            });
-        });
-    }
-    let chosen = pool::choose(candidates, settings.max_thumbnails, settings.declutter);
-    mosaic.side_px = chosen.first().map_or(0.0, |c| c.size_px);
-    let tier_sides: Vec<u32> = mosaic.tiers.iter().map(|t| t.pool.side).collect();
-    let mut requests = Vec::new();
-    let mut drawn = Vec::with_capacity(chosen.len());
-    let mut hits = Vec::with_capacity(chosen.len());
-    let mut waiting = 0;
-    for c in &chosen {
-        let want = pool::tier_for(&tier_sides, c.size_px);
-        if mosaic.tiers[want].pool.ready_slot(c.item).is_none() {
-            if !mosaic.tiers[want].pool.has_slot(c.item)
-                && requests.len() < MAX_REQUESTS_PER_UPDATE
-                && let Some(slot) = mosaic.tiers[want].pool.assign(c.item, generation)
-            {
-                requests.push((want, slot, c.item));
-            }
-            // Only a cell on its way counts: with the pool full of cells in view, the item
-            // stays at a smaller tier and nothing is waited for.
-            if mosaic.tiers[want].pool.has_slot(c.item) {
-                waiting += 1;
-            }
-        }
-        // Draw the wanted tier if there, else the closest one that is (smaller first).
-        let order = std::iter::once(want)
-            .chain((0..want).rev())
-            .chain(want + 1..tier_sides.len());
-        for t in order {
-            if let Some(slot) = mosaic.tiers[t].pool.ready_slot(c.item) {
-                mosaic.tiers[t].pool.touch(slot, generation);
-                drawn.push((c.item, t as u8, slot));
-                hits.push((ItemId(c.item), c.screen, c.size_px, c.depth));
-                break;
-            }
-        }
-    }
-    // Requests stay in flight across updates; `in_flight` tracks them for the screenshot.
-    mosaic.waiting = waiting;
-    if !requests.is_empty()
-        && let Some(tx) = &mosaic.requests
-    {
-        mosaic.in_flight += requests.len();
-        for batch in requests.chunks(256) {
-            if tx.send(batch.to_vec()).is_err() {
-                mosaic.in_flight = 0;
-                mosaic.state = Some(BuildState::Failed("the thumbnail loader stopped".into()));
-                break;
-            }
-        }
-    }
-    mosaic.drawn_count = drawn.len();
-    // Orthographic: the draw order (rank) decides what is on top; perspective: the depth.
-    let perspective = clip_from_view.w_axis.w != 1.0;
-    if perspective {
-        hits.sort_by(|a, b| a.3.total_cmp(&b.3));
-    }
-    mosaic.hits = hits.into_iter().map(|(i, c, s, _)| (i, c, s)).collect();
-    // Orthographic (the 2D view): overlaps by draw order, not depth.
-    let border = settings.border * windows.single().map_or(1.0, |w| w.scale_factor());
-    let flat = if !perspective { 1.0 } else { 0.0 };
-    for tier in &mosaic.tiers {
-        if let Some(mut m) = materials.get_mut(&tier.material)
-            && (m.params.world_size != world || m.params.flat != flat || m.params.border != border)
-        {
-            m.params.world_size = world;
-            m.params.flat = flat;
-            m.params.border = border;
-        }
-    }
-    let mesh_key = (color.version, selection.selected);
-    if drawn == mosaic.drawn && mesh_key == mosaic.mesh_key {
-        return;
-    }
-    mosaic.mesh_key = mesh_key;
-    for (t, tier) in mosaic.tiers.iter().enumerate() {
-        let quads: Vec<(Vec3, [f32; 4], Rgba8)> = drawn
-            .iter()
-            .filter(|(_, tt, _)| *tt as usize == t)
-            .map(|&(item, _, slot)| {
-                let (layer, x, y) = tier.pool.cell_origin(slot);
-                let u0 = x as f32 / pool::LAYER_PX as f32;
-                let v0 = y as f32 / pool::LAYER_PX as f32;
-                // The selected item on top, then lowest rank first; (0, 1).
-                let order = if selection.selected == Some(ItemId(item)) {
-                    1.0
-                } else {
-                    0.999 - (pool::rank_of(item) as f32 / u32::MAX as f32) * 0.998
-                };
-                (
-                    layout.position(ItemId(item)),
-                    [u0, v0, layer as f32, order],
-                    mosaic.colors.1[item as usize],
-                )
-            })
-            .collect();
-        if let Some(mut mesh) = meshes.get_mut(&tier.mesh) {
-            fill_mesh(&mut mesh, &quads);
-        }
-    }
-    mosaic.drawn = drawn;
 }
 
 #[cfg(test)]

@@ -207,10 +207,10 @@ pub fn color_ui(
                     });
                 }
             }
-            None if k > crate::viewer::MAX_TREE_LEAVES => {
+            None if k > crate::viewer::state::MAX_TREE_LEAVES => {
                 ui.small(format!(
                     "dendrogram drawn up to {} clusters",
-                    crate::viewer::MAX_TREE_LEAVES
+                    crate::viewer::state::MAX_TREE_LEAVES
                 ));
             }
             None => {}

@@ -1,0 +1,305 @@
+//! Which thumbnails to draw: when the view, the layout or the settings change, the items in
+//! view are ranked and capped, each gets the tier its size on screen asks for, missing cells
+//! are requested from the loader, and the tiers' meshes are rebuilt from what is there.
+
+use bevy::prelude::*;
+
+use super::pool::{self, Candidate};
+use super::{BuildState, MAX_REQUESTS_PER_UPDATE, Mosaic, MosaicMaterial, MosaicSettings};
+use super::{fill_mesh, world_size};
+use crate::dataset::ItemId;
+use crate::viewer::camera::{Bounds, PlotCamera};
+use crate::viewer::colors::Rgba8;
+use crate::viewer::labels::{LabelFilter, Labels};
+use crate::viewer::spatial::{SpatialGrid, ThumbView};
+use crate::viewer::state::{ColorState, LayoutCoords, Selection, Store};
+
+/// Recompute which thumbnails to draw when the view, the layout or the settings change.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn update_visible_thumbnails(
+    store: Res<Store>,
+    color: Res<ColorState>,
+    labels: Option<Res<Labels>>,
+    settings: Res<MosaicSettings>,
+    selection: Res<Selection>,
+    windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    cameras: Query<(&Camera, &GlobalTransform), PlotCamera>,
+    mut mosaic: ResMut<Mosaic>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<MosaicMaterial>>,
+    mut visibility: Query<&mut Visibility>,
+) {
+    let mosaic = &mut *mosaic;
+    if mosaic.tiers.is_empty() {
+        return;
+    }
+    let layout = store.layout.as_ref();
+    let camera = cameras.iter().find(|(c, _)| c.is_active);
+    let show = settings.enabled && layout.is_some() && camera.is_some();
+    show_tiers(mosaic, show, &mut visibility);
+    let (Some(layout), Some((camera, global)), true) = (layout, camera, show) else {
+        mosaic.waiting = 0;
+        mosaic.drawn_count = 0;
+        mosaic.hits.clear();
+        return;
+    };
+    let Some(viewport) = camera.physical_viewport_size() else {
+        return;
+    };
+    let clip_from_view = camera.clip_from_view();
+    if mosaic.bounds.as_ref().map(|b| b.0) != Some(store.layout_version) {
+        mosaic.bounds = Bounds::of(layout).map(|b| (store.layout_version, b));
+    }
+    let Some((_, bounds)) = &mosaic.bounds else {
+        return;
+    };
+    let n_items = layout
+        .n_items()
+        .min(mosaic.store.as_ref().map_or(0, |s| s.n_items()));
+    let world = world_size(bounds, layout.n_items(), layout.dims, settings.size);
+    let view = ThumbView::new(
+        clip_from_view,
+        global.to_matrix(),
+        world,
+        viewport,
+        pool::DOT_PX,
+    );
+    let filter_version = labels.as_ref().map_or(0, |l| {
+        if matches!(l.filter, LabelFilter::All) {
+            0
+        } else {
+            l.version as u32 + 1
+        }
+    });
+    // Everything the result depends on, as bits: an exact match means nothing to do.
+    let mut key: Vec<u32> = view
+        .clip_from_world
+        .to_cols_array()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    key.extend([
+        viewport.x,
+        viewport.y,
+        store.layout_version as u32,
+        color.version as u32,
+        filter_version,
+        world.to_bits(),
+        settings.max_thumbnails as u32,
+        u32::from(settings.declutter),
+        settings.border.to_bits(),
+        selection.selected.map_or(u32::MAX, |i| i.0),
+    ]);
+    if key == mosaic.view_key {
+        return;
+    }
+    mosaic.view_key = key;
+    mosaic.generation += 1;
+    if mosaic.colors.0 != color.version || mosaic.colors.1.len() != layout.n_items() {
+        mosaic.colors = (color.version, color.point_colors(layout.n_items()));
+    }
+    let shown =
+        |item: ItemId| !color.searched_out(item) && labels.as_ref().is_none_or(|l| l.shows(item));
+    let candidates = candidates_in_view(
+        mosaic,
+        layout,
+        store.layout_version,
+        &view,
+        n_items,
+        selection.selected,
+        &shown,
+    );
+    let chosen = pool::choose(candidates, settings.max_thumbnails, settings.declutter);
+    mosaic.side_px = chosen.first().map_or(0.0, |c| c.size_px);
+    let (drawn, hits) = place_and_request(mosaic, &chosen);
+    mosaic.drawn_count = drawn.len();
+    // Orthographic: the draw order (rank) decides what is on top; perspective: the depth.
+    let perspective = clip_from_view.w_axis.w != 1.0;
+    let mut hits = hits;
+    if perspective {
+        hits.sort_by(|a, b| a.3.total_cmp(&b.3));
+    }
+    mosaic.hits = hits.into_iter().map(|(i, c, s, _)| (i, c, s)).collect();
+    // Orthographic (the 2D view): overlaps by draw order, not depth.
+    let border = settings.border * windows.single().map_or(1.0, |w| w.scale_factor());
+    let flat = if !perspective { 1.0 } else { 0.0 };
+    update_materials(mosaic, &mut materials, world, flat, border);
+    let mesh_key = (color.version, selection.selected);
+    if drawn == mosaic.drawn && mesh_key == mosaic.mesh_key {
+        return;
+    }
+    mosaic.mesh_key = mesh_key;
+    rebuild_meshes(mosaic, &drawn, layout, selection.selected, &mut meshes);
+    mosaic.drawn = drawn;
+}
+
+/// The tiers' entities shown or hidden with the mosaic.
+fn show_tiers(mosaic: &Mosaic, show: bool, visibility: &mut Query<&mut Visibility>) {
+    for tier in &mosaic.tiers {
+        if let Ok(mut v) = visibility.get_mut(tier.entity) {
+            v.set_if_neq(if show {
+                Visibility::Visible
+            } else {
+                Visibility::Hidden
+            });
+        }
+    }
+}
+
+/// The items in view at least a dot wide, with their rank, size, place and depth on screen.
+///
+/// Only the items in the grid cells that meet the view's box are tested: the work follows
+/// what is on screen, and a map zoomed out below thumbnail size costs nothing.
+fn candidates_in_view(
+    mosaic: &mut Mosaic,
+    layout: &LayoutCoords,
+    layout_version: u64,
+    view: &ThumbView,
+    n_items: usize,
+    selected: Option<ItemId>,
+    shown: &dyn Fn(ItemId) -> bool,
+) -> Vec<Candidate> {
+    let mut candidates = Vec::new();
+    let in_view = view.bounds();
+    if in_view.is_some() && mosaic.grid.as_ref().map(|g| g.0) != Some(layout_version) {
+        mosaic.grid = Some((layout_version, SpatialGrid::build(layout)));
+    }
+    if let (Some((lo, hi)), Some((_, grid))) = (in_view, &mosaic.grid) {
+        grid.for_each_in(lo, hi, |i| {
+            let i = i as usize;
+            let item = ItemId(i as u32);
+            if i >= n_items || mosaic.colors.1[i][3] == 0 || !shown(item) {
+                return;
+            }
+            let Some((size_px, screen, depth)) = view.project(layout.position(item)) else {
+                return;
+            };
+            candidates.push(Candidate {
+                item: i as u32,
+                // The selected item always wins its place (cap, declutter) and lies on top.
+                rank: if selected == Some(item) {
+                    0
+                } else {
+                    pool::rank_of(i as u32).max(1)
+                },
+                size_px,
+                screen: screen.to_array(),
+                depth,
+            });
+        });
+    }
+    candidates
+}
+
+/// A drawn thumbnail: item, tier, slot.
+type Drawn = (u32, u8, u32);
+/// A drawn thumbnail as a click finds it: item, centre and side on screen, depth.
+type Hit = (ItemId, [f32; 2], f32, f32);
+
+/// Each chosen item's tier: cells not on the GPU are asked of the loader, and the item is
+/// drawn from the wanted tier if there, else the closest one that is.
+fn place_and_request(mosaic: &mut Mosaic, chosen: &[Candidate]) -> (Vec<Drawn>, Vec<Hit>) {
+    let generation = mosaic.generation;
+    let tier_sides: Vec<u32> = mosaic.tiers.iter().map(|t| t.pool.side).collect();
+    let mut requests = Vec::new();
+    let mut drawn = Vec::with_capacity(chosen.len());
+    let mut hits = Vec::with_capacity(chosen.len());
+    let mut waiting = 0;
+    for c in chosen {
+        let want = pool::tier_for(&tier_sides, c.size_px);
+        if mosaic.tiers[want].pool.ready_slot(c.item).is_none() {
+            if !mosaic.tiers[want].pool.has_slot(c.item)
+                && requests.len() < MAX_REQUESTS_PER_UPDATE
+                && let Some(slot) = mosaic.tiers[want].pool.assign(c.item, generation)
+            {
+                requests.push((want, slot, c.item));
+            }
+            // Only a cell on its way counts: with the pool full of cells in view, the item
+            // stays at a smaller tier and nothing is waited for.
+            if mosaic.tiers[want].pool.has_slot(c.item) {
+                waiting += 1;
+            }
+        }
+        // Draw the wanted tier if there, else the closest one that is (smaller first).
+        let order = std::iter::once(want)
+            .chain((0..want).rev())
+            .chain(want + 1..tier_sides.len());
+        for t in order {
+            if let Some(slot) = mosaic.tiers[t].pool.ready_slot(c.item) {
+                mosaic.tiers[t].pool.touch(slot, generation);
+                drawn.push((c.item, t as u8, slot));
+                hits.push((ItemId(c.item), c.screen, c.size_px, c.depth));
+                break;
+            }
+        }
+    }
+    // Requests stay in flight across updates; `in_flight` tracks them for the screenshot.
+    mosaic.waiting = waiting;
+    if !requests.is_empty()
+        && let Some(tx) = &mosaic.requests
+    {
+        mosaic.in_flight += requests.len();
+        for batch in requests.chunks(256) {
+            if tx.send(batch.to_vec()).is_err() {
+                mosaic.in_flight = 0;
+                mosaic.state = Some(BuildState::Failed("the thumbnail loader stopped".into()));
+                break;
+            }
+        }
+    }
+    (drawn, hits)
+}
+
+/// The tiers' shader parameters, written only when they change (a write re-uploads them).
+fn update_materials(
+    mosaic: &Mosaic,
+    materials: &mut Assets<MosaicMaterial>,
+    world: f32,
+    flat: f32,
+    border: f32,
+) {
+    for tier in &mosaic.tiers {
+        if let Some(mut m) = materials.get_mut(&tier.material)
+            && (m.params.world_size != world || m.params.flat != flat || m.params.border != border)
+        {
+            m.params.world_size = world;
+            m.params.flat = flat;
+            m.params.border = border;
+        }
+    }
+}
+
+/// Each tier's mesh: a quad per thumbnail drawn from it, at its item's place.
+fn rebuild_meshes(
+    mosaic: &Mosaic,
+    drawn: &[Drawn],
+    layout: &LayoutCoords,
+    selected: Option<ItemId>,
+    meshes: &mut Assets<Mesh>,
+) {
+    for (t, tier) in mosaic.tiers.iter().enumerate() {
+        let quads: Vec<(Vec3, [f32; 4], Rgba8)> = drawn
+            .iter()
+            .filter(|(_, tt, _)| *tt as usize == t)
+            .map(|&(item, _, slot)| {
+                let (layer, x, y) = tier.pool.cell_origin(slot);
+                let u0 = x as f32 / pool::LAYER_PX as f32;
+                let v0 = y as f32 / pool::LAYER_PX as f32;
+                // The selected item on top, then lowest rank first; (0, 1).
+                let order = if selected == Some(ItemId(item)) {
+                    1.0
+                } else {
+                    0.999 - (pool::rank_of(item) as f32 / u32::MAX as f32) * 0.998
+                };
+                (
+                    layout.position(ItemId(item)),
+                    [u0, v0, layer as f32, order],
+                    mosaic.colors.1[item as usize],
+                )
+            })
+            .collect();
+        if let Some(mut mesh) = meshes.get_mut(&tier.mesh) {
+            fill_mesh(&mut mesh, &quads);
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! What `open` / `screenshot` pass to the explorer besides the data ([`ViewerOptions`]), the
+//! errors it reports before a window opens, and the checks that refuse options that cannot work.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::cache::Cache;
+use crate::dataset::{Dataset, ItemId};
+use crate::knn::{KnnGraph, Metric};
+
+use super::colors::{self, ColorSource, Coloring, Colormap};
+use super::state::{LayoutCoords, ViewMode};
+use super::{issues, layout_job, mosaic, points, query};
+
+#[derive(Debug, Error)]
+pub enum ViewerError {
+    #[error(
+        "no display: neither DISPLAY nor WAYLAND_DISPLAY is set. Run on a desktop session, over `ssh -X`, \
+         or headless under `xvfb-run -a ivt-explore ...`"
+    )]
+    NoDisplay,
+    #[error(transparent)]
+    Color(#[from] colors::ColorError),
+    #[error("--select {item}: the data set has only {n_items} items (0-based index)")]
+    SelectOutOfRange { item: u32, n_items: usize },
+    #[error("--colors {path}: {found} values for {n_items} items")]
+    ColorsLength {
+        path: PathBuf,
+        found: usize,
+        n_items: usize,
+    },
+    #[error(
+        "{label}: {rows} rows × {dims} columns, but the data set has {n_items} items and a layout has 2 or 3 columns"
+    )]
+    LayoutShape {
+        label: String,
+        rows: usize,
+        dims: usize,
+        n_items: usize,
+    },
+    #[error(transparent)]
+    Labels(#[from] crate::labels::LabelError),
+    #[error("the screenshot could not be taken: {0}")]
+    Screenshot(String),
+    /// A view, thumbnail or cluster option that cannot work.
+    #[error("{0}")]
+    Options(String),
+}
+
+/// Whether a window can be opened at all.
+pub fn check_display() -> Result<(), ViewerError> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("DISPLAY") || set("WAYLAND_DISPLAY") {
+        Ok(())
+    } else {
+        Err(ViewerError::NoDisplay)
+    }
+}
+
+/// Headless capture: render, save, exit.
+#[derive(Debug, Clone)]
+pub struct ScreenshotRequest {
+    pub path: PathBuf,
+}
+
+/// Everything `open` / `screenshot` pass in besides the data.
+#[derive(Debug, Clone)]
+pub struct ViewerOptions {
+    pub nside: usize,
+    pub color_by: Option<ColorSource>,
+    /// `--colors FILE.npy`: one float per item, and the file it came from.
+    pub colors: Option<(PathBuf, Vec<f32>)>,
+    pub select: Option<ItemId>,
+    pub view: ViewMode,
+    pub dims: usize,
+    pub metric: Metric,
+    pub cache: Cache,
+    pub screenshot: Option<ScreenshotRequest>,
+    /// Measure this many frames once the layout is ready, print mean/p95 frame ms, exit.
+    pub bench_frames: Option<u32>,
+    /// `--bench-pan`: the camera moves every timed frame.
+    pub bench_pan: bool,
+    /// `--search EXPR`: the search box starts with this text.
+    pub search: Option<String>,
+    /// The data set's encoder (`--model`), for query by image.
+    pub encoder: Option<query::Encoder>,
+    /// `--query IMG`: images queried at start.
+    pub queries: Vec<PathBuf>,
+    /// Window size in logical pixels.
+    pub window_size: (u32, u32),
+    /// Draw into an image instead of a window (`--offscreen`): no display needed.
+    pub offscreen: bool,
+    /// A layout to show instead of computing one at start (`--layout FILE.npy`).
+    pub layout: Option<LayoutCoords>,
+    /// When the process started: the time to the first frame with points is logged from it.
+    pub launched: std::time::Instant,
+    /// The labels folder (`None`: `./ivt-labels/<data set name>`).
+    pub labels_dir: Option<PathBuf>,
+    pub label_names: crate::labels::LabelSet,
+    /// `--save-selection-path`: copy images given the first label here as they are labelled.
+    pub save_selection_path: Option<PathBuf>,
+    /// The layout computed at start (unless cached or `layout` is given).
+    pub method: layout_job::LayoutMethod,
+    pub perplexity: f64,
+    /// Thumbnails: shown at start, size, cap, declutter.
+    pub thumbnails: mosaic::MosaicSettings,
+    /// Largest thumbnail cell in pixels (`--thumbnail-px`).
+    pub thumbnail_px: u32,
+    /// GPU memory for thumbnails (`--gpu-mem-mb`).
+    pub gpu_mem_mb: u64,
+    /// Disk for large thumbnail cells, made on demand (`--thumbnail-cache-gb`).
+    pub large_cache_gb: f64,
+    /// Start zoomed in this many times on the selected item (`--zoom`).
+    pub zoom: Option<f32>,
+    /// Point diameter in logical pixels (`--point-size`).
+    pub point_size: f32,
+    /// A kNN graph given with `--knn`, used for the neighbour grid and for layouts whose k
+    /// it covers (a layout needing more neighbours computes its own graph).
+    pub graph: Option<Arc<KnnGraph>>,
+    /// `--issues TAB`: open the issues panel at start on this tab.
+    pub issues: Option<issues::IssueTab>,
+}
+
+impl Default for ViewerOptions {
+    fn default() -> Self {
+        Self {
+            nside: 4,
+            color_by: None,
+            colors: None,
+            select: None,
+            view: ViewMode::TwoD,
+            dims: 2,
+            metric: Metric::Euclidean,
+            cache: Cache::disabled(),
+            screenshot: None,
+            bench_frames: None,
+            bench_pan: false,
+            search: None,
+            encoder: None,
+            queries: Vec::new(),
+            window_size: (1600, 900),
+            offscreen: false,
+            layout: None,
+            launched: std::time::Instant::now(),
+            labels_dir: None,
+            label_names: crate::labels::LabelSet::default(),
+            save_selection_path: None,
+            method: layout_job::LayoutMethod::Umap,
+            perplexity: 30.0,
+            thumbnails: mosaic::MosaicSettings::default(),
+            thumbnail_px: 128,
+            gpu_mem_mb: 512,
+            large_cache_gb: crate::thumbs::DEFAULT_LARGE_CACHE_GB,
+            zoom: None,
+            point_size: points::PointSettings::default().size_px,
+            graph: None,
+            issues: None,
+        }
+    }
+}
+
+/// View and thumbnail options that cannot work, refused before a window opens.
+fn check_view_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), ViewerError> {
+    let bad = |e: String| ViewerError::Options(e);
+    let cell_px = crate::thumbs::cell_px_for(&dataset.images, options.thumbnail_px);
+    let tiers = crate::thumbs::tiers_for(options.thumbnail_px)
+        .and_then(|_| crate::thumbs::tiers_for(cell_px))
+        .map_err(|e| bad(e.to_string()))?;
+    if !matches!(dataset.images, crate::dataset::Images::None) {
+        mosaic::pool::plan_layers(
+            &tiers,
+            dataset.n_items(),
+            options.thumbnails.max_thumbnails,
+            options.gpu_mem_mb << 20,
+        )
+        .map_err(bad)?;
+    }
+    let size = options.thumbnails.size;
+    if !(size.is_finite() && size > 0.0) {
+        return Err(bad(format!(
+            "--thumbnail-size {size}: must be a positive number"
+        )));
+    }
+    if let Some(z) = options.zoom
+        && !(z.is_finite() && z > 0.0)
+    {
+        return Err(bad(format!("--zoom {z}: must be a positive number")));
+    }
+    let px = options.point_size;
+    if !points::POINT_SIZE_RANGE.contains(&px) {
+        return Err(ViewerError::Options(format!(
+            "--point-size {px}: must be between {} and {} pixels",
+            points::POINT_SIZE_RANGE.start(),
+            points::POINT_SIZE_RANGE.end()
+        )));
+    }
+    Ok(())
+}
+
+/// Options that contradict the data or cannot work, refused before a window opens.
+pub(crate) fn check_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), ViewerError> {
+    let n = dataset.n_items();
+    if let Some(item) = options.select
+        && item.index() >= n
+    {
+        return Err(ViewerError::SelectOutOfRange {
+            item: item.0,
+            n_items: n,
+        });
+    }
+    if let Some((path, values)) = &options.colors
+        && values.len() != n
+    {
+        return Err(ViewerError::ColorsLength {
+            path: path.clone(),
+            found: values.len(),
+            n_items: n,
+        });
+    }
+    if let Some(layout) = &options.layout
+        && (layout.n_items() != n || !(2..=3).contains(&layout.dims))
+    {
+        return Err(ViewerError::LayoutShape {
+            label: layout.label.clone(),
+            rows: layout.n_items(),
+            dims: layout.dims,
+            n_items: n,
+        });
+    }
+    if let Some(ColorSource::Clusters(k)) = &options.color_by {
+        if *k < 1 || *k > n {
+            return Err(ViewerError::Options(format!(
+                "--clusters {k}: must be between 1 and the number of items ({n})"
+            )));
+        }
+    } else if let Some(ColorSource::Score(score)) = &options.color_by {
+        // The audit comes later; what it cannot give is known now.
+        let missing = match score {
+            colors::Score::LabelDoubt if dataset.classes.is_none() => "the data set has no classes",
+            colors::Score::NeighboursLost | colors::Score::TrustPenalty if n < 3 => {
+                "a layout needs at least three items"
+            }
+            _ if n < 2 => "the audit needs at least two items",
+            _ => "",
+        };
+        if !missing.is_empty() {
+            return Err(ViewerError::Color(colors::ColorError::NoScore(format!(
+                "{}: {missing}",
+                score.label()
+            ))));
+        }
+    } else if let Some(source) = &options.color_by {
+        Coloring::resolve(
+            source,
+            dataset,
+            options.colors.as_ref().map(|(_, v)| v.as_slice()),
+            Colormap::default(),
+        )?;
+    }
+    check_view_options(dataset, options)
+}
