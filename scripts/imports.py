@@ -29,7 +29,9 @@ are not seen (none of ours name a module).
 Counts on the tree before issue #37 (05fc528): 6 circles (15 files), 4 upward imports (9 file
 arrows: dataset → projector, knn → cluster, knn → layout, knn → metrics), 366 file-to-file
 imports, 99 files. After the library's ground floor (house-lib: numeric/, dataset/names.rs,
-dataset/projector/): 3 circles (7 files: cli/ and viewer/ only), 0 upward imports.
+dataset/projector/): 3 circles (7 files: cli/ and viewer/ only), 0 upward imports. With the
+CLI's common module and the viewer's state.rs (main, 2026-12-07): 0 circles, 0 upward imports,
+480 file-to-file imports, 122 files. `.ci/run` runs `--check`.
 """
 
 import argparse
