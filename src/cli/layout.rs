@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use ivt::knn::{Method, Metric};
-use ivt::layout::{self, LayoutInput, LayoutParams, cached, tsne, umap};
+use ivt::layout::{self, LayoutInput, LayoutMethod, LayoutParams, cached, tsne, umap};
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, LayoutMethod, npy_output};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, npy_output};
 use super::common::graph::{Request, graph, imported};
 use super::common::load::load;
 use super::common::progress::Bar;
@@ -32,7 +32,7 @@ pub struct LayoutArgs {
     cache: CacheArgs,
     #[command(flatten)]
     graph: GraphArgs,
-    #[arg(long, value_enum, default_value_t = LayoutMethod::Umap)]
+    #[arg(long, default_value = "umap", value_parser = super::common::args::layout_method(["tsne", "umap", "pca"]))]
     method: LayoutMethod,
     /// Distance in the original space, for the kNN graph t-SNE and UMAP start from.
     #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
@@ -149,11 +149,7 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
         None => cached::GraphSource::Shared(args.metric),
     };
     let key = cached::key(&values, f.dim(), &params, source);
-    let name = match args.method {
-        LayoutMethod::Tsne => "t-SNE",
-        LayoutMethod::Umap => "UMAP",
-        LayoutMethod::Pca => "PCA",
-    };
+    let name = args.method.label();
     let label = format!("{name} {dims}D");
     let (found, warning) = cached::load(&cache, &key, n, dims);
     if let Some(w) = warning {

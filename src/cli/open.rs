@@ -8,8 +8,9 @@ use clap::Args;
 use ivt::dataset::{self, DataSource, InputSpec};
 use ivt::knn::Metric;
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, LayoutMethod, ModelArgs, parse_gb};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, ModelArgs, parse_gb};
 use super::common::load::{load_probing, load_timed};
+use ivt::layout::LayoutMethod;
 
 #[derive(Debug, Args)]
 pub struct OpenArgs {
@@ -139,12 +140,10 @@ pub enum IssuesTab {
     Leaks,
 }
 
-/// `open --method`: a [`LayoutMethod`], its values listed with umap, the default, first (as
-/// `--help` has always listed them).
+/// `open --method`: its values listed with umap, the default, first (as `--help` has always
+/// listed them).
 fn start_method() -> impl clap::builder::TypedValueParser<Value = LayoutMethod> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(["umap", "tsne", "pca"])
-        .try_map(|s| <LayoutMethod as clap::ValueEnum>::from_str(&s, false))
+    super::common::args::layout_method(["umap", "tsne", "pca"])
 }
 
 /// The view the explorer opens in.
@@ -299,11 +298,7 @@ fn show(
         launched: super::common::progress::launched(),
         labels_dir: view.labels_out.clone(),
         save_selection_path: view.save_selection_path.clone(),
-        method: match view.method {
-            LayoutMethod::Umap => ivt::viewer::layout_job::LayoutMethod::Umap,
-            LayoutMethod::Tsne => ivt::viewer::layout_job::LayoutMethod::Tsne,
-            LayoutMethod::Pca => ivt::viewer::layout_job::LayoutMethod::Pca,
-        },
+        method: view.method,
         perplexity: view.perplexity,
         label_names: ivt::labels::LabelSet::parse(&view.label_names).context("--label-names")?,
         thumbnails: ivt::viewer::mosaic::MosaicSettings {

@@ -51,6 +51,44 @@ pub enum LayoutError {
     Cancelled,
 }
 
+/// The layout methods, as a user chooses one (`layout --method`, `open --method`, the
+/// explorer's layout panel): one enum for all of them; [`LayoutParams`] carries the checked
+/// parameters of the chosen one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LayoutMethod {
+    #[default]
+    Umap,
+    Tsne,
+    Pca,
+}
+
+impl LayoutMethod {
+    pub const ALL: [Self; 3] = [Self::Umap, Self::Tsne, Self::Pca];
+
+    /// For people: `UMAP`, `t-SNE`, `PCA`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Umap => "UMAP",
+            Self::Tsne => "t-SNE",
+            Self::Pca => "PCA",
+        }
+    }
+
+    /// As typed on the command line: `umap`, `tsne`, `pca`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Umap => "umap",
+            Self::Tsne => "tsne",
+            Self::Pca => "pca",
+        }
+    }
+
+    /// The method of `name` ([`Self::name`], exactly).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
 /// Which layout, with its checked parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LayoutParams {

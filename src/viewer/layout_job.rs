@@ -19,33 +19,14 @@ use crate::cache::Cache;
 use crate::dataset::Features;
 use crate::knn::{self, KnnGraph, Metric};
 use crate::layout::cached::{self, GraphSource, Origin};
-use crate::layout::{LayoutInput, LayoutParams, LayoutStep, compute_layout, tsne, umap};
+use crate::layout::{
+    LayoutInput, LayoutMethod, LayoutParams, LayoutStep, compute_layout, tsne, umap,
+};
 use crate::numeric::pca;
 use crate::progress::{Observer, SharedProgress};
 use std::ops::ControlFlow;
 
 pub use crate::layout::cached::GRAPH_K;
-
-/// Layout methods the viewer offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LayoutMethod {
-    #[default]
-    Umap,
-    Tsne,
-    Pca,
-}
-
-impl LayoutMethod {
-    pub const ALL: [Self; 3] = [Self::Umap, Self::Tsne, Self::Pca];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Umap => "UMAP",
-            Self::Tsne => "t-SNE",
-            Self::Pca => "PCA",
-        }
-    }
-}
 
 /// What to compute.
 #[derive(Debug, Clone, PartialEq)]

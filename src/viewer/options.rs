@@ -12,7 +12,7 @@ use crate::knn::{KnnGraph, Metric};
 
 use super::colors::{self, ColorSource, Coloring, Colormap};
 use super::state::{LayoutCoords, ViewMode};
-use super::{issues, layout_job, mosaic, points, query};
+use super::{issues, mosaic, points, query};
 
 #[derive(Debug, Error)]
 pub enum ViewerError {
@@ -102,7 +102,7 @@ pub struct ViewerOptions {
     /// `--save-selection-path`: copy images given the first label here as they are labelled.
     pub save_selection_path: Option<PathBuf>,
     /// The layout computed at start (unless cached or `layout` is given).
-    pub method: layout_job::LayoutMethod,
+    pub method: crate::layout::LayoutMethod,
     pub perplexity: f64,
     /// Thumbnails: shown at start, size, cap, declutter.
     pub thumbnails: mosaic::MosaicSettings,
@@ -147,7 +147,7 @@ impl Default for ViewerOptions {
             labels_dir: None,
             label_names: crate::labels::LabelSet::default(),
             save_selection_path: None,
-            method: layout_job::LayoutMethod::Umap,
+            method: crate::layout::LayoutMethod::Umap,
             perplexity: 30.0,
             thumbnails: mosaic::MosaicSettings::default(),
             thumbnail_px: 128,

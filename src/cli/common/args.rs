@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ivt::dataset::{DataSource, ImageLayout, InputSpec};
+use ivt::layout::LayoutMethod;
 
 /// What to load: shared by every subcommand that reads a data set.
 #[derive(Debug, Args)]
@@ -230,13 +231,15 @@ pub fn parse_gb(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{s:?}: a number of gigabytes, 0 or more (e.g. 2 or 0.5)"))
 }
 
-/// Layout algorithms, as `layout --method` and `open --method` name them (one type for both;
-/// the explorer's own is `ivt::viewer::layout_job::LayoutMethod`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LayoutMethod {
-    Tsne,
-    Umap,
-    Pca,
+/// `--method`: the library's [`LayoutMethod`] read from its name, the values listed in `order`
+/// (each command lists them as its `--help` always has).
+pub fn layout_method(
+    order: [&'static str; 3],
+) -> impl clap::builder::TypedValueParser<Value = LayoutMethod> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(order).try_map(|s| {
+        LayoutMethod::from_name(&s).ok_or_else(|| format!("{s:?} is not a layout method"))
+    })
 }
 
 /// A kNN graph computed elsewhere (FAISS, cuML, pynndescent, a distributed job) instead of

@@ -5,8 +5,9 @@
 use bevy_egui::egui;
 
 use super::theme;
+use crate::layout::LayoutMethod;
 use crate::viewer::colors::{ColorSource, Coloring, Colormap, category_color};
-use crate::viewer::layout_job::{LayoutMethod, LayoutRequest};
+use crate::viewer::layout_job::LayoutRequest;
 
 /// What the colour section shows.
 pub struct ColorPanel<'a> {
