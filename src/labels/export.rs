@@ -295,11 +295,16 @@ pub fn export(
         )));
     }
     // Every label becomes a folder of OUT: each must be a plain name whose folder, if it
-    // exists, is not a link out of OUT.
-    for label in labels.counts().keys() {
-        label_dir(out, label).map_err(|e| err(format!("label {e}")))?;
-    }
+    // exists, is not a link out of OUT. Checked (and made) once per label, not per item.
+    let label_dirs = labels
+        .counts()
+        .keys()
+        .map(|label| label_dir(out, label).map_err(|e| err(format!("label {e}"))))
+        .collect::<Result<Vec<PathBuf>, LabelError>>()?;
     std::fs::create_dir_all(out).map_err(|e| err(format!("{}: {e}", out.display())))?;
+    for dir in &label_dirs {
+        std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+    }
     let mut report = ExportReport::default();
     let manifest = out.join(MANIFEST);
     // Rows naming a path outside OUT were not made by an export: never touched.
@@ -336,9 +341,6 @@ pub fn export(
         let source = &sources[item.index()];
         let time_ms = labels.time_ms(item).unwrap_or(0);
         let source_text = source.display().to_string();
-        // Checked above; again here, as the check and the write are apart in time.
-        let dir = label_dir(out, label).map_err(|e| err(format!("label {e}")))?;
-        std::fs::create_dir_all(&dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
         let existing = old.get(&item.0).filter(|r| {
             r.source == source_text && std::fs::symlink_metadata(out.join(&r.file)).is_ok()
         });
