@@ -27,12 +27,19 @@
 //! - [`search`]: the search language of the explorer's box and `query --where`.
 //! - [`quality`]: duplicates, outliers, label issues and layout fidelity from the kNN graph.
 //! - `viewer` (feature `viewer`): the Bevy explorer.
+//! - [`cli`]: the `ivt-explore` command line, the top floor: the binary and the Python
+//!   package's `ivt-explore` program both run [`cli::main`].
 //!
 //! The library has no Bevy types outside `viewer`, so it builds and runs headless with
 //! `--no-default-features`.
 
+// The CLI (`cli`) names the library `ivt::…` as any outside user would; inside the crate
+// that name is the crate itself.
+extern crate self as ivt;
+
 pub mod atomic;
 pub mod cache;
+pub mod cli;
 pub mod cluster;
 pub mod dataset;
 pub mod embed;

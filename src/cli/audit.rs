@@ -56,9 +56,6 @@ pub struct AuditArgs {
 
 /// Items listed per issue type in the summary.
 const WORST: usize = 10;
-/// The graph computed when none is given: the `knn` command's default size, so its cached
-/// graph is reused (the audit takes the first k neighbours).
-const GRAPH_K: usize = 30;
 
 pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.output
@@ -101,7 +98,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         Some(g) => g.enough(k, "the audit (-k)")?,
         None => graph(
             &data.features,
-            &ivt::knn::cached::Request::auto(GRAPH_K.max(k).min(n - 1), args.metric),
+            &ivt::knn::cached::Request::auto(quality::GRAPH_K.max(k).min(n - 1), args.metric),
             &args.cache.cache(),
         )?,
     };

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use ivt::knn::{self, Method, Metric};
-use ivt::metrics;
-use ivt::numeric::sample_items;
+use ivt::knn::{Method, Metric};
+use ivt::metrics::score;
 
 use super::common::args::{CacheArgs, GraphArgs, InputOptions};
 use super::common::graph::{Request, graph, imported};
@@ -40,13 +39,6 @@ pub struct EvalArgs {
     json: bool,
 }
 
-/// The subsample seed: fixed so repeated evaluations score the same items.
-const SAMPLE_SEED: u64 = 0;
-/// Items whose neighbours are compared when the data set is too large for the exact graph
-/// (kNN preservation and accuracy then cost |sample| · N · D, not N² · D: at a million items
-/// the whole exact graph would take hours).
-const NEIGHBOUR_SAMPLE: usize = 5000;
-
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let data = load_timed(&args.input.spec(Some(args.data.clone())))?;
     let layout = ivt::npy::read_matrix_file(&args.layout)?;
@@ -76,60 +68,43 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let k = args.n_neighbors;
     let labels = data.classes.as_ref().map(|c| &c.labels.codes[..]);
     let given = imported(&args.graph, &data.features, Metric::Euclidean)?;
-    let whole = given.is_some()
-        || (Method::Auto {
-            max_exact_work: knn::DEFAULT_MAX_EXACT_WORK,
-        })
-        .is_exact(n, data.features.dim());
-    let (preservation, accuracy, neighbour_points) = if whole {
+    let values = data.features.values();
+    let whole = given.is_some() || score::scores_every_item(n, data.features.dim());
+    let original = if whole {
         let request = Request {
             k,
             metric: Metric::Euclidean,
             method: Method::Exact,
             pca: None,
         };
-        let original = match given {
+        Some(match given {
             Some(g) => g.enough(k, "--n-neighbors")?,
             None => graph(&data.features, &request, &args.cache.cache())?,
-        };
-        let in_layout = knn::exact_knn(&layout.data, layout.n_cols, k, Metric::Euclidean, &())
-            .context("cannot compute the layout's neighbours")?;
-        (
-            metrics::knn_preservation(&original, &in_layout, k),
-            labels.map(|l| metrics::knn_accuracy(&in_layout, l, k)),
-            n,
-        )
+        })
     } else {
-        let sample = sample_items(n, NEIGHBOUR_SAMPLE, SAMPLE_SEED);
-        let features = &data.features;
-        let original = knn::exact_neighbours_of(
-            &features.values(),
-            features.dim(),
-            &sample,
-            k,
-            Metric::Euclidean,
-        )
-        .context("cannot compute the sampled items' neighbours")?;
-        let in_layout =
-            knn::exact_neighbours_of(&layout.data, layout.n_cols, &sample, k, Metric::Euclidean)
-                .context("cannot compute the layout's neighbours")?;
-        (
-            metrics::sampled_knn_preservation(&original, &in_layout, k),
-            labels.map(|l| metrics::sampled_knn_accuracy(&sample, &in_layout, l, k)),
-            sample.len(),
-        )
+        None
     };
-    let subset = (args.tw_sample > 0 && n > args.tw_sample)
-        .then(|| sample_items(n, args.tw_sample, SAMPLE_SEED));
-    let tw = metrics::trustworthiness(
-        &data.features.values(),
-        data.features.dim(),
-        &layout.data,
-        layout.n_cols,
-        k,
-        subset.as_deref(),
-    );
-    let tw_points = subset.as_ref().map_or(n, Vec::len);
+    let scores = score::score(
+        &score::ScoreInput {
+            features: &values,
+            dim: data.features.dim(),
+            layout: &layout.data,
+            layout_dim: layout.n_cols,
+            labels,
+            k,
+            tw_sample: args.tw_sample,
+        },
+        original.as_ref(),
+    )
+    .context("cannot compute the neighbours of the layout or of the sampled items")?;
+    let score::Scores {
+        trustworthiness: tw,
+        tw_points,
+        knn_preservation: preservation,
+        knn_accuracy: accuracy,
+        neighbour_points,
+        ..
+    } = scores;
     if args.json {
         let value = serde_json::json!({
             "n": n,

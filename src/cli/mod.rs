@@ -1,5 +1,6 @@
 //! Command-line interface: the top-level command enum and its dispatch to one file per
-//! subcommand. Each file holds its command's arguments (clap) beside the code that validates
+//! subcommand. It lives in the library so that the binary and the Python package's
+//! `ivt-explore` program (a console script calling [`main`]) are the same program. Each file holds its command's arguments (clap) beside the code that validates
 //! them into library types; what several commands share (argument groups, loading, the kNN
 //! graph, progress) is in `common`, which imports no command.
 
@@ -18,6 +19,7 @@ mod open;
 mod query;
 mod thumbs;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -38,7 +40,7 @@ use open::{OpenArgs, ScreenshotArgs, ViewArgs};
 use query::QueryArgs;
 use thumbs::ThumbsArgs;
 
-pub use common::progress::{INTERRUPTED, INTERRUPTED_EXIT};
+use common::progress::{INTERRUPTED, INTERRUPTED_EXIT};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,7 +56,7 @@ pub use common::progress::{INTERRUPTED, INTERRUPTED_EXIT};
     // than applying one of the two sets of view options.
     args_conflicts_with_subcommands = true
 )]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// The view options of the demo opened when no subcommand is given.
@@ -147,10 +149,41 @@ fn data_of(command: Option<&Command>) -> Option<Option<&std::path::Path>> {
     }
 }
 
-/// Parse the command line and run it. Errors are returned to `main`, which prints them once.
-pub fn run() -> anyhow::Result<ExitCode> {
+/// Run the program on `args` (the program's name first, as `std::env::args_os` gives them):
+/// errors and the cache's notices printed once on stderr, the exit status returned (a number,
+/// so that the Python package's console script can exit with it too).
+pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let result = run(args);
+    // What the cache had to say (a write that failed, entries removed to stay within its
+    // limit): once, whatever the command's outcome.
+    for notice in ivt::cache::take_notices() {
+        match notice {
+            ivt::cache::Notice::Info(text) => eprintln!("note: {text}"),
+            ivt::cache::Notice::Warning(text) => eprintln!("warning: {text}"),
+        }
+    }
+    match result {
+        Ok(code) => u8::from(code != ExitCode::SUCCESS),
+        Err(_) if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) => {
+            // The computation stopped because it was asked to, not because anything failed.
+            eprintln!("cancelled (Ctrl+C): no file was left half-written");
+            INTERRUPTED_EXIT
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            1
+        }
+    }
+}
+
+/// Parse the command line and run it. Errors are returned to [`main`], which prints them once.
+fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode> {
     launched();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // --help, --version and usage errors print and exit as clap always does.
+        Err(e) => e.exit(),
+    };
     check_cache_env()?;
     if let Some(data) = data_of(cli.command.as_ref()) {
         let _ = DATASET.set(dataset_label(data));

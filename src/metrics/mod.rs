@@ -4,6 +4,8 @@
 //! Definitions follow `scripts/run_anchors.py`, so figures are comparable with the peer
 //! tools scored there.
 
+pub mod score;
+
 use rayon::prelude::*;
 
 use crate::knn::{KnnGraph, exact::TopK};

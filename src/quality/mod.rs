@@ -188,6 +188,11 @@ fn check(input: &AuditInput<'_>) -> Result<(), QualityError> {
     Ok(())
 }
 
+/// The graph computed for an audit when none is given: the `knn` command's default size, so
+/// its cached graph is reused (the audit takes the first k neighbours); the Python package's
+/// `audit` searches the same graph, so its scores are the CLI's.
+pub const GRAPH_K: usize = 30;
+
 /// Compute every score the input allows.
 pub fn audit(input: &AuditInput<'_>) -> Result<Audit, QualityError> {
     check(input)?;

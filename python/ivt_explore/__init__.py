@@ -1,0 +1,247 @@
+"""ivt-explore from Python: the engine in process (numpy in, numpy out) and the explorer.
+
+    import ivt_explore as ivt
+    idx, dist = ivt.knn(X, k=15)            # the kNN graph in the original space
+    Y = ivt.umap(X)                         # or ivt.tsne(X), ivt.pca(X): float32 [n, 2]
+    table = ivt.audit(X, labels=y)          # duplicates, outliers, label issues per item
+    session = ivt.show(X, images="imgs/", labels=y)   # the explorer, in its own process
+    session.labels()                        # {item: label} given so far
+
+Every computation runs with the GIL released; Ctrl+C (or a notebook's interrupt) stops it
+within a second and raises ``KeyboardInterrupt``. The same input and seed give exactly what the
+``ivt-explore`` program computes. Bad input is a ``ValueError`` naming the problem.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import _native
+from ._inputs import categories, matrix
+from ._session import Session, add_labels, labels, show
+
+__all__ = [
+    "ApproximationWarning",
+    "Session",
+    "add_labels",
+    "audit",
+    "cluster",
+    "evaluate",
+    "knn",
+    "labels",
+    "pca",
+    "show",
+    "trustworthiness",
+    "tsne",
+    "umap",
+]
+
+__version__ = _native.__version__
+
+#: An approximate kNN graph whose estimated recall is below this is reported with a warning.
+RECALL_WARNING = 0.90
+
+
+class ApproximationWarning(UserWarning):
+    """An approximate result whose estimated quality is poor."""
+
+
+def _warn_recall(estimate, k):
+    if estimate is None:
+        return
+    recall, sample, search = estimate
+    if recall < RECALL_WARNING:
+        warnings.warn(
+            f"approximate kNN graph: estimated recall@{k} is {recall:.3f} (from {sample} "
+            f"items searched exactly; {search}), below {RECALL_WARNING:.2f}; "
+            "pass exact=True for the exact graph",
+            ApproximationWarning,
+            stacklevel=3,
+        )
+
+
+def knn(X, k=15, metric="euclidean", exact=None):
+    """The k nearest neighbours of every row of ``X`` in the original space.
+
+    Returns ``(indices, distances)``: int64 and float32 arrays of shape (n, k), nearest first,
+    an item never its own neighbour. ``exact=None`` searches exactly while that is cheap
+    (n² · d up to 15,000² · 784) and approximately above, by an inverted file that estimates
+    its own recall on a sample; below 0.90 it warns (``ApproximationWarning``) with the figure.
+    ``exact=True`` / ``False`` forces either. ``metric``: "euclidean" or "cosine".
+    """
+    x = matrix(X)
+    _check_k(k, x.shape[0], "k")
+    indices, distances, estimate = _native.knn(x, int(k), metric, exact)
+    _warn_recall(estimate, k)
+    return indices, distances
+
+
+def _check_k(k, n, name):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"{name}={k!r}: must be an integer")
+    if not 1 <= k < n:
+        raise ValueError(f"{name}={k}: must be between 1 and the number of items less one ({n - 1})")
+
+
+def umap(
+    X,
+    dims=2,
+    n_neighbors=15,
+    min_dist=0.1,
+    metric="euclidean",
+    seed=0,
+    knn=None,
+    spread=1.0,
+    epochs=None,
+):
+    """A UMAP layout of ``X``: float32 (n, dims), as ``ivt-explore layout --method umap``.
+
+    ``n_neighbors`` counts the item itself, as umap-learn does. ``knn``: a graph you computed
+    (``(indices, distances)`` as :func:`knn` returns them) instead of the default search.
+    """
+    x = matrix(X)
+    if knn is not None:
+        return _with_graph("umap", x, knn, metric, dims=dims, n_neighbors=n_neighbors,
+                           min_dist=min_dist, spread=spread, epochs=epochs, seed=seed)
+    return _native.umap(x, int(dims), int(n_neighbors), float(min_dist), float(spread),
+                        None if epochs is None else int(epochs), metric, int(seed))
+
+
+def tsne(
+    X,
+    dims=2,
+    perplexity=30.0,
+    seed=0,
+    knn=None,
+    n_iter=750,
+    exaggeration=12.0,
+    exaggeration_iter=250,
+    learning_rate=None,
+    dof=1.0,
+    theta=None,
+    metric="euclidean",
+):
+    """A t-SNE layout of ``X``: float32 (n, dims), as ``ivt-explore layout --method tsne``.
+
+    ``learning_rate=None`` is n / exaggeration (openTSNE's rule); ``theta=None`` picks the
+    gradient (exact below 1,000 items, FFT interpolation in 2D from 10,000, Barnes-Hut else).
+    ``knn``: a graph you computed (at least 3 × perplexity neighbours).
+    """
+    x = matrix(X)
+    if knn is not None:
+        return _with_graph("tsne", x, knn, metric, dims=dims, perplexity=perplexity,
+                           n_iter=n_iter, exaggeration=exaggeration,
+                           exaggeration_iter=exaggeration_iter, learning_rate=learning_rate,
+                           dof=dof, theta=theta, seed=seed)
+    return _native.tsne(x, int(dims), float(perplexity), int(n_iter), float(exaggeration),
+                        int(exaggeration_iter),
+                        None if learning_rate is None else float(learning_rate), float(dof),
+                        None if theta is None else float(theta), metric, int(seed))
+
+
+def _with_graph(method, x, graph, metric, **params):
+    try:
+        indices, distances = graph
+    except (TypeError, ValueError):
+        raise ValueError(
+            "knn must be (indices, distances) as ivt_explore.knn returns them"
+        ) from None
+    n = x.shape[0]
+    idx = np.asarray(indices)
+    if idx.ndim != 2 or idx.shape[0] != n or idx.dtype.kind not in "iu":
+        raise ValueError(
+            f"knn indices must be integers of shape ({n}, k); got {idx.dtype} {idx.shape}"
+        )
+    dist = matrix(distances, "knn distances", dims=idx.shape[1])
+    if dist.shape[0] != n:
+        raise ValueError(f"knn distances have {dist.shape[0]} rows, X has {n}")
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    return _native.layout_with_graph(method, x, idx, dist, metric, params)
+
+
+def pca(X, dims=2):
+    """The first ``dims`` principal components of ``X``: float32 (n, dims)."""
+    return _native.pca(matrix(X), int(dims))
+
+
+def cluster(X, n_clusters, linkage="ward"):
+    """Hierarchical clusters of ``X`` cut into ``n_clusters``: int32 (n,), as ``ivt-explore
+    cluster`` ("ward", "average", "complete", "single" or "centroid" linkage; above 20,000
+    items the tree is built over k-means micro-clusters)."""
+    x = matrix(X)
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
+        raise ValueError(f"n_clusters={n_clusters!r}: must be an integer")
+    return _native.cluster(x, int(n_clusters), linkage)
+
+
+def audit(X, labels=None, k=10, metric="euclidean", dup_threshold=None, layout=None, splits=None):
+    """What is wrong with a data set, per item, as the columns of ``ivt-explore audit``'s CSV.
+
+    A dict of numpy arrays (``pandas.DataFrame(ivt.audit(X, y))`` is the table): ``item``,
+    ``duplicate_group`` (numbered from 1; 0 = none), ``is_exact_duplicate``, ``outlier_score``,
+    ``outlier_rank`` (1 = most outlying); with ``labels``: ``class``, ``label_quality``,
+    ``suggested_class``, ``is_label_issue``; with ``layout`` (n × 2 or 3): ``fidelity``,
+    ``trust_penalty``; with ``splits`` (e.g. "train"/"test" per item): ``split``, ``is_leak``.
+    """
+    x = matrix(X)
+    n = x.shape[0]
+    _check_k(k, n, "k")
+    codes = names = uniques = None
+    if labels is not None:
+        codes, names, uniques = categories(labels, n, "labels")
+    split_codes = split_names = split_uniques = None
+    if splits is not None:
+        split_codes, split_names, split_uniques = categories(splits, n, "splits")
+    lay = None if layout is None else matrix(layout, "layout")
+    threshold = None if dup_threshold is None else float(dup_threshold)
+    out = _native.audit(x, int(k), metric, threshold, codes, names or [], lay, split_codes,
+                        len(split_names or []))
+    columns = {"item": out.pop("item")}
+    if labels is not None:
+        columns["class"] = uniques[codes]
+    columns.update(
+        (key, out.pop(key))
+        for key in ["duplicate_group", "is_exact_duplicate", "outlier_score", "outlier_rank"]
+    )
+    if labels is not None:
+        columns["label_quality"] = out.pop("label_quality")
+        columns["suggested_class"] = uniques[out.pop("suggested_class")]
+        columns["is_label_issue"] = out.pop("is_label_issue")
+    if "fidelity" in out:
+        columns["fidelity"] = out.pop("fidelity")
+        columns["trust_penalty"] = out.pop("trust_penalty")
+    if splits is not None:
+        columns["split"] = split_uniques[split_codes]
+        columns["is_leak"] = out.pop("is_leak")
+    columns.update(out)
+    return columns
+
+
+def evaluate(X, Y, labels=None, k=10, tw_sample=5000):
+    """How faithful layout ``Y`` is to ``X``, as ``ivt-explore eval --json``: a dict with
+    ``trustworthiness`` (over ``tw_points`` items: a fixed-seed sample of ``tw_sample`` when n
+    is larger; 0 = all), ``knn_preservation`` and, with ``labels``, ``knn_accuracy`` (over
+    ``neighbour_points`` items: all while the exact graph is cheap, a sample of 5,000 above)."""
+    x = matrix(X)
+    y = matrix(Y, "Y")
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"Y has {y.shape[0]} rows, X has {n}: a layout has one row per item")
+    _check_k(k, n, "k")
+    codes, names = None, []
+    if labels is not None:
+        codes, names, _ = categories(labels, n, "labels")
+    return _native.evaluate(x, y, int(k), codes, len(names), int(tw_sample))
+
+
+def trustworthiness(X, Y, k=10, tw_sample=5000):
+    """scikit-learn's trustworthiness of layout ``Y`` for ``X`` with ``k`` neighbours (over a
+    fixed-seed sample of ``tw_sample`` items when n is larger; 0 = all items)."""
+    x = matrix(X)
+    y = matrix(Y, "Y")
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"Y has {y.shape[0]} rows, X has {x.shape[0]}")
+    _check_k(k, x.shape[0], "k")
+    return _native.trustworthiness(x, y, int(k), int(tw_sample))
