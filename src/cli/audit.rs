@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use ivt::dataset::{ColumnValues, Dataset};
 use ivt::knn::Metric;
-use ivt::quality::{self, Audit, AuditInput, Labels};
+use ivt::quality::{self, Audit, AuditInput, Labels, QualityError};
 
 use super::common::args::{CacheArgs, GraphArgs, InputArgs, read_layout};
 use super::common::graph::{graph, imported};
@@ -121,7 +121,12 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             splits: splits.as_ref().map(|(codes, _)| codes.as_slice()),
         },
         &args.cache.cache(),
-    )?;
+    )
+    .map_err(|e| match e {
+        // The library speaks of the value; the user gave it as a flag.
+        QualityError::Threshold(t) => anyhow::Error::new(e).context(format!("--dup-threshold {t}")),
+        other => other.into(),
+    })?;
     let secs = started.elapsed().as_secs_f64();
     for w in &found.warnings {
         eprintln!("warning: {w}");

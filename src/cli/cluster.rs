@@ -39,11 +39,11 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
     let data = load(&args.input, &cache)?;
     let n = data.n_items();
     if args.clusters == 0 || args.clusters > n {
-        return Err(ClusterError::BadK {
+        return Err(anyhow::Error::new(ClusterError::BadK {
             k: args.clusters,
             n_items: n,
-        }
-        .into());
+        })
+        .context(format!("--clusters {}", args.clusters)));
     }
     let bar = Bar::new("distances");
     let got = cluster::cached(
@@ -66,7 +66,10 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     let started = std::time::Instant::now();
-    let labels = got.dendrogram.cut(args.clusters)?;
+    let labels = got
+        .dendrogram
+        .cut(args.clusters)
+        .with_context(|| format!("--clusters {}", args.clusters))?;
     let cut_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut sizes = vec![0usize; args.clusters];
     for &l in &labels {

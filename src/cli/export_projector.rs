@@ -67,7 +67,11 @@ pub fn run(args: &ExportProjectorArgs) -> anyhow::Result<ExitCode> {
             )
             .context("cannot cluster")?;
             drop(bar);
-            Some(got.dendrogram.cut(k)?)
+            Some(
+                got.dendrogram
+                    .cut(k)
+                    .with_context(|| format!("--clusters {k}"))?,
+            )
         }
         None => None,
     };

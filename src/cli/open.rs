@@ -264,6 +264,7 @@ fn show(
     use anyhow::Context;
     use ivt::viewer::{ScreenshotRequest, ViewMode, ViewerOptions};
 
+    super::common::args::check_thumbnail_px(view.thumbnail_px)?;
     let encoder = query_encoder(view, model)?;
     let colors = color_values(view)?;
     let layout = given_layout(view)?;

@@ -75,7 +75,9 @@ impl Linkage {
 pub enum ClusterError {
     #[error("clustering needs at least 2 items, the data set has {0}")]
     TooFew(usize),
-    #[error("--clusters {k}: must be between 1 and the number of items ({n_items})")]
+    #[error(
+        "the number of clusters must be between 1 and the number of items ({n_items}), not {k}"
+    )]
     BadK { k: usize, n_items: usize },
     #[error("cancelled")]
     Cancelled,

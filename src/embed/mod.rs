@@ -37,6 +37,14 @@ pub fn embed_images(
 pub enum EmbedError {
     #[error("{0}")]
     Runtime(String),
+    #[error(
+        "the ONNX Runtime at {} has no CUDA provider; install `onnxruntime-gpu` (with CUDA and \
+         cuDNN) and point ORT_DYLIB_PATH at its library, or run on the CPU",
+        .library.display()
+    )]
+    NoCuda { library: PathBuf },
+    #[error("cannot run on CUDA: {0}")]
+    Cuda(String),
     #[error("cannot read the model {path}")]
     ReadModel {
         path: PathBuf,

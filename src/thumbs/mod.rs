@@ -67,7 +67,7 @@ pub const DEFAULT_LARGE_CACHE_GB: f64 = 2.0;
 
 #[derive(Debug, Error)]
 pub enum ThumbError {
-    #[error("--thumbnail-px {0}: must be a power of two from 8 to {MAX_CELL_PX}")]
+    #[error("the thumbnail cell side must be a power of two from 8 to {MAX_CELL_PX} px, not {0}")]
     BadCellSize(u32),
     #[error("cannot write the thumbnail cache {path}")]
     Write {

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 use ivt::dataset::{DataSource, ImageLayout, InputSpec};
 use ivt::layout::LayoutMethod;
@@ -287,4 +288,26 @@ pub fn npy_output(path: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--thumbnail-px` refused before any work, naming the flag (the library speaks of the size).
+pub fn check_thumbnail_px(px: u32) -> anyhow::Result<()> {
+    ivt::thumbs::tiers_for(px).with_context(|| format!("--thumbnail-px {px}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_thumbnail_side_names_the_flag_and_the_rule() {
+        let err = format!(
+            "{:#}",
+            check_thumbnail_px(48).expect_err("not a power of two")
+        );
+        assert!(err.starts_with("--thumbnail-px 48: "), "{err}");
+        assert!(err.contains("power of two"), "{err}");
+        assert!(check_thumbnail_px(128).is_ok());
+    }
 }
