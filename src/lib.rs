@@ -33,6 +33,7 @@
 
 pub mod atomic;
 pub mod cache;
+pub mod choice;
 pub mod cluster;
 pub mod dataset;
 pub mod embed;

@@ -14,7 +14,7 @@ use ivt::dataset::{ColumnValues, Dataset};
 use ivt::knn::Metric;
 use ivt::quality::{self, Audit, AuditInput, Labels, QualityError};
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, read_layout};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice, read_layout};
 use super::common::graph::{graph, imported};
 use super::common::load::load;
 
@@ -30,7 +30,7 @@ pub struct AuditArgs {
     #[arg(short, default_value_t = 10)]
     k: usize,
     /// Distance for the graph.
-    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    #[arg(long, value_parser = choice::<Metric>(), default_value_t = Metric::Euclidean)]
     metric: Metric,
     /// Items closer than this are near-duplicates (default: a tenth of the median distance
     /// to the first neighbour).

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use ivt::cluster::{self, ClusterError};
 
-use super::common::args::{CacheArgs, InputArgs, npy_output};
+use super::common::args::{CacheArgs, InputArgs, choice, npy_output};
 use super::common::load::load;
 use super::common::progress::Bar;
 
@@ -21,7 +21,7 @@ pub struct ClusterArgs {
     #[arg(long, default_value_t = 20)]
     clusters: usize,
     /// How the distance between clusters is defined (euclidean distances between items).
-    #[arg(long, value_enum, default_value_t = ivt::cluster::Linkage::Ward)]
+    #[arg(long, value_parser = choice::<ivt::cluster::Linkage>(), default_value_t = ivt::cluster::Linkage::Ward)]
     linkage: ivt::cluster::Linkage,
     /// Output cluster id per item (.npy, int64).
     #[arg(short, long, value_name = "FILE")]

@@ -29,16 +29,19 @@ use super::{Categorical, DatasetError};
 use crate::cache::{Cache, CacheKey, FileIdentities, Lookup};
 
 /// How the user asked the folder to be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ImageLayout {
-    /// Flat if images sit at the top level, classes if they sit only in sub-folders.
     #[default]
     Auto,
-    /// Images at the top level; sub-folders ignored.
     Flat,
-    /// torchvision `root/<class>/<image>`.
     Classes,
 }
+
+crate::choice::choice!(ImageLayout {
+    Auto => "auto", "Flat if images sit at the top level, classes if they sit only in sub-folders";
+    Flat => "flat", "Images at the top level; sub-folders ignored";
+    Classes => "classes", "torchvision `root/<class>/<image>`";
+});
 
 /// How rows were matched to files, for `info` and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
