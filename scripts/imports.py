@@ -5,8 +5,8 @@ Reads every `src/**/*.rs`, resolves to the FILE it names each path that leaves t
 `use crate::…` / `use super::…` / `use self::…` / `use child::…` (a child module's name),
 `crate::a::b` and `super::x` paths written in code, and in the binary (`main.rs`, `cli/`)
 `ivt::…` paths into the library. A module's own submodules are its parts, not its imports:
-`mod.rs` naming or re-exporting its children is the module tree, so only the children's
-imports of their parent (`super::…`) count. A path resolves to the deepest module file that exists
+`mod.rs` (or `a.rs` for the files under `a/`) naming or re-exporting its children is the
+module tree, so only the children's imports of their parent (`super::…`) count. A path resolves to the deepest module file that exists
 (`crate::knn::exact::squared_norms` → `src/knn/exact.rs`, `crate::knn::KnnGraph` →
 `src/knn/mod.rs`, the file that names it there, re-export or not). Test code is left out: inline
 `#[cfg(test)] mod … { … }` blocks and files that are `#[cfg(test)] mod …;`. Comments and string
@@ -46,7 +46,7 @@ import sys
 # A file's floor is that of its first module below the crate root (`src/knn/ivf.rs` → knn);
 # the binary crate (main.rs, cli/) is the top floor.
 LAYERS = [
-    ("ground", ["numeric", "rng", "progress", "atomic", "payload", "synth", ""]),
+    ("ground", ["numeric", "rng", "progress", "atomic", "payload", "synth", "choice", ""]),
     ("npy", ["npy"]),
     ("cache", ["cache"]),
     ("dataset", ["dataset"]),
@@ -262,10 +262,12 @@ def build(root):
 
 
 def is_descendant(target, rel):
-    """Whether file `target` is a submodule (at any depth) of the module that `rel` is."""
-    if not rel.endswith(("/mod.rs", "src/lib.rs", "src/main.rs")):
-        return False
-    folder = rel.rsplit("/", 1)[0] + "/"
+    """Whether file `target` is a submodule (at any depth) of the module that `rel` is: below
+    the folder of a `mod.rs` (or of the crate root), or below `a/b/` for a file `a/b.rs`."""
+    if rel.endswith(("/mod.rs", "src/lib.rs", "src/main.rs")):
+        folder = rel.rsplit("/", 1)[0] + "/"
+    else:
+        folder = rel[: -len(".rs")] + "/"
     return target.startswith(folder)
 
 

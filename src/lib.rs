@@ -39,6 +39,7 @@ extern crate self as ivt;
 
 pub mod atomic;
 pub mod cache;
+pub mod choice;
 pub mod cli;
 pub mod cluster;
 pub mod dataset;

@@ -3,16 +3,21 @@
 //! Written by hand rather than through a crate because the loader has to control memory: a
 //! 70,000 × 784 float64 file must land in one `Vec<f32>` without a full-size intermediate copy,
 //! Fortran-ordered files are transposed while streaming, and every failure must name the file.
-//! The reader works on any `Read`, so `.npz` members stream through the same code.
+//! The reader works on any `Read`, so `.npz` members stream through the same code. Beside
+//! it: `mapped.rs` (a file used as it lies, memory-mapped) and `writer.rs` (atomic writes).
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::atomic;
+mod mapped;
+mod writer;
+
+pub use mapped::{MappedElem, MappedMatrix, map_matrix_file};
+pub use writer::{NpyElement, write};
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// Bytes converted per step when streaming the data: large enough to amortise the call
@@ -223,125 +228,6 @@ pub fn check_data_fits(header: &Header, available: u64, source: &Source) -> Resu
         });
     }
     Ok(())
-}
-
-/// A 2-D float32 or float16 array in a `.npy` file, mapped into memory rather than read: the
-/// pages come from the operating system's file cache when touched, so there is no second copy
-/// of a multi-gigabyte matrix and opening it costs nothing. Float16 stays float16 here (half
-/// the memory); it is widened where arithmetic needs it.
-pub struct MappedMatrix {
-    pub n_rows: usize,
-    pub n_cols: usize,
-    pub elem: MappedElem,
-    map: memmap2::Mmap,
-    /// Where the data starts (after the header).
-    offset: usize,
-}
-
-/// The element type of a mapped matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MappedElem {
-    F32,
-    /// IEEE half precision, as raw bits.
-    F16,
-}
-
-impl MappedElem {
-    pub fn size(self) -> usize {
-        match self {
-            Self::F32 => 4,
-            Self::F16 => 2,
-        }
-    }
-}
-
-impl MappedMatrix {
-    fn bytes(&self) -> &[u8] {
-        &self.map[self.offset..self.offset + self.n_rows * self.n_cols * self.elem.size()]
-    }
-
-    /// The values, if the file holds float32.
-    pub fn as_f32(&self) -> Option<&[f32]> {
-        // Checked when mapped: the start is aligned (the map is page-aligned and the offset a
-        // multiple of the element size) and the length a multiple of it.
-        (self.elem == MappedElem::F32).then(|| {
-            bytemuck::try_cast_slice(self.bytes())
-                .unwrap_or_else(|_| unreachable!("checked when mapped"))
-        })
-    }
-
-    /// The values' bits, if the file holds float16.
-    pub fn as_f16(&self) -> Option<&[u16]> {
-        (self.elem == MappedElem::F16).then(|| {
-            bytemuck::try_cast_slice(self.bytes())
-                .unwrap_or_else(|_| unreachable!("checked when mapped"))
-        })
-    }
-}
-
-impl fmt::Debug for MappedMatrix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "MappedMatrix({} × {}, {:?})",
-            self.n_rows, self.n_cols, self.elem
-        )
-    }
-}
-
-/// Map a `.npy` file whose data can be used as it lies: native-endian float32 or float16 in
-/// row order (C order, or one row or column). `Ok(None)` for any other layout, which must be
-/// read and converted ([`read_matrix_file`]).
-pub fn map_matrix_file(path: &Path) -> Result<Option<MappedMatrix>, NpyError> {
-    let source = Source::file(path);
-    let (header, mut reader) = open(path)?;
-    let [n_rows, n_cols] = match header.shape.as_slice() {
-        [n, d] => [*n, *d],
-        [n] => [*n, 1],
-        _ => return Ok(None),
-    };
-    let native = header.dtype.little_endian == cfg!(target_endian = "little");
-    let elem = match header.dtype.kind {
-        DtypeKind::F32 => MappedElem::F32,
-        DtypeKind::F16 => MappedElem::F16,
-        _ => return Ok(None),
-    };
-    if !native || (header.fortran_order && n_rows > 1 && n_cols > 1) {
-        return Ok(None);
-    }
-    let io_err = |e| NpyError::Io {
-        source_name: source.clone(),
-        source: e,
-    };
-    let offset = io::Seek::stream_position(&mut reader).map_err(io_err)? as usize;
-    if !offset.is_multiple_of(elem.size()) {
-        return Ok(None);
-    }
-    let file = reader.into_inner();
-    // SAFETY: the map is read-only and lives in the returned value, which owns it. What the
-    // type system cannot promise is that no other process truncates or rewrites the file
-    // while it is mapped (a truncation would fault on access); the same holds for every tool
-    // that memory-maps its input (NumPy's mmap_mode, databases). The README says not to
-    // rewrite a features file while it is open.
-    #[allow(unsafe_code)]
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
-    // `open` checked the header against the length; check the map itself, which is what is
-    // read from.
-    let needed = offset as u64 + header.data_bytes();
-    if (map.len() as u64) < needed {
-        return Err(NpyError::Truncated {
-            source_name: source,
-            expected: header.data_bytes(),
-            found: (map.len() as u64).saturating_sub(offset as u64),
-        });
-    }
-    Ok(Some(MappedMatrix {
-        n_rows,
-        n_cols,
-        elem,
-        map,
-        offset,
-    }))
 }
 
 /// Read a 2-D numeric `.npy` file into row-major `f32`.
@@ -776,81 +662,6 @@ fn f16_to_f64(bits: u16) -> f64 {
     }
 }
 
-/// Element types this module writes.
-pub trait NpyElement: Copy {
-    const DESCR: &'static str;
-    fn write_le(self, out: &mut Vec<u8>);
-}
-
-impl NpyElement for f32 {
-    const DESCR: &'static str = "<f4";
-    fn write_le(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-}
-
-impl NpyElement for i64 {
-    const DESCR: &'static str = "<i8";
-    fn write_le(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-}
-
-/// Write a C-ordered array, atomically: the file appears complete or not at all.
-pub fn write<T: NpyElement>(path: &Path, shape: &[usize], data: &[T]) -> Result<(), NpyError> {
-    let write_err = |source| NpyError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    if shape.iter().product::<usize>() != data.len() {
-        return Err(write_err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("shape {shape:?} does not match {} values", data.len()),
-        )));
-    }
-    atomic::write_with(path, |file| {
-        let mut w = io::BufWriter::with_capacity(CHUNK_BYTES, file);
-        w.write_all(&header_bytes(T::DESCR, shape))?;
-        let mut buf = Vec::with_capacity(CHUNK_BYTES);
-        for chunk in data.chunks(CHUNK_BYTES / 8) {
-            buf.clear();
-            for &v in chunk {
-                v.write_le(&mut buf);
-            }
-            w.write_all(&buf)?;
-        }
-        w.flush()
-    })
-    .map_err(write_err)
-}
-
-/// A version 1.0 header, padded so the data starts on a 64-byte boundary as NumPy does.
-fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
-    let shape_text = match shape {
-        [n] => format!("({n},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let mut dict =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
-    let unpadded = MAGIC.len() + 2 + 2 + dict.len() + 1;
-    dict.push_str(&" ".repeat((64 - unpadded % 64) % 64));
-    dict.push('\n');
-    let mut out = Vec::with_capacity(10 + dict.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[1, 0]);
-    // The header length fits in u16: the dict is a few dozen bytes plus < 64 of padding.
-    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
-    out.extend_from_slice(dict.as_bytes());
-    out
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -970,20 +781,5 @@ pub(crate) mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("mem.npy"));
-    }
-
-    #[test]
-    fn writer_round_trips_and_pads_to_64() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("x.npy");
-        write(&path, &[2, 2], &[1f32, 2., 3., 4.]).expect("write");
-        let bytes = std::fs::read(&path).expect("read back");
-        assert_eq!((bytes.len() - 16) % 64, 0, "data offset is 64-aligned");
-        let m = read_matrix_file(&path).expect("valid");
-        assert_eq!(m.data, vec![1., 2., 3., 4.]);
-        let ipath = dir.path().join("i.npy");
-        write(&ipath, &[3], &[5i64, -1, 9]).expect("write");
-        let (v, kind) = read_vector_file(&ipath).expect("valid");
-        assert_eq!((v, kind), (vec![5., -1., 9.], DtypeKind::I64));
     }
 }

@@ -12,9 +12,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 use ivt::dataset::{ColumnValues, Dataset};
 use ivt::knn::Metric;
-use ivt::quality::{self, Audit, AuditInput, Labels};
+use ivt::quality::{self, Audit, AuditInput, Labels, QualityError};
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, read_layout};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice, read_layout};
 use super::common::graph::{graph, imported};
 use super::common::load::load;
 
@@ -30,7 +30,7 @@ pub struct AuditArgs {
     #[arg(short, default_value_t = 10)]
     k: usize,
     /// Distance for the graph.
-    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    #[arg(long, value_parser = choice::<Metric>(), default_value_t = Metric::Euclidean)]
     metric: Metric,
     /// Items closer than this are near-duplicates (default: a tenth of the median distance
     /// to the first neighbour).
@@ -118,7 +118,12 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             splits: splits.as_ref().map(|(codes, _)| codes.as_slice()),
         },
         &args.cache.cache(),
-    )?;
+    )
+    .map_err(|e| match e {
+        // The library speaks of the value; the user gave it as a flag.
+        QualityError::Threshold(t) => anyhow::Error::new(e).context(format!("--dup-threshold {t}")),
+        other => other.into(),
+    })?;
     let secs = started.elapsed().as_secs_f64();
     for w in &found.warnings {
         eprintln!("warning: {w}");

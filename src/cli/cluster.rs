@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use ivt::cluster::{self, ClusterError};
 
-use super::common::args::{CacheArgs, InputArgs, npy_output};
+use super::common::args::{CacheArgs, InputArgs, choice, npy_output};
 use super::common::load::load;
 use super::common::progress::Bar;
 
@@ -21,7 +21,7 @@ pub struct ClusterArgs {
     #[arg(long, default_value_t = 20)]
     clusters: usize,
     /// How the distance between clusters is defined (euclidean distances between items).
-    #[arg(long, value_enum, default_value_t = ivt::cluster::Linkage::Ward)]
+    #[arg(long, value_parser = choice::<ivt::cluster::Linkage>(), default_value_t = ivt::cluster::Linkage::Ward)]
     linkage: ivt::cluster::Linkage,
     /// Output cluster id per item (.npy, int64).
     #[arg(short, long, value_name = "FILE")]
@@ -39,11 +39,11 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
     let data = load(&args.input, &cache)?;
     let n = data.n_items();
     if args.clusters == 0 || args.clusters > n {
-        return Err(ClusterError::BadK {
+        return Err(anyhow::Error::new(ClusterError::BadK {
             k: args.clusters,
             n_items: n,
-        }
-        .into());
+        })
+        .context(format!("--clusters {}", args.clusters)));
     }
     let bar = Bar::new("distances");
     let got = cluster::cached(
@@ -66,7 +66,10 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     let started = std::time::Instant::now();
-    let labels = got.dendrogram.cut(args.clusters)?;
+    let labels = got
+        .dendrogram
+        .cut(args.clusters)
+        .with_context(|| format!("--clusters {}", args.clusters))?;
     let cut_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut sizes = vec![0usize; args.clusters];
     for &l in &labels {

@@ -8,7 +8,7 @@ use clap::Args;
 use ivt::dataset::Images;
 use ivt::labels::{export, journal};
 
-use super::common::args::{InputArgs, configure};
+use super::common::args::{InputArgs, choice, configure};
 use super::common::load::load;
 
 #[derive(Debug, Args)]
@@ -22,7 +22,7 @@ pub struct ExportLabelsArgs {
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
     /// How exported files refer to the images.
-    #[arg(long, value_enum, default_value_t = ivt::labels::export::ExportMode::Copy)]
+    #[arg(long, value_parser = choice::<ivt::labels::export::ExportMode>(), default_value_t = ivt::labels::export::ExportMode::Copy)]
     mode: ivt::labels::export::ExportMode,
 }
 

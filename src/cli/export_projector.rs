@@ -8,7 +8,7 @@ use clap::Args;
 use ivt::dataset::Images;
 use ivt::projector::write::{ExportOptions, export};
 
-use super::common::args::{CacheArgs, InputArgs};
+use super::common::args::{CacheArgs, InputArgs, choice};
 use super::common::load::load;
 use super::common::progress::Bar;
 
@@ -28,7 +28,7 @@ pub struct ExportProjectorArgs {
     #[arg(long, value_name = "NAME")]
     tensor_name: Option<String>,
     /// How the tensor is stored: tsv (what every TensorBoard reads) or bytes (raw float32, smaller).
-    #[arg(long, value_enum, default_value_t = ivt::projector::write::TensorFormat::Tsv)]
+    #[arg(long, value_parser = choice::<ivt::projector::write::TensorFormat>(), default_value_t = ivt::projector::write::TensorFormat::Tsv)]
     tensor_format: ivt::projector::write::TensorFormat,
     /// Add a `cluster` metadata column: ward clusters of the features cut into K.
     #[arg(long, value_name = "K")]
@@ -67,7 +67,11 @@ pub fn run(args: &ExportProjectorArgs) -> anyhow::Result<ExitCode> {
             )
             .context("cannot cluster")?;
             drop(bar);
-            Some(got.dendrogram.cut(k)?)
+            Some(
+                got.dendrogram
+                    .cut(k)
+                    .with_context(|| format!("--clusters {k}"))?,
+            )
         }
         None => None,
     };

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use ivt::knn::{self, Method, Metric};
 
-use super::common::args::{CacheArgs, InputArgs, npy_output};
+use super::common::args::{CacheArgs, InputArgs, choice, npy_output};
 use super::common::graph::{Request, graph};
 use super::common::load::load;
 
@@ -20,7 +20,7 @@ pub struct KnnArgs {
     #[arg(short, default_value_t = 30)]
     k: usize,
     /// Distance in the original space.
-    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    #[arg(long, value_parser = choice::<Metric>(), default_value_t = Metric::Euclidean)]
     metric: Metric,
     /// Exact search. Default: exact while N² · D ≤ 15,000² · 784, approximate above.
     #[arg(long, conflicts_with = "approx")]

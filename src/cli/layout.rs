@@ -10,7 +10,7 @@ use clap::Args;
 use ivt::knn::{Method, Metric};
 use ivt::layout::{self, LayoutInput, LayoutMethod, LayoutParams, cached, tsne, umap};
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, npy_output};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice, npy_output};
 use super::common::graph::{Request, graph, imported};
 use super::common::load::load;
 use super::common::progress::Bar;
@@ -35,7 +35,7 @@ pub struct LayoutArgs {
     #[arg(long, default_value = "umap", value_parser = super::common::args::layout_method(["tsne", "umap", "pca"]))]
     method: LayoutMethod,
     /// Distance in the original space, for the kNN graph t-SNE and UMAP start from.
-    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    #[arg(long, value_parser = choice::<Metric>(), default_value_t = Metric::Euclidean)]
     metric: Metric,
     /// 2 or 3.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]

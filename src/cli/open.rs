@@ -8,7 +8,7 @@ use clap::Args;
 use ivt::dataset::{self, DataSource, InputSpec};
 use ivt::knn::Metric;
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, ModelArgs, parse_gb};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, ModelArgs, choice, parse_gb};
 use super::common::load::{load_probing, load_timed};
 use ivt::layout::LayoutMethod;
 
@@ -63,7 +63,7 @@ pub struct ViewArgs {
     #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
     dims: Option<u8>,
     /// Distance for neighbours and layouts.
-    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    #[arg(long, value_parser = choice::<Metric>(), default_value_t = Metric::Euclidean)]
     metric: Metric,
     /// Where the labels journal is kept (default: ./ivt-labels/<data set name>).
     #[arg(long, value_name = "DIR")]
@@ -264,6 +264,7 @@ fn show(
     use anyhow::Context;
     use ivt::viewer::{ScreenshotRequest, ViewMode, ViewerOptions};
 
+    super::common::args::check_thumbnail_px(view.thumbnail_px)?;
     let encoder = query_encoder(view, model)?;
     let colors = color_values(view)?;
     let layout = given_layout(view)?;

@@ -13,7 +13,7 @@ use ivt::knn::Metric;
 use ivt::labels::journal;
 use ivt::search::{Query, SearchIndex};
 
-use super::common::args::{CacheArgs, InputArgs};
+use super::common::args::{CacheArgs, InputArgs, choice};
 use super::common::load::{embed_one, load};
 
 #[derive(Debug, Args)]
@@ -36,7 +36,7 @@ pub struct QueryArgs {
     #[arg(short, long, default_value_t = 16, requires = "image")]
     k: usize,
     /// Distance for --image (the one the data set's graph uses).
-    #[arg(long, value_enum, default_value_t = Metric::Euclidean, requires = "image")]
+    #[arg(long, value_parser = choice::<Metric>(), default_value_t = Metric::Euclidean, requires = "image")]
     metric: Metric,
     /// The labels folder the explorer wrote (default: ./ivt-labels/<data set name>, if present).
     #[arg(long, value_name = "DIR")]

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use ivt::dataset::Images;
 
-use super::common::args::{CacheArgs, InputArgs};
+use super::common::args::{CacheArgs, InputArgs, check_thumbnail_px};
 use super::common::load::load_probing;
 use super::common::progress::Bar;
 
@@ -27,6 +27,7 @@ pub struct ThumbsArgs {
 }
 
 pub fn run(args: &ThumbsArgs) -> anyhow::Result<ExitCode> {
+    check_thumbnail_px(args.thumbnail_px)?;
     let cache = args.cache.cache();
     // A sample of headers, as the explorer reads: the build reads every image anyway (and
     // lists those it cannot), and the cell size then comes from the same sample, so the

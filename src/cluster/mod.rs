@@ -33,31 +33,28 @@ const ALGORITHM_VERSION: u32 = 2;
 const ROW_BLOCK: usize = 256;
 
 /// How the distance between two clusters is defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Linkage {
-    /// Merge the pair that least increases the total within-cluster variance (scikit-learn's
-    /// default).
     #[default]
     Ward,
-    /// Mean distance between members.
     Average,
-    /// Largest distance between members.
     Complete,
-    /// Smallest distance between members (chains through bridges).
     Single,
-    /// Distance between centroids.
     Centroid,
 }
 
+crate::choice::choice!(Linkage {
+    Ward => "ward", "Merge the pair that least increases the total within-cluster variance (scikit-learn's default)";
+    Average => "average", "Mean distance between members";
+    Complete => "complete", "Largest distance between members";
+    Single => "single", "Smallest distance between members (chains through bridges)";
+    Centroid => "centroid", "Distance between centroids";
+});
+
 impl Linkage {
+    /// The name the user types and reads (`Choice::name` without importing the trait).
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Ward => "ward",
-            Self::Average => "average",
-            Self::Complete => "complete",
-            Self::Single => "single",
-            Self::Centroid => "centroid",
-        }
+        crate::choice::Choice::name(self)
     }
 
     fn method(self) -> kodama::Method {
@@ -75,7 +72,9 @@ impl Linkage {
 pub enum ClusterError {
     #[error("clustering needs at least 2 items, the data set has {0}")]
     TooFew(usize),
-    #[error("--clusters {k}: must be between 1 and the number of items ({n_items})")]
+    #[error(
+        "the number of clusters must be between 1 and the number of items ({n_items}), not {k}"
+    )]
     BadK { k: usize, n_items: usize },
     #[error("cancelled")]
     Cancelled,

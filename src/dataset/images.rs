@@ -23,22 +23,25 @@ use aho_corasick::AhoCorasick;
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use rayon::prelude::*;
 
-use super::listing::{Candidate, list_folder};
+use super::listing::{Candidate, Listing, list_folder};
 use super::names::IMAGE_EXTENSIONS;
 use super::{Categorical, DatasetError};
 use crate::cache::{Cache, CacheKey, FileIdentities, Lookup};
 
 /// How the user asked the folder to be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ImageLayout {
-    /// Flat if images sit at the top level, classes if they sit only in sub-folders.
     #[default]
     Auto,
-    /// Images at the top level; sub-folders ignored.
     Flat,
-    /// torchvision `root/<class>/<image>`.
     Classes,
 }
+
+crate::choice::choice!(ImageLayout {
+    Auto => "auto", "Flat if images sit at the top level, classes if they sit only in sub-folders";
+    Flat => "flat", "Images at the top level; sub-folders ignored";
+    Classes => "classes", "torchvision `root/<class>/<image>`";
+});
 
 /// How rows were matched to files, for `info` and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,34 +305,7 @@ pub fn scan_image_folder(
         scope,
     } = probe;
     let listing = list_folder(root, probe_cache)?;
-    let n_class_images: usize = listing.classes.iter().map(|(_, c)| c.len()).sum();
-    let use_classes = match layout {
-        ImageLayout::Flat => false,
-        ImageLayout::Classes => true,
-        ImageLayout::Auto => match (listing.top.is_empty(), n_class_images == 0) {
-            (false, true) => false,
-            (true, false) => true,
-            (true, true) => {
-                return Err(DatasetError::ImageFolder {
-                    path: root.to_owned(),
-                    reason: format!(
-                        "no images found (looked for {} at the top level and one folder down)",
-                        IMAGE_EXTENSIONS.join(", ")
-                    ),
-                });
-            }
-            (false, false) => {
-                return Err(DatasetError::ImageFolder {
-                    path: root.to_owned(),
-                    reason: format!(
-                        "{} images at the top level and {n_class_images} in sub-folders; \
-                         say which with --image-layout flat or --image-layout classes",
-                        listing.top.len()
-                    ),
-                });
-            }
-        },
-    };
+    let use_classes = use_class_folders(root, layout, &listing)?;
     let (candidates, class_of): (Vec<Candidate>, Vec<String>) = if use_classes {
         listing
             .classes
@@ -353,43 +329,8 @@ pub fn scan_image_folder(
         });
     }
 
-    let (rows, order, unused_files) = match sort_keys {
-        Some(keys_path) => {
-            let keys = super::read_lines(keys_path)?;
-            if let Some(expected) = n_rows.filter(|&n| n != keys.len()) {
-                return Err(DatasetError::ItemCount {
-                    path: keys_path.to_owned(),
-                    what: "sort keys",
-                    found: keys.len(),
-                    expected,
-                });
-            }
-            let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
-            let rows =
-                match_sort_keys(&keys, &names).map_err(|problems| DatasetError::SortKeys {
-                    path: keys_path.to_owned(),
-                    problems,
-                })?;
-            let unused = candidates.len() - rows.len();
-            (rows, ImageOrder::SortKeys, unused)
-        }
-        None => {
-            let n_rows = n_rows.unwrap_or(candidates.len());
-            if candidates.len() != n_rows {
-                return Err(DatasetError::ImageCount {
-                    path: root.to_owned(),
-                    images: candidates.len(),
-                    rows: n_rows,
-                });
-            }
-            let order = if use_classes {
-                ImageOrder::Torchvision
-            } else {
-                ImageOrder::Natural
-            };
-            ((0..n_rows).collect(), order, 0)
-        }
-    };
+    let (rows, order, unused_files) =
+        match_rows(root, sort_keys, n_rows, &candidates, use_classes)?;
 
     // Moved, not cloned: rows name distinct candidates (a file claimed twice is an error).
     let mut candidates = candidates;
@@ -449,6 +390,88 @@ pub fn scan_image_folder(
         },
         classes,
     ))
+}
+
+/// Whether the rows are the images of the class folders (else those at the top level): as
+/// `layout` says, or for `Auto` where the images are (an error when both places have some).
+fn use_class_folders(
+    root: &Path,
+    layout: ImageLayout,
+    listing: &Listing,
+) -> Result<bool, DatasetError> {
+    let n_class_images: usize = listing.classes.iter().map(|(_, c)| c.len()).sum();
+    match layout {
+        ImageLayout::Flat => Ok(false),
+        ImageLayout::Classes => Ok(true),
+        ImageLayout::Auto => match (listing.top.is_empty(), n_class_images == 0) {
+            (false, true) => Ok(false),
+            (true, false) => Ok(true),
+            (true, true) => Err(DatasetError::ImageFolder {
+                path: root.to_owned(),
+                reason: format!(
+                    "no images found (looked for {} at the top level and one folder down)",
+                    IMAGE_EXTENSIONS.join(", ")
+                ),
+            }),
+            (false, false) => Err(DatasetError::ImageFolder {
+                path: root.to_owned(),
+                reason: format!(
+                    "{} images at the top level and {n_class_images} in sub-folders; \
+                     say which with --image-layout flat or --image-layout classes",
+                    listing.top.len()
+                ),
+            }),
+        },
+    }
+}
+
+/// Which candidate each feature row shows (`n_rows`; `None`: one per candidate), how they were
+/// ordered and how many candidates no row shows: by the file of sort keys, else all of them in
+/// their listed order (class folders: torchvision's, else natural).
+fn match_rows(
+    root: &Path,
+    sort_keys: Option<&Path>,
+    n_rows: Option<usize>,
+    candidates: &[Candidate],
+    use_classes: bool,
+) -> Result<(Vec<usize>, ImageOrder, usize), DatasetError> {
+    match sort_keys {
+        Some(keys_path) => {
+            let keys = super::read_lines(keys_path)?;
+            if let Some(expected) = n_rows.filter(|&n| n != keys.len()) {
+                return Err(DatasetError::ItemCount {
+                    path: keys_path.to_owned(),
+                    what: "sort keys",
+                    found: keys.len(),
+                    expected,
+                });
+            }
+            let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
+            let rows =
+                match_sort_keys(&keys, &names).map_err(|problems| DatasetError::SortKeys {
+                    path: keys_path.to_owned(),
+                    problems,
+                })?;
+            let unused = candidates.len() - rows.len();
+            Ok((rows, ImageOrder::SortKeys, unused))
+        }
+        None => {
+            let n_rows = n_rows.unwrap_or(candidates.len());
+            if candidates.len() != n_rows {
+                return Err(DatasetError::ImageCount {
+                    path: root.to_owned(),
+                    images: candidates.len(),
+                    rows: n_rows,
+                });
+            }
+            let order = if use_classes {
+                ImageOrder::Torchvision
+            } else {
+                ImageOrder::Natural
+            };
+            Ok(((0..n_rows).collect(), order, 0))
+        }
+    }
 }
 
 /// Every image's size, or why it cannot be read: from the cache when no file changed since a

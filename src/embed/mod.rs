@@ -37,6 +37,14 @@ pub fn embed_images(
 pub enum EmbedError {
     #[error("{0}")]
     Runtime(String),
+    #[error(
+        "the ONNX Runtime at {} has no CUDA provider; install `onnxruntime-gpu` (with CUDA and \
+         cuDNN) and point ORT_DYLIB_PATH at its library, or run on the CPU",
+        .library.display()
+    )]
+    NoCuda { library: PathBuf },
+    #[error("cannot run on CUDA: {0}")]
+    Cuda(String),
     #[error("cannot read the model {path}")]
     ReadModel {
         path: PathBuf,
@@ -74,23 +82,28 @@ fn failures_text(failures: &[(PathBuf, String)]) -> String {
 }
 
 /// How a model output with spatial (or token) axes becomes one vector per image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pooling {
-    /// Global average over every axis after the first two (`[N, C, H, W]` → `[N, C]`;
-    /// `[N, T, D]` tokens → mean over T, so C = T there: use `flatten` or a pooled output instead
-    /// when that is not wanted).
     Average,
-    /// Keep every value (`[N, C, H, W]` → `[N, C·H·W]`).
     Flatten,
 }
 
+crate::choice::choice!(Pooling {
+    Average => "average", "Global average over every axis after the first two (`[N, C, H, W]` → `[N, C]`; `[N, T, D]` tokens → mean over T, so C = T there: use `flatten` or a pooled output instead when that is not wanted)";
+    Flatten => "flatten", "Keep every value (`[N, C, H, W]` → `[N, C·H·W]`)";
+});
+
 /// Where inference runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
     Cpu,
-    /// NVIDIA GPU through ONNX Runtime's CUDA provider (`pip install onnxruntime-gpu`).
     Cuda,
 }
+
+crate::choice::choice!(Device {
+    Cpu => "cpu", "";
+    Cuda => "cuda", "NVIDIA GPU through ONNX Runtime's CUDA provider (`pip install onnxruntime-gpu`)";
+});
 
 /// Everything about a run except the model and the images.
 #[derive(Debug, Clone)]

@@ -66,15 +66,13 @@ impl Encoder {
             use ort::ep::ExecutionProvider;
             let available = ort::ep::CUDA::is_available().unwrap_or(false);
             if !available {
-                return Err(EmbedError::Runtime(format!(
-                    "--device cuda: the ONNX Runtime at {} has no CUDA provider; install `onnxruntime-gpu` \
-                     (with CUDA and cuDNN) and point ORT_DYLIB_PATH at its library, or use --device cpu",
-                    runtime.library.display()
-                )));
+                return Err(EmbedError::NoCuda {
+                    library: runtime.library.clone(),
+                });
             }
             builder = builder
                 .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-                .map_err(|e| EmbedError::Runtime(format!("--device cuda: {e}")))?;
+                .map_err(|e| EmbedError::Cuda(e.to_string()))?;
         }
         let session = builder
             .commit_from_memory(&bytes)

@@ -9,59 +9,72 @@ use image::{DynamicImage, GenericImageView};
 use serde::Deserialize;
 
 /// How an image is brought to the model's input size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+// The names below are also those of the model's TOML file (serde, kebab-case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResizeMode {
-    /// Resize to the input size, ignoring the aspect ratio (the reference tool's way).
     Stretch,
-    /// Resize the shorter side (to size / crop fraction), then cut the centre (torchvision's
-    /// `Resize` + `CenterCrop`).
     CenterCrop,
 }
 
+crate::choice::choice!(ResizeMode {
+    Stretch => "stretch", "Resize to the input size, ignoring the aspect ratio (the reference tool's way)";
+    CenterCrop => "center-crop", "Resize the shorter side (to size / crop fraction), then cut the centre (torchvision's `Resize` + `CenterCrop`)";
+});
+
 /// Order of the colour channels the model expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChannelOrder {
     Rgb,
-    /// Caffe- and OpenCV-trained models.
     Bgr,
 }
 
+crate::choice::choice!(ChannelOrder {
+    Rgb => "rgb", "";
+    Bgr => "bgr", "Caffe- and OpenCV-trained models";
+});
+
 /// Pixel values before mean and std are applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ValueRange {
-    /// 0–1 (torchvision's `ToTensor`).
-    #[value(name = "0-1")]
     #[serde(rename = "0-1")]
     Unit,
-    /// 0–255, the raw bytes (the reference tool's Lightning path fed these unnormalised).
-    #[value(name = "0-255")]
     #[serde(rename = "0-255")]
     Raw255,
 }
 
+crate::choice::choice!(ValueRange {
+    Unit => "0-1", "0–1 (torchvision's `ToTensor`)";
+    Raw255 => "0-255", "0–255, the raw bytes (the reference tool's Lightning path fed these unnormalised)";
+});
+
 /// Memory order of the input tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TensorLayout {
-    /// Batch, channel, height, width (PyTorch).
     Nchw,
-    /// Batch, height, width, channel (TensorFlow/Keras).
     Nhwc,
 }
 
+crate::choice::choice!(TensorLayout {
+    Nchw => "nchw", "Batch, channel, height, width (PyTorch)";
+    Nhwc => "nhwc", "Batch, height, width, channel (TensorFlow/Keras)";
+});
+
 /// Named starting points; any field can then be overridden.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
-    /// torchvision ImageNet models: resize 256 + centre crop 224 (fraction 0.875), RGB, 0–1,
-    /// ImageNet mean and std.
     Imagenet,
-    /// The reference tool's self-supervised path: stretch, RGB, raw 0–255, no normalisation.
     Raw255,
 }
+
+crate::choice::choice!(Preset {
+    Imagenet => "imagenet", "torchvision ImageNet models: resize 256 + centre crop 224 (fraction 0.875), RGB, 0–1, ImageNet mean and std";
+    Raw255 => "raw255", "The reference tool's self-supervised path: stretch, RGB, raw 0–255, no normalisation";
+});
 
 /// Everything that decides the input tensor of one image, fully resolved.
 #[derive(Debug, Clone, PartialEq)]

@@ -55,66 +55,9 @@ pub fn read_graph(
     metric: Metric,
 ) -> Result<Imported, ImportError> {
     let n = features.len() / dim.max(1);
-    let invalid = |path: &Path, reason: String| ImportError::Invalid {
-        path: path.to_owned(),
-        reason,
-    };
-    let (rows, cols, raw) = npy::read_index_matrix_file(indices)?;
-    if rows != n {
-        return Err(invalid(
-            indices,
-            format!(
-                "{rows} rows of neighbours, but the data set has {n} items: a graph of other \
-                 data, or of a subset?"
-            ),
-        ));
-    }
-    if cols == 0 {
-        return Err(invalid(indices, "no neighbours (0 columns)".to_owned()));
-    }
-    if let Some((at, &bad)) = raw
-        .iter()
-        .enumerate()
-        .find(|&(_, &j)| j < 0 || j as u64 >= n as u64)
-    {
-        let (row, col) = (at / cols, at % cols);
-        let why = if bad == -1 {
-            "-1, a missing neighbour (FAISS pads lists it could not fill with -1): search more \
-             cells (nprobe) or ask for fewer neighbours"
-                .to_owned()
-        } else {
-            format!("{bad}, not an item index (0..{n})")
-        };
-        return Err(invalid(
-            indices,
-            format!("row {row}, column {col} (0-based): {why}"),
-        ));
-    }
+    let (cols, raw) = read_indices(indices, n)?;
     let file_distances = match distances {
-        Some(path) => {
-            let m = npy::read_matrix_file(path)?;
-            if (m.n_rows, m.n_cols) != (rows, cols) {
-                return Err(invalid(
-                    path,
-                    format!(
-                        "shape {} × {}, but the indices are {rows} × {cols}",
-                        m.n_rows, m.n_cols
-                    ),
-                ));
-            }
-            if let Some(at) = m.data.iter().position(|d| !d.is_finite() || *d < 0.0) {
-                return Err(invalid(
-                    path,
-                    format!(
-                        "row {}, column {}: {} is not a distance (finite, at least 0)",
-                        at / cols,
-                        at % cols,
-                        m.data[at]
-                    ),
-                ));
-            }
-            Some((path, m.data))
-        }
+        Some(path) => Some((path, read_distances(path, n, cols)?)),
         None => None,
     };
     // Self entries: every listed item must be another item, except that lists may start with
@@ -145,26 +88,13 @@ pub fn read_graph(
         let (a, b) = (&data[i * dim..(i + 1) * dim], &data[j * dim..(j + 1) * dim]);
         finish_distance(metric, from_dot(norms[i], norms[j], dot(a, b)))
     };
-    // Per row: (distance, index) of the k kept entries, in the file's order.
-    let mut kept: Vec<(f32, u32)> = Vec::with_capacity(n * k);
-    for i in 0..n {
-        let row = &raw[i * cols..(i + 1) * cols];
-        let has_self = row.contains(&(i as i64));
-        let mut taken = 0;
-        for (c, &j) in row.iter().enumerate() {
-            if taken == k {
-                break;
-            }
-            if has_self && j == i as i64 {
-                continue;
-            }
-            let d = file_distances
-                .as_ref()
-                .map_or(f32::NAN, |(_, d)| d[i * cols + c]);
-            kept.push((d, j as u32));
-            taken += 1;
-        }
-    }
+    let mut kept = keep_neighbours(
+        &raw,
+        n,
+        cols,
+        k,
+        file_distances.as_ref().map(|(_, d)| &d[..]),
+    );
     if let Some(row) = (0..n).find(|&i| {
         let mut ids: Vec<u32> = kept[i * k..(i + 1) * k].iter().map(|p| p.1).collect();
         ids.sort_unstable();
@@ -227,6 +157,106 @@ pub fn read_graph(
         },
         notes,
     })
+}
+
+/// The error for a file whose content is not a graph of these features.
+fn invalid(path: &Path, reason: String) -> ImportError {
+    ImportError::Invalid {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// The neighbour indices at `path` (columns, row-major values), checked: one row per item of
+/// the `n`, at least one column, every entry an item index.
+fn read_indices(path: &Path, n: usize) -> Result<(usize, Vec<i64>), ImportError> {
+    let (rows, cols, raw) = npy::read_index_matrix_file(path)?;
+    if rows != n {
+        return Err(invalid(
+            path,
+            format!(
+                "{rows} rows of neighbours, but the data set has {n} items: a graph of other \
+                 data, or of a subset?"
+            ),
+        ));
+    }
+    if cols == 0 {
+        return Err(invalid(path, "no neighbours (0 columns)".to_owned()));
+    }
+    if let Some((at, &bad)) = raw
+        .iter()
+        .enumerate()
+        .find(|&(_, &j)| j < 0 || j as u64 >= n as u64)
+    {
+        let (row, col) = (at / cols, at % cols);
+        let why = if bad == -1 {
+            "-1, a missing neighbour (FAISS pads lists it could not fill with -1): search more \
+             cells (nprobe) or ask for fewer neighbours"
+                .to_owned()
+        } else {
+            format!("{bad}, not an item index (0..{n})")
+        };
+        return Err(invalid(
+            path,
+            format!("row {row}, column {col} (0-based): {why}"),
+        ));
+    }
+    Ok((cols, raw))
+}
+
+/// The distances at `path`, checked: the indices' shape (`rows` × `cols`), finite, at least 0.
+fn read_distances(path: &Path, rows: usize, cols: usize) -> Result<Vec<f32>, ImportError> {
+    let m = npy::read_matrix_file(path)?;
+    if (m.n_rows, m.n_cols) != (rows, cols) {
+        return Err(invalid(
+            path,
+            format!(
+                "shape {} × {}, but the indices are {rows} × {cols}",
+                m.n_rows, m.n_cols
+            ),
+        ));
+    }
+    if let Some(at) = m.data.iter().position(|d| !d.is_finite() || *d < 0.0) {
+        return Err(invalid(
+            path,
+            format!(
+                "row {}, column {}: {} is not a distance (finite, at least 0)",
+                at / cols,
+                at % cols,
+                m.data[at]
+            ),
+        ));
+    }
+    Ok(m.data)
+}
+
+/// Per row: (distance, index) of the `k` entries kept of the file's `cols`, in the file's order
+/// (the item itself dropped); the distance is the file's, or NaN until computed.
+fn keep_neighbours(
+    raw: &[i64],
+    n: usize,
+    cols: usize,
+    k: usize,
+    file_distances: Option<&[f32]>,
+) -> Vec<(f32, u32)> {
+    let mut kept: Vec<(f32, u32)> = Vec::with_capacity(n * k);
+    for i in 0..n {
+        let row = &raw[i * cols..(i + 1) * cols];
+        let has_self = row.contains(&(i as i64));
+        let mut taken = 0;
+        for (c, &j) in row.iter().enumerate() {
+            if taken == k {
+                break;
+            }
+            if has_self && j == i as i64 {
+                continue;
+            }
+            let d = file_distances.map_or(f32::NAN, |d| d[i * cols + c]);
+            kept.push((d, j as u32));
+            taken += 1;
+        }
+    }
+    kept
 }
 
 /// Compare a file's distances with the features' on a sample of rows: equal (within float

@@ -23,20 +23,21 @@ pub use projected::{ProjectedParams, ProjectionReport, projected_knn};
 use crate::progress::Observer;
 
 /// Distance between feature vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
-    /// ‖x − y‖₂.
     Euclidean,
-    /// 1 − cos(x, y), on rows normalised once. An all-zero row has no direction: an error.
     Cosine,
 }
 
+crate::choice::choice!(Metric {
+    Euclidean => "euclidean", "‖x − y‖₂";
+    Cosine => "cosine", "1 − cos(x, y), on rows normalised once. An all-zero row has no direction: an error";
+});
+
 impl Metric {
+    /// The name the user types and reads (`Choice::name` without importing the trait).
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Euclidean => "euclidean",
-            Self::Cosine => "cosine",
-        }
+        crate::choice::Choice::name(self)
     }
 }
 

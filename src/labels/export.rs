@@ -21,16 +21,19 @@ use crate::dataset::ItemId;
 pub const MANIFEST: &str = "labels.csv";
 
 /// How exported files refer to their sources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExportMode {
-    /// Independent copies (safe everywhere; costs disk space).
     #[default]
     Copy,
-    /// Hard links (no extra space; same filesystem only).
     Hardlink,
-    /// Symbolic links to the absolute source paths.
     Symlink,
 }
+
+crate::choice::choice!(ExportMode {
+    Copy => "copy", "Independent copies (safe everywhere; costs disk space)";
+    Hardlink => "hardlink", "Hard links (no extra space; same filesystem only)";
+    Symlink => "symlink", "Symbolic links to the absolute source paths";
+});
 
 /// What an export did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -14,14 +14,16 @@ use crate::dataset::projector::{CONFIG_FILE, Config, Embedding, ProjectorError, 
 use crate::dataset::{ColumnValues, Dataset, Images, ItemId};
 
 /// How the tensor is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TensorFormat {
-    /// Tab-separated text, what tensorboardX writes; every TensorBoard reads it.
     Tsv,
-    /// Raw little-endian float32 with `tensor_shape` in the config: 3–5× smaller and faster
-    /// to load.
     Bytes,
 }
+
+crate::choice::choice!(TensorFormat {
+    Tsv => "tsv", "Tab-separated text, what tensorboardX writes; every TensorBoard reads it";
+    Bytes => "bytes", "Raw little-endian float32 with `tensor_shape` in the config: 3–5× smaller and faster to load";
+});
 
 #[derive(Debug, Clone)]
 pub struct ExportOptions {

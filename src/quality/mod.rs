@@ -42,7 +42,7 @@ pub enum QualityError {
         found: usize,
         n_items: usize,
     },
-    #[error("--dup-threshold {0}: must be a finite number ≥ 0")]
+    #[error("the duplicate threshold must be a finite number ≥ 0, not {0}")]
     Threshold(f32),
     #[error("k must be at least 1")]
     KZero,

@@ -67,7 +67,7 @@ pub const DEFAULT_LARGE_CACHE_GB: f64 = 2.0;
 
 #[derive(Debug, Error)]
 pub enum ThumbError {
-    #[error("--thumbnail-px {0}: must be a power of two from 8 to {MAX_CELL_PX}")]
+    #[error("the thumbnail cell side must be a power of two from 8 to {MAX_CELL_PX} px, not {0}")]
     BadCellSize(u32),
     #[error("cannot write the thumbnail cache {path}")]
     Write {
@@ -744,6 +744,9 @@ fn create_small_file(
 
 type Opened = (ThumbStore, FileWork, BuildReport);
 
+/// Open (or create) the thumbnail store of `files` in the cache, in steps: the cache folder,
+/// the store's earlier file and the one set aside before it, the small-cell file, the large
+/// cells of each large tier, then the store itself.
 fn open_files(
     tiers: Vec<u32>,
     files: &crate::dataset::ImageFiles,
@@ -759,82 +762,19 @@ fn open_files(
         .collect();
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let mut report = BuildReport::default();
-    let dir = match cache.create_dir() {
-        Ok(dir) => Some(dir),
-        Err(e) => {
-            // A folder that cannot be made: this run's cells in anonymous files instead.
-            if let Some(dir) = cache.dir() {
-                crate::cache::note_write_failure(dir, &e);
-                report.not_kept = Some(format!("{}: {e}", dir.display()));
-            }
-            None
-        }
-    };
+    let dir = open_cache_dir(cache, &mut report);
     let path = dir.map(|d| d.join(cache_file_name("thumbs", &small, &root)));
-    let mut found = None;
-    let mut previous = None;
-    if let Some(path) = &path {
-        let prev_path = path.with_extension("prev");
-        if let Ok(file) = OpenOptions::new().read(true).write(true).open(path) {
-            match read_index(&file, &small) {
-                // Whether each record still matches its file is checked by the build, in the
-                // background, and by each read until then (see `FileCells::current`).
-                Ok(index) if index.records.len() == n_items => {
-                    found = Some((file, index));
-                }
-                Ok(_) => {
-                    // Other images: set the file aside and take its cells over by key.
-                    drop(file);
-                    std::fs::rename(path, &prev_path).map_err(write_error(path))?;
-                }
-                Err(reason) => report.warnings.push(format!(
-                    "thumbnail cache {} ignored and rebuilt: {reason}",
-                    path.display()
-                )),
-            }
-        }
-        if let Ok(file) = File::open(&prev_path) {
-            match read_index(&file, &small) {
-                Ok(index) => {
-                    let by_key = index
-                        .records
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.state != PENDING)
-                        .map(|(i, r)| (r.key, i))
-                        .collect();
-                    previous = Some(Previous {
-                        file,
-                        path: prev_path,
-                        index,
-                        by_key,
-                    });
-                }
-                Err(_) => {
-                    let _ = std::fs::remove_file(&prev_path);
-                }
-            }
-        }
-    }
-    let mut persistent = path.is_some();
-    let (file, records, complete) = match found {
-        Some((file, index)) => (file, index.records, index.complete),
-        None => {
-            let file = match create_small_file(path.as_deref(), &small, n_items) {
-                Ok(f) => f,
-                // A full disk: the cells live in an anonymous file for this run instead.
-                Err(ThumbError::Write { path: p, source }) if path.is_some() => {
-                    crate::cache::note_write_failure(&p, &source);
-                    report.not_kept = Some(format!("{}: {source}", p.display()));
-                    let _ = std::fs::remove_file(&p);
-                    persistent = false;
-                    create_small_file(None, &small, n_items)?
-                }
-                Err(e) => return Err(e),
-            };
-            (file, vec![Record::default(); n_items], false)
-        }
+    let (found, previous) = match &path {
+        Some(path) => find_earlier_files(path, &small, n_items, &mut report)?,
+        None => (None, None),
     };
+    let small_file = open_small_file(found, path.as_deref(), &small, n_items, &mut report)?;
+    let SmallFile {
+        file,
+        records,
+        complete,
+        persistent,
+    } = small_file;
     if persistent && let Some(path) = &path {
         // In use while the store is open: eviction skips what a running process holds.
         let _ = file.lock_shared();
@@ -855,41 +795,14 @@ fn open_files(
     if complete {
         report.reused = n_items;
     }
-    let large_sides: Vec<u32> = tiers[small.len()..].to_vec();
-    let mut large = Vec::with_capacity(large_sides.len());
-    for &side in &large_sides {
-        let large_path = path
-            .as_deref()
-            .filter(|_| persistent)
-            .map(|p| p.with_extension(format!("large{side}.bin")));
-        if let (Some(new), Some(dir)) = (&large_path, dir) {
-            // Earlier versions named the large cells apart from their store; taken over, so
-            // the store is one entry and its cells are not made again.
-            let old = dir.join(cache_file_name("thumbs-large", &[side], &root));
-            if !new.exists() && std::fs::rename(&old, new).is_ok() {
-                let _ = std::fs::rename(large::index_path(&old), large::index_path(new));
-            }
-        }
-        let budget = large_budget / large_sides.len() as u64;
-        let opened = match (
-            LargeCache::open(side, large_path.as_deref(), budget),
-            &large_path,
-        ) {
-            (Err(e), Some(p)) => {
-                // A full disk: this run's large cells in an anonymous file instead, and
-                // nothing cut short left under the store's name.
-                crate::cache::note_write_failure(p, &e);
-                let _ = std::fs::remove_file(p);
-                let _ = std::fs::remove_file(large::index_path(p));
-                LargeCache::open(side, None, budget)
-            }
-            (other, _) => other,
-        };
-        let cache = opened.map_err(write_error(
-            large_path.as_deref().unwrap_or(Path::new("(temporary)")),
-        ))?;
-        large.push(cache);
-    }
+    let path = path.filter(|_| persistent);
+    let large = open_large_cells(
+        &tiers[small.len()..],
+        path.as_deref(),
+        dir,
+        &root,
+        large_budget,
+    )?;
     let layout = layout(&small, n_items);
     let mut tier_at = Vec::with_capacity(small.len());
     let mut at = 0;
@@ -897,7 +810,6 @@ fn open_files(
         tier_at.push(at);
         at += codec::encoded_len(s) as u64;
     }
-    let path = path.filter(|_| persistent);
     report.path = path.clone();
     let shown = path.unwrap_or_else(|| std::env::temp_dir().join("(anonymous thumbnail file)"));
     let store = ThumbStore {
@@ -930,6 +842,170 @@ fn open_files(
         previous,
     };
     Ok((store, work, report))
+}
+
+/// The cache folder, made if needed; `None` (and the reason in `report`) when it cannot be:
+/// this run's cells then live in anonymous files.
+fn open_cache_dir<'a>(cache: &'a Cache, report: &mut BuildReport) -> Option<&'a Path> {
+    match cache.create_dir() {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            if let Some(dir) = cache.dir() {
+                crate::cache::note_write_failure(dir, &e);
+                report.not_kept = Some(format!("{}: {e}", dir.display()));
+            }
+            None
+        }
+    }
+}
+
+/// A store file found in the cache for these images, with its index.
+type Found = (File, Index);
+
+/// The store's file at `path` if it holds these `n_items` images, and the file an earlier run
+/// set aside (`.prev`) whose cells are taken over by key. A store file of other images is set
+/// aside now; an unreadable one is rebuilt (a warning in `report`).
+fn find_earlier_files(
+    path: &Path,
+    small: &[u32],
+    n_items: usize,
+    report: &mut BuildReport,
+) -> Result<(Option<Found>, Option<Previous>), ThumbError> {
+    let mut found = None;
+    let mut previous = None;
+    let prev_path = path.with_extension("prev");
+    if let Ok(file) = OpenOptions::new().read(true).write(true).open(path) {
+        match read_index(&file, small) {
+            // Whether each record still matches its file is checked by the build, in the
+            // background, and by each read until then (see `FileCells::current`).
+            Ok(index) if index.records.len() == n_items => {
+                found = Some((file, index));
+            }
+            Ok(_) => {
+                // Other images: set the file aside and take its cells over by key.
+                drop(file);
+                std::fs::rename(path, &prev_path).map_err(write_error(path))?;
+            }
+            Err(reason) => report.warnings.push(format!(
+                "thumbnail cache {} ignored and rebuilt: {reason}",
+                path.display()
+            )),
+        }
+    }
+    if let Ok(file) = File::open(&prev_path) {
+        match read_index(&file, small) {
+            Ok(index) => {
+                let by_key = index
+                    .records
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.state != PENDING)
+                    .map(|(i, r)| (r.key, i))
+                    .collect();
+                previous = Some(Previous {
+                    file,
+                    path: prev_path,
+                    index,
+                    by_key,
+                });
+            }
+            Err(_) => {
+                let _ = std::fs::remove_file(&prev_path);
+            }
+        }
+    }
+    Ok((found, previous))
+}
+
+/// The small-cell file a store reads and builds into, with its records.
+struct SmallFile {
+    file: File,
+    records: Vec<Record>,
+    /// Every record was built by an earlier run (the file is not written again).
+    complete: bool,
+    /// Kept in the cache for the next run (false: an anonymous file for this run only).
+    persistent: bool,
+}
+
+/// The file `found` by [`find_earlier_files`], else a new one at `path`, else (no cache
+/// folder, or a full disk) an anonymous one.
+fn open_small_file(
+    found: Option<Found>,
+    path: Option<&Path>,
+    small: &[u32],
+    n_items: usize,
+    report: &mut BuildReport,
+) -> Result<SmallFile, ThumbError> {
+    if let Some((file, index)) = found {
+        return Ok(SmallFile {
+            file,
+            records: index.records,
+            complete: index.complete,
+            persistent: path.is_some(),
+        });
+    }
+    let mut persistent = path.is_some();
+    let file = match create_small_file(path, small, n_items) {
+        Ok(f) => f,
+        // A full disk: the cells live in an anonymous file for this run instead.
+        Err(ThumbError::Write { path: p, source }) if path.is_some() => {
+            crate::cache::note_write_failure(&p, &source);
+            report.not_kept = Some(format!("{}: {source}", p.display()));
+            let _ = std::fs::remove_file(&p);
+            persistent = false;
+            create_small_file(None, small, n_items)?
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(SmallFile {
+        file,
+        records: vec![Record::default(); n_items],
+        complete: false,
+        persistent,
+    })
+}
+
+/// The large cells of each side in `large_sides`, beside the store's file at `path` (`None`:
+/// anonymous files for this run), sharing `large_budget` bytes equally.
+fn open_large_cells(
+    large_sides: &[u32],
+    path: Option<&Path>,
+    dir: Option<&Path>,
+    root: &Path,
+    large_budget: u64,
+) -> Result<Vec<LargeCache>, ThumbError> {
+    let mut large = Vec::with_capacity(large_sides.len());
+    for &side in large_sides {
+        let large_path = path.map(|p| p.with_extension(format!("large{side}.bin")));
+        if let (Some(new), Some(dir)) = (&large_path, dir) {
+            // Earlier versions named the large cells apart from their store; taken over, so
+            // the store is one entry and its cells are not made again.
+            let old = dir.join(cache_file_name("thumbs-large", &[side], root));
+            if !new.exists() && std::fs::rename(&old, new).is_ok() {
+                let _ = std::fs::rename(large::index_path(&old), large::index_path(new));
+            }
+        }
+        let budget = large_budget / large_sides.len() as u64;
+        let opened = match (
+            LargeCache::open(side, large_path.as_deref(), budget),
+            &large_path,
+        ) {
+            (Err(e), Some(p)) => {
+                // A full disk: this run's large cells in an anonymous file instead, and
+                // nothing cut short left under the store's name.
+                crate::cache::note_write_failure(p, &e);
+                let _ = std::fs::remove_file(p);
+                let _ = std::fs::remove_file(large::index_path(p));
+                LargeCache::open(side, None, budget)
+            }
+            (other, _) => other,
+        };
+        let cache = opened.map_err(write_error(
+            large_path.as_deref().unwrap_or(Path::new("(temporary)")),
+        ))?;
+        large.push(cache);
+    }
+    Ok(large)
 }
 
 /// How one item came out of a build.

@@ -10,7 +10,7 @@ use crate::dataset::Dataset;
 
 use super::colors::{ColorSource, Coloring, Colormap};
 use super::neighbors::NeighborMode;
-use super::options::{ViewerError, ViewerOptions, check_display, check_options};
+use super::options::{CheckedOptions, ViewerError, ViewerOptions, check_display};
 use super::state::{
     ColorState, Launched, NeighborView, SelectItem, Selection, Store, apply_selection,
 };
@@ -192,7 +192,7 @@ fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Lab
 
 /// Open the explorer on a data set and block until the window closes.
 pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> {
-    check_options(&dataset, &options)?;
+    let options = options.check(&dataset)?;
     // After the options: a typo is reported the same with or without a display.
     if !options.offscreen {
         check_display()?;
@@ -216,7 +216,7 @@ pub fn run(dataset: Dataset, options: ViewerOptions) -> Result<(), ViewerError> 
 }
 
 /// An app with Bevy's default plugins: in a window, or (`--offscreen`) drawing into an image.
-fn window_app(dataset: &Dataset, options: &ViewerOptions) -> App {
+fn window_app(dataset: &Dataset, options: &CheckedOptions) -> App {
     let title = format!(
         "ivt-explore — {} ({} items)",
         dataset.name,
@@ -263,7 +263,7 @@ fn window_app(dataset: &Dataset, options: &ViewerOptions) -> App {
 }
 
 /// The explorer's state and plugins, in the order they are added.
-fn add_explorer_plugins(app: &mut App, dataset: Dataset, options: &ViewerOptions) {
+fn add_explorer_plugins(app: &mut App, dataset: Dataset, options: &CheckedOptions) {
     app.insert_resource(layout_job::InitialRequest(layout_job::LayoutRequest {
         dims: options.dims,
         method: options.method,
@@ -271,7 +271,7 @@ fn add_explorer_plugins(app: &mut App, dataset: Dataset, options: &ViewerOptions
         ..default()
     }))
     .add_plugins(ExplorerStatePlugin {
-        options: options.clone(),
+        options: ViewerOptions::clone(options),
         data: Arc::new(dataset),
     })
     .add_plugins((

@@ -31,7 +31,7 @@ pub const AUDIT_K: usize = 10;
 const MIN_RANKED: usize = 10;
 
 /// One tab of the panel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum IssueTab {
     /// Labels the neighbours disagree with.
     #[default]

@@ -10,7 +10,8 @@
 //!
 //! The app and its state:
 //! - [`app`]: [`run`]: the options checked, labels opened, the plugins added in order;
-//! - [`options`]: [`ViewerOptions`] as the commands pass them, and the checks that refuse them;
+//! - [`options`]: [`ViewerOptions`] as the commands pass them, checked once into
+//!   [`options::CheckedOptions`];
 //! - [`state`]: the shared resources ([`Store`], [`Selection`], [`ColorState`], …) and messages.
 //!
 //! One plugin per feature:

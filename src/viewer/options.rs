@@ -199,8 +199,30 @@ fn check_view_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), 
     Ok(())
 }
 
+/// Options checked against their data set by [`ViewerOptions::check`]: the only kind the app
+/// is built from, so no plugin meets an option that cannot work (as `TsneParams::check` gives
+/// the t-SNE its parameters).
+#[derive(Debug, Clone)]
+pub struct CheckedOptions(ViewerOptions);
+
+impl std::ops::Deref for CheckedOptions {
+    type Target = ViewerOptions;
+
+    fn deref(&self) -> &ViewerOptions {
+        &self.0
+    }
+}
+
+impl ViewerOptions {
+    /// Refuse, before a window opens, what contradicts `dataset` or cannot work.
+    pub fn check(self, dataset: &Dataset) -> Result<CheckedOptions, ViewerError> {
+        check_options(dataset, &self)?;
+        Ok(CheckedOptions(self))
+    }
+}
+
 /// Options that contradict the data or cannot work, refused before a window opens.
-pub(crate) fn check_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), ViewerError> {
+fn check_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), ViewerError> {
     let n = dataset.n_items();
     if let Some(item) = options.select
         && item.index() >= n

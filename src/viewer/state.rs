@@ -14,17 +14,14 @@ use super::colors::{self, ColorSource, Coloring, Colormap};
 use super::neighbors::{Neighbor, NeighborMode};
 
 /// Which view the points are seen in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ViewMode {
     /// Orthographic, looking down the layout's z axis: pan and zoom.
     #[default]
-    #[value(name = "2d")]
     TwoD,
     /// Perspective: orbit, pan and zoom around a focus.
-    #[value(name = "3d")]
     Orbit,
     /// Perspective: WASD/QE to move, right mouse button to look.
-    #[value(name = "fly")]
     Fly,
 }
 

@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use ivt::choice::Choice;
 use ivt::dataset::{DataSource, ImageLayout, InputSpec};
 use ivt::layout::LayoutMethod;
 
@@ -32,7 +35,7 @@ pub struct ModelArgs {
     /// Preprocessing to start from: imagenet (resize 256 + centre crop 224, 0–1, ImageNet mean/std)
     /// or raw255 (stretch, raw 0–255, no normalisation: the reference tool's Lightning path)
     /// [default: imagenet].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<ivt::embed::preprocess::Preset>())]
     pub preset: Option<ivt::embed::preprocess::Preset>,
     /// TOML file with preprocessing fields (preset, size, resize, crop-fraction, channels, range,
     /// mean, std, layout); the flags here override it.
@@ -42,16 +45,16 @@ pub struct ModelArgs {
     #[arg(long, value_name = "N|WxH")]
     pub input_size: Option<ivt::embed::preprocess::Size>,
     /// How images reach the input size.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<ivt::embed::preprocess::ResizeMode>())]
     pub resize: Option<ivt::embed::preprocess::ResizeMode>,
     /// center-crop: the shorter side is resized to size / fraction before the cut (0.875 = 256→224).
     #[arg(long, value_name = "F")]
     pub crop_fraction: Option<f32>,
     /// Channel order the model expects.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<ivt::embed::preprocess::ChannelOrder>())]
     pub channels: Option<ivt::embed::preprocess::ChannelOrder>,
     /// Pixel value range before mean/std.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<ivt::embed::preprocess::ValueRange>())]
     pub range: Option<ivt::embed::preprocess::ValueRange>,
     /// Per-channel mean subtracted (model channel order, on the scale of --range).
     #[arg(long, value_name = "A,B,C", value_parser = parse_triple)]
@@ -60,7 +63,7 @@ pub struct ModelArgs {
     #[arg(long, value_name = "A,B,C", value_parser = parse_triple)]
     pub std: Option<[f32; 3]>,
     /// Input tensor layout (default: read from the model's input shape, NCHW when unclear).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<ivt::embed::preprocess::TensorLayout>())]
     pub tensor_layout: Option<ivt::embed::preprocess::TensorLayout>,
     /// Images per inference call.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -69,13 +72,13 @@ pub struct ModelArgs {
     #[arg(long, value_name = "NAME")]
     pub model_output: Option<String>,
     /// How an output with spatial axes ([N, C, H, W]) becomes one vector per image.
-    #[arg(long, value_enum, default_value_t = ivt::embed::Pooling::Average)]
+    #[arg(long, value_parser = choice::<ivt::embed::Pooling>(), default_value_t = ivt::embed::Pooling::Average)]
     pub pool: ivt::embed::Pooling,
     /// Scale every embedding to unit length.
     #[arg(long)]
     pub l2_normalize: bool,
     /// Where inference runs (cuda needs onnxruntime-gpu).
-    #[arg(long, value_enum, default_value_t = ivt::embed::Device::Cpu)]
+    #[arg(long, value_parser = choice::<ivt::embed::Device>(), default_value_t = ivt::embed::Device::Cpu)]
     pub device: ivt::embed::Device,
     /// Inference threads (default: one per core).
     #[arg(long, value_name = "N")]
@@ -175,7 +178,7 @@ pub struct InputOptions {
     #[arg(long, value_name = "DIR")]
     pub images: Option<PathBuf>,
     /// How to read the image folder.
-    #[arg(long, value_enum, default_value_t = ImageLayout::Auto)]
+    #[arg(long, value_parser = choice::<ImageLayout>(), default_value_t = ImageLayout::Auto)]
     pub image_layout: ImageLayout,
     /// File with one substring per feature row; each must match exactly one image file name.
     /// Without it, flat folders are in natural order (img2 before img10).
@@ -287,4 +290,37 @@ pub fn npy_output(path: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The parser of a library value picked by name (`--metric cosine`): clap checks the name
+/// against the library's list and shows each value's line in `--help`, as its `ValueEnum`
+/// derive would, and the library turns the name into the value (clap stays out of the library).
+pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
+    let values = T::ALL.iter().map(|&v| match v.about() {
+        "" => PossibleValue::new(v.name()),
+        about => PossibleValue::new(v.name()).help(about),
+    });
+    PossibleValuesParser::new(values).try_map(|name| T::from_name(&name))
+}
+
+/// `--thumbnail-px` refused before any work, naming the flag (the library speaks of the size).
+pub fn check_thumbnail_px(px: u32) -> anyhow::Result<()> {
+    ivt::thumbs::tiers_for(px).with_context(|| format!("--thumbnail-px {px}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_thumbnail_side_names_the_flag_and_the_rule() {
+        let err = format!(
+            "{:#}",
+            check_thumbnail_px(48).expect_err("not a power of two")
+        );
+        assert!(err.starts_with("--thumbnail-px 48: "), "{err}");
+        assert!(err.contains("power of two"), "{err}");
+        assert!(check_thumbnail_px(128).is_ok());
+    }
 }

@@ -67,6 +67,7 @@ pub fn load_probing(
     let bar = Bar::with_rate("embedding");
     let started = Instant::now();
     let got = ivt::embed::embed_images(model, &files.paths, &options, cache, &bar)
+        .map_err(with_flags)
         .with_context(|| format!("cannot embed the images of {}", folder.display()));
     drop(bar);
     let got = got?;
@@ -127,7 +128,7 @@ pub fn encoder(m: &ModelArgs, cache: &Cache) -> anyhow::Result<Option<EmbedOne>>
             return Err(format!("{}: no such image file", image.display()));
         }
         let got = ivt::embed::embed_images(&model, &[image.to_owned()], &options, &cache, &())
-            .map_err(|e| format!("cannot embed {}: {e}", image.display()))?;
+            .map_err(|e| format!("cannot embed {}: {:#}", image.display(), with_flags(e)))?;
         match got.report.warnings.first() {
             Some(w) => Err(format!("cannot embed {}: {w}", image.display())),
             None => Ok(got.vectors),
@@ -201,4 +202,16 @@ pub fn load_timed(spec: &InputSpec) -> anyhow::Result<Dataset> {
     let data = dataset::load(spec).with_context(|| format!("cannot load {what}"))?;
     eprintln!("loaded {what} in {:.2} s", start.elapsed().as_secs_f64());
     Ok(data)
+}
+
+/// An embedding error as the command line says it: the library speaks of the device, the
+/// user chose it with `--device cuda`.
+fn with_flags(e: ivt::embed::EmbedError) -> anyhow::Error {
+    use ivt::embed::EmbedError;
+    match e {
+        EmbedError::NoCuda { .. } | EmbedError::Cuda(_) => {
+            anyhow::Error::new(e).context("--device cuda")
+        }
+        other => other.into(),
+    }
 }

@@ -110,7 +110,7 @@ impl FftGrid {
                 }
             });
 
-        // The kernels on node offsets, wrapped circulantly, then transformed.
+        // The kernels' transforms, then the terms spread onto the nodes.
         let h = box_width / NODES as f64;
         let n_grids = if cauchy { 2 } else { 3 };
         let fwd = self.forward.clone();
@@ -119,68 +119,8 @@ impl FftGrid {
             // `plan` always sets both; nothing to compute without them.
             return 0.0;
         };
-        if cauchy {
-            fill_kernel(&mut self.kernel_a, m, n_nodes, h, |d2| {
-                let w = 1.0 / (1.0 + d2);
-                w * w
-            });
-        } else {
-            fill_kernel(&mut self.kernel_a, m, n_nodes, h, |d2| {
-                (1.0 + d2 / dof).powf(-(dof + 1.0))
-            });
-        }
-        transform_kernel(
-            &*fwd,
-            &mut self.kernel_a,
-            &mut self.transposed,
-            m,
-            &mut self.scratch,
-        );
-        if !cauchy {
-            fill_kernel(&mut self.kernel_b, m, n_nodes, h, |d2| {
-                (1.0 + d2 / dof).powf(-dof)
-            });
-            transform_kernel(
-                &*fwd,
-                &mut self.kernel_b,
-                &mut self.transposed,
-                m,
-                &mut self.scratch,
-            );
-        }
-
-        // Spread the terms onto the nodes (sequential: scattered writes; cheap next to the FFTs).
-        for g in self.grids.iter_mut().take(n_grids) {
-            g.clear();
-            g.resize(n_nodes * m, Complex32::new(0.0, 0.0));
-        }
-        for (i, p) in y.chunks_exact(2).enumerate() {
-            let (x, yy) = (p[0], p[1]);
-            let terms: [Complex32; 3] = if cauchy {
-                [
-                    Complex32::new(1.0, x),
-                    Complex32::new(yy, x * x + yy * yy),
-                    Complex32::new(0.0, 0.0),
-                ]
-            } else {
-                [
-                    Complex32::new(1.0, x),
-                    Complex32::new(yy, 0.0),
-                    Complex32::new(1.0, 0.0),
-                ]
-            };
-            let [bx, by] = self.boxes[i];
-            let w = &self.weights[i];
-            for iy in 0..NODES {
-                let row = (by as usize * NODES + iy) * m + bx as usize * NODES;
-                for ix in 0..NODES {
-                    let wt = (w[NODES + iy] * w[ix]) as f32;
-                    for (g, t) in self.grids.iter_mut().zip(terms).take(n_grids) {
-                        g[row + ix] += t * wt;
-                    }
-                }
-            }
-        }
+        self.transform_kernels(&*fwd, m, n_nodes, h, dof);
+        self.spread(y, m, n_nodes, cauchy);
 
         // Convolve each grid with its kernel.
         for (gi, g) in self.grids.iter_mut().enumerate().take(n_grids) {
@@ -240,6 +180,85 @@ impl FftGrid {
             });
         // Each point's own node sum counted w_ii = 1.
         self.z_parts.iter().sum::<f64>() - n as f64
+    }
+
+    /// The kernels on node offsets, wrapped circulantly, then transformed: `kernel_a` (the
+    /// squared kernel of degree of freedom `dof`), and for `dof` ≠ 1 `kernel_b` (the kernel).
+    fn transform_kernels(
+        &mut self,
+        fwd: &dyn Fft<f32>,
+        m: usize,
+        n_nodes: usize,
+        h: f64,
+        dof: f64,
+    ) {
+        let cauchy = dof == 1.0;
+        if cauchy {
+            fill_kernel(&mut self.kernel_a, m, n_nodes, h, |d2| {
+                let w = 1.0 / (1.0 + d2);
+                w * w
+            });
+        } else {
+            fill_kernel(&mut self.kernel_a, m, n_nodes, h, |d2| {
+                (1.0 + d2 / dof).powf(-(dof + 1.0))
+            });
+        }
+        transform_kernel(
+            fwd,
+            &mut self.kernel_a,
+            &mut self.transposed,
+            m,
+            &mut self.scratch,
+        );
+        if !cauchy {
+            fill_kernel(&mut self.kernel_b, m, n_nodes, h, |d2| {
+                (1.0 + d2 / dof).powf(-dof)
+            });
+            transform_kernel(
+                fwd,
+                &mut self.kernel_b,
+                &mut self.transposed,
+                m,
+                &mut self.scratch,
+            );
+        }
+    }
+
+    /// Spread each point's terms onto the nodes of its box, into the grids (two for `cauchy`, else three)
+    /// (sequential: scattered writes; cheap next to the FFTs).
+    fn spread(&mut self, y: &[f32], m: usize, n_nodes: usize, cauchy: bool) {
+        let n_grids = if cauchy { 2 } else { 3 };
+        for g in self.grids.iter_mut().take(n_grids) {
+            g.clear();
+            g.resize(n_nodes * m, Complex32::new(0.0, 0.0));
+        }
+        for (i, p) in y.chunks_exact(2).enumerate() {
+            let (x, yy) = (p[0], p[1]);
+            let terms: [Complex32; 3] = if cauchy {
+                [
+                    Complex32::new(1.0, x),
+                    Complex32::new(yy, x * x + yy * yy),
+                    Complex32::new(0.0, 0.0),
+                ]
+            } else {
+                [
+                    Complex32::new(1.0, x),
+                    Complex32::new(yy, 0.0),
+                    Complex32::new(1.0, 0.0),
+                ]
+            };
+            let [bx, by] = self.boxes[i];
+            let w = &self.weights[i];
+            for iy in 0..NODES {
+                let row = (by as usize * NODES + iy) * m + bx as usize * NODES;
+                for ix in 0..NODES {
+                    let wt = (w[NODES + iy] * w[ix]) as f32;
+                    for (g, t) in self.grids.iter_mut().zip(terms).take(n_grids) {
+                        g[row + ix] += t * wt;
+                    }
+                }
+            }
+        }
     }
 
     fn plan(&mut self, m: usize) {
