@@ -237,7 +237,6 @@ fn scalar_columns_become_metadata_as_a_csv_would() {
     write_parquet(
         &p,
         vec![
-            ("emb", fixed_f32(&rows(4))),
             (
                 "score",
                 Arc::new(Float64Array::from(vec![
@@ -247,6 +246,8 @@ fn scalar_columns_become_metadata_as_a_csv_would() {
                     Some(3.0),
                 ])) as ArrayRef,
             ),
+            // Between metadata columns: each column is found in the projected batch.
+            ("emb", fixed_f32(&rows(4))),
             (
                 "count",
                 Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef,
@@ -277,6 +278,7 @@ fn scalar_columns_become_metadata_as_a_csv_would() {
         Compression::SNAPPY,
     );
     let data = load(&p, None).expect("loads");
+    assert_eq!(data.features.values().as_ref(), rows(4).concat().as_slice());
     let meta = data.metadata.expect("metadata");
     let names: Vec<&str> = meta.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
