@@ -351,6 +351,10 @@ fn an_image_column_gives_the_images_relative_to_the_file() {
     assert_eq!(data.images.relative_path(1), Some(Path::new("imgs/a.png")));
     assert_eq!(files.sizes[2], Some((6, 4)));
     assert!(data.metadata.is_none(), "the image column is not metadata");
+    let mut with_keys = s.clone();
+    with_keys.sort_keys = Some(dir.path().join("keys.txt"));
+    let m = message(&dataset::load(&with_keys).expect_err("keys without a folder"));
+    assert!(m.contains("keys.txt") && m.contains("--images"), "{m}");
 
     // A missing image follows the folder rule: an error, or a placeholder when allowed.
     std::fs::remove_file(dir.path().join("imgs/a.png")).expect("rm");

@@ -586,6 +586,12 @@ fn load_parquet(spec: &InputSpec, path: &Path) -> Result<Dataset, DatasetError> 
             reason: format!("--npz-key {key} applies to .npz archives only"),
         });
     }
+    if let (Some(keys), None) = (&spec.sort_keys, &spec.images) {
+        return Err(DatasetError::Unsupported {
+            path: keys.clone(),
+            reason: "sort keys need an image folder (--images DIR); an image column names each row's file itself".to_owned(),
+        });
+    }
     let table = self::parquet::read(
         path,
         spec.vector_column.as_deref(),
