@@ -2,6 +2,8 @@
 //! (exit 1, one `error:` line naming the file, no panic), not-yet subcommands (exit 2).
 
 mod common;
+#[path = "common/parquet_file.rs"]
+mod parquet_file;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -177,15 +179,97 @@ fn explorer_options_that_cannot_work_are_named_before_a_window_opens() {
 }
 
 /// Twelve points in two tight, far-apart groups of six, in 3-D.
+/// Twelve items in two groups far apart: rows 0–5 near the origin, rows 6–11 near 100.
+fn group_rows() -> Vec<Vec<f32>> {
+    (0..12)
+        .map(|i| {
+            let base = if i < 6 { 0.0 } else { 100.0 };
+            vec![base + i as f32, base + (i * i % 5) as f32, base]
+        })
+        .collect()
+}
+
 fn two_groups(dir: &Path) -> std::path::PathBuf {
-    let mut values = Vec::new();
-    for i in 0..12 {
-        let base = if i < 6 { 0.0 } else { 100.0 };
-        values.extend_from_slice(&[base + i as f32, base + (i * i % 5) as f32, base]);
-    }
     let p = dir.join("groups.npy");
-    ivt::npy::write(&p, &[12, 3], &values).expect("write");
+    ivt::npy::write(&p, &[12, 3], &group_rows().concat()).expect("write");
     p
+}
+
+/// A `knn -k 3` output over [`group_rows`]: every neighbour from the item's own group.
+fn assert_neighbours_in_own_group(knn: &Path) {
+    let m = ivt::npy::read_matrix_file(knn).expect("read");
+    for (i, row) in m.data.chunks(3).enumerate() {
+        for &j in row {
+            assert_eq!(
+                (j as usize) < 6,
+                i < 6,
+                "row {i}: neighbour {j} from the other group"
+            );
+            assert_ne!(j as usize, i, "self excluded");
+        }
+    }
+}
+
+#[test]
+fn info_and_knn_read_a_parquet_file() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tmp");
+    let rows = group_rows();
+    let group: Vec<&str> = (0..12)
+        .map(|i| if i < 6 { "low" } else { "high" })
+        .collect();
+    let data = dir.path().join("groups.parquet");
+    parquet_file::write_parquet(
+        &data,
+        vec![
+            ("embedding", parquet_file::fixed_f32(&rows)),
+            (
+                "group",
+                Arc::new(arrow_array::StringArray::from(group)) as arrow_array::ArrayRef,
+            ),
+        ],
+        parquet::basic::Compression::SNAPPY,
+    );
+    let path = data.to_str().expect("utf8");
+    let out = ivt(&["info", path, "--no-cache"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("12 items × 3 dims"), "{stdout}");
+    assert!(
+        stdout.contains("column 'embedding': fixed_size_list<float32>"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("group"),
+        "the metadata column is listed: {stdout}"
+    );
+    assert!(
+        stderr.contains("column 'embedding'") && stderr.contains("--vector-column"),
+        "the chosen column is said: {stderr}"
+    );
+
+    let knn = dir.path().join("knn.npy");
+    let out = ivt(&[
+        "knn",
+        path,
+        "--vector-column",
+        "embedding",
+        "-k",
+        "3",
+        "--no-cache",
+        "-o",
+        knn.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_neighbours_in_own_group(&knn);
+
+    let out = ivt(&["info", path, "--vector-column", "emb", "--no-cache"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no column named 'emb'") && stderr.contains("embedding, group"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -221,17 +305,8 @@ fn knn_writes_int64_neighbours_and_reuses_the_cache() {
     let (header, _) = ivt::npy::open(&out).expect("npy");
     assert_eq!(header.shape, vec![12, 3]);
     assert_eq!(header.dtype.kind, ivt::npy::DtypeKind::I64);
+    assert_neighbours_in_own_group(&out);
     let m = ivt::npy::read_matrix_file(&out).expect("read");
-    for (i, row) in m.data.chunks(3).enumerate() {
-        for &j in row {
-            assert_eq!(
-                (j as usize) < 6,
-                i < 6,
-                "row {i}: neighbour {j} from the other group"
-            );
-            assert_ne!(j as usize, i, "self excluded");
-        }
-    }
     assert!(
         ivt::npy::read_matrix_file(&dist)
             .expect("dist")

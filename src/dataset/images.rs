@@ -49,6 +49,8 @@ pub enum ImageOrder {
     SortKeys,
     Natural,
     Torchvision,
+    /// One path per row, read from a column of the data file (a Parquet image column).
+    Column,
 }
 
 impl fmt::Display for ImageOrder {
@@ -57,6 +59,7 @@ impl fmt::Display for ImageOrder {
             Self::SortKeys => "matched by sort keys",
             Self::Natural => "flat folder, natural order",
             Self::Torchvision => "torchvision class folders",
+            Self::Column => "one path per row from the data file",
         })
     }
 }
@@ -695,6 +698,44 @@ pub fn match_sort_keys(keys: &[String], names: &[&str]) -> Result<Vec<usize>, Ve
         return Err(problems);
     }
     Ok(matches.iter().map(|files| files[0]).collect())
+}
+
+/// The images a data file names, one path per row (a Parquet image column), probed and checked
+/// as a folder's images are: every header read (a sample with [`ProbeScope::Sample`]), an
+/// unreadable one an error unless `allow_missing`. `root` is the folder relative paths were
+/// resolved against (the data file's), so search shows them as the file gave them.
+pub(crate) fn listed_files(
+    root: PathBuf,
+    paths: Vec<PathBuf>,
+    allow_missing: bool,
+    probe: Probe<'_>,
+) -> Result<ImageFiles, DatasetError> {
+    let sample = probe.scope == ProbeScope::Sample && !probe.verify && paths.len() > PROBE_SAMPLE;
+    let Probed {
+        sizes,
+        failures,
+        identities,
+    } = if sample {
+        probe_sample(&paths)
+    } else {
+        probe_all(&paths, probe.verify, probe.cache)
+    };
+    if !failures.is_empty() && !allow_missing {
+        return Err(DatasetError::ImageFailures {
+            path: root,
+            failures,
+        });
+    }
+    Ok(ImageFiles {
+        root,
+        order: ImageOrder::Column,
+        paths: paths.into(),
+        sizes,
+        failures,
+        unused_files: 0,
+        identities,
+        sampled: sample,
+    })
 }
 
 #[cfg(test)]

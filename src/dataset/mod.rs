@@ -11,6 +11,7 @@ mod images;
 mod listing;
 pub(crate) mod metadata;
 mod names;
+pub mod parquet;
 pub mod projector;
 
 use std::fmt;
@@ -168,6 +169,10 @@ pub struct InputSpec {
     pub labels: Option<PathBuf>,
     /// Which array of an `.npz` archive holds the features.
     pub npz_key: Option<String>,
+    /// Which column of a Parquet file holds the vectors (default: the only one that can).
+    pub vector_column: Option<String>,
+    /// Which column of a Parquet file holds each row's image path.
+    pub image_column: Option<String>,
     /// Keep items whose image cannot be read, with a placeholder, instead of failing.
     pub allow_missing_images: bool,
     /// Decode every image fully at load instead of reading only its header.
@@ -192,6 +197,8 @@ impl InputSpec {
             metadata: None,
             labels: None,
             npz_key: None,
+            vector_column: None,
+            image_column: None,
             allow_missing_images: false,
             verify_images: false,
             tensor: None,
@@ -292,6 +299,8 @@ pub enum DatasetError {
     },
     #[error(transparent)]
     Projector(#[from] projector::ProjectorError),
+    #[error(transparent)]
+    Parquet(#[from] self::parquet::ParquetError),
 }
 
 /// How many problems an error message lists before summarising the rest.
@@ -351,6 +360,22 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
     };
     if projector::is_log_dir(path) {
         return load_projector(spec, path);
+    }
+    if self::parquet::is_parquet(path) {
+        return load_parquet(spec, path);
+    }
+    if let Some(flag) = [
+        spec.vector_column.as_ref().map(|_| "--vector-column"),
+        spec.image_column.as_ref().map(|_| "--image-column"),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    {
+        return Err(DatasetError::Unsupported {
+            path: path.clone(),
+            reason: format!("{flag} applies to Parquet files only"),
+        });
     }
     let folder = DatasetFolder::detect(path)?;
     let (features_path, name) = match &folder {
@@ -549,6 +574,69 @@ fn load_projector(spec: &InputSpec, path: &Path) -> Result<Dataset, DatasetError
     if data.metadata.is_none() {
         data.metadata = got.metadata;
     }
+    Ok(data)
+}
+
+/// A Parquet file: its vectors, its image column (or `--images`), its other columns as
+/// metadata (a `--metadata` file's columns follow them).
+fn load_parquet(spec: &InputSpec, path: &Path) -> Result<Dataset, DatasetError> {
+    if let Some(key) = &spec.npz_key {
+        return Err(DatasetError::Unsupported {
+            path: path.to_owned(),
+            reason: format!("--npz-key {key} applies to .npz archives only"),
+        });
+    }
+    if let (Some(keys), None) = (&spec.sort_keys, &spec.images) {
+        return Err(DatasetError::Unsupported {
+            path: keys.clone(),
+            reason: "sort keys need an image folder (--images DIR); an image column names each row's file itself".to_owned(),
+        });
+    }
+    let table = self::parquet::read(
+        path,
+        spec.vector_column.as_deref(),
+        spec.image_column.as_deref(),
+    )?;
+    let n = table.features.n_items();
+    let (images, folder_classes) = match (table.image_paths, &spec.images) {
+        (Some(_), Some(dir)) => {
+            return Err(DatasetError::Unsupported {
+                path: dir.clone(),
+                reason: "give the images either as a folder (--images) or as a column of the Parquet file (--image-column), not both".to_owned(),
+            });
+        }
+        (Some(paths), None) => (
+            Images::Files(images::listed_files(
+                table.folder,
+                paths,
+                spec.allow_missing_images,
+                Probe {
+                    verify: spec.verify_images,
+                    cache: spec.probe_cache.as_ref(),
+                    scope: spec.probe_scope,
+                },
+            )?),
+            None,
+        ),
+        (None, Some(dir)) => scan_for_rows(spec, dir, n)?,
+        (None, None) => (Images::None, None),
+    };
+    let mut data = finish(
+        spec,
+        display_name(path),
+        table.features,
+        images,
+        folder_classes,
+        spec.labels.clone(),
+        None,
+    )?;
+    data.metadata = match (table.metadata, data.metadata) {
+        (Some(mut own), Some(given)) => {
+            own.columns.extend(given.columns);
+            Some(own)
+        }
+        (own, given) => own.or(given),
+    };
     Ok(data)
 }
 

@@ -13,7 +13,7 @@ use ivt::layout::LayoutMethod;
 /// What to load: shared by every subcommand that reads a data set.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Features: .npy, .npz, .csv or .tsv file, or a folder holding features.npy (plus optional
+    /// Features: .npy, .npz, .csv, .tsv or .parquet file, or a folder holding features.npy (plus optional
     /// labels.npy, images/ and meta.json); with --model, an image folder. Omitted: the built-in demo.
     #[arg(value_name = "DATA")]
     pub data: Option<PathBuf>,
@@ -193,6 +193,13 @@ pub struct InputOptions {
     /// Array of an .npz archive to read the features from (needed when it holds several).
     #[arg(long, value_name = "NAME")]
     pub npz_key: Option<String>,
+    /// Parquet: the column holding one vector per row (fixed_size_list or list of floats;
+    /// default: the only such column). Every other scalar column becomes metadata.
+    #[arg(long, value_name = "NAME")]
+    pub vector_column: Option<String>,
+    /// Parquet: the column holding each row's image path (relative to the file's folder).
+    #[arg(long, value_name = "NAME")]
+    pub image_column: Option<String>,
     /// Keep items whose image cannot be read, drawn with a placeholder, instead of failing.
     #[arg(long)]
     pub allow_missing_images: bool,
@@ -214,6 +221,8 @@ impl InputOptions {
             metadata: self.metadata.clone(),
             labels: self.labels.clone(),
             npz_key: self.npz_key.clone(),
+            vector_column: self.vector_column.clone(),
+            image_column: self.image_column.clone(),
             allow_missing_images: self.allow_missing_images,
             verify_images: self.verify_images,
             tensor: self.tensor.clone(),

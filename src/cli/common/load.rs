@@ -29,6 +29,19 @@ pub fn load_probing(
         spec.probe_cache = Some(cache.clone());
         spec.probe_scope = scope;
         let data = load_timed(&spec)?;
+        if let Some(file) = input
+            .data
+            .as_deref()
+            .filter(|d| dataset::parquet::is_parquet(d))
+            && input.options.vector_column.is_none()
+            && let Ok(columns) = dataset::parquet::vector_columns(file)
+            && let [only] = columns.as_slice()
+        {
+            eprintln!(
+                "note: the vectors are column '{only}' of {}, the only one that holds vectors (choose with --vector-column NAME)",
+                file.display()
+            );
+        }
         if let Some(dir) = input
             .data
             .as_deref()
