@@ -321,6 +321,64 @@ fn flat_folder_in_natural_order() {
 }
 
 #[test]
+fn a_list_of_images_pairs_rows_with_files_in_its_order() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = features_npy(dir.path(), 3);
+    png(&dir.path().join("b"), "z.png", 8, 6);
+    png(&dir.path().join("a"), "y.png", 5, 5);
+    let absolute = png(dir.path(), "x.png", 4, 4);
+    // Relative to the list's folder, in row order (not sorted), absolute paths as they are.
+    let list = write(
+        dir.path(),
+        "lists/images.txt",
+        format!("../b/z.png\n../a/y.png\n{}\n", absolute.display()).as_bytes(),
+    );
+    let mut s = spec(&f);
+    s.images = Some(list.clone());
+    let d = dataset::load(&s).expect("loads");
+    let Images::Files(files) = &d.images else {
+        panic!("files")
+    };
+    assert_eq!(files.sizes, vec![Some((8, 6)), Some((5, 5)), Some((4, 4))]);
+    assert_eq!(files.order, ImageOrder::Column);
+    // One line short, an empty line, sort keys: each an error naming the list.
+    write(dir.path(), "lists/images.txt", b"../b/z.png\n../a/y.png\n");
+    let err = load_err(&s);
+    assert!(
+        matches!(
+            err,
+            DatasetError::ItemCount {
+                found: 2,
+                expected: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("images.txt"), "{err}");
+    write(
+        dir.path(),
+        "lists/images.txt",
+        b"../b/z.png\n\n../a/y.png\n",
+    );
+    let err = load_err(&s).to_string();
+    assert!(
+        err.contains("images.txt") && err.contains("line 2 is empty"),
+        "{err}"
+    );
+    write(
+        dir.path(),
+        "lists/images.txt",
+        b"../b/z.png\n../a/y.png\nmissing.png\n",
+    );
+    let err = load_err(&s).to_string();
+    assert!(err.contains("cannot be read"), "{err}");
+    s.sort_keys = Some(write(dir.path(), "keys.txt", b"z\ny\nx\n"));
+    let err = load_err(&s).to_string();
+    assert!(err.contains("row order already"), "{err}");
+}
+
+#[test]
 fn image_count_must_match_rows() {
     let dir = tempfile::tempdir().expect("tmp");
     let f = features_npy(dir.path(), 3);

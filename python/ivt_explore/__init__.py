@@ -99,14 +99,17 @@ def umap(
     """A UMAP layout of ``X``: float32 (n, dims), as ``ivt-explore layout --method umap``.
 
     ``n_neighbors`` counts the item itself, as umap-learn does. ``knn``: a graph you computed
-    (``(indices, distances)`` as :func:`knn` returns them) instead of the default search.
+    (``(indices, distances)`` as :func:`knn`, scikit-learn or pynndescent give them; a first
+    column that is each item itself is dropped) instead of the default search; it is checked
+    as ``--knn`` is (its distances against ``X``'s).
     """
     x = matrix(X)
-    if knn is not None:
-        return _with_graph("umap", x, knn, metric, dims=dims, n_neighbors=n_neighbors,
-                           min_dist=min_dist, spread=spread, epochs=epochs, seed=seed)
-    return _native.umap(x, int(dims), int(n_neighbors), float(min_dist), float(spread),
-                        None if epochs is None else int(epochs), metric, int(seed))
+    graph = _graph(knn, x.shape[0])
+    layout, notes = _native.umap(x, int(dims), int(n_neighbors), float(min_dist), float(spread),
+                                 None if epochs is None else int(epochs), metric, int(seed),
+                                 *graph)
+    _notes(notes)
+    return layout
 
 
 def tsne(
@@ -127,38 +130,39 @@ def tsne(
 
     ``learning_rate=None`` is n / exaggeration (openTSNE's rule); ``theta=None`` picks the
     gradient (exact below 1,000 items, FFT interpolation in 2D from 10,000, Barnes-Hut else).
-    ``knn``: a graph you computed (at least 3 × perplexity neighbours).
+    ``knn``: a graph you computed (at least 3 × perplexity neighbours), as for :func:`umap`.
     """
     x = matrix(X)
-    if knn is not None:
-        return _with_graph("tsne", x, knn, metric, dims=dims, perplexity=perplexity,
-                           n_iter=n_iter, exaggeration=exaggeration,
-                           exaggeration_iter=exaggeration_iter, learning_rate=learning_rate,
-                           dof=dof, theta=theta, seed=seed)
-    return _native.tsne(x, int(dims), float(perplexity), int(n_iter), float(exaggeration),
-                        int(exaggeration_iter),
-                        None if learning_rate is None else float(learning_rate), float(dof),
-                        None if theta is None else float(theta), metric, int(seed))
+    graph = _graph(knn, x.shape[0])
+    layout, notes = _native.tsne(x, int(dims), float(perplexity), int(n_iter),
+                                 float(exaggeration), int(exaggeration_iter),
+                                 None if learning_rate is None else float(learning_rate),
+                                 float(dof), None if theta is None else float(theta), metric,
+                                 int(seed), *graph)
+    _notes(notes)
+    return layout
 
 
-def _with_graph(method, x, graph, metric, **params):
+def _graph(graph, n):
+    """``knn=(indices, distances)`` as the engine takes them, or (None, None)."""
+    if graph is None:
+        return None, None
     try:
         indices, distances = graph
     except (TypeError, ValueError):
-        raise ValueError(
-            "knn must be (indices, distances) as ivt_explore.knn returns them"
-        ) from None
-    n = x.shape[0]
+        raise ValueError("knn must be (indices, distances) as ivt_explore.knn returns them") from None
     idx = np.asarray(indices)
-    if idx.ndim != 2 or idx.shape[0] != n or idx.dtype.kind not in "iu":
-        raise ValueError(
-            f"knn indices must be integers of shape ({n}, k); got {idx.dtype} {idx.shape}"
-        )
+    if idx.ndim != 2 or idx.dtype.kind not in "iu":
+        raise ValueError(f"knn indices must be integers of shape (n, k); got {idx.dtype} {idx.shape}")
+    if idx.shape[0] != n:
+        raise ValueError(f"knn indices have {idx.shape[0]} rows, X has {n}")
     dist = matrix(distances, "knn distances", dims=idx.shape[1])
-    if dist.shape[0] != n:
-        raise ValueError(f"knn distances have {dist.shape[0]} rows, X has {n}")
-    idx = np.ascontiguousarray(idx, dtype=np.int64)
-    return _native.layout_with_graph(method, x, idx, dist, metric, params)
+    return np.ascontiguousarray(idx, dtype=np.int64), dist
+
+
+def _notes(notes):
+    for note in notes:
+        warnings.warn(f"knn: {note}", UserWarning, stacklevel=3)
 
 
 def pca(X, dims=2):

@@ -205,10 +205,14 @@ def show(
     screenshot=None,
     size=(1600, 900),
     max_thumbnails=None,
+    vector_column=None,
+    image_column=None,
     **view_options,
 ):
-    """Open the explorer on ``features`` (an array, or a path the ``ivt-explore`` program
-    opens: .npy, .npz, CSV, Parquet, a projector log, an image folder).
+    """Open the explorer on ``features``: an array, a table (a pandas DataFrame or pyarrow
+    Table with a column of vectors, ``vector_column``, needed when several columns hold
+    vectors; an ``image_column`` of paths; every other column is metadata) or a path the
+    ``ivt-explore`` program opens (.npy, .npz, CSV, Parquet, a projector log, an image folder).
 
     ``images``: the folder of images, one per row (flat, in natural order or by
     ``sort_keys``; or torchvision ``root/<class>/<image>``). ``labels``: a class per item.
@@ -237,7 +241,8 @@ def show(
     atexit.register(shutil.rmtree, folder, True)
     try:
         args, n_items, name = _arguments(
-            folder, features, images, labels, metadata, colors, layout, clusters, sort_keys)
+            folder, features, images, labels, metadata, colors, layout, clusters, sort_keys,
+            vector_column, image_column)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -278,17 +283,75 @@ def show(
     return Session(process, labels_out, n_items, folder, log_path, command)
 
 
-def _arguments(folder, features, images, labels, metadata, colors, layout, clusters, sort_keys):
+def _is_table(x):
+    """A pandas DataFrame or a pyarrow Table / RecordBatch."""
+    return (hasattr(x, "to_pydict") and hasattr(x, "schema")) or (
+        hasattr(x, "columns") and hasattr(x, "iloc"))
+
+
+def _table(folder, table, vector_column, image_column):
+    """A table with a vector column, handed over as Parquet (what the program reads with
+    --vector-column): one write by pyarrow, one read by the program."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ValueError(
+            "features is a table: showing it needs pyarrow (pip install pyarrow), or pass the "
+            "vector column as an array (np.stack(df[column])) and the rest as metadata"
+        ) from None
+    if not hasattr(table, "to_pydict"):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    columns = [str(c) for c in table.column_names]
+    for what, column in [("vector_column", vector_column), ("image_column", image_column)]:
+        if column is not None and column not in columns:
+            raise ValueError(f"{what}={column!r}: no such column (the columns: {', '.join(columns)})")
+    if image_column is not None:
+        # The program resolves relative paths against the Parquet file's folder (the session's):
+        # the user meant them from here.
+        at = columns.index(image_column)
+        paths = [None if p is None else os.path.abspath(os.fspath(p))
+                 for p in table.column(at).to_pylist()]
+        table = table.set_column(at, table.field(at).name, pa.array(paths, pa.string()))
+    # Named by content, as an array is: the same table shown again finds its labels.
+    written = os.path.join(folder, "table.parquet")
+    pq.write_table(table, written)
+    digest = hashlib.blake2b(digest_size=6)
+    with open(written, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    name = f"table-{table.num_rows}-{digest.hexdigest()}.parquet"
+    path = os.path.join(folder, name)
+    os.replace(written, path)
+    args = [path]
+    if vector_column is not None:
+        args += ["--vector-column", str(vector_column)]
+    if image_column is not None:
+        args += ["--image-column", str(image_column)]
+    return args, table.num_rows, name
+
+
+def _arguments(folder, features, images, labels, metadata, colors, layout, clusters, sort_keys,
+               vector_column=None, image_column=None):
     """The program's data arguments, files written into ``folder`` where arrays were given;
     with the number of items when known and the data set's name."""
-    if isinstance(features, (str, os.PathLike)):
+    if _is_table(features):
+        args, n, name = _table(folder, features, vector_column, image_column)
+    elif isinstance(features, (str, os.PathLike)):
         path = os.fspath(features)
         if not os.path.exists(path):
             raise ValueError(f"features: {path!r} does not exist")
         args = [path]
+        if vector_column is not None:
+            args += ["--vector-column", str(vector_column)]
+        if image_column is not None:
+            args += ["--image-column", str(image_column)]
         n = None
         name = os.path.basename(os.path.normpath(path))
     else:
+        if vector_column is not None or image_column is not None:
+            raise ValueError("vector_column and image_column name columns of a table (a pandas "
+                             "DataFrame, a pyarrow Table or a Parquet file); features is an array")
         x = matrix(features, "features")
         n = x.shape[0]
         # Named by content: the same array shown again finds its labels journal and its cached

@@ -4,9 +4,11 @@
 //! new numpy arrays.
 
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use ivt::choice::Choice;
 use ivt::cluster::Linkage;
 use ivt::knn::{self, KnnGraph, Method, Metric};
 use ivt::layout::{self, LayoutInput, LayoutParams, cached, tsne, umap};
@@ -104,32 +106,14 @@ fn check_finite(name: &str, values: &[f32], dim: usize) -> PyResult<()> {
     )))
 }
 
-fn metric_named(name: &str) -> PyResult<Metric> {
-    [Metric::Euclidean, Metric::Cosine]
-        .into_iter()
-        .find(|m| m.name() == name)
-        .ok_or_else(|| {
-            value_error(format!(
-                "metric={name:?}: not a metric (\"euclidean\" or \"cosine\")"
-            ))
-        })
+/// A library choice (metric, linkage) named as in the program, or a `ValueError` naming the
+/// argument and the values it takes.
+fn named<T: Choice>(argument: &str, name: &str) -> PyResult<T> {
+    T::from_name(name).map_err(|e| value_error(format!("{argument}: {e}")))
 }
 
-fn linkage_named(name: &str) -> PyResult<Linkage> {
-    let all = [
-        Linkage::Ward,
-        Linkage::Average,
-        Linkage::Complete,
-        Linkage::Single,
-        Linkage::Centroid,
-    ];
-    all.into_iter().find(|l| l.name() == name).ok_or_else(|| {
-        let names: Vec<&str> = all.iter().map(|l| l.name()).collect();
-        value_error(format!(
-            "linkage={name:?}: not a linkage (one of {})",
-            names.join(", ")
-        ))
-    })
+fn metric_named(name: &str) -> PyResult<Metric> {
+    named("metric", name)
 }
 
 /// The default search of every command: exact while cheap, the inverted file above.
@@ -185,14 +169,46 @@ pub fn knn_graph<'py>(
     ))
 }
 
-/// Compute a layout on the CLI's path: the shared graph (the default search, [`cached::graph_k`]
-/// neighbours) when the method needs one, then `compute_layout`.
+/// A graph the caller computed (`knn=(indices, distances)`), as numpy gave it.
+pub struct GivenGraph<'a> {
+    indices: &'a [i64],
+    distances: &'a [f32],
+    k: usize,
+}
+
+fn given_graph<'a>(
+    indices: &'a Option<PyReadonlyArray2<'_, i64>>,
+    distances: &'a Option<PyReadonlyArray2<'_, f32>>,
+) -> PyResult<Option<GivenGraph<'a>>> {
+    let (Some(i), Some(d)) = (indices, distances) else {
+        return Ok(None);
+    };
+    let k = i.shape().get(1).copied().unwrap_or(0);
+    if i.shape() != d.shape() {
+        return Err(value_error(format!(
+            "knn: the indices are {:?} and the distances {:?}; both must be (n, k)",
+            i.shape(),
+            d.shape()
+        )));
+    }
+    let contiguous = |what: &str| value_error(format!("knn {what} must be C-contiguous"));
+    Ok(Some(GivenGraph {
+        indices: i.as_slice().map_err(|_| contiguous("indices"))?,
+        distances: d.as_slice().map_err(|_| contiguous("distances"))?,
+        k,
+    }))
+}
+
+/// Compute a layout on the CLI's path: the graph given (checked as `--knn` is), or the shared
+/// graph (the default search, [`cached::graph_k`] neighbours) when the method needs one; then
+/// `compute_layout`. Returns the layout and the notes on a given graph (for Python warnings).
 fn layout_of<'py>(
     py: Python<'py>,
     m: Matrix<'_>,
     params: &LayoutParams,
     metric: Metric,
-) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    given: Option<GivenGraph<'_>>,
+) -> PyResult<(Bound<'py, PyArray2<f32>>, Vec<String>)> {
     let dims = params.dims();
     if m.dim < dims && !matches!(params, LayoutParams::Tsne(_)) {
         return Err(value_error(format!(
@@ -200,10 +216,46 @@ fn layout_of<'py>(
             m.dim
         )));
     }
+    let mut notes = Vec::new();
+    let given = match (given, params.knn_k(m.n)) {
+        (Some(g), Some(needed)) => {
+            let (indices, distances) = (Path::new("knn indices"), Path::new("knn distances"));
+            let imported = knn::import::from_arrays(
+                knn::import::Neighbours {
+                    source: indices,
+                    rows: g.indices.len() / g.k.max(1),
+                    cols: g.k,
+                    indices: g.indices.to_vec(),
+                },
+                Some(knn::import::Distances {
+                    source: distances,
+                    rows: g.distances.len() / g.k.max(1),
+                    cols: g.k,
+                    values: g.distances.to_vec(),
+                }),
+                m.values,
+                m.dim,
+                metric,
+            )
+            .map_err(value_error)?;
+            notes = imported.notes;
+            if imported.graph.k < needed {
+                return Err(value_error(format!(
+                    "knn has {} neighbours per item; this layout needs {needed} (UMAP: \
+                     n_neighbors − 1; t-SNE: 3 × perplexity): give more neighbours, or ask for \
+                     fewer",
+                    imported.graph.k
+                )));
+            }
+            Some(imported.graph.truncated(needed))
+        }
+        _ => None,
+    };
     let computed = interruptible(py, |obs| -> Result<layout::Layout, String> {
-        let graph = match params.knn_k(m.n) {
-            None => None,
-            Some(_) => {
+        let graph = match (given, params.knn_k(m.n)) {
+            (Some(g), _) => Some(g),
+            (None, None) => None,
+            (None, Some(_)) => {
                 let k = cached::graph_k(params, m.n);
                 let found = knn::search(m.values, m.dim, k, metric, AUTO, obs)
                     .map_err(|e| format!("cannot compute the kNN graph: {e}"))?;
@@ -219,12 +271,12 @@ fn layout_of<'py>(
             .map_err(|e| e.to_string())
     })?
     .map_err(value_error)?;
-    rows(py, computed.coords, m.n, dims)
+    Ok((rows(py, computed.coords, m.n, dims)?, notes))
 }
 
 /// UMAP, as `ivt-explore layout --method umap`.
 #[pyfunction]
-#[pyo3(name = "umap", signature = (x, dims, n_neighbors, min_dist, spread, epochs, metric, seed))]
+#[pyo3(name = "umap", signature = (x, dims, n_neighbors, min_dist, spread, epochs, metric, seed, knn_indices=None, knn_distances=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn umap_layout<'py>(
     py: Python<'py>,
@@ -236,8 +288,11 @@ pub fn umap_layout<'py>(
     epochs: Option<usize>,
     metric: &str,
     seed: u64,
-) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    knn_indices: Option<PyReadonlyArray2<'py, i64>>,
+    knn_distances: Option<PyReadonlyArray2<'py, f32>>,
+) -> PyResult<(Bound<'py, PyArray2<f32>>, Vec<String>)> {
     let m = matrix("X", &x)?;
+    let given = given_graph(&knn_indices, &knn_distances)?;
     let params = LayoutParams::umap(
         umap::UmapParams {
             dims,
@@ -250,12 +305,12 @@ pub fn umap_layout<'py>(
         n_neighbors,
     )
     .map_err(value_error)?;
-    layout_of(py, m, &params, metric_named(metric)?)
+    layout_of(py, m, &params, metric_named(metric)?, given)
 }
 
 /// t-SNE, as `ivt-explore layout --method tsne`.
 #[pyfunction]
-#[pyo3(name = "tsne", signature = (x, dims, perplexity, n_iter, exaggeration, exaggeration_iter, learning_rate, dof, theta, metric, seed))]
+#[pyo3(name = "tsne", signature = (x, dims, perplexity, n_iter, exaggeration, exaggeration_iter, learning_rate, dof, theta, metric, seed, knn_indices=None, knn_distances=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn tsne_layout<'py>(
     py: Python<'py>,
@@ -270,8 +325,11 @@ pub fn tsne_layout<'py>(
     theta: Option<f64>,
     metric: &str,
     seed: u64,
-) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    knn_indices: Option<PyReadonlyArray2<'py, i64>>,
+    knn_distances: Option<PyReadonlyArray2<'py, f32>>,
+) -> PyResult<(Bound<'py, PyArray2<f32>>, Vec<String>)> {
     let m = matrix("X", &x)?;
+    let given = given_graph(&knn_indices, &knn_distances)?;
     let params = tsne::params()
         .dims(dims)
         .perplexity(perplexity)
@@ -283,7 +341,13 @@ pub fn tsne_layout<'py>(
         .seed(seed)
         .check()
         .map_err(value_error)?;
-    layout_of(py, m, &LayoutParams::Tsne(params), metric_named(metric)?)
+    layout_of(
+        py,
+        m,
+        &LayoutParams::Tsne(params),
+        metric_named(metric)?,
+        given,
+    )
 }
 
 /// PCA, as `ivt-explore layout --method pca`.
@@ -294,7 +358,8 @@ pub fn pca<'py>(
     dims: usize,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let m = matrix("X", &x)?;
-    layout_of(py, m, &LayoutParams::Pca { dims }, Metric::Euclidean)
+    let (layout, _) = layout_of(py, m, &LayoutParams::Pca { dims }, Metric::Euclidean, None)?;
+    Ok(layout)
 }
 
 /// Hierarchical clusters cut into `n_clusters`: int32 [N], as `ivt-explore cluster`.
@@ -306,7 +371,7 @@ pub fn cluster<'py>(
     linkage: &str,
 ) -> PyResult<Bound<'py, PyArray1<i32>>> {
     let m = matrix("X", &x)?;
-    let linkage = linkage_named(linkage)?;
+    let linkage: Linkage = named("linkage", linkage)?;
     if n_clusters == 0 || n_clusters > m.n {
         return Err(value_error(format!(
             "n_clusters={n_clusters}: must be between 1 and the number of items ({})",

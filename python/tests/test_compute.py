@@ -72,12 +72,12 @@ def test_a_nan_is_named_by_row_and_column(blobs):
     [
         (lambda X: ivt.knn(X[0]), r"2-dimensional .* shape \(10,\)"),
         (lambda X: ivt.knn(X, k=180), r"k=180: must be between 1 and .* \(179\)"),
-        (lambda X: ivt.knn(X, metric="manhattan"), r"metric=\"manhattan\""),
+        (lambda X: ivt.knn(X, metric="manhattan"), r"metric: 'manhattan' is not one of: euclidean, cosine"),
         (lambda X: ivt.knn(np.array([["a", "b"]])), r"dtype <U1"),
         (lambda X: ivt.umap(X, dims=4), r"dims|2 or 3"),
         (lambda X: ivt.tsne(X, perplexity=-1), r"perplexity"),
         (lambda X: ivt.cluster(X, 0), r"n_clusters=0"),
-        (lambda X: ivt.cluster(X, 3, linkage="median"), r"linkage=\"median\""),
+        (lambda X: ivt.cluster(X, 3, linkage="median"), r"linkage: 'median' is not one of: ward"),
         (lambda X: ivt.audit(X, labels=[0, 1]), r"labels has 2 entries, X has 180 rows"),
         (lambda X: ivt.audit(X, labels=[None] * 180), r"labels\[0\] is None"),
         (lambda X: ivt.evaluate(X, X[:10, :2]), r"Y has 10 rows, X has 180"),
@@ -128,6 +128,33 @@ def test_the_same_input_and_seed_give_the_clis_results(tmp_path, blobs):
     done = run_program("cluster", data, "--clusters", "3", "--no-cache", "-o", out)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(np.load(out), ivt.cluster(X, 3))
+
+
+def test_a_graph_computed_elsewhere_gives_the_clis_layout_from_it(tmp_path, blobs):
+    X, _ = blobs
+    # scikit-learn's habit: each item first in its own list, at distance 0.
+    idx, dist = ivt.knn(X, k=20)
+    with_self = np.hstack([np.arange(len(X))[:, None], idx])
+    dist_self = np.hstack([np.zeros((len(X), 1), np.float32), dist])
+    with pytest.warns(UserWarning, match="list the item itself"):
+        ours = ivt.umap(X, knn=(with_self, dist_self), seed=2)
+    np.save(tmp_path / "f.npy", X)
+    np.save(tmp_path / "i.npy", with_self)
+    np.save(tmp_path / "d.npy", dist_self)
+    done = run_program("layout", tmp_path / "f.npy", "--knn", tmp_path / "i.npy",
+                       "--knn-distances", tmp_path / "d.npy", "--seed", "2", "--no-cache",
+                       "-o", tmp_path / "u.npy")
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "u.npy"), ours)
+    # Checked as --knn is: too few neighbours, a bad index, distances of other data.
+    with pytest.raises(ValueError, match="needs 14"):
+        ivt.umap(X, knn=(idx[:, :5], dist[:, :5]))
+    bad = idx.copy()
+    bad[3, 2] = 999
+    with pytest.raises(ValueError, match=r"knn indices: row 3, column 2 .*999"):
+        ivt.umap(X, knn=(bad, dist))
+    with pytest.raises(ValueError, match="knn distances"):
+        ivt.tsne(X, perplexity=5, knn=(idx, dist * 3 + 1))
 
 
 def test_clusters_recover_the_blobs(blobs):

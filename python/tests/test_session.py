@@ -81,6 +81,39 @@ def test_screenshot_through_show_writes_the_view(tmp_path, monkeypatch, display,
     assert not list(tmp_path.glob("ivt-explore-session-*")), "session files are removed"
 
 
+def write_png(path, value, size=8):
+    """A grey square PNG, without an imaging library."""
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    rows = b"".join(b"\x00" + bytes([value]) * size for _ in range(size))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_a_table_with_a_vector_column_and_image_paths_is_shown(tmp_path, monkeypatch, display,
+                                                              data):
+    pandas = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X, names = data
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "imgs").mkdir()
+    paths = []
+    for i in range(len(X)):
+        write_png(tmp_path / "imgs" / f"{i}.png", 40 + i)
+        paths.append(f"imgs/{i}.png")  # relative to the notebook's folder
+    frame = pandas.DataFrame({"emb": list(X), "path": paths, "species": names,
+                              "score": np.arange(len(X), dtype=float)})
+    monkeypatch.setenv("DISPLAY", display)
+    out = tmp_path / "table.png"
+    session = ivt.show(frame, image_column="path", screenshot=out, size=(640, 360),
+                       color_by="species", labels_out=tmp_path / "labels")
+    assert png_pixels(out)[:2] == (640, 360)
+    assert session.n_items == len(X)
+    with pytest.raises(ValueError, match="image_column='nope': no such column"):
+        ivt.show(frame, image_column="nope", screenshot=out)
+
+
 def test_show_refuses_bad_input_before_starting_anything(tmp_path, data):
     X, names = data
     with pytest.raises(ValueError, match="labels has 3 entries, features has 180 rows"):

@@ -700,6 +700,43 @@ pub fn match_sort_keys(keys: &[String], names: &[&str]) -> Result<Vec<usize>, Ve
     Ok(matches.iter().map(|files| files[0]).collect())
 }
 
+/// The image paths listed in the text file `path`, one per line for each of the `n` rows
+/// (relative paths from the list's folder; a final newline optional), with that folder.
+/// A count that differs from the rows, or an empty line, is an error naming the file.
+pub(crate) fn read_image_list(
+    path: &Path,
+    n: usize,
+) -> Result<(PathBuf, Vec<PathBuf>), DatasetError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let lines: Vec<&str> = text.lines().collect();
+    if let Some(empty) = lines.iter().position(|l| l.trim().is_empty()) {
+        return Err(DatasetError::Unsupported {
+            path: path.to_owned(),
+            reason: format!(
+                "line {} is empty: a list of images names one image file per line, one line per row",
+                empty + 1
+            ),
+        });
+    }
+    if lines.len() != n {
+        return Err(DatasetError::ItemCount {
+            path: path.to_owned(),
+            what: "image paths",
+            found: lines.len(),
+            expected: n,
+        });
+    }
+    let root = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_owned);
+    let paths = lines.iter().map(|l| root.join(l)).collect();
+    Ok((root, paths))
+}
+
 /// The images a data file names, one path per row (a Parquet image column), probed and checked
 /// as a folder's images are: every header read (a sample with [`ProbeScope::Sample`]), an
 /// unreadable one an error unless `allow_missing`. `root` is the folder relative paths were

@@ -427,17 +427,32 @@ fn scan_for_rows(
     dir: &Path,
     n: usize,
 ) -> Result<(Images, Option<Categorical>), DatasetError> {
+    let probe = Probe {
+        verify: spec.verify_images,
+        cache: spec.probe_cache.as_ref(),
+        scope: spec.probe_scope,
+    };
+    // A text file instead of a folder: the image of each row, listed (what a Python list of
+    // paths becomes).
+    if dir.is_file() {
+        if let Some(keys) = &spec.sort_keys {
+            return Err(DatasetError::Unsupported {
+                path: keys.clone(),
+                reason: "sort keys order an image folder; a list of images is in row order already"
+                    .to_owned(),
+            });
+        }
+        let (root, paths) = images::read_image_list(dir, n)?;
+        let files = images::listed_files(root, paths, spec.allow_missing_images, probe)?;
+        return Ok((Images::Files(files), None));
+    }
     let (files, classes) = scan_image_folder(
         dir,
         spec.image_layout,
         spec.sort_keys.as_deref(),
         Some(n),
         spec.allow_missing_images,
-        Probe {
-            verify: spec.verify_images,
-            cache: spec.probe_cache.as_ref(),
-            scope: spec.probe_scope,
-        },
+        probe,
     )?;
     Ok((Images::Files(files), classes))
 }

@@ -54,10 +54,69 @@ pub fn read_graph(
     dim: usize,
     metric: Metric,
 ) -> Result<Imported, ImportError> {
+    let (rows, cols, raw) = npy::read_index_matrix_file(indices)?;
+    let distances = match distances {
+        Some(path) => {
+            let m = npy::read_matrix_file(path)?;
+            Some((path, m.n_rows, m.n_cols, m.data))
+        }
+        None => None,
+    };
+    from_arrays(
+        Neighbours {
+            source: indices,
+            rows,
+            cols,
+            indices: raw,
+        },
+        distances.map(|(source, rows, cols, values)| Distances {
+            source,
+            rows,
+            cols,
+            values,
+        }),
+        features,
+        dim,
+        metric,
+    )
+}
+
+/// Neighbour indices in memory (N × `cols`, row-major, as in a file), and what to call them in
+/// errors (the file they came from, or the argument that gave them).
+pub struct Neighbours<'a> {
+    pub source: &'a Path,
+    pub rows: usize,
+    pub cols: usize,
+    pub indices: Vec<i64>,
+}
+
+/// Their distances, as [`Neighbours`].
+pub struct Distances<'a> {
+    pub source: &'a Path,
+    pub rows: usize,
+    pub cols: usize,
+    pub values: Vec<f32>,
+}
+
+/// [`read_graph`] for a graph already in memory (the Python package's `knn=`): checked and
+/// completed exactly as a file's is.
+pub fn from_arrays(
+    neighbours: Neighbours<'_>,
+    distances: Option<Distances<'_>>,
+    features: &[f32],
+    dim: usize,
+    metric: Metric,
+) -> Result<Imported, ImportError> {
     let n = features.len() / dim.max(1);
-    let (cols, raw) = read_indices(indices, n)?;
+    let indices = neighbours.source;
+    let cols = neighbours.cols;
+    check_indices(indices, neighbours.rows, cols, &neighbours.indices, n)?;
+    let raw = neighbours.indices;
     let file_distances = match distances {
-        Some(path) => Some((path, read_distances(path, n, cols)?)),
+        Some(d) => {
+            check_distances(d.source, (d.rows, d.cols), &d.values, (n, cols))?;
+            Some((d.source, d.values))
+        }
         None => None,
     };
     // Self entries: every listed item must be another item, except that lists may start with
@@ -167,10 +226,15 @@ fn invalid(path: &Path, reason: String) -> ImportError {
     }
 }
 
-/// The neighbour indices at `path` (columns, row-major values), checked: one row per item of
-/// the `n`, at least one column, every entry an item index.
-fn read_indices(path: &Path, n: usize) -> Result<(usize, Vec<i64>), ImportError> {
-    let (rows, cols, raw) = npy::read_index_matrix_file(path)?;
+/// Neighbour indices checked: one row per item of the `n`, at least one column, every entry an
+/// item index.
+fn check_indices(
+    path: &Path,
+    rows: usize,
+    cols: usize,
+    raw: &[i64],
+    n: usize,
+) -> Result<(), ImportError> {
     if rows != n {
         return Err(invalid(
             path,
@@ -201,33 +265,34 @@ fn read_indices(path: &Path, n: usize) -> Result<(usize, Vec<i64>), ImportError>
             format!("row {row}, column {col} (0-based): {why}"),
         ));
     }
-    Ok((cols, raw))
+    Ok(())
 }
 
-/// The distances at `path`, checked: the indices' shape (`rows` × `cols`), finite, at least 0.
-fn read_distances(path: &Path, rows: usize, cols: usize) -> Result<Vec<f32>, ImportError> {
-    let m = npy::read_matrix_file(path)?;
-    if (m.n_rows, m.n_cols) != (rows, cols) {
+/// Distances checked: the indices' shape, finite, at least 0.
+fn check_distances(
+    path: &Path,
+    (rows, cols): (usize, usize),
+    values: &[f32],
+    (want_rows, want_cols): (usize, usize),
+) -> Result<(), ImportError> {
+    if (rows, cols) != (want_rows, want_cols) {
         return Err(invalid(
             path,
-            format!(
-                "shape {} × {}, but the indices are {rows} × {cols}",
-                m.n_rows, m.n_cols
-            ),
+            format!("shape {rows} × {cols}, but the indices are {want_rows} × {want_cols}"),
         ));
     }
-    if let Some(at) = m.data.iter().position(|d| !d.is_finite() || *d < 0.0) {
+    if let Some(at) = values.iter().position(|d| !d.is_finite() || *d < 0.0) {
         return Err(invalid(
             path,
             format!(
                 "row {}, column {}: {} is not a distance (finite, at least 0)",
                 at / cols,
                 at % cols,
-                m.data[at]
+                values[at]
             ),
         ));
     }
-    Ok(m.data)
+    Ok(())
 }
 
 /// Per row: (distance, index) of the `k` entries kept of the file's `cols`, in the file's order

@@ -174,8 +174,9 @@ pub fn configure(cache: ivt::cache::Cache) -> ivt::cache::Cache {
 /// How to read a data set, apart from the DATA path itself.
 #[derive(Debug, Args)]
 pub struct InputOptions {
-    /// Folder of images, one per feature row: flat, or torchvision `root/<class>/<image>`.
-    #[arg(long, value_name = "DIR")]
+    /// Folder of images, one per feature row: flat, or torchvision `root/<class>/<image>`; or a
+    /// text file listing each row's image path, one per line (relative to the list's folder).
+    #[arg(long, value_name = "DIR|LIST.txt")]
     pub images: Option<PathBuf>,
     /// How to read the image folder.
     #[arg(long, value_parser = choice::<ImageLayout>(), default_value_t = ImageLayout::Auto)]
