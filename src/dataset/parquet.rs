@@ -225,36 +225,7 @@ pub fn read(
     let n_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let schema: Schema = builder.schema().as_ref().clone();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let find = |flag: &'static str, wanted: &str| {
-        names
-            .iter()
-            .position(|n| n == wanted)
-            .ok_or_else(|| ParquetError::NoColumn {
-                path: path.to_owned(),
-                flag,
-                wanted: wanted.to_owned(),
-                available: names.clone(),
-            })
-    };
-    let vector_index = match vector_column {
-        Some(name) => find("vector-column", name)?,
-        None => {
-            let candidates: Vec<usize> = (0..names.len())
-                .filter(|&i| vector_kind(schema.field(i).data_type()).is_some())
-                .collect();
-            match candidates.as_slice() {
-                [only] => *only,
-                _ => {
-                    return Err(ParquetError::VectorChoice {
-                        path: path.to_owned(),
-                        candidates: candidates.iter().map(|&i| names[i].clone()).collect(),
-                        columns: names.clone(),
-                    }
-                    .into());
-                }
-            }
-        }
-    };
+    let vector_index = vector_column_index(path, &schema, &names, vector_column)?;
     let vector_type = schema.field(vector_index).data_type();
     let Some((kind, element)) = vector_kind(vector_type) else {
         return Err(ParquetError::NotVectors {
@@ -265,7 +236,7 @@ pub fn read(
         .into());
     };
     let image_index = image_column
-        .map(|name| find("image-column", name))
+        .map(|name| column_index(path, &names, "image-column", name))
         .transpose()?;
     if let Some(i) = image_index {
         let t = schema.field(i).data_type();
@@ -369,6 +340,48 @@ pub fn read(
         image_paths,
         folder,
     })
+}
+
+/// The column named `wanted` (for `--flag`), or an error listing the columns.
+fn column_index(
+    path: &Path,
+    names: &[String],
+    flag: &'static str,
+    wanted: &str,
+) -> Result<usize, ParquetError> {
+    names
+        .iter()
+        .position(|n| n == wanted)
+        .ok_or_else(|| ParquetError::NoColumn {
+            path: path.to_owned(),
+            flag,
+            wanted: wanted.to_owned(),
+            available: names.to_vec(),
+        })
+}
+
+/// The vector column: the one named, or the only column holding vectors (an error listing
+/// the candidates when there are several or none).
+fn vector_column_index(
+    path: &Path,
+    schema: &Schema,
+    names: &[String],
+    vector_column: Option<&str>,
+) -> Result<usize, ParquetError> {
+    if let Some(name) = vector_column {
+        return column_index(path, names, "vector-column", name);
+    }
+    let candidates: Vec<usize> = (0..names.len())
+        .filter(|&i| vector_kind(schema.field(i).data_type()).is_some())
+        .collect();
+    match candidates.as_slice() {
+        [only] => Ok(*only),
+        _ => Err(ParquetError::VectorChoice {
+            path: path.to_owned(),
+            candidates: candidates.iter().map(|&i| names[i].clone()).collect(),
+            columns: names.to_vec(),
+        }),
+    }
 }
 
 fn element_name(element: &DataType) -> &'static str {
