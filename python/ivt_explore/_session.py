@@ -27,8 +27,10 @@ from ._inputs import matrix
 
 #: Parameters of the reference tool (Interactive t-SNE) accepted under their old names.
 _REFERENCE_NAMES = {
+    "image_path": "images",
     "image_sort_key": "sort_keys",
     "num_clusters": "clusters",
+    "method": "layout",
     "plot_max_n_thumbnails": "max_thumbnails",
 }
 
@@ -228,15 +230,16 @@ def show(
     the file is written; otherwise the window opens in its own process and ``show`` returns
     at once. Returns a :class:`Session`.
     """
-    for old, new in _REFERENCE_NAMES.items():
-        if old in view_options:
-            value = view_options.pop(old)
-            if new == "sort_keys":
-                sort_keys = value
-            elif new == "clusters":
-                clusters = value
-            else:
-                max_thumbnails = value
+    # The reference tool's names, for users coming from it (docs/python.md has the table).
+    renamed = {new: view_options.pop(old) for old, new in _REFERENCE_NAMES.items()
+               if old in view_options}
+    images = renamed.get("images", images)
+    sort_keys = renamed.get("sort_keys", sort_keys)
+    clusters = renamed.get("clusters", clusters)
+    max_thumbnails = renamed.get("max_thumbnails", max_thumbnails)
+    layout = renamed.get("layout", layout)
+    if view_options.pop("plot_thumbnails", True) is False:
+        view_options["no_thumbnails"] = True
     folder = tempfile.mkdtemp(prefix="ivt-explore-session-")
     atexit.register(shutil.rmtree, folder, True)
     try:

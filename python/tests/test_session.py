@@ -114,6 +114,26 @@ def test_a_table_with_a_vector_column_and_image_paths_is_shown(tmp_path, monkeyp
         ivt.show(frame, image_column="nope", screenshot=out)
 
 
+def test_the_reference_tools_names_are_understood(tmp_path, monkeypatch, data):
+    X, _ = data
+    seen = {}
+
+    def fake_run(command, **kwargs):
+        seen["command"] = command
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    (tmp_path / "imgs").mkdir()
+    ivt.show(X, image_path=tmp_path / "imgs", num_clusters=5, method="tsne",
+             plot_max_n_thumbnails=500, plot_thumbnails=False, screenshot=tmp_path / "x.png")
+    command = seen["command"]
+    for expected in [["--images", str(tmp_path / "imgs")], ["--clusters", "5"],
+                     ["--method", "tsne"], ["--max-thumbnails", "500"]]:
+        at = command.index(expected[0])
+        assert command[at:at + 2] == expected, command
+    assert "--no-thumbnails" in command
+
+
 def test_show_refuses_bad_input_before_starting_anything(tmp_path, data):
     X, names = data
     with pytest.raises(ValueError, match="labels has 3 entries, features has 180 rows"):
