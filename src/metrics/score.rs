@@ -123,7 +123,10 @@ mod tests {
         assert!((same.trustworthiness - 1.0).abs() < 1e-9, "{same:?}");
         assert!((same.knn_preservation - 1.0).abs() < 1e-9, "{same:?}");
         assert_eq!((same.neighbour_points, same.tw_points), (n, n));
-        let shuffled: Vec<f32> = features.iter().rev().copied().collect();
+        // Points that have nothing to do with the data (a multiplicative hash of the index).
+        let shuffled: Vec<f32> = (0..n * dim)
+            .map(|i| ((i as u64 * 2_654_435_761) % 10_007) as f32)
+            .collect();
         let other = score(
             &ScoreInput {
                 layout: &shuffled,
