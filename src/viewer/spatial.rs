@@ -1,133 +1,21 @@
-//! A uniform grid over the layout, so that the work done when the camera moves is bounded by
-//! what is on screen: the items in a box come out in O(cells the box meets + items in them),
-//! not by a pass over all N.
-//!
-//! Built once per layout (a counting sort, O(N)), queried with a conservative world-space box
-//! of the view ([`ThumbView::bounds`]); the caller still applies its exact per-item test, so a query
-//! returns the same items as a scan, only without visiting the rest.
+//! Which items the camera can show, found without a pass over all N: the layout's uniform grid
+//! ([`crate::numeric::grid`], built once per layout) is queried with a conservative world-space
+//! box of the view ([`ThumbView::bounds`]); the caller still applies its exact per-item test, so
+//! a query returns the same items as a scan, only without visiting the rest.
 
 use bevy::math::{Mat4, Vec2, Vec3, Vec4Swizzles};
 
 use super::state::LayoutCoords;
+use crate::numeric::grid::UniformGrid;
 
-/// Items per cell on average: small enough that a box near the size of a few thumbnails
-/// visits few items outside it, large enough that the cell table stays small next to the
-/// layout (two cells an item at most: 4 bytes each).
-const ITEMS_PER_CELL: usize = 2;
-
-/// Items bucketed by grid cell.
-#[derive(Debug, Clone)]
-pub struct SpatialGrid {
-    origin: Vec3,
-    /// Cells per world unit, per axis (0 on an axis with a single cell).
-    inv_cell: Vec3,
-    /// Cells per axis (1 on the z axis of a 2D layout).
-    res: [usize; 3],
-    /// `items[starts[c]..starts[c + 1]]` lie in cell c.
-    starts: Vec<u32>,
-    items: Vec<u32>,
+/// The layout's items in the grid that the mosaic asks which items a view can show.
+pub fn grid_of(layout: &LayoutCoords) -> UniformGrid {
+    UniformGrid::build(&layout.coords, layout.dims)
 }
 
-impl SpatialGrid {
-    /// Bucket every item of `layout` (2D: z = 0). Non-finite coordinates land in an edge cell
-    /// (the caller's exact test rejects them).
-    pub fn build(layout: &LayoutCoords) -> Self {
-        let n = layout.n_items();
-        let dims = layout.dims.clamp(2, 3);
-        let (mut lo, mut hi) = (Vec3::splat(f32::INFINITY), Vec3::splat(f32::NEG_INFINITY));
-        for i in 0..n {
-            let p = position(layout, i);
-            if p.is_finite() {
-                lo = lo.min(p);
-                hi = hi.max(p);
-            }
-        }
-        if !lo.is_finite() {
-            (lo, hi) = (Vec3::ZERO, Vec3::ZERO);
-        }
-        let per_axis = ((n / ITEMS_PER_CELL).max(1) as f64)
-            .powf(1.0 / dims as f64)
-            .ceil()
-            .max(1.0) as usize;
-        let mut res = [per_axis, per_axis, if dims == 3 { per_axis } else { 1 }];
-        let size = hi - lo;
-        let mut inv_cell = Vec3::ZERO;
-        for k in 0..3 {
-            if size[k] > 0.0 && size[k].is_finite() {
-                inv_cell[k] = res[k] as f32 / size[k];
-            } else {
-                res[k] = 1;
-            }
-        }
-        let mut grid = Self {
-            origin: lo,
-            inv_cell,
-            res,
-            starts: Vec::new(),
-            items: Vec::new(),
-        };
-        let cells = res[0] * res[1] * res[2];
-        let cell_of: Vec<u32> = (0..n)
-            .map(|i| grid.cell_index(grid.cell_coords(position(layout, i))) as u32)
-            .collect();
-        let mut starts = vec![0u32; cells + 1];
-        for &c in &cell_of {
-            starts[c as usize + 1] += 1;
-        }
-        for c in 0..cells {
-            starts[c + 1] += starts[c];
-        }
-        let mut fill = starts.clone();
-        let mut items = vec![0u32; n];
-        for (i, &c) in cell_of.iter().enumerate() {
-            items[fill[c as usize] as usize] = i as u32;
-            fill[c as usize] += 1;
-        }
-        grid.starts = starts;
-        grid.items = items;
-        grid
-    }
-
-    /// Items indexed.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Every item in a cell that meets the box `lo..=hi` (a superset of the items inside it),
-    /// in cell order. An empty or non-finite box yields nothing.
-    pub fn for_each_in(&self, lo: Vec3, hi: Vec3, mut f: impl FnMut(u32)) {
-        if lo.is_nan() || hi.is_nan() || lo.cmpgt(hi).any() {
-            return;
-        }
-        let (a, b) = (self.cell_coords(lo), self.cell_coords(hi));
-        for z in a[2]..=b[2] {
-            for y in a[1]..=b[1] {
-                let row = self.cell_index([a[0], y, z]);
-                let end = self.cell_index([b[0], y, z]) + 1;
-                let (from, to) = (self.starts[row] as usize, self.starts[end] as usize);
-                self.items[from..to].iter().for_each(|&i| f(i));
-            }
-        }
-    }
-
-    /// The cell holding `p`, clamped to the grid.
-    fn cell_coords(&self, p: Vec3) -> [usize; 3] {
-        let t = (p - self.origin) * self.inv_cell;
-        // `as` saturates (NaN → 0): out-of-range points fall in the edge cells.
-        std::array::from_fn(|k| (t[k].floor().max(0.0) as usize).min(self.res[k] - 1))
-    }
-
-    fn cell_index(&self, [x, y, z]: [usize; 3]) -> usize {
-        (z * self.res[1] + y) * self.res[0] + x
-    }
-}
-
-fn position(layout: &LayoutCoords, i: usize) -> Vec3 {
-    layout.position(crate::dataset::ItemId(i as u32))
+/// Every item of `grid` in a cell that meets the world-space box `lo..=hi`.
+pub fn for_each_in(grid: &UniformGrid, lo: Vec3, hi: Vec3, f: impl FnMut(u32)) {
+    grid.for_each_in(lo.to_array(), hi.to_array(), f);
 }
 
 /// How thumbnails project in the current view: which items get one, where and how big.
@@ -279,6 +167,10 @@ mod tests {
 
     use crate::viewer::state::test_layout as layout;
 
+    fn position(layout: &LayoutCoords, i: usize) -> Vec3 {
+        layout.position(crate::dataset::ItemId(i as u32))
+    }
+
     fn scatter(n: usize, dims: usize, seed: u64) -> LayoutCoords {
         let mut rng = crate::rng::XorShift::new(seed);
         // Clusters of very different density, as real maps have.
@@ -296,7 +188,7 @@ mod tests {
     fn a_box_query_finds_exactly_the_items_a_scan_finds() {
         for dims in [2, 3] {
             let l = scatter(5_000, dims, dims as u64);
-            let grid = SpatialGrid::build(&l);
+            let grid = grid_of(&l);
             assert_eq!(grid.len(), 5_000);
             let mut rng = crate::rng::XorShift::new(9);
             let mut unit = || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
@@ -315,7 +207,7 @@ mod tests {
                     .filter(|&i| inside(position(&l, i as usize)))
                     .collect();
                 let mut got = Vec::new();
-                grid.for_each_in(lo, hi, |i| {
+                for_each_in(&grid, lo, hi, |i| {
                     if inside(position(&l, i as usize)) {
                         got.push(i);
                     }
@@ -331,14 +223,14 @@ mod tests {
     fn accepted(
         view: &ThumbView,
         l: &LayoutCoords,
-        grid: &SpatialGrid,
+        grid: &UniformGrid,
     ) -> (Vec<u32>, Vec<u32>, usize) {
         let scan: Vec<u32> = (0..l.n_items() as u32)
             .filter(|&i| view.project(position(l, i as usize)).is_some())
             .collect();
         let (mut by_grid, mut visited) = (Vec::new(), 0);
         if let Some((lo, hi)) = view.bounds() {
-            grid.for_each_in(lo, hi, |i| {
+            for_each_in(grid, lo, hi, |i| {
                 visited += 1;
                 if view.project(position(l, i as usize)).is_some() {
                     by_grid.push(i);
@@ -359,7 +251,7 @@ mod tests {
         let (mut some_shown, mut some_skipped) = (0, 0);
         for dims in [2, 3] {
             let l = scatter(4_000, dims, 3);
-            let grid = SpatialGrid::build(&l);
+            let grid = grid_of(&l);
             for case in 0..80 {
                 let target = Vec3::new(unit() * 40.0, unit() * 40.0, 0.0);
                 let (clip_from_view, world_from_view) = if dims == 3 && case % 2 == 0 {
@@ -415,36 +307,5 @@ mod tests {
             some_shown > 30 && some_skipped > 30,
             "{some_shown} {some_skipped}"
         );
-    }
-
-    #[test]
-    fn each_item_is_indexed_once_and_degenerate_layouts_work() {
-        // Every item on one vertical line (x constant), plus a NaN and an infinity.
-        let mut coords: Vec<f32> = (0..100).flat_map(|i| [3.0, i as f32]).collect();
-        coords.extend([f32::NAN, 1.0, 2.0, f32::INFINITY]);
-        let l = layout(coords, 2);
-        let grid = SpatialGrid::build(&l);
-        let mut all = Vec::new();
-        grid.for_each_in(Vec3::splat(-1e30), Vec3::splat(1e30), |i| all.push(i));
-        all.sort_unstable();
-        assert_eq!(all, (0..102).collect::<Vec<u32>>());
-        let mut some = Vec::new();
-        grid.for_each_in(Vec3::new(2.0, 10.0, 0.0), Vec3::new(4.0, 20.0, 0.0), |i| {
-            some.push(i)
-        });
-        assert!(
-            some.len() < 40 && (10..=20).all(|i| some.contains(&i)),
-            "{some:?}"
-        );
-        // An inverted or NaN box finds nothing.
-        let mut none = 0;
-        grid.for_each_in(Vec3::ONE, Vec3::ZERO, |_| none += 1);
-        grid.for_each_in(Vec3::NAN, Vec3::ONE, |_| none += 1);
-        assert_eq!(none, 0);
-        // No items at all.
-        let empty = SpatialGrid::build(&layout(Vec::new(), 3));
-        assert!(empty.is_empty());
-        empty.for_each_in(Vec3::ZERO, Vec3::ONE, |_| none += 1);
-        assert_eq!(none, 0);
     }
 }

@@ -42,9 +42,9 @@ use bevy_egui::input::egui_wants_any_keyboard_input;
 use super::camera::Bounds;
 use super::colors::Rgba8;
 use super::points::{ATTRIBUTE_RGBA8, flat_material};
-use super::spatial::SpatialGrid;
 use super::state::Store;
 use crate::dataset::{Images, ItemId};
+use crate::numeric::grid::UniformGrid;
 use crate::progress::SharedProgress;
 use crate::thumbs::{BuildReport, ThumbStore};
 use pool::TierPool;
@@ -169,7 +169,7 @@ pub struct Mosaic {
     bounds: Option<(u64, Bounds)>,
     /// The layout's grid, by layout version, built the first time thumbnails can be in view
     /// (a zoomed-out map and an animating layout never need it).
-    grid: Option<(u64, SpatialGrid)>,
+    grid: Option<(u64, UniformGrid)>,
 }
 
 impl Mosaic {

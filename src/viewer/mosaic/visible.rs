@@ -11,7 +11,7 @@ use crate::dataset::ItemId;
 use crate::viewer::camera::{Bounds, PlotCamera};
 use crate::viewer::colors::Rgba8;
 use crate::viewer::labels::{LabelFilter, Labels};
-use crate::viewer::spatial::{SpatialGrid, ThumbView};
+use crate::viewer::spatial::{self, ThumbView};
 use crate::viewer::state::{ColorState, LayoutCoords, Selection, Store};
 
 /// Recompute which thumbnails to draw when the view, the layout or the settings change.
@@ -162,10 +162,10 @@ fn candidates_in_view(
     let mut candidates = Vec::new();
     let in_view = view.bounds();
     if in_view.is_some() && mosaic.grid.as_ref().map(|g| g.0) != Some(layout_version) {
-        mosaic.grid = Some((layout_version, SpatialGrid::build(layout)));
+        mosaic.grid = Some((layout_version, spatial::grid_of(layout)));
     }
     if let (Some((lo, hi)), Some((_, grid))) = (in_view, &mosaic.grid) {
-        grid.for_each_in(lo, hi, |i| {
+        spatial::for_each_in(grid, lo, hi, |i| {
             let i = i as usize;
             let item = ItemId(i as u32);
             if i >= n_items || mosaic.colors.1[i][3] == 0 || !shown(item) {
