@@ -1,20 +1,36 @@
-//! Write the seeded clustered benchmark set (`ivt::synth`) as a data set folder:
-//! `features.npy` (float32 N × D) and `labels.npy` (the cluster of each row).
+//! Write a seeded benchmark set (`ivt::synth`) as a data set folder: `features.npy` (float32
+//! N × D) and `labels.npy` (the cluster of each row).
 //!
-//! `cargo run --release --no-default-features --example clustered -- OUT_DIR [N [DIM [CLUSTERS [SEED]]]] [--images]`
-//! (defaults: the million-item set, 1,000,000 × 128 in 1,000 clusters, seed 0).
+//! `cargo run --release --no-default-features --example clustered -- OUT_DIR [N [DIM [CLUSTERS [SEED]]]] [--shape SHAPE] [--images]`
+//! (defaults: the million-item set, 1,000,000 × 128 in 1,000 clusters, seed 0, shape
+//! `clustered`; the others, `ivt::synth::shapes::Shape`: `patches`, `isotropic`, `lifted`).
 //!
 //! `--images` also writes `images/NNNNNNN.png`, one 64 × 64 picture per item: its cluster's
 //! colour and shape, placed and sized by the item's first two features, so the map's
 //! neighbourhoods look alike and the thumbnail cache has a million real files to chew on.
 
 use anyhow::Context;
-use ivt::synth::{ClusteredSpec, clustered};
+use ivt::choice::Choice;
+use ivt::synth::ClusteredSpec;
+use ivt::synth::shapes::{Shape, ShapeSpec, generate};
 
 fn main() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
     let with_images = all.iter().any(|a| a == "--images");
-    let mut args = all.into_iter().filter(|a| a != "--images");
+    let shape = match all.iter().position(|a| a == "--shape") {
+        Some(at) => {
+            let name = all.get(at + 1).context("--shape needs a name")?;
+            Shape::from_name(name)?
+        }
+        None => Shape::Clustered,
+    };
+    let mut args = all
+        .iter()
+        .enumerate()
+        .filter(|(at, a)| {
+            *a != "--images" && *a != "--shape" && (*at == 0 || all[at - 1] != "--shape")
+        })
+        .map(|(_, a)| a.clone());
     let out = std::path::PathBuf::from(args.next().context(
         "usage: clustered OUT_DIR [N [DIM [CLUSTERS [SEED]]]] (default 1000000 128 1000 0)",
     )?);
@@ -38,13 +54,19 @@ fn main() -> anyhow::Result<()> {
         "N, DIM and CLUSTERS must be positive"
     );
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let (features, labels) = clustered(&spec);
+    let (features, labels) = generate(&ShapeSpec {
+        shape,
+        n: spec.n,
+        dim: spec.dim,
+        clusters: spec.clusters,
+        seed: spec.seed,
+    });
     ivt::npy::write(&out.join("features.npy"), &[spec.n, spec.dim], &features)?;
     ivt::npy::write(&out.join("labels.npy"), &[spec.n], &labels)?;
     if with_images {
         write_images(&out.join("images"), &features, &labels, spec.dim)?;
     }
-    println!("{}: {spec:?}", out.display());
+    println!("{}: {} {spec:?}", out.display(), shape.name());
     Ok(())
 }
 

@@ -46,7 +46,7 @@ import sys
 # A file's floor is that of its first module below the crate root (`src/knn/ivf.rs` → knn);
 # the binary crate (main.rs, cli/) is the top floor.
 LAYERS = [
-    ("ground", ["numeric", "rng", "progress", "atomic", "payload", "synth", "choice", ""]),
+    ("ground", ["numeric", "rng", "progress", "atomic", "payload", "synth", "choice", "hint", ""]),
     ("npy", ["npy"]),
     ("cache", ["cache"]),
     ("dataset", ["dataset"]),

@@ -339,7 +339,7 @@ impl Cache {
         if !evicted.removed.is_empty() {
             notice(Notice::Info(format!(
                 "cache {}: removed {} least recently used entr{} ({}) to stay within {} \
-                 (--cache-max-gb or {MAX_GB_ENV} changes the limit)",
+                 ({} or {MAX_GB_ENV} changes the limit)",
                 dir.display(),
                 evicted.removed.len(),
                 if evicted.removed.len() == 1 {
@@ -348,7 +348,8 @@ impl Cache {
                     "ies"
                 },
                 entries::human_bytes(evicted.freed_bytes),
-                entries::human_bytes(max_bytes)
+                entries::human_bytes(max_bytes),
+                crate::hint::CACHE_MAX_GB
             )));
         }
     }

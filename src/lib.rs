@@ -44,6 +44,7 @@ pub mod cli;
 pub mod cluster;
 pub mod dataset;
 pub mod embed;
+pub mod hint;
 pub mod knn;
 pub mod labels;
 pub mod layout;

@@ -264,7 +264,8 @@ def show(
         args += _option(key, value)
     if screenshot is not None:
         command = _program() + ["screenshot"] + args + ["-o", os.fspath(screenshot)]
-        done = subprocess.run(command, capture_output=True, text=True, errors="replace")
+        done = subprocess.run(command, capture_output=True, text=True, errors="replace",
+                              env=_child_env())
         shutil.rmtree(folder, ignore_errors=True)
         if done.returncode != 0:
             raise RuntimeError(
@@ -282,8 +283,15 @@ def show(
     command = _program() + ["open"] + args
     log_path = os.path.join(folder, "explorer.log")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                   env=_child_env())
     return Session(process, labels_out, n_items, folder, log_path, command)
+
+
+def _child_env():
+    """The environment of the explorer's process: its messages name options as keywords
+    (``point_size=``), the way the user of :func:`show` passed them."""
+    return {**os.environ, "IVT_EXPLORE_OPTION_STYLE": "keywords"}
 
 
 def _is_table(x):

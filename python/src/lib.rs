@@ -18,6 +18,8 @@ use pyo3::prelude::*;
 /// The module: the compute functions, and `run_cli`, which is the whole `ivt-explore` program.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Errors of the calls made in this process name options as the Python user types them.
+    ivt::hint::set_style(ivt::hint::Style::Keywords);
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(compute::knn_graph, m)?)?;
     m.add_function(wrap_pyfunction!(compute::umap_layout, m)?)?;
@@ -41,5 +43,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 fn run_cli(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
     // The explorer's window and the CLI's own Ctrl+C handling run without the GIL: nothing in
     // this process needs Python until the program returns.
-    py.detach(|| ivt::cli::main(argv))
+    let status = py.detach(|| ivt::cli::main(argv));
+    // The program spoke its user's spelling; the calls made from Python go on speaking theirs.
+    ivt::hint::set_style(ivt::hint::Style::Keywords);
+    status
 }

@@ -198,8 +198,22 @@ def test_labels_refuse_what_the_explorer_would(tmp_path):
     ivt.add_labels(journal, {1: "positive"}, 10)
     # A journal of a larger data set is not misread as this one's.
     ivt.add_labels(journal, {9: "negative"}, 10)
-    with pytest.raises(ValueError, match="line 2"):
+    # The message names the option as this user types it (`labels_out=`, not the program's
+    # `--labels-out`).
+    with pytest.raises(ValueError, match="line 2.*its own labels_out="):
         ivt.labels(journal, n_items=5)
+
+
+def test_the_explorers_errors_name_options_as_each_user_typed_them(tmp_path, monkeypatch,
+                                                                    display, data):
+    X, _ = data
+    monkeypatch.setenv("DISPLAY", display)
+    with pytest.raises(RuntimeError, match=r"zoom= -2: must be a positive number"):
+        ivt.show(X, layout="pca", zoom=-2, screenshot=tmp_path / "no.png")
+    np.save(tmp_path / "x.npy", X)
+    done = run_program("screenshot", tmp_path / "x.npy", "--zoom", "-2", "-o", tmp_path / "no.png")
+    assert done.returncode != 0 and "--zoom -2: must be a positive number" in done.stderr
+    assert not (tmp_path / "no.png").exists()
 
 
 def test_the_program_is_installed_beside_the_package():

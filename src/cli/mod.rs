@@ -153,6 +153,13 @@ fn data_of(command: Option<&Command>) -> Option<Option<&std::path::Path>> {
 /// errors and the cache's notices printed once on stderr, the exit status returned (a number,
 /// so that the Python package's console script can exit with it too).
 pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
+    // Messages name options as flags, unless a Python call started this program for its user.
+    let keywords = std::env::var(ivt::hint::STYLE_VARIABLE).is_ok_and(|v| v == "keywords");
+    ivt::hint::set_style(if keywords {
+        ivt::hint::Style::Keywords
+    } else {
+        ivt::hint::Style::Flags
+    });
     let result = run(args);
     // What the cache had to say (a write that failed, entries removed to stay within its
     // limit): once, whatever the command's outcome.

@@ -352,7 +352,7 @@ fn query_encoder(
             anyhow::bail!(
                 "--query {}: {}",
                 first.display(),
-                ivt::viewer::query::NEEDS_MODEL
+                *ivt::viewer::query::NEEDS_MODEL
             );
         }
         if let Some(missing) = view.query.iter().find(|p| !p.is_file()) {

@@ -461,7 +461,7 @@ pub fn load_features(path: &Path, npz_key: Option<&str>) -> Result<Features, Dat
     if npz_key.is_some() && format != Format::Npz {
         return Err(DatasetError::Unsupported {
             path: path.to_owned(),
-            reason: "--npz-key applies to .npz archives only".to_owned(),
+            reason: format!("{} applies to .npz archives only", crate::hint::NPZ_KEY),
         });
     }
     match format {
@@ -583,8 +583,9 @@ fn load_delimited(path: &Path, delimiter: u8) -> Result<Features, DatasetError> 
                     format!("column {} is empty", col + 1)
                 } else {
                     format!(
-                        "column {} holds '{field}', not a number (text columns belong in --metadata)",
-                        col + 1
+                        "column {} holds '{field}', not a number (text columns belong in {})",
+                        col + 1,
+                        crate::hint::METADATA
                     )
                 },
             })?;

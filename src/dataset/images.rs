@@ -302,12 +302,7 @@ pub fn scan_image_folder(
     allow_missing: bool,
     probe: Probe<'_>,
 ) -> Result<(ImageFiles, Option<Categorical>), DatasetError> {
-    let Probe {
-        verify,
-        cache: probe_cache,
-        scope,
-    } = probe;
-    let listing = list_folder(root, probe_cache)?;
+    let listing = list_folder(root, probe.cache)?;
     let use_classes = use_class_folders(root, layout, &listing)?;
     let (candidates, class_of): (Vec<Candidate>, Vec<String>) = if use_classes {
         listing
@@ -341,36 +336,14 @@ pub fn scan_image_folder(
         .iter()
         .map(|&i| std::mem::take(&mut candidates[i].path))
         .collect();
-    // Decoding every image fully (`verify`) was asked for: no sampling then.
-    let sample = scope == ProbeScope::Sample && !verify && paths.len() > PROBE_SAMPLE;
-    let Probed {
-        sizes,
-        failures,
-        identities,
-    } = if sample {
-        probe_sample(&paths)
-    } else {
-        probe_all(&paths, verify, probe_cache)
-    };
-    if sample && !failures.is_empty() && !allow_missing {
-        return Err(DatasetError::ImageFolder {
-            path: root.to_owned(),
-            reason: format!(
-                "{} of {PROBE_SAMPLE} images sampled from its {} cannot be read, so others may not be \
-                 either (pass --allow-missing-images to keep unreadable items with a placeholder; \
-                 `ivt-explore info` checks every file):{}",
-                failures.len(),
-                paths.len(),
-                super::failures_text(&failures)
-            ),
-        });
-    }
-    if !failures.is_empty() && !allow_missing {
-        return Err(DatasetError::ImageFailures {
-            path: root.to_owned(),
+    let (
+        Probed {
+            sizes,
             failures,
-        });
-    }
+            identities,
+        },
+        sample,
+    ) = probe_files(root, &paths, allow_missing, &probe)?;
     let classes = use_classes.then(|| {
         let labels: Vec<&str> = rows.iter().map(|&i| class_of[i].as_str()).collect();
         Categorical::from_strings(&labels)
@@ -420,8 +393,9 @@ fn use_class_folders(
                 path: root.to_owned(),
                 reason: format!(
                     "{} images at the top level and {n_class_images} in sub-folders; \
-                     say which with --image-layout flat or --image-layout classes",
-                    listing.top.len()
+                     say which with {layout} flat or {layout} classes",
+                    listing.top.len(),
+                    layout = crate::hint::IMAGE_LAYOUT
                 ),
             }),
         },
@@ -583,6 +557,44 @@ fn probe_rows(
         }
     }
     (sizes, failures)
+}
+
+/// The images of `paths` (the files of `root`) opened as `probe` asks, and whether only a sample
+/// was: an error naming the files that cannot be read unless `allow_missing`.
+fn probe_files(
+    root: &Path,
+    paths: &[PathBuf],
+    allow_missing: bool,
+    probe: &Probe<'_>,
+) -> Result<(Probed, bool), DatasetError> {
+    // Decoding every image fully (`verify`) was asked for: no sampling then.
+    let sample = probe.scope == ProbeScope::Sample && !probe.verify && paths.len() > PROBE_SAMPLE;
+    let probed = if sample {
+        probe_sample(paths)
+    } else {
+        probe_all(paths, probe.verify, probe.cache)
+    };
+    if probed.failures.is_empty() || allow_missing {
+        return Ok((probed, sample));
+    }
+    if sample {
+        return Err(DatasetError::ImageFolder {
+            path: root.to_owned(),
+            reason: format!(
+                "{} of {PROBE_SAMPLE} images sampled from its {} cannot be read, so others may not be \
+                 either (pass {} to keep unreadable items with a placeholder; \
+                 `ivt-explore info` checks every file):{}",
+                probed.failures.len(),
+                paths.len(),
+                crate::hint::ALLOW_MISSING_IMAGES,
+                super::failures_text(&probed.failures)
+            ),
+        });
+    }
+    Err(DatasetError::ImageFailures {
+        path: root.to_owned(),
+        failures: probed.failures,
+    })
 }
 
 /// What [`probe_all`] found.
@@ -747,22 +759,14 @@ pub(crate) fn listed_files(
     allow_missing: bool,
     probe: Probe<'_>,
 ) -> Result<ImageFiles, DatasetError> {
-    let sample = probe.scope == ProbeScope::Sample && !probe.verify && paths.len() > PROBE_SAMPLE;
-    let Probed {
-        sizes,
-        failures,
-        identities,
-    } = if sample {
-        probe_sample(&paths)
-    } else {
-        probe_all(&paths, probe.verify, probe.cache)
-    };
-    if !failures.is_empty() && !allow_missing {
-        return Err(DatasetError::ImageFailures {
-            path: root,
+    let (
+        Probed {
+            sizes,
             failures,
-        });
-    }
+            identities,
+        },
+        sample,
+    ) = probe_files(&root, &paths, allow_missing, &probe)?;
     Ok(ImageFiles {
         root,
         order: ImageOrder::Column,

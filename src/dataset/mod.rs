@@ -270,7 +270,8 @@ pub enum DatasetError {
     #[error("image folder {path}: {reason}")]
     ImageFolder { path: PathBuf, reason: String },
     #[error(
-        "{images} image(s) in {path} but {rows} feature row(s); every row needs exactly one image (use --sort-keys to pick and order them)"
+        "{images} image(s) in {path} but {rows} feature row(s); every row needs exactly one image (use {sort_keys} to pick and order them)",
+        sort_keys = crate::hint::SORT_KEYS
     )]
     ImageCount {
         path: PathBuf,
@@ -283,8 +284,8 @@ pub enum DatasetError {
         problems: Vec<SortKeyProblem>,
     },
     #[error(
-        "{} of the images in {path} cannot be read (pass --allow-missing-images to keep those items with a placeholder):{}",
-        .failures.len(), failures_text(.failures)
+        "{} of the images in {path} cannot be read (pass {} to keep those items with a placeholder):{}",
+        .failures.len(), crate::hint::ALLOW_MISSING_IMAGES, failures_text(.failures)
     )]
     ImageFailures {
         path: PathBuf,
@@ -338,8 +339,9 @@ fn npz_choice_text(wanted: Option<&str>, available: &[String]) -> String {
         Some(w) => format!("no array named '{w}'; it holds: {}", available.join(", ")),
         None if available.is_empty() => "the archive holds no .npy arrays".to_owned(),
         None => format!(
-            "holds several arrays ({}); choose one with --npz-key",
-            available.join(", ")
+            "holds several arrays ({}); choose one with {}",
+            available.join(", "),
+            crate::hint::NPZ_KEY
         ),
     }
 }
@@ -365,8 +367,12 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
         return load_parquet(spec, path);
     }
     if let Some(flag) = [
-        spec.vector_column.as_ref().map(|_| "--vector-column"),
-        spec.image_column.as_ref().map(|_| "--image-column"),
+        spec.vector_column
+            .as_ref()
+            .map(|_| crate::hint::VECTOR_COLUMN),
+        spec.image_column
+            .as_ref()
+            .map(|_| crate::hint::IMAGE_COLUMN),
     ]
     .into_iter()
     .flatten()
@@ -395,7 +401,10 @@ pub fn load(spec: &InputSpec) -> Result<Dataset, DatasetError> {
             if let Some(keys) = &spec.sort_keys {
                 return Err(DatasetError::Unsupported {
                     path: keys.clone(),
-                    reason: "sort keys need an image folder (--images DIR)".to_owned(),
+                    reason: format!(
+                        "sort keys need an image folder ({} DIR)",
+                        crate::hint::IMAGES
+                    ),
                 });
             }
             (Images::None, None)
@@ -598,13 +607,19 @@ fn load_parquet(spec: &InputSpec, path: &Path) -> Result<Dataset, DatasetError> 
     if let Some(key) = &spec.npz_key {
         return Err(DatasetError::Unsupported {
             path: path.to_owned(),
-            reason: format!("--npz-key {key} applies to .npz archives only"),
+            reason: format!(
+                "{} {key} applies to .npz archives only",
+                crate::hint::NPZ_KEY
+            ),
         });
     }
     if let (Some(keys), None) = (&spec.sort_keys, &spec.images) {
         return Err(DatasetError::Unsupported {
             path: keys.clone(),
-            reason: "sort keys need an image folder (--images DIR); an image column names each row's file itself".to_owned(),
+            reason: format!(
+                "sort keys need an image folder ({} DIR); an image column names each row's file itself",
+                crate::hint::IMAGES
+            ),
         });
     }
     let table = self::parquet::read(
@@ -617,7 +632,11 @@ fn load_parquet(spec: &InputSpec, path: &Path) -> Result<Dataset, DatasetError> 
         (Some(_), Some(dir)) => {
             return Err(DatasetError::Unsupported {
                 path: dir.clone(),
-                reason: "give the images either as a folder (--images) or as a column of the Parquet file (--image-column), not both".to_owned(),
+                reason: format!(
+                    "give the images either as a folder ({}) or as a column of the Parquet file ({}), not both",
+                    crate::hint::IMAGES,
+                    crate::hint::IMAGE_COLUMN
+                ),
             });
         }
         (Some(paths), None) => (

@@ -95,8 +95,9 @@ fn vector_choice_text(candidates: &[String], columns: &[String]) -> String {
         )
     } else {
         format!(
-            "several columns hold vectors of floats ({}); choose one with --vector-column",
-            candidates.join(", ")
+            "several columns hold vectors of floats ({}); choose one with {}",
+            candidates.join(", "),
+            crate::hint::VECTOR_COLUMN
         )
     }
 }

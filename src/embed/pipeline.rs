@@ -120,8 +120,9 @@ impl Encoder {
         };
         if out.dtype().tensor_type() != Some(ort::value::TensorElementType::Float32) {
             return Err(model_err(format!(
-                "output {:?} is not a float32 tensor; choose another with --output",
-                out.name()
+                "output {:?} is not a float32 tensor; choose another with {}",
+                out.name(),
+                crate::hint::OUTPUT
             )));
         }
         Ok(Self {

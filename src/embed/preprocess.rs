@@ -307,7 +307,8 @@ impl InputGeometry {
         let channels = fixed(c).unwrap_or(3);
         if channels != 1 && channels != 3 {
             return Err(format!(
-                "the model input has shape [{shown}]: {channels} channels as {layout:?}; only 1 (grey) or 3 (colour) are supported (is the layout right? --layout nchw|nhwc)"
+                "the model input has shape [{shown}]: {channels} channels as {layout:?}; only 1 (grey) or 3 (colour) are supported (is the layout right? {} nchw|nhwc)",
+                crate::hint::LAYOUT
             ));
         }
         let (width, height) = match (fixed(w), fixed(h), pre.size) {
@@ -320,7 +321,8 @@ impl InputGeometry {
             (_, _, Some(size)) => size,
             _ => {
                 return Err(format!(
-                    "the model input has shape [{shown}] with a free image size; give it with --size (e.g. --size 224)"
+                    "the model input has shape [{shown}] with a free image size; give it with {size} (e.g. {size} 224)",
+                    size = crate::hint::SIZE
                 ));
             }
         };

@@ -49,7 +49,8 @@ pub enum KnnError {
     KZero,
     #[error(
         "row {row} (0-based) is all zeros: it has no direction, so its cosine distance is undefined; \
-         use --metric euclidean or drop the row"
+         use {metric} euclidean or drop the row",
+        metric = crate::hint::METRIC
     )]
     ZeroRow { row: usize },
     #[error("the query has {found} dimensions, the features {expected}")]

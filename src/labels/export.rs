@@ -257,9 +257,10 @@ fn place(source: &Path, target: &Path, mode: ExportMode) -> std::io::Result<()> 
             std::os::unix::fs::symlink(abs, target)
         }
         #[cfg(not(unix))]
-        ExportMode::Symlink => Err(std::io::Error::other(
-            "symbolic links: use --mode copy here",
-        )),
+        ExportMode::Symlink => Err(std::io::Error::other(format!(
+            "symbolic links: use {} copy here",
+            crate::hint::MODE
+        ))),
     }
 }
 

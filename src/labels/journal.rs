@@ -159,7 +159,10 @@ pub fn read(dir: &Path, n_items: usize) -> Result<(LabelState, Vec<String>), Lab
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(io_err(
                 &path,
-                "no labels journal here (nothing was labelled with this --labels-out)",
+                format!(
+                    "no labels journal here (nothing was labelled with this {})",
+                    crate::hint::LABELS_OUT
+                ),
             ));
         }
         Err(e) => return Err(io_err(&path, e)),

@@ -41,7 +41,8 @@ pub enum LabelError {
     },
     #[error(
         "{path}: line {line} {reason}; the journal is left untouched — if it belongs to another data \
-         set, give this one its own --labels-out; otherwise move it aside to start afresh, or repair that line"
+         set, give this one its own {labels_out}; otherwise move it aside to start afresh, or repair that line",
+        labels_out = crate::hint::LABELS_OUT
     )]
     Invalid {
         path: std::path::PathBuf,

@@ -291,7 +291,8 @@ fn sprite_png(
     let fit = max_px / per_row.max(1);
     if fit == 0 {
         return Err(ProjectorError::Export(format!(
-            "{n} images do not fit a {max_px}×{max_px} sprite sheet even at one pixel each; export without images (--no-sprite)"
+            "{n} images do not fit a {max_px}×{max_px} sprite sheet even at one pixel each; export without images ({})",
+            crate::hint::NO_SPRITE
         )));
     }
     let cell = native.min(fit);

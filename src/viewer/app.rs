@@ -167,8 +167,9 @@ fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Lab
         .find(|l| !set.contains(l) && !classes.iter().any(|c| c == l))
     {
         warn!(
-            "{} holds label {unknown:?}, which is not among --label-names {:?}; it is kept and shown",
+            "{} holds label {unknown:?}, which is not among {} {:?}; it is kept and shown",
             dir.display(),
+            crate::hint::LABEL_NAMES,
             set.names()
         );
     }
@@ -181,7 +182,8 @@ fn open_labels(dataset: &Dataset, options: &ViewerOptions) -> Result<labels::Lab
     if let Some(path) = &options.save_selection_path {
         if labels.image_paths.is_empty() {
             warn!(
-                "--save-selection-path {}: this data set has no image files to copy",
+                "{} {}: this data set has no image files to copy",
+                crate::hint::SAVE_SELECTION_PATH,
                 path.display()
             );
         }

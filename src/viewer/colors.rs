@@ -258,7 +258,7 @@ impl ColorSource {
             Self::Uniform => "none".to_owned(),
             Self::Class => "class".to_owned(),
             Self::Column(name) => name.clone(),
-            Self::Values => "--colors values".to_owned(),
+            Self::Values => format!("{} values", crate::hint::COLORS),
             Self::Clusters(_) => "clusters".to_owned(),
             Self::Score(s) => s.label().to_owned(),
         }
@@ -286,12 +286,13 @@ pub enum Coloring {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ColorError {
     #[error(
-        "cannot colour by class: this data set has no classes (give --labels or a class-folder tree)"
+        "cannot colour by class: this data set has no classes (give {} or a class-folder tree)",
+        crate::hint::LABELS
     )]
     NoClasses,
     #[error("cannot colour by {0:?}: no such metadata column (available: {1})")]
     NoColumn(String, String),
-    #[error("cannot colour by --colors values: none were given")]
+    #[error("cannot colour by {} values: none were given", crate::hint::COLORS)]
     NoValues,
     #[error("cannot colour by clusters: {0}")]
     NoClusters(String),
@@ -329,7 +330,7 @@ impl Coloring {
                             .flat_map(|m| m.columns.iter().map(|c| c.name.as_str()))
                             .collect();
                         let available = if names.is_empty() {
-                            "none; give --metadata FILE.csv".to_owned()
+                            format!("none; give {} FILE.csv", crate::hint::METADATA)
                         } else {
                             names.join(", ")
                         };

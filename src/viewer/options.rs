@@ -23,9 +23,12 @@ pub enum ViewerError {
     NoDisplay,
     #[error(transparent)]
     Color(#[from] colors::ColorError),
-    #[error("--select {item}: the data set has only {n_items} items (0-based index)")]
+    #[error(
+        "{} {item}: the data set has only {n_items} items (0-based index)",
+        crate::hint::SELECT
+    )]
     SelectOutOfRange { item: u32, n_items: usize },
-    #[error("--colors {path}: {found} values for {n_items} items")]
+    #[error("{} {path}: {found} values for {n_items} items", crate::hint::COLORS)]
     ColorsLength {
         path: PathBuf,
         found: usize,
@@ -180,18 +183,23 @@ fn check_view_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), 
     let size = options.thumbnails.size;
     if !(size.is_finite() && size > 0.0) {
         return Err(bad(format!(
-            "--thumbnail-size {size}: must be a positive number"
+            "{} {size}: must be a positive number",
+            crate::hint::THUMBNAIL_SIZE
         )));
     }
     if let Some(z) = options.zoom
         && !(z.is_finite() && z > 0.0)
     {
-        return Err(bad(format!("--zoom {z}: must be a positive number")));
+        return Err(bad(format!(
+            "{} {z}: must be a positive number",
+            crate::hint::ZOOM
+        )));
     }
     let px = options.point_size;
     if !points::POINT_SIZE_RANGE.contains(&px) {
         return Err(ViewerError::Options(format!(
-            "--point-size {px}: must be between {} and {} pixels",
+            "{} {px}: must be between {} and {} pixels",
+            crate::hint::POINT_SIZE,
             points::POINT_SIZE_RANGE.start(),
             points::POINT_SIZE_RANGE.end()
         )));
@@ -254,7 +262,8 @@ fn check_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), Viewe
     if let Some(ColorSource::Clusters(k)) = &options.color_by {
         if *k < 1 || *k > n {
             return Err(ViewerError::Options(format!(
-                "--clusters {k}: must be between 1 and the number of items ({n})"
+                "{} {k}: must be between 1 and the number of items ({n})",
+                crate::hint::CLUSTERS
             )));
         }
     } else if let Some(ColorSource::Score(score)) = &options.color_by {

@@ -49,8 +49,13 @@ pub const QUERY_K: usize = 64;
 pub const PLACE_K: usize = 16;
 
 /// Without an encoder: what the user is told.
-pub const NEEDS_MODEL: &str = "query by image needs the encoder that made the features: \
-     open the image folder with --model ENCODER.onnx (and the same preprocessing options)";
+pub static NEEDS_MODEL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "query by image needs the encoder that made the features: open the image folder with \
+         {} ENCODER.onnx (and the same preprocessing options)",
+        crate::hint::MODEL
+    )
+});
 
 /// One query image on the map.
 #[derive(Clone)]
@@ -183,7 +188,7 @@ fn start_queries(
 ) {
     for QueryImage(path) in requests.read() {
         let Some(encoder) = queries.encoder.clone() else {
-            queries.error = Some(NEEDS_MODEL.to_owned());
+            queries.error = Some(NEEDS_MODEL.clone());
             continue;
         };
         if !path.is_file() {

@@ -161,7 +161,8 @@ pub fn plan_layers(
     let budget_layers = (budget_bytes / LAYER_BYTES) as usize;
     if budget_layers < tiers.len() {
         return Err(format!(
-            "--gpu-mem-mb {} is below the {} MB the {} thumbnail sizes need at least",
+            "{} {} is below the {} MB the {} thumbnail sizes need at least",
+            crate::hint::GPU_MEM_MB,
             budget_bytes >> 20,
             (tiers.len() as u64 * LAYER_BYTES) >> 20,
             tiers.len()

@@ -87,7 +87,7 @@ pub(super) fn neighbors_panel(
                     unavailable: queries
                         .encoder
                         .is_none()
-                        .then_some(crate::viewer::query::NEEDS_MODEL),
+                        .then_some(crate::viewer::query::NEEDS_MODEL.as_str()),
                     status: running.as_deref().or(queries.error.as_deref()),
                 },
                 items: &view.items,

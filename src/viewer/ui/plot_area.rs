@@ -67,7 +67,7 @@ pub(super) fn plot_area(
     let unavailable = queries
         .encoder
         .is_none()
-        .then_some(crate::viewer::query::NEEDS_MODEL);
+        .then_some(crate::viewer::query::NEEDS_MODEL.as_str());
     if let Some(path) = browser_ui(&ctx, &mut browser, unavailable) {
         query_image.write(QueryImage(path));
     }

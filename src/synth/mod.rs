@@ -6,6 +6,8 @@
 //! set generated with N rows, so growth tables over 125k…1M compare like with like, and rows are
 //! generated in parallel without changing the result.
 
+pub mod shapes;
+
 use rayon::prelude::*;
 
 use crate::rng::{SplitMix, mix};
@@ -51,19 +53,19 @@ struct Cluster {
 }
 
 /// A stream of standard normal values (Box–Muller over splitmix64 uniforms).
-struct Normal(SplitMix, Option<f32>);
+pub(crate) struct Normal(SplitMix, Option<f32>);
 
 impl Normal {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(SplitMix::new(seed), None)
     }
 
-    fn uniform(&mut self) -> f64 {
+    pub(crate) fn uniform(&mut self) -> f64 {
         // 53 random bits in (0, 1]: never 0, so the logarithm is finite.
         ((self.0.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
 
-    fn next(&mut self) -> f32 {
+    pub(crate) fn next(&mut self) -> f32 {
         if let Some(v) = self.1.take() {
             return v;
         }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# kNN on a suite of data shapes, against pynndescent, in one run on this machine: for each shape
+# (ivt::synth::shapes, seeded; generated into DATA_DIR when missing), the time and recall@k of
+#   - `ivt-explore knn` as a user runs it (a fresh process from the .npy, no cache; its own
+#     recall estimate as printed), and its graph scored against an exact search;
+#   - pynndescent (n_jobs=2; numba compiled on 2,000 rows first, so the time is warm);
+# both scored on the same 1,000 items by examples/knn_candidates. Prints a Markdown table.
+#
+#   benches/knn_shapes.sh DATA_DIR [SHAPE ...]    (default: clustered patches isotropic lifted)
+#   N=1000000 DIM=128 K=15 PYTHON=.venv/bin/python benches/knn_shapes.sh DATA_DIR
+#
+# `lifted` is made in 512 dimensions (DIM is the others'). PYTHON needs numpy and pynndescent;
+# without it only our rows are printed. Needs GNU time (/usr/bin/time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:?usage: benches/knn_shapes.sh DATA_DIR [SHAPE ...]}
+shift
+shapes=("$@")
+[ ${#shapes[@]} -gt 0 ] || shapes=(clustered patches isotropic lifted)
+n=${N:-1000000}
+dim=${DIM:-128}
+k=${K:-15}
+python=${PYTHON:-python3}
+[ -x /usr/bin/time ] || { echo "knn_shapes: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
+
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --no-default-features --bin ivt-explore --example clustered \
+    --example knn_candidates >&2
+bin=$target/release/ivt-explore
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+have_peer=1
+"$python" -c "import pynndescent" 2>/dev/null || {
+    have_peer=0
+    echo "knn_shapes: $python has no pynndescent: its rows are left out" >&2
+}
+
+echo "| shape | N × D | ivt-explore knn | its estimate | recall@$k | pynndescent (warm) | recall@$k | speed-up |"
+echo "|---|---|---|---|---|---|---|---|"
+for shape in "${shapes[@]}"; do
+    d=$dim
+    [ "$shape" = lifted ] && d=512
+    dir=$data/${shape}_${n}x$d
+    if [ ! -f "$dir/features.npy" ]; then
+        "$target/release/examples/clustered" "$dir" "$n" "$d" 1000 0 --shape "$shape" >&2
+    fi
+    /usr/bin/time -f "%e %M" -o "$out/time" \
+        "$bin" knn "$dir/features.npy" -k "$k" --no-cache -o "$out/ours.npy" > "$out/log" 2>&1 || {
+        cat "$out/log" >&2
+        exit 1
+    }
+    ours=$(awk '{ printf "%.1f", $1 }' "$out/time")
+    estimate=$(grep -o 'estimated recall@[0-9]* [0-9.]*' "$out/log" | awk '{ print $3 }')
+    search=$(grep -o 'approximate kNN graph ([^)]*)' "$out/log" | sed 's/.*(\(.*\))/\1/')
+    methods=("file:$out/ours.npy")
+    peer="–"
+    if [ $have_peer = 1 ]; then
+        peer=$("$python" scripts/bench_pynndescent.py "$dir/features.npy" "$n" "$k" "$out/peer.npy" \
+            | grep -o '[0-9.]* s (after' | grep -o '^[0-9.]*')
+        methods+=("file:$out/peer.npy")
+    fi
+    "$target/release/examples/knn_candidates" "$dir/features.npy" "$n" "$k" "${methods[@]}" \
+        > "$out/scores" 2>/dev/null
+    recall_ours=$(sed -n 1p "$out/scores" | grep -o 'recall@[0-9]* [0-9.]*' | awk '{ print $2 }')
+    recall_peer=$(sed -n 2p "$out/scores" | grep -o 'recall@[0-9]* [0-9.]*' | awk '{ print $2 }')
+    ratio="–"
+    [ "$peer" != "–" ] && ratio=$(awk -v a="$peer" -v b="$ours" 'BEGIN { printf "%.2f×", a / b }')
+    echo "| $shape | $n × $d | $ours s (${search:-exact}) | ${estimate:-exact} | ${recall_ours:-?} | $peer s | ${recall_peer:-–} | $ratio |"
+done
