@@ -208,11 +208,11 @@ def test_the_explorers_errors_name_options_as_each_user_typed_them(tmp_path, mon
                                                                     display, data):
     X, _ = data
     monkeypatch.setenv("DISPLAY", display)
-    with pytest.raises(RuntimeError, match=r"zoom= -2: must be a positive number"):
-        ivt.show(X, layout="pca", zoom=-2, screenshot=tmp_path / "no.png")
+    with pytest.raises(RuntimeError, match=r"zoom= 0: must be a positive number"):
+        ivt.show(X, layout="pca", zoom=0, screenshot=tmp_path / "no.png")
     np.save(tmp_path / "x.npy", X)
-    done = run_program("screenshot", tmp_path / "x.npy", "--zoom", "-2", "-o", tmp_path / "no.png")
-    assert done.returncode != 0 and "--zoom -2: must be a positive number" in done.stderr
+    done = run_program("screenshot", tmp_path / "x.npy", "--zoom", "0", "-o", tmp_path / "no.png")
+    assert done.returncode != 0 and "--zoom 0: must be a positive number" in done.stderr
     assert not (tmp_path / "no.png").exists()
 
 
