@@ -44,7 +44,6 @@ use super::colors::Rgba8;
 use super::points::{ATTRIBUTE_RGBA8, flat_material};
 use super::state::Store;
 use crate::dataset::{Images, ItemId};
-use crate::numeric::grid::UniformGrid;
 use crate::progress::SharedProgress;
 use crate::thumbs::{BuildReport, ThumbStore};
 use pool::TierPool;
@@ -143,14 +142,8 @@ pub struct Mosaic {
     loaded: Option<Mutex<Receiver<Vec<Loaded>>>>,
     /// Cells requested and not yet back.
     in_flight: usize,
-    /// Bumped at every view update: the pools' notion of time.
-    generation: u64,
-    /// What the last update was computed from; an equal key means nothing to do.
-    view_key: Vec<u32>,
-    /// (item, tier, slot) drawn, and the colour version and selection the meshes were built
-    /// with: meshes are rewritten only when one of them changes.
-    drawn: Vec<(u32, u8, u32)>,
-    mesh_key: (u64, Option<ItemId>),
+    /// What the view drew last, and its caches (`visible.rs` owns them).
+    view: visible::ViewCache,
     /// Thumbnails drawn, and how many of them wait for a sharper tier.
     pub drawn_count: usize,
     /// Images the finished build could not decode (drawn as a red cross; listed in the log).
@@ -160,16 +153,6 @@ pub struct Mosaic {
     pub waiting: usize,
     /// Physical pixels per thumbnail side in the current view (the first drawn).
     pub side_px: f32,
-    /// Drawn thumbnails, topmost first: item, centre and side in physical pixels within the
-    /// plot's viewport — what a click on a thumbnail hits.
-    hits: Vec<(ItemId, [f32; 2], f32)>,
-    /// Colours by item, cached by colour version.
-    colors: (u64, Vec<Rgba8>),
-    /// The layout's bounds, by layout version: an O(N) pass not repeated at every camera move.
-    bounds: Option<(u64, Bounds)>,
-    /// The layout's grid, by layout version, built the first time thumbnails can be in view
-    /// (a zoomed-out map and an animating layout never need it).
-    grid: Option<(u64, UniformGrid)>,
 }
 
 impl Mosaic {
@@ -190,12 +173,7 @@ impl Mosaic {
 
     /// The topmost thumbnail under `at` (physical pixels within the plot's viewport).
     pub fn thumbnail_at(&self, at: Vec2) -> Option<ItemId> {
-        self.hits
-            .iter()
-            .find(|(_, c, side)| {
-                (at.x - c[0]).abs() <= side * 0.5 && (at.y - c[1]).abs() <= side * 0.5
-            })
-            .map(|h| h.0)
+        self.view.thumbnail_at(at)
     }
 
     /// GPU bytes held by the texture arrays.
@@ -482,7 +460,7 @@ fn setup_gpu(
     mosaic.loaded = Some(Mutex::new(loaded));
     mosaic.store = Some(thumbs);
     mosaic.state = Some(BuildState::Ready);
-    mosaic.view_key.clear();
+    mosaic.view.invalidate();
 }
 
 /// An uninitialised texture array of `layers` layers: cells are written into it one by one.
@@ -661,7 +639,7 @@ fn receive_cells(mut mosaic: ResMut<Mosaic>, uploads: Res<CellUploads>) {
         });
     }
     // New pictures can replace blurrier ones: recompute the view.
-    mosaic.view_key.clear();
+    mosaic.view.invalidate();
 }
 
 /// Render world: copy queued cells into their texture layers (only once the texture exists).
@@ -741,27 +719,6 @@ mod tests {
         );
         press(&mut app, &[KeyCode::KeyT]);
         assert!(app.world().resource::<MosaicSettings>().enabled);
-    }
-
-    #[test]
-    fn a_click_hits_the_topmost_thumbnail_under_it() {
-        let mosaic = Mosaic {
-            // Topmost first: item 7 lies over item 3 where they overlap.
-            hits: vec![
-                (ItemId(7), [100.0, 100.0], 40.0),
-                (ItemId(3), [120.0, 100.0], 40.0),
-            ],
-            ..Mosaic::default()
-        };
-        assert_eq!(
-            mosaic.thumbnail_at(Vec2::new(110.0, 100.0)),
-            Some(ItemId(7))
-        );
-        assert_eq!(
-            mosaic.thumbnail_at(Vec2::new(135.0, 115.0)),
-            Some(ItemId(3))
-        );
-        assert_eq!(mosaic.thumbnail_at(Vec2::new(100.0, 125.0)), None);
     }
 
     #[test]

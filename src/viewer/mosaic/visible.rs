@@ -8,11 +8,53 @@ use super::pool::{self, Candidate};
 use super::{BuildState, MAX_REQUESTS_PER_UPDATE, Mosaic, MosaicMaterial, MosaicSettings};
 use super::{fill_mesh, world_size};
 use crate::dataset::ItemId;
+use crate::numeric::grid::UniformGrid;
 use crate::viewer::camera::{Bounds, PlotCamera};
 use crate::viewer::colors::Rgba8;
 use crate::viewer::labels::{LabelFilter, Labels};
 use crate::viewer::spatial::{self, ThumbView};
 use crate::viewer::state::{ColorState, LayoutCoords, Selection, Store};
+
+/// What the last view update was computed from and what it drew, with the per-layout caches
+/// it keeps: owned by this file, so the view's state changes in one place.
+#[derive(Default)]
+pub(super) struct ViewCache {
+    /// What the last update was computed from; an equal key means nothing to do.
+    key: Vec<u32>,
+    /// Bumped at every view update: the pools' notion of time.
+    generation: u64,
+    /// (item, tier, slot) drawn, and the colour version and selection the meshes were built
+    /// with: meshes are rewritten only when one of them changes.
+    drawn: Vec<Drawn>,
+    mesh_key: (u64, Option<ItemId>),
+    /// Drawn thumbnails, topmost first: item, centre and side in physical pixels within the
+    /// plot's viewport — what a click on a thumbnail hits.
+    hits: Vec<(ItemId, [f32; 2], f32)>,
+    /// Colours by item, cached by colour version.
+    colors: (u64, Vec<Rgba8>),
+    /// The layout's bounds, by layout version: an O(N) pass not repeated at every camera move.
+    bounds: Option<(u64, Bounds)>,
+    /// The layout's grid, by layout version, built the first time thumbnails can be in view
+    /// (a zoomed-out map and an animating layout never need it).
+    grid: Option<(u64, UniformGrid)>,
+}
+
+impl ViewCache {
+    /// Recompute at the next update, whether or not the view changed (new pictures arrived).
+    pub(super) fn invalidate(&mut self) {
+        self.key.clear();
+    }
+
+    /// The topmost thumbnail under `at` (physical pixels within the plot's viewport).
+    pub(super) fn thumbnail_at(&self, at: Vec2) -> Option<ItemId> {
+        self.hits
+            .iter()
+            .find(|(_, c, side)| {
+                (at.x - c[0]).abs() <= side * 0.5 && (at.y - c[1]).abs() <= side * 0.5
+            })
+            .map(|h| h.0)
+    }
+}
 
 /// Recompute which thumbnails to draw when the view, the layout or the settings change.
 #[allow(clippy::too_many_arguments)]
@@ -40,17 +82,17 @@ pub(super) fn update_visible_thumbnails(
     let (Some(layout), Some((camera, global)), true) = (layout, camera, show) else {
         mosaic.waiting = 0;
         mosaic.drawn_count = 0;
-        mosaic.hits.clear();
+        mosaic.view.hits.clear();
         return;
     };
     let Some(viewport) = camera.physical_viewport_size() else {
         return;
     };
     let clip_from_view = camera.clip_from_view();
-    if mosaic.bounds.as_ref().map(|b| b.0) != Some(store.layout_version) {
-        mosaic.bounds = Bounds::of(layout).map(|b| (store.layout_version, b));
+    if mosaic.view.bounds.as_ref().map(|b| b.0) != Some(store.layout_version) {
+        mosaic.view.bounds = Bounds::of(layout).map(|b| (store.layout_version, b));
     }
-    let Some((_, bounds)) = &mosaic.bounds else {
+    let Some((_, bounds)) = &mosaic.view.bounds else {
         return;
     };
     let n_items = layout
@@ -90,13 +132,13 @@ pub(super) fn update_visible_thumbnails(
         settings.border.to_bits(),
         selection.selected.map_or(u32::MAX, |i| i.0),
     ]);
-    if key == mosaic.view_key {
+    if key == mosaic.view.key {
         return;
     }
-    mosaic.view_key = key;
-    mosaic.generation += 1;
-    if mosaic.colors.0 != color.version || mosaic.colors.1.len() != layout.n_items() {
-        mosaic.colors = (color.version, color.point_colors(layout.n_items()));
+    mosaic.view.key = key;
+    mosaic.view.generation += 1;
+    if mosaic.view.colors.0 != color.version || mosaic.view.colors.1.len() != layout.n_items() {
+        mosaic.view.colors = (color.version, color.point_colors(layout.n_items()));
     }
     let shown =
         |item: ItemId| !color.searched_out(item) && labels.as_ref().is_none_or(|l| l.shows(item));
@@ -119,18 +161,18 @@ pub(super) fn update_visible_thumbnails(
     if perspective {
         hits.sort_by(|a, b| a.3.total_cmp(&b.3));
     }
-    mosaic.hits = hits.into_iter().map(|(i, c, s, _)| (i, c, s)).collect();
+    mosaic.view.hits = hits.into_iter().map(|(i, c, s, _)| (i, c, s)).collect();
     // Orthographic (the 2D view): overlaps by draw order, not depth.
     let border = settings.border * windows.single().map_or(1.0, |w| w.scale_factor());
     let flat = if !perspective { 1.0 } else { 0.0 };
     update_materials(mosaic, &mut materials, world, flat, border);
     let mesh_key = (color.version, selection.selected);
-    if drawn == mosaic.drawn && mesh_key == mosaic.mesh_key {
+    if drawn == mosaic.view.drawn && mesh_key == mosaic.view.mesh_key {
         return;
     }
-    mosaic.mesh_key = mesh_key;
+    mosaic.view.mesh_key = mesh_key;
     rebuild_meshes(mosaic, &drawn, layout, selection.selected, &mut meshes);
-    mosaic.drawn = drawn;
+    mosaic.view.drawn = drawn;
 }
 
 /// The tiers' entities shown or hidden with the mosaic.
@@ -161,14 +203,14 @@ fn candidates_in_view(
 ) -> Vec<Candidate> {
     let mut candidates = Vec::new();
     let in_view = view.bounds();
-    if in_view.is_some() && mosaic.grid.as_ref().map(|g| g.0) != Some(layout_version) {
-        mosaic.grid = Some((layout_version, spatial::grid_of(layout)));
+    if in_view.is_some() && mosaic.view.grid.as_ref().map(|g| g.0) != Some(layout_version) {
+        mosaic.view.grid = Some((layout_version, spatial::grid_of(layout)));
     }
-    if let (Some((lo, hi)), Some((_, grid))) = (in_view, &mosaic.grid) {
+    if let (Some((lo, hi)), Some((_, grid))) = (in_view, &mosaic.view.grid) {
         spatial::for_each_in(grid, lo, hi, |i| {
             let i = i as usize;
             let item = ItemId(i as u32);
-            if i >= n_items || mosaic.colors.1[i][3] == 0 || !shown(item) {
+            if i >= n_items || mosaic.view.colors.1[i][3] == 0 || !shown(item) {
                 return;
             }
             let Some((size_px, screen, depth)) = view.project(layout.position(item)) else {
@@ -199,7 +241,7 @@ type Hit = (ItemId, [f32; 2], f32, f32);
 /// Each chosen item's tier: cells not on the GPU are asked of the loader, and the item is
 /// drawn from the wanted tier if there, else the closest one that is.
 fn place_and_request(mosaic: &mut Mosaic, chosen: &[Candidate]) -> (Vec<Drawn>, Vec<Hit>) {
-    let generation = mosaic.generation;
+    let generation = mosaic.view.generation;
     let tier_sides: Vec<u32> = mosaic.tiers.iter().map(|t| t.pool.side).collect();
     let mut requests = Vec::new();
     let mut drawn = Vec::with_capacity(chosen.len());
@@ -294,12 +336,32 @@ fn rebuild_meshes(
                 (
                     layout.position(ItemId(item)),
                     [u0, v0, layer as f32, order],
-                    mosaic.colors.1[item as usize],
+                    mosaic.view.colors.1[item as usize],
                 )
             })
             .collect();
         if let Some(mut mesh) = meshes.get_mut(&tier.mesh) {
             fill_mesh(&mut mesh, &quads);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_click_hits_the_topmost_thumbnail_under_it() {
+        let view = ViewCache {
+            // Topmost first: item 7 lies over item 3 where they overlap.
+            hits: vec![
+                (ItemId(7), [100.0, 100.0], 40.0),
+                (ItemId(3), [120.0, 100.0], 40.0),
+            ],
+            ..ViewCache::default()
+        };
+        assert_eq!(view.thumbnail_at(Vec2::new(110.0, 100.0)), Some(ItemId(7)));
+        assert_eq!(view.thumbnail_at(Vec2::new(135.0, 115.0)), Some(ItemId(3)));
+        assert_eq!(view.thumbnail_at(Vec2::new(100.0, 125.0)), None);
     }
 }
