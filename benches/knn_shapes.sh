@@ -6,10 +6,11 @@
 #   - pynndescent (n_jobs=2; numba compiled on 2,000 rows first, so the time is warm);
 # both scored on the same 1,000 items by examples/knn_candidates. Prints a Markdown table.
 #
-#   benches/knn_shapes.sh DATA_DIR [SHAPE ...]    (default: clustered patches isotropic lifted)
+#   benches/knn_shapes.sh DATA_DIR [SHAPE|FOLDER ...]   (default: clustered patches isotropic lifted)
 #   N=1000000 DIM=128 K=15 PYTHON=.venv/bin/python benches/knn_shapes.sh DATA_DIR
 #
-# `lifted` is made in 512 dimensions (DIM is the others'). PYTHON needs numpy and pynndescent;
+# `lifted` is made in 512 dimensions (DIM is the others'). A FOLDER holding features.npy (e.g. the
+# Fashion-MNIST one of scripts/make_datasets.py) is searched whole. PYTHON needs numpy and pynndescent;
 # without it only our rows are printed. Needs GNU time (/usr/bin/time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,11 +39,19 @@ have_peer=1
 echo "| shape | N × D | ivt-explore knn | its estimate | recall@$k | pynndescent (warm) | recall@$k | speed-up |"
 echo "|---|---|---|---|---|---|---|---|"
 for shape in "${shapes[@]}"; do
-    d=$dim
-    [ "$shape" = lifted ] && d=512
-    dir=$data/${shape}_${n}x$d
-    if [ ! -f "$dir/features.npy" ]; then
-        "$target/release/examples/clustered" "$dir" "$n" "$d" 1000 0 --shape "$shape" >&2
+    if [ -f "$shape/features.npy" ]; then
+        # A real data set's folder, all of its rows.
+        dir=$shape
+        read -r rows d < <("$python" -c "import numpy as np, sys; print(*np.load(sys.argv[1], mmap_mode='r').shape)" "$dir/features.npy")
+        shape=$(basename "$dir")
+    else
+        rows=$n
+        d=$dim
+        [ "$shape" = lifted ] && d=512
+        dir=$data/${shape}_${n}x$d
+        if [ ! -f "$dir/features.npy" ]; then
+            "$target/release/examples/clustered" "$dir" "$n" "$d" 1000 0 --shape "$shape" >&2
+        fi
     fi
     /usr/bin/time -f "%e %M" -o "$out/time" \
         "$bin" knn "$dir/features.npy" -k "$k" --no-cache -o "$out/ours.npy" > "$out/log" 2>&1 || {
@@ -50,20 +59,20 @@ for shape in "${shapes[@]}"; do
         exit 1
     }
     ours=$(awk '{ printf "%.1f", $1 }' "$out/time")
-    estimate=$(grep -o 'estimated recall@[0-9]* [0-9.]*' "$out/log" | awk '{ print $3 }')
-    search=$(grep -o 'approximate kNN graph ([^)]*)' "$out/log" | sed 's/.*(\(.*\))/\1/')
+    estimate=$(grep -o 'estimated recall@[0-9]* [0-9.]*' "$out/log" | awk '{ print $3 }' || true)
+    search=$(grep -o 'approximate kNN graph ([^)]*)' "$out/log" | sed 's/.*(\(.*\))/\1/' || true)
     methods=("file:$out/ours.npy")
     peer="–"
     if [ $have_peer = 1 ]; then
-        peer=$("$python" scripts/bench_pynndescent.py "$dir/features.npy" "$n" "$k" "$out/peer.npy" \
+        peer=$("$python" scripts/bench_pynndescent.py "$dir/features.npy" "$rows" "$k" "$out/peer.npy" \
             | grep -o '[0-9.]* s (after' | grep -o '^[0-9.]*')
         methods+=("file:$out/peer.npy")
     fi
-    "$target/release/examples/knn_candidates" "$dir/features.npy" "$n" "$k" "${methods[@]}" \
+    "$target/release/examples/knn_candidates" "$dir/features.npy" "$rows" "$k" "${methods[@]}" \
         > "$out/scores" 2>/dev/null
     recall_ours=$(sed -n 1p "$out/scores" | grep -o 'recall@[0-9]* [0-9.]*' | awk '{ print $2 }')
     recall_peer=$(sed -n 2p "$out/scores" | grep -o 'recall@[0-9]* [0-9.]*' | awk '{ print $2 }')
     ratio="–"
     [ "$peer" != "–" ] && ratio=$(awk -v a="$peer" -v b="$ours" 'BEGIN { printf "%.2f×", a / b }')
-    echo "| $shape | $n × $d | $ours s (${search:-exact}) | ${estimate:-exact} | ${recall_ours:-?} | $peer s | ${recall_peer:-–} | $ratio |"
+    echo "| $shape | $rows × $d | $ours s (${search:-exact}) | ${estimate:-exact} | ${recall_ours:-?} | $peer s | ${recall_peer:-–} | $ratio |"
 done

@@ -2,7 +2,7 @@
 //! recall@k on a sample checked against an exact search (the same sample for every method).
 //!
 //! `cargo run --release --no-default-features --example knn_candidates -- FEATURES.npy N K METHOD...`
-//! with METHOD one of `ivf`, `ivf:PROBES:LISTS:TARGET`, `nn-descent`, `projected`, or
+//! with METHOD one of `ivf`, `ivf:PROBES:LISTS:TARGET[:JOIN_ROUNDS]`, `nn-descent`, `projected`, or
 //! `file:GRAPH.npy` (N × k' indices from another tool, e.g. pynndescent; the item itself is
 //! skipped where listed; the time shown is only the reading).
 
@@ -50,6 +50,9 @@ fn main() -> anyhow::Result<()> {
                 if let Some(v) = parts.next() {
                     p.target_recall = v.parse()?;
                 }
+                if let Some(v) = parts.next() {
+                    p.join_rounds = v.parse()?;
+                }
                 let (g, r) = knn::ivf_knn(x, dim, k, Metric::Euclidean, &p, &())?;
                 (g, format!("{r:?}"))
             }
@@ -64,6 +67,56 @@ fn main() -> anyhow::Result<()> {
                 )?,
                 String::new(),
             ),
+            Some("pivf") => {
+                // The inverted file in a PCA projection, k' candidates re-ranked in full.
+                let components: usize = parts.next().unwrap_or("64").parse()?;
+                let candidates: usize = parts.next().unwrap_or("45").parse()?;
+                let target: f64 = parts.next().unwrap_or("0.95").parse()?;
+                let t0 = Instant::now();
+                let pca = ivt::numeric::pca::fit(x, dim, components)?;
+                let reduced = pca.transform(x);
+                let t1 = t0.elapsed().as_secs_f64();
+                let p = IvfParams {
+                    target_recall: target,
+                    ..IvfParams::default()
+                };
+                let (short, r) =
+                    knn::ivf_knn(&reduced, components, candidates, Metric::Euclidean, &p, &())?;
+                drop(reduced);
+                let t2 = t0.elapsed().as_secs_f64();
+                let mut indices = vec![0u32; n * k];
+                use rayon::prelude::*;
+                indices.par_chunks_mut(k).enumerate().for_each(|(i, out)| {
+                    let row = &x[i * dim..(i + 1) * dim];
+                    let mut d: Vec<(f32, u32)> = short
+                        .neighbors(i)
+                        .iter()
+                        .map(|&j| {
+                            let o = &x[j as usize * dim..(j as usize + 1) * dim];
+                            let s: f32 = row.iter().zip(o).map(|(a, b)| (a - b) * (a - b)).sum();
+                            (s, j)
+                        })
+                        .collect();
+                    d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                    for (slot, p) in out.iter_mut().zip(d) {
+                        *slot = p.1;
+                    }
+                });
+                let graph = knn::KnnGraph {
+                    k,
+                    metric: Metric::Euclidean,
+                    distances: vec![0.0; n * k],
+                    indices,
+                };
+                let note = format!(
+                    "pca {t1:.1} s ({:.3} kept), ivf {:.1} s (probes {}), rerank {:.1} s",
+                    pca.explained_ratio(),
+                    t2 - t1,
+                    r.probes,
+                    t0.elapsed().as_secs_f64() - t2
+                );
+                (graph, note)
+            }
             Some("projected") => {
                 let (g, r) = knn::projected_knn(
                     x,

@@ -27,7 +27,7 @@ pub struct KnnArgs {
     exact: bool,
     /// Approximate search, deterministic, at any size: an inverted file (k-means cells, more
     /// cells probed until the recall measured on a sample of 512 items reaches 0.95). The
-    /// estimated recall is printed, with a warning below 0.90.
+    /// recall measured on 512 other items is printed, with a warning below 0.90.
     #[arg(long)]
     approx: bool,
     /// Also compute the exact graph (cached) and print recall@k of the one computed.
