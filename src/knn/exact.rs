@@ -49,6 +49,16 @@ impl TopK {
         }
     }
 
+    /// A list that keeps only pairs at most `bound` away: a query that already has k
+    /// neighbours elsewhere, offered more candidates to merge into them later.
+    pub(crate) fn within(k: usize, bound: f32) -> Self {
+        Self {
+            k,
+            pairs: Vec::with_capacity(2 * k),
+            worst: bound.is_finite().then_some((bound, u32::MAX)),
+        }
+    }
+
     /// The distance a candidate must beat (or tie with a lower index) to be kept.
     #[inline]
     pub(crate) fn bound(&self) -> f32 {
