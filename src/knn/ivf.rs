@@ -629,9 +629,7 @@ impl Index {
         }
         found
     }
-}
 
-impl Index {
     /// One round of neighbour-of-neighbour joins: every item is offered the neighbours of its
     /// neighbours (a neighbour of a neighbour is likely a neighbour). The lists are read from a
     /// copy taken first, so each item's task writes only its own list: no locks, and the result
@@ -661,10 +659,9 @@ impl Index {
                 }
                 candidates.sort_unstable();
                 candidates.dedup();
-                let own = &lists[pos * k..(pos + 1) * k];
                 let x = &self.rows[pos * dim..(pos + 1) * dim];
                 for &c in candidates.iter() {
-                    if c as usize == pos || own.contains(&c) {
+                    if c as usize == pos || neighbours(pos).any(|own| own == c) {
                         continue;
                     }
                     let c_at = c as usize;

@@ -128,30 +128,43 @@ pub fn clustered(spec: &ClusteredSpec) -> (Vec<f32>, Vec<i64>) {
         clusters: clusters.len(),
         ..*spec
     });
-    let dim = spec.dim;
+    let dim = spec.dim.max(1);
+    rows(spec, 0x0123_4567, |g, row| {
+        let u = g.uniform();
+        let c = cumulative
+            .partition_point(|&w| w < u)
+            .min(clusters.len() - 1);
+        let cluster = &clusters[c];
+        for ((x, &m), &s) in row.iter_mut().zip(&cluster.centre).zip(&cluster.axis_scale) {
+            *x = m + s * g.next();
+        }
+        for direction in cluster.stretch.chunks_exact(dim) {
+            let w = g.next();
+            for (x, &d) in row.iter_mut().zip(direction) {
+                *x += w * d;
+            }
+        }
+        c as i64
+    })
+}
+
+/// `spec.n` rows of `spec.dim` values, each made by `row(normals, out) -> class` from a stream
+/// seeded by (seed, `salt`, row index) alone: in parallel, and the same rows whatever N.
+pub(crate) fn rows(
+    spec: &ClusteredSpec,
+    salt: u64,
+    row: impl Fn(&mut Normal, &mut [f32]) -> i64 + Sync,
+) -> (Vec<f32>, Vec<i64>) {
+    let dim = spec.dim.max(1);
     let mut features = vec![0f32; spec.n * dim];
     let mut labels = vec![0i64; spec.n];
     features
-        .par_chunks_mut(dim.max(1))
+        .par_chunks_mut(dim)
         .zip(labels.par_iter_mut())
         .enumerate()
-        .for_each(|(i, (row, label))| {
-            let mut g = Normal::new(mix(spec.seed.wrapping_add(0x0123_4567) ^ mix(i as u64)));
-            let u = g.uniform();
-            let c = cumulative
-                .partition_point(|&w| w < u)
-                .min(clusters.len() - 1);
-            *label = c as i64;
-            let cluster = &clusters[c];
-            for ((x, &m), &s) in row.iter_mut().zip(&cluster.centre).zip(&cluster.axis_scale) {
-                *x = m + s * g.next();
-            }
-            for direction in cluster.stretch.chunks_exact(dim.max(1)) {
-                let w = g.next();
-                for (x, &d) in row.iter_mut().zip(direction) {
-                    *x += w * d;
-                }
-            }
+        .for_each(|(i, (out, label))| {
+            let mut g = Normal::new(mix(spec.seed.wrapping_add(salt) ^ mix(i as u64)));
+            *label = row(&mut g, out);
         });
     (features, labels)
 }

@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::{ClusteredSpec, Normal, clustered};
+use super::{ClusteredSpec, Normal, clustered, rows};
 use crate::rng::mix;
 
 /// A shape of data.
@@ -65,26 +65,6 @@ pub fn generate(spec: &ShapeSpec) -> (Vec<f32>, Vec<i64>) {
         Shape::Isotropic => isotropic(&base),
         Shape::Lifted => lifted(&base),
     }
-}
-
-/// One row per item from `row(i, normals, out) -> class`, in parallel.
-fn rows(
-    spec: &ClusteredSpec,
-    salt: u64,
-    row: impl Fn(&mut Normal, &mut [f32]) -> i64 + Sync,
-) -> (Vec<f32>, Vec<i64>) {
-    let dim = spec.dim.max(1);
-    let mut features = vec![0f32; spec.n * dim];
-    let mut labels = vec![0i64; spec.n];
-    features
-        .par_chunks_mut(dim)
-        .zip(labels.par_iter_mut())
-        .enumerate()
-        .for_each(|(i, (out, label))| {
-            let mut g = Normal::new(mix(spec.seed.wrapping_add(salt) ^ mix(i as u64)));
-            *label = row(&mut g, out);
-        });
-    (features, labels)
 }
 
 /// A cluster's centre: standard normal per axis.
