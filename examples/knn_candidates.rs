@@ -2,7 +2,7 @@
 //! recall@k on a sample checked against an exact search (the same sample for every method).
 //!
 //! `cargo run --release --no-default-features --example knn_candidates -- FEATURES.npy N K METHOD...`
-//! with METHOD one of `ivf`, `ivf:PROBES:LISTS:TARGET[:JOIN_ROUNDS]`, `nn-descent`, `projected`, or
+//! with METHOD one of `ivf`, `ivf:PROBES:LISTS:TARGET[:JOIN_ROUNDS[:PROJECT_TO[:CANDIDATE_FACTOR]]]`, `nn-descent`, `projected`, or
 //! `file:GRAPH.npy` (N × k' indices from another tool, e.g. pynndescent; the item itself is
 //! skipped where listed; the time shown is only the reading).
 
@@ -52,6 +52,12 @@ fn main() -> anyhow::Result<()> {
                 }
                 if let Some(v) = parts.next() {
                     p.join_rounds = v.parse()?;
+                }
+                if let Some(v) = parts.next() {
+                    p.project_to = v.parse()?;
+                }
+                if let Some(v) = parts.next() {
+                    p.candidate_factor = v.parse()?;
                 }
                 let (g, r) = knn::ivf_knn(x, dim, k, Metric::Euclidean, &p, &())?;
                 (g, format!("{r:?}"))

@@ -32,7 +32,7 @@ use super::exact::{TopK, finish_distance, prepared, scan_row};
 use super::{KnnError, KnnGraph, Metric, check_k};
 use crate::numeric::squared_norms;
 use crate::progress::Observer;
-use index::{Index, sample_recall};
+use index::{FullSpace, Index, sample_recall};
 
 /// Items whose exact neighbours are computed to estimate the recall.
 const RECALL_SAMPLE: usize = 512;
@@ -50,6 +50,10 @@ const FIRST_FILING: usize = 4;
 const MERGE_BATCHES: usize = 4;
 /// Rows per GEMM when filing items under their nearest centres.
 const ASSIGN_BLOCK: usize = 1024;
+/// Rows a projection is fitted on.
+const PROJECTION_FIT_ROWS: usize = 16_384;
+/// Subspace iterations of that fit.
+const PROJECTION_ITERATIONS: usize = 8;
 
 /// How an inverted-file search runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,6 +68,11 @@ pub struct IvfParams {
     pub max_probes: usize,
     /// Rounds of neighbour-of-neighbour joins after the probes.
     pub join_rounds: usize,
+    /// Rows of at least twice this many dimensions are searched in a projection on this many
+    /// principal components (0: never), keeping [`IvfParams::candidate_factor`] × k
+    /// candidates per item for a re-rank in the full space.
+    pub project_to: usize,
+    pub candidate_factor: usize,
     pub seed: u64,
 }
 
@@ -79,6 +88,8 @@ impl Default for IvfParams {
             target_recall: 0.95,
             max_probes: 32,
             join_rounds: 0,
+            project_to: 128,
+            candidate_factor: 2,
             seed: 0,
         }
     }
@@ -88,14 +99,21 @@ impl IvfParams {
     /// For logs and cache keys: everything the result depends on.
     pub fn describe(&self) -> String {
         format!(
-            "ivf lists={} probes={}..{} target={} joins={} seed={}",
+            "ivf lists={} probes={}..{} target={} joins={} project={}x{} seed={}",
             self.lists,
             self.probes,
             self.max_probes,
             self.target_recall,
             self.join_rounds,
+            self.project_to,
+            self.candidate_factor,
             self.seed
         )
+    }
+
+    /// Candidates kept per item when searching in a projection (never more than the others).
+    fn candidates_for(&self, k: usize, n: usize) -> usize {
+        (k * self.candidate_factor.max(1)).clamp(k, n - 1)
     }
 
     /// The number of cells for `n` items: about √N. Measured at 1 M × 128 against N / 512
@@ -124,6 +142,10 @@ pub struct IvfReport {
     pub sample: usize,
     /// Items in the largest cell (balance: the mean is N / lists).
     pub largest_list: usize,
+    /// Principal components the search ran in (0: the rows as they are).
+    pub components: usize,
+    /// Candidates kept per item (k unless projected).
+    pub candidates: usize,
 }
 
 /// Approximate k nearest neighbours of every row by an inverted file.
@@ -140,20 +162,41 @@ pub fn ivf_knn(
     let data = prepared(features, dim, metric)?;
     let data: &[f32] = &data;
     let norms = squared_norms(data, dim);
+    // High-dimensional rows are searched in a projection (see `project`); the full rows then
+    // only re-rank candidates and check the sample.
+    let projected = project(data, dim, params, observer);
+    let full_space = FullSpace {
+        rows: data,
+        norms: &norms,
+        dim,
+    };
+    let (rows, rows_dim, full, search_k) = match &projected {
+        Some((rows, c)) => (
+            &rows[..],
+            *c,
+            Some(&full_space),
+            params.candidates_for(k, n),
+        ),
+        None => (data, dim, None, k),
+    };
+    let rows_norms = match &projected {
+        Some((rows, c)) => squared_norms(rows, *c),
+        None => norms.clone(),
+    };
     observer.stage("k-means");
-    let centres = train(data, dim, params.lists_for(n), params.seed, observer)?;
-    let lists = centres.len() / dim;
+    let centres = train(rows, rows_dim, params.lists_for(n), params.seed, observer)?;
+    let lists = centres.len() / rows_dim;
     let max_probes = params.max_probes.clamp(1, lists);
 
     observer.stage("filing");
     // Most data reaches the target within a few probes, and ranking 32 centres per item costs
     // half as much again as the GEMM that scores them: file to a few first, deeper if needed.
     let mut filed = max_probes.min(FIRST_FILING);
-    let mut probes_of = nearest_centres(data, &norms, dim, &centres, filed);
+    let mut probes_of = nearest_centres(rows, &rows_norms, rows_dim, &centres, filed);
     if observer.cancelled() {
         return Err(KnnError::Cancelled);
     }
-    let index = Index::build(data, &norms, dim, &centres, &probes_of, filed);
+    let index = Index::build(rows, &rows_norms, rows_dim, &centres, &probes_of, filed);
 
     observer.stage("recall sample");
     // Half the sampled items steer the search (how many probes); the other half only measure
@@ -161,7 +204,7 @@ pub fn ivf_knn(
     // (at 1 M patches it read 0.955 where 1,000 other items measured 0.948). One exact search
     // for both halves reads the data once.
     let drawn = crate::numeric::sample_items(n, 2 * RECALL_SAMPLE, params.seed ^ 0x5A3F);
-    let drawn_truth = index.exact_sample(&drawn, &probes_of, filed, k, observer)?;
+    let drawn_truth = index.exact_sample(&drawn, &probes_of, filed, k, full, observer)?;
     let (mut sample, mut truth, mut held, mut held_truth) = (vec![], vec![], vec![], vec![]);
     for (at, (i, t)) in drawn.into_iter().zip(drawn_truth).enumerate() {
         if at % 2 == 0 {
@@ -173,22 +216,22 @@ pub fn ivf_knn(
         }
     }
     // The neighbour lists, by position in the packed (cell) order.
-    let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(k)).collect();
+    let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(search_k)).collect();
     let (mut from, mut to) = (0, params.probes.clamp(1, max_probes));
     let estimated_recall = loop {
         if to > filed {
             observer.stage("filing deeper");
             // The same scores and order as the first filing, so the home cells stay.
             filed = max_probes;
-            probes_of = nearest_centres(data, &norms, dim, &centres, filed);
+            probes_of = nearest_centres(rows, &rows_norms, rows_dim, &centres, filed);
             if observer.cancelled() {
                 return Err(KnnError::Cancelled);
             }
         }
         observer.stage(&format!("probes {}..{to}", from + 1));
-        index.search(&probes_of, filed, from..to, k, &mut tops, observer)?;
+        index.search(&probes_of, filed, from..to, search_k, &mut tops, observer)?;
 
-        let estimate = sample_recall(&index, &tops, &sample, &truth, k);
+        let estimate = sample_recall(&index, &tops, &sample, &truth, k, full);
         if estimate >= params.target_recall || to >= max_probes {
             break estimate;
         }
@@ -196,22 +239,40 @@ pub fn ivf_knn(
         // little and stops nearer the target (Fashion-MNIST 70k: 6 probes, not 8).
         (from, to) = (to, (to + (to / 2).max(1)).min(max_probes));
     };
+    drop(probes_of);
     for round in 0..params.join_rounds {
         observer.stage(&format!("join {}", round + 1));
-        index.join(&mut tops, k, observer)?;
+        index.join(&mut tops, search_k, observer)?;
     }
     let steered_recall = estimated_recall;
     let estimated_recall = if held.is_empty() {
         steered_recall
     } else {
-        sample_recall(&index, &tops, &held, &held_truth, k)
+        sample_recall(&index, &tops, &held, &held_truth, k, full)
     };
+    if let Some(full) = full {
+        observer.stage("re-rank");
+        rerank(&index, full, &mut tops, k);
+    }
     observer.stage("output");
-    let largest_list = index.largest();
-    // The packed copy of the features is not needed for the output: freed before the output
-    // is allocated, so the peak stays features + packed copy + lists.
+    let report = IvfReport {
+        lists,
+        probes: to,
+        estimated_recall,
+        steered_recall,
+        sample: held.len(),
+        largest_list: index.largest(),
+        components: projected.as_ref().map_or(0, |p| p.1),
+        candidates: search_k,
+    };
+    Ok((output(index, tops, k, metric), report))
+}
+
+/// The graph in the original order from the lists in packed order. The packed rows are freed
+/// before the output is allocated, so the peak stays features + packed copy + lists.
+fn output(index: Index, tops: Vec<TopK>, k: usize, metric: Metric) -> KnnGraph {
     let Index { item, position, .. } = index;
-    drop(probes_of);
+    let n = item.len();
     let mut indices = vec![0u32; n * k];
     let mut distances = vec![0f32; n * k];
     indices
@@ -229,23 +290,62 @@ pub fn ivf_knn(
                 *slot_d = finish_distance(metric, d2);
             }
         });
-    let report = IvfReport {
-        lists,
-        probes: to,
-        estimated_recall,
-        steered_recall,
-        sample: held.len(),
-        largest_list,
-    };
-    Ok((
-        KnnGraph {
-            k,
-            metric,
-            indices,
-            distances,
-        },
-        report,
-    ))
+    KnnGraph {
+        k,
+        metric,
+        indices,
+        distances,
+    }
+}
+
+/// Replace every list of candidates found in a projection by its best `k` in the full space.
+/// In packed order: a cell's items share most candidates, so their full rows are read from
+/// cache rather than memory.
+fn rerank(index: &Index, full: &FullSpace, tops: &mut [TopK], k: usize) {
+    tops.par_iter_mut()
+        .enumerate()
+        .with_min_len(256)
+        .for_each(|(pos, top)| {
+            let (d, j) = index.reranked(full, pos, &top.best_indices(), k);
+            let mut best = TopK::new(k);
+            for (d, j) in d.into_iter().zip(j) {
+                best.push(d, j);
+            }
+            *top = best;
+        });
+}
+
+/// The rows of a high-dimensional search projected on their leading principal components
+/// (N × components, and the components), or `None` when the rows are searched as they are.
+///
+/// Why: the inverted file's cost is GEMMs over the rows, linear in the dimension, while the
+/// neighbours of data with a few hundred dimensions are nearly all among the nearest few dozen
+/// in its leading components. A projection on orthonormal components never lengthens a
+/// distance, so the Voronoi bounds of cells cut in the projection still bound the full
+/// distances: the exact sample stays exact. Fitted on a sample, with few subspace iterations
+/// (any orthonormal basis near the leading subspace serves).
+fn project(
+    data: &[f32],
+    dim: usize,
+    params: &IvfParams,
+    observer: &dyn Observer,
+) -> Option<(Vec<f32>, usize)> {
+    let components = params.project_to;
+    if components == 0 || dim < 2 * components {
+        return None;
+    }
+    observer.stage("projection");
+    let n = data.len() / dim;
+    let fit_on = crate::numeric::sample_items(n, PROJECTION_FIT_ROWS.min(n), params.seed ^ 0x9E37);
+    let rows: Vec<f32> = fit_on
+        .iter()
+        .flat_map(|&i| &data[i * dim..(i + 1) * dim])
+        .copied()
+        .collect();
+    // Too few rows to fit (the caller searches the rows themselves).
+    let pca =
+        crate::numeric::pca::fit_iterations(&rows, dim, components, PROJECTION_ITERATIONS).ok()?;
+    Some((pca.transform(data), components))
 }
 
 /// k-means centres from a seeded sample of the rows, with every cell cut down to about the
@@ -379,6 +479,75 @@ mod tests {
     }
 
     #[test]
+    fn high_dimensional_rows_are_searched_in_a_projection_and_re_ranked() {
+        // 40-D clusters lifted into 300 dimensions by a fixed mixing, plus a little noise.
+        let (low, low_dim) = (
+            clustered(&ClusteredSpec {
+                n: 3000,
+                dim: 40,
+                clusters: 20,
+                seed: 4,
+            })
+            .0,
+            40,
+        );
+        let dim = 300;
+        let n = low.len() / low_dim;
+        let mut x = vec![0f32; n * dim];
+        let mut state = 11u64;
+        for (i, row) in x.chunks_exact_mut(dim).enumerate() {
+            for (c, v) in row.iter_mut().enumerate() {
+                let mixed: f32 = (0..low_dim)
+                    .map(|a| low[i * low_dim + a] * (((a * 31 + c * 17) % 7) as f32 - 3.0))
+                    .sum();
+                state = crate::rng::mix(state);
+                *v = mixed / 10.0 + ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.1;
+            }
+        }
+        let exact = exact_knn(&x, dim, 10, Metric::Euclidean, &()).expect("exact");
+        let params = IvfParams {
+            project_to: 32,
+            ..IvfParams::default()
+        };
+        let (g, report) = ivf_knn(&x, dim, 10, Metric::Euclidean, &params, &()).expect("ivf");
+        assert_eq!((report.components, report.candidates), (32, 20));
+        let truth = recall(&g, &exact);
+        assert!(truth >= 0.9, "recall {truth}");
+        assert!(
+            (report.estimated_recall - truth).abs() < 0.05,
+            "estimated {} vs {truth}",
+            report.estimated_recall
+        );
+        // Distances are full-space distances of the listed neighbours, nearest first.
+        for i in [0, 1234, 2999] {
+            let row = |j: usize| &x[j * dim..(j + 1) * dim];
+            let mut last = 0.0;
+            for (&j, &d) in g
+                .neighbors(i)
+                .iter()
+                .zip(&g.distances[i * 10..(i + 1) * 10])
+            {
+                let want: f32 = row(i)
+                    .iter()
+                    .zip(row(j as usize))
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f32>()
+                    .sqrt();
+                assert!((d - want).abs() <= 1e-3 * want.max(1.0), "{d} vs {want}");
+                assert!(d >= last);
+                last = d;
+            }
+        }
+        // Without a projection the rows are searched as they are.
+        let unprojected = IvfParams {
+            project_to: 0,
+            ..IvfParams::default()
+        };
+        let (_, plain) = ivf_knn(&x, dim, 10, Metric::Euclidean, &unprojected, &()).expect("ivf");
+        assert_eq!((plain.components, plain.candidates), (0, 10));
+    }
+
+    #[test]
     fn the_sample_searched_through_the_cells_is_exact() {
         // Clustered data and isotropic noise (where the bound rules out few cells).
         let (clustered_x, dim) = data(3000);
@@ -396,7 +565,7 @@ mod tests {
             let index = Index::build(&x, &norms, dim, &centres, &probes_of, FIRST_FILING);
             let sample = crate::numeric::sample_items(n, 200, 3);
             let through = index
-                .exact_sample(&sample, &probes_of, FIRST_FILING, 10, &())
+                .exact_sample(&sample, &probes_of, FIRST_FILING, 10, None, &())
                 .expect("sample");
             let brute = super::super::exact::exact_sample(&x, &norms, dim, &sample, 10);
             let mut differ = 0;

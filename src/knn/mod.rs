@@ -103,7 +103,7 @@ impl KnnGraph {
 }
 
 /// Bumped whenever the results of the kNN code change, so cached graphs are recomputed.
-pub const ALGORITHM_VERSION: u32 = 3;
+pub const ALGORITHM_VERSION: u32 = 4;
 
 impl KnnGraph {
     /// Serialise for the cache: n, k (u64), metric (u8), indices (u32), distances (f32), LE.
@@ -393,10 +393,18 @@ pub fn search(
     let estimate = RecallEstimate {
         recall: report.estimated_recall,
         sample: report.sample,
-        search: format!(
-            "inverted file, {} cells, {} probed per item",
-            report.lists, report.probes
-        ),
+        search: if report.components > 0 {
+            format!(
+                "inverted file in {} principal components, {} cells, {} probed per item, \
+                 {} candidates re-ranked",
+                report.components, report.lists, report.probes, report.candidates
+            )
+        } else {
+            format!(
+                "inverted file, {} cells, {} probed per item",
+                report.lists, report.probes
+            )
+        },
     };
     Ok(Found {
         graph,

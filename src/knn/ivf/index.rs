@@ -11,6 +11,26 @@ use crate::knn::exact::{BLOCK, TopK, dot, from_dot, pair_knn, scan_row};
 use crate::progress::Observer;
 
 /// The items packed cell by cell, so a cell's rows are one contiguous block for the GEMM.
+/// The space distances are finally measured in when the search ran in a projection: the full
+/// rows (N × dim) and their squared norms, in the original order.
+pub(super) struct FullSpace<'a> {
+    pub(super) rows: &'a [f32],
+    pub(super) norms: &'a [f32],
+    pub(super) dim: usize,
+}
+
+/// One worker's buffers for [`Index::probe_cell`], reused from cell to cell.
+#[derive(Default)]
+struct Scratch {
+    /// The queries' rows, gathered.
+    queries: Vec<f32>,
+    /// The probed cell's rows and norms, when gathered from the full space.
+    refs: Vec<f32>,
+    ref_norms: Vec<f32>,
+    /// Queries × cell dot products.
+    tile: Vec<f32>,
+}
+
 pub(super) struct Index {
     pub(super) dim: usize,
     /// The cells' centres, lists × dim.
@@ -144,20 +164,17 @@ impl Index {
         for batch in groups.chunks(groups.len().div_ceil(MERGE_BATCHES).max(1)) {
             let found: Vec<Vec<(u32, f32, u32)>> = batch
                 .par_iter()
-                .map_init(
-                    || (Vec::<f32>::new(), Vec::<f32>::new()),
-                    |(gathered, tile), group| {
-                        if observer.cancelled() {
-                            return Err(KnnError::Cancelled);
-                        }
-                        let found = self.probe_cell(group, k, gathered, tile);
-                        let finished = done
-                            .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed)
-                            + group.len() as u64;
-                        observer.progress(finished, total);
-                        Ok(found)
-                    },
-                )
+                .map_init(Scratch::default, |scratch, group| {
+                    if observer.cancelled() {
+                        return Err(KnnError::Cancelled);
+                    }
+                    let found = self.probe_cell(group, k, scratch, None);
+                    let finished = done
+                        .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed)
+                        + group.len() as u64;
+                    observer.progress(finished, total);
+                    Ok(found)
+                })
                 .collect::<Result<_, _>>()?;
             merge(found, tops);
         }
@@ -232,29 +249,53 @@ impl Index {
 
     /// The queries of `group` (all asking one cell) against that cell's rows: for each, what
     /// beats its k-th distance, as (packed position, squared distance, packed position found).
+    /// Distances are measured among the packed rows, or in `full` (gathered rows) when given.
     fn probe_cell(
         &self,
         group: &[(u32, u32, f32)],
         k: usize,
-        gathered: &mut Vec<f32>,
-        tile: &mut Vec<f32>,
+        scratch: &mut Scratch,
+        full: Option<&FullSpace>,
     ) -> Vec<(u32, f32, u32)> {
-        let dim = self.dim;
         let target = self.cell(group[0].0 as usize);
         let mut found = Vec::new();
         if target.is_empty() {
             return found;
         }
-        let refs = ArrayView2::from_shape(
-            (target.len(), dim),
-            &self.rows[target.start * dim..target.end * dim],
-        )
-        .unwrap_or_else(|_| unreachable!("a cell is rows × dim"));
+        let Scratch {
+            queries: gathered,
+            refs,
+            ref_norms,
+            tile,
+        } = scratch;
+        // The rows of the space distances are measured in, and how to find a packed item's.
+        let (dim, rows, norms, item): (usize, &[f32], &[f32], &dyn Fn(usize) -> usize) = match full
+        {
+            None => (self.dim, &self.rows, &self.norms, &|p| p),
+            Some(f) => (f.dim, f.rows, f.norms, &|p| self.item[p] as usize),
+        };
+        let (refs, ref_norms): (&[f32], &[f32]) = if full.is_none() {
+            (
+                &rows[target.start * dim..target.end * dim],
+                &norms[target.clone()],
+            )
+        } else {
+            refs.clear();
+            ref_norms.clear();
+            for p in target.clone() {
+                let i = item(p);
+                refs.extend_from_slice(&rows[i * dim..(i + 1) * dim]);
+                ref_norms.push(norms[i]);
+            }
+            (refs, ref_norms)
+        };
+        let refs = ArrayView2::from_shape((target.len(), dim), refs)
+            .unwrap_or_else(|_| unreachable!("a cell is rows × dim"));
         for chunk in group.chunks(QUERY_CHUNK) {
             gathered.clear();
             for &(_, pos, _) in chunk {
-                let pos = pos as usize;
-                gathered.extend_from_slice(&self.rows[pos * dim..(pos + 1) * dim]);
+                let i = item(pos as usize);
+                gathered.extend_from_slice(&rows[i * dim..(i + 1) * dim]);
             }
             let queries = ArrayView2::from_shape((chunk.len(), dim), &gathered[..])
                 .unwrap_or_else(|_| unreachable!("gathered rows × dim"));
@@ -267,8 +308,8 @@ impl Index {
                 scan_row(
                     &mut top,
                     dot_row,
-                    &self.norms[target.clone()],
-                    self.norms[pos as usize],
+                    ref_norms,
+                    norms[item(pos as usize)],
                     target.start,
                     pos as usize,
                 );
@@ -277,6 +318,31 @@ impl Index {
             }
         }
         found
+    }
+
+    /// The best `k` of `candidates` (packed positions) for the item at `pos` by their distances
+    /// in `full`, as (squared distances, packed positions), nearest first.
+    pub(super) fn reranked(
+        &self,
+        full: &FullSpace,
+        pos: usize,
+        candidates: &[u32],
+        k: usize,
+    ) -> (Vec<f32>, Vec<u32>) {
+        let dim = full.dim;
+        let i = self.item[pos] as usize;
+        let x = &full.rows[i * dim..(i + 1) * dim];
+        let mut top = TopK::new(k);
+        for &p in candidates {
+            let j = self.item[p as usize] as usize;
+            let d = from_dot(
+                full.norms[i],
+                full.norms[j],
+                dot(x, &full.rows[j * dim..(j + 1) * dim]),
+            );
+            top.push(d, p);
+        }
+        top.sorted()
     }
 
     /// The exact k nearest neighbours of the `sample` items (original indices, self excluded),
@@ -293,6 +359,7 @@ impl Index {
         probes_of: &[u16],
         stride: usize,
         k: usize,
+        full: Option<&FullSpace>,
         observer: &dyn Observer,
     ) -> Result<Vec<Vec<u32>>, KnnError> {
         let dim = self.dim;
@@ -329,7 +396,7 @@ impl Index {
             }
             read[s] = cells;
         }
-        self.offer_sample(asks, sample, k, &mut tops, observer)?;
+        self.offer_sample(asks, sample, k, &mut tops, full, observer)?;
         // Step two: every other cell the bound cannot rule out.
         let mut asks = Vec::new();
         for (s, &i) in sample.iter().enumerate() {
@@ -345,7 +412,7 @@ impl Index {
                 asks.push((c as u32, self.position[i], kth));
             }
         }
-        self.offer_sample(asks, sample, k, &mut tops, observer)?;
+        self.offer_sample(asks, sample, k, &mut tops, full, observer)?;
         Ok(tops
             .into_iter()
             .map(|t| {
@@ -366,6 +433,7 @@ impl Index {
         sample: &[usize],
         k: usize,
         tops: &mut [TopK],
+        full: Option<&FullSpace>,
         observer: &dyn Observer,
     ) -> Result<(), KnnError> {
         asks.par_sort_unstable_by_key(|&(c, pos, _)| (c, pos));
@@ -373,15 +441,12 @@ impl Index {
             .chunk_by(|a, b| a.0 == b.0)
             .collect::<Vec<_>>()
             .par_iter()
-            .map_init(
-                || (Vec::<f32>::new(), Vec::<f32>::new()),
-                |(gathered, tile), group| {
-                    if observer.cancelled() {
-                        return Err(KnnError::Cancelled);
-                    }
-                    Ok(self.probe_cell(group, k, gathered, tile))
-                },
-            )
+            .map_init(Scratch::default, |scratch, group| {
+                if observer.cancelled() {
+                    return Err(KnnError::Cancelled);
+                }
+                Ok(self.probe_cell(group, k, scratch, full))
+            })
             .collect::<Result<_, _>>()?;
         let slot: std::collections::HashMap<u32, usize> = sample
             .iter()
@@ -475,22 +540,26 @@ pub(super) fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
-/// Recall@k of the current lists on the sampled items, against their exact neighbours.
+/// Recall@k of the current lists on the sampled items, against their exact neighbours (lists
+/// found in a projection re-ranked in `full` first).
 pub(super) fn sample_recall(
     index: &Index,
     tops: &[TopK],
     sample: &[usize],
     truth: &[Vec<u32>],
     k: usize,
+    full: Option<&FullSpace>,
 ) -> f64 {
     let found: Vec<Vec<u32>> = sample
         .iter()
         .map(|&i| {
-            tops[index.position[i] as usize]
-                .best_indices()
-                .into_iter()
-                .map(|p| index.item[p as usize])
-                .collect()
+            let pos = index.position[i] as usize;
+            let best = tops[pos].best_indices();
+            let best = match full {
+                Some(f) => index.reranked(f, pos, &best, k).1,
+                None => best,
+            };
+            best.into_iter().map(|p| index.item[p as usize]).collect()
         })
         .collect();
     crate::knn::sampled_overlap(truth, &found, k)
