@@ -89,7 +89,7 @@ impl Default for IvfParams {
             max_probes: 32,
             join_rounds: 0,
             project_to: 128,
-            candidate_factor: 2,
+            candidate_factor: 3,
             seed: 0,
         }
     }
@@ -510,7 +510,7 @@ mod tests {
             ..IvfParams::default()
         };
         let (g, report) = ivf_knn(&x, dim, 10, Metric::Euclidean, &params, &()).expect("ivf");
-        assert_eq!((report.components, report.candidates), (32, 20));
+        assert_eq!((report.components, report.candidates), (32, 30));
         let truth = recall(&g, &exact);
         assert!(truth >= 0.9, "recall {truth}");
         assert!(

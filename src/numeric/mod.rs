@@ -1,11 +1,13 @@
 //! The library's ground floor: numeric kernels that every algorithm may use and that use
 //! nothing above them (only `rng` beside them). Seeded sampling of items, squared row norms,
 //! the k-means steps (`kmeans`), principal component analysis (`pca`, as a layout and as a
-//! pre-reduction before kNN) and the uniform grid over a layout's points (`grid`).
+//! pre-reduction before kNN), the uniform grid over a layout's points (`grid`) and dot products
+//! in the CPU's widest SIMD (`simd`).
 
 pub mod grid;
 pub mod kmeans;
 pub mod pca;
+pub mod simd;
 
 use rayon::prelude::*;
 

@@ -338,7 +338,7 @@ impl Index {
             let d = from_dot(
                 full.norms[i],
                 full.norms[j],
-                dot(x, &full.rows[j * dim..(j + 1) * dim]),
+                crate::numeric::simd::dot(x, &full.rows[j * dim..(j + 1) * dim]),
             );
             top.push(d, p);
         }
