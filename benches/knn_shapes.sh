@@ -3,11 +3,12 @@
 # (ivt::synth::shapes, seeded; generated into DATA_DIR when missing), the time and recall@k of
 #   - `ivt-explore knn` as a user runs it (a fresh process from the .npy, no cache; its own
 #     recall estimate as printed), and its graph scored against an exact search;
-#   - pynndescent (n_jobs=2; numba compiled on 2,000 rows first, so the time is warm);
+#   - pynndescent (n_jobs=2; numba compiled on 2,000 rows first, so the time is warm; the
+#     fresh-process figure adds the import and that compilation);
 # both scored on the same 1,000 items by examples/knn_candidates. Prints a Markdown table.
 #
 #   benches/knn_shapes.sh DATA_DIR [SHAPE|FOLDER ...]   (default: clustered patches isotropic lifted)
-#   N=1000000 DIM=128 K=15 PYTHON=.venv/bin/python benches/knn_shapes.sh DATA_DIR
+#   N=1000000 DIM=128 K=15 METRIC=euclidean PYTHON=.venv/bin/python benches/knn_shapes.sh DATA_DIR
 #
 # `lifted` is made in 512 dimensions (DIM is the others'). A FOLDER holding features.npy (e.g. the
 # Fashion-MNIST one of scripts/make_datasets.py) is searched whole. PYTHON needs numpy and pynndescent;
@@ -21,6 +22,7 @@ shapes=("$@")
 n=${N:-1000000}
 dim=${DIM:-128}
 k=${K:-15}
+metric=${METRIC:-euclidean}
 python=${PYTHON:-python3}
 [ -x /usr/bin/time ] || { echo "knn_shapes: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
@@ -36,8 +38,8 @@ have_peer=1
     echo "knn_shapes: $python has no pynndescent: its rows are left out" >&2
 }
 
-echo "| shape | N × D | ivt-explore knn | its estimate | recall@$k | pynndescent (warm) | recall@$k | speed-up |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| shape ($metric) | N × D | ivt-explore knn | its estimate | recall@$k | pynndescent (warm) | (fresh process) | recall@$k | speed-up (warm) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for shape in "${shapes[@]}"; do
     if [ -f "$shape/features.npy" ]; then
         # A real data set's folder, all of its rows.
@@ -54,7 +56,7 @@ for shape in "${shapes[@]}"; do
         fi
     fi
     /usr/bin/time -f "%e %M" -o "$out/time" \
-        "$bin" knn "$dir/features.npy" -k "$k" --no-cache -o "$out/ours.npy" > "$out/log" 2>&1 || {
+        "$bin" knn "$dir/features.npy" -k "$k" --metric "$metric" --no-cache -o "$out/ours.npy" > "$out/log" 2>&1 || {
         cat "$out/log" >&2
         exit 1
     }
@@ -63,16 +65,19 @@ for shape in "${shapes[@]}"; do
     search=$(grep -o 'approximate kNN graph ([^)]*)' "$out/log" | sed 's/.*(\(.*\))/\1/' || true)
     methods=("file:$out/ours.npy")
     peer="–"
+    fresh="–"
     if [ $have_peer = 1 ]; then
-        peer=$("$python" scripts/bench_pynndescent.py "$dir/features.npy" "$rows" "$k" "$out/peer.npy" \
-            | grep -o '[0-9.]* s (after' | grep -o '^[0-9.]*')
+        "$python" scripts/bench_pynndescent.py "$dir/features.npy" "$rows" "$k" "$out/peer.npy" \
+            "$metric" > "$out/peer.log"
+        peer=$(grep -o '[0-9.]* s (after' "$out/peer.log" | grep -o '^[0-9.]*')
+        fresh=$(grep -o 'fresh [0-9.]*' "$out/peer.log" | awk '{ print $2 }')
         methods+=("file:$out/peer.npy")
     fi
-    "$target/release/examples/knn_candidates" "$dir/features.npy" "$rows" "$k" "${methods[@]}" \
+    METRIC=$metric "$target/release/examples/knn_candidates" "$dir/features.npy" "$rows" "$k" "${methods[@]}" \
         > "$out/scores" 2>/dev/null
     recall_ours=$(sed -n 1p "$out/scores" | grep -o 'recall@[0-9]* [0-9.]*' | awk '{ print $2 }')
     recall_peer=$(sed -n 2p "$out/scores" | grep -o 'recall@[0-9]* [0-9.]*' | awk '{ print $2 }')
     ratio="–"
     [ "$peer" != "–" ] && ratio=$(awk -v a="$peer" -v b="$ours" 'BEGIN { printf "%.2f×", a / b }')
-    echo "| $shape | $rows × $d | $ours s (${search:-exact}) | ${estimate:-exact} | ${recall_ours:-?} | $peer s | ${recall_peer:-–} | $ratio |"
+    echo "| $shape | $rows × $d | $ours s (${search:-exact}) | ${estimate:-exact} | ${recall_ours:-?} | $peer s | $fresh s | ${recall_peer:-–} | $ratio |"
 done

@@ -4,7 +4,8 @@
 //! `cargo run --release --no-default-features --example knn_candidates -- FEATURES.npy N K METHOD...`
 //! with METHOD one of `ivf`, `ivf:PROBES:LISTS:TARGET[:JOIN_ROUNDS[:PROJECT_TO[:CANDIDATE_FACTOR]]]`, `nn-descent`, `projected`, or
 //! `file:GRAPH.npy` (N × k' indices from another tool, e.g. pynndescent; the item itself is
-//! skipped where listed; the time shown is only the reading).
+//! skipped where listed; the time shown is only the reading). `METRIC=cosine` in the
+//! environment scores (and searches) by cosine distance instead of euclidean.
 
 use std::time::Instant;
 
@@ -24,11 +25,16 @@ fn main() -> anyhow::Result<()> {
     let n = n.min(features.n_items());
     let values = features.values();
     let x = &values[..n * dim];
+    let metric = match std::env::var("METRIC").as_deref() {
+        Ok("cosine") => Metric::Cosine,
+        Ok("euclidean") | Err(_) => Metric::Euclidean,
+        Ok(other) => anyhow::bail!("METRIC={other}: euclidean or cosine"),
+    };
     let sample = ivt::numeric::sample_items(n, 1000, 99);
     let t = Instant::now();
     let truth: Vec<Vec<(u32, f32)>> = sample
         .iter()
-        .map(|&i| knn::query(x, dim, &x[i * dim..(i + 1) * dim], k + 1, Metric::Euclidean))
+        .map(|&i| knn::query(x, dim, &x[i * dim..(i + 1) * dim], k + 1, metric))
         .collect::<Result<_, _>>()?;
     eprintln!(
         "truth for {} items in {:.1} s",
@@ -59,7 +65,7 @@ fn main() -> anyhow::Result<()> {
                 if let Some(v) = parts.next() {
                     p.candidate_factor = v.parse()?;
                 }
-                let (g, r) = knn::ivf_knn(x, dim, k, Metric::Euclidean, &p, &())?;
+                let (g, r) = knn::ivf_knn(x, dim, k, metric, &p, &())?;
                 (g, format!("{r:?}"))
             }
             Some("nn-descent") => (
