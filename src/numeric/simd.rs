@@ -1,7 +1,9 @@
-//! Dot products in the widest SIMD the CPU has (AVX-512, AVX2 with FMA, or plain), picked at
+//! Dot products in AVX2 with fused multiply-adds where the CPU has them (else plain), picked at
 //! run time by `pulp`: the binary is built for baseline x86-64, where a plain loop gets four
-//! lanes without fused multiply-adds. Used where rows are compared one pair at a time (the
-//! kNN re-rank in the full space), not where a GEMM can batch them.
+//! lanes without fused multiply-adds. (pulp's AVX-512 level is left off: it turns on a bytemuck
+//! feature that every Bevy crate is rebuilt for, and these dot products are memory-bound.)
+//! Used where rows are compared one pair at a time (the kNN re-rank in the full space), not
+//! where a GEMM can batch them.
 
 /// `a · b` (equal lengths; the longer one's tail is ignored).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
