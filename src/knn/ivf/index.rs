@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::{FIRST_FILING, MERGE_BATCHES, QUERY_CHUNK};
 use crate::knn::KnnError;
-use crate::knn::exact::{BLOCK, TopK, dot, from_dot, pair_knn, scan_row};
+use crate::knn::exact::{BLOCK, TopK, dot, exact_sample, from_dot, pair_knn, scan_row};
 use crate::progress::Observer;
 
 /// The items packed cell by cell, so a cell's rows are one contiguous block for the GEMM.
@@ -17,6 +17,15 @@ pub(super) struct FullSpace<'a> {
     pub(super) rows: &'a [f32],
     pub(super) norms: &'a [f32],
     pub(super) dim: usize,
+}
+
+/// How [`Index::exact_sample`] found its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Searched {
+    /// Only the cells the bound could not rule out were read.
+    ThroughCells,
+    /// The bound ruled out too few: every row was read.
+    AllRows,
 }
 
 /// One worker's buffers for [`Index::probe_cell`], reused from cell to cell.
@@ -361,7 +370,7 @@ impl Index {
         k: usize,
         full: Option<&FullSpace>,
         observer: &dyn Observer,
-    ) -> Result<Vec<Vec<u32>>, KnnError> {
+    ) -> Result<(Vec<Vec<u32>>, Searched), KnnError> {
         let dim = self.dim;
         let lists = self.offsets.len() - 1;
         // Per item: (squared distance to every centre, its home cell).
@@ -412,8 +421,17 @@ impl Index {
                 asks.push((c as u32, self.position[i], kth));
             }
         }
+        // Where the bound rules out few cells (crowded clusters: at 10⁷ × 128 nearly none),
+        // reading them cell by cell costs more than one pass over all the rows.
+        let asked: usize = asks
+            .iter()
+            .map(|&(c, _, _)| self.cell(c as usize).len())
+            .sum();
+        if asked > self.item.len() * sample.len() / 2 {
+            return Ok((self.brute_sample(sample, k, full), Searched::AllRows));
+        }
         self.offer_sample(asks, sample, k, &mut tops, full, observer)?;
-        Ok(tops
+        let lists = tops
             .into_iter()
             .map(|t| {
                 t.into_parts()
@@ -422,7 +440,20 @@ impl Index {
                     .map(|p| self.item[p as usize])
                     .collect()
             })
-            .collect())
+            .collect();
+        Ok((lists, Searched::ThroughCells))
+    }
+
+    /// [`Index::exact_sample`] by the exact search over all rows (in `full` when given).
+    fn brute_sample(&self, sample: &[usize], k: usize, full: Option<&FullSpace>) -> Vec<Vec<u32>> {
+        if let Some(f) = full {
+            return exact_sample(f.rows, f.norms, f.dim, sample, k);
+        }
+        let positions: Vec<usize> = sample.iter().map(|&i| self.position[i] as usize).collect();
+        exact_sample(&self.rows, &self.norms, self.dim, &positions, k)
+            .into_iter()
+            .map(|list| list.into_iter().map(|p| self.item[p as usize]).collect())
+            .collect()
     }
 
     /// Search the sample's `asks` (cell, packed position, bound), grouped by cell, and offer
