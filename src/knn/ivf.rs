@@ -179,9 +179,9 @@ pub fn ivf_knn(
         ),
         None => (data, dim, None, k),
     };
-    let rows_norms = match &projected {
-        Some((rows, c)) => squared_norms(rows, *c),
-        None => norms.clone(),
+    let rows_norms: std::borrow::Cow<[f32]> = match &projected {
+        Some((rows, c)) => squared_norms(rows, *c).into(),
+        None => (&norms[..]).into(),
     };
     observer.stage("k-means");
     let centres = train(rows, rows_dim, params.lists_for(n), params.seed, observer)?;
@@ -305,14 +305,7 @@ fn rerank(index: &Index, full: &FullSpace, tops: &mut [TopK], k: usize) {
     tops.par_iter_mut()
         .enumerate()
         .with_min_len(256)
-        .for_each(|(pos, top)| {
-            let (d, j) = index.reranked(full, pos, &top.best_indices(), k);
-            let mut best = TopK::new(k);
-            for (d, j) in d.into_iter().zip(j) {
-                best.push(d, j);
-            }
-            *top = best;
-        });
+        .for_each(|(pos, top)| *top = index.reranked(full, pos, &top.best_indices(), k));
 }
 
 /// The rows of a high-dimensional search projected on their leading principal components

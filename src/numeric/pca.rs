@@ -6,7 +6,7 @@
 //! thousand, whatever N. Signs are fixed (largest-magnitude entry positive) so results are
 //! deterministic.
 
-use ndarray::{Array2, ArrayView2, linalg::general_mat_mul};
+use ndarray::{Array2, ArrayView1, ArrayView2, linalg::general_mat_mul};
 use rayon::prelude::*;
 use thiserror::Error;
 
@@ -198,6 +198,7 @@ fn leading_eigen(c: &Array2<f64>, l: usize, iterations: usize) -> (Vec<f64>, Arr
 /// unit basis vector that is not: normalising the rounding-error remainder would otherwise
 /// produce a copy of an earlier column.
 pub(crate) fn orthonormalize(q: &mut Array2<f64>) {
+    let dot = |a: &[f64], b: &[f64]| ArrayView1::from(a).dot(&ArrayView1::from(b));
     let d = q.nrows();
     // The columns as contiguous vectors: the projections read each of them many times, and a
     // column of the row-major matrix is a strided walk (it was most of a PCA fit's time).
@@ -207,14 +208,14 @@ pub(crate) fn orthonormalize(q: &mut Array2<f64>) {
         let col = &mut rest[0];
         let mut candidate = 0usize;
         loop {
-            let before = dot64(col, col).sqrt();
+            let before = dot(col, col).sqrt();
             for _ in 0..2 {
                 for prev in done.iter() {
-                    let proj = dot64(prev, col);
+                    let proj = dot(prev, col);
                     col.iter_mut().zip(prev).for_each(|(c, p)| *c -= proj * p);
                 }
             }
-            let norm = dot64(col, col).sqrt();
+            let norm = dot(col, col).sqrt();
             if norm > 1e-8 * before && norm > 0.0 {
                 col.iter_mut().for_each(|x| *x /= norm);
                 break;
@@ -230,24 +231,6 @@ pub(crate) fn orthonormalize(q: &mut Array2<f64>) {
     for (mut out, col) in q.columns_mut().into_iter().zip(&cols) {
         out.iter_mut().zip(col).for_each(|(o, &c)| *o = c);
     }
-}
-
-/// A dot product in four independent lanes, so the loop vectorises.
-fn dot64(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0f64; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..4 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f64>() + tail
 }
 
 /// Cyclic Jacobi eigendecomposition of a small symmetric matrix.

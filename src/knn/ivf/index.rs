@@ -238,14 +238,14 @@ impl Index {
                     for &c in &probes_of[i * stride + first_probe..i * stride + probes.end] {
                         let centre =
                             &self.centres[usize::from(c) * dim..(usize::from(c) + 1) * dim];
-                        if kth.is_finite() {
-                            let gap = squared_distance(x, centre) - to_home;
-                            let apart = squared_distance(centre, home_centre);
-                            // gap ≥ 0 (h is x's nearest centre); compare squares, with a
-                            // margin for rounding.
-                            if gap > 0.0 && gap * gap > 4.0 * apart * kth * (1.0 + 1e-3) {
-                                continue;
-                            }
+                        if kth.is_finite()
+                            && beyond_bisector(
+                                squared_distance(x, centre) - to_home,
+                                squared_distance(centre, home_centre),
+                                kth,
+                            )
+                        {
+                            continue;
                         }
                         asks.push((u32::from(c), pos as u32, kth));
                     }
@@ -329,15 +329,15 @@ impl Index {
         found
     }
 
-    /// The best `k` of `candidates` (packed positions) for the item at `pos` by their distances
-    /// in `full`, as (squared distances, packed positions), nearest first.
+    /// The best `k` of `candidates` (packed positions) for the item at `pos` by their squared
+    /// distances in `full`.
     pub(super) fn reranked(
         &self,
         full: &FullSpace,
         pos: usize,
         candidates: &[u32],
         k: usize,
-    ) -> (Vec<f32>, Vec<u32>) {
+    ) -> TopK {
         let dim = full.dim;
         let i = self.item[pos] as usize;
         let x = &full.rows[i * dim..(i + 1) * dim];
@@ -351,7 +351,7 @@ impl Index {
             );
             top.push(d, p);
         }
-        top.sorted()
+        top
     }
 
     /// The exact k nearest neighbours of the `sample` items (original indices, self excluded),
@@ -413,9 +413,8 @@ impl Index {
             let kth = tops[s].kth();
             let home_centre = &self.centres[home * dim..(home + 1) * dim];
             for c in (0..lists).filter(|c| !read[s].contains(c)) {
-                let gap = d[c] - d[*home];
                 let apart = squared_distance(&self.centres[c * dim..(c + 1) * dim], home_centre);
-                if gap > 0.0 && gap * gap > 4.0 * apart * kth * (1.0 + 1e-3) {
+                if beyond_bisector(d[c] - d[*home], apart, kth) {
                     continue;
                 }
                 asks.push((c as u32, self.position[i], kth));
@@ -567,6 +566,15 @@ fn merge(found: Vec<Vec<(u32, f32, u32)>>, tops: &mut [TopK]) {
     });
 }
 
+/// Whether a whole Voronoi cell lies farther from an item than its k-th neighbour (squared
+/// distance `kth`): the cell's centre is `gap` farther (squared) from the item than its home
+/// centre, which is `apart` (squared) from the cell's. The cell lies beyond their bisecting
+/// hyperplane, at gap / (2 √apart) from the item; squares compared, with a margin for
+/// rounding. (gap ≥ 0: the home is the item's nearest centre.)
+fn beyond_bisector(gap: f32, apart: f32, kth: f32) -> bool {
+    gap > 0.0 && gap * gap > 4.0 * apart * kth * (1.0 + 1e-3)
+}
+
 pub(super) fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
@@ -587,7 +595,7 @@ pub(super) fn sample_recall(
             let pos = index.position[i] as usize;
             let best = tops[pos].best_indices();
             let best = match full {
-                Some(f) => index.reranked(f, pos, &best, k).1,
+                Some(f) => index.reranked(f, pos, &best, k).best_indices(),
                 None => best,
             };
             best.into_iter().map(|p| index.item[p as usize]).collect()
