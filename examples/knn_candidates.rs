@@ -12,6 +12,17 @@ use std::time::Instant;
 use anyhow::Context;
 use ivt::knn::{self, IvfParams, Metric, NnDescentParams, ProjectedParams};
 
+/// Prints when each stage of a search starts (`STAGES=1`), to see where its time goes.
+struct Stages(Instant);
+
+impl ivt::progress::Observer for Stages {
+    fn stage(&self, name: &str) {
+        if std::env::var_os("STAGES").is_some() {
+            eprintln!("  {:6.2} s  {name}", self.0.elapsed().as_secs_f64());
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     anyhow::ensure!(
@@ -65,7 +76,7 @@ fn main() -> anyhow::Result<()> {
                 if let Some(v) = parts.next() {
                     p.candidate_factor = v.parse()?;
                 }
-                let (g, r) = knn::ivf_knn(x, dim, k, metric, &p, &())?;
+                let (g, r) = knn::ivf_knn(x, dim, k, metric, &p, &Stages(Instant::now()))?;
                 (g, format!("{r:?}"))
             }
             Some("nn-descent") => (

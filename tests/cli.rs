@@ -421,7 +421,54 @@ fn approximate_knn_reports_its_recall() {
     assert!(stderr.contains("inverted file"), "{stderr}");
     // The search's stages and their times, one line.
     assert!(stderr.contains("kNN: k-means "), "{stderr}");
-    assert!(stderr.contains(" · probes 1..1 "), "{stderr}");
+    assert!(stderr.contains(" · probes 1.."), "{stderr}");
+
+    // A higher target probes more cells and finds more; the cache tells the two apart.
+    let cache = dir.path().join("cache");
+    let with_target = |target: &str| {
+        ivt(&[
+            "knn",
+            data.to_str().expect("utf8"),
+            "-k",
+            "5",
+            "--approx",
+            "--target-recall",
+            target,
+            "--check-recall",
+            "--cache",
+            cache.to_str().expect("utf8"),
+        ])
+    };
+    let recall_of = |out: &std::process::Output| -> f64 {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        stdout
+            .trim()
+            .strip_prefix("recall@5 ")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no recall line: {stdout}"))
+    };
+    let (low, high) = (with_target("0.5"), with_target("0.999"));
+    assert!(
+        text(&high.stderr).contains("target=0.999"),
+        "{}",
+        text(&high.stderr)
+    );
+    assert!(
+        recall_of(&high) > recall_of(&low),
+        "{} vs {}",
+        text(&high.stderr),
+        text(&low.stderr)
+    );
+    for bad in ["1.5", "1", "0", "many"] {
+        let out = with_target(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            text(&out.stderr).contains("--target-recall"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]

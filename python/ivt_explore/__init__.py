@@ -62,7 +62,7 @@ def _warn_recall(estimate, k):
         )
 
 
-def knn(X, k=15, metric="euclidean", exact=None):
+def knn(X, k=15, metric="euclidean", exact=None, target_recall=None):
     """The k nearest neighbours of every row of ``X`` in the original space.
 
     Returns ``(indices, distances)``: int64 and float32 arrays of shape (n, k), nearest first,
@@ -70,10 +70,14 @@ def knn(X, k=15, metric="euclidean", exact=None):
     (n² · d up to 15,000² · 784) and approximately above, by an inverted file that estimates
     its own recall on a sample; below 0.90 it warns (``ApproximationWarning``) with the figure.
     ``exact=True`` / ``False`` forces either. ``metric``: "euclidean" or "cosine".
+    ``target_recall`` (between 0 and 1, default 0.95) is the recall the approximate search aims
+    for: higher probes more cells per item and takes longer.
     """
     x = matrix(X)
     _check_k(k, x.shape[0], "k")
-    indices, distances, estimate = _native.knn(x, int(k), metric, exact)
+    if target_recall is not None:
+        target_recall = float(target_recall)
+    indices, distances, estimate = _native.knn(x, int(k), metric, exact, target_recall)
     _warn_recall(estimate, k)
     return indices, distances
 

@@ -133,7 +133,7 @@ fn rows<'py, T: numpy::Element>(
 /// The kNN graph: (indices int64 N × k, distances float32 N × k, the recall estimate of an
 /// approximate search as (recall, sample size, what was searched) or None).
 #[pyfunction]
-#[pyo3(name = "knn", signature = (x, k, metric, exact))]
+#[pyo3(name = "knn", signature = (x, k, metric, exact, target_recall))]
 #[allow(clippy::type_complexity)]
 pub fn knn_graph<'py>(
     py: Python<'py>,
@@ -141,12 +141,22 @@ pub fn knn_graph<'py>(
     k: usize,
     metric: &str,
     exact: Option<bool>,
+    target_recall: Option<f64>,
 ) -> PyResult<(
     Bound<'py, PyArray2<i64>>,
     Bound<'py, PyArray2<f32>>,
     Option<(f64, usize, String)>,
 )> {
     let m = matrix("X", &x)?;
+    let mut ivf = knn::IvfParams::default();
+    if let Some(r) = target_recall {
+        if !(r > 0.0 && r < 1.0) {
+            return Err(value_error(format!(
+                "target_recall: {r} is not a recall between 0 and 1 (exact=True for the exact graph)"
+            )));
+        }
+        ivf.target_recall = r;
+    }
     let metric = metric_named(metric)?;
     let method = match exact {
         Some(true) => Method::Exact,
@@ -154,7 +164,7 @@ pub fn knn_graph<'py>(
         None => AUTO,
     };
     let found = interruptible(py, |obs| {
-        knn::search(m.values, m.dim, k, metric, method, obs)
+        knn::search(m.values, m.dim, k, metric, method, &ivf, obs)
     })?
     .map_err(value_error)?;
     let graph = found.graph;
@@ -257,8 +267,16 @@ fn layout_of<'py>(
             (None, None) => None,
             (None, Some(_)) => {
                 let k = cached::graph_k(params, m.n);
-                let found = knn::search(m.values, m.dim, k, metric, AUTO, obs)
-                    .map_err(|e| format!("cannot compute the kNN graph: {e}"))?;
+                let found = knn::search(
+                    m.values,
+                    m.dim,
+                    k,
+                    metric,
+                    AUTO,
+                    &knn::IvfParams::default(),
+                    obs,
+                )
+                .map_err(|e| format!("cannot compute the kNN graph: {e}"))?;
                 Some(found.graph)
             }
         };
@@ -464,6 +482,7 @@ pub fn audit<'py>(
             quality::GRAPH_K.max(k).min(n - 1),
             metric,
             AUTO,
+            &knn::IvfParams::default(),
             obs,
         )
         .map_err(|e| format!("cannot compute the kNN graph: {e}"))?

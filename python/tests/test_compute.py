@@ -42,6 +42,25 @@ def test_approximate_graph_with_poor_recall_warns_with_the_figure(monkeypatch, b
         ivt.knn(X, k=5, exact=True)  # exact: nothing to warn about
 
 
+def test_a_higher_target_recall_finds_more_and_a_bad_one_is_refused():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2000, 16)).astype(np.float32)  # no clusters: recall needs probes
+    truth = np.sort(brute_force_knn(X, 10), 1)
+
+    def recall(target):
+        idx, _ = ivt.knn(X, k=10, exact=False, target_recall=target)
+        return np.mean([len(np.intersect1d(a, b)) for a, b in zip(idx, truth)]) / 10
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ivt.ApproximationWarning)
+        low = recall(0.3)
+    high = recall(0.99)
+    assert high >= 0.97 and high > low, (low, high)
+    for bad in [1.5, 1.0, 0, -0.2, float("nan")]:
+        with pytest.raises(ValueError, match="target_recall"):
+            ivt.knn(X, k=10, exact=False, target_recall=bad)
+
+
 def test_every_input_form_gives_the_same_graph(blobs):
     X, _ = blobs
     X64 = X.astype(np.float64)

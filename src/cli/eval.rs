@@ -76,6 +76,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             metric: Metric::Euclidean,
             method: Method::Exact,
             pca: None,
+            target_recall: None,
         };
         Some(match given {
             Some(g) => g.enough(k, "--n-neighbors")?,

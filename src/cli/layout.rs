@@ -177,6 +177,7 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
                         max_exact_work: ivt::knn::DEFAULT_MAX_EXACT_WORK,
                     },
                     pca: None,
+                    target_recall: None,
                 };
                 Some(graph(f, &request, &cache)?)
             }

@@ -17,13 +17,15 @@ use super::{ALGORITHM_VERSION, IvfParams, KnnError, KnnGraph, Method, Metric, Re
 const ESTIMATE_KIND: &str = "knn-recall";
 
 /// What graph to build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Request {
     pub k: usize,
     pub metric: Metric,
     pub method: Method,
     /// Reduce to this many principal components first (an approximation).
     pub pca: Option<usize>,
+    /// The recall an approximate search aims for (`None`: [`IvfParams::default`]'s).
+    pub target_recall: Option<f64>,
 }
 
 impl Request {
@@ -36,6 +38,16 @@ impl Request {
                 max_exact_work: super::DEFAULT_MAX_EXACT_WORK,
             },
             pca: None,
+            target_recall: None,
+        }
+    }
+
+    /// How an approximate search runs for this request.
+    pub fn ivf(&self) -> IvfParams {
+        let default = IvfParams::default();
+        IvfParams {
+            target_recall: self.target_recall.unwrap_or(default.target_recall),
+            ..default
         }
     }
 }
@@ -69,12 +81,13 @@ pub fn graph(
         metric,
         method,
         pca,
+        target_recall: _,
     } = *req;
     let searched_dim = pca.unwrap_or(features.dim());
     let search = if method.is_exact(features.n_items(), searched_dim) {
         "exact".to_owned()
     } else {
-        IvfParams::default().describe()
+        req.ivf().describe()
     };
     let reduction = pca.map_or(String::new(), |p| format!(" pca={p}"));
     let params = format!(
@@ -130,7 +143,7 @@ pub fn graph(
         None => (&values[..], features.dim()),
     };
     // `knn` decides exact or not from the searched dimension, as `search` above did.
-    let found = super::search(data, dim, k, metric, method, observer)?;
+    let found = super::search(data, dim, k, metric, method, &req.ivf(), observer)?;
     let computed_secs = Some(start.elapsed().as_secs_f64());
     // The estimate first: a graph in the cache without its estimate would be reported as
     // if it were exact.

@@ -103,7 +103,7 @@ impl KnnGraph {
 }
 
 /// Bumped whenever the results of the kNN code change, so cached graphs are recomputed.
-pub const ALGORITHM_VERSION: u32 = 4;
+pub const ALGORITHM_VERSION: u32 = 5;
 
 impl KnnGraph {
     /// Serialise for the cache: n, k (u64), metric (u8), indices (u32), distances (f32), LE.
@@ -369,17 +369,27 @@ pub fn knn(
     method: Method,
     observer: &dyn Observer,
 ) -> Result<KnnGraph, KnnError> {
-    search(features, dim, k, metric, method, observer).map(|found| found.graph)
+    search(
+        features,
+        dim,
+        k,
+        metric,
+        method,
+        &IvfParams::default(),
+        observer,
+    )
+    .map(|found| found.graph)
 }
 
 /// [`knn`], keeping how good an approximate search's result is (its recall estimate) for the
-/// caller to report.
+/// caller to report; an approximate search runs with `ivf`.
 pub fn search(
     features: &[f32],
     dim: usize,
     k: usize,
     metric: Metric,
     method: Method,
+    ivf: &IvfParams,
     observer: &dyn Observer,
 ) -> Result<Found, KnnError> {
     let n = features.len() / dim.max(1);
@@ -389,7 +399,7 @@ pub fn search(
             estimate: None,
         });
     }
-    let (graph, report) = ivf_knn(features, dim, k, metric, &IvfParams::default(), observer)?;
+    let (graph, report) = ivf_knn(features, dim, k, metric, ivf, observer)?;
     let estimate = RecallEstimate {
         recall: report.estimated_recall,
         sample: report.sample,
