@@ -4,23 +4,13 @@
 mod common;
 #[path = "common/parquet_file.rs"]
 mod parquet_file;
+#[path = "common/program.rs"]
+mod program;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn ivt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ivt-explore"))
-        .args(args)
-        // A test must never open a window, whatever the developer's session has.
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .expect("runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use program::{ivt, text};
 
 fn write_npy_f32(path: &Path, rows: usize, cols: usize) {
     let values: Vec<f32> = (0..rows * cols).map(|i| (i % 7) as f32).collect();

@@ -284,6 +284,7 @@ fn layout_of<'py>(
             features: m.values,
             dim: m.dim,
             knn: graph.as_ref(),
+            init: None,
         };
         layout::compute_layout(&input, params, obs, &mut |_| ControlFlow::Continue(()))
             .map_err(|e| e.to_string())

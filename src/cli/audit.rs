@@ -16,7 +16,7 @@ use ivt::quality::{self, Audit, AuditInput, Labels, QualityError};
 
 use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice, read_layout};
 use super::common::graph::{graph, imported};
-use super::common::load::load;
+use super::common::load::{file_name, load};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -215,13 +215,6 @@ fn splits_of(
         (None, Some(name)) => bail!("--split-column {name}: no such metadata column"),
         (None, None) => Ok(None),
     }
-}
-
-fn file_name(data: &Dataset, i: u32) -> String {
-    data.images
-        .relative_path(i as usize)
-        .map(|p| p.display().to_string())
-        .unwrap_or_default()
 }
 
 fn class_name<'a>(names: &'a [String], codes: Option<&[u32]>, i: usize) -> &'a str {

@@ -187,6 +187,7 @@ pub fn run(args: &LayoutArgs) -> anyhow::Result<ExitCode> {
             features: &values,
             dim: f.dim(),
             knn: graph.as_ref(),
+            init: None,
         };
         let bar = Bar::new(name);
         let mut last_kl = None;

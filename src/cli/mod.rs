@@ -8,6 +8,7 @@ mod audit;
 mod cache;
 mod cluster;
 mod common;
+mod compare;
 mod embed;
 mod eval;
 mod export_labels;
@@ -29,6 +30,7 @@ use cache::CacheCommandArgs;
 use cluster::ClusterArgs;
 use common::args::{DATASET, InputArgs};
 use common::progress::{launched, stop_on_ctrl_c};
+use compare::CompareArgs;
 use embed::EmbedArgs;
 use eval::EvalArgs;
 use export_labels::ExportLabelsArgs;
@@ -92,6 +94,10 @@ enum Command {
     Screenshot(ScreenshotArgs),
     /// Find items by the explorer's search language: `--where 'flip class:cat score>0.3'`.
     Query(QueryArgs),
+    /// Which items' neighbourhoods differ between two embeddings of the same items (A B):
+    /// per item the share of its k nearest neighbours both spaces agree on, the items that
+    /// changed most, and with classes the kNN accuracy of each.
+    Compare(CompareArgs),
     /// Find what is wrong with a data set: near-duplicates, outliers, label issues and (with
     /// --layout) where the map tears neighbours apart, from the kNN graph.
     Audit(AuditArgs),
@@ -145,6 +151,7 @@ fn data_of(command: Option<&Command>) -> Option<Option<&std::path::Path>> {
         Command::Screenshot(a) => input(&a.input),
         Command::Query(a) => input(&a.input),
         Command::Audit(a) => input(&a.input),
+        Command::Compare(a) => input(&a.input),
         Command::Cache(_) => None,
     }
 }
@@ -216,6 +223,7 @@ fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode> {
         Some(Command::Screenshot(args)) => open::screenshot(&args),
         Some(Command::Query(args)) => query::run(&args),
         Some(Command::Audit(args)) => audit::run(&args),
+        Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Cache(args)) => cache::run(&args),
     }
 }

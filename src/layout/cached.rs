@@ -49,6 +49,18 @@ pub fn key(
     params: &LayoutParams,
     graph: GraphSource<'_>,
 ) -> CacheKey {
+    key_from(features, dim, params, graph, None)
+}
+
+/// [`key`] of a layout started from `init` (`LayoutInput::init`, e.g. another embedding's
+/// layout), which it then depends on too.
+pub fn key_from(
+    features: &[f32],
+    dim: usize,
+    params: &LayoutParams,
+    graph: GraphSource<'_>,
+    init: Option<&[f32]>,
+) -> CacheKey {
     let n = features.len() / dim.max(1);
     let graph_text = match (params.knn_k(n), graph) {
         (None, _) => String::new(),
@@ -63,11 +75,15 @@ pub fn key(
             g.metric.name()
         ),
     };
+    let init_text = init.map_or(String::new(), |start| {
+        let bytes: Vec<u8> = start.iter().flat_map(|v| v.to_le_bytes()).collect();
+        format!(" init={}", CacheKey::from_parts("init", &[&bytes]))
+    });
     CacheKey::new(
         KIND,
         features,
         dim,
-        &format!("{}{graph_text} v{VERSION}", params.cache_text(n)),
+        &format!("{}{graph_text}{init_text} v{VERSION}", params.cache_text(n)),
     )
 }
 
@@ -157,6 +173,15 @@ mod tests {
             key(&x, 2, &pca, shared),
             key(&x, 2, &pca, GraphSource::Given(&g))
         );
+        // A layout started elsewhere is its start's too.
+        let start: Vec<f32> = (0..40).map(|i| (i % 5) as f32).collect();
+        let mut other = start.clone();
+        other[3] += 1.0;
+        let from = |init| key_from(&x, 2, &umap_params(15), shared, init);
+        assert_eq!(from(None), a);
+        assert_ne!(from(Some(&start)), a);
+        assert_eq!(from(Some(&start)), from(Some(&start)));
+        assert_ne!(from(Some(&start)), from(Some(&other)));
     }
 
     #[test]

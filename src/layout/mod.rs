@@ -33,6 +33,8 @@ pub enum LayoutError {
     TooFewItems { n_items: usize, min: usize },
     #[error("the initial layout has {found} values, expected {expected} (N × dims)")]
     InitShape { found: usize, expected: usize },
+    #[error("the initial layout's item {item} is not a finite point")]
+    InitNotFinite { item: usize },
     #[error("{method} needs the kNN graph of the features")]
     NeedsGraph { method: &'static str },
     #[error("the kNN graph covers {graph} items but there are {features}")]
@@ -188,6 +190,10 @@ pub struct LayoutInput<'a> {
     pub dim: usize,
     /// The shared kNN graph (t-SNE and UMAP; PCA ignores it).
     pub knn: Option<&'a KnnGraph>,
+    /// Where t-SNE and UMAP start (N × dims) instead of their own start (PCA, spectral): the
+    /// layout of another embedding of the same items, so that what did not change between the
+    /// two stays where it was. Scaled as their own start is; PCA ignores it.
+    pub init: Option<&'a [f32]>,
 }
 
 /// What the caller sees after each iteration (t-SNE) or epoch (UMAP).
@@ -229,6 +235,27 @@ impl Layout {
             .collect();
         Some(Self { dims, coords })
     }
+}
+
+/// The start given in `input`, checked: N × dims finite values.
+fn given_init(
+    input: &LayoutInput<'_>,
+    n: usize,
+    dims: usize,
+) -> Result<Option<Vec<f32>>, LayoutError> {
+    let Some(init) = input.init else {
+        return Ok(None);
+    };
+    if init.len() != n * dims {
+        return Err(LayoutError::InitShape {
+            found: init.len(),
+            expected: n * dims,
+        });
+    }
+    if let Some(at) = init.iter().position(|v| !v.is_finite()) {
+        return Err(LayoutError::InitNotFinite { item: at / dims });
+    }
+    Ok(Some(init.to_vec()))
 }
 
 /// Compute a layout. `observer` gets iterations (epochs) done and may cancel (t-SNE);
@@ -280,7 +307,9 @@ pub fn compute_layout(
             };
             observer.stage("affinities");
             let affinities = affinity::tsne_affinities(g, p.perplexity());
-            let mut init = if input.dim >= dims {
+            let mut init = if let Some(given) = given_init(input, n, dims)? {
+                given
+            } else if input.dim >= dims {
                 observer.stage("PCA start");
                 pca_init()?
             } else {
@@ -310,12 +339,17 @@ pub fn compute_layout(
             let weights = affinity::umap_affinities(g);
             // umap-learn's start: spectral, or PCA where the graph falls apart (umap-learn
             // lays out each component separately; PCA keeps them where the features put them).
-            observer.stage("spectral start");
-            let mut init = match spectral::spectral_init(&weights, dims, p.seed) {
-                Some(y) => y,
+            let mut init = match given_init(input, n, dims)? {
+                Some(given) => given,
                 None => {
-                    observer.stage("PCA start (graph not connected)");
-                    pca_init()?
+                    observer.stage("spectral start");
+                    match spectral::spectral_init(&weights, dims, p.seed) {
+                        Some(y) => y,
+                        None => {
+                            observer.stage("PCA start (graph not connected)");
+                            pca_init()?
+                        }
+                    }
                 }
             };
             umap::scale_init(&mut init, dims, p.seed);

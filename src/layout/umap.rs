@@ -510,6 +510,81 @@ mod tests {
     }
 
     #[test]
+    fn a_given_start_decides_where_the_groups_end() {
+        use crate::layout::{LayoutError, LayoutInput, LayoutParams, compute_layout};
+        let (data, labels) = blobs();
+        let g = exact_knn(&data, 10, 14, Metric::Euclidean, &()).expect("knn");
+        let params = LayoutParams::Umap {
+            params: UmapParams {
+                epochs: Some(60),
+                ..UmapParams::default()
+            },
+            n_neighbors: 15,
+        };
+        // The three blobs started along x in one order, then in the reverse order: each run
+        // keeps its start's order (an ignored start would give both the same).
+        let mean_x = |coords: &[f32], c: usize| -> f32 {
+            let xs: Vec<f32> = (0..300)
+                .filter(|&i| labels[i] == c)
+                .map(|i| coords[i * 2])
+                .collect();
+            xs.iter().sum::<f32>() / xs.len() as f32
+        };
+        for order in [[0.0f32, 1.0, 2.0], [2.0, 1.0, 0.0]] {
+            let start: Vec<f32> = (0..300)
+                .flat_map(|i| {
+                    [
+                        order[labels[i]] * 10.0 + (i % 10) as f32 * 0.1,
+                        (i % 7) as f32 * 0.1,
+                    ]
+                })
+                .collect();
+            let input = LayoutInput {
+                features: &data,
+                dim: 10,
+                knn: Some(&g),
+                init: Some(&start),
+            };
+            let y = compute_layout(&input, &params, &(), &mut |_| {
+                std::ops::ControlFlow::Continue(())
+            })
+            .expect("layout")
+            .coords;
+            let xs: Vec<f32> = (0..3).map(|c| mean_x(&y, c)).collect();
+            let ascending = xs[0] < xs[1] && xs[1] < xs[2];
+            let descending = xs[0] > xs[1] && xs[1] > xs[2];
+            assert!(
+                if order[0] == 0.0 {
+                    ascending
+                } else {
+                    descending
+                },
+                "{order:?}: {xs:?}"
+            );
+        }
+        // A start of the wrong shape, or not finite, is refused.
+        let short = vec![0f32; 10];
+        let mut nan = vec![0f32; 600];
+        nan[7] = f32::NAN;
+        for (bad, want) in [(&short, "InitShape"), (&nan, "InitNotFinite")] {
+            let input = LayoutInput {
+                features: &data,
+                dim: 10,
+                knn: Some(&g),
+                init: Some(bad),
+            };
+            let got = compute_layout(&input, &params, &(), &mut |_| {
+                std::ops::ControlFlow::Continue(())
+            });
+            assert!(format!("{got:?}").contains(want), "{got:?}");
+            assert!(matches!(
+                got,
+                Err(LayoutError::InitShape { .. } | LayoutError::InitNotFinite { item: 3 })
+            ));
+        }
+    }
+
+    #[test]
     fn a_cancelled_observer_abandons_the_layout() {
         use crate::layout::{LayoutError, LayoutInput, LayoutParams, compute_layout};
         use crate::progress::SharedProgress;
@@ -519,6 +594,7 @@ mod tests {
             features: &data,
             dim: 10,
             knn: Some(&g),
+            init: None,
         };
         let params = LayoutParams::Umap {
             params: UmapParams {

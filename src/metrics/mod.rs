@@ -4,6 +4,7 @@
 //! Definitions follow `scripts/run_anchors.py`, so figures are comparable with the peer
 //! tools scored there.
 
+pub mod compare;
 pub mod score;
 
 use rayon::prelude::*;

@@ -7,6 +7,7 @@
 pub mod grid;
 pub mod kmeans;
 pub mod pca;
+pub mod procrustes;
 pub mod simd;
 
 use rayon::prelude::*;

@@ -497,6 +497,7 @@ pub fn compute(
         features: &features.values(),
         dim: features.dim(),
         knn: given.as_deref().or(graph.as_deref()),
+        init: None,
     };
     let mut on_step = |step: &LayoutStep<'_>| {
         // About 60 frames of animation whatever the iteration count.

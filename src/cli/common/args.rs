@@ -11,7 +11,7 @@ use ivt::dataset::{DataSource, ImageLayout, InputSpec};
 use ivt::layout::LayoutMethod;
 
 /// What to load: shared by every subcommand that reads a data set.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct InputArgs {
     /// Features: .npy, .npz, .csv, .tsv or .parquet file, or a folder holding features.npy (plus optional
     /// labels.npy, images/ and meta.json); with --model, an image folder. Omitted: the built-in demo.
@@ -25,7 +25,7 @@ pub struct InputArgs {
 
 /// An image encoder that computes the features from the images (`embed`, or any command whose
 /// DATA is then an image folder).
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Image encoder (DATA is then an image folder)")]
 pub struct ModelArgs {
     /// ONNX image encoder (e.g. from torch.onnx.export): embed the images with it. Vectors are
@@ -172,7 +172,7 @@ pub fn configure(cache: ivt::cache::Cache) -> ivt::cache::Cache {
 }
 
 /// How to read a data set, apart from the DATA path itself.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct InputOptions {
     /// Folder of images, one per feature row: flat, or torchvision `root/<class>/<image>`; or a
     /// text file listing each row's image path, one per line (relative to the list's folder).

@@ -72,6 +72,15 @@ impl Given {
 /// The graph for these features and parameters: from the cache, or computed and stored, with
 /// what happened reported on stderr.
 pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Result<KnnGraph> {
+    graph_reported(features, req, cache).map(|(g, _)| g)
+}
+
+/// [`graph`], with the recall estimate of an approximate search (`None`: exact).
+pub fn graph_reported(
+    features: &Features,
+    req: &Request,
+    cache: &Cache,
+) -> anyhow::Result<(KnnGraph, Option<knn::RecallEstimate>)> {
     let bar = Bar::new("kNN");
     let got =
         knn::cached::graph(features, req, cache, &bar).context("cannot compute the kNN graph")?;
@@ -98,5 +107,5 @@ pub fn graph(features: &Features, req: &Request, cache: &Cache) -> anyhow::Resul
     for w in &got.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(got.graph)
+    Ok((got.graph, got.estimate))
 }

@@ -228,3 +228,31 @@ fn with_flags(e: ivt::embed::EmbedError) -> anyhow::Error {
         other => other.into(),
     }
 }
+
+/// A second embedding of a data set's items (`compare B`, `open --compare B`): the file or
+/// folder read with the first one's reading options (`--npz-key`, `--vector-column`,
+/// `--tensor`) but not its images, classes or metadata, which are the first one's.
+pub fn load_second(
+    options: Option<&super::args::InputOptions>,
+    path: &Path,
+) -> anyhow::Result<Dataset> {
+    let mut spec = match options {
+        Some(o) => o.spec(Some(path.to_owned())),
+        None => InputSpec::new(DataSource::Path(path.to_owned())),
+    };
+    spec.images = None;
+    spec.sort_keys = None;
+    spec.metadata = None;
+    spec.labels = None;
+    spec.image_column = None;
+    load_timed(&spec)
+}
+
+/// Item i's image file as the data set names it (relative to its image folder), or "" when
+/// the items have no image files.
+pub fn file_name(data: &Dataset, i: u32) -> String {
+    data.images
+        .relative_path(i as usize)
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}

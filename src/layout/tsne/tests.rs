@@ -169,6 +169,7 @@ fn run(data: &[f32], dim: usize, g: &KnnGraph, params: ValidTsneParams) -> Vec<f
         features: data,
         dim,
         knn: Some(g),
+        init: None,
     };
     compute_layout(&input, &LayoutParams::Tsne(params), &(), &mut |_| {
         ControlFlow::Continue(())
