@@ -58,7 +58,9 @@ impl fmt::Display for Opt {
 pub const ALLOW_MISSING_IMAGES: Opt = Opt("allow-missing-images");
 pub const CACHE_MAX_GB: Opt = Opt("cache-max-gb");
 pub const CLUSTERS: Opt = Opt("clusters");
+pub const COLOR_BY: Opt = Opt("color-by");
 pub const COLORS: Opt = Opt("colors");
+pub const COMPARE: Opt = Opt("compare");
 pub const GPU_MEM_MB: Opt = Opt("gpu-mem-mb");
 pub const IMAGE_COLUMN: Opt = Opt("image-column");
 pub const IMAGE_LAYOUT: Opt = Opt("image-layout");

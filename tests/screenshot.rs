@@ -926,6 +926,64 @@ fn the_issues_panel_shows_a_wrong_label_beside_its_neighbours_and_torn_lines() {
 /// a window, pixel for pixel on the map; and `open --offscreen --bench-frames` times frames
 /// there, naming the adapter that drew them.
 #[test]
+fn compare_morphs_the_moved_items_across_and_keeps_the_rest_in_place() {
+    if !screenshots_wanted() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("blobs");
+    make_dataset(&data);
+    // B: four items of class 0 carried into class 1's blob; the rest as in A.
+    let a = ivt::npy::read_matrix_file(&data.join("features.npy")).expect("features");
+    let mut b = a.data.clone();
+    for i in [0usize, 3, 6, 9] {
+        b[i * 8] -= 20.0;
+        b[i * 8 + 1] += 20.0;
+    }
+    let b_path = tmp.path().join("b.npy");
+    ivt::npy::write(&b_path, &[a.n_rows, a.n_cols], &b).expect("b");
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("compare.png");
+    // Where item `item` is drawn with the map `morph` of the way from A's to B's.
+    let at = |morph: &str, item: u32| -> (f32, f32) {
+        let item_arg = item.to_string();
+        let log = screenshot(
+            &[
+                data.as_os_str(),
+                "--compare".as_ref(),
+                b_path.as_os_str(),
+                "--morph".as_ref(),
+                morph.as_ref(),
+                "--select".as_ref(),
+                item_arg.as_ref(),
+                "--color-by".as_ref(),
+                "compare:overlap".as_ref(),
+                "--no-thumbnails".as_ref(),
+                "--size".as_ref(),
+                "1280x720".as_ref(),
+                "--cache".as_ref(),
+                cache.as_os_str(),
+            ],
+            &out,
+            &format!("compare-morph-{morph}-item-{item}.png"),
+        );
+        let (x, y) = printed_pixel(&log, "selected item");
+        (x as f32, y as f32)
+    };
+    let moved = |item| {
+        let (p, q) = (at("0", item), at("1", item));
+        ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2)).sqrt()
+    };
+    // The camera stays: a moved item crosses to the other blob, a kept one stays near its
+    // place (B's map is aligned to A's on the items whose neighbours held).
+    let (crossed, stayed) = (moved(0), moved(1));
+    assert!(
+        crossed > 100.0 && crossed > 2.0 * stayed,
+        "moved item travelled {crossed} px, kept item {stayed} px"
+    );
+}
+
+#[test]
 fn with_no_display_the_map_is_drawn_offscreen_as_in_a_window() {
     if !screenshots_wanted() {
         return;

@@ -8,8 +8,12 @@ use clap::Args;
 use ivt::dataset::{self, DataSource, InputSpec};
 use ivt::knn::Metric;
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, ModelArgs, choice, parse_gb};
-use super::common::load::{load_probing, load_timed};
+use anyhow::Context as _;
+
+use super::common::args::{
+    CacheArgs, GraphArgs, InputArgs, InputOptions, ModelArgs, choice, parse_gb,
+};
+use super::common::load::{load_probing, load_second, load_timed};
 use ivt::layout::LayoutMethod;
 
 #[derive(Debug, Args)]
@@ -33,7 +37,8 @@ pub struct ViewArgs {
     /// What to colour points by: "class", "none", a metadata column name, "values" (with
     /// --colors), "clusters" (ward clusters of the features, see --clusters) or a score of the
     /// data-quality audit: "audit:label", "audit:outlier", "audit:fidelity", "audit:trust",
-    /// "audit:duplicates".
+    /// "audit:duplicates"; with --compare, "compare:overlap" (how much each item's
+    /// neighbourhood changed in B).
     #[arg(long, value_name = "COLUMN")]
     color_by: Option<String>,
     /// Clusters shown with --color-by clusters (a slider in the colour panel changes it live).
@@ -128,6 +133,15 @@ pub struct ViewArgs {
     /// Open the issues panel at start on this tab (the data-quality audit; `I` toggles it).
     #[arg(long, value_enum, value_name = "TAB")]
     issues: Option<IssuesTab>,
+    /// A second embedding of the same items (a file or folder, read as DATA is): compared in
+    /// the background (`ivt-explore compare`), its map started from this one's and aligned to
+    /// it; `M` or the top bar's slider morphs between the two maps, --color-by compare:overlap
+    /// colours each item by how much its neighbourhood changed.
+    #[arg(long, value_name = "B")]
+    compare: Option<PathBuf>,
+    /// With --compare: once compared, move the map this far towards B's (0–1; 1 shows B's map).
+    #[arg(long, value_name = "T", default_value_t = 0.0, requires = "compare")]
+    morph: f32,
 }
 
 /// A tab of the issues panel.
@@ -187,18 +201,37 @@ pub struct ScreenshotArgs {
 pub fn run_demo(view: &ViewArgs) -> anyhow::Result<ExitCode> {
     check_offscreen(view)?;
     let data = load_timed(&InputSpec::new(DataSource::Demo))?;
-    open(data, view, None, false, None)
+    let compare = second(view, None)?;
+    open(data, view, None, false, None, compare)
+}
+
+/// `--compare B`: the second embedding, read with DATA's reading options, and its name.
+fn second(
+    view: &ViewArgs,
+    options: Option<&InputOptions>,
+) -> anyhow::Result<Option<(dataset::Dataset, String)>> {
+    let Some(path) = &view.compare else {
+        return Ok(None);
+    };
+    let b = load_second(options, path).context("--compare")?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(Some((b, name)))
 }
 
 pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
     check_offscreen(&args.view)?;
     let data = load(&args.input, &args.view)?;
+    let compare = second(&args.view, Some(&args.input.options))?;
     open(
         data,
         &args.view,
         None,
         from_projector(&args.input),
         Some(&args.input.model),
+        compare,
     )
 }
 
@@ -218,12 +251,14 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--bench-frames belongs to `open`, not `screenshot`");
     }
     let data = load(&args.input, &args.view)?;
+    let compare = second(&args.view, Some(&args.input.options))?;
     open(
         data,
         &args.view,
         Some(args.output.clone()),
         from_projector(&args.input),
         Some(&args.input.model),
+        compare,
     )
 }
 
@@ -248,9 +283,10 @@ fn open(
     screenshot: Option<PathBuf>,
     prefer_3d: bool,
     model: Option<&ModelArgs>,
+    compare: Option<(dataset::Dataset, String)>,
 ) -> anyhow::Result<ExitCode> {
     super::info::print_summary(&data);
-    show(data, view, screenshot, prefer_3d, model)
+    show(data, view, screenshot, prefer_3d, model, compare)
 }
 
 #[cfg(feature = "viewer")]
@@ -260,6 +296,7 @@ fn show(
     screenshot: Option<PathBuf>,
     prefer_3d: bool,
     model: Option<&ModelArgs>,
+    compare: Option<(dataset::Dataset, String)>,
 ) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     use ivt::viewer::{ScreenshotRequest, ViewMode, ViewerOptions};
@@ -326,6 +363,8 @@ fn show(
                 IssuesTab::Leaks => IssueTab::Leaks,
             }
         }),
+        compare: compare.map(|(b, name)| (std::sync::Arc::new(b.features), name)),
+        morph: view.morph,
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;
@@ -406,6 +445,10 @@ fn color_source(view: &ViewArgs) -> anyhow::Result<Option<ivt::viewer::colors::C
         Some("none") => Some(ColorSource::Uniform),
         Some("values") => Some(ColorSource::Values),
         Some("clusters") => Some(ColorSource::Clusters(view.clusters)),
+        Some("compare:overlap") => Some(ColorSource::Compare),
+        Some(name) if name.starts_with("compare:") => {
+            anyhow::bail!("--color-by {name}: the comparison colours by compare:overlap")
+        }
         Some(name) if name.starts_with("audit:") => {
             let score = &name["audit:".len()..];
             match ivt::viewer::colors::Score::parse(score) {
@@ -430,6 +473,7 @@ fn show(
     _screenshot: Option<PathBuf>,
     _prefer_3d: bool,
     _model: Option<&ModelArgs>,
+    _compare: Option<(dataset::Dataset, String)>,
 ) -> anyhow::Result<ExitCode> {
     anyhow::bail!(
         "this ivt-explore was built without the explorer (cargo feature `viewer`); \

@@ -15,8 +15,8 @@ use super::state::{
     ColorState, Launched, NeighborView, SelectItem, Selection, Store, apply_selection,
 };
 use super::{
-    camera, capture, clusters, issues, item_set, labels, lasso, layout_job, mosaic, neighbor_grid,
-    offscreen, picking, points, query, search, thumbs, ui,
+    camera, capture, clusters, compare, issues, item_set, labels, lasso, layout_job, mosaic,
+    neighbor_grid, offscreen, picking, points, query, search, thumbs, ui,
 };
 
 /// The resources and messages every plugin reads: the store and the explorer's state.
@@ -35,6 +35,7 @@ impl Plugin for ExplorerStatePlugin {
             given_graph: options.graph.clone(),
             dendrogram: None,
             audit: None,
+            comparison: None,
             layout: options.layout.clone(),
             layout_version: u64::from(options.layout.is_some()),
             user_values: options.colors.as_ref().map(|(_, v)| v.clone()),
@@ -314,6 +315,15 @@ fn add_explorer_plugins(app: &mut App, dataset: Dataset, options: &CheckedOption
             bench_pan: options.bench_pan,
         },
     ));
+    if let Some((b, name)) = &options.compare {
+        app.insert_resource(compare::CompareView::new(
+            Arc::clone(b),
+            name.clone(),
+            options.morph,
+            options.color_by == Some(ColorSource::Compare),
+        ))
+        .add_plugins(compare::ComparePlugin);
+    }
 }
 
 #[cfg(test)]

@@ -114,6 +114,7 @@ struct Readiness<'w> {
     search: Option<Res<'w, super::search::SearchBox>>,
     queries: Option<Res<'w, super::query::Queries>>,
     issues: Option<Res<'w, super::issues::Issues>>,
+    compare: Option<Res<'w, super::compare::CompareView>>,
 }
 
 impl Readiness<'_> {
@@ -140,6 +141,7 @@ impl Readiness<'_> {
                 .issues
                 .as_ref()
                 .is_none_or(|i| i.is_idle(self.store.layout_version, self.store.layout.is_some()))
+            && self.compare.as_ref().is_none_or(|c| c.is_idle())
     }
 }
 

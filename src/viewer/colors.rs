@@ -158,6 +158,8 @@ pub enum ColorSource {
     Clusters(usize),
     /// A score of the data-quality audit (computed on first use).
     Score(Score),
+    /// `--compare B`: how much each item's neighbourhood changed (1 − overlap).
+    Compare,
 }
 
 /// The audit's per-item scores the map can be coloured by, each oriented so that higher is
@@ -252,6 +254,9 @@ impl Score {
     }
 }
 
+/// The compare colouring's name in the panel and its colour bar.
+pub const COMPARE_LABEL: &str = "compare: neighbours changed";
+
 impl ColorSource {
     pub fn label(&self) -> String {
         match self {
@@ -261,6 +266,7 @@ impl ColorSource {
             Self::Values => format!("{} values", crate::hint::COLORS),
             Self::Clusters(_) => "clusters".to_owned(),
             Self::Score(s) => s.label().to_owned(),
+            Self::Compare => COMPARE_LABEL.to_owned(),
         }
     }
 }
@@ -348,6 +354,10 @@ impl Coloring {
                 "{}: the audit is not computed yet",
                 s.label()
             ))),
+            // And the comparison.
+            ColorSource::Compare => Err(ColorError::NoScore(format!(
+                "{COMPARE_LABEL}: the comparison is not computed yet"
+            ))),
         }
     }
 
@@ -374,6 +384,17 @@ impl Coloring {
             }
         }
         Ok(coloring)
+    }
+
+    /// How much each item's neighbourhood changed between two embeddings, 1 − overlap, on a
+    /// fixed 0…1 range (bright: changed; the same colour means the same share in any data).
+    pub fn changed(c: &crate::metrics::compare::Comparison, colormap: Colormap) -> Self {
+        Self::Numeric {
+            values: c.overlap.iter().map(|o| 1.0 - o).collect(),
+            min: 0.0,
+            max: 1.0,
+            colormap,
+        }
     }
 
     pub(crate) fn categorical(cat: &Categorical) -> Self {

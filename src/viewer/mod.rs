@@ -4,7 +4,8 @@
 //! types inside [`Store`]; the explorer's view of them (selection, colouring, neighbour grid)
 //! lives beside it in [`state`]. The one rule for changing shared state: **the store changes
 //! only where a background job hands in its result** (the layout and graph in `layout_job`,
-//! the dendrogram in `clusters`, the audit in `issues`); every other system reads it, and the
+//! the dendrogram in `clusters`, the audit in `issues`, the comparison in `compare`, whose
+//! morph also draws the blend of two finished layouts); every other system reads it, and the
 //! selection changes only through the [`SelectItem`] message. Imports point down: [`app`]
 //! assembles the plugins, the plugins use [`state`] and the pure modules, never [`app`].
 //!
@@ -22,6 +23,7 @@
 //! - [`layout_job`]: kNN graph and layout computed in the background, cached, animated;
 //! - [`job`]: long computations on threads of their own (Bevy's async pool stays free);
 //! - [`clusters`]: the dendrogram computed in the background on first use, cut live;
+//! - [`compare`]: `--compare B`: a second embedding compared, its map aligned, the morph;
 //! - [`mosaic`]: every point an image: thumbnails streamed into GPU texture arrays;
 //! - [`spatial`]: a grid over the layout, so the mosaic's per-move work scales with the view;
 //! - [`splat`]: every point a screen-space disc splatted by a compute shader;
@@ -45,6 +47,7 @@ pub mod camera;
 pub mod capture;
 pub mod clusters;
 pub mod colors;
+pub mod compare;
 pub mod filters;
 pub mod issues;
 pub mod item_set;

@@ -124,6 +124,10 @@ pub struct ViewerOptions {
     pub graph: Option<Arc<KnnGraph>>,
     /// `--issues TAB`: open the issues panel at start on this tab.
     pub issues: Option<issues::IssueTab>,
+    /// `--compare B`: a second embedding of the same items (its features, and what to call it).
+    pub compare: Option<(Arc<crate::dataset::Features>, String)>,
+    /// `--morph T`: once the comparison is done, move the map this far towards B's (0–1).
+    pub morph: f32,
 }
 
 impl Default for ViewerOptions {
@@ -160,6 +164,8 @@ impl Default for ViewerOptions {
             point_size: points::PointSettings::default().size_px,
             graph: None,
             issues: None,
+            compare: None,
+            morph: 0.0,
         }
     }
 }
@@ -266,6 +272,14 @@ fn check_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), Viewe
                 crate::hint::CLUSTERS
             )));
         }
+    } else if let Some(ColorSource::Compare) = &options.color_by {
+        if options.compare.is_none() {
+            return Err(ViewerError::Options(format!(
+                "{} compare:overlap needs a second embedding: {} B",
+                crate::hint::COLOR_BY,
+                crate::hint::COMPARE
+            )));
+        }
     } else if let Some(ColorSource::Score(score)) = &options.color_by {
         // The audit comes later; what it cannot give is known now.
         let missing = match score {
@@ -289,6 +303,22 @@ fn check_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), Viewe
             options.colors.as_ref().map(|(_, v)| v.as_slice()),
             Colormap::default(),
         )?;
+    }
+    if let Some((b, name)) = &options.compare
+        && b.n_items() != n
+    {
+        return Err(ViewerError::Options(format!(
+            "{} {name}: {} items, but the data set has {n}: a comparison needs two embeddings of \
+             the same items, row for row",
+            crate::hint::COMPARE,
+            b.n_items()
+        )));
+    }
+    if !(0.0..=1.0).contains(&options.morph) {
+        return Err(ViewerError::Options(format!(
+            "--morph {}: a fraction of the way from A's map to B's, 0 to 1",
+            options.morph
+        )));
     }
     check_view_options(dataset, options)
 }

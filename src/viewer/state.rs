@@ -85,6 +85,8 @@ pub struct Store {
     pub dendrogram: Option<Arc<crate::cluster::Dendrogram>>,
     /// The data-quality audit, once the issues panel or a score colouring asked for it.
     pub audit: Option<Arc<crate::quality::Audit>>,
+    /// `--compare B`: how each item's neighbourhood differs in B, once computed.
+    pub comparison: Option<Arc<crate::metrics::compare::Comparison>>,
     /// The layout drawn now; `None` until the first one arrives.
     pub layout: Option<LayoutCoords>,
     /// Bumped whenever `layout` changes, so views rebuild only then.
@@ -176,6 +178,10 @@ impl ColorState {
                 }
                 Coloring::categorical(&crate::dataset::Categorical { names, codes })
             }
+            (ColorSource::Compare, _) => match &store.comparison {
+                Some(c) => Coloring::changed(c, self.colormap),
+                None => Coloring::resolve(&source, &store.data, None, self.colormap)?,
+            },
             (ColorSource::Score(score), _) => match &store.audit {
                 Some(audit) => Coloring::score(*score, audit, self.colormap)?,
                 // Says the audit is not computed yet.

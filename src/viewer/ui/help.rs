@@ -43,6 +43,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("G", "3D: switch orbit / fly-through"),
     ("W A S D / Q E", "fly: move / down, up (Shift: faster)"),
     ("F", "fit the view to the data"),
+    ("M", "--compare: morph the map to B's and back"),
     ("P", "save a screenshot (PNG in the current folder)"),
     (
         "/ · Ctrl+F",

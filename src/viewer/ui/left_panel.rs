@@ -265,6 +265,9 @@ fn color_sources(store: &Store) -> Vec<ColorSource> {
             }
         }
     }
+    if store.comparison.is_some() {
+        sources.push(ColorSource::Compare);
+    }
     sources
 }
 

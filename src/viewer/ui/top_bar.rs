@@ -1,5 +1,6 @@
 //! The top bar: the data set's name and size, the view (2D, 3D orbit, fly), fit, the issues
-//! toggle, the point size, the search box, the layout job's status and help.
+//! toggle, the point size, the morph between two embeddings' maps (`--compare`), the search
+//! box, the layout job's status and help.
 
 use bevy::prelude::*;
 use bevy_egui::egui;
@@ -7,6 +8,7 @@ use bevy_egui::egui;
 use super::help::HelpOpen;
 use super::root::PanelRoot;
 use crate::viewer::camera::ViewSettings;
+use crate::viewer::compare::CompareView;
 use crate::viewer::issues::{IssueAction, Issues};
 use crate::viewer::layout_job::LayoutJob;
 use crate::viewer::points::{POINT_SIZE_RANGE, PointSettings};
@@ -26,6 +28,7 @@ pub(super) fn top_bar_panel(
     mut steps: MessageWriter<StepSearch>,
     issues: Res<Issues>,
     mut issue_action: MessageWriter<IssueAction>,
+    compare: Option<ResMut<CompareView>>,
 ) {
     let Some(root) = root.0.as_mut() else {
         return;
@@ -68,6 +71,10 @@ pub(super) fn top_bar_panel(
             ui.separator();
             ui.add(egui::Slider::new(&mut points.size_px, POINT_SIZE_RANGE).text("point px"));
             ui.separator();
+            if let Some(mut compare) = compare {
+                morph_slider(ui, &mut compare);
+                ui.separator();
+            }
             search_box(ui, &mut search, &mut steps);
             ui.separator();
             let (status, _) = job.status(&store);
@@ -125,4 +132,23 @@ fn search_box(ui: &mut egui::Ui, search: &mut SearchBox, steps: &mut MessageWrit
             ui.label(status);
         }
     }
+}
+
+/// `--compare`: where the map stands between A's and B's (drag, or `M` to run the morph), and
+/// how the comparison is going.
+fn morph_slider(ui: &mut egui::Ui, compare: &mut CompareView) {
+    if compare.result().is_some() {
+        let mut t = compare.t;
+        let slider = ui
+            .add(egui::Slider::new(&mut t, 0.0..=1.0).text("morph A–B (M)"))
+            .on_hover_text(format!(
+                "morph every point from its place in the map of A to its place in the map of {} \
+                 (started from A's, aligned to it)",
+                compare.name
+            ));
+        if slider.changed() {
+            (compare.t, compare.target) = (t, t);
+        }
+    }
+    ui.label(compare.status());
 }

@@ -1,0 +1,326 @@
+//! `open A --compare B`: a second embedding of the same items, compared with the first in the
+//! background — B's kNN graph, each item's share of neighbours kept (`metrics::compare`), and
+//! B's layout started from A's and aligned to it — then shown by a morph between the two maps
+//! (`M`, the top bar's slider: every point moves from its place in A to its place in B, the
+//! camera stays) and by colouring the map by how much each neighbourhood changed
+//! (`--color-by compare:overlap`).
+//!
+//! The morph writes the blended layout into the store: every view (points, thumbnails,
+//! picking, the lasso) follows it as it follows an animating layout. A new layout of A makes
+//! the comparison's layouts stale: the morph goes back to A and the comparison runs again.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bevy::prelude::*;
+use bevy_egui::input::egui_wants_any_keyboard_input;
+
+use super::camera::ViewSettings;
+use super::colors::ColorSource;
+use super::job::Job;
+use super::layout_job::{JobState, LayoutJob, LayoutRequest};
+use super::state::{ColorState, LayoutCoords, Store};
+use crate::cache::Cache;
+use crate::dataset::Features;
+use crate::knn::{self, KnnGraph, Metric};
+use crate::layout::cached::{self, GraphSource};
+use crate::layout::{LayoutInput, LayoutMethod, compute_layout};
+use crate::metrics::compare::{Comparison, compare};
+use crate::numeric::procrustes;
+
+/// Neighbours per item the two spaces are compared on (as `ivt-explore compare`'s default).
+pub const COMPARE_K: usize = 10;
+/// Seconds a morph from one map to the other takes.
+const MORPH_SECS: f32 = 1.2;
+
+/// What the comparison found.
+pub struct CompareResult {
+    pub graph_b: Arc<KnnGraph>,
+    pub comparison: Arc<Comparison>,
+    /// The maps the morph runs between: A's when the comparison started, and B's, started
+    /// from it and aligned to it.
+    pub layout_a: LayoutCoords,
+    pub layout_b: Vec<f32>,
+}
+
+pub enum CompareState {
+    /// Waiting for A's graph and settled layout.
+    Waiting,
+    Running {
+        task: Job<Result<CompareResult, String>>,
+        started: Instant,
+    },
+    Done(Arc<CompareResult>),
+    Failed(String),
+}
+
+/// The second embedding and where the map stands between the two.
+#[derive(Resource)]
+pub struct CompareView {
+    pub b: Arc<Features>,
+    /// What to call B (its file name).
+    pub name: String,
+    pub state: CompareState,
+    /// Where the map is between A (0) and B (1)…
+    pub t: f32,
+    /// …and where it is heading.
+    pub target: f32,
+    /// The `t` the store's layout shows.
+    shown: f32,
+    /// Colour by the overlap once the comparison is done (`--color-by compare:overlap`).
+    pub color_when_ready: bool,
+}
+
+impl CompareView {
+    pub fn new(b: Arc<Features>, name: String, start_at: f32, color_when_ready: bool) -> Self {
+        let t = start_at.clamp(0.0, 1.0);
+        Self {
+            b,
+            name,
+            state: CompareState::Waiting,
+            t: 0.0,
+            target: t,
+            shown: 0.0,
+            color_when_ready,
+        }
+    }
+
+    pub fn result(&self) -> Option<&Arc<CompareResult>> {
+        match &self.state {
+            CompareState::Done(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// One line for the top bar.
+    pub fn status(&self) -> String {
+        match &self.state {
+            CompareState::Waiting => format!("{}: waiting for the map", self.name),
+            CompareState::Running { started, .. } => format!(
+                "comparing with {}… {:.1} s",
+                self.name,
+                started.elapsed().as_secs_f64()
+            ),
+            CompareState::Done(r) => {
+                let s = r.comparison.summary(None);
+                format!("{}: mean overlap {:.2}", self.name, s.mean_overlap)
+            }
+            CompareState::Failed(e) => format!("{}: {e}", self.name),
+        }
+    }
+
+    /// Nothing left to compute or to move (the capture waits for this).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, CompareState::Done(_) | CompareState::Failed(_))
+            && self.t == self.target
+            && self.shown == self.t
+    }
+
+    /// Run the morph to the other map.
+    pub fn toggle(&mut self) {
+        self.target = if self.target < 0.5 { 1.0 } else { 0.0 };
+    }
+}
+
+pub struct ComparePlugin;
+
+impl Plugin for ComparePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(
+            Update,
+            (
+                start_compare,
+                poll_compare,
+                morph_key.run_if(not(egui_wants_any_keyboard_input)),
+                animate_morph,
+            )
+                .chain(),
+        );
+    }
+}
+
+/// Start once A's map has settled (and again after a new one).
+fn start_compare(store: Res<Store>, job: Res<LayoutJob>, mut view: ResMut<CompareView>) {
+    // A new map of A: the comparison's maps are stale.
+    if job.is_running() {
+        if !matches!(view.state, CompareState::Waiting) {
+            view.state = CompareState::Waiting;
+            (view.t, view.shown) = (0.0, 0.0);
+        }
+        return;
+    }
+    if !matches!(view.state, CompareState::Waiting) || !matches!(job.state, JobState::Done { .. }) {
+        return;
+    }
+    let (Some(layout), Some(graph)) = (store.layout.clone(), store.graph.clone()) else {
+        return;
+    };
+    let b = Arc::clone(&view.b);
+    let request = job.request.clone();
+    let codes = store.data.classes.as_ref().map(|c| c.labels.codes.clone());
+    let (metric, cache) = (store.metric, store.cache.clone());
+    let task = Job::spawn("compare", move || {
+        run(
+            &graph,
+            &b,
+            layout,
+            &request,
+            codes.as_deref(),
+            metric,
+            &cache,
+        )
+    });
+    view.state = match task {
+        Ok(task) => CompareState::Running {
+            task,
+            started: Instant::now(),
+        },
+        Err(e) => CompareState::Failed(e),
+    };
+}
+
+/// The comparison itself, on a thread of its own.
+fn run(
+    graph_a: &KnnGraph,
+    b: &Features,
+    layout_a: LayoutCoords,
+    request: &LayoutRequest,
+    codes: Option<&[u32]>,
+    metric: Metric,
+    cache: &Cache,
+) -> Result<CompareResult, String> {
+    let n = b.n_items();
+    // B's graph with A's k, so B's layout reads what A's did (and the cache shares it with
+    // `ivt-explore knn B -k K`).
+    let got = knn::cached::graph(
+        b,
+        &knn::cached::Request::auto(graph_a.k, metric),
+        cache,
+        &(),
+    )
+    .map_err(|e| format!("B's kNN graph: {e}"))?;
+    let graph_b = Arc::new(got.graph);
+    let comparison =
+        compare(graph_a, &graph_b, COMPARE_K.min(graph_a.k), codes).map_err(|e| e.to_string())?;
+    let dims = layout_a.dims;
+    let params = LayoutRequest {
+        dims,
+        ..request.clone()
+    }
+    .params()?;
+    let values = b.values();
+    // t-SNE and UMAP start from A's map, so that what did not change starts where it is.
+    let init = (request.method != LayoutMethod::Pca).then_some(layout_a.coords.as_slice());
+    let key = cached::key_from(&values, b.dim(), &params, GraphSource::Shared(metric), init);
+    let mut coords = match cached::load(cache, &key, n, dims).0 {
+        Some(found) => found.coords,
+        None => {
+            let input = LayoutInput {
+                features: &values,
+                dim: b.dim(),
+                knn: Some(&graph_b),
+                init,
+            };
+            let layout = compute_layout(&input, &params, &(), &mut |_| ControlFlow::Continue(()))
+                .map_err(|e| format!("B's layout: {e}"))?;
+            // A failure is the cache's to report; this result stands.
+            let _ = cached::store(cache, &key, &layout);
+            layout.coords
+        }
+    };
+    // Aligned on the items whose neighbourhoods held (weight: overlap²): they stay where they
+    // were, the ones that changed are seen to move.
+    let weights: Vec<f32> = comparison.overlap.iter().map(|o| o * o).collect();
+    if let Some(fit) = procrustes::fit(&coords, &layout_a.coords, dims, Some(&weights)) {
+        fit.apply(&mut coords);
+    }
+    Ok(CompareResult {
+        graph_b,
+        comparison: Arc::new(comparison),
+        layout_a,
+        layout_b: coords,
+    })
+}
+
+fn poll_compare(
+    mut view: ResMut<CompareView>,
+    mut store: ResMut<Store>,
+    mut color: ResMut<ColorState>,
+) {
+    let CompareState::Running { task, started } = &mut view.state else {
+        return;
+    };
+    let Some(result) = task.poll_result() else {
+        return;
+    };
+    let secs = started.elapsed().as_secs_f64();
+    match result {
+        Ok(done) => {
+            info!("compared with {} in {secs:.1} s", view.name);
+            store.comparison = Some(Arc::clone(&done.comparison));
+            view.state = CompareState::Done(Arc::new(done));
+            if std::mem::take(&mut view.color_when_ready)
+                && let Err(e) = color.set_source(ColorSource::Compare, &store)
+            {
+                warn!("{e}");
+            }
+        }
+        Err(e) => {
+            error!("comparison with {} failed: {e}", view.name);
+            view.state = CompareState::Failed(e);
+        }
+    }
+}
+
+/// `M`: morph to the other map.
+fn morph_key(keys: Res<ButtonInput<KeyCode>>, mut view: ResMut<CompareView>) {
+    if keys.just_pressed(KeyCode::KeyM) && view.result().is_some() {
+        view.toggle();
+    }
+}
+
+/// Move `t` towards its target and draw the map at `t`.
+fn animate_morph(
+    time: Res<Time>,
+    mut view: ResMut<CompareView>,
+    mut store: ResMut<Store>,
+    mut settings: ResMut<ViewSettings>,
+) {
+    let Some(result) = view.result().cloned() else {
+        return;
+    };
+    let step = time.delta_secs() / MORPH_SECS;
+    let (t, target) = (view.t, view.target);
+    if t != target {
+        view.t = if t < target {
+            (t + step).min(target)
+        } else {
+            (t - step).max(target)
+        };
+    }
+    if view.t == view.shown {
+        return;
+    }
+    // The camera stays: the eye follows the points, not the frame.
+    settings.user_moved = true;
+    let t = view.t;
+    let a = &result.layout_a;
+    let coords = a
+        .coords
+        .iter()
+        .zip(&result.layout_b)
+        .map(|(&p, &q)| p + (q - p) * t)
+        .collect();
+    let label = match t {
+        0.0 => a.label.clone(),
+        1.0 => format!("{} of {}", a.label, view.name),
+        _ => format!("{} morphing to {} {:.0}%", a.label, view.name, t * 100.0),
+    };
+    store.set_layout(LayoutCoords {
+        dims: a.dims,
+        coords,
+        label,
+    });
+    view.shown = t;
+}
