@@ -9,6 +9,7 @@
 #
 #   benches/knn_shapes.sh DATA_DIR [SHAPE|FOLDER ...]   (default: clustered patches isotropic lifted)
 #   N=1000000 DIM=128 K=15 METRIC=euclidean PYTHON=.venv/bin/python benches/knn_shapes.sh DATA_DIR
+#   TARGET=0.98 benches/knn_shapes.sh DATA_DIR patches   (our search with --target-recall 0.98)
 #
 # `lifted` is made in 512 dimensions (DIM is the others'). A FOLDER holding features.npy (e.g. the
 # Fashion-MNIST one of scripts/make_datasets.py) is searched whole. PYTHON needs numpy and pynndescent;
@@ -24,6 +25,8 @@ dim=${DIM:-128}
 k=${K:-15}
 metric=${METRIC:-euclidean}
 python=${PYTHON:-python3}
+goal=()
+[ -n "${TARGET:-}" ] && goal=(--target-recall "$TARGET")
 [ -x /usr/bin/time ] || { echo "knn_shapes: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
 target=${CARGO_TARGET_DIR:-target}
@@ -38,7 +41,7 @@ have_peer=1
     echo "knn_shapes: $python has no pynndescent: its rows are left out" >&2
 }
 
-echo "| shape ($metric) | N × D | ivt-explore knn | its estimate | recall@$k | pynndescent (warm) | (fresh process) | recall@$k | speed-up (warm) |"
+echo "| shape ($metric${TARGET:+, target $TARGET}) | N × D | ivt-explore knn | its estimate | recall@$k | pynndescent (warm) | (fresh process) | recall@$k | speed-up (warm) |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for shape in "${shapes[@]}"; do
     if [ -f "$shape/features.npy" ]; then
@@ -56,7 +59,7 @@ for shape in "${shapes[@]}"; do
         fi
     fi
     /usr/bin/time -f "%e %M" -o "$out/time" \
-        "$bin" knn "$dir/features.npy" -k "$k" --metric "$metric" --no-cache -o "$out/ours.npy" > "$out/log" 2>&1 || {
+        "$bin" knn "$dir/features.npy" -k "$k" --metric "$metric" "${goal[@]}" --no-cache -o "$out/ours.npy" > "$out/log" 2>&1 || {
         cat "$out/log" >&2
         exit 1
     }

@@ -115,9 +115,16 @@ impl IvfParams {
         )
     }
 
-    /// Candidates kept per item when searching in a projection (never more than the others).
-    fn candidates_for(&self, k: usize, n: usize) -> usize {
-        (k * self.candidate_factor.max(1)).clamp(k, n - 1)
+    /// The numbers of candidates a search in a projection may keep per item: the factor's,
+    /// one k more, and twice the factor's (never fewer than k nor more than the others).
+    fn candidate_options(&self, k: usize, n: usize) -> Vec<usize> {
+        let f = self.candidate_factor.max(1);
+        let mut out: Vec<usize> = [f, f + 1, 2 * f]
+            .iter()
+            .map(|m| (k * m).clamp(k, n - 1))
+            .collect();
+        out.dedup();
+        out
     }
 
     /// The number of cells for `n` items: about √N. Measured at 1 M × 128 against N / 512
@@ -174,14 +181,9 @@ pub fn ivf_knn(
         norms: &norms,
         dim,
     };
-    let (rows, rows_dim, full, search_k) = match &projected {
-        Some((rows, c)) => (
-            &rows[..],
-            *c,
-            Some(&full_space),
-            params.candidates_for(k, n),
-        ),
-        None => (data, dim, None, k),
+    let (rows, rows_dim, full) = match &projected {
+        Some((rows, c)) => (&rows[..], *c, Some(&full_space)),
+        None => (data, dim, None),
     };
     let rows_norms: std::borrow::Cow<[f32]> = match &projected {
         Some((rows, c)) => squared_norms(rows, *c).into(),
@@ -230,14 +232,28 @@ pub fn ivf_knn(
         .collect();
     let steer_norms = squared_norms(&steer_rows, rows_dim);
     let ranks = nearest_centres(&steer_rows, &steer_norms, rows_dim, &centres, max_probes);
-    let (needed, _) = index.probes_for(
+    // In a projection, how many candidates to keep for the re-rank is read off too: more
+    // reach a high target in fewer probes.
+    let options = match full {
+        Some(_) => params.candidate_options(k, n),
+        None => vec![k],
+    };
+    let reach = index.probes_for(
         &sample,
         &truth,
         &ranks,
         max_probes,
         k,
-        search_k,
+        &options,
         params.target_recall,
+    );
+    let mean_cell = n as f64 / lists as f64;
+    let (needed, search_k) = cheapest(
+        &reach,
+        &options,
+        params.target_recall,
+        mean_cell * rows_dim as f64,
+        full.map_or(0.0, |f| f.dim as f64),
     );
     let to = needed.max(params.probes.clamp(1, max_probes));
     if to > filed {
@@ -285,14 +301,50 @@ pub fn ivf_knn(
     Ok((output(index, tops, k, metric), report))
 }
 
-/// The passes a search of `probes` probes runs in: the home cell and the nearest other one
-/// first, then the rest. A pass's bisector skip uses the k-th distances the passes before it
-/// found, so the rest skip more after a first pass; more passes cost a merge each and
-/// measured no better (1 M clustered: one pass of two probes 4.7 s, two passes of one 4.8 s;
-/// Fashion-MNIST to 11 probes: 0.73 s where one pass took 0.97 and seven 0.92).
+/// A re-ranked candidate's cost against a probed row's, per dimension: the re-rank reads full
+/// rows from all over memory, the probes stream packed cells through GEMMs (Fashion-MNIST:
+/// 11 probes of 260-row cells in 128 dims took 0.73 s, 60 candidates in 784 dims 0.41 s).
+const RERANK_COST: f64 = 4.0;
+
+/// Of the candidate counts `options` and the probes each needs (`reach`: probes and recall),
+/// the cheapest that reaches `target` — per item, probes × `probe_cost` (a cell's rows × their
+/// dims) + candidates × `rerank_dims` × [`RERANK_COST`] — or, where none does, the one with
+/// the best recall: (probes, candidates).
+fn cheapest(
+    reach: &[(usize, f64)],
+    options: &[usize],
+    target: f64,
+    probe_cost: f64,
+    rerank_dims: f64,
+) -> (usize, usize) {
+    let cost = |&((probes, _), kept): &((usize, f64), usize)| {
+        probes as f64 * probe_cost + kept as f64 * rerank_dims * RERANK_COST
+    };
+    let pairs: Vec<((usize, f64), usize)> =
+        reach.iter().copied().zip(options.iter().copied()).collect();
+    let reaching = pairs
+        .iter()
+        .filter(|((_, recall), _)| *recall >= target)
+        .min_by(|a, b| cost(a).total_cmp(&cost(b)));
+    let best = reaching.or_else(|| {
+        pairs
+            .iter()
+            .max_by(|a, b| a.0.1.total_cmp(&b.0.1).then(b.1.cmp(&a.1)))
+    });
+    best.map_or(
+        (1, options.first().copied().unwrap_or(1)),
+        |&((p, _), kept)| (p, kept),
+    )
+}
+
+/// The passes a search of `probes` probes runs in: the home cell first, then the rest. A
+/// pass's bisector skip uses the k-th distances the passes before it found, so the rest skip
+/// more after the home cell; more passes cost a merge each and measured no better:
+/// Fashion-MNIST to 11 probes 0.73–0.8 s of passes where seven (1, 2, 3, 4, 6, 9, 11) took
+/// 0.92 and one 0.97; 10⁷ × 128 to 2 probes, one pass and two measured alike (153 and 159 s,
+/// an evening when the machine ran slow).
 fn passes(probes: usize) -> Vec<std::ops::Range<usize>> {
-    let first = probes.min(2);
-    [0..first, first..probes]
+    [0..1, 1..probes]
         .into_iter()
         .filter(|pass| !pass.is_empty())
         .collect()
@@ -699,6 +751,25 @@ mod tests {
         let (_, report) = ivf_knn(&x, dim, 5, Metric::Euclidean, &one, &()).expect("ivf");
         assert_eq!(report.probes, 1);
         assert!(report.estimated_recall < 1.0);
+    }
+
+    #[test]
+    fn the_cheapest_candidates_and_probes_that_reach_the_target_are_picked() {
+        let options = [45, 60, 90];
+        // 45 candidates cannot reach 0.99 in 32 probes; 60 need 11, 90 need 8.
+        let reach = [(32, 0.98), (11, 0.991), (8, 0.992)];
+        let probe = 260.0 * 128.0;
+        // Re-ranking 784 dims: 11 × probe + 60 × 3,136 > 8 × probe + 90 × 3,136.
+        assert_eq!(cheapest(&reach, &options, 0.99, probe, 784.0), (8, 90));
+        // Re-ranking is dear in 7,840 dims: fewer candidates, more probes.
+        assert_eq!(cheapest(&reach, &options, 0.99, probe, 7840.0), (11, 60));
+        // A lower target, which each option reaches in a few probes: the fewest candidates.
+        let low = [(6, 0.962), (5, 0.965), (4, 0.97)];
+        assert_eq!(cheapest(&low, &options, 0.95, probe, 784.0), (6, 45));
+        // Out of reach for all: the best recall.
+        assert_eq!(cheapest(&reach, &options, 0.999, probe, 784.0), (8, 90));
+        // Not projected: one option, re-ranking costs nothing.
+        assert_eq!(cheapest(&[(3, 0.96)], &[15], 0.95, probe, 0.0), (3, 15));
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl KnnGraph {
 }
 
 /// Bumped whenever the results of the kNN code change, so cached graphs are recomputed.
-pub const ALGORITHM_VERSION: u32 = 5;
+pub const ALGORITHM_VERSION: u32 = 6;
 
 impl KnnGraph {
     /// Serialise for the cache: n, k (u64), metric (u8), indices (u32), distances (f32), LE.

@@ -358,16 +358,18 @@ impl Index {
     }
 
     /// How many probes a search needs to reach `target` recall@k on the `sample` items (their
-    /// exact neighbours `truth`), read off ahead of the search: (probes, the recall they give).
+    /// exact neighbours `truth`), read off ahead of the search, for each number of candidates
+    /// kept per item in `options` (ascending): (probes, the recall they give) per option —
+    /// `depth` and its recall where the target is out of reach.
     ///
-    /// A search of an item's first p probes keeps the best `search_k` (by distance in the
-    /// index's space) among its home cell and those p − 1 cells — the bisector skip is exact —
-    /// and a true neighbour there is among them whenever it is among that best `search_k` (in
-    /// a projection, the re-rank then puts it in the top k). So the recall of every p follows
-    /// from each sampled item's distances to the rows of its first cells, without searching
-    /// the rest. Searching pass after pass and measuring after each cost Fashion-MNIST
-    /// 70k × 784 a merge and an estimate per pass (7 passes to 13 probes) and searched every
-    /// pass against a bound that only the next pass tightened.
+    /// A search of an item's first p probes keeps the best k' (by distance in the index's
+    /// space) among its home cell and those p − 1 cells — the bisector skip is exact — and a
+    /// true neighbour there is among them whenever it is among that best k' (in a projection,
+    /// the re-rank then puts it in the top k). So the recall of every p and k' follows from
+    /// each sampled item's distances to the rows of its first cells, without searching the
+    /// rest. Searching pass after pass and measuring after each cost Fashion-MNIST 70k × 784 a
+    /// merge and an estimate per pass (7 passes to 13 probes) and searched every pass against a
+    /// bound that only the next pass tightened.
     ///
     /// `ranks`: each sampled item's nearest centres, nearest first, `depth` per item.
     #[allow(clippy::too_many_arguments)]
@@ -378,12 +380,13 @@ impl Index {
         ranks: &[u16],
         depth: usize,
         k: usize,
-        search_k: usize,
+        options: &[usize],
         target: f64,
-    ) -> (usize, f64) {
+    ) -> Vec<(usize, f64)> {
         let dim = self.dim;
-        // Per sampled item, the true neighbours found by the first p probes, p = 1..=depth.
-        let found: Vec<Vec<usize>> = sample
+        let widest = options.iter().copied().max().unwrap_or(k);
+        // Per sampled item, per probe count p = 1..=depth, per option: true neighbours found.
+        let found: Vec<Vec<Vec<usize>>> = sample
             .par_iter()
             .zip(truth)
             .enumerate()
@@ -395,11 +398,14 @@ impl Index {
                     .iter()
                     .map(|&c| usize::from(c))
                     .filter(|&c| c != home);
-                let mut top = TopK::new(search_k);
-                let mut counts = Vec::with_capacity(depth);
+                let mut top = TopK::new(widest);
+                let mut counts: Vec<Vec<usize>> = Vec::with_capacity(depth);
                 for c in std::iter::once(home).chain(later).take(depth) {
-                    if counts.last() == Some(&want.len()) {
-                        counts.push(want.len());
+                    // Every option already holds every true neighbour: so will the rest.
+                    if let Some(last) = counts.last()
+                        && last.first() == Some(&want.len())
+                    {
+                        counts.push(last.clone());
                         continue;
                     }
                     for p in self.cell(c).filter(|&p| p != pos) {
@@ -409,26 +415,36 @@ impl Index {
                             p as u32,
                         );
                     }
+                    // Nearest first: the best k' of the widest list are the best k' kept.
                     let best = top.best_indices();
-                    let hits = best
-                        .iter()
-                        .filter(|&&p| want.contains(&self.item[p as usize]))
-                        .count();
-                    counts.push(hits);
+                    let hits = |kept: usize| {
+                        best[..kept.min(best.len())]
+                            .iter()
+                            .filter(|&&p| want.contains(&self.item[p as usize]))
+                            .count()
+                    };
+                    counts.push(options.iter().map(|&o| hits(o)).collect());
                 }
                 counts
             })
             .collect();
         let wanted = (sample.len() * k).max(1) as f64;
-        let mut last = (depth, 0.0);
-        for p in 1..=depth {
-            let hits: usize = found.iter().filter_map(|c| c.get(p - 1)).sum();
-            last = (p, hits as f64 / wanted);
-            if last.1 >= target {
-                break;
-            }
-        }
-        last
+        (0..options.len())
+            .map(|o| {
+                let mut last = (depth, 0.0);
+                for p in 1..=depth {
+                    let hits: usize = found
+                        .iter()
+                        .filter_map(|c| c.get(p - 1).map(|per| per[o]))
+                        .sum();
+                    last = (p, hits as f64 / wanted);
+                    if last.1 >= target {
+                        break;
+                    }
+                }
+                last
+            })
+            .collect()
     }
 
     /// The cell holding packed position `pos`.
