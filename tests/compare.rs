@@ -2,8 +2,13 @@
 //! it moved between the two embeddings: the overlaps are checked against a brute-force search
 //! made here, the accuracies against what the move must do, and bad input is refused.
 
+#[cfg(feature = "embed")]
+mod common;
 #[path = "common/program.rs"]
 mod program;
+#[cfg(feature = "embed")]
+#[path = "common/runtime.rs"]
+mod runtime;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -208,4 +213,65 @@ fn compare_refuses_what_it_cannot_compare() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+/// `--model-b`: B is A's image folder through a second encoder (here the same one, so every
+/// neighbourhood is kept), and a second encoder that is not there is named in the error.
+#[cfg(feature = "embed")]
+#[test]
+fn a_second_encoder_embeds_the_same_images_for_b() {
+    if !runtime::have_runtime() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let images = dir.path().join("images");
+    for i in 0..24u32 {
+        let class = if i % 2 == 0 { "red" } else { "blue" };
+        let p = images.join(class).join(format!("{i:02}.png"));
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        let shade = if i % 2 == 0 {
+            [200, 40 + 5 * i as u8, 40]
+        } else {
+            [40, 40 + 5 * i as u8, 200]
+        };
+        image::RgbImage::from_fn(16, 16, |x, y| {
+            if (x * y + i) % 7 == 0 {
+                image::Rgb([255, 255, 255])
+            } else {
+                image::Rgb(shade)
+            }
+        })
+        .save(&p)
+        .expect("png");
+    }
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/encoder.onnx");
+    let cache = dir.path().join("cache");
+    let run = |b: &str| {
+        ivt(&[
+            "compare",
+            images.to_str().expect("utf8"),
+            "--model",
+            model,
+            "--model-b",
+            b,
+            "-k",
+            "3",
+            "--cache",
+            cache.to_str().expect("utf8"),
+            "--json",
+        ])
+    };
+    let out = run(model);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["summary"]["mean_overlap"].as_f64(), Some(1.0), "{v}");
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(24));
+    let missing = dir.path().join("no-such-model.onnx");
+    let out = run(missing.to_str().expect("utf8"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--model-b") && stderr.contains("no-such-model.onnx"),
+        "{stderr}"
+    );
 }
