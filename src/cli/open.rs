@@ -214,11 +214,18 @@ fn second(
         return Ok(None);
     };
     let b = load_second(options, path).context("--compare")?;
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    Ok(Some((b, name)))
+    Ok(Some((b, second_name(path))))
+}
+
+/// What to call B: its file name, or its folder's where the file is the folder's
+/// `features.npy` (`pca50/features.npy` is "pca50", not "features.npy").
+fn second_name(path: &std::path::Path) -> String {
+    let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    match name(path) {
+        Some(n) if n == "features.npy" => path.parent().and_then(name).unwrap_or(n),
+        Some(n) => n,
+        None => path.display().to_string(),
+    }
 }
 
 pub fn run(args: &OpenArgs) -> anyhow::Result<ExitCode> {
@@ -492,6 +499,15 @@ mod tests {
     struct Probe {
         #[command(flatten)]
         view: ViewArgs,
+    }
+
+    #[test]
+    fn the_second_embedding_is_named_by_its_file_or_its_folder() {
+        let name = |p: &str| second_name(std::path::Path::new(p));
+        assert_eq!(name("runs/pca50/features.npy"), "pca50");
+        assert_eq!(name("runs/dino.npy"), "dino.npy");
+        assert_eq!(name("runs/clip"), "clip");
+        assert_eq!(name("features.npy"), "features.npy");
     }
 
     #[test]
