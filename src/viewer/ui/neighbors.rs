@@ -62,7 +62,20 @@ pub struct NeighborsPanel<'a> {
     /// The kNN graph is still being computed (the grid falls back to a scan meanwhile).
     pub graph_pending: bool,
     pub metric: &'static str,
+    /// `--compare`: the selected item's nearest neighbours in the second embedding.
+    pub other: Option<OtherSpace<'a>>,
 }
+
+/// The selected item's neighbours in a second embedding (`--compare B`).
+pub struct OtherSpace<'a> {
+    /// What B is called.
+    pub name: &'a str,
+    /// Nearest first, each with whether it is among the item's as many nearest in A too.
+    pub items: Vec<(ItemId, bool)>,
+}
+
+/// Side of the second embedding's tiles: a strip above the grid, not a second grid.
+const OTHER_TILE_PX: f32 = 40.0;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum NeighborAction {
@@ -222,9 +235,46 @@ pub fn neighbors_ui(
     if panel.graph_pending && panel.mode == NeighborMode::Nearest {
         ui.small("(kNN graph still computing: neighbours by a full scan)");
     }
+    if let Some(other) = &panel.other
+        && let Some(a) = other_strip(ui, other, thumb)
+    {
+        action = Some(a);
+    }
     if let Some(a) = grid(ui, panel, info, thumb) {
         action = Some(a);
     }
+    action
+}
+
+/// The selected item's nearest in B: framed green where A has them among as many nearest too,
+/// red where B brings them in; a click selects.
+fn other_strip(
+    ui: &mut egui::Ui,
+    other: &OtherSpace<'_>,
+    thumb: &mut dyn FnMut(ItemId) -> Thumb,
+) -> Option<NeighborAction> {
+    let mut action = None;
+    let shared = other.items.iter().filter(|(_, s)| *s).count();
+    ui.label(format!(
+        "its {} nearest in {}: {shared} nearest in A too (green), {} new (red)",
+        other.items.len(),
+        other.name,
+        other.items.len() - shared
+    ));
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing = egui::vec2(3.0, 3.0);
+        for &(item, in_a) in &other.items {
+            let frame = if in_a {
+                super::issues::KEPT_COLOR
+            } else {
+                super::issues::TORN_COLOR
+            };
+            if tile_image(ui, &thumb(item), OTHER_TILE_PX, frame).clicked() {
+                action = Some(NeighborAction::Select(item));
+            }
+        }
+    });
+    ui.separator();
     action
 }
 
@@ -419,6 +469,7 @@ mod tests {
             groups_available: false,
             graph_pending: false,
             metric: "euclidean",
+            other: None,
             query: None,
             queries: QueryList::default(),
         };
@@ -441,6 +492,7 @@ mod tests {
             groups_available: true,
             graph_pending: false,
             metric: "euclidean",
+            other: None,
             query: None,
             queries: QueryList::default(),
         };
@@ -469,5 +521,39 @@ mod tests {
                 NeighborAction::Select(ItemId(3))
             ]
         );
+    }
+
+    #[test]
+    fn the_second_embedding_shows_its_nearest_above_the_grid_and_a_click_selects() {
+        let items: Vec<Neighbor> = (1..=4)
+            .map(|i| Neighbor {
+                item: ItemId(i),
+                distance: i as f32,
+            })
+            .collect();
+        let panel = NeighborsPanel {
+            selected: Some(ItemId(0)),
+            items: &items,
+            mode: NeighborMode::Nearest,
+            nside: 2,
+            groups_available: true,
+            graph_pending: false,
+            metric: "euclidean",
+            other: Some(OtherSpace {
+                name: "B",
+                items: vec![(ItemId(7), false), (ItemId(1), true)],
+            }),
+            query: None,
+            queries: QueryList::default(),
+        };
+        let (action, asked) = run(&panel, None);
+        assert_eq!(action, None);
+        // The selected image, B's strip, then A's grid (each image asked for once).
+        assert_eq!(asked, [0, 7, 1, 2, 3, 4].map(ItemId));
+        // A click on the strip's first tile (left edge, under the selected image) selects 7.
+        let first: Option<NeighborAction> = (150..600)
+            .step_by(4)
+            .find_map(|y| run(&panel, Some(egui::pos2(15.0, y as f32))).0);
+        assert_eq!(first, Some(NeighborAction::Select(ItemId(7))));
     }
 }

@@ -6,10 +6,13 @@ use bevy_egui::egui;
 
 use super::browser::FileBrowser;
 use super::item_info::item_info;
-use super::neighbors::{NeighborAction, NeighborsPanel, QueryHeader, QueryList, neighbors_ui};
+use super::neighbors::{
+    NeighborAction, NeighborsPanel, OtherSpace, QueryHeader, QueryList, neighbors_ui,
+};
 use super::root::PanelRoot;
 use super::theme;
 use crate::dataset::{Images, ItemId};
+use crate::viewer::compare::CompareView;
 use crate::viewer::labels::{LabelItems, Labels};
 use crate::viewer::query::{Queries, QueryAction};
 use crate::viewer::state::{ColorState, NeighborView, SelectItem, Selection, Store};
@@ -30,6 +33,7 @@ pub(super) fn neighbors_panel(
     mut select: MessageWriter<SelectItem>,
     mut label_items: MessageWriter<LabelItems>,
     mut query_action: MessageWriter<QueryAction>,
+    compare: Option<Res<CompareView>>,
 ) {
     let Some(root) = root.0.as_mut() else {
         return;
@@ -96,6 +100,7 @@ pub(super) fn neighbors_panel(
                 groups_available: color.coloring.groups().is_some(),
                 graph_pending: store.graph.is_none(),
                 metric: store.metric.name(),
+                other: other_space(&store, selection.selected, view.nside, compare.as_deref()),
             };
             let info = |item: ItemId| item_info(&store, &color, &labels, item);
             let mut thumb = |item: ItemId| thumbs.get(item);
@@ -133,4 +138,30 @@ pub(super) fn neighbors_panel(
                 None => {}
             }
         });
+}
+
+/// `--compare`: the selected item's nearest in B (as many as the grid shows, up to B's graph),
+/// each marked with whether A's graph holds it among as many nearest.
+fn other_space<'a>(
+    store: &Store,
+    selected: Option<ItemId>,
+    nside: usize,
+    compare: Option<&'a CompareView>,
+) -> Option<OtherSpace<'a>> {
+    let view = compare?;
+    let result = view.result()?;
+    let item = selected?.index();
+    let n = (nside * nside).min(result.graph_b.k);
+    let in_a: &[u32] = store
+        .graph
+        .as_ref()
+        .map_or(&[], |g| &g.neighbors(item)[..n.min(g.k)]);
+    let items = result.graph_b.neighbors(item)[..n]
+        .iter()
+        .map(|&j| (ItemId(j), in_a.contains(&j)))
+        .collect();
+    Some(OtherSpace {
+        name: &view.name,
+        items,
+    })
 }
