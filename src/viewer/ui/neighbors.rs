@@ -476,26 +476,39 @@ mod tests {
         assert_eq!(run(&panel, None).0, None);
     }
 
-    #[test]
-    fn every_tile_asks_for_its_image_and_a_click_selects_it() {
-        let items: Vec<Neighbor> = (1..=4)
+    /// Items 1–4 as item 0's neighbours, at distances 1–4.
+    fn four() -> Vec<Neighbor> {
+        (1..=4)
             .map(|i| Neighbor {
                 item: ItemId(i),
                 distance: i as f32,
             })
-            .collect();
-        let panel = NeighborsPanel {
+            .collect()
+    }
+
+    /// Item 0 selected with `items` in a 2 × 2 grid.
+    fn selected_with<'a>(
+        items: &'a [Neighbor],
+        other: Option<OtherSpace<'a>>,
+    ) -> NeighborsPanel<'a> {
+        NeighborsPanel {
             selected: Some(ItemId(0)),
-            items: &items,
+            items,
             mode: NeighborMode::Nearest,
             nside: 2,
             groups_available: true,
             graph_pending: false,
             metric: "euclidean",
-            other: None,
+            other,
             query: None,
             queries: QueryList::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn every_tile_asks_for_its_image_and_a_click_selects_it() {
+        let items = four();
+        let panel = selected_with(&items, None);
         let (action, asked) = run(&panel, None);
         assert_eq!(action, None);
         // The selected image first, then the tiles in rank order.
@@ -525,27 +538,14 @@ mod tests {
 
     #[test]
     fn the_second_embedding_shows_its_nearest_above_the_grid_and_a_click_selects() {
-        let items: Vec<Neighbor> = (1..=4)
-            .map(|i| Neighbor {
-                item: ItemId(i),
-                distance: i as f32,
-            })
-            .collect();
-        let panel = NeighborsPanel {
-            selected: Some(ItemId(0)),
-            items: &items,
-            mode: NeighborMode::Nearest,
-            nside: 2,
-            groups_available: true,
-            graph_pending: false,
-            metric: "euclidean",
-            other: Some(OtherSpace {
+        let items = four();
+        let panel = selected_with(
+            &items,
+            Some(OtherSpace {
                 name: "B",
                 items: vec![(ItemId(7), false), (ItemId(1), true)],
             }),
-            query: None,
-            queries: QueryList::default(),
-        };
+        );
         let (action, asked) = run(&panel, None);
         assert_eq!(action, None);
         // The selected image, B's strip, then A's grid (each image asked for once).
