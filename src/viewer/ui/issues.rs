@@ -27,10 +27,7 @@ pub const EVIDENCE_PX: f32 = 46.0;
 const MAX_MEMBERS: usize = 12;
 /// Text column beside the thumbnail.
 const TEXT_PX: f32 = 280.0;
-/// A neighbour the map keeps / tears away (the fidelity tiles and lines).
-pub const KEPT_COLOR: Rgba8 = [70, 210, 110, 255];
-/// Pure reds, far from the class palette's red (225, 87, 89).
-pub const TORN_COLOR: Rgba8 = [255, 35, 35, 255];
+pub use super::theme::{KEPT_COLOR, TORN_COLOR};
 const NEUTRAL: Rgba8 = [80, 80, 80, 255];
 
 /// One evidence tile: an item, its frame and a caption.

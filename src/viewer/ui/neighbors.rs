@@ -265,9 +265,9 @@ fn other_strip(
         ui.spacing_mut().item_spacing = egui::vec2(3.0, 3.0);
         for &(item, in_a) in &other.items {
             let frame = if in_a {
-                super::issues::KEPT_COLOR
+                theme::KEPT_COLOR
             } else {
-                super::issues::TORN_COLOR
+                theme::TORN_COLOR
             };
             if tile_image(ui, &thumb(item), OTHER_TILE_PX, frame).clicked() {
                 action = Some(NeighborAction::Select(item));

@@ -33,3 +33,9 @@ pub fn apply(ctx: &egui::Context) {
         }
     });
 }
+
+/// A neighbour kept / lost (the fidelity tiles and lines of the issues panel, the second
+/// embedding's strip in the neighbour panel).
+pub const KEPT_COLOR: crate::viewer::colors::Rgba8 = [70, 210, 110, 255];
+/// Pure reds, far from the class palette's red (225, 87, 89).
+pub const TORN_COLOR: crate::viewer::colors::Rgba8 = [255, 35, 35, 255];
