@@ -600,6 +600,7 @@ fn refresh_fidelity(
     mut store: ResMut<Store>,
     mut color: ResMut<ColorState>,
     job: Option<Res<LayoutJob>>,
+    compare: Option<Res<super::compare::CompareView>>,
 ) {
     if let Some(task) = &mut issues.fidelity_task {
         let (fidelity, version) = match task.poll() {
@@ -631,7 +632,10 @@ fn refresh_fidelity(
         }
         return;
     }
-    let settled = !job.as_ref().is_some_and(|j| j.is_running());
+    // Neither a layout job nor a morph (`--compare`) moving the points: every frame of
+    // either is a new layout version, not one worth scoring.
+    let settled = !job.as_ref().is_some_and(|j| j.is_running())
+        && compare.as_ref().is_none_or(|c| c.t == c.target);
     let (Some(audit), Some(layout), Some(graph)) = (&store.audit, &store.layout, &store.graph)
     else {
         return;
