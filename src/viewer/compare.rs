@@ -38,6 +38,8 @@ const MORPH_SECS: f32 = 1.2;
 pub struct CompareResult {
     pub graph_b: Arc<KnnGraph>,
     pub comparison: Arc<Comparison>,
+    /// The mean share of neighbours kept (the top bar's figure, read every frame).
+    pub mean_overlap: f64,
     /// The maps the morph runs between: A's when the comparison started, and B's, started
     /// from it and aligned to it.
     pub layout_a: LayoutCoords,
@@ -103,8 +105,7 @@ impl CompareView {
                 started.elapsed().as_secs_f64()
             ),
             CompareState::Done(r) => {
-                let s = r.comparison.summary(None);
-                format!("{}: mean overlap {:.2}", self.name, s.mean_overlap)
+                format!("{}: mean overlap {:.2}", self.name, r.mean_overlap)
             }
             CompareState::Failed(e) => format!("{}: {e}", self.name),
         }
@@ -237,6 +238,7 @@ fn run(
     }
     Ok(CompareResult {
         graph_b,
+        mean_overlap: comparison.summary(None).mean_overlap,
         comparison: Arc::new(comparison),
         layout_a,
         layout_b: coords,
