@@ -16,7 +16,7 @@ use ivt::quality::{self, Audit, AuditInput, Labels, QualityError};
 
 use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice, read_layout};
 use super::common::graph::{graph, imported};
-use super::common::load::{file_name, load};
+use super::common::load::{class_name, file_name, load};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -215,12 +215,6 @@ fn splits_of(
         (None, Some(name)) => bail!("--split-column {name}: no such metadata column"),
         (None, None) => Ok(None),
     }
-}
-
-fn class_name<'a>(names: &'a [String], codes: Option<&[u32]>, i: usize) -> &'a str {
-    codes
-        .and_then(|c| names.get(c[i] as usize))
-        .map_or("", String::as_str)
 }
 
 /// One row per item: every score.

@@ -16,7 +16,7 @@ use ivt::metrics::compare::{Comparison, Summary, compare};
 
 use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice};
 use super::common::graph::{Request, graph_reported, imported};
-use super::common::load::{file_name, load, load_second};
+use super::common::load::{class_name, file_name, load, load_second};
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -180,9 +180,7 @@ struct Report<'a> {
 
 impl Report<'_> {
     fn class(&self, i: usize) -> &str {
-        self.codes
-            .and_then(|c| self.names.get(c[i] as usize))
-            .map_or("", String::as_str)
+        class_name(self.names, self.codes, i)
     }
 
     fn class_name(&self, code: u32) -> &str {

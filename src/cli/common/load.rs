@@ -248,6 +248,13 @@ pub fn load_second(
     load_timed(&spec)
 }
 
+/// Item i's class by name (codes index `names`), or "" without classes.
+pub fn class_name<'a>(names: &'a [String], codes: Option<&[u32]>, i: usize) -> &'a str {
+    codes
+        .and_then(|c| names.get(c[i] as usize))
+        .map_or("", String::as_str)
+}
+
 /// Item i's image file as the data set names it (relative to its image folder), or "" when
 /// the items have no image files.
 pub fn file_name(data: &Dataset, i: u32) -> String {
