@@ -1,6 +1,7 @@
-//! Decoding one image into its cells: EXIF orientation applied, transparency flattened onto a
-//! light checkerboard, aspect kept, letterboxed with transparent margins into squares of each
-//! tier side.
+//! Decoding one image into its cells: EXIF orientation applied, aspect kept, letterboxed with
+//! transparent margins into squares of each tier side, transparency kept as a cut-out so the
+//! map shows what lies behind a transparent icon. Where an image is shown alone (the panels),
+//! its transparency is flattened onto a light checkerboard instead ([`decode_shown`]).
 
 use std::path::Path;
 
@@ -22,17 +23,78 @@ pub fn decode_shown(path: &Path) -> Result<DynamicImage, String> {
     Ok(DynamicImage::ImageRgba8(rgba))
 }
 
-/// The image at `path` as one RGBA8 cell per tier side in `tiers`, or why it cannot be read.
+/// The image at `path` as one RGBA8 cell per tier side in `tiers` (see [`cells_of`]), or why
+/// it cannot be read.
 pub fn decode_file(path: &Path, tiers: &[u32]) -> Result<Vec<Vec<u8>>, String> {
-    let mut img = decode_shown(path)?;
+    let img = decode_oriented(path)?;
     let largest = tiers.iter().copied().max().unwrap_or(8);
+    let img = if img.color().has_alpha() {
+        let mut rgba = img.to_rgba8();
+        premultiply(&mut rgba);
+        DynamicImage::ImageRgba8(rgba)
+    } else {
+        img
+    };
     // A cheap area-average shrink first: resampling a 12-megapixel photo with a triangle
     // filter straight to 128 px costs ten times more and looks no better.
-    if img.width().max(img.height()) > 2 * largest {
-        img = img.thumbnail(2 * largest, 2 * largest);
+    let img = if img.width().max(img.height()) > 2 * largest {
+        img.thumbnail(2 * largest, 2 * largest)
+    } else {
+        img
+    };
+    Ok(premultiplied_cells(&img.to_rgba8(), tiers))
+}
+
+/// An RGBA image (straight alpha) as one cell per tier side: letterboxed, its transparency a
+/// cut-out ([`cut_out`]).
+pub fn cells_of(img: &RgbaImage, tiers: &[u32]) -> Vec<Vec<u8>> {
+    let mut img = img.clone();
+    premultiply(&mut img);
+    premultiplied_cells(&img, tiers)
+}
+
+fn premultiplied_cells(img: &RgbaImage, tiers: &[u32]) -> Vec<Vec<u8>> {
+    tiers
+        .iter()
+        .map(|&side| {
+            let mut cell = letterbox(img, side);
+            cut_out(&mut cell);
+            cell
+        })
+        .collect()
+}
+
+/// Scale each pixel's colour by its alpha. Resampling must average premultiplied colours:
+/// averaged straight, the (often black) colour of fully transparent pixels bleeds into the
+/// edges of an icon.
+fn premultiply(img: &mut RgbaImage) {
+    for p in img.pixels_mut() {
+        let alpha = u32::from(p[3]);
+        if alpha < 255 {
+            for c in 0..3 {
+                p[c] = ((u32::from(p[c]) * alpha + 127) / 255) as u8;
+            }
+        }
     }
-    let rgba = img.to_rgba8();
-    Ok(tiers.iter().map(|&side| letterbox(&rgba, side)).collect())
+}
+
+/// A premultiplied RGBA8 cell as a cut-out: pixels at least half opaque become opaque in their
+/// own (straight) colour, the rest fully transparent with no colour. Binary alpha needs no
+/// back-to-front order to draw correctly among thousands of overlapping sprites (the shader
+/// discards the transparent pixels and the depth test does the rest), and a one-bit mask on
+/// disk ([`super::codec`]).
+pub fn cut_out(cell: &mut [u8]) {
+    for p in cell.chunks_exact_mut(4) {
+        let alpha = u32::from(p[3]);
+        if alpha >= 128 {
+            for c in &mut p[..3] {
+                *c = ((u32::from(*c) * 255 + alpha / 2) / alpha).min(255) as u8;
+            }
+            p[3] = u8::MAX;
+        } else {
+            p.copy_from_slice(&[0; 4]);
+        }
+    }
 }
 
 /// The two greys of the checkerboard drawn behind transparent pixels, as image editors show
@@ -43,9 +105,10 @@ pub const BACKDROP_DARK: u8 = 0xC8;
 /// 8 px one.
 const BACKDROP_CHECKS: u32 = 8;
 
-/// Flatten `img`'s transparency onto a light checkerboard, so every place that shows the
-/// image (map, neighbour grid, tooltips, legend) shows the same opaque picture. Letterbox
-/// margins are added after this and stay transparent: they are not part of the image.
+/// Flatten `img`'s transparency onto a light checkerboard, where an image is shown alone (the
+/// neighbour grid, previews, tooltips): there it tells the user the image is transparent. On
+/// the map transparency is kept instead ([`cells_of`]), or the checkerboards of overlapping
+/// icons would hide the map.
 pub fn over_backdrop(img: &mut RgbaImage) {
     if img.pixels().all(|p| p[3] == u8::MAX) {
         return;

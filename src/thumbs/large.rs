@@ -27,7 +27,7 @@ use xxhash_rust::xxh3::Xxh3;
 use super::codec;
 
 const MAGIC: &[u8; 8] = b"IVTLARGE";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// The file header's room; slots start after it.
 const HEADER: u64 = 4096;
 /// Per slot: key, stamp, checksum.

@@ -37,7 +37,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
-pub use decode::{decode_file, letterbox, over_backdrop, placeholder};
+pub use decode::{cells_of, decode_file, letterbox, over_backdrop, placeholder};
 pub use large::LargeCache;
 
 use crate::cache::Cache;
@@ -46,7 +46,7 @@ use crate::progress::Observer;
 
 const MAGIC: &[u8; 8] = b"IVTTHUMB";
 /// Bump when the cell contents or the file's layout change.
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
 /// Cell data starts at a multiple of this, so cells never straddle more pages than needed.
 const DATA_ALIGN: u64 = 4096;
 /// Items one build task decodes and writes together.
@@ -685,9 +685,10 @@ fn build_in_memory(tiers: Vec<u32>, images: &Images) -> (ThumbStore, BuildReport
             .par_chunks_mut(cell)
             .enumerate()
             .for_each(|(item, out)| {
-                if let Some(mut img) = images.memory_rgba(item) {
-                    over_backdrop(&mut img);
-                    out.copy_from_slice(&letterbox(&img, side));
+                if let Some(img) = images.memory_rgba(item)
+                    && let Some(cell) = cells_of(&img, &[side]).pop()
+                {
+                    out.copy_from_slice(&cell);
                 }
             });
     }

@@ -330,9 +330,9 @@ fn a_damaged_item_count_is_reported_not_trusted() {
 }
 
 #[test]
-fn transparent_pixels_show_a_light_checkerboard_and_margins_stay_transparent() {
+fn transparent_pixels_stay_transparent_on_the_map_without_a_dark_fringe() {
     // A 16×8 icon: left half opaque red, right half fully transparent black (as PNG icons
-    // store it), one half-transparent blue pixel.
+    // store it), one half-transparent blue pixel and one mostly transparent one.
     let mut img = RgbaImage::from_fn(16, 8, |x, _| {
         if x < 8 {
             Rgba([255, 0, 0, 255])
@@ -341,41 +341,45 @@ fn transparent_pixels_show_a_light_checkerboard_and_margins_stay_transparent() {
         }
     });
     img.put_pixel(0, 0, Rgba([0, 0, 255, 128]));
+    img.put_pixel(1, 0, Rgba([0, 0, 255, 100]));
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("icon.png");
     img.save(&path).expect("png");
-    let cells = decode_file(&path, &[16]).expect("decode");
+    let cells = decode_file(&path, &[16, 8]).expect("decode");
     let px = |x: usize, y: usize| &cells[0][(y * 16 + x) * 4..(y * 16 + x) * 4 + 4];
-    // Letterboxed 16×8 into 16: rows 0–3 and 12–15 are margins, still transparent.
+    // Letterboxed 16×8 into 16: rows 0–3 and 12–15 are margins, transparent.
     assert_eq!(px(12, 0), [0, 0, 0, 0], "margin");
     assert_eq!(px(12, 15), [0, 0, 0, 0], "margin");
     assert_eq!(px(3, 8), [255, 0, 0, 255], "opaque pixels unchanged");
-    // The transparent half is opaque now and one of the two light greys, never black.
-    let mut seen = std::collections::BTreeSet::new();
+    // The transparent half stays transparent: no checkerboard on the map.
     for y in 4..12 {
         for x in 8..16 {
-            let p = px(x, y);
-            assert_eq!(p[3], 255, "({x},{y}) opaque");
-            assert!(p[0] == p[1] && p[1] == p[2], "({x},{y}) grey: {p:?}");
-            seen.insert(p[0]);
+            assert_eq!(px(x, y), [0, 0, 0, 0], "({x},{y})");
         }
     }
-    assert_eq!(
-        seen.into_iter().collect::<Vec<_>>(),
-        vec![decode::BACKDROP_DARK, decode::BACKDROP_LIGHT],
-        "a checkerboard of both greys"
-    );
-    // Half-transparent blue over the light square: a blend of the two.
-    let blend = px(0, 4);
-    assert_eq!(blend[3], 255);
-    assert!(
-        blend[2] > 200 && blend[0] > 100 && blend[0] < 140,
-        "{blend:?}"
-    );
+    // A cut-out: half-transparent blue is opaque blue, mostly transparent is gone.
+    assert_eq!(px(0, 4), [0, 0, 255, 255]);
+    assert_eq!(px(1, 4), [0, 0, 0, 0]);
+    // Shrunk to 8 px, the red edge next to the transparent half keeps its colour: resampled
+    // premultiplied, the transparent black does not darken it.
+    let small = &cells[1];
+    let mut opaque = 0;
+    for y in 4..6 {
+        for x in 0..8 {
+            let p = &small[(y * 8 + x) * 4..][..4];
+            if p[3] > 0 {
+                opaque += 1;
+                assert!(p[0] > 230 && p[1] < 20, "({x},{y}) {p:?}");
+            } else {
+                assert!(x >= 3, "({x},{y}) of the red half is transparent");
+            }
+        }
+    }
+    assert!(opaque >= 6, "{opaque} opaque pixels");
 }
 
 #[test]
-fn in_memory_rgba_images_are_flattened_too() {
+fn in_memory_rgba_images_keep_their_transparency_too() {
     let images = Images::Rgba8 {
         width: 2,
         height: 1,
@@ -387,8 +391,11 @@ fn in_memory_rgba_images_are_flattened_too() {
     // 2×1 letterboxed into 8: the middle rows hold the image, left half the opaque pixel.
     let px = |x: usize, y: usize| &c[(y * 8 + x) * 4..(y * 8 + x) * 4 + 4];
     assert_eq!(px(0, 4), [10, 20, 30, 255]);
-    assert_eq!(px(7, 4)[3], 255, "transparent pixel flattened");
-    assert!(px(7, 4)[0] >= decode::BACKDROP_DARK, "{:?}", px(7, 4));
+    assert_eq!(
+        px(7, 4),
+        [0, 0, 0, 0],
+        "the transparent pixel stays transparent"
+    );
     assert_eq!(px(6, 0), [0, 0, 0, 0], "margin");
 }
 

@@ -27,7 +27,8 @@ struct MosaicMaterial {
 struct Vertex {
     @builtin(instance_index) instance_index: u32,
     @location(0) position: vec3<f32>,
-    // u, v of the cell's top-left corner; texture layer + 256 · corner; draw order (1 on top).
+    // u, v of the cell's top-left corner; texture layer + 256 · corner; draw order (1 on top,
+    // above 0.999 lifted).
     @location(1) cell: vec4<f32>,
     @location(2) color: vec4<f32>,
 };
@@ -62,6 +63,14 @@ fn vertex(v: Vertex) -> VertexOutput {
     if (material.flat > 0.5) {
         // Reverse z: nearer is larger. Above the dots (depth ≈ 0.5), below the highlight rings.
         clip.z = (0.9 + 0.09 * v.cell.w) * clip.w;
+    } else if (v.cell.w > 0.9991) {
+        // Lifted (the selected item 1, hovered 0.9996, a neighbour 0.9993; see visible.rs):
+        // in front of every other thumbnail, whatever its depth, so a nearer one cannot hide
+        // it; in depth order among themselves (√ spreads the small far depths of reverse z),
+        // the selected one topmost, all below the highlight rings (0.9999).
+        let lift = (v.cell.w - 0.999) * 1000.0;
+        let depth = sqrt(clamp(clip.z / clip.w, 0.0, 1.0));
+        clip.z = (0.94 + 0.04 * lift + 0.0099 * depth) * clip.w;
     } else {
         // A hair in front of the item's own dot.
         clip.z = clip.z * 1.0005;
@@ -89,14 +98,32 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
     // The frame is `border` pixels wide (corner runs -1…1 across the thumbnail), so it reads as
     // a colour swatch on tiny thumbnails and a thin outline on large ones.
     let per_px = max(fwidth(in.corner.x), fwidth(in.corner.y));
-    if (material.border > 0.0 && edge > 1.0 - material.border * per_px) {
-        return vec4<f32>(in.color.rgb, 1.0);
-    }
+    let band = material.border * per_px;
+    let frame = vec4<f32>(in.color.rgb, 1.0);
     let uv = clamp(in.uv, in.cell_rect.xy, in.cell_rect.zw);
-    let c = textureSample(atlas, atlas_sampler, uv, in.layer);
-    // Letterbox margins are transparent: the dot (or whatever lies behind) shows there.
-    if (c.a < 0.5) {
-        discard;
+    // Level 0 explicitly (the atlas has no mips): samples taken in branches need no derivatives.
+    let c = textureSampleLevel(atlas, atlas_sampler, uv, in.layer, 0.0);
+    if (c.a >= 0.5) {
+        if (material.border > 0.0 && edge > 1.0 - band) {
+            return frame;
+        }
+        // Filtering across a cut-out's edge mixes in the colourless transparent texels: divide
+        // them back out, or every icon gets a dark rim.
+        return vec4<f32>(c.rgb / c.a, 1.0);
     }
-    return vec4<f32>(c.rgb, 1.0);
+    // Cells are cut-outs: letterbox margins and an icon's transparent pixels (alpha 0, no
+    // colour) show whatever lies behind — the dot, another thumbnail, the background. The frame
+    // hugs the picture instead of the square: a transparent pixel within `border` pixels of the
+    // picture is frame. Square frames around icons would stack into a wall of colour in 3D.
+    if (material.border > 0.0) {
+        let reach = band * 0.5 * material.cell_uv;
+        for (var i = 0; i < 8; i++) {
+            let angle = f32(i) * 0.785398;
+            let at = clamp(uv + reach * vec2<f32>(cos(angle), sin(angle)), in.cell_rect.xy, in.cell_rect.zw);
+            if (textureSampleLevel(atlas, atlas_sampler, at, in.layer, 0.0).a >= 0.5) {
+                return frame;
+            }
+        }
+    }
+    discard;
 }
