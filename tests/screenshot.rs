@@ -1074,3 +1074,203 @@ fn with_no_display_the_map_is_drawn_offscreen_as_in_a_window() {
         "{stdout}"
     );
 }
+
+/// A grid of `side` × `side` (× `side` with `depth`) items one layout unit apart: their
+/// features (unused by the view), the layout file, and each item's picture from `picture`.
+fn icon_grid(
+    dir: &Path,
+    side: u32,
+    depth: bool,
+    picture: impl Fn(u32) -> image::RgbaImage,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let data = dir.join("icons");
+    let images = data.join("images");
+    std::fs::create_dir_all(&images).expect("images dir");
+    let n = if depth {
+        side * side * side
+    } else {
+        side * side
+    };
+    let features: Vec<f32> = (0..n * 4).map(|i| ((i * 7919) % 101) as f32).collect();
+    ivt::npy::write(&data.join("features.npy"), &[n as usize, 4], &features).expect("features");
+    for i in 0..n {
+        picture(i)
+            .save(images.join(format!("{i:04}.png")))
+            .expect("png");
+    }
+    let dims = if depth { 3 } else { 2 };
+    let coords: Vec<f32> = (0..n)
+        .flat_map(|i| [i % side, (i / side) % side, i / (side * side)][..dims].to_vec())
+        .map(|v| v as f32)
+        .collect();
+    let layout = dir.join("layout.npy");
+    ivt::npy::write(&layout, &[n as usize, dims], &coords).expect("layout");
+    (data, layout)
+}
+
+/// The side of the drawn thumbnails a capture printed, in pixels.
+fn thumbnail_px(log: &str) -> f32 {
+    log.lines()
+        .find_map(|l| {
+            l.strip_suffix(" px wide")
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no thumbnail size in\n{log}"))
+}
+
+/// Transparent icons on the map show what lies behind them — the icons they overlap, the
+/// background — not the checkerboard the panels draw behind a transparent image.
+#[test]
+fn transparent_icons_on_the_map_show_what_lies_behind_them() {
+    if !screenshots_wanted() {
+        return;
+    }
+    // 10 × 10 icons: a small opaque disc in the middle of a transparent 32 px square, in one
+    // of three colours so that grid neighbours differ. Thumbnails three times the usual size
+    // overlap their neighbours' discs with their transparent parts.
+    const DISC: [[u8; 3]; 3] = [[230, 40, 40], [40, 200, 40], [40, 80, 230]];
+    let colour = |i: u32| DISC[((i % 10 + i / 10) % 3) as usize];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (data, layout) = icon_grid(tmp.path(), 10, false, |i| {
+        image::RgbaImage::from_fn(32, 32, |x, y| {
+            let r = (x as f32 - 15.5).hypot(y as f32 - 15.5);
+            let [red, green, blue] = colour(i);
+            image::Rgba(if r < 5.0 {
+                [red, green, blue, 255]
+            } else {
+                [0, 0, 0, 0]
+            })
+        })
+    });
+    let (out, cache) = (tmp.path().join("icons.png"), tmp.path().join("cache"));
+    let selected = 44u32;
+    let log = screenshot(
+        &[
+            data.as_os_str(),
+            "--layout".as_ref(),
+            layout.as_os_str(),
+            "--select".as_ref(),
+            selected.to_string().as_ref(),
+            "--nside".as_ref(),
+            "1".as_ref(),
+            "--thumbnail-size".as_ref(),
+            "3".as_ref(),
+            "--size".as_ref(),
+            "1280x720".as_ref(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+        ],
+        &out,
+        "transparent-icons.png",
+    );
+    let img = image::open(&out).expect("the PNG").to_rgb8();
+    let (sx, sy) = printed_pixel(&log, "selected item");
+    let ((x0, y0), (x1, y1)) = plot_area(&log);
+    // Thumbnail side = 3 · 0.8 · extent / √n = 3 · 0.8 · 9 / 10 grid units.
+    let tile = thumbnail_px(&log);
+    let spacing = tile / 2.16;
+    assert!(spacing > 20.0, "{spacing} px between items:\n{log}");
+    // Every item's disc is seen at its place, though larger thumbnails lie over most of them.
+    let mut seen = 0;
+    for item in 0..100u32 {
+        let (gx, gy) = (item % 10, item / 10);
+        let (ox, oy) = (gx as f32 - 4.0, gy as f32 - 4.0);
+        if ox.abs().max(oy.abs()) <= 1.0 {
+            continue; // the selection's ring and its neighbour's lie over these
+        }
+        let (cx, cy) = (sx as f32 + ox * spacing, sy as f32 - oy * spacing);
+        if cx < x0 as f32 + 4.0
+            || cy < y0 as f32 + 4.0
+            || cx > x1 as f32 - 4.0
+            || cy > y1 as f32 - 4.0
+        {
+            continue;
+        }
+        let p = img.get_pixel(cx as u32, cy as u32).0;
+        assert!(
+            near(p, colour(item), 40),
+            "item {item} at ({cx:.0}, {cy:.0}) shows {p:?}, not its disc {:?}",
+            colour(item)
+        );
+        seen += 1;
+    }
+    assert!(seen >= 40, "only {seen} items in view:\n{log}");
+    // No checkerboard anywhere on the map.
+    let checker = |p: [u8; 3]| {
+        let grey = p[0].abs_diff(p[1]) <= 4 && p[1].abs_diff(p[2]) <= 4;
+        let v = i32::from(p[1]);
+        grey && [0xF2, 0xC8].iter().any(|&g| (v - g).abs() <= 5)
+    };
+    let greys = (y0..y1)
+        .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+        .filter(|&(x, y)| checker(img.get_pixel(x, y).0))
+        .count();
+    assert!(greys < 300, "{greys} checkerboard-grey pixels on the map");
+}
+
+/// In 3D the selected item's thumbnail stays visible even at the heart of a cube of nearer
+/// thumbnails, and so do its neighbours'.
+#[test]
+fn in_3d_the_selected_item_is_drawn_in_front_of_nearer_thumbnails() {
+    if !screenshots_wanted() {
+        return;
+    }
+    // 7 × 7 × 7 opaque grey-blue pictures; the centre one magenta.
+    let selected = 3 + 3 * 7 + 3 * 49;
+    const MAGENTA: [u8; 3] = [255, 0, 255];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (data, layout) = icon_grid(tmp.path(), 7, true, |i| {
+        let [r, g, b] = if i == selected {
+            MAGENTA
+        } else {
+            [60, 90, 140]
+        };
+        image::RgbaImage::from_pixel(16, 16, image::Rgba([r, g, b, 255]))
+    });
+    let (out, cache) = (tmp.path().join("cube.png"), tmp.path().join("cache"));
+    let log = screenshot(
+        &[
+            data.as_os_str(),
+            "--layout".as_ref(),
+            layout.as_os_str(),
+            "--dims".as_ref(),
+            "3".as_ref(),
+            "--view".as_ref(),
+            "3d".as_ref(),
+            "--select".as_ref(),
+            selected.to_string().as_ref(),
+            "--thumbnail-size".as_ref(),
+            "2".as_ref(),
+            "--size".as_ref(),
+            "1280x720".as_ref(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+        ],
+        &out,
+        "cube-3d-selected.png",
+    );
+    let img = image::open(&out).expect("the PNG").to_rgb8();
+    let (sx, sy) = printed_pixel(&log, "selected item");
+    let tile = thumbnail_px(&log);
+    // The selected thumbnail's square, inside its frame: mostly magenta (the ring and the
+    // neighbours' rings lie over part of it).
+    let half = (tile * 0.35) as i64;
+    let (mut magenta, mut total) = (0, 0);
+    for dy in -half..=half {
+        for dx in -half..=half {
+            let (x, y) = (sx as i64 + dx, sy as i64 + dy);
+            if x < 0 || y < 0 || x >= i64::from(img.width()) || y >= i64::from(img.height()) {
+                continue;
+            }
+            total += 1;
+            if near(img.get_pixel(x as u32, y as u32).0, MAGENTA, 50) {
+                magenta += 1;
+            }
+        }
+    }
+    assert!(
+        total > 100 && magenta * 2 > total,
+        "{magenta} of {total} pixels around the selected item ({sx}, {sy}) are its magenta \
+         picture ({tile} px thumbnails)"
+    );
+}

@@ -13,7 +13,84 @@ use crate::viewer::camera::{Bounds, PlotCamera};
 use crate::viewer::colors::Rgba8;
 use crate::viewer::labels::{LabelFilter, Labels};
 use crate::viewer::spatial::{self, ThumbView};
-use crate::viewer::state::{ColorState, LayoutCoords, Selection, Store};
+use crate::viewer::state::{ColorState, LayoutCoords, NeighborView, Selection, Store};
+
+/// The items whose thumbnails must stay visible — the selected one, the hovered one and the
+/// selected one's neighbours in the grid: each always wins its place under the cap and the
+/// declutter, and is drawn above every other thumbnail (in 3D too, where a nearer thumbnail
+/// would hide it), the selected one topmost.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) struct Lifted {
+    selected: Option<u32>,
+    hovered: Option<u32>,
+    /// Sorted.
+    neighbors: Vec<u32>,
+}
+
+/// Draw orders (1 on top; the shader reads the vertex's order). Other items lie in
+/// (0.001, 0.999) by rank; above 0.999 an item is lifted, which in 3D puts it in front of
+/// every thumbnail that is not (`mosaic.wgsl`).
+const ORDER_SELECTED: f32 = 1.0;
+const ORDER_HOVERED: f32 = 0.9996;
+const ORDER_NEIGHBOR: f32 = 0.9993;
+
+impl Lifted {
+    pub(super) fn new(selection: &Selection, neighbors: Option<&NeighborView>) -> Self {
+        let mut list: Vec<u32> = neighbors
+            .map(|n| n.items.iter().map(|n| n.item.0).collect())
+            .unwrap_or_default();
+        list.sort_unstable();
+        list.dedup();
+        Self {
+            selected: selection.selected.map(|i| i.0),
+            hovered: selection.hovered.map(|i| i.0),
+            neighbors: list,
+        }
+    }
+
+    /// 0 for the selected item, 1 hovered, 2 a neighbour: the ranks under every other item's.
+    fn level(&self, item: u32) -> Option<u32> {
+        if self.selected == Some(item) {
+            Some(0)
+        } else if self.hovered == Some(item) {
+            Some(1)
+        } else if self.neighbors.binary_search(&item).is_ok() {
+            Some(2)
+        } else {
+            None
+        }
+    }
+
+    /// The item's rank in the cap and declutter: lifted ones first.
+    fn rank(&self, item: u32) -> u32 {
+        self.level(item)
+            .unwrap_or_else(|| pool::rank_of(item).max(3))
+    }
+
+    /// The item's draw order for the shader.
+    fn order(&self, item: u32) -> f32 {
+        match self.level(item) {
+            Some(0) => ORDER_SELECTED,
+            Some(1) => ORDER_HOVERED,
+            Some(_) => ORDER_NEIGHBOR,
+            None => 0.999 - (pool::rank_of(item) as f32 / u32::MAX as f32) * 0.998,
+        }
+    }
+
+    /// A summary of the lifted items for the view's key.
+    fn key(&self) -> [u32; 4] {
+        let sum = self
+            .neighbors
+            .iter()
+            .fold(0u32, |h, &i| h.rotate_left(5) ^ i.wrapping_mul(0x9e37_79b9));
+        [
+            self.selected.unwrap_or(u32::MAX),
+            self.hovered.unwrap_or(u32::MAX),
+            self.neighbors.len() as u32,
+            sum,
+        ]
+    }
+}
 
 /// What the last view update was computed from and what it drew, with the per-layout caches
 /// it keeps: owned by this file, so the view's state changes in one place.
@@ -23,10 +100,10 @@ pub(super) struct ViewCache {
     key: Vec<u32>,
     /// Bumped at every view update: the pools' notion of time.
     generation: u64,
-    /// (item, tier, slot) drawn, and the colour version and selection the meshes were built
-    /// with: meshes are rewritten only when one of them changes.
+    /// (item, tier, slot) drawn, and the colour version and lifted items the meshes were
+    /// built with: meshes are rewritten only when one of them changes.
     drawn: Vec<Drawn>,
-    mesh_key: (u64, Option<ItemId>),
+    mesh_key: (u64, Lifted),
     /// Drawn thumbnails, topmost first: item, centre and side in physical pixels within the
     /// plot's viewport — what a click on a thumbnail hits.
     hits: Vec<(ItemId, [f32; 2], f32)>,
@@ -64,6 +141,7 @@ pub(super) fn update_visible_thumbnails(
     labels: Option<Res<Labels>>,
     settings: Res<MosaicSettings>,
     selection: Res<Selection>,
+    neighbors: Option<Res<NeighborView>>,
     windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
     cameras: Query<(&Camera, &GlobalTransform), PlotCamera>,
     mut mosaic: ResMut<Mosaic>,
@@ -130,8 +208,9 @@ pub(super) fn update_visible_thumbnails(
         settings.max_thumbnails as u32,
         u32::from(settings.declutter),
         settings.border.to_bits(),
-        selection.selected.map_or(u32::MAX, |i| i.0),
     ]);
+    let lifted = Lifted::new(&selection, neighbors.as_deref());
+    key.extend(lifted.key());
     if key == mosaic.view.key {
         return;
     }
@@ -148,7 +227,7 @@ pub(super) fn update_visible_thumbnails(
         store.layout_version,
         &view,
         n_items,
-        selection.selected,
+        &lifted,
         &shown,
     );
     let chosen = pool::choose(candidates, settings.max_thumbnails, settings.declutter);
@@ -159,19 +238,23 @@ pub(super) fn update_visible_thumbnails(
     let perspective = clip_from_view.w_axis.w != 1.0;
     let mut hits = hits;
     if perspective {
-        hits.sort_by(|a, b| a.3.total_cmp(&b.3));
+        // Lifted thumbnails are drawn in front of the rest: a click finds them first.
+        hits.sort_by(|a, b| {
+            let level = |h: &Hit| lifted.level(h.0.0).unwrap_or(u32::MAX);
+            level(a).cmp(&level(b)).then(a.3.total_cmp(&b.3))
+        });
     }
     mosaic.view.hits = hits.into_iter().map(|(i, c, s, _)| (i, c, s)).collect();
     // Orthographic (the 2D view): overlaps by draw order, not depth.
     let border = settings.border * windows.single().map_or(1.0, |w| w.scale_factor());
     let flat = if !perspective { 1.0 } else { 0.0 };
     update_materials(mosaic, &mut materials, world, flat, border);
-    let mesh_key = (color.version, selection.selected);
+    let mesh_key = (color.version, lifted);
     if drawn == mosaic.view.drawn && mesh_key == mosaic.view.mesh_key {
         return;
     }
+    rebuild_meshes(mosaic, &drawn, layout, &mesh_key.1, &mut meshes);
     mosaic.view.mesh_key = mesh_key;
-    rebuild_meshes(mosaic, &drawn, layout, selection.selected, &mut meshes);
     mosaic.view.drawn = drawn;
 }
 
@@ -198,7 +281,7 @@ fn candidates_in_view(
     layout_version: u64,
     view: &ThumbView,
     n_items: usize,
-    selected: Option<ItemId>,
+    lifted: &Lifted,
     shown: &dyn Fn(ItemId) -> bool,
 ) -> Vec<Candidate> {
     let mut candidates = Vec::new();
@@ -218,12 +301,8 @@ fn candidates_in_view(
             };
             candidates.push(Candidate {
                 item: i as u32,
-                // The selected item always wins its place (cap, declutter) and lies on top.
-                rank: if selected == Some(item) {
-                    0
-                } else {
-                    pool::rank_of(i as u32).max(1)
-                },
+                // Lifted items always win their place (cap, declutter) and lie on top.
+                rank: lifted.rank(i as u32),
                 size_px,
                 screen: screen.to_array(),
                 depth,
@@ -316,7 +395,7 @@ fn rebuild_meshes(
     mosaic: &Mosaic,
     drawn: &[Drawn],
     layout: &LayoutCoords,
-    selected: Option<ItemId>,
+    lifted: &Lifted,
     meshes: &mut Assets<Mesh>,
 ) {
     for (t, tier) in mosaic.tiers.iter().enumerate() {
@@ -327,12 +406,7 @@ fn rebuild_meshes(
                 let (layer, x, y) = tier.pool.cell_origin(slot);
                 let u0 = x as f32 / pool::LAYER_PX as f32;
                 let v0 = y as f32 / pool::LAYER_PX as f32;
-                // The selected item on top, then lowest rank first; (0, 1).
-                let order = if selected == Some(ItemId(item)) {
-                    1.0
-                } else {
-                    0.999 - (pool::rank_of(item) as f32 / u32::MAX as f32) * 0.998
-                };
+                let order = lifted.order(item);
                 (
                     layout.position(ItemId(item)),
                     [u0, v0, layer as f32, order],
@@ -349,6 +423,48 @@ fn rebuild_meshes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::viewer::neighbors::Neighbor;
+
+    #[test]
+    fn the_selected_hovered_and_neighbour_thumbnails_are_lifted_in_that_order() {
+        let selection = Selection {
+            selected: Some(ItemId(5)),
+            hovered: Some(ItemId(9)),
+            version: 1,
+        };
+        let grid = NeighborView {
+            mode: Default::default(),
+            nside: 2,
+            seed: 0,
+            computed_for: None,
+            query_shown: None,
+            items: [7, 3, 7]
+                .iter()
+                .map(|&i| Neighbor {
+                    item: ItemId(i),
+                    distance: 1.0,
+                })
+                .collect(),
+        };
+        let lifted = Lifted::new(&selection, Some(&grid));
+        assert_eq!(
+            [5, 9, 3, 7, 4].map(|i| lifted.level(i)),
+            [Some(0), Some(1), Some(2), Some(2), None]
+        );
+        // Under the cap and the declutter, lifted items rank before every other.
+        assert!((0..1000).all(|i| [5, 9, 3, 7].contains(&i) || lifted.rank(i) > 2));
+        // Draw order: selected > hovered > neighbour > everything else (≤ 0.999, which the
+        // shader does not lift).
+        let orders = [5, 9, 3].map(|i| lifted.order(i));
+        assert!(orders[0] > orders[1] && orders[1] > orders[2] && orders[2] > 0.9991);
+        assert!((0..1000).filter(|i| lifted.level(*i).is_none()).all(|i| {
+            let o = lifted.order(i);
+            o > 0.0 && o <= 0.999
+        }));
+        // A new neighbour set or hover changes the view's key.
+        let plain = Lifted::new(&selection, None);
+        assert_ne!(plain.key(), lifted.key());
+    }
 
     #[test]
     fn a_click_hits_the_topmost_thumbnail_under_it() {
