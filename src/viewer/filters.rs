@@ -3,6 +3,10 @@
 //! colour — how the found items differ from the rest. Brushing a histogram or clicking a bar
 //! writes search terms (`score>=0.2 score<=0.5`, `split=val`) into the search box, so a filter
 //! is a search: one language, one matcher, one highlight on the map.
+//!
+//! A text column whose values are nearly all unique (names, code points, file ids) gets one
+//! line instead of bars — twelve bars of count 2 are noise that pushes the useful charts down —
+//! and such lines come after every chart.
 
 use std::sync::Arc;
 
@@ -38,9 +42,26 @@ pub enum ChartKind {
         all: Vec<u32>,
         matched: Vec<u32>,
     },
+    /// A column of nearly unique values ([`nearly_unique`]): how many distinct values it
+    /// holds, and how many of them the matches have.
+    Distinct { values: usize, matched: usize },
 }
 
-/// The charts of every column of `data`, with the counts of `matches` (the search's items).
+/// Whether a categorical column with these per-value counts is nearly unique: more values
+/// than bars, and most rows hold a value that at most one other row shares. Its bars would
+/// each show a count of one or two.
+pub fn nearly_unique(counts: &[u32]) -> bool {
+    let rows: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+    let rare: u64 = counts
+        .iter()
+        .filter(|&&c| c <= 2)
+        .map(|&c| u64::from(c))
+        .sum();
+    counts.len() > MAX_BARS && 2 * rare >= rows
+}
+
+/// The charts of every column of `data`, with the counts of `matches` (the search's items):
+/// the classes first, the nearly unique columns' lines last.
 pub fn charts(data: &Dataset, matches: Option<&[u32]>) -> Vec<Chart> {
     let mut out = Vec::new();
     if let Some(classes) = &data.classes {
@@ -52,6 +73,8 @@ pub fn charts(data: &Dataset, matches: Option<&[u32]>) -> Vec<Chart> {
             ColumnValues::Numeric(values) => numeric_chart(&column.name, values, matches),
         });
     }
+    // Stable: the columns keep their file order within each group.
+    out.sort_by_key(|c| matches!(c.kind, ChartKind::Distinct { .. }));
     out
 }
 
@@ -65,6 +88,15 @@ fn categorical_chart(field: &str, cat: &Categorical, matches: Option<&[u32]>) ->
         if let Some(&c) = cat.codes.get(i as usize) {
             matched[c as usize] += 1;
         }
+    }
+    if nearly_unique(&all) {
+        return Chart {
+            field: field.to_owned(),
+            kind: ChartKind::Distinct {
+                values: all.iter().filter(|&&a| a > 0).count(),
+                matched: matched.iter().filter(|&&m| m > 0).count(),
+            },
+        };
     }
     let mut order: Vec<usize> = (0..cat.names.len()).collect();
     order.sort_by_key(|&c| (std::cmp::Reverse(all[c]), c));
@@ -118,6 +150,19 @@ fn numeric_chart(field: &str, values: &[f64], matches: Option<&[u32]>) -> Chart 
             matched,
         },
     }
+}
+
+/// A count with thousands separated: 1,911.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// `text` with every term about `field` (`field:…`, `field=…`, `field>…` …) replaced by
@@ -185,6 +230,24 @@ pub fn filters_ui(ui: &mut egui::Ui, charts: &[Chart], text: &str) -> Option<Str
         let field = quoted(&chart.field);
         ui.label(egui::RichText::new(&chart.field).strong());
         match &chart.kind {
+            ChartKind::Distinct { values, matched } => {
+                let found = if crate::search::split_terms(text).is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} among the found)", grouped(*matched))
+                };
+                ui.label(
+                    egui::RichText::new(format!(
+                        "{} distinct values{found} — search `{field}:…`",
+                        grouped(*values)
+                    ))
+                    .small(),
+                )
+                .on_hover_text(
+                    "nearly every value is unique or shared by two items: \
+                     a bar chart would show counts of one or two",
+                );
+            }
             ChartKind::Categorical {
                 names,
                 all,
@@ -284,7 +347,7 @@ pub fn filters_ui(ui: &mut egui::Ui, charts: &[Chart], text: &str) -> Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Column, Metadata};
+    use crate::dataset::{Categorical, Column, Metadata};
 
     #[test]
     fn terms_for_a_field_are_replaced_and_the_rest_kept() {
@@ -366,5 +429,44 @@ mod tests {
             panic!("score chart");
         };
         assert_eq!(matched.iter().sum::<u32>(), 0);
+    }
+
+    #[test]
+    fn nearly_unique_text_columns_get_one_line_after_the_charts() {
+        let mut data = crate::dataset::load_demo();
+        let n = data.n_items();
+        let column = |name: &str, value: &dyn Fn(usize) -> String| Column {
+            name: name.into(),
+            values: ColumnValues::Categorical(Categorical::from_strings(
+                &(0..n).map(value).collect::<Vec<_>>(),
+            )),
+        };
+        data.metadata = Some(Metadata {
+            columns: vec![
+                // Pairs of rows share a name, as emoji skin tones share a short name.
+                column("short_name", &|i| format!("name_{}", i / 2)),
+                column("style", &|i| ["flat", "3d", "outline"][i % 3].to_owned()),
+                // Many values, but each shared by ten rows: still a useful chart.
+                column("group", &|i| format!("g{}", i / 10)),
+            ],
+        });
+        let matches: Vec<u32> = (0..7).collect();
+        let charts = charts(&data, Some(&matches));
+        let fields: Vec<&str> = charts.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["class", "style", "group", "short_name"]);
+        assert_eq!(
+            charts[3].kind,
+            ChartKind::Distinct {
+                values: n / 2,
+                matched: 4
+            }
+        );
+        assert!(matches!(charts[2].kind, ChartKind::Categorical { .. }));
+        assert!(!nearly_unique(&[2; MAX_BARS]), "few values: bars");
+        assert!(nearly_unique(&[1; MAX_BARS + 1]));
+        assert!(!nearly_unique(&[3; 100]));
+        assert_eq!(grouped(1_911), "1,911");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000_000), "1,000,000");
     }
 }
