@@ -981,6 +981,34 @@ fn compare_morphs_the_moved_items_across_and_keeps_the_rest_in_place() {
         crossed > 100.0 && crossed > 2.0 * stayed,
         "moved item travelled {crossed} px, kept item {stayed} px"
     );
+    // The changed-most list under the map: the moved items first, their neighbours in B all
+    // new (framed red) under their neighbours in A.
+    let log = screenshot(
+        &[
+            data.as_os_str(),
+            "--compare".as_ref(),
+            b_path.as_os_str(),
+            "--changed-most".as_ref(),
+            "--no-thumbnails".as_ref(),
+            "--size".as_ref(),
+            "1280x720".as_ref(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+        ],
+        &out,
+        "compare-changed-most.png",
+    );
+    let ((x0, _), (x1, y1)) = plot_area(&log);
+    assert!(
+        y1 < 500,
+        "the list takes the bottom of the window: map down to {y1}"
+    );
+    let img = image::open(&out).expect("the PNG").to_rgb8();
+    let red = (y1 + 1..img.height())
+        .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+        .filter(|&(x, y)| near(img.get_pixel(x, y).0, [255, 35, 35], 30))
+        .count();
+    assert!(red > 500, "{red} red frame pixels in the list");
 }
 
 #[test]

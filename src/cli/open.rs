@@ -142,6 +142,10 @@ pub struct ViewArgs {
     /// With --compare: once compared, move the map this far towards B's (0–1; 1 shows B's map).
     #[arg(long, value_name = "T", default_value_t = 0.0, requires = "compare")]
     morph: f32,
+    /// With --compare: open the list of the items whose neighbourhoods changed most, with
+    /// their neighbours in A and in B (`C` toggles it).
+    #[arg(long, requires = "compare")]
+    changed_most: bool,
 }
 
 /// A tab of the issues panel.
@@ -372,6 +376,7 @@ fn show(
         }),
         compare: compare.map(|(b, name)| (std::sync::Arc::new(b.features), name)),
         morph: view.morph,
+        changed_most: view.changed_most,
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;

@@ -321,6 +321,7 @@ fn add_explorer_plugins(app: &mut App, dataset: Dataset, options: &CheckedOption
             name.clone(),
             options.morph,
             options.color_by == Some(ColorSource::Compare),
+            options.changed_most,
         ))
         .add_plugins(compare::ComparePlugin);
     }

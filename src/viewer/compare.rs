@@ -3,7 +3,8 @@
 //! B's layout started from A's and aligned to it — then shown by a morph between the two maps
 //! (`M`, the top bar's slider: every point moves from its place in A to its place in B, the
 //! camera stays) and by colouring the map by how much each neighbourhood changed
-//! (`--color-by compare:overlap`).
+//! (`--color-by compare:overlap`), and by the list of the items that changed most (`C`,
+//! `ui/changed.rs`).
 //!
 //! The morph writes the blended layout into the store: every view (points, thumbnails,
 //! picking, the lasso) follows it as it follows an animating layout. A new layout of A makes
@@ -72,10 +73,26 @@ pub struct CompareView {
     shown: f32,
     /// Colour by the overlap once the comparison is done (`--color-by compare:overlap`).
     pub color_when_ready: bool,
+    /// The "changed most" list under the map.
+    pub list: ChangedList,
+}
+
+/// The "changed most" list's state: open (`C`, `--changed-most`), and the class it shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangedList {
+    pub open: bool,
+    /// One class's items only (its code); `None`: every item.
+    pub class: Option<u32>,
 }
 
 impl CompareView {
-    pub fn new(b: Arc<Features>, name: String, start_at: f32, color_when_ready: bool) -> Self {
+    pub fn new(
+        b: Arc<Features>,
+        name: String,
+        start_at: f32,
+        color_when_ready: bool,
+        list_open: bool,
+    ) -> Self {
         let t = start_at.clamp(0.0, 1.0);
         Self {
             b,
@@ -85,6 +102,10 @@ impl CompareView {
             target: t,
             shown: 0.0,
             color_when_ready,
+            list: ChangedList {
+                open: list_open,
+                class: None,
+            },
         }
     }
 
@@ -133,7 +154,7 @@ impl Plugin for ComparePlugin {
             (
                 start_compare,
                 poll_compare,
-                morph_key.run_if(not(egui_wants_any_keyboard_input)),
+                (morph_key, list_key).run_if(not(egui_wants_any_keyboard_input)),
                 animate_morph,
             )
                 .chain(),
@@ -282,6 +303,15 @@ fn morph_key(keys: Res<ButtonInput<KeyCode>>, mut view: ResMut<CompareView>) {
     }
 }
 
+/// `C`: the "changed most" list, open or closed (not with Ctrl: that copies).
+fn list_key(keys: Res<ButtonInput<KeyCode>>, mut view: ResMut<CompareView>) {
+    if keys.just_pressed(KeyCode::KeyC)
+        && !keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight])
+    {
+        view.list.open = !view.list.open;
+    }
+}
+
 /// Move `t` towards its target and draw the map at `t`.
 fn animate_morph(
     time: Res<Time>,
@@ -325,4 +355,29 @@ fn animate_morph(
         label,
     });
     view.shown = t;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_opens_and_closes_the_changed_most_list_but_not_with_ctrl() {
+        let b = Features::new(2, 1, vec![0.0, 1.0], "float32", "b.npy", "b.npy").expect("b");
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<ButtonInput<KeyCode>>()
+            .insert_resource(CompareView::new(Arc::new(b), "b".into(), 0.0, false, false))
+            .add_systems(Update, list_key);
+        let press = |app: &mut App, keys: &[KeyCode]| {
+            crate::viewer::press_keys(app, keys);
+            app.world().resource::<CompareView>().list.open
+        };
+        assert!(press(&mut app, &[KeyCode::KeyC]));
+        assert!(
+            press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyC]),
+            "Ctrl+C copies"
+        );
+        assert!(!press(&mut app, &[KeyCode::KeyC]));
+    }
 }

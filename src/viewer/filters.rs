@@ -153,7 +153,7 @@ fn numeric_chart(field: &str, values: &[f64], matches: Option<&[u32]>) -> Chart 
 }
 
 /// A count with thousands separated: 1,911.
-fn grouped(n: usize) -> String {
+pub fn grouped(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, d) in digits.chars().enumerate() {

@@ -76,3 +76,18 @@ pub use state::{
     ColorState, GridKey, Launched, LayoutCoords, MAX_TREE_LEAVES, NeighborView, PointsShown,
     SearchMask, SelectItem, Selection, Store, ViewMode, dimmed,
 };
+
+/// Tests of key bindings: press `keys` together for one update, then release them all.
+#[cfg(test)]
+pub(crate) fn press_keys(app: &mut bevy::prelude::App, keys: &[bevy::prelude::KeyCode]) {
+    use bevy::prelude::{ButtonInput, KeyCode};
+    let mut input = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+    input.reset_all();
+    for &k in keys {
+        input.press(k);
+    }
+    app.update();
+    let mut input = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+    input.release_all();
+    input.clear();
+}

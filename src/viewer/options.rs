@@ -128,6 +128,8 @@ pub struct ViewerOptions {
     pub compare: Option<(Arc<crate::dataset::Features>, String)>,
     /// `--morph T`: once the comparison is done, move the map this far towards B's (0–1).
     pub morph: f32,
+    /// `--changed-most`: open the list of the items whose neighbourhoods changed most.
+    pub changed_most: bool,
 }
 
 impl Default for ViewerOptions {
@@ -166,6 +168,7 @@ impl Default for ViewerOptions {
             issues: None,
             compare: None,
             morph: 0.0,
+            changed_most: false,
         }
     }
 }

@@ -700,14 +700,7 @@ mod tests {
             .init_resource::<ButtonInput<KeyCode>>()
             .insert_resource(MosaicSettings::default())
             .add_systems(Update, mosaic_keys);
-        let press = |app: &mut App, keys: &[KeyCode]| {
-            let mut input = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
-            input.reset_all();
-            for &k in keys {
-                input.press(k);
-            }
-            app.update();
-        };
+        let press = crate::viewer::press_keys;
         press(&mut app, &[KeyCode::KeyT]);
         assert!(!app.world().resource::<MosaicSettings>().enabled);
         press(&mut app, &[KeyCode::KeyX]);

@@ -65,33 +65,47 @@ pub struct RowContext<'a> {
     pub on_map: Option<&'a [u32]>,
 }
 
+/// An item's class: its code and name.
+pub fn class_of(data: &Dataset, item: u32) -> Option<(u32, &str)> {
+    let c = data.classes.as_ref()?;
+    let code = *c.labels.codes.get(item as usize)?;
+    Some((code, c.labels.names.get(code as usize)?.as_str()))
+}
+
+/// The frame of an item's tile: its class colour, grey without classes.
+pub fn class_frame(data: &Dataset, item: u32) -> Rgba8 {
+    class_of(data, item).map_or(NEUTRAL, |(code, _)| category_color(code as usize))
+}
+
+/// `#index · file · class`, as much of it as the data set has.
+pub fn item_title(data: &Dataset, item: u32) -> String {
+    let name = match &data.images {
+        Images::Files(f) => f
+            .paths
+            .get(item as usize)
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned()),
+        _ => None,
+    };
+    match (name, class_of(data, item)) {
+        (Some(n), Some((_, c))) => format!("#{item} · {n} · {c}"),
+        (Some(n), None) => format!("#{item} · {n}"),
+        (None, Some((_, c))) => format!("#{item} · {c}"),
+        (None, None) => format!("#{item}"),
+    }
+}
+
 impl RowContext<'_> {
     fn class(&self, item: u32) -> Option<(u32, &str)> {
-        let c = self.data.classes.as_ref()?;
-        let code = c.labels.codes[item as usize];
-        Some((code, c.labels.names[code as usize].as_str()))
+        class_of(self.data, item)
     }
 
     fn class_frame(&self, item: u32) -> Rgba8 {
-        self.class(item)
-            .map_or(NEUTRAL, |(code, _)| category_color(code as usize))
+        class_frame(self.data, item)
     }
 
     fn title(&self, item: u32) -> String {
-        let name = match &self.data.images {
-            Images::Files(f) => f
-                .paths
-                .get(item as usize)
-                .and_then(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned()),
-            _ => None,
-        };
-        match (name, self.class(item)) {
-            (Some(n), Some((_, c))) => format!("#{item} · {n} · {c}"),
-            (Some(n), None) => format!("#{item} · {n}"),
-            (None, Some((_, c))) => format!("#{item} · {c}"),
-            (None, None) => format!("#{item}"),
-        }
+        item_title(self.data, item)
     }
 
     /// The item's k graph neighbours as tiles framed by `frame`.

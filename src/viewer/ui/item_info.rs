@@ -24,6 +24,7 @@ pub(super) fn item_info(
     ItemInfo {
         title,
         value,
+        value_name: color.source.label(),
         color: color.coloring.color_of(item, &[]),
         details: item_details(data, item),
         label: labels

@@ -8,6 +8,7 @@
 //! free is published as [`CentralRect`] for the cameras.
 
 pub mod browser;
+pub mod changed;
 pub mod controls;
 pub mod help;
 pub mod issues;
@@ -74,6 +75,7 @@ impl Plugin for UiPlugin {
                     left_panel::controls_panel,
                     neighbors_panel::neighbors_panel,
                     issues_panel::issues_panel,
+                    changed::changed_panel,
                     selection_panel::selection_panel,
                     plot_area::plot_area,
                     query_markers,

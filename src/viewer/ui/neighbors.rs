@@ -17,8 +17,10 @@ use crate::viewer::thumbs::Thumb;
 pub struct ItemInfo {
     /// "#123 · shirt_0042.png"
     pub title: String,
-    /// Class / cluster / metadata value it is coloured by.
+    /// Class / cluster / metadata value it is coloured by…
     pub value: Option<String>,
+    /// …and what that colouring is called ("score", "compare: neighbours changed").
+    pub value_name: String,
     pub color: Rgba8,
     /// Further (name, value) pairs: class, metadata columns.
     pub details: Vec<(String, String)>,
@@ -188,8 +190,11 @@ pub fn neighbors_ui(
         tile_image(ui, &thumb(selected), theme::SELECTED_IMAGE_PX, me.color);
         ui.vertical(|ui| {
             ui.strong(&me.title);
-            if let Some(v) = &me.value {
-                ui.label(v);
+            // Named, unless a detail line already says it (the class, a metadata column).
+            if let Some(v) = &me.value
+                && !me.details.iter().any(|(k, _)| *k == me.value_name)
+            {
+                ui.label(format!("{}: {v}", me.value_name));
             }
             for (k, v) in &me.details {
                 ui.label(format!("{k}: {v}"));
@@ -404,6 +409,7 @@ mod tests {
         ItemInfo {
             title: format!("#{}", item.0),
             value: Some("class".into()),
+            value_name: "class".into(),
             color: [255, 0, 0, 255],
             details: vec![],
             label: None,

@@ -78,11 +78,14 @@ pub(super) fn top_bar_panel(
             search_box(ui, &mut search, &mut steps);
             ui.separator();
             let (status, _) = job.status(&store);
-            ui.label(status);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button("help (?)").clicked() {
                     help.0 = !help.0;
                 }
+                // Whatever width is left, cut short with "…" rather than run under the button
+                // (a full bar: --compare's controls); the whole line on hover.
+                ui.add(egui::Label::new(&status).truncate())
+                    .on_hover_text(&status);
             });
         });
     });
@@ -140,7 +143,12 @@ fn morph_slider(ui: &mut egui::Ui, compare: &mut CompareView) {
     if compare.result().is_some() {
         let mut t = compare.t;
         let slider = ui
-            .add(egui::Slider::new(&mut t, 0.0..=1.0).text("morph A–B (M)"))
+            // No number box: the top bar is full, and the slider's place says it.
+            .add(
+                egui::Slider::new(&mut t, 0.0..=1.0)
+                    .show_value(false)
+                    .text("A–B (M)"),
+            )
             .on_hover_text(format!(
                 "morph every point from its place in the map of A to its place in the map of {} \
                  (started from A's, aligned to it)",
@@ -148,6 +156,13 @@ fn morph_slider(ui: &mut egui::Ui, compare: &mut CompareView) {
             ));
         if slider.changed() {
             (compare.t, compare.target) = (t, t);
+        }
+        if ui
+            .selectable_label(compare.list.open, "changed (C)")
+            .on_hover_text("the items whose neighbourhoods changed most, with both neighbourhoods")
+            .clicked()
+        {
+            compare.list.open = !compare.list.open;
         }
     }
     ui.label(compare.status());
