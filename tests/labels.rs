@@ -122,3 +122,133 @@ fn labelling_session_then_crash() {
     // As a kill -9 would: no destructor runs, the lock file stays.
     std::process::abort();
 }
+
+/// `ivt-explore label DATA ARGS` with the labels folder `labels`: success, and stderr.
+fn label(data: &Path, labels: &Path, args: &[&str]) -> (bool, String) {
+    let run = Command::new(env!("CARGO_BIN_EXE_ivt-explore"))
+        .arg("label")
+        .arg(data)
+        .arg("--labels-out")
+        .arg(labels)
+        .args(args)
+        .output()
+        .expect("run");
+    (
+        run.status.success(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    )
+}
+
+/// Labels given from a script land in the journal as one undoable batch each; bad requests
+/// are refused whole, naming what is wrong; an explorer holding the folder refuses them all.
+#[test]
+fn the_label_command_appends_one_batch_and_refuses_bad_requests_whole() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("set");
+    make_dataset(&data, 50);
+    let labels_dir = tmp.path().join("labels");
+    let state = || journal::read(&labels_dir, 50).expect("journal").0;
+
+    let (ok, err) = label(
+        &data,
+        &labels_dir,
+        &["--items", "3,17,42", "--label", "positive"],
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("3 changed (3 positive)"), "{err}");
+    // A CSV by file name and by path: one batch, with a removal and a no-op.
+    let csv = tmp.path().join("labels.csv");
+    std::fs::write(
+        &csv,
+        "file,label\n0001.png,negative\n0017.png,none\n0003.png,positive\n",
+    )
+    .expect("csv");
+    let (ok, err) = label(
+        &data,
+        &labels_dir,
+        &["--from-csv", csv.to_str().expect("utf-8")],
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("1 already so"), "{err}");
+    let s = state();
+    assert_eq!(
+        [1, 3, 17, 42].map(|i| s.get(ItemId(i))),
+        [Some("negative"), Some("positive"), None, Some("positive")]
+    );
+    // Undo takes back the CSV's batch as one: item 17 positive again, item 1 unlabelled.
+    {
+        let (mut j, mut s, _) = journal::open(&labels_dir, 50).expect("open");
+        let undo = s.undo_batch(1).expect("undo");
+        j.append(&undo).expect("append");
+        s.replay(&undo);
+        assert_eq!(s.get(ItemId(17)), Some("positive"));
+        assert_eq!(s.get(ItemId(1)), None);
+    }
+
+    // Refused whole: an item out of range, an unknown label (a typo), an unknown file, an item
+    // given two labels. The journal is unchanged by each.
+    let before = std::fs::read(labels_dir.join("labels.jsonl")).expect("journal");
+    for (args, says) in [
+        (
+            vec!["--items", "4,50", "--label", "positive"],
+            "50 out of range",
+        ),
+        (
+            vec!["--items", "4", "--label", "postive"],
+            "unknown label \"postive\"",
+        ),
+    ] {
+        let (ok, err) = label(&data, &labels_dir, &args);
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+    }
+    for (rows, says) in [
+        (
+            "file,label\n0004.png,positive\nnope.png,positive\n",
+            "\"nope.png\" is not an image",
+        ),
+        (
+            "item,label\n4,positive\n4,negative\n",
+            "4 (positive and negative)",
+        ),
+        (
+            "item,label\n4,positive\n99,negative\n",
+            "item 99 is out of range",
+        ),
+        ("item,class\n4,positive\n", "no `label` column"),
+    ] {
+        std::fs::write(&csv, rows).expect("csv");
+        let (ok, err) = label(
+            &data,
+            &labels_dir,
+            &["--from-csv", csv.to_str().expect("utf-8")],
+        );
+        assert!(!ok && err.contains(says), "{rows:?}: {err}");
+    }
+    // A new label name is allowed once named.
+    let (ok, err) = label(
+        &data,
+        &labels_dir,
+        &[
+            "--items",
+            "5",
+            "--label",
+            "cat",
+            "--label-names",
+            "positive,negative,cat",
+        ],
+    );
+    assert!(ok, "{err}");
+    let after_cat = std::fs::read(labels_dir.join("labels.jsonl")).expect("journal");
+    assert!(after_cat.starts_with(&before) && after_cat.len() > before.len());
+
+    // While an explorer holds the folder, nothing is written.
+    let held = journal::open(&labels_dir, 50).expect("open");
+    let (ok, err) = label(&data, &labels_dir, &["--items", "6", "--label", "positive"]);
+    assert!(!ok && err.contains("held by another ivt-explore"), "{err}");
+    drop(held);
+    assert_eq!(
+        std::fs::read(labels_dir.join("labels.jsonl")).expect("journal"),
+        after_cat
+    );
+    assert_eq!(state().get(ItemId(6)), None);
+}

@@ -15,6 +15,7 @@ mod export_labels;
 mod export_projector;
 mod info;
 mod knn;
+mod label;
 mod layout;
 mod open;
 mod query;
@@ -37,6 +38,7 @@ use export_labels::ExportLabelsArgs;
 use export_projector::ExportProjectorArgs;
 use info::InfoArgs;
 use knn::KnnArgs;
+use label::LabelArgs;
 use layout::LayoutArgs;
 use open::{OpenArgs, ScreenshotArgs, ViewArgs};
 use query::QueryArgs;
@@ -90,6 +92,9 @@ enum Command {
     /// Export the labels as an ImageFolder tree OUT/<label>/<image> plus OUT/labels.csv
     /// (updates an earlier export in place; never touches the source images).
     ExportLabels(ExportLabelsArgs),
+    /// Give items labels from a script (`--items 3,17 --label positive`, or `--from-csv`): one
+    /// batch appended to the labels journal, undoable in the explorer like any other.
+    Label(LabelArgs),
     /// Render a view headless to a PNG and exit.
     Screenshot(ScreenshotArgs),
     /// Find items by the explorer's search language: `--where 'flip class:cat score>0.3'`.
@@ -148,6 +153,7 @@ fn data_of(command: Option<&Command>) -> Option<Option<&std::path::Path>> {
         Command::Eval(a) => Some(Some(a.data.as_path())),
         Command::ExportProjector(a) => input(&a.input),
         Command::ExportLabels(a) => input(&a.input),
+        Command::Label(a) => input(&a.input),
         Command::Screenshot(a) => input(&a.input),
         Command::Query(a) => input(&a.input),
         Command::Audit(a) => input(&a.input),
@@ -220,6 +226,7 @@ fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode> {
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::ExportProjector(args)) => export_projector::run(&args),
         Some(Command::ExportLabels(args)) => export_labels::run(&args),
+        Some(Command::Label(args)) => label::run(&args),
         Some(Command::Screenshot(args)) => open::screenshot(&args),
         Some(Command::Query(args)) => query::run(&args),
         Some(Command::Audit(args)) => audit::run(&args),

@@ -417,6 +417,48 @@ impl LabelState {
         })
     }
 
+    /// The batch that gives each item its own label (`None`: remove), or `None` if it would
+    /// change nothing: `ivt-explore label --from-csv`, one undoable batch however many labels
+    /// it gives. An item given twice keeps the last; items already carrying theirs are left out.
+    pub fn assign_each(&self, pairs: &[(ItemId, Option<&str>)], time_ms: u64) -> Option<Batch> {
+        let mut last: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+        for (at, (item, _)) in pairs.iter().enumerate() {
+            last.insert(item.0, at);
+        }
+        let mut names: std::collections::HashMap<&str, Arc<str>> = std::collections::HashMap::new();
+        let changes: Vec<Change> = pairs
+            .iter()
+            .enumerate()
+            .filter(|&(at, (item, _))| last.get(&item.0) == Some(&at))
+            .filter(|(_, (item, to))| self.get(*item) != *to)
+            .map(|(_, &(item, to))| Change {
+                item: item.0,
+                from: self.name(self.code(item)),
+                to: to.map(|name| {
+                    Arc::clone(names.entry(name).or_insert_with(|| {
+                        self.code_of(Some(name))
+                            .and_then(|c| self.name(c))
+                            .unwrap_or_else(|| Arc::from(name))
+                    }))
+                }),
+            })
+            .collect();
+        (!changes.is_empty()).then_some(Batch {
+            seq: self.next_seq,
+            time_ms,
+            kind: BatchKind::Assign,
+            changes,
+        })
+    }
+
+    /// Every label name the journal has used, in order of first use.
+    pub fn known_names(&self) -> impl Iterator<Item = &str> {
+        self.names
+            .iter()
+            .map(|n| n.as_ref())
+            .filter(|n| !n.is_empty())
+    }
+
     /// The batch that undoes the last assignment, if any.
     pub fn undo_batch(&self, time_ms: u64) -> Option<Batch> {
         self.undo.last().map(|steps| {
@@ -467,6 +509,46 @@ mod tests {
 
     fn ids(v: &[u32]) -> Vec<ItemId> {
         v.iter().map(|&i| ItemId(i)).collect()
+    }
+
+    #[test]
+    fn one_batch_gives_each_item_its_own_label_and_undoes_as_one() {
+        let mut state = LabelState::default();
+        let first = state
+            .assign(&ids(&[1]), Some("positive"), 1)
+            .expect("a change");
+        state.replay(&first);
+        let batch = state
+            .assign_each(
+                &[
+                    (ItemId(1), Some("positive")), // already: left out
+                    (ItemId(2), Some("negative")),
+                    (ItemId(3), Some("cat")),
+                    (ItemId(2), Some("positive")), // the last one given wins
+                    (ItemId(4), None),             // nothing to remove
+                ],
+                2,
+            )
+            .expect("changes");
+        let changes: Vec<(u32, Option<&str>)> = batch
+            .changes
+            .iter()
+            .map(|c| (c.item, c.to.as_deref()))
+            .collect();
+        assert_eq!(changes, [(3, Some("cat")), (2, Some("positive"))]);
+        state.replay(&batch);
+        assert_eq!(state.get(ItemId(2)), Some("positive"));
+        assert_eq!(state.get(ItemId(3)), Some("cat"));
+        assert_eq!(state.known_names().collect::<Vec<_>>(), ["positive", "cat"]);
+        let undo = state.undo_batch(3).expect("undo");
+        state.replay(&undo);
+        assert_eq!((state.get(ItemId(2)), state.get(ItemId(3))), (None, None));
+        assert_eq!(state.get(ItemId(1)), Some("positive"));
+        assert!(
+            state
+                .assign_each(&[(ItemId(1), Some("positive"))], 4)
+                .is_none()
+        );
     }
 
     #[test]
