@@ -57,6 +57,7 @@ LAYERS = [
     ("quality", ["quality"]),
     ("search", ["search"]),
     ("labels", ["labels"]),
+    ("probe", ["probe"]),
     ("thumbs", ["thumbs"]),
     ("embed", ["embed"]),
     ("projector", ["projector"]),

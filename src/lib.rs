@@ -52,6 +52,7 @@ pub mod metrics;
 pub mod npy;
 pub mod numeric;
 pub(crate) mod payload;
+pub mod probe;
 pub mod progress;
 pub mod projector;
 pub mod quality;

@@ -252,3 +252,121 @@ fn the_label_command_appends_one_batch_and_refuses_bad_requests_whole() {
     );
     assert_eq!(state().get(ItemId(6)), None);
 }
+
+/// Two blobs of 60 items in 4-D (items 0–59 around 0, 60–119 around 8), with images.
+fn two_blobs(dir: &Path) {
+    std::fs::create_dir_all(dir.join("images")).expect("dirs");
+    let mut features = Vec::new();
+    for i in 0..120usize {
+        let centre = if i < 60 { 0.0 } else { 8.0 };
+        for j in 0..4 {
+            features.push(centre + ((i * 7 + j * 13) % 10) as f32 / 10.0);
+        }
+    }
+    ivt::npy::write(&dir.join("features.npy"), &[120, 4], &features).expect("features");
+    for i in 0..120 {
+        let img = image::GrayImage::from_pixel(4, 4, image::Luma([(i * 2) as u8]));
+        img.save(dir.join("images").join(format!("{i:04}.png")))
+            .expect("png");
+    }
+}
+
+/// A script drives the labelling loop: label a few, ask what next, get unlabelled items and
+/// every item's probabilities; too few labels are refused with what is missing.
+#[test]
+fn suggest_fits_the_probe_on_the_journal_and_picks_unlabelled_items() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("blobs");
+    two_blobs(&data);
+    let labels_dir = tmp.path().join("labels");
+    let cache = tmp.path().join("cache");
+    let suggest = |args: &[&str]| {
+        let run = Command::new(env!("CARGO_BIN_EXE_ivt-explore"))
+            .arg("suggest")
+            .arg(&data)
+            .arg("--labels-out")
+            .arg(&labels_dir)
+            .arg("--cache")
+            .arg(&cache)
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            run.status.success(),
+            String::from_utf8_lossy(&run.stdout).into_owned(),
+            String::from_utf8_lossy(&run.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = label(
+        &data,
+        &labels_dir,
+        &["--items", "0,1,60", "--label", "positive"],
+    );
+    assert!(ok, "{err}");
+    let (ok, err) = label(
+        &data,
+        &labels_dir,
+        &["--items", "60", "--label", "negative"],
+    );
+    assert!(ok, "{err}");
+    // positive 2 (0, 1), negative 1 (60): one negative short.
+    let (ok, _, err) = suggest(&[]);
+    assert!(!ok && err.contains("label 1 negative more"), "{err}");
+    let (ok, err) = label(
+        &data,
+        &labels_dir,
+        &["--items", "61", "--label", "negative"],
+    );
+    assert!(ok, "{err}");
+
+    let csv = tmp.path().join("probs.csv");
+    let (ok, out, err) = suggest(&["-n", "5", "--json", "-o", csv.to_str().expect("utf-8")]);
+    assert!(ok, "{err}");
+    assert!(err.contains("cross-validated accuracy"), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(json["probe"]["labels"], 4);
+    assert_eq!(json["probe"]["cv_accuracy"], 1.0);
+    let picked: Vec<u64> = json["suggestions"]
+        .as_array()
+        .expect("suggestions")
+        .iter()
+        .map(|s| s["item"].as_u64().expect("item"))
+        .collect();
+    assert_eq!(picked.len(), 5);
+    assert!(
+        picked.iter().all(|i| ![0, 1, 60, 61].contains(i)),
+        "{picked:?}"
+    );
+    let first = &json["suggestions"][0];
+    let p =
+        first["p"]["positive"].as_f64().expect("p") + first["p"]["negative"].as_f64().expect("p");
+    assert!((p - 1.0).abs() < 1e-4, "{first}");
+    // Every item, its prediction: the first blob positive, the second negative.
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("item,file,predicted,p_negative,p_positive")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 120);
+    for r in &rows {
+        let item: usize = r[0].parse().expect("item");
+        assert_eq!(r[1], format!("{item:04}.png"));
+        assert_eq!(
+            r[2],
+            if item < 60 { "positive" } else { "negative" },
+            "{r:?}"
+        );
+    }
+    // The likeliest positives are unlabelled items of the first blob.
+    let (ok, out, err) = suggest(&["-n", "3", "--strategy", "likely:positive", "--json"]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    for s in json["suggestions"].as_array().expect("suggestions") {
+        let i = s["item"].as_u64().expect("item");
+        assert!((2..60).contains(&i), "{s}");
+    }
+    let (ok, _, err) = suggest(&["--strategy", "likely:cat"]);
+    assert!(!ok && err.contains("no item carries \"cat\""), "{err}");
+}

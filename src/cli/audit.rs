@@ -14,7 +14,7 @@ use ivt::dataset::{ColumnValues, Dataset};
 use ivt::knn::Metric;
 use ivt::quality::{self, Audit, AuditInput, Labels, QualityError};
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice, read_layout};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice, csv_output, read_layout};
 use super::common::graph::{graph, imported};
 use super::common::load::{class_name, file_name, load};
 
@@ -58,16 +58,7 @@ pub struct AuditArgs {
 const WORST: usize = 10;
 
 pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    if let Some(out) = &args.output
-        && out
-            .extension()
-            .is_none_or(|e| !e.eq_ignore_ascii_case("csv"))
-    {
-        bail!(
-            "-o {}: the audit is written as CSV; name it .csv",
-            out.display()
-        );
-    }
+    csv_output(args.output.as_deref(), "the audit")?;
     let data = load(&args.input, &args.cache.cache())?;
     let n = data.n_items();
     let k = args.k;

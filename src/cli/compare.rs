@@ -14,7 +14,7 @@ use ivt::dataset::Dataset;
 use ivt::knn::{KnnGraph, Method, Metric, RecallEstimate};
 use ivt::metrics::compare::{Comparison, Summary, compare};
 
-use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice};
+use super::common::args::{CacheArgs, GraphArgs, InputArgs, choice, csv_output};
 use super::common::graph::{Request, graph_reported, imported};
 use super::common::load::{class_name, file_name, load, load_second};
 
@@ -61,16 +61,7 @@ pub struct CompareArgs {
 const CHANGED_MOST: usize = 10;
 
 pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
-    if let Some(out) = &args.output
-        && out
-            .extension()
-            .is_none_or(|e| !e.eq_ignore_ascii_case("csv"))
-    {
-        bail!(
-            "-o {}: the comparison is written as CSV; name it .csv",
-            out.display()
-        );
-    }
+    csv_output(args.output.as_deref(), "the comparison")?;
     if args.b.is_none() && args.model_b.is_none() {
         bail!(
             "compare needs embedding B: a second features file or folder, or --model-b MODEL.onnx"

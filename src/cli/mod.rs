@@ -19,6 +19,7 @@ mod label;
 mod layout;
 mod open;
 mod query;
+mod suggest;
 mod thumbs;
 
 use std::ffi::OsString;
@@ -42,6 +43,7 @@ use label::LabelArgs;
 use layout::LayoutArgs;
 use open::{OpenArgs, ScreenshotArgs, ViewArgs};
 use query::QueryArgs;
+use suggest::SuggestArgs;
 use thumbs::ThumbsArgs;
 
 use common::progress::{INTERRUPTED, INTERRUPTED_EXIT};
@@ -95,6 +97,9 @@ enum Command {
     /// Give items labels from a script (`--items 3,17 --label positive`, or `--from-csv`): one
     /// batch appended to the labels journal, undoable in the explorer like any other.
     Label(LabelArgs),
+    /// What to label next: a probe fitted on the labels so far (its cross-validated accuracy
+    /// printed), the items it suggests, every item's probabilities with -o.
+    Suggest(SuggestArgs),
     /// Render a view headless to a PNG and exit.
     Screenshot(ScreenshotArgs),
     /// Find items by the explorer's search language: `--where 'flip class:cat score>0.3'`.
@@ -154,6 +159,7 @@ fn data_of(command: Option<&Command>) -> Option<Option<&std::path::Path>> {
         Command::ExportProjector(a) => input(&a.input),
         Command::ExportLabels(a) => input(&a.input),
         Command::Label(a) => input(&a.input),
+        Command::Suggest(a) => input(&a.input),
         Command::Screenshot(a) => input(&a.input),
         Command::Query(a) => input(&a.input),
         Command::Audit(a) => input(&a.input),
@@ -227,6 +233,7 @@ fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode> {
         Some(Command::ExportProjector(args)) => export_projector::run(&args),
         Some(Command::ExportLabels(args)) => export_labels::run(&args),
         Some(Command::Label(args)) => label::run(&args),
+        Some(Command::Suggest(args)) => suggest::run(&args),
         Some(Command::Screenshot(args)) => open::screenshot(&args),
         Some(Command::Query(args)) => query::run(&args),
         Some(Command::Audit(args)) => audit::run(&args),

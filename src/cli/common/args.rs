@@ -302,6 +302,21 @@ pub fn npy_output(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuse an `-o` name that is not .csv, before any work (`what`: what the file holds).
+pub fn csv_output(path: Option<&std::path::Path>, what: &str) -> anyhow::Result<()> {
+    if let Some(path) = path
+        && path
+            .extension()
+            .is_none_or(|e| !e.eq_ignore_ascii_case("csv"))
+    {
+        anyhow::bail!(
+            "-o {}: {what} goes to a CSV file; name it .csv",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// The parser of a library value picked by name (`--metric cosine`): clap checks the name
 /// against the library's list and shows each value's line in `--help`, as its `ValueEnum`
 /// derive would, and the library turns the name into the value (clap stays out of the library).
