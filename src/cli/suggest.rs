@@ -103,15 +103,16 @@ pub fn run(args: &SuggestArgs) -> anyhow::Result<ExitCode> {
     let dim = data.features.dim();
     let started = std::time::Instant::now();
     let scaler = Scaler::of(&values, dim);
-    let probe = probe::fit(
-        &ProbeInput {
-            features: &values,
-            dim,
-            scaler: &scaler,
-            graph: Some(&graph),
-        },
-        &labelled,
-    )?;
+    let input = ProbeInput {
+        features: &values,
+        dim,
+        scaler: &scaler,
+        graph: Some(&graph),
+    };
+    let mut probe = probe::fit(&input, &labelled)?;
+    let fitted = started.elapsed().as_secs_f64();
+    let accuracy = probe::cross_validate(&input, &labelled)?;
+    probe.cv_accuracy = Some(accuracy);
     let mut is_labelled = vec![false; n];
     for &i in &labelled.items {
         is_labelled[i as usize] = true;
@@ -125,18 +126,17 @@ pub fn run(args: &SuggestArgs) -> anyhow::Result<ExitCode> {
         .map(|(l, c)| format!("{l} {c}"))
         .collect();
     eprintln!(
-        "probe: {} labels ({}), cross-validated accuracy {:.3}; logistic regression + spreading \
-         over the kNN graph, fitted in {secs:.2} s",
+        "probe: {} labels ({}), cross-validated accuracy {accuracy:.3}; logistic regression + \
+         spreading over the kNN graph, fitted in {fitted:.2} s ({secs:.2} s with the \
+         cross-validation)",
         probe.n_labels(),
         per_label.join(", "),
-        probe.cv_accuracy
     );
-    if probe.n_labels() < FEW_LABELS || probe.cv_accuracy < POOR_ACCURACY {
+    if probe.n_labels() < FEW_LABELS || accuracy < POOR_ACCURACY {
         eprintln!(
-            "warning: the probe rests on {} labels with accuracy {:.2}: its probabilities are rough \
-             — label the suggestions and ask again",
+            "warning: the probe rests on {} labels with accuracy {accuracy:.2}: its probabilities \
+             are rough — label the suggestions and ask again",
             probe.n_labels(),
-            probe.cv_accuracy
         );
     }
     if let Some(path) = &args.output {

@@ -5,6 +5,24 @@
 //! Used where rows are compared one pair at a time (the kNN re-rank in the full space), not
 //! where a GEMM can batch them.
 
+/// Start bringing `items[at]` into the cache (nothing if `at` is past the end): for loops that
+/// read rows at random, so that the wait for one overlaps the work on another.
+#[inline]
+pub fn prefetch<T>(items: &[T], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < items.len() {
+        let p = items.as_ptr().wrapping_add(at);
+        // SAFETY: a prefetch is only a hint; it reads nothing into the program and does not
+        // fault on any address. SSE is part of every x86-64 target.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (items, at);
+}
+
 /// `a · b` (equal lengths; the longer one's tail is ignored).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     pulp::Arch::new().dispatch(Dot(a, b))

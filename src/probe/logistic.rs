@@ -59,8 +59,8 @@ impl Scaler {
     }
 }
 
-/// A fitted model: weights on the raw (unstandardised) features, `dim` × `classes`, and one
-/// bias per class.
+/// A fitted model: weights on the raw (unstandardised) features, one row of `dim` per class
+/// (so a prediction is one SIMD dot product per class), and one bias per class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logistic {
     pub dim: usize,
@@ -151,7 +151,7 @@ impl Logistic {
         for j in 0..dim {
             for k in 0..c {
                 let ws = theta[j * c + k] * f64::from(scaler.inv_std[j]);
-                weights[j * c + k] = ws as f32;
+                weights[k * dim + j] = ws as f32;
                 bias[k] -= (ws * f64::from(scaler.mean[j])) as f32;
             }
         }
@@ -165,13 +165,12 @@ impl Logistic {
 
     /// Class probabilities of one row of raw features into `out` (`classes` long).
     pub fn predict_row(&self, row: &[f32], out: &mut [f32]) {
-        let c = self.classes;
-        out.copy_from_slice(&self.bias);
-        for (j, &v) in row.iter().enumerate() {
-            let w = &self.weights[j * c..][..c];
-            for k in 0..c {
-                out[k] += v * w[k];
-            }
+        for ((o, w), b) in out
+            .iter_mut()
+            .zip(self.weights.chunks_exact(self.dim))
+            .zip(&self.bias)
+        {
+            *o = b + crate::numeric::simd::dot(row, w);
         }
         softmax(out);
     }

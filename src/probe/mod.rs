@@ -93,8 +93,9 @@ pub struct Probe {
     pub names: Vec<String>,
     /// N × `names.len()`: each item's probability of each label.
     pub probs: Vec<f32>,
-    /// Share of the labels the probe gets right when each is held out (stratified folds).
-    pub cv_accuracy: f64,
+    /// Share of the labels the probe gets right when each is held out (stratified folds):
+    /// [`cross_validate`], which costs five refits, so it is asked for separately.
+    pub cv_accuracy: Option<f64>,
     /// Labels it rests on, per label (as `names`).
     pub per_label: Vec<usize>,
     /// Whether the graph's spreading was part of it.
@@ -178,7 +179,8 @@ pub fn check_labels(labelled: &Labelled) -> Result<(), ProbeError> {
     Ok(())
 }
 
-/// Fit the probe on `labelled` and score every item.
+/// Fit the probe on `labelled` and score every item (without its accuracy: see
+/// [`cross_validate`]).
 pub fn fit(input: &ProbeInput<'_>, labelled: &Labelled) -> Result<Probe, ProbeError> {
     check_labels(labelled)?;
     let n = input.features.len() / input.dim.max(1);
@@ -212,7 +214,7 @@ pub fn fit(input: &ProbeInput<'_>, labelled: &Labelled) -> Result<Probe, ProbeEr
     Ok(Probe {
         names: labelled.names.clone(),
         probs,
-        cv_accuracy: cross_validate(input, labelled),
+        cv_accuracy: None,
         per_label: labelled.counts(),
         spread: input.graph.is_some(),
     })
@@ -233,9 +235,14 @@ fn scores(input: &ProbeInput<'_>, items: &[u32], codes: &[u32], c: usize) -> Vec
     p
 }
 
-/// Stratified k-fold accuracy on the labels: each label's items dealt round-robin into folds,
-/// each fold predicted by a probe fitted on the others.
-fn cross_validate(input: &ProbeInput<'_>, labelled: &Labelled) -> f64 {
+/// The probe's accuracy by stratified k-fold cross-validation on the labels: each label's items
+/// dealt round-robin into folds, each fold predicted by a probe fitted on the others.
+pub fn cross_validate(input: &ProbeInput<'_>, labelled: &Labelled) -> Result<f64, ProbeError> {
+    check_labels(labelled)?;
+    Ok(held_out_accuracy(input, labelled))
+}
+
+fn held_out_accuracy(input: &ProbeInput<'_>, labelled: &Labelled) -> f64 {
     let counts = labelled.counts();
     let folds = FOLDS.min(counts.iter().copied().min().unwrap_or(0)).max(2);
     let c = labelled.names.len();

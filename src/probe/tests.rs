@@ -73,7 +73,19 @@ fn two_labels_each_tell_the_blobs_apart_and_cross_validate() {
         .expect("probe");
         assert_eq!(probe.names, ["cat", "dog"]);
         assert_eq!((probe.n_labels(), probe.spread), (8, graph.is_some()));
-        assert_eq!(probe.cv_accuracy, 1.0, "graph {}", graph.is_some());
+        assert_eq!(probe.cv_accuracy, None, "asked for separately");
+        let input = ProbeInput {
+            features: &x,
+            dim: 2,
+            scaler: &scaler,
+            graph,
+        };
+        assert_eq!(
+            cross_validate(&input, &given),
+            Ok(1.0),
+            "graph {}",
+            graph.is_some()
+        );
         let right = (0..200)
             .filter(|&i| probe.predicted(i) == truth[i] as usize)
             .count();
