@@ -5,8 +5,9 @@
 //! logistic regression alone (the plain baseline).
 //!
 //! `cargo run --release --no-default-features --example label_sim -- [DATA] [--budget N]
-//! [--repeats R]`, DATA a folder or file as `ivt-explore` reads it (default: the built-in demo,
-//! the Fashion-MNIST test set). Figures: benches/README.md.
+//! [--repeats R] [--curves FILE.csv]`, DATA a folder or file as `ivt-explore` reads it (default:
+//! the built-in demo, the Fashion-MNIST test set); `--curves` writes every mean score
+//! (`task,picks,labels,score`) for `benches/label_sim_plot.py`. Figures: benches/README.md.
 
 use ivt::dataset::{DataSource, InputSpec};
 use ivt::knn::Metric;
@@ -38,6 +39,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or(default)
     };
     let (budget, repeats) = (flag("--budget", 200), flag("--repeats", 3));
+    let curves_path = args
+        .iter()
+        .position(|a| a == "--curves")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let mut curves = String::from("task,picks,labels,score\n");
     let source = match args.first().filter(|a| !a.starts_with("--")) {
         Some(path) => DataSource::Path(path.into()),
         None => DataSource::Demo,
@@ -99,18 +106,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Picks::RandomProbe,
             Picks::RandomLogistic,
         ] {
-            let mut sums = vec![0.0; checkpoints.len()];
+            let mut mean = vec![0.0; budget / 10];
             for r in 0..repeats {
                 let curve = simulate(&input, &target, task, picks, budget, r as u64);
-                for (s, &c) in sums.iter_mut().zip(&checkpoints) {
-                    *s += curve.get(c / 10 - 1).copied().unwrap_or(0.0);
+                for (m, s) in mean.iter_mut().zip(&curve) {
+                    *m += s / repeats as f64;
                 }
             }
+            let sums: Vec<f64> = checkpoints
+                .iter()
+                .map(|&c| mean.get(c / 10 - 1).copied().unwrap_or(0.0) * repeats as f64)
+                .collect();
             let label = match picks {
                 Picks::Probe(s) => format!("probe, {s}"),
                 Picks::RandomProbe => "probe, random picks".to_owned(),
                 Picks::RandomLogistic => "logistic regression alone, random picks".to_owned(),
             };
+            for (round, m) in mean.iter().enumerate() {
+                curves.push_str(&format!(
+                    "\"{name}\",\"{label}\",{},{m:.4}\n",
+                    (round + 1) * 10
+                ));
+            }
             println!(
                 "| {label} | {} |",
                 sums.iter()
@@ -119,6 +136,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .join(" | ")
             );
         }
+    }
+    if let Some(path) = curves_path {
+        std::fs::write(&path, curves)?;
+        eprintln!("wrote {path}");
     }
     Ok(())
 }
