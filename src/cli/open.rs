@@ -458,6 +458,9 @@ fn color_source(view: &ViewArgs) -> anyhow::Result<Option<ivt::viewer::colors::C
         Some("values") => Some(ColorSource::Values),
         Some("clusters") => Some(ColorSource::Clusters(view.clusters)),
         Some("compare:overlap") => Some(ColorSource::Compare),
+        Some(name) if name.starts_with("probe:") && name.len() > "probe:".len() => {
+            Some(ColorSource::Probe(name["probe:".len()..].to_owned()))
+        }
         Some(name) if name.starts_with("compare:") => {
             anyhow::bail!("--color-by {name}: the comparison colours by compare:overlap")
         }

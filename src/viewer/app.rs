@@ -16,7 +16,7 @@ use super::state::{
 };
 use super::{
     camera, capture, clusters, compare, issues, item_set, labels, lasso, layout_job, mosaic,
-    neighbor_grid, offscreen, picking, points, query, search, thumbs, ui,
+    neighbor_grid, offscreen, picking, points, probe, query, search, thumbs, ui,
 };
 
 /// The resources and messages every plugin reads: the store and the explorer's state.
@@ -36,6 +36,7 @@ impl Plugin for ExplorerStatePlugin {
             dendrogram: None,
             audit: None,
             comparison: None,
+            probe: None,
             layout: options.layout.clone(),
             layout_version: u64::from(options.layout.is_some()),
             user_values: options.colors.as_ref().map(|(_, v)| v.clone()),
@@ -70,6 +71,9 @@ impl Plugin for ExplorerStatePlugin {
                     show.write(clusters::ShowClusters(k));
                 },
             );
+        } else if let ColorSource::Probe(_) = &default_source {
+            // Fitted in the background once the graph is there: the probe plugin colours then.
+            color.source = default_source;
         } else {
             let _ = color.set_source(default_source, &store);
         }
@@ -309,6 +313,7 @@ fn add_explorer_plugins(app: &mut App, dataset: Dataset, options: &CheckedOption
         issues::IssuesPlugin {
             open_at: options.issues,
         },
+        probe::ProbePlugin,
         capture::CapturePlugin {
             screenshot: options.screenshot.clone(),
             bench_frames: options.bench_frames,

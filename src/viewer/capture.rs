@@ -115,6 +115,9 @@ struct Readiness<'w> {
     queries: Option<Res<'w, super::query::Queries>>,
     issues: Option<Res<'w, super::issues::Issues>>,
     compare: Option<Res<'w, super::compare::CompareView>>,
+    probe: Option<Res<'w, super::probe::ProbeView>>,
+    labels: Option<Res<'w, super::labels::Labels>>,
+    color: Option<Res<'w, super::state::ColorState>>,
 }
 
 impl Readiness<'_> {
@@ -142,6 +145,20 @@ impl Readiness<'_> {
                 .as_ref()
                 .is_none_or(|i| i.is_idle(self.store.layout_version, self.store.layout.is_some()))
             && self.compare.as_ref().is_none_or(|c| c.is_idle())
+            && self.probe_idle()
+    }
+
+    /// A map coloured by the probe waits for its fit of the labels as they are (and only then:
+    /// without labels enough, or without a graph, there is nothing to wait for).
+    fn probe_idle(&self) -> bool {
+        let by_probe = self
+            .color
+            .as_ref()
+            .is_some_and(|c| matches!(c.source, super::colors::ColorSource::Probe(_)));
+        match (&self.probe, &self.labels) {
+            (Some(p), Some(l)) if by_probe && self.store.graph.is_some() => p.is_idle(l.version),
+            _ => true,
+        }
     }
 }
 

@@ -160,6 +160,8 @@ pub enum ColorSource {
     Score(Score),
     /// `--compare B`: how much each item's neighbourhood changed (1 − overlap).
     Compare,
+    /// The probe's probability of this label (refitted as labels are given).
+    Probe(String),
 }
 
 /// The audit's per-item scores the map can be coloured by, each oriented so that higher is
@@ -267,6 +269,7 @@ impl ColorSource {
             Self::Clusters(_) => "clusters".to_owned(),
             Self::Score(s) => s.label().to_owned(),
             Self::Compare => COMPARE_LABEL.to_owned(),
+            Self::Probe(label) => format!("probe: p({label})"),
         }
     }
 }
@@ -358,6 +361,10 @@ impl Coloring {
             ColorSource::Compare => Err(ColorError::NoScore(format!(
                 "{COMPARE_LABEL}: the comparison is not computed yet"
             ))),
+            // And the probe.
+            ColorSource::Probe(label) => Err(ColorError::NoScore(format!(
+                "probe:{label}: the probe is not fitted yet (it needs two labels of two kinds)"
+            ))),
         }
     }
 
@@ -395,6 +402,23 @@ impl Coloring {
             max: 1.0,
             colormap,
         }
+    }
+
+    /// Each item's probability of `label` under the probe, on a fixed 0–1 bar.
+    pub fn probe(
+        probe: &crate::probe::Probe,
+        label: &str,
+        colormap: Colormap,
+    ) -> Result<Self, ColorError> {
+        let k = probe
+            .code(label)
+            .map_err(|e| ColorError::NoScore(format!("probe:{label}: {e}")))?;
+        Ok(Self::Numeric {
+            values: (0..probe.n_items()).map(|i| probe.row(i)[k]).collect(),
+            min: 0.0,
+            max: 1.0,
+            colormap,
+        })
     }
 
     pub(crate) fn categorical(cat: &Categorical) -> Self {

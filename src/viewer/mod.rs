@@ -62,6 +62,7 @@ pub mod offscreen;
 pub mod options;
 pub mod picking;
 pub mod points;
+pub mod probe;
 pub mod query;
 pub mod search;
 pub mod spatial;

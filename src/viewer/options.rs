@@ -299,6 +299,9 @@ fn check_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), Viewe
                 score.label()
             ))));
         }
+    } else if let Some(ColorSource::Probe(_)) = &options.color_by {
+        // Fitted from the labels once the explorer runs: until then the map is uniform, and
+        // without labels enough the colour panel says what the probe needs.
     } else if let Some(source) = &options.color_by {
         Coloring::resolve(
             source,

@@ -87,6 +87,8 @@ pub struct Store {
     pub audit: Option<Arc<crate::quality::Audit>>,
     /// `--compare B`: how each item's neighbourhood differs in B, once computed.
     pub comparison: Option<Arc<crate::metrics::compare::Comparison>>,
+    /// What the labels say about every item (`viewer::probe`), once fitted.
+    pub probe: Option<Arc<crate::probe::Probe>>,
     /// The layout drawn now; `None` until the first one arrives.
     pub layout: Option<LayoutCoords>,
     /// Bumped whenever `layout` changes, so views rebuild only then.
@@ -178,6 +180,10 @@ impl ColorState {
                 }
                 Coloring::categorical(&crate::dataset::Categorical { names, codes })
             }
+            (ColorSource::Probe(label), _) => match &store.probe {
+                Some(p) => Coloring::probe(p, label, self.colormap)?,
+                None => Coloring::resolve(&source, &store.data, None, self.colormap)?,
+            },
             (ColorSource::Compare, _) => match &store.comparison {
                 Some(c) => Coloring::changed(c, self.colormap),
                 None => Coloring::resolve(&source, &store.data, None, self.colormap)?,

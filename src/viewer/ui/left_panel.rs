@@ -268,6 +268,9 @@ fn color_sources(store: &Store) -> Vec<ColorSource> {
     if store.comparison.is_some() {
         sources.push(ColorSource::Compare);
     }
+    if let Some(p) = &store.probe {
+        sources.extend(p.names.iter().map(|l| ColorSource::Probe(l.clone())));
+    }
     sources
 }
 
