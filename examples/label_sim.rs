@@ -22,9 +22,9 @@ enum Task {
     All,
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, PartialEq)]
 enum Picks {
-    Probe(&'static str),
+    Probe(Strategy),
     RandomProbe,
     RandomLogistic,
 }
@@ -101,14 +101,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .join(" | ")
         );
         for picks in [
-            Picks::Probe("uncertain"),
-            Picks::Probe("diverse"),
+            Picks::Probe(Strategy::Uncertain),
+            Picks::Probe(Strategy::Diverse),
             Picks::RandomProbe,
             Picks::RandomLogistic,
         ] {
             let mut mean = vec![0.0; budget / 10];
             for r in 0..repeats {
-                let curve = simulate(&input, &target, task, picks, budget, r as u64);
+                let curve = simulate(&input, &target, task, &picks, budget, r as u64);
                 for (m, s) in mean.iter_mut().zip(&curve) {
                     *m += s / repeats as f64;
                 }
@@ -117,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .iter()
                 .map(|&c| mean.get(c / 10 - 1).copied().unwrap_or(0.0) * repeats as f64)
                 .collect();
-            let label = match picks {
+            let label = match &picks {
                 Picks::Probe(s) => format!("probe, {s}"),
                 Picks::RandomProbe => "probe, random picks".to_owned(),
                 Picks::RandomLogistic => "logistic regression alone, random picks".to_owned(),
@@ -149,7 +149,7 @@ fn simulate(
     input: &ProbeInput<'_>,
     target: &[u32],
     task: Task,
-    picks: Picks,
+    picks: &Picks,
     budget: usize,
     seed: u64,
 ) -> Vec<f64> {
@@ -180,8 +180,9 @@ fn simulate(
             items: items.clone(),
             codes: items.iter().map(|&i| target[i as usize]).collect(),
         };
+        let (seen, kinds) = present(&labelled);
         let probs: Option<Vec<f32>> = match picks {
-            _ if probe::check_labels(&present(&labelled)).is_err() => None,
+            _ if probe::check_labels(&seen).is_err() => None,
             Picks::RandomLogistic => {
                 let model = Logistic::fit(
                     input.features,
@@ -193,7 +194,7 @@ fn simulate(
                 );
                 Some(model.predict(input.features))
             }
-            _ => Some(fit_all(input, &labelled)),
+            _ => Some(fit_all(input, &seen, &kinds, names.len())),
         };
         curve.push(match &probs {
             Some(p) => score(p, names.len(), target, &is_labelled, task),
@@ -211,8 +212,7 @@ fn simulate(
                     per_label: Vec::new(),
                     spread: true,
                 };
-                let strategy: Strategy = strategy.parse().unwrap_or(Strategy::Uncertain);
-                probe::suggest(&probe, &strategy, 10, &is_labelled, input.graph).unwrap_or_default()
+                probe::suggest(&probe, strategy, 10, &is_labelled, input.graph).unwrap_or_default()
             }
             _ => (0..10).map(|_| random_item()).collect(),
         };
@@ -227,12 +227,12 @@ fn simulate(
 }
 
 /// The labels with only the classes that have items (a class never labelled yet is not a kind
-/// the probe can learn), for the check only.
-fn present(labelled: &Labelled) -> Labelled {
+/// the probe can learn), renumbered, and the task's class of each of their codes.
+fn present(labelled: &Labelled) -> (Labelled, Vec<u32>) {
     let mut kinds: Vec<u32> = labelled.codes.clone();
     kinds.sort_unstable();
     kinds.dedup();
-    Labelled {
+    let seen = Labelled {
         names: kinds.iter().map(|k| k.to_string()).collect(),
         items: labelled.items.clone(),
         codes: labelled
@@ -240,17 +240,14 @@ fn present(labelled: &Labelled) -> Labelled {
             .iter()
             .map(|c| kinds.binary_search(c).unwrap_or(0) as u32)
             .collect(),
-    }
+    };
+    (seen, kinds)
 }
 
-/// The probe's probabilities over all the task's classes (classes not labelled yet get none).
-fn fit_all(input: &ProbeInput<'_>, labelled: &Labelled) -> Vec<f32> {
-    let c = labelled.names.len();
-    let mut kinds: Vec<u32> = labelled.codes.clone();
-    kinds.sort_unstable();
-    kinds.dedup();
-    let fitted = probe::fit(input, &present(labelled)).map(|p| p.probs);
-    let Ok(sub) = fitted else {
+/// The probe fitted on the classes labelled so far (`seen`, their task classes `kinds`), as
+/// probabilities over all `c` of the task's classes (the others get none).
+fn fit_all(input: &ProbeInput<'_>, seen: &Labelled, kinds: &[u32], c: usize) -> Vec<f32> {
+    let Ok(sub) = probe::fit(input, seen).map(|p| p.probs) else {
         return vec![1.0 / c as f32; input.features.len() / input.dim * c];
     };
     let m = kinds.len();

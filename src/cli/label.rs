@@ -303,8 +303,9 @@ impl FileIndex {
         let mut by_path = HashMap::new();
         let mut by_name: HashMap<String, Option<u32>> = HashMap::new();
         for (i, p) in files.paths.iter().enumerate() {
-            let relative = p.strip_prefix(&files.root).unwrap_or(p);
-            by_path.insert(relative.to_string_lossy().into_owned(), i as u32);
+            if let Some(relative) = files.relative_path(i) {
+                by_path.insert(relative.to_string_lossy().into_owned(), i as u32);
+            }
             if let Some(name) = p.file_name() {
                 by_name
                     .entry(name.to_string_lossy().into_owned())

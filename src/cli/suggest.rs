@@ -75,7 +75,7 @@ pub fn run(args: &SuggestArgs) -> anyhow::Result<ExitCode> {
     for w in warnings {
         eprintln!("warning: {w}");
     }
-    let labelled = Labelled::from_pairs(state.iter().map(|(i, l)| (i.0, l)));
+    let labelled = Labelled::of(&state);
     probe::check_labels(&labelled).map_err(|e| {
         anyhow::anyhow!(
             "{}: {e} (ivt-explore label {} --labels-out {} --items … --label …)",
@@ -151,17 +151,12 @@ pub fn run(args: &SuggestArgs) -> anyhow::Result<ExitCode> {
                 "cv_accuracy": probe.cv_accuracy,
                 "labels": probe.n_labels(),
                 "per_label": probe.names.iter().zip(&probe.per_label).map(|(l, c)| (l.clone(), serde_json::json!(c))).collect::<serde_json::Map<_, _>>(),
-                "strategy": strategy_name(&args.strategy),
+                "strategy": args.strategy.to_string(),
             },
         });
         writeln!(out, "{json}")?;
     } else {
-        writeln!(
-            out,
-            "{} suggestions ({}):",
-            picked.len(),
-            strategy_name(&args.strategy)
-        )?;
+        writeln!(out, "{} suggestions ({}):", picked.len(), args.strategy)?;
         for &i in &picked {
             let p: Vec<String> = probe
                 .names
@@ -178,14 +173,6 @@ pub fn run(args: &SuggestArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn strategy_name(s: &Strategy) -> String {
-    match s {
-        Strategy::Uncertain => "uncertain".to_owned(),
-        Strategy::Diverse => "diverse".to_owned(),
-        Strategy::Likely(l) => format!("likely:{l}"),
-    }
 }
 
 fn suggestion_json(data: &ivt::dataset::Dataset, probe: &Probe, i: u32) -> serde_json::Value {

@@ -68,6 +68,11 @@ impl Labelled {
         }
     }
 
+    /// The labels in force in a journal's state.
+    pub fn of(state: &crate::labels::LabelState) -> Self {
+        Self::from_pairs(state.iter().map(|(i, l)| (i.0, l)))
+    }
+
     fn counts(&self) -> Vec<usize> {
         let mut c = vec![0; self.names.len()];
         for &k in &self.codes {
@@ -295,6 +300,17 @@ pub enum Strategy {
     Diverse,
     /// The likeliest items of this label.
     Likely(String),
+}
+
+/// The name `--strategy` takes (what [`FromStr`](std::str::FromStr) reads back).
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Uncertain => f.write_str("uncertain"),
+            Self::Diverse => f.write_str("diverse"),
+            Self::Likely(label) => write!(f, "likely:{label}"),
+        }
+    }
 }
 
 impl std::str::FromStr for Strategy {

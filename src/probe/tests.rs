@@ -168,4 +168,11 @@ fn strategies_parse_from_their_names() {
     assert_eq!("likely:dog".parse(), Ok(Strategy::Likely("dog".into())));
     assert!("likely:".parse::<Strategy>().is_err());
     assert!("random".parse::<Strategy>().is_err());
+    for s in [
+        Strategy::Uncertain,
+        Strategy::Diverse,
+        Strategy::Likely("dog".into()),
+    ] {
+        assert_eq!(s.to_string().parse(), Ok(s));
+    }
 }

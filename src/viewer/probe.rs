@@ -56,7 +56,7 @@ fn start_fit(store: Res<Store>, labels: Res<Labels>, mut view: ResMut<ProbeView>
     let Some(graph) = store.graph.clone() else {
         return;
     };
-    let labelled = Labelled::from_pairs(labels.state.iter().map(|(i, l)| (i.0, l)));
+    let labelled = Labelled::of(&labels.state);
     if let Err(e) = probe::check_labels(&labelled) {
         view.status = Some(e.to_string());
         view.fitted_for = Some(labels.version);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bevy::prelude::*;
 use bevy_egui::egui;
 
-use super::issues::{ROW_IMAGE_PX, class_frame, class_of, item_title};
+use super::issues::{ROW_IMAGE_PX, class_frame, class_name, class_of, item_title};
 use super::neighbors::tile_image;
 use super::root::PanelRoot;
 use super::theme;
@@ -89,32 +89,7 @@ pub fn describe(ctx: &ChangedContext<'_>, item: u32) -> Option<ChangedRow> {
     }
     let near_a = ctx.graph_a.neighbors(i).get(..k)?;
     let near_b = ctx.graph_b.neighbors(i).get(..k)?;
-    let overlap = *c.overlap.get(i)?;
-    let kept = near_a.iter().filter(|j| near_b.contains(j)).count();
-    let mut lines = vec![format!(
-        "overlap {overlap:.2}: {kept} of its {k} nearest kept · #{} of {} changed most",
-        grouped(c.rank[i] as usize),
-        grouped(c.n_items())
-    )];
-    if let (Some((votes_a, votes_b)), Some((own, _))) = (&c.votes, class_of(ctx.data, item)) {
-        let name = |code: u32| {
-            ctx.data
-                .classes
-                .as_ref()
-                .and_then(|cl| cl.labels.names.get(code as usize))
-                .map_or_else(|| code.to_string(), Clone::clone)
-        };
-        let mark = |code: u32| if code == own { "right" } else { "wrong" };
-        let (va, vb) = (votes_a[i], votes_b[i]);
-        lines.push(format!(
-            "its neighbours say: {} ({}) in A, {} ({}) in B",
-            name(va),
-            mark(va),
-            name(vb),
-            mark(vb)
-        ));
-    }
-    let tiles = |near: &[u32], other: &[u32], alone: Rgba8| {
+    let tiles = |near: &[u32], other: &[u32], alone: Rgba8| -> Vec<NeighbourTile> {
         near.iter()
             .map(|&j| {
                 let shared = other.contains(&j);
@@ -126,13 +101,37 @@ pub fn describe(ctx: &ChangedContext<'_>, item: u32) -> Option<ChangedRow> {
             })
             .collect()
     };
+    let (a, b) = (
+        tiles(near_a, near_b, LOST_COLOR),
+        tiles(near_b, near_a, theme::TORN_COLOR),
+    );
+    let overlap = c.overlap[i];
+    let kept = a.iter().filter(|t| t.shared).count();
+    let mut lines = vec![format!(
+        "overlap {overlap:.2}: {kept} of its {k} nearest kept · #{} of {} changed most",
+        grouped(c.rank[i] as usize),
+        grouped(c.n_items())
+    )];
+    if let (Some((votes_a, votes_b)), Some((own, _))) = (&c.votes, class_of(ctx.data, item)) {
+        let name =
+            |code: u32| class_name(ctx.data, code).map_or_else(|| code.to_string(), str::to_owned);
+        let mark = |code: u32| if code == own { "right" } else { "wrong" };
+        let (va, vb) = (votes_a[i], votes_b[i]);
+        lines.push(format!(
+            "its neighbours say: {} ({}) in A, {} ({}) in B",
+            name(va),
+            mark(va),
+            name(vb),
+            mark(vb)
+        ));
+    }
     Some(ChangedRow {
         item: ItemId(item),
         frame: class_frame(ctx.data, item),
         title: item_title(ctx.data, item),
         lines,
-        a: tiles(near_a, near_b, LOST_COLOR),
-        b: tiles(near_b, near_a, theme::TORN_COLOR),
+        a,
+        b,
     })
 }
 
@@ -146,11 +145,7 @@ fn class_entries(data: &Dataset, comparison: &Comparison) -> Vec<(u32, String)> 
     per.sort_by(|p, q| p.mean_overlap.total_cmp(&q.mean_overlap));
     per.iter()
         .map(|c| {
-            let name = classes
-                .labels
-                .names
-                .get(c.class as usize)
-                .map_or_else(|| c.class.to_string(), Clone::clone);
+            let name = class_name(data, c.class).map_or_else(|| c.class.to_string(), str::to_owned);
             (
                 c.class,
                 format!(

@@ -67,9 +67,14 @@ pub struct RowContext<'a> {
 
 /// An item's class: its code and name.
 pub fn class_of(data: &Dataset, item: u32) -> Option<(u32, &str)> {
-    let c = data.classes.as_ref()?;
-    let code = *c.labels.codes.get(item as usize)?;
-    Some((code, c.labels.names.get(code as usize)?.as_str()))
+    let code = *data.classes.as_ref()?.labels.codes.get(item as usize)?;
+    Some((code, class_name(data, code)?))
+}
+
+/// The name of class `code`.
+pub fn class_name(data: &Dataset, code: u32) -> Option<&str> {
+    let names = &data.classes.as_ref()?.labels.names;
+    names.get(code as usize).map(String::as_str)
 }
 
 /// The frame of an item's tile: its class colour, grey without classes.
