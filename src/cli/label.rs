@@ -41,8 +41,13 @@ pub struct LabelArgs {
     label_names: Option<String>,
 }
 
-/// What removes a label, in `--label` and the CSV.
+/// What removes a label, in `--label` and the CSV (as does an empty one).
 const NONE: &str = "none";
+
+/// A requested label: `None` removes.
+fn target(label: &str) -> Option<String> {
+    (!label.is_empty() && label != NONE).then(|| label.to_owned())
+}
 
 pub fn run(args: &LabelArgs) -> anyhow::Result<ExitCode> {
     if args.from_csv.is_none() && args.items.is_empty() {
@@ -53,10 +58,10 @@ pub fn run(args: &LabelArgs) -> anyhow::Result<ExitCode> {
         &configure(ivt::cache::Cache::default_location()),
     )?;
     let n = data.n_items();
-    let requested: Vec<(u32, String)> = match &args.from_csv {
+    let requested: Vec<(u32, Option<String>)> = match &args.from_csv {
         Some(path) => read_csv(path, &data)?,
         None => {
-            let label = args.label.clone().unwrap_or_default();
+            let label = target(args.label.as_deref().unwrap_or_default());
             parse_items(&args.items, n)?
                 .into_iter()
                 .map(|i| (i, label.clone()))
@@ -87,8 +92,8 @@ pub fn run(args: &LabelArgs) -> anyhow::Result<ExitCode> {
     );
     let mut unknown: Vec<&str> = requested
         .iter()
-        .map(|(_, l)| l.as_str())
-        .filter(|l| *l != NONE && !l.is_empty() && !known.iter().any(|k| k == l))
+        .filter_map(|(_, l)| l.as_deref())
+        .filter(|l| !known.iter().any(|k| k == l))
         .collect();
     unknown.sort_unstable();
     unknown.dedup();
@@ -103,10 +108,7 @@ pub fn run(args: &LabelArgs) -> anyhow::Result<ExitCode> {
     }
     let pairs: Vec<(ItemId, Option<&str>)> = requested
         .iter()
-        .map(|(i, l)| {
-            let to = (l != NONE && !l.is_empty()).then_some(l.as_str());
-            (ItemId(*i), to)
-        })
+        .map(|(i, l)| (ItemId(*i), l.as_deref()))
         .collect();
     let Some(batch) = state.assign_each(&pairs, ivt::labels::now_ms()) else {
         eprintln!(
@@ -183,11 +185,11 @@ fn parse_items(items: &[String], n: usize) -> anyhow::Result<Vec<u32>> {
 }
 
 /// No item given two different labels in one request: which one was meant is not ours to guess.
-fn check_twice(requested: &[(u32, String)]) -> anyhow::Result<()> {
+fn check_twice(requested: &[(u32, Option<String>)]) -> anyhow::Result<()> {
     let mut first: HashMap<u32, &str> = HashMap::new();
     let mut clashes = Vec::new();
     for (i, l) in requested {
-        let l = if l.is_empty() { NONE } else { l.as_str() };
+        let l = l.as_deref().unwrap_or(NONE);
         match first.get(i) {
             Some(&other) if other != l => clashes.push(format!("{i} ({other} and {l})")),
             Some(_) => {}
@@ -206,7 +208,7 @@ fn check_twice(requested: &[(u32, String)]) -> anyhow::Result<()> {
 }
 
 /// The CSV's rows as (item, label): `item` or `file` names the item.
-fn read_csv(path: &Path, data: &Dataset) -> anyhow::Result<Vec<(u32, String)>> {
+fn read_csv(path: &Path, data: &Dataset) -> anyhow::Result<Vec<(u32, Option<String>)>> {
     let err = |what: String| anyhow::anyhow!("{}: {what}", path.display());
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -231,7 +233,7 @@ fn read_csv(path: &Path, data: &Dataset) -> anyhow::Result<Vec<(u32, String)>> {
     for (row, record) in reader.records().enumerate() {
         let line = row + 2;
         let record = record.map_err(|e| err(format!("line {line}: {e}")))?;
-        let label = record.get(label_at).unwrap_or_default().to_owned();
+        let label = target(record.get(label_at).unwrap_or_default());
         let item = match (item_at, &files) {
             (Some(at), _) => {
                 let text = record.get(at).unwrap_or_default();
