@@ -922,6 +922,85 @@ fn the_issues_panel_shows_a_wrong_label_beside_its_neighbours_and_torn_lines() {
     assert!(lines > 200, "torn lines: {lines} pixels");
 }
 
+/// What to label next: with a handful of labels the "label next" panel shows the probe's
+/// batch under the map, the highlighted image framed; "label all with p ≥ t" previews the
+/// images the probe gives the label — here the first blob's red pictures, hardly any other.
+#[test]
+fn the_label_next_panel_shows_the_batch_and_what_label_all_would_take() {
+    if !screenshots_wanted() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("blobs");
+    make_dataset(&data);
+    let labels_dir = tmp.path().join("labels");
+    // Class 0 (items 0, 3, 6) positive, a few of classes 1 and 2 negative: as a script would.
+    for (items, label) in [("0,3,6", "positive"), ("1,2,4,5", "negative")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ivt-explore"))
+            .arg("label")
+            .arg(&data)
+            .arg("--labels-out")
+            .arg(&labels_dir)
+            .args(["--items", items, "--label", label])
+            .output()
+            .expect("run label");
+        assert!(out.status.success(), "{out:?}");
+    }
+    let cache = tmp.path().join("cache");
+    let run = |extra: &[&str], name: &str| {
+        let out = tmp.path().join(name);
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            data.as_os_str(),
+            "--labels-out".as_ref(),
+            labels_dir.as_os_str(),
+            "--size".as_ref(),
+            "1280x800".as_ref(),
+            "--cache".as_ref(),
+            cache.as_os_str(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let log = screenshot(&args, &out, name);
+        let ((x0, _), (x1, y1)) = plot_area(&log);
+        let img = image::open(&out).expect("the PNG").to_rgb8();
+        let count = move |colour: [u8; 3], tol: i32| {
+            img.enumerate_pixels()
+                .filter(|(x, y, p)| *x > x0 && *x < x1 && *y > y1 + 40 && near(p.0, colour, tol))
+                .count()
+        };
+        (y1, count, log)
+    };
+    let accent = {
+        let c = ivt::viewer::ui::theme::ACCENT;
+        [c.r(), c.g(), c.b()]
+    };
+    let (y1, count, log) = run(
+        &["--label-next", "uncertain", "--color-by", "probe:positive"],
+        "label-next.png",
+    );
+    assert!(log.contains("probe fitted on 7 labels"), "{log}");
+    assert!(
+        y1 < 600,
+        "the panel takes the bottom of the window: map down to {y1}"
+    );
+    let lit = count(accent, 8);
+    assert!(lit > 300, "the highlighted image's frame: {lit} pixels");
+    let pictures: usize = [[200, 60, 60], [60, 200, 60], [60, 60, 200]]
+        .into_iter()
+        .map(|c| count(c, 6))
+        .sum();
+    assert!(pictures > 3000, "the batch's pictures: {pictures} pixels");
+
+    let (_, count, _) = run(&["--label-all", "positive:0.8"], "label-all.png");
+    let (red, others) = (
+        count([200, 60, 60], 6),
+        count([60, 200, 60], 6) + count([60, 60, 200], 6),
+    );
+    assert!(
+        red > 3000 && others * 10 < red,
+        "the preview: {red} red pixels (class 0), {others} of the others"
+    );
+}
+
 /// With no display, `screenshot` draws offscreen (no window, no Xvfb): the same picture as in
 /// a window, pixel for pixel on the map; and `open --offscreen --bench-frames` times frames
 /// there, naming the adapter that drew them.

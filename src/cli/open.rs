@@ -146,6 +146,37 @@ pub struct ViewArgs {
     /// their neighbours in A and in B (`C` toggles it).
     #[arg(long, requires = "compare")]
     changed_most: bool,
+    /// Open the "label next" panel (`L` toggles it): the images the probe on your labels is
+    /// least sure of, ten at a time, labelled with keys 1–9 (diverse, uncertain or
+    /// likely:LABEL; default diverse).
+    #[arg(
+        long,
+        value_name = "STRATEGY",
+        num_args = 0..=1,
+        default_missing_value = "diverse"
+    )]
+    label_next: Option<ivt::probe::Strategy>,
+    /// Open the "label next" panel on "label all with p ≥ P": the unlabelled items the probe
+    /// gives LABEL with probability at least P (default 0.9), ready to be labelled in one
+    /// undoable batch (nothing is labelled until you press its button).
+    #[arg(long, value_name = "LABEL[:P]", value_parser = label_threshold)]
+    label_all: Option<(String, f32)>,
+}
+
+/// `LABEL[:P]`: a label and a probability in 0–1 (0.9 when left out).
+fn label_threshold(s: &str) -> Result<(String, f32), String> {
+    let (label, p) = match s.rsplit_once(':') {
+        Some((label, p)) if p.parse::<f32>().is_ok() => (label, p.parse::<f32>().ok()),
+        _ => (s, None),
+    };
+    if label.is_empty() {
+        return Err(format!("{s:?}: name a label, e.g. positive:0.9"));
+    }
+    let p = p.unwrap_or(0.9);
+    if !(0.0..=1.0).contains(&p) {
+        return Err(format!("{s:?}: the probability {p} is not within 0–1"));
+    }
+    Ok((label.to_owned(), p))
 }
 
 /// A tab of the issues panel.
@@ -377,6 +408,8 @@ fn show(
         compare: compare.map(|(b, name)| (std::sync::Arc::new(b.features), name)),
         morph: view.morph,
         changed_most: view.changed_most,
+        label_next: view.label_next.clone(),
+        label_all: view.label_all.clone(),
     };
     let target = options.screenshot.as_ref().map(|s| s.path.clone());
     ivt::viewer::run(data, options).context("cannot open the explorer")?;

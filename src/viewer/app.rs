@@ -15,8 +15,8 @@ use super::state::{
     ColorState, Launched, NeighborView, SelectItem, Selection, Store, apply_selection,
 };
 use super::{
-    camera, capture, clusters, compare, issues, item_set, labels, lasso, layout_job, mosaic,
-    neighbor_grid, offscreen, picking, points, probe, query, search, thumbs, ui,
+    camera, capture, clusters, compare, issues, item_set, label_next, labels, lasso, layout_job,
+    mosaic, neighbor_grid, offscreen, picking, points, probe, query, search, thumbs, ui,
 };
 
 /// The resources and messages every plugin reads: the store and the explorer's state.
@@ -314,6 +314,10 @@ fn add_explorer_plugins(app: &mut App, dataset: Dataset, options: &CheckedOption
             open_at: options.issues,
         },
         probe::ProbePlugin,
+        label_next::LabelNextPlugin {
+            strategy: options.label_next.clone(),
+            all: options.label_all.clone(),
+        },
         capture::CapturePlugin {
             screenshot: options.screenshot.clone(),
             bench_frames: options.bench_frames,

@@ -118,6 +118,7 @@ struct Readiness<'w> {
     probe: Option<Res<'w, super::probe::ProbeView>>,
     labels: Option<Res<'w, super::labels::Labels>>,
     color: Option<Res<'w, super::state::ColorState>>,
+    next: Option<Res<'w, super::label_next::LabelNext>>,
 }
 
 impl Readiness<'_> {
@@ -148,17 +149,23 @@ impl Readiness<'_> {
             && self.probe_idle()
     }
 
-    /// A map coloured by the probe waits for its fit of the labels as they are (and only then:
-    /// without labels enough, or without a graph, there is nothing to wait for).
+    /// A map coloured by the probe, or the "label next" panel, waits for its fit of the labels
+    /// as they are (and only then: without labels enough, or without a graph, there is nothing
+    /// to wait for).
     fn probe_idle(&self) -> bool {
         let by_probe = self
             .color
             .as_ref()
             .is_some_and(|c| matches!(c.source, super::colors::ColorSource::Probe(_)));
-        match (&self.probe, &self.labels) {
-            (Some(p), Some(l)) if by_probe && self.store.graph.is_some() => p.is_idle(l.version),
-            _ => true,
+        let (Some(p), Some(l)) = (&self.probe, &self.labels) else {
+            return true;
+        };
+        if self.store.graph.is_none() {
+            return true;
         }
+        // The "label next" panel shows the probe's batch and accuracy: it waits for both.
+        (!by_probe || p.is_idle(l.version))
+            && self.next.as_ref().is_none_or(|n| n.is_idle(p, l.version))
     }
 }
 

@@ -157,6 +157,19 @@ pub struct LabelItems {
     pub label: Option<String>,
 }
 
+/// Which item keys 1–9 and 0 label.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyTarget {
+    /// The point under the cursor, or else the selected one.
+    #[default]
+    Pointer,
+    /// This item (the "label next" panel's highlighted suggestion: the cursor resting on a
+    /// point of the map must not take the key from it).
+    Item(ItemId),
+    /// None for now (the panel is waiting for its next batch).
+    Nothing,
+}
+
 /// Undo (`false`) or redo (`true`) the last label batch.
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UndoLabels {
@@ -169,6 +182,7 @@ impl Plugin for LabelsPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<LabelItems>()
             .add_message::<UndoLabels>()
+            .init_resource::<KeyTarget>()
             .add_systems(
                 Update,
                 (
@@ -183,6 +197,7 @@ impl Plugin for LabelsPlugin {
 fn label_keys(
     keys: Res<ButtonInput<KeyCode>>,
     selection: Res<Selection>,
+    target: Res<KeyTarget>,
     mut labels: ResMut<Labels>,
     mut label: MessageWriter<LabelItems>,
     mut undo: MessageWriter<UndoLabels>,
@@ -215,7 +230,12 @@ fn label_keys(
     let Some(n) = DIGITS.iter().position(|k| keys.just_pressed(*k)) else {
         return;
     };
-    let Some(item) = selection.hovered.or(selection.selected) else {
+    let item = match *target {
+        KeyTarget::Pointer => selection.hovered.or(selection.selected),
+        KeyTarget::Item(item) => Some(item),
+        KeyTarget::Nothing => None,
+    };
+    let Some(item) = item else {
         return;
     };
     let name = if n == 0 {

@@ -52,6 +52,7 @@ pub mod filters;
 pub mod issues;
 pub mod item_set;
 pub mod job;
+pub mod label_next;
 pub mod labels;
 pub mod lasso;
 pub mod layout_job;

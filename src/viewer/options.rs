@@ -130,6 +130,10 @@ pub struct ViewerOptions {
     pub morph: f32,
     /// `--changed-most`: open the list of the items whose neighbourhoods changed most.
     pub changed_most: bool,
+    /// `--label-next [STRATEGY]`: open the "label next" panel, picking by this strategy.
+    pub label_next: Option<crate::probe::Strategy>,
+    /// `--label-all LABEL[:P]`: open it on "label all with p ≥ P".
+    pub label_all: Option<(String, f32)>,
 }
 
 impl Default for ViewerOptions {
@@ -169,6 +173,8 @@ impl Default for ViewerOptions {
             compare: None,
             morph: 0.0,
             changed_most: false,
+            label_next: None,
+            label_all: None,
         }
     }
 }

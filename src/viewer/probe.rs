@@ -25,6 +25,21 @@ pub struct ProbeView {
     pub status: Option<String>,
     /// Scaled once per data set, in the first fit.
     scaler: Option<Arc<Scaler>>,
+    /// The cross-validation of the last fit: a job of its own after the fit, so the map is
+    /// coloured by a new fit without waiting for the five refits it costs (~4 s at 10⁶ items).
+    cv_running: Option<(u64, Job<Result<Accuracy, String>>)>,
+    /// The latest cross-validated accuracy, and the labels it rests on.
+    pub accuracy: Option<Accuracy>,
+}
+
+/// The probe's accuracy, estimated on the labels of one version.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Accuracy {
+    pub value: f64,
+    /// How many labels it rests on.
+    pub labels: usize,
+    /// The labels version it was measured on.
+    pub version: u64,
 }
 
 struct Fitted {
@@ -33,9 +48,53 @@ struct Fitted {
 }
 
 impl ProbeView {
-    /// Nothing to fit and nothing running (the capture waits for this).
+    /// Nothing to fit or cross-validate and nothing running (the capture waits for this).
     pub fn is_idle(&self, labels_version: u64) -> bool {
+        self.fit_is_current(labels_version)
+            && self.cv_running.is_none()
+            && (self.status.is_some() || self.accuracy.is_some_and(|a| a.version == labels_version))
+    }
+
+    /// The probe in the store is fitted on the labels of `labels_version` (not a refusal).
+    pub fn fit_is_current(&self, labels_version: u64) -> bool {
         self.running.is_none() && self.fitted_for == Some(labels_version)
+    }
+
+    /// One line on the probe: what it rests on and how good it is, or what it needs.
+    pub fn describe(&self, probe: Option<&Probe>, labels_version: u64) -> String {
+        if let Some(why) = &self.status {
+            return why.clone();
+        }
+        let Some(p) = probe else {
+            return if self.running.is_some() {
+                "fitting the probe…".to_owned()
+            } else {
+                "the probe waits for the kNN graph".to_owned()
+            };
+        };
+        let per: Vec<String> = p
+            .names
+            .iter()
+            .zip(&p.per_label)
+            .map(|(n, c)| format!("{n} {c}"))
+            .collect();
+        let mut line = format!("probe on {} labels ({})", p.n_labels(), per.join(", "));
+        match self.accuracy {
+            Some(a) => line.push_str(&format!(
+                " · cross-validated accuracy {:.2}{}",
+                a.value,
+                if a.labels == p.n_labels() {
+                    String::new()
+                } else {
+                    format!(" (on {} labels)", a.labels)
+                }
+            )),
+            None => line.push_str(" · accuracy: cross-validating…"),
+        }
+        if !self.fit_is_current(labels_version) {
+            line.push_str(" · refitting…");
+        }
+        line
     }
 }
 
@@ -44,7 +103,7 @@ pub struct ProbePlugin;
 impl Plugin for ProbePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<ProbeView>()
-            .add_systems(Update, (start_fit, finish_fit).chain());
+            .add_systems(Update, (start_fit, finish_fit, cross_validate).chain());
     }
 }
 
@@ -74,8 +133,7 @@ fn start_fit(store: Res<Store>, labels: Res<Labels>, mut view: ResMut<ProbeView>
             scaler: &scaler,
             graph: Some(&graph),
         };
-        let mut fitted = probe::fit(&input, &labelled).map_err(|e| e.to_string())?;
-        fitted.cv_accuracy = probe::cross_validate(&input, &labelled).ok();
+        let fitted = probe::fit(&input, &labelled).map_err(|e| e.to_string())?;
         Ok(Fitted {
             probe: Arc::new(fitted),
             scaler,
@@ -107,13 +165,7 @@ fn finish_fit(
     view.fitted_for = Some(version);
     match result {
         Ok(fitted) => {
-            let p = &fitted.probe;
-            info!(
-                "probe fitted on {} labels: cross-validated accuracy {}",
-                p.n_labels(),
-                p.cv_accuracy
-                    .map_or_else(|| "unknown".to_owned(), |a| format!("{a:.3}"))
-            );
+            info!("probe fitted on {} labels", fitted.probe.n_labels());
             view.status = None;
             view.scaler = Some(fitted.scaler);
             store.probe = Some(fitted.probe);
@@ -131,8 +183,60 @@ fn finish_fit(
     }
 }
 
+/// After a fit, its accuracy: one cross-validation at a time, of the latest labels fitted.
+fn cross_validate(store: Res<Store>, labels: Res<Labels>, mut view: ResMut<ProbeView>) {
+    if let Some((version, job)) = view.cv_running.as_mut() {
+        let version = *version;
+        let Some(result) = job.poll_result() else {
+            return;
+        };
+        view.cv_running = None;
+        match result {
+            Ok(a) => {
+                info!(
+                    "probe: cross-validated accuracy {:.3} on {} labels",
+                    a.value, a.labels
+                );
+                view.accuracy = Some(a);
+            }
+            Err(e) => warn!("the probe's cross-validation (labels version {version}): {e}"),
+        }
+    }
+    let version = labels.version;
+    if !view.fit_is_current(version)
+        || view.status.is_some()
+        || view.accuracy.is_some_and(|a| a.version == version)
+    {
+        return;
+    }
+    let (Some(graph), Some(scaler)) = (store.graph.clone(), view.scaler.clone()) else {
+        return;
+    };
+    let labelled = Labelled::of(&labels.state);
+    let data = Arc::clone(&store.data);
+    let job = Job::spawn("probe check", move || {
+        let values = data.features.values();
+        let input = ProbeInput {
+            features: &values,
+            dim: data.features.dim(),
+            scaler: &scaler,
+            graph: Some(&graph),
+        };
+        let value = probe::cross_validate(&input, &labelled).map_err(|e| e.to_string())?;
+        Ok(Accuracy {
+            value,
+            labels: labelled.items.len(),
+            version,
+        })
+    });
+    match job {
+        Ok(job) => view.cv_running = Some((version, job)),
+        Err(e) => warn!("{e}"),
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::dataset::{Categorical, ClassSource, Classes, Dataset, Features, Images, ItemId};
     use crate::knn::{Metric, exact_knn};
@@ -143,7 +247,7 @@ mod tests {
     use crate::viewer::options::ViewerOptions;
 
     /// 300 items in 4-D: three blobs (classes 0, 1, 2) of 100.
-    fn data() -> Dataset {
+    pub(crate) fn data() -> Dataset {
         let mut x = Vec::new();
         let mut names = Vec::new();
         for i in 0..300usize {
@@ -178,19 +282,20 @@ mod tests {
         panic!("the probe did not finish");
     }
 
-    fn label(app: &mut App, items: &[u32], name: &str) {
+    /// Give `items` the label `name` (applied on the next update).
+    pub(crate) fn label(app: &mut App, items: &[u32], name: &str) {
         app.world_mut().write_message(LabelItems {
             items: items.iter().map(|&i| ItemId(i)).collect(),
             label: Some(name.to_owned()),
         });
     }
 
-    #[test]
-    fn labels_refit_the_probe_in_the_background_and_colour_the_map() {
-        let dir = tempfile::tempdir().expect("tempdir");
+    /// A window-less explorer on [`data`] with its kNN graph, labels journalled in `dir`, and
+    /// the probe.
+    pub(crate) fn probe_app(dir: &std::path::Path) -> App {
         let data = data();
         let graph = exact_knn(&data.features.values(), 4, 10, Metric::Euclidean, &()).expect("knn");
-        let (j, state, _) = journal::open(dir.path(), 300).expect("journal");
+        let (j, state, _) = journal::open(dir, 300).expect("journal");
         let mut app = App::new();
         app.add_plugins(MinimalPlugins)
             .insert_resource(ButtonInput::<KeyCode>::default())
@@ -204,6 +309,13 @@ mod tests {
                 data: Arc::new(data),
             })
             .add_plugins((LabelsPlugin, ProbePlugin));
+        app
+    }
+
+    #[test]
+    fn labels_refit_the_probe_in_the_background_and_colour_the_map() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut app = probe_app(dir.path());
         // One label: no probe, and it says what it needs.
         label(&mut app, &[0], "positive");
         wait(&mut app);
@@ -225,7 +337,16 @@ mod tests {
             .clone()
             .expect("probe");
         assert_eq!(probe.n_labels(), 7);
-        assert!(probe.cv_accuracy.is_some());
+        let view = app.world().resource::<ProbeView>();
+        let accuracy = view.accuracy.expect("cross-validated");
+        assert_eq!((accuracy.labels, accuracy.version), (7, 3));
+        assert!(
+            view.describe(Some(&probe), 3).starts_with(
+                "probe on 7 labels (negative 3, positive 4) · cross-validated accuracy"
+            ),
+            "{}",
+            view.describe(Some(&probe), 3)
+        );
         let color = app.world().resource::<ColorState>();
         let Coloring::Numeric {
             values, min, max, ..

@@ -31,6 +31,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("Ctrl+Z · Ctrl+Shift+Z", "undo · redo labelling"),
     (
+        "L",
+        "label next: the images the probe on your labels cannot decide; 1 … 9 label the highlighted one",
+    ),
+    (
+        "Right · Left · R",
+        "label next: skip · back · a new batch now",
+    ),
+    (
         "N",
         "select the next unlabelled neighbour in the grid (fast review)",
     ),

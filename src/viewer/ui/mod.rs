@@ -1,5 +1,6 @@
 //! egui panels: top bar, colouring and layout (left), neighbours (right), the issues and the
-//! selection (under the map), tooltip, help.
+//! selection, the changed-most list and the "label next" panel (under the map), tooltip,
+//! help.
 //!
 //! Each panel is its own system in its own file, run in order in one egui pass: a thin system
 //! gathers a view struct from the ECS, calls the panel's pure `*_ui` function, and turns the
@@ -14,6 +15,7 @@ pub mod help;
 pub mod issues;
 mod issues_panel;
 mod item_info;
+mod label_next;
 mod left_panel;
 pub mod neighbors;
 mod neighbors_panel;
@@ -76,6 +78,7 @@ impl Plugin for UiPlugin {
                     neighbors_panel::neighbors_panel,
                     issues_panel::issues_panel,
                     changed::changed_panel,
+                    label_next::label_next_panel,
                     selection_panel::selection_panel,
                     plot_area::plot_area,
                     query_markers,

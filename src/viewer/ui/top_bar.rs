@@ -1,6 +1,6 @@
 //! The top bar: the data set's name and size, the view (2D, 3D orbit, fly), fit, the issues
-//! toggle, the point size, the morph between two embeddings' maps (`--compare`), the search
-//! box, the layout job's status and help.
+//! and "label next" toggles, the point size, the morph between two embeddings' maps
+//! (`--compare`), the search box, the layout job's status and help.
 
 use bevy::prelude::*;
 use bevy_egui::egui;
@@ -10,6 +10,7 @@ use super::root::PanelRoot;
 use crate::viewer::camera::ViewSettings;
 use crate::viewer::compare::CompareView;
 use crate::viewer::issues::{IssueAction, Issues};
+use crate::viewer::label_next::LabelNext;
 use crate::viewer::layout_job::LayoutJob;
 use crate::viewer::points::{POINT_SIZE_RANGE, PointSettings};
 use crate::viewer::search::{SearchBox, StepSearch};
@@ -29,6 +30,7 @@ pub(super) fn top_bar_panel(
     issues: Res<Issues>,
     mut issue_action: MessageWriter<IssueAction>,
     compare: Option<ResMut<CompareView>>,
+    next: Option<ResMut<LabelNext>>,
 ) {
     let Some(root) = root.0.as_mut() else {
         return;
@@ -67,6 +69,17 @@ pub(super) fn top_bar_panel(
                 .clicked()
             {
                 issue_action.write(IssueAction::Open(!issues.open));
+            }
+            if let Some(mut next) = next
+                && ui
+                    .selectable_label(next.open, "label next (L)")
+                    .on_hover_text(
+                        "what to label next: the images a probe on your labels cannot decide, \
+                         and \"label all with p ≥ t\"",
+                    )
+                    .clicked()
+            {
+                next.open = !next.open;
             }
             ui.separator();
             ui.add(egui::Slider::new(&mut points.size_px, POINT_SIZE_RANGE).text("point px"));
