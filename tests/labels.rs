@@ -311,7 +311,7 @@ fn suggest_fits_the_probe_on_the_journal_and_picks_unlabelled_items() {
     assert!(ok, "{err}");
     // positive 2 (0, 1), negative 1 (60): one negative short.
     let (ok, _, err) = suggest(&[]);
-    assert!(!ok && err.contains("label 1 negative more"), "{err}");
+    assert!(!ok && err.contains("label 1 more negative"), "{err}");
     let (ok, err) = label(
         &data,
         &labels_dir,

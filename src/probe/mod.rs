@@ -26,7 +26,7 @@ pub use logistic::{Logistic, Scaler};
 pub enum ProbeError {
     #[error("the probe needs labels of at least two kinds; there are {0}")]
     OneLabel(String),
-    #[error("the probe needs at least {need} labels of each kind: {have} — label {more} more")]
+    #[error("the probe needs at least {need} labels of each kind: {have} — label {more}")]
     TooFew {
         need: usize,
         have: String,
@@ -172,7 +172,7 @@ pub fn check_labels(labelled: &Labelled) -> Result<(), ProbeError> {
         .iter()
         .zip(&counts)
         .filter(|&(_, &c)| c < MIN_PER_LABEL)
-        .map(|(n, &c)| format!("{} {n}", MIN_PER_LABEL - c))
+        .map(|(n, &c)| format!("{} more {n}", MIN_PER_LABEL - c))
         .collect();
     if !short.is_empty() {
         return Err(ProbeError::TooFew {

@@ -38,7 +38,7 @@ fn it_says_what_labels_it_needs() {
     let few = check_labels(&labelled(&[(0, "cat"), (1, "cat"), (2, "dog")])).expect_err("one dog");
     assert_eq!(
         few.to_string(),
-        "the probe needs at least 2 labels of each kind: cat 2, dog 1 — label 1 dog more"
+        "the probe needs at least 2 labels of each kind: cat 2, dog 1 — label 1 more dog"
     );
     assert!(check_labels(&labelled(&[(0, "cat"), (1, "cat"), (2, "dog"), (3, "dog")])).is_ok());
 }

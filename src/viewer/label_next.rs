@@ -48,9 +48,13 @@ pub struct LabelNext {
     pub batch: Vec<u32>,
     /// Index into `batch` of the one the keys label.
     pub highlighted: usize,
-    /// A new batch is wanted (the last is done, the strategy changed, or `R`).
+    /// A new batch is wanted (the last is done, the strategy changed, or `R`): see
+    /// [`LabelNext::ask_new_batch`].
     pub refresh: bool,
-    suggesting: Option<Job<Result<Vec<u32>, String>>>,
+    /// Bumped on every ask: a batch picked for an older ask (another strategy, before `R`)
+    /// is thrown away.
+    asked: u64,
+    suggesting: Option<(u64, Job<Suggested>)>,
     /// Why there is no batch (the strategy's label is unknown, a failure).
     pub error: Option<String>,
     /// The labels version the highlight was last checked against.
@@ -59,6 +63,9 @@ pub struct LabelNext {
     selected: Option<u32>,
     pub all: LabelAll,
 }
+
+/// A picked batch, or why there is none.
+type Suggested = Result<Vec<u32>, String>;
 
 /// "Label all with p ≥ t".
 #[derive(Debug, Clone, PartialEq)]
@@ -70,8 +77,9 @@ pub struct LabelAll {
     pub items: Vec<u32>,
     /// What `items` was computed for: probe, label, threshold bits, labels version.
     key: Option<(usize, String, u32, u64)>,
-    /// What the last "label them" did, for the panel.
-    pub done: Option<String>,
+    /// What the last "label them" did, and the labels version it was done at (shown until
+    /// the labels change again: an undo hides it).
+    pub done: Option<(u64, String)>,
 }
 
 impl Default for LabelNext {
@@ -83,6 +91,7 @@ impl Default for LabelNext {
             batch: Vec::new(),
             highlighted: 0,
             refresh: true,
+            asked: 0,
             suggesting: None,
             error: None,
             seen_labels: 0,
@@ -132,6 +141,12 @@ impl LabelNext {
                     || probe.status.is_some()))
     }
 
+    /// Ask for a new batch (a job picks it once the probe is fitted on the labels as they are).
+    pub fn ask_new_batch(&mut self) {
+        self.refresh = true;
+        self.asked += 1;
+    }
+
     /// Move the highlight by `step` (±1), wrapping.
     pub fn step(&mut self, step: isize) {
         let n = self.batch.len() as isize;
@@ -169,7 +184,9 @@ impl Plugin for LabelNextPlugin {
                     follow_labels,
                     items_above_threshold,
                 )
-                    .chain(),
+                    .chain()
+                    // The key target for the next key press follows this frame's labels.
+                    .after(super::labels::apply_label_messages),
             );
     }
 }
@@ -193,7 +210,7 @@ fn next_keys(keys: Res<ButtonInput<KeyCode>>, mut next: ResMut<LabelNext>) {
         next.step(-1);
     }
     if keys.just_pressed(KeyCode::KeyR) {
-        next.refresh = true;
+        next.ask_new_batch();
     }
 }
 
@@ -226,7 +243,7 @@ fn follow_labels(
                 .find(|&h| unlabelled(&next.batch[h]));
             match after {
                 Some(h) => next.highlighted = h,
-                None => next.refresh = true,
+                None => next.ask_new_batch(),
             }
         }
     }
@@ -258,25 +275,42 @@ fn pick_batch(
     view: Res<ProbeView>,
     mut next: ResMut<LabelNext>,
 ) {
-    if let Some(job) = next.suggesting.as_mut() {
+    if let Some((asked, job)) = next.suggesting.as_mut() {
+        let asked = *asked;
         let Some(result) = job.poll_result() else {
             return;
         };
         next.suggesting = None;
-        // Labels given while it ran: the batch may hold them; they are skipped like any other
-        // labelled item, and the highlight starts on the first that is not.
+        if asked != next.asked {
+            // Asked again meanwhile (another strategy, `R`): this batch answers the old ask.
+            return;
+        }
         match result {
-            Ok(batch) => {
-                next.highlighted = batch
-                    .iter()
-                    .position(|&i| labels.state.get(ItemId(i)).is_none())
-                    .unwrap_or(0);
-                next.batch = batch;
+            // Labels given while it ran (the lasso, the grid) may have taken some: the
+            // highlight starts on the first still open, and a batch all taken is asked again.
+            Ok(batch) => match batch
+                .iter()
+                .position(|&i| labels.state.get(ItemId(i)).is_none())
+            {
+                Some(first) => {
+                    next.highlighted = first;
+                    next.batch = batch;
+                    next.refresh = false;
+                    next.error = None;
+                    next.selected = None;
+                }
+                None if batch.is_empty() => {
+                    // Nothing left to suggest: every item is labelled.
+                    next.batch = batch;
+                    next.refresh = false;
+                }
+                None => {}
+            },
+            // Said in the panel; not retried until asked again (`R`, a strategy, a label).
+            Err(e) => {
+                next.error = Some(e);
                 next.refresh = false;
-                next.error = None;
-                next.selected = None;
             }
-            Err(e) => next.error = Some(e),
         }
         return;
     }
@@ -304,10 +338,13 @@ fn pick_batch(
     });
     match job {
         Ok(job) => {
-            next.suggesting = Some(job);
+            next.suggesting = Some((next.asked, job));
             next.error = None;
         }
-        Err(e) => next.error = Some(e),
+        Err(e) => {
+            next.error = Some(e);
+            next.refresh = false;
+        }
     }
 }
 
@@ -365,14 +402,22 @@ pub fn items_above(probe: &Probe, k: usize, t: f32, state: &LabelState) -> Vec<u
 }
 
 /// The panel's "label them": one batch (one Ctrl+Z) giving every listed item the label.
-pub fn label_all(next: &mut LabelNext, label: &str, out: &mut MessageWriter<LabelItems>) {
+pub fn label_all(
+    next: &mut LabelNext,
+    label: &str,
+    labels_version: u64,
+    out: &mut MessageWriter<LabelItems>,
+) {
     let items: Vec<ItemId> = next.all.items.iter().map(|&i| ItemId(i)).collect();
     if items.is_empty() {
         return;
     }
-    next.all.done = Some(format!(
-        "gave {} items the label {label} in one batch — Ctrl+Z undoes it",
-        crate::viewer::filters::grouped(items.len())
+    next.all.done = Some((
+        labels_version,
+        format!(
+            "gave {} items the label {label} in one batch — Ctrl+Z undoes it",
+            crate::viewer::filters::grouped(items.len())
+        ),
     ));
     out.write(LabelItems {
         items,

@@ -280,7 +280,7 @@ fn next_unlabelled(
 }
 
 /// Journal, then apply: a batch that cannot be written is not applied.
-fn apply_label_messages(
+pub(crate) fn apply_label_messages(
     mut assign: MessageReader<LabelItems>,
     mut undo: MessageReader<UndoLabels>,
     mut labels: ResMut<Labels>,

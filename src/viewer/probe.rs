@@ -30,6 +30,8 @@ pub struct ProbeView {
     cv_running: Option<(u64, Job<Result<Accuracy, String>>)>,
     /// The latest cross-validated accuracy, and the labels it rests on.
     pub accuracy: Option<Accuracy>,
+    /// The labels version whose cross-validation failed (not retried every frame).
+    cv_failed_for: Option<u64>,
 }
 
 /// The probe's accuracy, estimated on the labels of one version.
@@ -52,7 +54,9 @@ impl ProbeView {
     pub fn is_idle(&self, labels_version: u64) -> bool {
         self.fit_is_current(labels_version)
             && self.cv_running.is_none()
-            && (self.status.is_some() || self.accuracy.is_some_and(|a| a.version == labels_version))
+            && (self.status.is_some()
+                || self.cv_failed_for == Some(labels_version)
+                || self.accuracy.is_some_and(|a| a.version == labels_version))
     }
 
     /// The probe in the store is fitted on the labels of `labels_version` (not a refusal).
@@ -199,12 +203,16 @@ fn cross_validate(store: Res<Store>, labels: Res<Labels>, mut view: ResMut<Probe
                 );
                 view.accuracy = Some(a);
             }
-            Err(e) => warn!("the probe's cross-validation (labels version {version}): {e}"),
+            Err(e) => {
+                warn!("the probe's cross-validation (labels version {version}): {e}");
+                view.cv_failed_for = Some(version);
+            }
         }
     }
     let version = labels.version;
     if !view.fit_is_current(version)
         || view.status.is_some()
+        || view.cv_failed_for == Some(version)
         || view.accuracy.is_some_and(|a| a.version == version)
     {
         return;
@@ -231,7 +239,10 @@ fn cross_validate(store: Res<Store>, labels: Res<Labels>, mut view: ResMut<Probe
     });
     match job {
         Ok(job) => view.cv_running = Some((version, job)),
-        Err(e) => warn!("{e}"),
+        Err(e) => {
+            warn!("{e}");
+            view.cv_failed_for = Some(version);
+        }
     }
 }
 

@@ -108,6 +108,41 @@ fn keys_label_the_highlighted_suggestion_and_move_on_then_a_new_batch_comes() {
         "a new batch of unlabelled items: {:?}",
         next.batch
     );
+    // Another strategy: a new batch by it, the likeliest positives.
+    {
+        let mut next = app.world_mut().resource_mut::<LabelNext>();
+        next.strategy = Strategy::Likely("positive".into());
+        next.ask_new_batch();
+    }
+    settle(&mut app);
+    let probe = app
+        .world()
+        .resource::<Store>()
+        .probe
+        .clone()
+        .expect("probe");
+    let k = probe.code("positive").expect("code");
+    let next = app.world().resource::<LabelNext>();
+    assert!(
+        next.batch.iter().all(|&i| probe.row(i as usize)[k] > 0.5),
+        "likely positives: {:?}",
+        next.batch
+    );
+    // A label the probe does not know: said, not retried, and nothing waits for it.
+    let kept = next.batch.clone();
+    {
+        let mut next = app.world_mut().resource_mut::<LabelNext>();
+        next.strategy = Strategy::Likely("cat".into());
+        next.ask_new_batch();
+    }
+    settle(&mut app);
+    let next = app.world().resource::<LabelNext>();
+    assert!(
+        next.error.as_deref().is_some_and(|e| e.contains("\"cat\"")),
+        "{:?}",
+        next.error
+    );
+    assert_eq!(next.batch, kept);
     // L closes the panel; the keys go back to the map's points.
     press_keys(&mut app, &[KeyCode::KeyL]);
     app.update();
@@ -158,8 +193,8 @@ fn label_all_gives_the_sure_ones_the_label_in_one_undoable_batch() {
     let before = app.world().resource::<Labels>().version;
     app.world_mut()
         .run_system_once(
-            |mut next: ResMut<LabelNext>, mut out: MessageWriter<LabelItems>| {
-                label_all(&mut next, "positive", &mut out);
+            move |mut next: ResMut<LabelNext>, mut out: MessageWriter<LabelItems>| {
+                label_all(&mut next, "positive", before, &mut out);
             },
         )
         .expect("label all");
@@ -177,8 +212,8 @@ fn label_all_gives_the_sure_ones_the_label_in_one_undoable_batch() {
             .resource::<LabelNext>()
             .all
             .done
-            .as_deref()
-            .is_some_and(|d| d.contains("Ctrl+Z")),
+            .as_ref()
+            .is_some_and(|(at, d)| *at == before && d.contains("Ctrl+Z")),
     );
     app.world_mut().write_message(UndoLabels { redo: false });
     app.update();

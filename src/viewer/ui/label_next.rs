@@ -119,6 +119,8 @@ pub(super) fn label_next_panel(
         labels: &labels,
         next: &next,
         status: view.describe(probe, labels.version),
+        // "Label all" acts on the probe of the labels as they are, never on one they outgrew.
+        probe_current: view.status.is_none() && view.fit_is_current(labels.version),
         all_label: all_label.as_deref(),
         colored_by: match &color.source {
             ColorSource::Probe(l) => Some(l.as_str()),
@@ -139,9 +141,9 @@ pub(super) fn label_next_panel(
         NextAction::Tab(t) => next.tab = t,
         NextAction::Strategy(s) => {
             next.strategy = s;
-            next.refresh = true;
+            next.ask_new_batch();
         }
-        NextAction::Refresh => next.refresh = true,
+        NextAction::Refresh => next.ask_new_batch(),
         NextAction::Highlight(h) => next.highlighted = h,
         NextAction::Select(item) => {
             select.write(SelectItem {
@@ -156,7 +158,7 @@ pub(super) fn label_next_panel(
         }
         NextAction::AllLabel(l) => next.all.label = Some(l),
         NextAction::Threshold(t) => next.all.threshold = t,
-        NextAction::LabelAll(label) => label_all(&mut next, &label, &mut out),
+        NextAction::LabelAll(label) => label_all(&mut next, &label, labels.version, &mut out),
         NextAction::Close => next.open = false,
     }
 }
@@ -168,6 +170,7 @@ struct PanelView<'a> {
     labels: &'a Labels,
     next: &'a LabelNext,
     status: String,
+    probe_current: bool,
     all_label: Option<&'a str>,
     colored_by: Option<&'a str>,
 }
@@ -291,7 +294,11 @@ fn batch_ui(
         .weak(),
     );
     if next.batch.is_empty() {
-        ui.label(if view.probe.is_some() {
+        ui.label(if next.error.is_some() {
+            "No batch: see above."
+        } else if view.probe.is_some() && !next.refresh {
+            "Nothing left to suggest: every item is labelled."
+        } else if view.probe.is_some() {
             "Picking the images to label next…"
         } else {
             "Label a few images (keys 1–9 on the map, or the lasso) — the probe learns from them \
@@ -394,6 +401,15 @@ fn label_all_ui(
     let all = &view.next.all;
     let mut action = None;
     let n = all.items.len();
+    if let Some(asked) = all.label.as_deref().filter(|l| *l != label) {
+        ui.colored_label(
+            theme::ACCENT,
+            format!(
+                "the probe has no label {asked:?} (its labels: {}): showing {label}",
+                probe.names.join(", ")
+            ),
+        );
+    }
     ui.horizontal(|ui| {
         egui::ComboBox::from_id_salt("label-all-label")
             .selected_text(label)
@@ -408,7 +424,7 @@ fn label_all_ui(
         let mut t = all.threshold;
         if ui
             .add(
-                egui::Slider::new(&mut t, 0.5..=1.0)
+                egui::Slider::new(&mut t, 0.0..=1.0)
                     .step_by(0.01)
                     .text("p at least"),
             )
@@ -424,18 +440,28 @@ fn label_all_ui(
             grouped(n),
             all.threshold
         ));
+        let hover = if view.probe_current {
+            "one batch: Ctrl+Z undoes it; items you labelled are left as they are"
+        } else {
+            "wait: the probe is not fitted on the labels as they are (see the line above)"
+        };
         if ui
             .add_enabled(
-                n > 0,
+                n > 0 && view.probe_current,
                 egui::Button::new(format!("label these {} as {label}", grouped(n))),
             )
-            .on_hover_text("one batch: Ctrl+Z undoes it; items you labelled are left as they are")
+            .on_hover_text(hover)
+            .on_disabled_hover_text(hover)
             .clicked()
         {
             action = Some(NextAction::LabelAll(label.to_owned()));
         }
     });
-    if let Some(done) = &all.done {
+    if let Some((_, done)) = all
+        .done
+        .as_ref()
+        .filter(|(at, _)| view.labels.version <= at + 1)
+    {
         ui.label(
             egui::RichText::new(done)
                 .small()
