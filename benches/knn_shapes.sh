@@ -5,11 +5,14 @@
 #     recall estimate as printed), and its graph scored against an exact search;
 #   - pynndescent (n_jobs=2; numba compiled on 2,000 rows first, so the time is warm; the
 #     fresh-process figure adds the import and that compilation);
-# both scored on the same 1,000 items by examples/knn_candidates. Prints a Markdown table.
+#   - faiss-cpu's inverted file and HNSW at a few settings each (scripts/bench_faiss.py), when
+#     PYTHON has faiss: a second table after the first;
+# all scored on the same 1,000 items by examples/knn_candidates. Prints Markdown tables.
 #
 #   benches/knn_shapes.sh DATA_DIR [SHAPE|FOLDER ...]   (default: clustered patches isotropic lifted)
 #   N=1000000 DIM=128 K=15 METRIC=euclidean PYTHON=.venv/bin/python benches/knn_shapes.sh DATA_DIR
 #   TARGET=0.98 benches/knn_shapes.sh DATA_DIR patches   (our search with --target-recall 0.98)
+#   FAISS_HNSW=0 …   (faiss's inverted file only: HNSW's build takes minutes at 10⁶ on 2 cores)
 #
 # `lifted` is made in 512 dimensions (DIM is the others'). A FOLDER holding features.npy (e.g. the
 # Fashion-MNIST one of scripts/make_datasets.py) is searched whole. PYTHON needs numpy and pynndescent;
@@ -40,6 +43,12 @@ have_peer=1
     have_peer=0
     echo "knn_shapes: $python has no pynndescent: its rows are left out" >&2
 }
+have_faiss=1
+"$python" -c "import faiss" 2>/dev/null || {
+    have_faiss=0
+    echo "knn_shapes: $python has no faiss: its table is left out" >&2
+}
+faiss_rows=""
 
 echo "| shape ($metric${TARGET:+, target $TARGET}) | N × D | ivt-explore knn | its estimate | recall@$k | pynndescent (warm) | (fresh process) | recall@$k | speed-up (warm) |"
 echo "|---|---|---|---|---|---|---|---|---|"
@@ -76,6 +85,19 @@ for shape in "${shapes[@]}"; do
         fresh=$(grep -o 'fresh [0-9.]*' "$out/peer.log" | awk '{ print $2 }')
         methods+=("file:$out/peer.npy")
     fi
+    faiss_names=()
+    faiss_times=()
+    if [ $have_faiss = 1 ]; then
+        hnsw=()
+        [ "${FAISS_HNSW:-1}" = 0 ] && hnsw=(--no-hnsw)
+        "$python" scripts/bench_faiss.py "$dir/features.npy" "$rows" "$k" "$out/faiss" "$metric" \
+            "${hnsw[@]}" > "$out/faiss.log"
+        while IFS=$'\t' read -r name secs path; do
+            faiss_names+=("$name")
+            faiss_times+=("$secs")
+            methods+=("file:$path")
+        done < <(grep -v '^#' "$out/faiss.log")
+    fi
     METRIC=$metric "$target/release/examples/knn_candidates" "$dir/features.npy" "$rows" "$k" "${methods[@]}" \
         > "$out/scores" 2>/dev/null
     recall_ours=$(sed -n 1p "$out/scores" | grep -o 'recall@[0-9]* [0-9.]*' | awk '{ print $2 }')
@@ -83,4 +105,17 @@ for shape in "${shapes[@]}"; do
     ratio="–"
     [ "$peer" != "–" ] && ratio=$(awk -v a="$peer" -v b="$ours" 'BEGIN { printf "%.2f×", a / b }')
     echo "| $shape | $rows × $d | $ours s (${search:-exact}) | ${estimate:-exact} | ${recall_ours:-?} | $peer s | $fresh s | ${recall_peer:-–} | $ratio |"
+    # The faiss graphs were scored after ours (and pynndescent's, when there).
+    first=$((2 + have_peer))
+    for j in "${!faiss_names[@]}"; do
+        recall=$(sed -n "$((first + j))p" "$out/scores" | grep -o 'recall@[0-9]* [0-9.]*' | awk '{ print $2 }')
+        speed=$(awk -v a="${faiss_times[$j]}" -v b="$ours" 'BEGIN { printf "%.2f×", a / b }')
+        faiss_rows+="| $shape | ${faiss_names[$j]} | ${faiss_times[$j]} s | ${recall:-?} | $ours s at ${recall_ours:-?} | $speed |"$'\n'
+    done
 done
+if [ -n "$faiss_rows" ]; then
+    echo
+    echo "| shape ($metric) | faiss-cpu | time (build + search) | recall@$k | ivt-explore knn (above) | its speed-up |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s' "$faiss_rows"
+fi
