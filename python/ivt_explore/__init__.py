@@ -4,6 +4,7 @@
     idx, dist = ivt.knn(X, k=15)            # the kNN graph in the original space
     Y = ivt.umap(X)                         # or ivt.tsne(X), ivt.pca(X): float32 [n, 2]
     table = ivt.audit(X, labels=y)          # duplicates, outliers, label issues per item
+    nxt = ivt.suggest(X, session.labels())  # what to label next, and every item's p(label)
     session = ivt.show(X, images="imgs/", labels=y)   # the explorer, in its own process
     session.labels()                        # {item: label} given so far
 
@@ -33,6 +34,7 @@ __all__ = [
     "labels",
     "pca",
     "show",
+    "suggest",
     "trustworthiness",
     "tsne",
     "umap",
@@ -42,6 +44,10 @@ __version__ = _native.__version__
 
 #: An approximate kNN graph whose estimated recall is below this is reported with a warning.
 RECALL_WARNING = 0.90
+#: A probe whose cross-validated accuracy is below this, or that rests on fewer labels than
+#: PROBE_FEW_LABELS, is reported with a warning (as ``ivt-explore suggest`` does).
+PROBE_ACCURACY_WARNING = 0.75
+PROBE_FEW_LABELS = 20
 
 
 class ApproximationWarning(UserWarning):
@@ -253,3 +259,77 @@ def trustworthiness(X, Y, k=10, tw_sample=5000):
         raise ValueError(f"Y has {y.shape[0]} rows, X has {x.shape[0]}")
     _check_k(k, x.shape[0], "k")
     return _native.trustworthiness(x, y, int(k), int(tw_sample))
+
+
+def _given_labels(labels, n):
+    """``labels`` as (items uint32, codes uint32, names): a ``{item: label}`` mapping (what
+    ``Session.labels()`` returns) or one entry per item, None / "" / NaN where unlabelled."""
+    if hasattr(labels, "items") and callable(labels.items):
+        pairs = []
+        for item, label in labels.items():
+            if isinstance(item, bool) or not isinstance(item, (int, np.integer)):
+                raise ValueError(f"labels: item {item!r} is not an integer index")
+            if not 0 <= int(item) < n:
+                raise ValueError(f"labels: item {item} is out of range: X has {n} rows")
+            if label is not None and label == label and str(label) != "":
+                pairs.append((int(item), str(label)))
+    else:
+        if hasattr(labels, "to_numpy"):
+            labels = labels.to_numpy()
+        a = np.asarray(labels, dtype=object)
+        if a.ndim != 1 or len(a) != n:
+            raise ValueError(
+                f"labels must be a {{item: label}} mapping or one entry per item ({n}); "
+                f"got shape {a.shape}"
+            )
+        pairs = [(i, str(v)) for i, v in enumerate(a) if v is not None and v == v and str(v) != ""]
+    names = sorted({label for _, label in pairs})
+    code = {name: c for c, name in enumerate(names)}
+    items = np.array([i for i, _ in pairs], dtype=np.uint32)
+    codes = np.array([code[label] for _, label in pairs], dtype=np.uint32)
+    return items, codes, names
+
+
+def suggest(X, labels, n=20, strategy="diverse", metric="euclidean", knn=None):
+    """What to label next, as ``ivt-explore suggest``: a probe fitted on the labels so far — a
+    logistic regression on ``X`` averaged with label spreading over its kNN graph — and the
+    ``n`` unlabelled items it most needs labels for.
+
+    ``labels``: a ``{item: label}`` mapping (``Session.labels()``, so a notebook and the
+    explorer share one loop) or one entry per item, None / "" / NaN where unlabelled; at least
+    two labels of each of at least two kinds. ``strategy``: "diverse" (the least sure, no two
+    from one neighbourhood: the default), "uncertain" or "likely:LABEL" (the likeliest of a
+    label not yet labelled). ``knn=(indices, distances)`` reuses a graph from ``ivt.knn``.
+
+    A dict: ``suggestions`` (int64 items, best first), ``p`` (float32 (n_items, n_labels),
+    each item's probability of each label), ``label_names`` (the columns of ``p``, sorted),
+    ``predicted`` (each item's likeliest label), ``cv_accuracy`` (stratified 5-fold on the
+    labels) and ``labels_per_name``. Warns (``ApproximationWarning``) when the accuracy is below
+    ``PROBE_ACCURACY_WARNING`` or the labels are fewer than ``PROBE_FEW_LABELS``.
+    """
+    x = matrix(X)
+    rows = x.shape[0]
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n={n!r}: must be a positive integer")
+    items, codes, names = _given_labels(labels, rows)
+    out = _native.suggest(x, items, codes, names, int(n), str(strategy), metric, *_graph(knn, rows))
+    _notes(out["notes"])
+    if out["estimate"] is not None:
+        _warn_recall(out["estimate"], min(10, rows - 1))
+    accuracy = out["cv_accuracy"]
+    if accuracy < PROBE_ACCURACY_WARNING or len(items) < PROBE_FEW_LABELS:
+        warnings.warn(
+            f"the probe rests on {len(items)} labels; its cross-validated accuracy is "
+            f"{accuracy:.3f}: label more (the suggestions are the ones to label)",
+            ApproximationWarning,
+            stacklevel=2,
+        )
+    p = out["p"]
+    return {
+        "suggestions": out["suggestions"],
+        "p": p,
+        "label_names": names,
+        "predicted": np.asarray(names, dtype=object)[p.argmax(axis=1)],
+        "cv_accuracy": accuracy,
+        "labels_per_name": dict(zip(names, out["per_label"])),
+    }

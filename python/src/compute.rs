@@ -29,7 +29,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// Run `work` on a worker thread with the GIL released; the calling thread polls Python's
 /// signal handlers, and on `KeyboardInterrupt` (or any exception a handler raises) cancels the
 /// work through its observer, waits for it to stop and raises that exception.
-fn interruptible<T: Send>(
+pub(crate) fn interruptible<T: Send>(
     py: Python<'_>,
     work: impl FnOnce(&dyn Observer) -> T + Send,
 ) -> PyResult<T> {
@@ -60,19 +60,19 @@ fn interruptible<T: Send>(
 }
 
 /// A library error about the input or the parameters, for Python.
-fn value_error(err: impl std::fmt::Display) -> PyErr {
+pub(crate) fn value_error(err: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(err.to_string())
 }
 
 /// A float32 matrix borrowed from a C-ordered numpy array, checked finite.
 #[derive(Clone, Copy)]
-struct Matrix<'a> {
-    values: &'a [f32],
-    n: usize,
-    dim: usize,
+pub(crate) struct Matrix<'a> {
+    pub(crate) values: &'a [f32],
+    pub(crate) n: usize,
+    pub(crate) dim: usize,
 }
 
-fn matrix<'a>(name: &str, array: &'a PyReadonlyArray2<'_, f32>) -> PyResult<Matrix<'a>> {
+pub(crate) fn matrix<'a>(name: &str, array: &'a PyReadonlyArray2<'_, f32>) -> PyResult<Matrix<'a>> {
     let [n, dim] = array.shape() else {
         return Err(value_error(format!("{name} must be 2-dimensional")));
     };
@@ -112,16 +112,16 @@ fn named<T: Choice>(argument: &str, name: &str) -> PyResult<T> {
     T::from_name(name).map_err(|e| value_error(format!("{argument}: {e}")))
 }
 
-fn metric_named(name: &str) -> PyResult<Metric> {
+pub(crate) fn metric_named(name: &str) -> PyResult<Metric> {
     named("metric", name)
 }
 
 /// The default search of every command: exact while cheap, the inverted file above.
-const AUTO: Method = Method::Auto {
+pub(crate) const AUTO: Method = Method::Auto {
     max_exact_work: knn::DEFAULT_MAX_EXACT_WORK,
 };
 
-fn rows<'py, T: numpy::Element>(
+pub(crate) fn rows<'py, T: numpy::Element>(
     py: Python<'py>,
     values: Vec<T>,
     n: usize,
@@ -186,7 +186,7 @@ pub struct GivenGraph<'a> {
     k: usize,
 }
 
-fn given_graph<'a>(
+pub(crate) fn given_graph<'a>(
     indices: &'a Option<PyReadonlyArray2<'_, i64>>,
     distances: &'a Option<PyReadonlyArray2<'_, f32>>,
 ) -> PyResult<Option<GivenGraph<'a>>> {
@@ -209,6 +209,34 @@ fn given_graph<'a>(
     }))
 }
 
+/// A graph the caller gave, checked as `--knn` is (rows, ranges, distances against `m`); with
+/// the notes on what was mended (for Python warnings).
+pub(crate) fn imported_graph(
+    m: Matrix<'_>,
+    g: &GivenGraph<'_>,
+    metric: Metric,
+) -> PyResult<(KnnGraph, Vec<String>)> {
+    let imported = knn::import::from_arrays(
+        knn::import::Neighbours {
+            source: Path::new("knn indices"),
+            rows: g.indices.len() / g.k.max(1),
+            cols: g.k,
+            indices: g.indices.to_vec(),
+        },
+        Some(knn::import::Distances {
+            source: Path::new("knn distances"),
+            rows: g.distances.len() / g.k.max(1),
+            cols: g.k,
+            values: g.distances.to_vec(),
+        }),
+        m.values,
+        m.dim,
+        metric,
+    )
+    .map_err(value_error)?;
+    Ok((imported.graph, imported.notes))
+}
+
 /// Compute a layout on the CLI's path: the graph given (checked as `--knn` is), or the shared
 /// graph (the default search, [`cached::graph_k`] neighbours) when the method needs one; then
 /// `compute_layout`. Returns the layout and the notes on a given graph (for Python warnings).
@@ -229,35 +257,17 @@ fn layout_of<'py>(
     let mut notes = Vec::new();
     let given = match (given, params.knn_k(m.n)) {
         (Some(g), Some(needed)) => {
-            let (indices, distances) = (Path::new("knn indices"), Path::new("knn distances"));
-            let imported = knn::import::from_arrays(
-                knn::import::Neighbours {
-                    source: indices,
-                    rows: g.indices.len() / g.k.max(1),
-                    cols: g.k,
-                    indices: g.indices.to_vec(),
-                },
-                Some(knn::import::Distances {
-                    source: distances,
-                    rows: g.distances.len() / g.k.max(1),
-                    cols: g.k,
-                    values: g.distances.to_vec(),
-                }),
-                m.values,
-                m.dim,
-                metric,
-            )
-            .map_err(value_error)?;
-            notes = imported.notes;
-            if imported.graph.k < needed {
+            let (graph, imported_notes) = imported_graph(m, &g, metric)?;
+            notes = imported_notes;
+            if graph.k < needed {
                 return Err(value_error(format!(
                     "knn has {} neighbours per item; this layout needs {needed} (UMAP: \
                      n_neighbors − 1; t-SNE: 3 × perplexity): give more neighbours, or ask for \
                      fewer",
-                    imported.graph.k
+                    graph.k
                 )));
             }
-            Some(imported.graph.truncated(needed))
+            Some(graph.truncated(needed))
         }
         _ => None,
     };

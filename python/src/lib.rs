@@ -12,6 +12,7 @@
 
 mod compute;
 mod labels;
+mod probe;
 
 use pyo3::prelude::*;
 
@@ -29,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compute::audit, m)?)?;
     m.add_function(wrap_pyfunction!(compute::evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(compute::trustworthiness, m)?)?;
+    m.add_function(wrap_pyfunction!(probe::suggest, m)?)?;
     m.add_function(wrap_pyfunction!(labels::read_labels, m)?)?;
     m.add_function(wrap_pyfunction!(labels::default_labels_dir, m)?)?;
     m.add_function(wrap_pyfunction!(labels::write_labels, m)?)?;

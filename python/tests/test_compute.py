@@ -247,3 +247,45 @@ def _interrupt_a_long_tsne():
     assert stopped < 0.5 + 1.0, f"stopped {stopped - 0.5:.2f} s after Ctrl+C"
     # The engine is usable afterwards.
     assert ivt.pca(X).shape == (3000, 2)
+
+
+def test_suggest_learns_from_a_few_labels_and_picks_unlabelled_items(blobs):
+    X, y = blobs
+    # Two labels in blob 0 (positive), two in each other blob (negative), as a dict as
+    # Session.labels() returns it.
+    given = {0: "positive", 1: "positive", 60: "negative", 61: "negative",
+             120: "negative", 121: "negative"}
+    with pytest.warns(ivt.ApproximationWarning, match="rests on 6 labels"):
+        out = ivt.suggest(X, given, n=5)
+    assert out["label_names"] == ["negative", "positive"]
+    assert out["p"].shape == (180, 2) and out["p"].dtype == np.float32
+    np.testing.assert_allclose(out["p"].sum(1), 1.0, atol=1e-4)
+    assert out["labels_per_name"] == {"negative": 4, "positive": 2}
+    truth = np.where(y == 0, "positive", "negative")
+    assert (out["predicted"] == truth).mean() > 0.95
+    s = out["suggestions"]
+    assert s.dtype == np.int64 and len(s) == 5 and len(set(s)) == 5
+    assert not set(s) & set(given), "labelled items are never suggested"
+    assert 0.0 <= out["cv_accuracy"] <= 1.0
+    # likely:positive: the unlabelled items of blob 0; a per-item list reads the same.
+    per_item = [given.get(i) for i in range(180)]
+    with pytest.warns(ivt.ApproximationWarning):
+        likely = ivt.suggest(X, per_item, n=10, strategy="likely:positive")
+    assert all(y[i] == 0 for i in likely["suggestions"])
+    np.testing.assert_allclose(likely["p"], out["p"], atol=1e-6)
+
+
+def test_suggest_says_what_is_missing_and_refuses_bad_labels(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match="at least two kinds"):
+        ivt.suggest(X, {0: "positive", 1: "positive"})
+    with pytest.raises(ValueError, match="label 1 more negative"):
+        ivt.suggest(X, {0: "positive", 1: "positive", 60: "negative"})
+    with pytest.raises(ValueError, match="item 999 is out of range"):
+        ivt.suggest(X, {999: "positive"})
+    with pytest.raises(ValueError, match="strategy"):
+        ivt.suggest(X, {0: "a", 1: "a", 60: "b", 61: "b"}, strategy="best")
+    with pytest.raises(ValueError, match="likely:cat"):
+        ivt.suggest(X, {0: "a", 1: "a", 60: "b", 61: "b"}, strategy="likely:cat")
+    with pytest.raises(ValueError, match="one entry per item"):
+        ivt.suggest(X, ["a", "b"])
