@@ -110,11 +110,7 @@ pub fn suggest<'py>(
         };
         let fitted = probe::fit(&input, &labelled).map_err(|e| e.to_string())?;
         let accuracy = probe::cross_validate(&input, &labelled).map_err(|e| e.to_string())?;
-        let mut mask = vec![false; m.n];
-        for &i in &labelled.items {
-            mask[i as usize] = true;
-        }
-        let picked = probe::suggest(&fitted, &strategy, n, &mask, Some(&graph))
+        let picked = probe::suggest(&fitted, &strategy, n, &labelled.mask(m.n), Some(&graph))
             .map_err(|e| e.to_string())?;
         Ok((fitted, accuracy, picked, estimate))
     })?

@@ -113,11 +113,13 @@ pub fn run(args: &SuggestArgs) -> anyhow::Result<ExitCode> {
     let fitted = started.elapsed().as_secs_f64();
     let accuracy = probe::cross_validate(&input, &labelled)?;
     probe.cv_accuracy = Some(accuracy);
-    let mut is_labelled = vec![false; n];
-    for &i in &labelled.items {
-        is_labelled[i as usize] = true;
-    }
-    let picked = probe::suggest(&probe, &args.strategy, args.n, &is_labelled, Some(&graph))?;
+    let picked = probe::suggest(
+        &probe,
+        &args.strategy,
+        args.n,
+        &labelled.mask(n),
+        Some(&graph),
+    )?;
     let secs = started.elapsed().as_secs_f64();
     let per_label: Vec<String> = probe
         .names

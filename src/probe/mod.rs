@@ -73,6 +73,17 @@ impl Labelled {
         Self::from_pairs(state.iter().map(|(i, l)| (i.0, l)))
     }
 
+    /// Which of `n` items carry a label (what [`suggest`] skips).
+    pub fn mask(&self, n: usize) -> Vec<bool> {
+        let mut labelled = vec![false; n];
+        for &i in &self.items {
+            if let Some(m) = labelled.get_mut(i as usize) {
+                *m = true;
+            }
+        }
+        labelled
+    }
+
     fn counts(&self) -> Vec<usize> {
         let mut c = vec![0; self.names.len()];
         for &k in &self.codes {

@@ -176,3 +176,9 @@ fn strategies_parse_from_their_names() {
         assert_eq!(s.to_string().parse(), Ok(s));
     }
 }
+
+#[test]
+fn the_mask_marks_the_labelled_items() {
+    let l = Labelled::from_pairs([(3, "a"), (0, "b")]);
+    assert_eq!(l.mask(5), [true, false, false, true, false]);
+}

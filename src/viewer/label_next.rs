@@ -329,7 +329,7 @@ fn pick_batch(
         next.error = Some(e.to_string());
         return;
     }
-    let labelled = labelled_mask(&labels.state, probe.n_items());
+    let labelled = probe::Labelled::of(&labels.state).mask(probe.n_items());
     let graph = store.graph.clone();
     let strategy = next.strategy.clone();
     let job = Job::spawn("suggestions", move || {
@@ -346,13 +346,6 @@ fn pick_batch(
             next.refresh = false;
         }
     }
-}
-
-/// Which of `n` items carry a label.
-fn labelled_mask(state: &LabelState, n: usize) -> Vec<bool> {
-    (0..n)
-        .map(|i| state.get(ItemId(i as u32)).is_some())
-        .collect()
 }
 
 /// "Label all": the count and the preview's order, recomputed when the probe, the label, the

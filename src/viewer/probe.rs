@@ -293,6 +293,15 @@ pub(crate) mod tests {
         panic!("the probe did not finish");
     }
 
+    /// The probe in the store (the test fails without one).
+    pub(crate) fn fitted(app: &App) -> Arc<Probe> {
+        app.world()
+            .resource::<Store>()
+            .probe
+            .clone()
+            .expect("probe")
+    }
+
     /// Give `items` the label `name` (applied on the next update).
     pub(crate) fn label(app: &mut App, items: &[u32], name: &str) {
         app.world_mut().write_message(LabelItems {
@@ -341,12 +350,7 @@ pub(crate) mod tests {
         label(&mut app, &[1, 2, 3], "positive");
         label(&mut app, &[200, 201, 202], "negative");
         wait(&mut app);
-        let probe = app
-            .world()
-            .resource::<Store>()
-            .probe
-            .clone()
-            .expect("probe");
+        let probe = fitted(&app);
         assert_eq!(probe.n_labels(), 7);
         let view = app.world().resource::<ProbeView>();
         let accuracy = view.accuracy.expect("cross-validated");

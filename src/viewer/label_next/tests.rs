@@ -6,7 +6,7 @@ use bevy::ecs::system::RunSystemOnce;
 use super::*;
 use crate::viewer::labels::UndoLabels;
 use crate::viewer::press_keys;
-use crate::viewer::probe::tests::probe_app;
+use crate::viewer::probe::tests::{fitted, probe_app};
 use crate::viewer::state::Selection;
 
 fn app(dir: &std::path::Path, next: LabelNext) -> App {
@@ -115,12 +115,7 @@ fn keys_label_the_highlighted_suggestion_and_move_on_then_a_new_batch_comes() {
         next.ask_new_batch();
     }
     settle(&mut app);
-    let probe = app
-        .world()
-        .resource::<Store>()
-        .probe
-        .clone()
-        .expect("probe");
+    let probe = fitted(&app);
     let k = probe.code("positive").expect("code");
     let next = app.world().resource::<LabelNext>();
     assert!(
@@ -168,12 +163,7 @@ fn label_all_gives_the_sure_ones_the_label_in_one_undoable_batch() {
         items.len(),
         &items[..items.len().min(10)]
     );
-    let probe = app
-        .world()
-        .resource::<Store>()
-        .probe
-        .clone()
-        .expect("probe");
+    let probe = fitted(&app);
     let k = probe.code("positive").expect("code");
     let p: Vec<f32> = items.iter().map(|&i| probe.row(i as usize)[k]).collect();
     assert!(p.windows(2).all(|w| w[0] <= w[1]), "least sure first");
