@@ -1001,9 +1001,114 @@ fn the_label_next_panel_shows_the_batch_and_what_label_all_would_take() {
     );
 }
 
-/// With no display, `screenshot` draws offscreen (no window, no Xvfb): the same picture as in
-/// a window, pixel for pixel on the map; and `open --offscreen --bench-frames` times frames
-/// there, naming the adapter that drew them.
+/// B for `--compare`: the blobs' features with four items of class 0 (0, 3, 6, 9) carried
+/// into class 1's blob, the rest as in A.
+fn moved_copy(dir: &Path, data: &Path) -> std::path::PathBuf {
+    let a = ivt::npy::read_matrix_file(&data.join("features.npy")).expect("features");
+    let mut b = a.data.clone();
+    for i in [0usize, 3, 6, 9] {
+        b[i * 8] -= 20.0;
+        b[i * 8 + 1] += 20.0;
+    }
+    let b_path = dir.join("b.npy");
+    ivt::npy::write(&b_path, &[a.n_rows, a.n_cols], &b).expect("b");
+    b_path
+}
+
+/// Pixels of `rgb` (± 12) within 20 px of `at`: a selection ring there.
+fn ring_pixels(img: &RgbImage, at: (u32, u32), rgb: [u8; 3]) -> usize {
+    img.enumerate_pixels()
+        .filter(|(x, y, p)| {
+            let (dx, dy) = (*x as f32 - at.0 as f32, *y as f32 - at.1 as f32);
+            (dx * dx + dy * dy).sqrt() <= 20.0 && near(p.0, rgb, 12)
+        })
+        .count()
+}
+
+/// `--view split`: A's map on the left, B's on the right, one camera for both — a kept item
+/// at about the same spot of each half, a moved one far off, the selection's ring on both
+/// maps, both maps' points drawn in their own half; and the same in 3D.
+#[test]
+fn the_split_view_shows_both_maps_side_by_side_through_one_camera() {
+    if !screenshots_wanted() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("blobs");
+    make_dataset(&data);
+    let b_path = moved_copy(tmp.path(), &data);
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("split.png");
+    let selected_rgb = {
+        let c = ivt::viewer::colors::SELECTED_COLOR;
+        [c[0], c[1], c[2]]
+    };
+    // Where `item` is in A's half and in B's, moved into A's half (by the halves' offset).
+    let run = |view: &str, item: u32| -> ((f32, f32), (f32, f32)) {
+        let item_arg = item.to_string();
+        let log = screenshot(
+            &[
+                data.as_os_str(),
+                "--compare".as_ref(),
+                b_path.as_os_str(),
+                "--view".as_ref(),
+                view.as_ref(),
+                "--select".as_ref(),
+                item_arg.as_ref(),
+                "--no-thumbnails".as_ref(),
+                "--size".as_ref(),
+                "1280x720".as_ref(),
+                "--cache".as_ref(),
+                cache.as_os_str(),
+            ],
+            &out,
+            &format!("{view}-item-{item}.png"),
+        );
+        let ((x0, y0), (x1, y1)) = plot_area(&log);
+        let (bx, _) = printed_pixel(&log, "split: B's half");
+        let pa = printed_pixel(&log, "selected item");
+        let pb = printed_pixel(&log, &format!("selected item {item} in B"));
+        assert!(
+            bx > x0 + (x1 - x0) * 2 / 5 && bx < x0 + (x1 - x0) * 3 / 5,
+            "B's half starts at {bx} in a plot from {x0} to {x1}"
+        );
+        assert!(pa.0 < bx && pb.0 >= bx, "A's item at {pa:?}, B's at {pb:?}");
+        let img = image::open(&out).expect("the PNG").to_rgb8();
+        for (which, at) in [("A", pa), ("B", pb)] {
+            let ring = ring_pixels(&img, at, selected_rgb);
+            assert!(
+                ring >= 20,
+                "{view}: {ring} ring pixels around {which}'s {at:?}"
+            );
+        }
+        // Each half shows its map's points (the class colours).
+        let classes = |from: u32, to: u32| {
+            (y0..y1)
+                .flat_map(|y| (from..to).map(move |x| (x, y)))
+                .filter(|&(x, y)| (0..3).any(|c| near(img.get_pixel(x, y).0, palette(c), 3)))
+                .count()
+        };
+        let (left, right) = (classes(x0, bx), classes(bx, x1));
+        assert!(
+            left > 100 && right > 100,
+            "{view}: {left} point pixels in A's half, {right} in B's"
+        );
+        let offset = (bx - x0) as f32;
+        let f = |p: (u32, u32)| (p.0 as f32, p.1 as f32);
+        (f(pa), (pb.0 as f32 - offset, pb.1 as f32))
+    };
+    let dist =
+        |(a, b): ((f32, f32), (f32, f32))| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
+    for view in ["split", "split-3d"] {
+        let (moved, kept) = (dist(run(view, 0)), dist(run(view, 1)));
+        assert!(
+            moved > 60.0 && moved > 2.0 * kept,
+            "{view}: the moved item is {moved} px from its place in A, the kept one {kept} px"
+        );
+    }
+}
+
+/// `--compare` with `--morph`: moved items cross, kept ones stay; the changed-most list.
 #[test]
 fn compare_morphs_the_moved_items_across_and_keeps_the_rest_in_place() {
     if !screenshots_wanted() {
@@ -1012,15 +1117,7 @@ fn compare_morphs_the_moved_items_across_and_keeps_the_rest_in_place() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("blobs");
     make_dataset(&data);
-    // B: four items of class 0 carried into class 1's blob; the rest as in A.
-    let a = ivt::npy::read_matrix_file(&data.join("features.npy")).expect("features");
-    let mut b = a.data.clone();
-    for i in [0usize, 3, 6, 9] {
-        b[i * 8] -= 20.0;
-        b[i * 8 + 1] += 20.0;
-    }
-    let b_path = tmp.path().join("b.npy");
-    ivt::npy::write(&b_path, &[a.n_rows, a.n_cols], &b).expect("b");
+    let b_path = moved_copy(tmp.path(), &data);
     let cache = tmp.path().join("cache");
     let out = tmp.path().join("compare.png");
     // Where item `item` is drawn with the map `morph` of the way from A's to B's.
@@ -1090,6 +1187,9 @@ fn compare_morphs_the_moved_items_across_and_keeps_the_rest_in_place() {
     assert!(red > 500, "{red} red frame pixels in the list");
 }
 
+/// With no display, `screenshot` draws offscreen (no window, no Xvfb): the same picture as in
+/// a window, pixel for pixel on the map; and `open --offscreen --bench-frames` times frames
+/// there, naming the adapter that drew them.
 #[test]
 fn with_no_display_the_map_is_drawn_offscreen_as_in_a_window() {
     if !screenshots_wanted() {

@@ -206,6 +206,12 @@ pub enum StartView {
     Orbit,
     /// Perspective, fly through the data.
     Fly,
+    /// With --compare: A's map on the left, B's on the right, one camera for both (`B`
+    /// toggles it).
+    Split,
+    /// The split view in 3D (orbit).
+    #[value(name = "split-3d")]
+    Split3d,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -357,8 +363,8 @@ fn show(
         colors,
         select: view.select.map(dataset::ItemId),
         view: match view.view {
-            Some(StartView::TwoD) => ViewMode::TwoD,
-            Some(StartView::Orbit) => ViewMode::Orbit,
+            Some(StartView::TwoD | StartView::Split) => ViewMode::TwoD,
+            Some(StartView::Orbit | StartView::Split3d) => ViewMode::Orbit,
             Some(StartView::Fly) => ViewMode::Fly,
             None if prefer_3d => ViewMode::Orbit,
             None => ViewMode::TwoD,
@@ -408,6 +414,7 @@ fn show(
         compare: compare.map(|(b, name)| (std::sync::Arc::new(b.features), name)),
         morph: view.morph,
         changed_most: view.changed_most,
+        split: matches!(view.view, Some(StartView::Split | StartView::Split3d)),
         label_next: view.label_next.clone(),
         label_all: view.label_all.clone(),
     };

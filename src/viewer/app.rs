@@ -39,6 +39,8 @@ impl Plugin for ExplorerStatePlugin {
             probe: None,
             layout: options.layout.clone(),
             layout_version: u64::from(options.layout.is_some()),
+            layout_b: None,
+            layout_b_version: 0,
             user_values: options.colors.as_ref().map(|(_, v)| v.clone()),
             cache: options.cache.clone(),
         };
@@ -95,6 +97,7 @@ impl Plugin for ExplorerStatePlugin {
             })
             .insert_resource(camera::ViewSettings {
                 start_zoom: options.zoom,
+                split: options.split,
                 ..camera::ViewSettings::new(options.view)
             })
             .insert_resource(points::PointSettings {

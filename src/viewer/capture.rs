@@ -236,6 +236,7 @@ fn headless_capture(
     mut capture: ResMut<HeadlessCapture>,
     ready: Readiness,
     cameras: Query<(&Camera, &GlobalTransform), super::camera::PlotCamera>,
+    camera_b: Query<(&Camera, &GlobalTransform), With<super::camera::ViewB>>,
     window: Query<&Window, With<bevy::window::PrimaryWindow>>,
     view: Res<super::camera::ViewSettings>,
     central: Res<super::camera::CentralRect>,
@@ -287,6 +288,26 @@ fn headless_capture(
             "selected item {} at pixel ({:.0}, {:.0})",
             item.0, px.x, px.y
         );
+    }
+    // The split view: B's half, and where the selected item is on B's map.
+    if let Ok((camera, global)) = camera_b.single()
+        && camera.is_active
+        && let Some(r) = camera.physical_viewport_rect()
+    {
+        println!(
+            "split: B's half ({}, {}) to ({}, {})",
+            r.min.x, r.min.y, r.max.x, r.max.y
+        );
+        if let (Some(item), Some(layout)) = (ready.selection.selected, &ready.store.layout_b)
+            && item.index() < layout.n_items()
+            && let Ok(in_viewport) = camera.world_to_viewport(global, layout.position(item))
+        {
+            let px = in_viewport * scale;
+            println!(
+                "selected item {} in B at pixel ({:.0}, {:.0})",
+                item.0, px.x, px.y
+            );
+        }
     }
     // Where each query marker lands, likewise.
     if let (Some(queries), Some(layout)) = (&ready.queries, &ready.store.layout)

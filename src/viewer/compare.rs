@@ -4,7 +4,8 @@
 //! (`M`, the top bar's slider: every point moves from its place in A to its place in B, the
 //! camera stays) and by colouring the map by how much each neighbourhood changed
 //! (`--color-by compare:overlap`), and by the list of the items that changed most (`C`,
-//! `ui/changed.rs`).
+//! `ui/changed.rs`) — and side by side (`B`, `--view split`: A's map on the left, B's on the
+//! right, one camera for both; `camera/split.rs`).
 //!
 //! The morph writes the blended layout into the store: every view (points, thumbnails,
 //! picking, the lasso) follows it as it follows an animating layout. A new layout of A makes
@@ -154,7 +155,7 @@ impl Plugin for ComparePlugin {
             (
                 start_compare,
                 poll_compare,
-                (morph_key, list_key).run_if(not(egui_wants_any_keyboard_input)),
+                (morph_key, list_key, split_key).run_if(not(egui_wants_any_keyboard_input)),
                 animate_morph,
             )
                 .chain(),
@@ -163,12 +164,13 @@ impl Plugin for ComparePlugin {
 }
 
 /// Start once A's map has settled (and again after a new one).
-fn start_compare(store: Res<Store>, job: Res<LayoutJob>, mut view: ResMut<CompareView>) {
+fn start_compare(mut store: ResMut<Store>, job: Res<LayoutJob>, mut view: ResMut<CompareView>) {
     // A new map of A: the comparison's maps are stale.
     if job.is_running() {
         if !matches!(view.state, CompareState::Waiting) {
             view.state = CompareState::Waiting;
             (view.t, view.shown) = (0.0, 0.0);
+            store.set_layout_b(None);
         }
         return;
     }
@@ -282,6 +284,11 @@ fn poll_compare(
         Ok(done) => {
             info!("compared with {} in {secs:.1} s", view.name);
             store.comparison = Some(Arc::clone(&done.comparison));
+            store.set_layout_b(Some(LayoutCoords {
+                dims: done.layout_a.dims,
+                coords: done.layout_b.clone(),
+                label: format!("{} of {}", done.layout_a.label, view.name),
+            }));
             view.state = CompareState::Done(Arc::new(done));
             if std::mem::take(&mut view.color_when_ready)
                 && let Err(e) = color.set_source(ColorSource::Compare, &store)
@@ -300,6 +307,26 @@ fn poll_compare(
 fn morph_key(keys: Res<ButtonInput<KeyCode>>, mut view: ResMut<CompareView>) {
     if keys.just_pressed(KeyCode::KeyM) && view.result().is_some() {
         view.toggle();
+    }
+}
+
+/// `B`: the split view on or off. Turning it on brings the morph back to A's map, so the two
+/// halves show A and B.
+fn split_key(
+    keys: Res<ButtonInput<KeyCode>>,
+    mut settings: ResMut<ViewSettings>,
+    mut view: ResMut<CompareView>,
+) {
+    if keys.just_pressed(KeyCode::KeyB) {
+        toggle_split(&mut settings, &mut view);
+    }
+}
+
+/// The split view on or off (the key and the top bar's button).
+pub fn toggle_split(settings: &mut ViewSettings, view: &mut CompareView) {
+    settings.split = !settings.split;
+    if settings.split {
+        view.target = 0.0;
     }
 }
 
@@ -368,7 +395,8 @@ mod tests {
         app.add_plugins(MinimalPlugins)
             .init_resource::<ButtonInput<KeyCode>>()
             .insert_resource(CompareView::new(Arc::new(b), "b".into(), 0.0, false, false))
-            .add_systems(Update, list_key);
+            .insert_resource(ViewSettings::new(crate::viewer::ViewMode::TwoD))
+            .add_systems(Update, (list_key, split_key));
         let press = |app: &mut App, keys: &[KeyCode]| {
             crate::viewer::press_keys(app, keys);
             app.world().resource::<CompareView>().list.open
@@ -379,5 +407,28 @@ mod tests {
             "Ctrl+C copies"
         );
         assert!(!press(&mut app, &[KeyCode::KeyC]));
+    }
+
+    #[test]
+    fn b_splits_the_view_and_brings_the_morph_back_to_a() {
+        let b = Features::new(2, 1, vec![0.0, 1.0], "float32", "b.npy", "b.npy").expect("b");
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<ButtonInput<KeyCode>>()
+            .insert_resource(CompareView::new(Arc::new(b), "b".into(), 1.0, false, false))
+            .insert_resource(ViewSettings::new(crate::viewer::ViewMode::TwoD))
+            .add_systems(Update, split_key);
+        let press = |app: &mut App| {
+            crate::viewer::press_keys(app, &[KeyCode::KeyB]);
+            (
+                app.world().resource::<ViewSettings>().split,
+                app.world().resource::<CompareView>().target,
+            )
+        };
+        // Started on B's map (--morph 1): split, the left half goes back to A's.
+        assert_eq!(press(&mut app), (true, 0.0));
+        app.world_mut().resource_mut::<CompareView>().target = 0.7;
+        // Off: the morph is left where the user put it.
+        assert_eq!(press(&mut app), (false, 0.7));
     }
 }

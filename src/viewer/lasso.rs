@@ -2,6 +2,8 @@
 //! points inside it become the current set ([`super::item_set`]) and, unless the selection
 //! panel's "lasso labels" is off, get the active label (Shift + Alt: their label removed) — one
 //! batch, one undo step. Works the same in 2D and 3D because the test is in screen space.
+//! In the split view a lasso drawn in either half takes the points inside it on that half's
+//! map (a lasso across both takes from both).
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
@@ -9,10 +11,10 @@ use bevy_egui::input::egui_wants_any_pointer_input;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use rayon::prelude::*;
 
-use super::camera::PlotCamera;
+use super::camera::SplitCameras;
 use super::item_set::{ItemSet, SetOrigin};
 use super::labels::{LabelItems, Labels};
-use super::state::{ColorState, Lasso, Store};
+use super::state::{ColorState, Lasso, MapSide, Store};
 use crate::dataset::ItemId;
 
 /// Vertices closer than this (logical px) to the previous one are not added.
@@ -69,7 +71,7 @@ fn finish_lasso(
     color: Res<ColorState>,
     labels: Res<Labels>,
     mut set: ResMut<ItemSet>,
-    cameras: Query<(&Camera, &GlobalTransform), PlotCamera>,
+    cameras: Query<(&Camera, &GlobalTransform, &MapSide), SplitCameras>,
     mut lasso: ResMut<Lasso>,
     mut label: MessageWriter<LabelItems>,
 ) {
@@ -81,24 +83,34 @@ fn finish_lasso(
     if polygon.len() < 3 {
         return;
     }
-    let Some(layout) = &store.layout else { return };
-    let Some((camera, global)) = cameras.iter().find(|(c, _)| c.is_active) else {
-        return;
-    };
     // Hidden groups are not selectable: what you see is what you label.
     let visible = |i: usize| color.point_color(ItemId(i as u32))[3] > 0;
-    let inside = select_in_polygon(
-        layout.n_items(),
-        |i| {
-            if !visible(i) {
-                return None;
-            }
-            camera
-                .world_to_viewport(global, layout.position(ItemId(i as u32)))
-                .ok()
-        },
-        &polygon,
-    );
+    let mut inside: Vec<usize> = Vec::new();
+    for (camera, global, side) in cameras.iter().filter(|(c, ..)| c.is_active) {
+        let (Some(layout), _) = store.side(*side) else {
+            continue;
+        };
+        // Only what the camera's own half shows: B's map projected by its camera lands
+        // beyond A's half too, where A's map is drawn.
+        let Some(rect) = camera.logical_viewport_rect() else {
+            continue;
+        };
+        inside.extend(select_in_polygon(
+            layout.n_items(),
+            |i| {
+                if !visible(i) {
+                    return None;
+                }
+                camera
+                    .world_to_viewport(global, layout.position(ItemId(i as u32)))
+                    .ok()
+                    .filter(|p| rect.contains(*p))
+            },
+            &polygon,
+        ));
+    }
+    inside.sort_unstable();
+    inside.dedup();
     if inside.is_empty() {
         return;
     }

@@ -130,6 +130,8 @@ pub struct ViewerOptions {
     pub morph: f32,
     /// `--changed-most`: open the list of the items whose neighbourhoods changed most.
     pub changed_most: bool,
+    /// `--view split`: A's map on the left, B's on the right (needs `compare`).
+    pub split: bool,
     /// `--label-next [STRATEGY]`: open the "label next" panel, picking by this strategy.
     pub label_next: Option<crate::probe::Strategy>,
     /// `--label-all LABEL[:P]`: open it on "label all with p ≥ P".
@@ -173,6 +175,7 @@ impl Default for ViewerOptions {
             compare: None,
             morph: 0.0,
             changed_most: false,
+            split: false,
             label_next: None,
             label_all: None,
         }
@@ -325,6 +328,13 @@ fn check_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), Viewe
             crate::hint::COMPARE,
             b.n_items()
         )));
+    }
+    if options.split && options.compare.is_none() {
+        return Err(ViewerError::Options(
+            "--view split shows two maps side by side: it needs a second embedding, \
+             --compare B"
+                .into(),
+        ));
     }
     if !(0.0..=1.0).contains(&options.morph) {
         return Err(ViewerError::Options(format!(

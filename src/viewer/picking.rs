@@ -4,15 +4,16 @@
 //! a ray (orthographic: parallel rays, perspective: from the eye) and how wide a pixel is in
 //! world units at distance `t` along it; the pick is the point closest to the ray, in pixels,
 //! within [`PICK_RADIUS_PX`]. A 2D layout is a flat 3D one (z = 0), so one index serves both
-//! views.
+//! views. The split view has an index per map side: the cursor picks from the map of the half
+//! it is over.
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 use bevy_egui::input::{egui_wants_any_keyboard_input, egui_wants_any_pointer_input};
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 
-use super::camera::PlotCamera;
-use super::state::{SelectItem, Selection, Store};
+use super::camera::{SplitCameras, ViewSettings};
+use super::state::{MapSide, SelectItem, Selection, Store};
 use crate::dataset::ItemId;
 
 /// How far from the cursor (in logical pixels) a point still counts as hit.
@@ -20,8 +21,11 @@ pub const PICK_RADIUS_PX: f32 = 8.0;
 /// Bound on the spheres marched along one ray (a very deep 3D layout seen very close up).
 const MAX_STEPS: usize = 50_000;
 
+/// Each map side's index (`MapSide::index`; B's only while the split view shows it).
+#[derive(Resource, Default)]
+struct PickIndexes([Option<PickIndex>; 2]);
+
 /// The layout's points in a k-d tree, plus their bounds.
-#[derive(Resource)]
 pub struct PickIndex {
     tree: ImmutableKdTree<f32, 3>,
     points: Vec<[f32; 3]>,
@@ -178,12 +182,9 @@ impl PickIndex {
     }
 }
 
-/// Which layout version the index was built from, and when.
+/// Which layout version each side's index was built from, and when.
 #[derive(Resource, Default)]
-struct IndexState {
-    version: u64,
-    built_at_secs: f64,
-}
+struct IndexState([(u64, f64); 2]);
 
 /// Where the left button went down (window pixels): a release close by is a click, not a drag.
 #[derive(Resource, Default)]
@@ -202,6 +203,7 @@ pub struct PickingPlugin;
 impl Plugin for PickingPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<IndexState>()
+            .init_resource::<PickIndexes>()
             .insert_resource(PointerPicking(true))
             .init_resource::<PressAt>()
             .add_systems(
@@ -222,22 +224,26 @@ impl Plugin for PickingPlugin {
 /// Rebuild the index when the layout changes; while a layout animates, at most twice a second
 /// (a build over a million points takes a noticeable fraction of a frame budget).
 fn update_pick_index(
-    mut commands: Commands,
     store: Res<Store>,
+    view: Res<ViewSettings>,
     time: Res<Time<Real>>,
     mut state: ResMut<IndexState>,
+    mut indexes: ResMut<PickIndexes>,
 ) {
-    let Some(layout) = &store.layout else { return };
     let now = time.elapsed_secs_f64();
-    if state.version == store.layout_version
-        || now - state.built_at_secs < 0.5 && state.version != 0
-    {
-        return;
-    }
-    state.version = store.layout_version;
-    state.built_at_secs = now;
-    if let Some(index) = PickIndex::new(&layout.coords, layout.dims) {
-        commands.insert_resource(index);
+    let split = view.split_shown(&store);
+    for side in MapSide::BOTH {
+        let (Some(layout), version) = store.side(side) else {
+            continue;
+        };
+        let (built, at) = &mut state.0[side.index()];
+        if side == MapSide::B && !split || *built == version || now - *at < 0.5 && *built != 0 {
+            continue;
+        }
+        (*built, *at) = (version, now);
+        if let Some(index) = PickIndex::new(&layout.coords, layout.dims) {
+            indexes.0[side.index()] = Some(index);
+        }
     }
 }
 
@@ -278,9 +284,9 @@ fn cursor_ray(
 /// Hover shows a tooltip (the UI reads `Selection::hovered`); a click selects.
 #[allow(clippy::too_many_arguments)]
 fn hover_and_click(
-    index: Option<Res<PickIndex>>,
+    indexes: Res<PickIndexes>,
     window: Query<&Window, With<PrimaryWindow>>,
-    cameras: Query<(&Camera, &GlobalTransform, &Projection), PlotCamera>,
+    cameras: Query<(&Camera, &GlobalTransform, &Projection, &MapSide), SplitCameras>,
     buttons: Res<ButtonInput<MouseButton>>,
     mut press: ResMut<PressAt>,
     (color, labels): (
@@ -292,8 +298,22 @@ fn hover_and_click(
     mut select: MessageWriter<SelectItem>,
 ) {
     let Ok(window) = window.single() else { return };
-    let Some(index) = index else { return };
-    let Some((camera, global, projection)) = cameras.iter().find(|(c, _, _)| c.is_active) else {
+    // The camera of the half under the cursor (split view), else the active one.
+    let over = |c: &Camera| {
+        window
+            .cursor_position()
+            .zip(c.logical_viewport_rect())
+            .is_some_and(|(p, r)| r.contains(p))
+    };
+    let mut active = cameras.iter().filter(|(c, ..)| c.is_active);
+    let Some((camera, global, projection, side)) = active
+        .clone()
+        .find(|(c, ..)| over(c))
+        .or_else(|| active.find(|(.., s)| **s == MapSide::A))
+    else {
+        return;
+    };
+    let Some(index) = &indexes.0[side.index()] else {
         return;
     };
     let visible = |item: ItemId| {
@@ -304,7 +324,7 @@ fn hover_and_click(
         .physical_cursor_position()
         .zip(camera.physical_viewport_rect())
         .zip(mosaic)
-        .and_then(|((at, rect), mosaic)| mosaic.thumbnail_at(at - rect.min.as_vec2()));
+        .and_then(|((at, rect), mosaic)| mosaic.thumbnail_at(*side, at - rect.min.as_vec2()));
     let picked = on_thumbnail.or_else(|| {
         cursor_ray(window, camera, global, projection)
             .and_then(|(ray, px)| index.pick_visible(&ray, px, PICK_RADIUS_PX, &visible))

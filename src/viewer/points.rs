@@ -7,9 +7,12 @@
 //! The selected item, its neighbours and labelled items get rings in small meshes drawn on top:
 //! three vertices per ring at the item's position, expanded around a screen-aligned disc by
 //! `shaders/points.wgsl`.
+//!
+//! Each map side has its own buffer, resolve quad and rings (`MapSide`): B's, on render layer
+//! 1, are built from B's layout and drawn by the split view's right half only.
 
 use bevy::asset::{RenderAssetUsages, embedded_asset};
-use bevy::camera::visibility::NoFrustumCulling;
+use bevy::camera::visibility::{NoFrustumCulling, RenderLayers};
 use bevy::mesh::{
     MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexAttributeValues,
 };
@@ -19,10 +22,10 @@ use bevy::render::render_resource::{
 };
 use bevy::render::storage::ShaderBuffer;
 
-use super::camera::PlotCamera;
+use super::camera::{SplitCameras, ViewSettings};
 use super::colors::{NEIGHBOR_COLOR, Rgba8, SELECTED_COLOR};
-use super::splat::{SplatFrame, SplatParams, pixel_buffer, points_buffer};
-use super::state::{ColorState, LayoutCoords, NeighborView, Selection, Store};
+use super::splat::{SplatFrame, SplatFrames, SplatParams, pixel_buffer, points_buffer};
+use super::state::{ColorState, LayoutCoords, MapSide, NeighborView, Selection, Store};
 use crate::dataset::ItemId;
 
 /// A `Material` drawn by one WGSL file (vertex and fragment) from exactly the given vertex
@@ -163,26 +166,37 @@ pub enum PointsLayer {
     Selected,
 }
 
-/// Handles of the meshes and materials.
-#[derive(Resource)]
-struct PointsAssets {
+/// Handles of one side's meshes and materials.
+struct SideAssets {
     all: Handle<SplatMaterial>,
     labelled: (Handle<Mesh>, Handle<PointsMaterial>),
     neighbors: (Handle<Mesh>, Handle<PointsMaterial>),
     selected: (Handle<Mesh>, Handle<PointsMaterial>),
 }
 
-/// What the meshes were last built from, so they are rebuilt only on change.
-#[derive(Resource, Default)]
-struct Built {
+/// Both sides' (`MapSide::index`): B's are drawn only by the split view's right half.
+#[derive(Resource)]
+struct PointsAssets([SideAssets; 2]);
+
+/// What one side's meshes were last built from, so they are rebuilt only on change.
+#[derive(Default)]
+struct SideBuilt {
     layout_version: u64,
     color_version: u64,
     highlight: Option<HighlightKey>,
     labelled: Option<(u64, u64)>,
     filter: (super::labels::LabelFilter, u64),
-    scale_factor: f32,
     /// Bounds of the layout as last written to the points buffer.
     bounds: Option<super::camera::Bounds>,
+    /// Frames left in which to rebuild the resolve material's bind group (see
+    /// `update_splat_frame`).
+    rebind_frames: u8,
+}
+
+#[derive(Resource, Default)]
+struct Built {
+    sides: [SideBuilt; 2],
+    scale_factor: f32,
 }
 
 /// Public set to order against: meshes are up to date after it.
@@ -253,7 +267,6 @@ fn spawn_points(
     mut buffers: ResMut<Assets<ShaderBuffer>>,
     settings: Res<PointSettings>,
 ) {
-    let frame = SplatFrame::new(&mut buffers);
     // A unit square, stretched over the map's part of the view by the shader.
     let mut cover = Mesh::new(
         PrimitiveTopology::TriangleList,
@@ -270,55 +283,72 @@ fn spawn_points(
             [0.0, 1.0, 0.0],
         ],
     );
-    let all = splat_materials.add(SplatMaterial {
-        params: SplatUniform {
-            size_px: settings.size_px,
-            outline: 0.0,
-            _pad: Vec2::ZERO,
-            rect: Vec4::ZERO,
-        },
-        points: frame.points.clone(),
-        top: frame.top.clone(),
-    });
-    commands.spawn((
-        Mesh3d(meshes.add(cover)),
-        MeshMaterial3d(all.clone()),
-        Transform::IDENTITY,
-        NoFrustumCulling,
-        PointsLayer::All,
-    ));
-    commands.insert_resource(frame);
-    let mut spawn = |layer: PointsLayer, mat: PointsMaterial| {
-        let mesh = meshes.add(empty_mesh());
-        let mat = materials.add(mat);
+    let cover = meshes.add(cover);
+    let mut spawn_side = |side: MapSide| {
+        let frame = SplatFrame::new(&mut buffers);
+        // B's meshes are seen by B's camera only (and A's, on the default layer, not by it).
+        let layers = match side {
+            MapSide::A => RenderLayers::default(),
+            MapSide::B => super::camera::layer_b(),
+        };
+        let all = splat_materials.add(SplatMaterial {
+            params: SplatUniform {
+                size_px: settings.size_px,
+                outline: 0.0,
+                _pad: Vec2::ZERO,
+                rect: Vec4::ZERO,
+            },
+            points: frame.points.clone(),
+            top: frame.top.clone(),
+        });
         commands.spawn((
-            Mesh3d(mesh.clone()),
-            MeshMaterial3d(mat.clone()),
+            Mesh3d(cover.clone()),
+            MeshMaterial3d(all.clone()),
             Transform::IDENTITY,
-            // The mesh's bounds are its points' centres; discs reach beyond them.
             NoFrustumCulling,
-            layer,
+            PointsLayer::All,
+            side,
+            layers.clone(),
         ));
-        (mesh, mat)
+        let mut spawn = |layer: PointsLayer, mat: PointsMaterial| {
+            let mesh = meshes.add(empty_mesh());
+            let mat = materials.add(mat);
+            commands.spawn((
+                Mesh3d(mesh.clone()),
+                MeshMaterial3d(mat.clone()),
+                Transform::IDENTITY,
+                // The mesh's bounds are its points' centres; discs reach beyond them.
+                NoFrustumCulling,
+                layer,
+                side,
+                layers.clone(),
+            ));
+            (mesh, mat)
+        };
+        let labelled = spawn(
+            PointsLayer::Labelled,
+            material(settings.labelled_px, 0.0, 1.0),
+        );
+        let neighbors = spawn(
+            PointsLayer::Neighbors,
+            material(settings.neighbor_px, 0.0, 1.0),
+        );
+        let selected = spawn(
+            PointsLayer::Selected,
+            material(settings.selected_px, 0.0, 2.0),
+        );
+        let assets = SideAssets {
+            all,
+            labelled,
+            neighbors,
+            selected,
+        };
+        (frame, assets)
     };
-    let labelled = spawn(
-        PointsLayer::Labelled,
-        material(settings.labelled_px, 0.0, 1.0),
-    );
-    let neighbors = spawn(
-        PointsLayer::Neighbors,
-        material(settings.neighbor_px, 0.0, 1.0),
-    );
-    let selected = spawn(
-        PointsLayer::Selected,
-        material(settings.selected_px, 0.0, 2.0),
-    );
-    commands.insert_resource(PointsAssets {
-        all,
-        labelled,
-        neighbors,
-        selected,
-    });
+    let (frame_a, assets_a) = spawn_side(MapSide::A);
+    let (frame_b, assets_b) = spawn_side(MapSide::B);
+    commands.insert_resource(SplatFrames([frame_a, frame_b]));
+    commands.insert_resource(PointsAssets([assets_a, assets_b]));
 }
 
 /// Three vertices per point at its position (one triangle, expanded by the shader); no index
@@ -343,17 +373,33 @@ pub fn fill_mesh(mesh: &mut Mesh, positions: &[Vec3], colors: &[Rgba8]) {
     mesh.insert_attribute(ATTRIBUTE_RGBA8, VertexAttributeValues::Unorm8x4(col));
 }
 
-/// Rewrite the points buffer when the layout or the colours change.
+/// The sides whose meshes are kept up to date: A always, B while the split view shows it (its
+/// buffers are built when it is first shown, not for a comparison nobody splits).
+fn drawn_sides<'a>(
+    store: &'a Store,
+    view: &ViewSettings,
+) -> impl Iterator<Item = (MapSide, &'a LayoutCoords, u64)> {
+    let split = view.split_shown(store);
+    MapSide::BOTH
+        .into_iter()
+        .filter(move |&side| side == MapSide::A || split)
+        .filter_map(|side| match store.side(side) {
+            (Some(layout), version) => Some((side, layout, version)),
+            (None, _) => None,
+        })
+}
+
+/// Rewrite a side's points buffer when its layout or the colours change.
 fn update_points_buffer(
     store: Res<Store>,
+    view: Res<ViewSettings>,
     color: Res<ColorState>,
     labels: Option<Res<super::labels::Labels>>,
-    frame: Option<ResMut<SplatFrame>>,
+    frames: Option<ResMut<SplatFrames>>,
     mut built: ResMut<Built>,
     mut buffers: ResMut<Assets<ShaderBuffer>>,
 ) {
-    let Some(mut frame) = frame else { return };
-    let Some(layout) = &store.layout else { return };
+    let Some(mut frames) = frames else { return };
     // The label filter hides points; it depends on the labels only while it is on.
     let filter = labels
         .as_ref()
@@ -363,50 +409,52 @@ fn update_points_buffer(
         super::labels::LabelFilter::All => (filter.clone(), 0),
         _ => (filter.clone(), labels.as_ref().map_or(0, |l| l.version)),
     };
-    if built.layout_version == store.layout_version
-        && built.color_version == color.version
-        && built.filter == filter_key
-    {
-        return;
-    }
-    built.layout_version = store.layout_version;
-    built.color_version = color.version;
-    built.filter = filter_key;
-    let started = std::time::Instant::now();
-    let positions = positions_of(layout, 0..layout.n_items());
-    built.bounds = super::camera::Bounds::of(layout);
-    let mut colors = color.point_colors(layout.n_items());
-    if let Some(labels) = &labels {
-        for (i, c) in colors.iter_mut().enumerate() {
-            if !labels.shows(ItemId(i as u32)) {
-                *c = super::colors::HIDDEN;
+    for (side, layout, version) in drawn_sides(&store, &view) {
+        let built = &mut built.sides[side.index()];
+        if built.layout_version == version
+            && built.color_version == color.version
+            && built.filter == filter_key
+        {
+            continue;
+        }
+        built.layout_version = version;
+        built.color_version = color.version;
+        built.filter = filter_key.clone();
+        let started = std::time::Instant::now();
+        built.bounds = super::camera::Bounds::of(layout);
+        let mut colors = color.point_colors(layout.n_items());
+        if let Some(labels) = &labels {
+            for (i, c) in colors.iter_mut().enumerate() {
+                if !labels.shows(ItemId(i as u32)) {
+                    *c = super::colors::HIDDEN;
+                }
             }
         }
+        let points: Vec<[u32; 4]> = (0..layout.n_items())
+            .zip(&colors)
+            .map(|(i, c)| {
+                let p = layout.position(ItemId(i as u32));
+                [
+                    p.x.to_bits(),
+                    p.y.to_bits(),
+                    p.z.to_bits(),
+                    u32::from_le_bytes(*c),
+                ]
+            })
+            .collect();
+        let frame = &mut frames.0[side.index()];
+        if let Some(mut buffer) = buffers.get_mut(&frame.points) {
+            *buffer = points_buffer(&points);
+        }
+        frame.params.n_points = u32::try_from(points.len()).unwrap_or(u32::MAX);
+        debug!(
+            "points buffer of {side:?} for layout version {version} in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        // The rings follow the points.
+        built.highlight = None;
+        built.labelled = None;
     }
-    let points: Vec<[u32; 4]> = positions
-        .iter()
-        .zip(&colors)
-        .map(|(p, c)| {
-            [
-                p.x.to_bits(),
-                p.y.to_bits(),
-                p.z.to_bits(),
-                u32::from_le_bytes(*c),
-            ]
-        })
-        .collect();
-    if let Some(mut buffer) = buffers.get_mut(&frame.points) {
-        *buffer = points_buffer(&points);
-    }
-    frame.params.n_points = u32::try_from(points.len()).unwrap_or(u32::MAX);
-    debug!(
-        "points buffer for layout version {} in {:.1} ms",
-        store.layout_version,
-        started.elapsed().as_secs_f64() * 1e3
-    );
-    // The rings follow the points.
-    built.highlight = None;
-    built.labelled = None;
 }
 
 fn positions_of(layout: &LayoutCoords, items: impl Iterator<Item = usize>) -> Vec<Vec3> {
@@ -421,7 +469,7 @@ fn log_first_points_frame(
     shown: Res<super::state::PointsShown>,
     mut frames_with_points: Local<u32>,
 ) {
-    if built.layout_version == 0 || *frames_with_points > 1 {
+    if built.sides[0].layout_version == 0 || *frames_with_points > 1 {
         return;
     }
     *frames_with_points += 1;
@@ -439,6 +487,7 @@ fn log_first_points_frame(
 /// Rings in label colours around labelled items.
 fn update_labelled_mesh(
     store: Res<Store>,
+    view: Res<ViewSettings>,
     labels: Option<Res<super::labels::Labels>>,
     assets: Option<Res<PointsAssets>>,
     mut built: ResMut<Built>,
@@ -447,20 +496,22 @@ fn update_labelled_mesh(
     let (Some(assets), Some(labels)) = (assets, labels) else {
         return;
     };
-    let Some(layout) = &store.layout else { return };
-    let key = (labels.version, store.layout_version);
-    if built.labelled == Some(key) {
-        return;
-    }
-    built.labelled = Some(key);
-    let (positions, colors): (Vec<Vec3>, Vec<Rgba8>) = labels
-        .state
-        .iter()
-        .filter(|(item, _)| item.index() < layout.n_items())
-        .map(|(item, label)| (layout.position(item), labels.color(label)))
-        .unzip();
-    if let Some(mut mesh) = meshes.get_mut(&assets.labelled.0) {
-        fill_mesh(&mut mesh, &positions, &colors);
+    for (side, layout, version) in drawn_sides(&store, &view) {
+        let key = (labels.version, version);
+        let built = &mut built.sides[side.index()];
+        if built.labelled == Some(key) {
+            continue;
+        }
+        built.labelled = Some(key);
+        let (positions, colors): (Vec<Vec3>, Vec<Rgba8>) = labels
+            .state
+            .iter()
+            .filter(|(item, _)| item.index() < layout.n_items())
+            .map(|(item, label)| (layout.position(item), labels.color(label)))
+            .unzip();
+        if let Some(mut mesh) = meshes.get_mut(&assets.0[side.index()].labelled.0) {
+            fill_mesh(&mut mesh, &positions, &colors);
+        }
     }
 }
 
@@ -476,6 +527,7 @@ type HighlightKey = (
 
 fn update_highlight_meshes(
     store: Res<Store>,
+    settings: Res<ViewSettings>,
     selection: Res<Selection>,
     view: Res<NeighborView>,
     assets: Option<Res<PointsAssets>>,
@@ -483,44 +535,47 @@ fn update_highlight_meshes(
     mut meshes: ResMut<Assets<Mesh>>,
 ) {
     let Some(assets) = assets else { return };
-    let Some(layout) = &store.layout else { return };
-    // The grid's items change with what they were computed for (an item or a query).
-    let key = (
-        selection.version,
-        store.layout_version,
-        view.items.len(),
-        view.computed_for,
-        view.query_shown,
-    );
-    if built.highlight == Some(key) {
-        return;
-    }
-    built.highlight = Some(key);
-    let (sel, nbr): (Vec<usize>, Vec<usize>) = match selection.selected {
-        Some(s) if s.index() < layout.n_items() => (
-            vec![s.index()],
-            view.items
-                .iter()
-                .map(|n| n.item.index())
-                .filter(|&i| i < layout.n_items())
-                .collect(),
-        ),
-        _ => (Vec::new(), Vec::new()),
-    };
-    if let Some(mut mesh) = meshes.get_mut(&assets.selected.0) {
-        fill_mesh(
-            &mut mesh,
-            &positions_of(layout, sel.into_iter()),
-            &[SELECTED_COLOR],
+    for (side, layout, version) in drawn_sides(&store, &settings) {
+        // The grid's items change with what they were computed for (an item or a query).
+        let key = (
+            selection.version,
+            version,
+            view.items.len(),
+            view.computed_for,
+            view.query_shown,
         );
-    }
-    if let Some(mut mesh) = meshes.get_mut(&assets.neighbors.0) {
-        let n = nbr.len();
-        fill_mesh(
-            &mut mesh,
-            &positions_of(layout, nbr.into_iter()),
-            &vec![NEIGHBOR_COLOR; n],
-        );
+        let built = &mut built.sides[side.index()];
+        if built.highlight == Some(key) {
+            continue;
+        }
+        built.highlight = Some(key);
+        let (sel, nbr): (Vec<usize>, Vec<usize>) = match selection.selected {
+            Some(s) if s.index() < layout.n_items() => (
+                vec![s.index()],
+                view.items
+                    .iter()
+                    .map(|n| n.item.index())
+                    .filter(|&i| i < layout.n_items())
+                    .collect(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let assets = &assets.0[side.index()];
+        if let Some(mut mesh) = meshes.get_mut(&assets.selected.0) {
+            fill_mesh(
+                &mut mesh,
+                &positions_of(layout, sel.into_iter()),
+                &[SELECTED_COLOR],
+            );
+        }
+        if let Some(mut mesh) = meshes.get_mut(&assets.neighbors.0) {
+            let n = nbr.len();
+            fill_mesh(
+                &mut mesh,
+                &positions_of(layout, nbr.into_iter()),
+                &vec![NEIGHBOR_COLOR; n],
+            );
+        }
     }
 }
 
@@ -539,19 +594,21 @@ fn update_point_sizes(
         return;
     }
     built.scale_factor = scale;
-    if let Some(mut m) = splat_materials.get_mut(&assets.all) {
-        m.params.size_px = settings.size_px * scale;
-        m.params.outline = outline_for(settings.size_px, 0.0);
-    }
-    let sizes = [
-        (&assets.labelled.1, settings.labelled_px),
-        (&assets.neighbors.1, settings.neighbor_px),
-        (&assets.selected.1, settings.selected_px),
-    ];
-    for (handle, px) in sizes {
-        if let Some(mut m) = materials.get_mut(handle) {
-            m.params.size_px = px * scale;
-            m.params.outline = outline_for(px, m.params.ring);
+    for side in &assets.0 {
+        if let Some(mut m) = splat_materials.get_mut(&side.all) {
+            m.params.size_px = settings.size_px * scale;
+            m.params.outline = outline_for(settings.size_px, 0.0);
+        }
+        let sizes = [
+            (&side.labelled.1, settings.labelled_px),
+            (&side.neighbors.1, settings.neighbor_px),
+            (&side.selected.1, settings.selected_px),
+        ];
+        for (handle, px) in sizes {
+            if let Some(mut m) = materials.get_mut(handle) {
+                m.params.size_px = px * scale;
+                m.params.outline = outline_for(px, m.params.ring);
+            }
         }
     }
 }
@@ -562,87 +619,95 @@ fn outline_for(px: f32, ring: f32) -> f32 {
     if ring > 0.5 || px < 4.0 { 0.0 } else { 0.25 }
 }
 
-/// This frame's view for the splat passes: the active plot camera's matrices and viewport, the
-/// disc radius; the per-pixel buffers follow the viewport's size.
+/// This frame's view for each side's splat passes: its camera's matrices and viewport (A's:
+/// the active plot camera; B's: the split view's mirror), the disc radius; the per-pixel
+/// buffers follow the viewport's size.
 #[allow(clippy::too_many_arguments)]
 fn update_splat_frame(
-    cameras: Query<(&Camera, &GlobalTransform, Has<super::camera::View2d>), PlotCamera>,
+    cameras: Query<(&Camera, &GlobalTransform, &MapSide), SplitCameras>,
     store: Res<Store>,
+    view: Res<ViewSettings>,
     settings: Res<PointSettings>,
     windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
-    frame: Option<ResMut<SplatFrame>>,
+    frames: Option<ResMut<SplatFrames>>,
     assets: Option<Res<PointsAssets>>,
-    built: Res<Built>,
+    mut built: ResMut<Built>,
     mut buffers: ResMut<Assets<ShaderBuffer>>,
     mut splat_materials: ResMut<Assets<SplatMaterial>>,
-    mut rebind_frames: Local<u8>,
 ) {
-    let Some(mut frame) = frame else { return };
-    let active = cameras
-        .iter()
-        .filter(|(camera, _, _)| camera.is_active)
-        .find_map(|(camera, transform, two_d)| {
-            let size = camera.physical_viewport_size()?;
-            (size.x > 0 && size.y > 0).then_some((camera, transform, two_d, size))
-        });
-    let Some((camera, transform, two_d, size)) = active else {
-        if frame.active {
-            frame.active = false;
+    let Some(mut frames) = frames else { return };
+    let scale = windows.single().map_or(1.0, |w| w.scale_factor());
+    for side in MapSide::BOTH {
+        let i = side.index();
+        let frame = &mut frames.0[i];
+        let built = &mut built.sides[i];
+        let material = assets.as_ref().map(|a| &a.0[i].all);
+        let active = cameras
+            .iter()
+            .filter(|(camera, _, s)| camera.is_active && **s == side)
+            .find_map(|(camera, transform, _)| {
+                let size = camera.physical_viewport_size()?;
+                (size.x > 0 && size.y > 0).then_some((camera, transform, size))
+            });
+        let Some((camera, transform, size)) = active else {
+            if frame.active {
+                frame.active = false;
+            }
+            continue;
+        };
+        if size != frame.size {
+            // New buffers under the same handles.
+            for handle in [frame.depth.clone(), frame.top.clone()] {
+                if let Some(mut buffer) = buffers.get_mut(&handle) {
+                    *buffer = pixel_buffer(size);
+                }
+            }
+            frame.size = size;
+            built.rebind_frames = 2;
         }
-        return;
-    };
-    if size != frame.size {
-        // New buffers under the same handles.
-        for handle in [frame.depth.clone(), frame.top.clone()] {
-            if let Some(mut buffer) = buffers.get_mut(&handle) {
-                *buffer = pixel_buffer(size);
+        // The material's bind group is built once and not ordered after the buffers' upload:
+        // it is rebuilt (by touching the material) in this frame and the next, so it holds
+        // the new buffers whichever was prepared first.
+        if built.rebind_frames > 0 {
+            built.rebind_frames -= 1;
+            if let Some(material) = material {
+                let _ = splat_materials.get_mut(material);
             }
         }
-        frame.size = size;
-        *rebind_frames = 2;
-    }
-    // The material's bind group is built once and not ordered after the buffers' upload: it
-    // is rebuilt (by touching the material) in this frame and the next, so it holds the new
-    // buffers whichever was prepared first.
-    if *rebind_frames > 0 {
-        *rebind_frames -= 1;
-        if let Some(assets) = &assets {
-            let _ = splat_materials.get_mut(&assets.all);
+        let dims = store.side(side).0.map_or(2, |l| l.dims);
+        let params = SplatParams {
+            clip_from_world: camera.clip_from_view() * transform.to_matrix().inverse(),
+            viewport: Vec4::new(
+                size.x as f32,
+                size.y as f32,
+                0.5 * settings.size_px * scale,
+                0.0,
+            ),
+            // The 2D camera looks straight down z; a 2D layout lies at z = 0.
+            flat: u32::from(view.is_2d() && dims == 2),
+            ..frame.params
+        };
+        // Written only on change, so the resource is not re-extracted needlessly.
+        if frame.params != params || !frame.active {
+            frame.params = params;
+            frame.active = true;
         }
-    }
-    let scale = windows.single().map_or(1.0, |w| w.scale_factor());
-    let params = SplatParams {
-        clip_from_world: camera.clip_from_view() * transform.to_matrix().inverse(),
-        viewport: Vec4::new(
-            size.x as f32,
-            size.y as f32,
-            0.5 * settings.size_px * scale,
-            0.0,
-        ),
-        // The 2D camera looks straight down z; a 2D layout lies at z = 0.
-        flat: u32::from(two_d && store.layout.as_ref().is_some_and(|l| l.dims == 2)),
-        ..frame.params
-    };
-    // Written only on change, so the resource is not re-extracted needlessly.
-    if frame.params != params || !frame.active {
-        frame.params = params;
-        frame.active = true;
-    }
-    let rect = built.bounds.map_or(Vec4::ZERO, |b| {
-        screen_rect(
-            &b,
-            params.clip_from_world,
-            size.as_vec2(),
-            params.viewport.z,
-        )
-    });
-    if let Some(assets) = &assets
-        && splat_materials
-            .get(&assets.all)
-            .is_some_and(|m| m.params.rect != rect)
-        && let Some(mut m) = splat_materials.get_mut(&assets.all)
-    {
-        m.params.rect = rect;
+        let rect = built.bounds.map_or(Vec4::ZERO, |b| {
+            screen_rect(
+                &b,
+                params.clip_from_world,
+                size.as_vec2(),
+                params.viewport.z,
+            )
+        });
+        if let Some(material) = material
+            && splat_materials
+                .get(material)
+                .is_some_and(|m| m.params.rect != rect)
+            && let Some(mut m) = splat_materials.get_mut(material)
+        {
+            m.params.rect = rect;
+        }
     }
 }
 

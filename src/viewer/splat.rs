@@ -19,7 +19,8 @@
 //!
 //! The main world owns the buffers (as [`ShaderBuffer`] assets, re-sized with the viewport)
 //! and the view parameters of the active plot camera; this module's render-world half only
-//! dispatches the two compute passes.
+//! dispatches the two compute passes. The split view has two maps, each with its own frame
+//! ([`SplatFrames`]: A's for the active camera, B's for the mirror camera of the right half).
 
 use std::borrow::Cow;
 
@@ -33,8 +34,8 @@ use bevy::render::render_resource::binding_types::{
 };
 use bevy::render::render_resource::{
     BindGroupEntries, BindGroupLayoutDescriptor, BindGroupLayoutEntries, CachedComputePipelineId,
-    ComputePassDescriptor, ComputePipelineDescriptor, PipelineCache, ShaderStages, ShaderType,
-    UniformBuffer,
+    CommandEncoder, ComputePassDescriptor, ComputePipelineDescriptor, PipelineCache, ShaderStages,
+    ShaderType, UniformBuffer,
 };
 use bevy::render::renderer::{RenderContext, RenderDevice, RenderGraph, RenderQueue};
 use bevy::render::storage::{GpuShaderBuffer, ShaderBuffer};
@@ -61,8 +62,12 @@ pub struct SplatParams {
     pub _pad: u32,
 }
 
-/// The buffers and this frame's parameters, extracted to the render world.
+/// One frame per map side (`MapSide::index`), extracted to the render world.
 #[derive(Resource, Clone, ExtractResource)]
+pub struct SplatFrames(pub [SplatFrame; 2]);
+
+/// One map's buffers and this frame's parameters.
+#[derive(Clone)]
 pub struct SplatFrame {
     /// Per point: x, y, z and the sRGBA8 colour's bits as the fourth float.
     pub points: Handle<ShaderBuffer>,
@@ -122,7 +127,7 @@ pub struct SplatPlugin;
 impl Plugin for SplatPlugin {
     fn build(&self, app: &mut App) {
         embedded_asset!(app, "shaders/splat.wgsl");
-        app.add_plugins(ExtractResourcePlugin::<SplatFrame>::default());
+        app.add_plugins(ExtractResourcePlugin::<SplatFrames>::default());
         if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
             render_app
                 .add_systems(RenderStartup, init_pipelines)
@@ -175,20 +180,45 @@ fn init_pipelines(
     });
 }
 
-/// Clear the per-pixel buffers, then run both passes (once their pipelines are compiled).
-#[allow(clippy::too_many_arguments)]
+/// Each side's frame: clear its per-pixel buffers, then run both passes (once their pipelines
+/// are compiled).
 fn splat_points(
     mut render_context: RenderContext,
-    frame: Option<Res<SplatFrame>>,
+    frames: Option<Res<SplatFrames>>,
     buffers: Res<RenderAssets<GpuShaderBuffer>>,
     pipelines: Option<Res<SplatPipelines>>,
     pipeline_cache: Res<PipelineCache>,
     device: Res<RenderDevice>,
     queue: Res<RenderQueue>,
 ) {
-    let (Some(frame), Some(pipelines)) = (frame, pipelines) else {
+    let (Some(frames), Some(pipelines)) = (frames, pipelines) else {
         return;
     };
+    let gpu = Gpu {
+        buffers: &buffers,
+        pipelines: &pipelines,
+        cache: &pipeline_cache,
+        device: &device,
+        queue: &queue,
+    };
+    let encoder = render_context.command_encoder();
+    for frame in &frames.0 {
+        splat_frame(encoder, frame, &gpu);
+    }
+}
+
+/// What the passes are recorded with.
+struct Gpu<'a> {
+    buffers: &'a RenderAssets<GpuShaderBuffer>,
+    pipelines: &'a SplatPipelines,
+    cache: &'a PipelineCache,
+    device: &'a RenderDevice,
+    queue: &'a RenderQueue,
+}
+
+fn splat_frame(encoder: &mut CommandEncoder, frame: &SplatFrame, gpu: &Gpu) {
+    let (buffers, pipelines, pipeline_cache) = (gpu.buffers, gpu.pipelines, gpu.cache);
+    let (device, queue) = (gpu.device, gpu.queue);
     let (Some(points), Some(depth), Some(top)) = (
         buffers.get(&frame.points),
         buffers.get(&frame.depth),
@@ -196,7 +226,6 @@ fn splat_points(
     ) else {
         return;
     };
-    let encoder = render_context.command_encoder();
     encoder.clear_buffer(&top.buffer, 0, None);
     let flat = frame.params.flat == 1;
     if !flat {
@@ -221,7 +250,7 @@ fn splat_points(
         groups_x: x,
         ..frame.params
     });
-    params.write_buffer(&device, &queue);
+    params.write_buffer(device, queue);
     let bind_group = device.create_bind_group(
         Some("ivt_splat"),
         &pipeline_cache.get_bind_group_layout(&pipelines.layout),

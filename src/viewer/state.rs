@@ -93,6 +93,11 @@ pub struct Store {
     pub layout: Option<LayoutCoords>,
     /// Bumped whenever `layout` changes, so views rebuild only then.
     pub layout_version: u64,
+    /// `--compare B`: B's map, started from A's and aligned to it, once computed — what the
+    /// right half of the split view draws (`MapSide::B`).
+    pub layout_b: Option<LayoutCoords>,
+    /// Bumped whenever `layout_b` changes.
+    pub layout_b_version: u64,
     /// `--colors` values, if given.
     pub user_values: Option<Vec<f32>>,
     pub cache: Cache,
@@ -106,6 +111,40 @@ impl Store {
     pub fn set_layout(&mut self, layout: LayoutCoords) {
         self.layout = Some(layout);
         self.layout_version += 1;
+    }
+
+    pub fn set_layout_b(&mut self, layout: Option<LayoutCoords>) {
+        self.layout_b = layout;
+        self.layout_b_version += 1;
+    }
+
+    /// The map one side of the view draws, and its version.
+    pub fn side(&self, side: MapSide) -> (Option<&LayoutCoords>, u64) {
+        match side {
+            MapSide::A => (self.layout.as_ref(), self.layout_version),
+            MapSide::B => (self.layout_b.as_ref(), self.layout_b_version),
+        }
+    }
+}
+
+/// Which map a camera, a mesh or a pick index belongs to: A's (the map, or the whole plot when
+/// not split) or B's (the split view's right half, `--compare B`).
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MapSide {
+    A,
+    B,
+}
+
+impl MapSide {
+    pub const BOTH: [MapSide; 2] = [MapSide::A, MapSide::B];
+
+    /// 0 for A, 1 for B: an index into per-side arrays, and the render layer B's meshes and
+    /// camera use (A's stay on the default layer 0).
+    pub fn index(self) -> usize {
+        match self {
+            MapSide::A => 0,
+            MapSide::B => 1,
+        }
     }
 }
 

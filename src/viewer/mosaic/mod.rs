@@ -42,7 +42,7 @@ use bevy_egui::input::egui_wants_any_keyboard_input;
 use super::camera::Bounds;
 use super::colors::Rgba8;
 use super::points::{ATTRIBUTE_RGBA8, flat_material};
-use super::state::Store;
+use super::state::{MapSide, Store};
 use crate::dataset::{Images, ItemId};
 use crate::progress::SharedProgress;
 use crate::thumbs::{BuildReport, ThumbStore};
@@ -122,6 +122,9 @@ struct TierGpu {
     mesh: Handle<Mesh>,
     material: Handle<MosaicMaterial>,
     entity: Entity,
+    /// The split view's B half: its own mesh (B's places), on B's render layer.
+    mesh_b: Handle<Mesh>,
+    entity_b: Entity,
 }
 
 /// What the cache build ends with.
@@ -171,9 +174,9 @@ impl Mosaic {
         self.build.is_some()
     }
 
-    /// The topmost thumbnail under `at` (physical pixels within the plot's viewport).
-    pub fn thumbnail_at(&self, at: Vec2) -> Option<ItemId> {
-        self.view.thumbnail_at(at)
+    /// The topmost thumbnail of a map side under `at` (physical pixels within its viewport).
+    pub fn thumbnail_at(&self, side: MapSide, at: Vec2) -> Option<ItemId> {
+        self.view.thumbnail_at(side, at)
     }
 
     /// GPU bytes held by the texture arrays.
@@ -447,12 +450,25 @@ fn setup_gpu(
                 Visibility::Hidden,
             ))
             .id();
+        let mesh_b = meshes.add(empty_mesh());
+        let entity_b = commands
+            .spawn((
+                Mesh3d(mesh_b.clone()),
+                MeshMaterial3d(material.clone()),
+                Transform::IDENTITY,
+                NoFrustumCulling,
+                Visibility::Hidden,
+                super::camera::layer_b(),
+            ))
+            .id();
         mosaic.tiers.push(TierGpu {
             pool: TierPool::new(side, layers, thumbs.n_items()),
             image,
             mesh,
             material,
             entity,
+            mesh_b,
+            entity_b,
         });
     }
     let (requests, loaded) = spawn_loader(Arc::clone(&thumbs));

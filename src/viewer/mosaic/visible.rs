@@ -1,6 +1,9 @@
 //! Which thumbnails to draw: when the view, the layout or the settings change, the items in
 //! view are ranked and capped, each gets the tier its size on screen asks for, missing cells
 //! are requested from the loader, and the tiers' meshes are rebuilt from what is there.
+//! In the split view B's half gets the same, from B's map: its camera is a mirror of the
+//! active one, so the active camera's view places B's items too; the cells are shared (an item
+//! in both halves is one cell), each side has its meshes and its hits.
 
 use bevy::prelude::*;
 
@@ -9,11 +12,11 @@ use super::{BuildState, MAX_REQUESTS_PER_UPDATE, Mosaic, MosaicMaterial, MosaicS
 use super::{fill_mesh, world_size};
 use crate::dataset::ItemId;
 use crate::numeric::grid::UniformGrid;
-use crate::viewer::camera::{Bounds, PlotCamera};
+use crate::viewer::camera::{Bounds, PlotCamera, ViewSettings};
 use crate::viewer::colors::Rgba8;
 use crate::viewer::labels::{LabelFilter, Labels};
 use crate::viewer::spatial::{self, ThumbView};
-use crate::viewer::state::{ColorState, LayoutCoords, NeighborView, Selection, Store};
+use crate::viewer::state::{ColorState, LayoutCoords, MapSide, NeighborView, Selection, Store};
 
 /// The items whose thumbnails must stay visible — the selected one, the hovered one and the
 /// selected one's neighbours in the grid: each always wins its place under the cap and the
@@ -100,20 +103,21 @@ pub(super) struct ViewCache {
     key: Vec<u32>,
     /// Bumped at every view update: the pools' notion of time.
     generation: u64,
-    /// (item, tier, slot) drawn, and the colour version and lifted items the meshes were
-    /// built with: meshes are rewritten only when one of them changes.
-    drawn: Vec<Drawn>,
-    mesh_key: (u64, Lifted),
-    /// Drawn thumbnails, topmost first: item, centre and side in physical pixels within the
-    /// plot's viewport — what a click on a thumbnail hits.
-    hits: Vec<(ItemId, [f32; 2], f32)>,
+    /// Per side (`MapSide::index`): (item, tier, slot) drawn, and the colour version, lifted
+    /// items and layout version the meshes were built with: meshes are rewritten only when
+    /// one of them changes.
+    drawn: [Vec<Drawn>; 2],
+    mesh_key: [(u64, Lifted, u64); 2],
+    /// Per side, drawn thumbnails, topmost first: item, centre and side in physical pixels
+    /// within that side's viewport — what a click on a thumbnail hits.
+    hits: [Vec<(ItemId, [f32; 2], f32)>; 2],
     /// Colours by item, cached by colour version.
     colors: (u64, Vec<Rgba8>),
     /// The layout's bounds, by layout version: an O(N) pass not repeated at every camera move.
     bounds: Option<(u64, Bounds)>,
-    /// The layout's grid, by layout version, built the first time thumbnails can be in view
-    /// (a zoomed-out map and an animating layout never need it).
-    grid: Option<(u64, UniformGrid)>,
+    /// Each side's layout's grid, by layout version, built the first time thumbnails can be
+    /// in view (a zoomed-out map and an animating layout never need it).
+    grid: [Option<(u64, UniformGrid)>; 2],
 }
 
 impl ViewCache {
@@ -122,9 +126,9 @@ impl ViewCache {
         self.key.clear();
     }
 
-    /// The topmost thumbnail under `at` (physical pixels within the plot's viewport).
-    pub(super) fn thumbnail_at(&self, at: Vec2) -> Option<ItemId> {
-        self.hits
+    /// The topmost thumbnail of `side` under `at` (physical pixels within its viewport).
+    pub(super) fn thumbnail_at(&self, side: MapSide, at: Vec2) -> Option<ItemId> {
+        self.hits[side.index()]
             .iter()
             .find(|(_, c, side)| {
                 (at.x - c[0]).abs() <= side * 0.5 && (at.y - c[1]).abs() <= side * 0.5
@@ -142,6 +146,7 @@ pub(super) fn update_visible_thumbnails(
     settings: Res<MosaicSettings>,
     selection: Res<Selection>,
     neighbors: Option<Res<NeighborView>>,
+    view_settings: Res<ViewSettings>,
     windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
     cameras: Query<(&Camera, &GlobalTransform), PlotCamera>,
     mut mosaic: ResMut<Mosaic>,
@@ -156,13 +161,16 @@ pub(super) fn update_visible_thumbnails(
     let layout = store.layout.as_ref();
     let camera = cameras.iter().find(|(c, _)| c.is_active);
     let show = settings.enabled && layout.is_some() && camera.is_some();
-    show_tiers(mosaic, show, &mut visibility);
+    let split = view_settings.split_shown(&store);
+    show_tiers(mosaic, show, split, &mut visibility);
     let (Some(layout), Some((camera, global)), true) = (layout, camera, show) else {
         mosaic.waiting = 0;
         mosaic.drawn_count = 0;
-        mosaic.view.hits.clear();
+        mosaic.view.hits = Default::default();
         return;
     };
+    // B's map, drawn in its half with A's view (its camera is a mirror of A's).
+    let layout_b = store.layout_b.as_ref().filter(|_| split);
     let Some(viewport) = camera.physical_viewport_size() else {
         return;
     };
@@ -208,6 +216,7 @@ pub(super) fn update_visible_thumbnails(
         settings.max_thumbnails as u32,
         u32::from(settings.declutter),
         settings.border.to_bits(),
+        layout_b.map_or(u32::MAX, |_| store.layout_b_version as u32),
     ]);
     let lifted = Lifted::new(&selection, neighbors.as_deref());
     key.extend(lifted.key());
@@ -221,52 +230,63 @@ pub(super) fn update_visible_thumbnails(
     }
     let shown =
         |item: ItemId| !color.searched_out(item) && labels.as_ref().is_none_or(|l| l.shows(item));
-    let candidates = candidates_in_view(
-        mosaic,
-        layout,
-        store.layout_version,
-        &view,
-        n_items,
-        &lifted,
-        &shown,
-    );
-    let chosen = pool::choose(candidates, settings.max_thumbnails, settings.declutter);
-    mosaic.side_px = chosen.first().map_or(0.0, |c| c.size_px);
-    let (drawn, hits) = place_and_request(mosaic, &chosen);
-    mosaic.drawn_count = drawn.len();
     // Orthographic: the draw order (rank) decides what is on top; perspective: the depth.
     let perspective = clip_from_view.w_axis.w != 1.0;
-    let mut hits = hits;
-    if perspective {
-        // Lifted thumbnails are drawn in front of the rest: a click finds them first.
-        hits.sort_by(|a, b| {
-            let level = |h: &Hit| lifted.level(h.0.0).unwrap_or(u32::MAX);
-            level(a).cmp(&level(b)).then(a.3.total_cmp(&b.3))
-        });
+    let sides = [
+        Some((MapSide::A, layout, store.layout_version)),
+        layout_b.map(|l| (MapSide::B, l, store.layout_b_version)),
+    ];
+    let (mut drawn_count, mut waiting) = (0, 0);
+    for (side, layout, version) in sides.into_iter().flatten() {
+        let n_items = n_items.min(layout.n_items());
+        let candidates = candidates_in_view(
+            mosaic, side, layout, version, &view, n_items, &lifted, &shown,
+        );
+        let chosen = pool::choose(candidates, settings.max_thumbnails, settings.declutter);
+        if side == MapSide::A {
+            mosaic.side_px = chosen.first().map_or(0.0, |c| c.size_px);
+        }
+        let (drawn, mut hits, side_waiting) = place_and_request(mosaic, &chosen);
+        drawn_count += drawn.len();
+        waiting += side_waiting;
+        if perspective {
+            // Lifted thumbnails are drawn in front of the rest: a click finds them first.
+            hits.sort_by(|a, b| {
+                let level = |h: &Hit| lifted.level(h.0.0).unwrap_or(u32::MAX);
+                level(a).cmp(&level(b)).then(a.3.total_cmp(&b.3))
+            });
+        }
+        let i = side.index();
+        mosaic.view.hits[i] = hits.into_iter().map(|(i, c, s, _)| (i, c, s)).collect();
+        let mesh_key = (color.version, lifted.clone(), version);
+        if drawn != mosaic.view.drawn[i] || mesh_key != mosaic.view.mesh_key[i] {
+            rebuild_meshes(mosaic, side, &drawn, layout, &lifted, &mut meshes);
+            mosaic.view.mesh_key[i] = mesh_key;
+            mosaic.view.drawn[i] = drawn;
+        }
     }
-    mosaic.view.hits = hits.into_iter().map(|(i, c, s, _)| (i, c, s)).collect();
+    if layout_b.is_none() {
+        mosaic.view.hits[MapSide::B.index()].clear();
+    }
+    mosaic.drawn_count = drawn_count;
+    mosaic.waiting = waiting;
     // Orthographic (the 2D view): overlaps by draw order, not depth.
     let border = settings.border * windows.single().map_or(1.0, |w| w.scale_factor());
     let flat = if !perspective { 1.0 } else { 0.0 };
     update_materials(mosaic, &mut materials, world, flat, border);
-    let mesh_key = (color.version, lifted);
-    if drawn == mosaic.view.drawn && mesh_key == mosaic.view.mesh_key {
-        return;
-    }
-    rebuild_meshes(mosaic, &drawn, layout, &mesh_key.1, &mut meshes);
-    mosaic.view.mesh_key = mesh_key;
-    mosaic.view.drawn = drawn;
 }
 
-/// The tiers' entities shown or hidden with the mosaic.
-fn show_tiers(mosaic: &Mosaic, show: bool, visibility: &mut Query<&mut Visibility>) {
+/// The tiers' entities shown or hidden with the mosaic (B's with the split view too).
+fn show_tiers(mosaic: &Mosaic, show: bool, split: bool, visibility: &mut Query<&mut Visibility>) {
     for tier in &mosaic.tiers {
-        if let Ok(mut v) = visibility.get_mut(tier.entity) {
-            v.set_if_neq(if show {
-                Visibility::Visible
-            } else {
-                Visibility::Hidden
-            });
+        for (entity, on) in [(tier.entity, show), (tier.entity_b, show && split)] {
+            if let Ok(mut v) = visibility.get_mut(entity) {
+                v.set_if_neq(if on {
+                    Visibility::Visible
+                } else {
+                    Visibility::Hidden
+                });
+            }
         }
     }
 }
@@ -275,8 +295,10 @@ fn show_tiers(mosaic: &Mosaic, show: bool, visibility: &mut Query<&mut Visibilit
 ///
 /// Only the items in the grid cells that meet the view's box are tested: the work follows
 /// what is on screen, and a map zoomed out below thumbnail size costs nothing.
+#[allow(clippy::too_many_arguments)]
 fn candidates_in_view(
     mosaic: &mut Mosaic,
+    side: MapSide,
     layout: &LayoutCoords,
     layout_version: u64,
     view: &ThumbView,
@@ -286,10 +308,11 @@ fn candidates_in_view(
 ) -> Vec<Candidate> {
     let mut candidates = Vec::new();
     let in_view = view.bounds();
-    if in_view.is_some() && mosaic.view.grid.as_ref().map(|g| g.0) != Some(layout_version) {
-        mosaic.view.grid = Some((layout_version, spatial::grid_of(layout)));
+    let cached = &mut mosaic.view.grid[side.index()];
+    if in_view.is_some() && cached.as_ref().map(|g| g.0) != Some(layout_version) {
+        *cached = Some((layout_version, spatial::grid_of(layout)));
     }
-    if let (Some((lo, hi)), Some((_, grid))) = (in_view, &mosaic.view.grid) {
+    if let (Some((lo, hi)), Some((_, grid))) = (in_view, &mosaic.view.grid[side.index()]) {
         spatial::for_each_in(grid, lo, hi, |i| {
             let i = i as usize;
             let item = ItemId(i as u32);
@@ -318,8 +341,9 @@ type Drawn = (u32, u8, u32);
 type Hit = (ItemId, [f32; 2], f32, f32);
 
 /// Each chosen item's tier: cells not on the GPU are asked of the loader, and the item is
-/// drawn from the wanted tier if there, else the closest one that is.
-fn place_and_request(mosaic: &mut Mosaic, chosen: &[Candidate]) -> (Vec<Drawn>, Vec<Hit>) {
+/// drawn from the wanted tier if there, else the closest one that is. Also: how many wait for
+/// a cell on its way.
+fn place_and_request(mosaic: &mut Mosaic, chosen: &[Candidate]) -> (Vec<Drawn>, Vec<Hit>, usize) {
     let generation = mosaic.view.generation;
     let tier_sides: Vec<u32> = mosaic.tiers.iter().map(|t| t.pool.side).collect();
     let mut requests = Vec::new();
@@ -355,7 +379,6 @@ fn place_and_request(mosaic: &mut Mosaic, chosen: &[Candidate]) -> (Vec<Drawn>, 
         }
     }
     // Requests stay in flight across updates; `in_flight` tracks them for the screenshot.
-    mosaic.waiting = waiting;
     if !requests.is_empty()
         && let Some(tx) = &mosaic.requests
     {
@@ -368,7 +391,7 @@ fn place_and_request(mosaic: &mut Mosaic, chosen: &[Candidate]) -> (Vec<Drawn>, 
             }
         }
     }
-    (drawn, hits)
+    (drawn, hits, waiting)
 }
 
 /// The tiers' shader parameters, written only when they change (a write re-uploads them).
@@ -390,9 +413,10 @@ fn update_materials(
     }
 }
 
-/// Each tier's mesh: a quad per thumbnail drawn from it, at its item's place.
+/// Each tier's mesh of `side`: a quad per thumbnail drawn from it, at its item's place.
 fn rebuild_meshes(
     mosaic: &Mosaic,
+    side: MapSide,
     drawn: &[Drawn],
     layout: &LayoutCoords,
     lifted: &Lifted,
@@ -414,7 +438,11 @@ fn rebuild_meshes(
                 )
             })
             .collect();
-        if let Some(mut mesh) = meshes.get_mut(&tier.mesh) {
+        let mesh = match side {
+            MapSide::A => &tier.mesh,
+            MapSide::B => &tier.mesh_b,
+        };
+        if let Some(mut mesh) = meshes.get_mut(mesh) {
             fill_mesh(&mut mesh, &quads);
         }
     }
@@ -470,14 +498,21 @@ mod tests {
     fn a_click_hits_the_topmost_thumbnail_under_it() {
         let view = ViewCache {
             // Topmost first: item 7 lies over item 3 where they overlap.
-            hits: vec![
-                (ItemId(7), [100.0, 100.0], 40.0),
-                (ItemId(3), [120.0, 100.0], 40.0),
+            hits: [
+                vec![
+                    (ItemId(7), [100.0, 100.0], 40.0),
+                    (ItemId(3), [120.0, 100.0], 40.0),
+                ],
+                // B's half: its own thumbnails, in its own viewport's pixels.
+                vec![(ItemId(5), [100.0, 100.0], 40.0)],
             ],
             ..ViewCache::default()
         };
-        assert_eq!(view.thumbnail_at(Vec2::new(110.0, 100.0)), Some(ItemId(7)));
-        assert_eq!(view.thumbnail_at(Vec2::new(135.0, 115.0)), Some(ItemId(3)));
-        assert_eq!(view.thumbnail_at(Vec2::new(100.0, 125.0)), None);
+        let at = |side, x, y| view.thumbnail_at(side, Vec2::new(x, y));
+        assert_eq!(at(MapSide::A, 110.0, 100.0), Some(ItemId(7)));
+        assert_eq!(at(MapSide::A, 135.0, 115.0), Some(ItemId(3)));
+        assert_eq!(at(MapSide::A, 100.0, 125.0), None);
+        assert_eq!(at(MapSide::B, 110.0, 100.0), Some(ItemId(5)));
+        assert_eq!(at(MapSide::B, 135.0, 115.0), None);
     }
 }

@@ -52,6 +52,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("W A S D / Q E", "fly: move / down, up (Shift: faster)"),
     ("F", "fit the view to the data"),
     ("M", "--compare: morph the map to B's and back"),
+    (
+        "B",
+        "--compare: split view, A's map left and B's right, one camera",
+    ),
     ("P", "save a screenshot (PNG in the current folder)"),
     (
         "/ · Ctrl+F",

@@ -83,6 +83,7 @@ impl Plugin for UiPlugin {
                     plot_area::plot_area,
                     query_markers,
                     fidelity_lines,
+                    split_overlay,
                 )
                     .chain(),
             );
@@ -107,10 +108,12 @@ fn query_markers(
     };
     let ctx = contexts.ctx_mut()?;
     for (i, marker) in queries.markers.iter().enumerate() {
+        // Within the camera's own area (the split view's left half: these are A's).
+        let area = camera.logical_viewport_rect().unwrap_or(central.0);
         let Some(at) = marker
             .position(layout)
             .and_then(|p| camera.world_to_viewport(global, p).ok())
-            .filter(|p| central.0.contains(*p))
+            .filter(|p| area.contains(*p))
         else {
             continue;
         };
@@ -184,9 +187,11 @@ fn fidelity_lines(
         return Ok(());
     };
     let ctx = contexts.ctx_mut()?;
+    // The camera's own area: the split view's left half shows A's map, whose lines these are.
+    let area = camera.logical_viewport_rect().unwrap_or(central.0);
     let clip = egui::Rect::from_min_max(
-        egui::pos2(central.0.min.x, central.0.min.y),
-        egui::pos2(central.0.max.x, central.0.max.y),
+        egui::pos2(area.min.x, area.min.y),
+        egui::pos2(area.max.x, area.max.y),
     );
     let painter = ctx
         .layer_painter(egui::LayerId::new(
@@ -211,6 +216,72 @@ fn fidelity_lines(
     painter.circle_stroke(from, 6.0, egui::Stroke::new(2.0, egui::Color32::WHITE));
     Ok(())
 }
+
+/// The split view: a line between the halves, each half's name in its top-left corner, and the
+/// hovered item ringed on both maps (so pointing at an item in one half shows it in the other).
+fn split_overlay(
+    mut contexts: EguiContexts,
+    store: Res<Store>,
+    selection: Res<super::state::Selection>,
+    settings: Res<super::camera::ViewSettings>,
+    compare: Option<Res<super::compare::CompareView>>,
+    cameras: Query<
+        (&Camera, &GlobalTransform, &super::state::MapSide),
+        super::camera::SplitCameras,
+    >,
+) -> Result {
+    let Some(compare) = compare else {
+        return Ok(());
+    };
+    if !settings.split_shown(&store) {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?;
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Middle,
+        egui::Id::new("split-captions"),
+    ));
+    for (camera, global, side) in cameras.iter().filter(|(c, ..)| c.is_active) {
+        let Some(r) = camera.logical_viewport_rect() else {
+            continue;
+        };
+        if let (Some(item), (Some(layout), _)) = (selection.hovered, store.side(*side))
+            && item.index() < layout.n_items()
+            && let Ok(at) = camera.world_to_viewport(global, layout.position(item))
+            && r.contains(at)
+        {
+            let at = egui::pos2(at.x, at.y);
+            painter.circle_stroke(at, 10.0, egui::Stroke::new(3.0, egui::Color32::BLACK));
+            painter.circle_stroke(at, 10.0, egui::Stroke::new(1.5, HOVER_RING));
+        }
+        let name = match side {
+            super::state::MapSide::A => format!("A · {}", store.data.name),
+            super::state::MapSide::B => {
+                painter.line_segment(
+                    [
+                        egui::pos2(r.min.x - 1.0, r.min.y),
+                        egui::pos2(r.min.x - 1.0, r.max.y),
+                    ],
+                    egui::Stroke::new(super::camera::SPLIT_GAP_PX, egui::Color32::from_gray(150)),
+                );
+                format!("B · {}", compare.name)
+            }
+        };
+        let galley =
+            painter.layout_no_wrap(name, egui::FontId::proportional(14.0), egui::Color32::WHITE);
+        let at = egui::pos2(r.min.x + 8.0, r.min.y + 6.0);
+        painter.rect_filled(
+            egui::Rect::from_min_size(at, galley.size()).expand(3.0),
+            3.0,
+            egui::Color32::from_black_alpha(170),
+        );
+        painter.galley(at, galley, egui::Color32::WHITE);
+    }
+    Ok(())
+}
+
+/// The hovered item's ring in the split view.
+const HOVER_RING: egui::Color32 = egui::Color32::from_rgb(255, 230, 80);
 
 /// The system clipboard, opened on first use and kept: on X11 the copied text is served by
 /// its owner, so it must outlive the copy.
@@ -246,7 +317,8 @@ fn spawn_ui_camera(mut commands: Commands) {
         Camera2d,
         RenderLayers::none(),
         Camera {
-            order: 1,
+            // After the plot cameras: A's (0) and the split view's B (1).
+            order: 2,
             output_mode: CameraOutputMode::Write {
                 blend_state: Some(BlendState::ALPHA_BLENDING),
                 clear_color: ClearColorConfig::None,

@@ -85,7 +85,7 @@ pub(super) fn top_bar_panel(
             ui.add(egui::Slider::new(&mut points.size_px, POINT_SIZE_RANGE).text("point px"));
             ui.separator();
             if let Some(mut compare) = compare {
-                morph_slider(ui, &mut compare);
+                morph_slider(ui, &mut compare, &mut view_settings);
                 ui.separator();
             }
             search_box(ui, &mut search, &mut steps);
@@ -152,8 +152,19 @@ fn search_box(ui: &mut egui::Ui, search: &mut SearchBox, steps: &mut MessageWrit
 
 /// `--compare`: where the map stands between A's and B's (drag, or `M` to run the morph), and
 /// how the comparison is going.
-fn morph_slider(ui: &mut egui::Ui, compare: &mut CompareView) {
+fn morph_slider(ui: &mut egui::Ui, compare: &mut CompareView, settings: &mut ViewSettings) {
     if compare.result().is_some() {
+        if ui
+            .selectable_label(settings.split, "split (B)")
+            .on_hover_text(format!(
+                "A's map on the left, {}'s on the right: one camera for both, so an item that \
+                 kept its place is at the same spot in both halves",
+                compare.name
+            ))
+            .clicked()
+        {
+            crate::viewer::compare::toggle_split(settings, compare);
+        }
         let mut t = compare.t;
         let slider = ui
             // No number box: the top bar is full, and the slider's place says it.

@@ -5,8 +5,16 @@
 //! by bevy_panorbit_camera (orbit left, pan right, zoom wheel) or by our fly-through (WASD/QE
 //! to move, right button to look, wheel for speed). Both draw only the central area left free
 //! by the egui panels ([`CentralRect`]), so fitting and picking use what the user sees.
+//!
+//! The split view (`--view split`, `B`, with `--compare`) halves that area: the active camera
+//! draws A's map on the left, and a third camera ([`ViewB`], render layer 1, where B's meshes
+//! are) draws B's map on the right. It is a mirror, not a second view to steer: every frame it
+//! takes the active camera's transform and projection, so a pan, zoom or orbit in either half
+//! moves both maps alike, and an item that kept its place is at the same spot in both halves.
 
-use bevy::camera::{ScalingMode, Viewport};
+mod split;
+
+use bevy::camera::{ClearColorConfig, ScalingMode, Viewport};
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::prelude::*;
@@ -14,7 +22,9 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::input::{egui_wants_any_keyboard_input, egui_wants_any_pointer_input};
 use bevy_panorbit_camera::{PanOrbitCamera, PanOrbitCameraPlugin, PanOrbitCameraSystemSet};
 
-use super::state::{LayoutCoords, SelectItem, Store, ViewMode};
+use super::state::{LayoutCoords, MapSide, SelectItem, Store, ViewMode};
+pub use split::{SPLIT_GAP_PX, ViewB, layer_b, plot_halves};
+use split::{in_a_half, mirror_to_b, steer_orbit_from_either_half};
 
 /// The view in force and its tunables.
 #[derive(Resource, Debug, Clone, PartialEq)]
@@ -33,6 +43,8 @@ pub struct ViewSettings {
     /// follow an animating layout, so the item stays in view while the layout settles — until
     /// the user moves the view or asks for a whole-data fit (`F`, `V`).
     pub start_zoom: Option<f32>,
+    /// The split view is asked for (`--view split`, `B`): shown while B's map exists.
+    pub split: bool,
 }
 
 impl ViewSettings {
@@ -44,6 +56,7 @@ impl ViewSettings {
             ease_to: None,
             user_moved: false,
             start_zoom: None,
+            split: false,
         }
     }
 
@@ -57,6 +70,11 @@ impl ViewSettings {
     pub fn is_2d(&self) -> bool {
         self.mode == ViewMode::TwoD
     }
+
+    /// Whether the plot shows two maps now: asked for, and B's map is there to show.
+    pub fn split_shown(&self, store: &Store) -> bool {
+        self.split && store.layout_b.is_some()
+    }
 }
 
 /// The window area not covered by panels, in logical pixels (set by the UI each frame).
@@ -65,6 +83,8 @@ pub struct CentralRect(pub Rect);
 
 /// Either plot camera (not the egui one).
 pub type PlotCamera = Or<(With<View2d>, With<View3d>)>;
+/// The plot cameras and the split view's B camera: whichever is active draws a map.
+pub type SplitCameras = Or<(With<View2d>, With<View3d>, With<ViewB>)>;
 /// The orthographic camera only (disjoint from the perspective one for mutable queries).
 type Only2d = (With<View2d>, Without<View3d>);
 
@@ -106,6 +126,14 @@ impl Bounds {
         self.max - self.min
     }
 
+    /// The bounds holding both.
+    pub fn union(&self, other: &Bounds) -> Bounds {
+        Bounds {
+            min: self.min.min(other.min),
+            max: self.max.max(other.max),
+        }
+    }
+
     /// Radius of the bounding sphere (at least a small positive value).
     pub fn radius(&self) -> f32 {
         (self.size().length() * 0.5).max(1e-3)
@@ -121,9 +149,13 @@ pub fn fit_2d(bounds: &Bounds, view_px: Vec2) -> (Vec2, f32) {
     (bounds.center().truncate(), scale)
 }
 
-/// Orbit radius that shows the bounding sphere with a vertical field of view `fov_y`.
-pub fn fit_3d_radius(bounds: &Bounds, fov_y: f32) -> f32 {
-    bounds.radius() / (fov_y * 0.5).sin() * 1.05
+/// Orbit radius that shows the bounding sphere with a vertical field of view `fov_y` in a view
+/// `aspect` (width / height) wide: a view narrower than tall (a split view's half) sees less
+/// across than up.
+pub fn fit_3d_radius(bounds: &Bounds, fov_y: f32, aspect: f32) -> f32 {
+    let half_y = fov_y * 0.5;
+    let half_x = (half_y.tan() * aspect.max(1e-3)).atan();
+    bounds.radius() / half_y.min(half_x).sin() * 1.05
 }
 
 /// New orthographic centre after zooming by `factor` (new scale = scale · factor) so that the
@@ -156,7 +188,15 @@ impl Plugin for CameraPlugin {
             )
             .add_systems(
                 PostUpdate,
-                (gate_orbit, set_viewports).before(PanOrbitCameraSystemSet),
+                (gate_orbit, set_viewports, steer_orbit_from_either_half)
+                    .before(PanOrbitCameraSystemSet),
+            )
+            .add_systems(
+                PostUpdate,
+                mirror_to_b
+                    .after(PanOrbitCameraSystemSet)
+                    .before(bevy::transform::TransformSystems::Propagate)
+                    .before(bevy::camera::CameraUpdateSystems),
             );
     }
 }
@@ -190,6 +230,7 @@ fn spawn_cameras(mut commands: Commands, settings: Res<ViewSettings>) {
         Tonemapping::None,
         Transform::from_xyz(0.0, 0.0, 0.0),
         View2d,
+        MapSide::A,
     ));
     commands.spawn((
         Camera3d::default(),
@@ -210,6 +251,24 @@ fn spawn_cameras(mut commands: Commands, settings: Res<ViewSettings>) {
             ..default()
         },
         View3d,
+        MapSide::A,
+    ));
+    // After the plot camera (order 0) on the same window: it must not clear A's half.
+    commands.spawn((
+        Camera3d::default(),
+        Camera {
+            is_active: false,
+            order: 1,
+            clear_color: ClearColorConfig::None,
+            ..default()
+        },
+        Projection::Orthographic(plot_projection_2d()),
+        Msaa::Off,
+        Tonemapping::None,
+        Transform::IDENTITY,
+        layer_b(),
+        ViewB,
+        MapSide::B,
     ));
 }
 
@@ -318,12 +377,15 @@ fn gate_orbit(
     }
 }
 
-/// Cameras draw into the area the panels leave free.
+/// Cameras draw into the area the panels leave free (A's camera its left half and B's the
+/// right one in the split view; B's is off otherwise).
 fn set_viewports(
     central: Res<CentralRect>,
+    settings: Res<ViewSettings>,
+    store: Res<Store>,
     window: Query<&Window, With<PrimaryWindow>>,
     // Only the plot cameras: the egui camera covers the whole window.
-    mut cameras: Query<&mut Camera, PlotCamera>,
+    mut cameras: Query<(&mut Camera, &MapSide), SplitCameras>,
 ) {
     let Ok(window) = window.single() else { return };
     let scale = window.scale_factor();
@@ -336,18 +398,35 @@ fn set_viewports(
         .as_uvec2()
         .min(full)
         .max(min + UVec2::ONE);
-    let viewport = Viewport {
-        physical_position: min,
-        physical_size: max - min,
+    let split = settings.split_shown(&store);
+    let (a, b) = plot_halves(
+        Rect::from_corners(min.as_vec2(), max.as_vec2()),
+        split,
+        (SPLIT_GAP_PX * scale).round(),
+    );
+    let viewport = |r: Rect| Viewport {
+        physical_position: r.min.as_uvec2(),
+        physical_size: r.size().as_uvec2().max(UVec2::ONE),
         ..default()
     };
-    for mut cam in &mut cameras {
+    for (mut cam, side) in &mut cameras {
+        let want = match side {
+            MapSide::A => viewport(a),
+            MapSide::B => {
+                if cam.is_active != b.is_some() {
+                    cam.is_active = b.is_some();
+                }
+                match b {
+                    Some(b) => viewport(b),
+                    None => continue,
+                }
+            }
+        };
         let same = cam.viewport.as_ref().is_some_and(|v| {
-            v.physical_position == viewport.physical_position
-                && v.physical_size == viewport.physical_size
+            v.physical_position == want.physical_position && v.physical_size == want.physical_size
         });
         if !same {
-            cam.viewport = Some(viewport.clone());
+            cam.viewport = Some(want);
         }
     }
 }
@@ -360,7 +439,7 @@ fn fit_to_data(
     mut settings: ResMut<ViewSettings>,
     mut cams_2d: Query<(&mut Transform, &mut Projection), Only2d>,
     mut cams_3d: Query<&mut PanOrbitCamera, With<View3d>>,
-    mut fitted_for: Local<(u64, Vec2)>,
+    mut fitted_for: Local<(u64, u64, Vec2)>,
 ) {
     let Some(layout) = &store.layout else { return };
     // Wait for the UI to say how much room the plot has.
@@ -369,7 +448,14 @@ fn fit_to_data(
     }
     // Follow a new or animating layout, and the plot's size (a panel docking under it), until
     // the user takes over the view.
-    let now = (store.layout_version, central.0.size());
+    // Split: both maps in one half's size (they share the camera).
+    let split = settings.split_shown(&store);
+    let (half, _) = plot_halves(central.0, split, SPLIT_GAP_PX);
+    let now = (
+        store.layout_version,
+        if split { store.layout_b_version } else { 0 },
+        half.size(),
+    );
     if *fitted_for != now && !settings.user_moved {
         settings.fit_requested = true;
     }
@@ -378,11 +464,14 @@ fn fit_to_data(
         return;
     }
     settings.user_moved = false;
-    let Some(bounds) = Bounds::of(layout) else {
+    let Some(mut bounds) = Bounds::of(layout) else {
         return;
     };
+    if split && let Some(b) = store.layout_b.as_ref().and_then(Bounds::of) {
+        bounds = bounds.union(&b);
+    }
     settings.fit_requested = false;
-    let (mut center, mut scale) = fit_2d(&bounds, central.0.size());
+    let (mut center, mut scale) = fit_2d(&bounds, half.size());
     // `--zoom`: towards the selected item (else the centre). It was applied only at the first
     // fit, which lands on an early snapshot of an animating layout: the item then moved out of
     // view as the layout settled.
@@ -401,7 +490,8 @@ fn fit_to_data(
             ortho.scale = scale;
         }
     }
-    let radius = fit_3d_radius(&bounds, FOV_Y);
+    let aspect = half.width() / half.height().max(1.0);
+    let radius = fit_3d_radius(&bounds, FOV_Y, aspect);
     settings.fly_speed = bounds.radius() * 0.5;
     for mut orbit in &mut cams_3d {
         orbit.target_focus = if zoom.is_some() {
@@ -497,13 +587,15 @@ struct Drag {
 }
 
 /// 2D: drag with the left button to pan, wheel to zoom at the cursor.
+#[allow(clippy::too_many_arguments)]
 fn pan_zoom_2d(
     settings: Res<ViewSettings>,
     buttons: Res<ButtonInput<MouseButton>>,
     keys: Res<ButtonInput<KeyCode>>,
     scroll: Res<AccumulatedMouseScroll>,
     window: Query<&Window, With<PrimaryWindow>>,
-    mut cams: Query<(&Camera, &GlobalTransform, &mut Transform, &mut Projection), With<View2d>>,
+    mut cams: Query<(&Camera, &GlobalTransform, &mut Transform, &mut Projection), Only2d>,
+    cam_b: Query<&Camera, (With<ViewB>, Without<View2d>)>,
     mut drag: Local<Drag>,
 ) {
     if !settings.is_2d() {
@@ -549,6 +641,13 @@ fn pan_zoom_2d(
         && let Some(cursor) = cursor
     {
         let factor = 0.85f32.powf(lines);
+        // In B's half: the point under the cursor is where A's camera sees the same spot of
+        // its own half (one camera for both maps).
+        let cursor = cam_b
+            .single()
+            .ok()
+            .and_then(|b| in_a_half(cursor, camera, b))
+            .unwrap_or(cursor);
         let under = camera
             .viewport_to_world(global, cursor)
             .map(|ray| ray.origin.truncate())
@@ -639,8 +738,13 @@ mod tests {
         assert!((scale - 0.022).abs() < 1e-6);
         // The whole width fits too: 8 units / 0.022 = 364 px < 800.
         assert!(8.0 / scale < 800.0);
-        let r = fit_3d_radius(&b, FOV_Y);
+        let r = fit_3d_radius(&b, FOV_Y, 16.0 / 9.0);
         assert!(r * (FOV_Y * 0.5).sin() >= b.radius());
+        // Half as wide as tall: the horizontal field of view decides, and the sphere still
+        // fits across.
+        let narrow = fit_3d_radius(&b, FOV_Y, 0.5);
+        let half_x = ((FOV_Y * 0.5).tan() * 0.5).atan();
+        assert!(narrow > r && narrow * half_x.sin() >= b.radius());
         assert!(Bounds::of(&layout(vec![], 2)).is_none());
     }
 
