@@ -94,6 +94,10 @@ pub struct ViewArgs {
     /// to measure what a moving view costs against a still one.
     #[arg(long, requires = "bench_frames")]
     bench_pan: bool,
+    /// With --bench-frames and --compare: keep the map morphing between A's and B's while the
+    /// frames are timed (what a morph costs against a still map).
+    #[arg(long, requires_all = ["bench_frames", "compare"])]
+    bench_morph: bool,
     /// Window size in logical pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
     size: (u32, u32),
@@ -375,6 +379,7 @@ fn show(
         screenshot: screenshot.map(|path| ScreenshotRequest { path }),
         bench_frames: view.bench_frames,
         bench_pan: view.bench_pan,
+        bench_morph: view.bench_morph,
         search: view.search.clone(),
         encoder,
         queries: view.query.clone(),

@@ -325,6 +325,7 @@ fn add_explorer_plugins(app: &mut App, dataset: Dataset, options: &CheckedOption
             screenshot: options.screenshot.clone(),
             bench_frames: options.bench_frames,
             bench_pan: options.bench_pan,
+            bench_morph: options.bench_morph,
         },
     ));
     if let Some((b, name)) = &options.compare {

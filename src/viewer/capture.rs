@@ -6,7 +6,8 @@
 //!   images decoded, and enough frames for the shaders (compiled asynchronously) to be in
 //!   use — then saves the PNG (atomically) and exits.
 //! - `--bench-frames N` measures N frames once ready and prints mean and p95 frame times;
-//!   with `--bench-pan` the camera moves every timed frame (the per-move work is measured).
+//!   with `--bench-pan` the camera moves every timed frame (the per-move work is measured);
+//!   with `--bench-morph` the map morphs between A's and B's throughout (`--compare`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -40,6 +41,7 @@ pub struct CapturePlugin {
     pub screenshot: Option<ScreenshotRequest>,
     pub bench_frames: Option<u32>,
     pub bench_pan: bool,
+    pub bench_morph: bool,
 }
 
 #[derive(Resource)]
@@ -56,6 +58,7 @@ struct FrameBench {
     settled: u32,
     samples_ms: Vec<f64>,
     pan: bool,
+    morph: bool,
     /// Offscreen: the render thread's total wait for the GPU when timing began.
     gpu_wait_start_ns: Option<u64>,
 }
@@ -89,9 +92,13 @@ impl Plugin for CapturePlugin {
                 settled: 0,
                 samples_ms: Vec::new(),
                 pan: self.bench_pan,
+                morph: self.bench_morph,
                 gpu_wait_start_ns: None,
             })
             .add_systems(Last, bench_frames);
+            if self.bench_morph {
+                app.add_systems(PreUpdate, morph_for_bench);
+            }
             if self.bench_pan {
                 // Before the views' own systems, so this frame's work sees the move.
                 app.add_systems(PreUpdate, pan_for_bench);
@@ -405,9 +412,10 @@ fn bench_frames(
             );
         }
         println!(
-            "frames {}{} points {n} thumbnails {} ({:.1} px, {} MB of GPU textures) mean {mean:.2} ms p95 {p95:.2} ms ({:.1} fps)",
+            "frames {}{}{} points {n} thumbnails {} ({:.1} px, {} MB of GPU textures) mean {mean:.2} ms p95 {p95:.2} ms ({:.1} fps)",
             bench.samples_ms.len(),
             if bench.pan { " (panning)" } else { "" },
+            if bench.morph { " (morphing)" } else { "" },
             ready.mosaic.drawn_count,
             ready.mosaic.side_px,
             ready.mosaic.gpu_bytes() >> 20,
@@ -430,6 +438,16 @@ const PAN_PX: f32 = 20.0;
 const PAN_TURN: usize = 25;
 /// Radians the 3D views turn per timed frame.
 const ORBIT_STEP: f32 = 0.01;
+
+/// `--bench-morph`: keep the map morphing between A's and B's while frames are timed (each
+/// way at the morph's own pace, as `M` runs it).
+fn morph_for_bench(bench: Res<FrameBench>, view: Option<ResMut<super::compare::CompareView>>) {
+    if let (true, Some(mut view)) = (bench.timing(), view)
+        && view.t == view.target
+    {
+        view.toggle();
+    }
+}
 
 /// `--bench-pan`: move the active camera as a user dragging the map would, once per timed frame.
 fn pan_for_bench(

@@ -85,6 +85,8 @@ pub struct ViewerOptions {
     pub bench_frames: Option<u32>,
     /// `--bench-pan`: the camera moves every timed frame.
     pub bench_pan: bool,
+    /// `--bench-morph`: the map morphs between A's and B's every timed frame.
+    pub bench_morph: bool,
     /// `--search EXPR`: the search box starts with this text.
     pub search: Option<String>,
     /// The data set's encoder (`--model`), for query by image.
@@ -152,6 +154,7 @@ impl Default for ViewerOptions {
             screenshot: None,
             bench_frames: None,
             bench_pan: false,
+            bench_morph: false,
             search: None,
             encoder: None,
             queries: Vec::new(),
