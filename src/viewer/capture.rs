@@ -529,6 +529,7 @@ mod tests {
                 settled: 0,
                 samples_ms: Vec::new(),
                 pan: true,
+                morph: false,
                 gpu_wait_start_ns: None,
             })
             .add_systems(Update, pan_for_bench);

@@ -7,9 +7,12 @@
 //! `ui/changed.rs`) — and side by side (`B`, `--view split`: A's map on the left, B's on the
 //! right, one camera for both; `camera/split.rs`).
 //!
-//! The morph writes the blended layout into the store: every view (points, thumbnails,
-//! picking, the lasso) follows it as it follows an animating layout. A new layout of A makes
-//! the comparison's layouts stale: the morph goes back to A and the comparison runs again.
+//! While the morph moves, the points are blended on the GPU (`Store::morph`: how far from the
+//! store's layout towards A's or B's map; the rings follow on the CPU, the thumbnails wait):
+//! nothing of N is done per frame. When it stops, the blend is written into the store's layout
+//! once, and every view (thumbnails, picking, the lasso) follows it as it follows a new layout.
+//! A new layout of A makes the comparison's layouts stale: the morph goes back to A and the
+//! comparison runs again.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use super::camera::ViewSettings;
 use super::colors::ColorSource;
 use super::job::Job;
 use super::layout_job::{JobState, LayoutJob, LayoutRequest};
-use super::state::{ColorState, LayoutCoords, Store};
+use super::state::{ColorState, LayoutCoords, Morph, Store};
 use crate::cache::Cache;
 use crate::dataset::Features;
 use crate::knn::{self, KnnGraph, Metric};
@@ -45,7 +48,9 @@ pub struct CompareResult {
     /// The maps the morph runs between: A's when the comparison started, and B's, started
     /// from it and aligned to it.
     pub layout_a: LayoutCoords,
-    pub layout_b: Vec<f32>,
+    pub layout_b: Arc<Vec<f32>>,
+    /// A's coordinates again, shared with a morph heading back to A.
+    pub coords_a: Arc<Vec<f32>>,
 }
 
 pub enum CompareState {
@@ -72,6 +77,8 @@ pub struct CompareView {
     pub target: f32,
     /// The `t` the store's layout shows.
     shown: f32,
+    /// `t` in the previous frame: a morph settles when it stops changing.
+    prev_t: f32,
     /// Colour by the overlap once the comparison is done (`--color-by compare:overlap`).
     pub color_when_ready: bool,
     /// The "changed most" list under the map.
@@ -102,6 +109,7 @@ impl CompareView {
             t: 0.0,
             target: t,
             shown: 0.0,
+            prev_t: 0.0,
             color_when_ready,
             list: ChangedList {
                 open: list_open,
@@ -169,8 +177,9 @@ fn start_compare(mut store: ResMut<Store>, job: Res<LayoutJob>, mut view: ResMut
     if job.is_running() {
         if !matches!(view.state, CompareState::Waiting) {
             view.state = CompareState::Waiting;
-            (view.t, view.shown) = (0.0, 0.0);
+            (view.t, view.shown, view.prev_t) = (0.0, 0.0, 0.0);
             store.set_layout_b(None);
+            store.morph = None;
         }
         return;
     }
@@ -263,8 +272,9 @@ fn run(
         graph_b,
         mean_overlap: comparison.summary(None).mean_overlap,
         comparison: Arc::new(comparison),
+        coords_a: Arc::new(layout_a.coords.clone()),
         layout_a,
-        layout_b: coords,
+        layout_b: Arc::new(coords),
     })
 }
 
@@ -286,7 +296,7 @@ fn poll_compare(
             store.comparison = Some(Arc::clone(&done.comparison));
             store.set_layout_b(Some(LayoutCoords {
                 dims: done.layout_a.dims,
-                coords: done.layout_b.clone(),
+                coords: done.layout_b.to_vec(),
                 label: format!("{} of {}", done.layout_a.label, view.name),
             }));
             view.state = CompareState::Done(Arc::new(done));
@@ -339,7 +349,8 @@ fn list_key(keys: Res<ButtonInput<KeyCode>>, mut view: ResMut<CompareView>) {
     }
 }
 
-/// Move `t` towards its target and draw the map at `t`.
+/// Move `t` towards its target. While it moves the points are drawn at `t` by the GPU (the
+/// store's `morph`); once it holds still the store's layout becomes the map at `t`.
 fn animate_morph(
     time: Res<Time>,
     mut view: ResMut<CompareView>,
@@ -358,17 +369,29 @@ fn animate_morph(
             (t - step).max(target)
         };
     }
+    let moving = view.t != view.prev_t;
+    view.prev_t = view.t;
     if view.t == view.shown {
+        if store.morph.is_some() {
+            store.morph = None;
+        }
         return;
     }
     // The camera stays: the eye follows the points, not the frame.
     settings.user_moved = true;
+    if moving {
+        let morph = morph_towards(&result.coords_a, &result.layout_b, view.shown, view.t);
+        if store.morph.as_ref() != Some(&morph) {
+            store.morph = Some(morph);
+        }
+        return;
+    }
     let t = view.t;
     let a = &result.layout_a;
     let coords = a
         .coords
         .iter()
-        .zip(&result.layout_b)
+        .zip(result.layout_b.iter())
         .map(|(&p, &q)| p + (q - p) * t)
         .collect();
     let label = match t {
@@ -381,7 +404,18 @@ fn animate_morph(
         coords,
         label,
     });
+    store.morph = None;
     view.shown = t;
+}
+
+/// The map at `t` as a blend of the map at `shown` (the store's layout) and the end it moves
+/// towards: A's (t = 0) or B's (t = 1). The blend of two blends of A and B is one.
+fn morph_towards(a: &Arc<Vec<f32>>, b: &Arc<Vec<f32>>, shown: f32, t: f32) -> Morph {
+    let (end, to) = if t > shown { (1.0, b) } else { (0.0, a) };
+    Morph {
+        s: ((t - shown) / (end - shown)).clamp(0.0, 1.0),
+        to: Arc::clone(to),
+    }
 }
 
 #[cfg(test)]
@@ -407,6 +441,32 @@ mod tests {
             "Ctrl+C copies"
         );
         assert!(!press(&mut app, &[KeyCode::KeyC]));
+    }
+
+    #[test]
+    fn a_morph_from_any_shown_map_draws_the_map_at_t() {
+        use crate::dataset::ItemId;
+        // One item: at (0, 0) in A, (10, 20) in B.
+        let (a, b) = (Arc::new(vec![0.0f32, 0.0]), Arc::new(vec![10.0f32, 20.0]));
+        let at = |t: f32| Vec3::new(10.0 * t, 20.0 * t, 0.0);
+        for (shown, t) in [
+            (0.0, 0.3),
+            (0.5, 0.8),
+            (0.5, 0.2),
+            (1.0, 0.4),
+            (0.25, 1.0),
+            (0.7, 0.0),
+        ] {
+            let layout = crate::viewer::state::test_layout(vec![10.0 * shown, 20.0 * shown], 2);
+            let m = morph_towards(&a, &b, shown, t);
+            let start = layout.position(ItemId(0));
+            let drawn = start.lerp(m.position(2, ItemId(0)).expect("item"), m.s);
+            assert!(
+                drawn.distance(at(t)) < 1e-4,
+                "shown {shown}, t {t}: drawn at {drawn}, not {}",
+                at(t)
+            );
+        }
     }
 
     #[test]

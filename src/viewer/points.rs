@@ -11,6 +11,8 @@
 //! Each map side has its own buffer, resolve quad and rings (`MapSide`): B's, on render layer
 //! 1, are built from B's layout and drawn by the split view's right half only.
 
+use std::sync::Arc;
+
 use bevy::asset::{RenderAssetUsages, embedded_asset};
 use bevy::camera::visibility::{NoFrustumCulling, RenderLayers};
 use bevy::mesh::{
@@ -122,7 +124,9 @@ flat_material!(
 pub struct SplatUniform {
     pub size_px: f32,
     pub outline: f32,
-    pub _pad: Vec2,
+    /// A morph in motion: how far points are drawn towards `morph_to` (as the splat's).
+    pub morph: f32,
+    pub _pad: f32,
     /// The part of the view to resolve, in normalised device coordinates: x0, y0, x1, y1 —
     /// the map's projected bounds, so a small map costs few pixels.
     pub rect: Vec4,
@@ -137,6 +141,8 @@ pub struct SplatMaterial {
     pub points: Handle<ShaderBuffer>,
     #[storage(2, read_only)]
     pub top: Handle<ShaderBuffer>,
+    #[storage(3, read_only)]
+    pub morph_to: Handle<ShaderBuffer>,
 }
 
 flat_material!(
@@ -184,13 +190,15 @@ struct SideBuilt {
     layout_version: u64,
     color_version: u64,
     highlight: Option<HighlightKey>,
-    labelled: Option<(u64, u64)>,
+    labelled: Option<(u64, u64, u32)>,
     filter: (super::labels::LabelFilter, u64),
     /// Bounds of the layout as last written to the points buffer.
     bounds: Option<super::camera::Bounds>,
     /// Frames left in which to rebuild the resolve material's bind group (see
     /// `update_splat_frame`).
     rebind_frames: u8,
+    /// The map in the morph buffer (A's side, a morph in motion), and its bounds.
+    morph_to: Option<(Arc<Vec<f32>>, Option<super::camera::Bounds>)>,
 }
 
 #[derive(Resource, Default)]
@@ -223,11 +231,13 @@ impl Plugin for PointsPlugin {
             PostUpdate,
             (
                 update_points_buffer,
+                update_morph_buffer,
                 update_highlight_meshes,
                 update_labelled_mesh,
                 update_point_sizes,
                 update_splat_frame
                     .after(update_points_buffer)
+                    .after(update_morph_buffer)
                     .after(bevy::transform::TransformSystems::Propagate)
                     .after(bevy::camera::CameraUpdateSystems),
             )
@@ -295,11 +305,13 @@ fn spawn_points(
             params: SplatUniform {
                 size_px: settings.size_px,
                 outline: 0.0,
-                _pad: Vec2::ZERO,
+                morph: 0.0,
+                _pad: 0.0,
                 rect: Vec4::ZERO,
             },
             points: frame.points.clone(),
             top: frame.top.clone(),
+            morph_to: frame.morph_to.clone(),
         });
         commands.spawn((
             Mesh3d(cover.clone()),
@@ -457,8 +469,65 @@ fn update_points_buffer(
     }
 }
 
-fn positions_of(layout: &LayoutCoords, items: impl Iterator<Item = usize>) -> Vec<Vec3> {
-    items.map(|i| layout.position(ItemId(i as u32))).collect()
+/// A morph in motion (A's side): the map it heads for, in the buffer the splat passes blend
+/// towards — written once per morph direction, not per frame.
+fn update_morph_buffer(
+    store: Res<Store>,
+    frames: Option<ResMut<SplatFrames>>,
+    mut built: ResMut<Built>,
+    mut buffers: ResMut<Assets<ShaderBuffer>>,
+) {
+    let (Some(mut frames), Some(morph), Some(layout)) = (frames, &store.morph, &store.layout)
+    else {
+        return;
+    };
+    let built = &mut built.sides[MapSide::A.index()];
+    if built
+        .morph_to
+        .as_ref()
+        .is_some_and(|(to, _)| Arc::ptr_eq(to, &morph.to))
+    {
+        return;
+    }
+    let dims = layout.dims.max(1);
+    let to = LayoutCoords {
+        dims,
+        coords: morph.to.to_vec(),
+        label: String::new(),
+    };
+    let points: Vec<[u32; 4]> = (0..to.n_items())
+        .map(|i| {
+            let p = to.position(ItemId(i as u32));
+            [p.x.to_bits(), p.y.to_bits(), p.z.to_bits(), 0]
+        })
+        .collect();
+    if let Some(mut buffer) = buffers.get_mut(&frames.0[MapSide::A.index()].morph_to) {
+        *buffer = points_buffer(&points);
+    }
+    // The resolve material binds the new buffer from its next rebuild.
+    built.rebind_frames = 2;
+    built.morph_to = Some((Arc::clone(&morph.to), super::camera::Bounds::of(&to)));
+    frames.0[MapSide::A.index()].params.morph = 0.0;
+}
+
+/// Where `items` of a side's map are drawn now (a morph moves A's).
+fn positions_of(
+    store: &Store,
+    side: MapSide,
+    layout: &LayoutCoords,
+    items: impl Iterator<Item = usize>,
+) -> Vec<Vec3> {
+    items
+        .map(|i| store.drawn_position(side, layout, ItemId(i as u32)))
+        .collect()
+}
+
+/// A morph's progress as bits, for the rings' keys (0 when still or on B's side).
+fn morph_key(store: &Store, side: MapSide) -> u32 {
+    match (&store.morph, side) {
+        (Some(m), MapSide::A) => m.s.to_bits(),
+        _ => 0,
+    }
 }
 
 /// Log once how long after launch the points were first on screen (the frame after the mesh
@@ -497,7 +566,7 @@ fn update_labelled_mesh(
         return;
     };
     for (side, layout, version) in drawn_sides(&store, &view) {
-        let key = (labels.version, version);
+        let key = (labels.version, version, morph_key(&store, side));
         let built = &mut built.sides[side.index()];
         if built.labelled == Some(key) {
             continue;
@@ -507,7 +576,12 @@ fn update_labelled_mesh(
             .state
             .iter()
             .filter(|(item, _)| item.index() < layout.n_items())
-            .map(|(item, label)| (layout.position(item), labels.color(label)))
+            .map(|(item, label)| {
+                (
+                    store.drawn_position(side, layout, item),
+                    labels.color(label),
+                )
+            })
             .unzip();
         if let Some(mut mesh) = meshes.get_mut(&assets.0[side.index()].labelled.0) {
             fill_mesh(&mut mesh, &positions, &colors);
@@ -519,7 +593,7 @@ fn update_labelled_mesh(
 /// What the highlight rings were drawn for: selection, layout, the grid's items.
 type HighlightKey = (
     u64,
-    u64,
+    (u64, u32),
     usize,
     Option<super::state::GridKey>,
     Option<(usize, usize)>,
@@ -539,7 +613,7 @@ fn update_highlight_meshes(
         // The grid's items change with what they were computed for (an item or a query).
         let key = (
             selection.version,
-            version,
+            (version, morph_key(&store, side)),
             view.items.len(),
             view.computed_for,
             view.query_shown,
@@ -564,7 +638,7 @@ fn update_highlight_meshes(
         if let Some(mut mesh) = meshes.get_mut(&assets.selected.0) {
             fill_mesh(
                 &mut mesh,
-                &positions_of(layout, sel.into_iter()),
+                &positions_of(&store, side, layout, sel.into_iter()),
                 &[SELECTED_COLOR],
             );
         }
@@ -572,7 +646,7 @@ fn update_highlight_meshes(
             let n = nbr.len();
             fill_mesh(
                 &mut mesh,
-                &positions_of(layout, nbr.into_iter()),
+                &positions_of(&store, side, layout, nbr.into_iter()),
                 &vec![NEIGHBOR_COLOR; n],
             );
         }
@@ -675,6 +749,11 @@ fn update_splat_frame(
             }
         }
         let dims = store.side(side).0.map_or(2, |l| l.dims);
+        // A morph in motion (A's side), once its buffer holds the map it heads for.
+        let morph = match (&store.morph, side, &built.morph_to) {
+            (Some(m), MapSide::A, Some((to, _))) if Arc::ptr_eq(to, &m.to) => m.s,
+            _ => 0.0,
+        };
         let params = SplatParams {
             clip_from_world: camera.clip_from_view() * transform.to_matrix().inverse(),
             viewport: Vec4::new(
@@ -685,6 +764,7 @@ fn update_splat_frame(
             ),
             // The 2D camera looks straight down z; a 2D layout lies at z = 0.
             flat: u32::from(view.is_2d() && dims == 2),
+            morph,
             ..frame.params
         };
         // Written only on change, so the resource is not re-extracted needlessly.
@@ -692,7 +772,12 @@ fn update_splat_frame(
             frame.params = params;
             frame.active = true;
         }
-        let rect = built.bounds.map_or(Vec4::ZERO, |b| {
+        // Mid-morph the points lie between the two maps: within both's bounds.
+        let bounds = match (built.bounds, &built.morph_to) {
+            (Some(b), Some((_, Some(to)))) if morph > 0.0 => Some(b.union(to)),
+            (b, _) => b,
+        };
+        let rect = bounds.map_or(Vec4::ZERO, |b| {
             screen_rect(
                 &b,
                 params.clip_from_world,
@@ -703,10 +788,11 @@ fn update_splat_frame(
         if let Some(material) = material
             && splat_materials
                 .get(material)
-                .is_some_and(|m| m.params.rect != rect)
+                .is_some_and(|m| m.params.rect != rect || m.params.morph != morph)
             && let Some(mut m) = splat_materials.get_mut(material)
         {
             m.params.rect = rect;
+            m.params.morph = morph;
         }
     }
 }

@@ -59,7 +59,9 @@ pub struct SplatParams {
     /// 1 when every point has the same depth (a 2D map seen from above): the nearest-depth
     /// pass is skipped and the top point is simply the highest index.
     pub flat: u32,
-    pub _pad: u32,
+    /// A morph in motion: each point is drawn this far (0–1) from its place towards its place
+    /// in `morph_to`.
+    pub morph: f32,
 }
 
 /// One frame per map side (`MapSide::index`), extracted to the render world.
@@ -75,6 +77,8 @@ pub struct SplatFrame {
     pub depth: Handle<ShaderBuffer>,
     /// Per viewport pixel: the top point's index + 1 (0: empty).
     pub top: Handle<ShaderBuffer>,
+    /// Per point: where a morph takes it (x, y, z, unused); one dummy entry when none.
+    pub morph_to: Handle<ShaderBuffer>,
     /// Viewport size the per-pixel buffers were made for.
     pub size: UVec2,
     pub params: SplatParams,
@@ -88,6 +92,7 @@ impl SplatFrame {
             points: buffers.add(points_buffer(&[])),
             depth: buffers.add(pixel_buffer(UVec2::ONE)),
             top: buffers.add(pixel_buffer(UVec2::ONE)),
+            morph_to: buffers.add(points_buffer(&[])),
             size: UVec2::ONE,
             params: SplatParams::default(),
             active: false,
@@ -157,6 +162,7 @@ fn init_pipelines(
                 storage_buffer_read_only::<UVec4>(false),
                 storage_buffer::<u32>(false),
                 storage_buffer::<u32>(false),
+                storage_buffer_read_only::<Vec4>(false),
             ),
         ),
     );
@@ -219,10 +225,11 @@ struct Gpu<'a> {
 fn splat_frame(encoder: &mut CommandEncoder, frame: &SplatFrame, gpu: &Gpu) {
     let (buffers, pipelines, pipeline_cache) = (gpu.buffers, gpu.pipelines, gpu.cache);
     let (device, queue) = (gpu.device, gpu.queue);
-    let (Some(points), Some(depth), Some(top)) = (
+    let (Some(points), Some(depth), Some(top), Some(morph_to)) = (
         buffers.get(&frame.points),
         buffers.get(&frame.depth),
         buffers.get(&frame.top),
+        buffers.get(&frame.morph_to),
     ) else {
         return;
     };
@@ -259,6 +266,7 @@ fn splat_frame(encoder: &mut CommandEncoder, frame: &SplatFrame, gpu: &Gpu) {
             points.buffer.as_entire_binding(),
             depth.buffer.as_entire_binding(),
             top.buffer.as_entire_binding(),
+            morph_to.buffer.as_entire_binding(),
         )),
     );
     let mut pass = encoder.begin_compute_pass(&ComputePassDescriptor {

@@ -98,6 +98,9 @@ pub struct Store {
     pub layout_b: Option<LayoutCoords>,
     /// Bumped whenever `layout_b` changes.
     pub layout_b_version: u64,
+    /// A morph in motion (`--compare`, `M`, the A–B slider): the points are drawn that far
+    /// from `layout` towards another map, blended on the GPU; `None` when still.
+    pub morph: Option<Morph>,
     /// `--colors` values, if given.
     pub user_values: Option<Vec<f32>>,
     pub cache: Cache,
@@ -118,12 +121,41 @@ impl Store {
         self.layout_b_version += 1;
     }
 
+    /// Where item `item` of side `side`'s map is drawn now: its place in the layout, or on
+    /// A's side during a morph, that far towards the map the morph heads for.
+    pub fn drawn_position(&self, side: MapSide, layout: &LayoutCoords, item: ItemId) -> Vec3 {
+        let p = layout.position(item);
+        match (&self.morph, side) {
+            (Some(m), MapSide::A) => p.lerp(m.position(layout.dims, item).unwrap_or(p), m.s),
+            _ => p,
+        }
+    }
+
     /// The map one side of the view draws, and its version.
     pub fn side(&self, side: MapSide) -> (Option<&LayoutCoords>, u64) {
         match side {
             MapSide::A => (self.layout.as_ref(), self.layout_version),
             MapSide::B => (self.layout_b.as_ref(), self.layout_b_version),
         }
+    }
+}
+
+/// A morph in motion: the points are `s` of the way from the store's layout to `to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Morph {
+    /// 0–1.
+    pub s: f32,
+    /// The map the points head for (A's or B's), N × the layout's dims.
+    pub to: Arc<Vec<f32>>,
+}
+
+impl Morph {
+    /// Item `item`'s place in `to`.
+    pub fn position(&self, dims: usize, item: ItemId) -> Option<Vec3> {
+        let c = self
+            .to
+            .get(item.index() * dims..(item.index() + 1) * dims)?;
+        Some(Vec3::new(c[0], c[1], if dims > 2 { c[2] } else { 0.0 }))
     }
 }
 

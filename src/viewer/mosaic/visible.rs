@@ -160,7 +160,8 @@ pub(super) fn update_visible_thumbnails(
     }
     let layout = store.layout.as_ref();
     let camera = cameras.iter().find(|(c, _)| c.is_active);
-    let show = settings.enabled && layout.is_some() && camera.is_some();
+    // A morph in motion moves the points on the GPU: the thumbnails wait for it to stop.
+    let show = settings.enabled && layout.is_some() && camera.is_some() && store.morph.is_none();
     let split = view_settings.split_shown(&store);
     show_tiers(mosaic, show, split, &mut visibility);
     let (Some(layout), Some((camera, global)), true) = (layout, camera, show) else {

@@ -15,7 +15,8 @@ struct Params {
     groups_x: u32,
     // 1: every point has the same depth, so the nearest-depth pass was skipped.
     flat: u32,
-    _pad: u32,
+    // A morph in motion: points are drawn this far towards their place in `morph_to`.
+    morph: f32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -23,6 +24,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> points: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> depth: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> top: array<atomic<u32>>;
+// Where a morph takes each point (x, y, z, unused); a single dummy entry when none.
+@group(0) @binding(4) var<storage, read> morph_to: array<vec4<f32>>;
 
 struct Splat {
     visible: bool,
@@ -47,7 +50,12 @@ fn project(i: u32) -> Splat {
     if ((p.w >> 24u) == 0u) {
         return s;
     }
-    let clip = params.clip_from_world * vec4<f32>(bitcast<vec3<f32>>(p.xyz), 1.0);
+    var at = bitcast<vec3<f32>>(p.xyz);
+    // (A buffer not yet the points' size for a frame: drawn where they are.)
+    if (params.morph > 0.0 && i < arrayLength(&morph_to)) {
+        at = mix(at, morph_to[i].xyz, params.morph);
+    }
+    let clip = params.clip_from_world * vec4<f32>(at, 1.0);
     if (!(clip.w > 0.0)) {
         return s;
     }

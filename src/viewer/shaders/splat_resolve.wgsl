@@ -11,7 +11,9 @@ struct SplatMaterial {
     size_px: f32,
     // Width of the dark outline, as a fraction of the radius (0: none).
     outline: f32,
-    _pad: vec2<f32>,
+    // A morph in motion: points are drawn this far towards their place in `morph_to`.
+    morph: f32,
+    _pad: f32,
     // x0, y0, x1, y1 in normalised device coordinates.
     rect: vec4<f32>,
 };
@@ -19,6 +21,7 @@ struct SplatMaterial {
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> material: SplatMaterial;
 @group(#{MATERIAL_BIND_GROUP}) @binding(1) var<storage, read> points: array<vec4<u32>>;
 @group(#{MATERIAL_BIND_GROUP}) @binding(2) var<storage, read> top: array<u32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(3) var<storage, read> morph_to: array<vec4<f32>>;
 
 struct Vertex {
     @location(0) position: vec3<f32>,
@@ -49,9 +52,14 @@ fn fragment(@builtin(position) frag: vec4<f32>) -> Fragment {
     }
     let p = points[key - 1u];
     let srgb = unpack4x8unorm(p.w);
+    // Where the splat pass drew it (a morph moves it).
+    var at = bitcast<vec3<f32>>(p.xyz);
+    if (material.morph > 0.0 && key - 1u < arrayLength(&morph_to)) {
+        at = mix(at, morph_to[key - 1u].xyz, material.morph);
+    }
     // The point's own depth (what its disc would have as a primitive), so thumbnails and
     // rings compose with it.
-    let clip = view.clip_from_world * vec4<f32>(bitcast<vec3<f32>>(p.xyz), 1.0);
+    let clip = view.clip_from_world * vec4<f32>(at, 1.0);
     var out: Fragment;
     out.color = vec4<f32>(linear_from_srgb(srgb.rgb), 1.0);
     out.depth = clamp(clip.z / clip.w, 0.0, 1.0);
