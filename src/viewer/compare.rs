@@ -470,6 +470,74 @@ mod tests {
     }
 
     #[test]
+    fn a_moving_morph_is_drawn_by_the_gpu_and_written_into_the_layout_once_still() {
+        use crate::dataset::ItemId;
+        use crate::viewer::state::MapSide;
+        let data = crate::viewer::probe::tests::data();
+        let n = data.n_items();
+        let layout_a = crate::viewer::state::test_layout(vec![1.0; n * 2], 2);
+        // B: every item 10 to the right.
+        let coords_b: Vec<f32> = (0..n).flat_map(|_| [11.0, 1.0]).collect();
+        let graph = KnnGraph {
+            k: 1,
+            metric: Metric::Euclidean,
+            indices: (0..n as u32).map(|i| (i + 1) % n as u32).collect(),
+            distances: vec![1.0; n],
+        };
+        let result = CompareResult {
+            graph_b: Arc::new(graph),
+            comparison: Arc::new(Comparison {
+                k: 1,
+                overlap: vec![1.0; n],
+                order: (0..n as u32).collect(),
+                rank: (1..=n as u32).collect(),
+                votes: None,
+            }),
+            mean_overlap: 1.0,
+            coords_a: Arc::new(layout_a.coords.clone()),
+            layout_a: layout_a.clone(),
+            layout_b: Arc::new(coords_b),
+        };
+        let b = Features::new(n, 1, vec![0.0; n], "float32", "b.npy", "b.npy").expect("b");
+        let mut view = CompareView::new(Arc::new(b), "b".into(), 0.0, false, false);
+        view.state = CompareState::Done(Arc::new(result));
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .add_plugins(crate::viewer::app::ExplorerStatePlugin {
+                options: crate::viewer::ViewerOptions {
+                    layout: Some(layout_a),
+                    ..default()
+                },
+                data: Arc::new(data),
+            })
+            .insert_resource(view)
+            .add_systems(Update, animate_morph);
+        let item = ItemId(7);
+        let step = |app: &mut App, t: f32| {
+            let mut view = app.world_mut().resource_mut::<CompareView>();
+            (view.t, view.target) = (t, t);
+            app.update();
+            let store = app.world().resource::<Store>();
+            let layout = store.layout.as_ref().expect("layout");
+            (
+                store.layout_version,
+                layout.position(item).x,
+                store.morph.as_ref().map(|m| m.s),
+                store.drawn_position(MapSide::A, layout, item).x,
+            )
+        };
+        let v0 = app.world().resource::<Store>().layout_version;
+        // Moving: the layout stays, the points are drawn half way by the GPU (s = 0.5).
+        assert_eq!(step(&mut app, 0.5), (v0, 1.0, Some(0.5), 6.0));
+        // Still for a frame: the map at 0.5 is the layout now, nothing left to blend.
+        assert_eq!(step(&mut app, 0.5), (v0 + 1, 6.0, None, 6.0));
+        // Back towards A from there: 0.2 is 60 % of the way from 0.5 to 0.
+        let (version, x, s, drawn) = step(&mut app, 0.2);
+        assert_eq!((version, x), (v0 + 1, 6.0));
+        assert!((s.expect("moving") - 0.6).abs() < 1e-6 && (drawn - 3.0).abs() < 1e-5);
+    }
+
+    #[test]
     fn b_splits_the_view_and_brings_the_morph_back_to_a() {
         let b = Features::new(2, 1, vec![0.0, 1.0], "float32", "b.npy", "b.npy").expect("b");
         let mut app = App::new();

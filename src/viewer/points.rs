@@ -26,7 +26,9 @@ use bevy::render::storage::ShaderBuffer;
 
 use super::camera::{SplitCameras, ViewSettings};
 use super::colors::{NEIGHBOR_COLOR, Rgba8, SELECTED_COLOR};
-use super::splat::{SplatFrame, SplatFrames, SplatParams, pixel_buffer, points_buffer};
+use super::splat::{
+    SplatFrame, SplatFrames, SplatParams, pixel_buffer, points_buffer, screen_rect,
+};
 use super::state::{ColorState, LayoutCoords, MapSide, NeighborView, Selection, Store};
 use crate::dataset::ItemId;
 
@@ -522,14 +524,6 @@ fn positions_of(
         .collect()
 }
 
-/// A morph's progress as bits, for the rings' keys (0 when still or on B's side).
-fn morph_key(store: &Store, side: MapSide) -> u32 {
-    match (&store.morph, side) {
-        (Some(m), MapSide::A) => m.s.to_bits(),
-        _ => 0,
-    }
-}
-
 /// Log once how long after launch the points were first on screen (the frame after the mesh
 /// was filled: it is rendered at the end of that frame). The relaunch bar is measured with it.
 fn log_first_points_frame(
@@ -566,7 +560,7 @@ fn update_labelled_mesh(
         return;
     };
     for (side, layout, version) in drawn_sides(&store, &view) {
-        let key = (labels.version, version, morph_key(&store, side));
+        let key = (labels.version, version, store.morph_key(side));
         let built = &mut built.sides[side.index()];
         if built.labelled == Some(key) {
             continue;
@@ -613,7 +607,7 @@ fn update_highlight_meshes(
         // The grid's items change with what they were computed for (an item or a query).
         let key = (
             selection.version,
-            (version, morph_key(&store, side)),
+            (version, store.morph_key(side)),
             view.items.len(),
             view.computed_for,
             view.query_shown,
@@ -794,86 +788,5 @@ fn update_splat_frame(
             m.params.rect = rect;
             m.params.morph = morph;
         }
-    }
-}
-
-/// The screen rectangle (normalised device coordinates x0, y0, x1, y1) holding every disc of
-/// points within `bounds`: the projected corners, widened by the disc radius, cut to the view.
-/// The whole view when a corner is behind the camera; an empty rectangle when off screen.
-pub fn screen_rect(
-    bounds: &super::camera::Bounds,
-    clip_from_world: Mat4,
-    viewport_px: Vec2,
-    radius_px: f32,
-) -> Vec4 {
-    let mut lo = Vec2::splat(f32::INFINITY);
-    let mut hi = Vec2::splat(f32::NEG_INFINITY);
-    for corner in 0..8 {
-        let pick = |bit: usize, a: f32, b: f32| if corner & bit == 0 { a } else { b };
-        let p = Vec3::new(
-            pick(1, bounds.min.x, bounds.max.x),
-            pick(2, bounds.min.y, bounds.max.y),
-            pick(4, bounds.min.z, bounds.max.z),
-        );
-        let clip = clip_from_world * p.extend(1.0);
-        // Also catches NaN.
-        if clip.w.is_nan() || clip.w <= 0.0 {
-            return Vec4::new(-1.0, -1.0, 1.0, 1.0);
-        }
-        let ndc = clip.truncate().truncate() / clip.w;
-        lo = lo.min(ndc);
-        hi = hi.max(ndc);
-    }
-    // One pixel more than the radius: a disc's edge pixels are never cut.
-    let pad = 2.0 * (radius_px + 1.0) / viewport_px.max(Vec2::ONE);
-    let lo = (lo - pad).max(Vec2::NEG_ONE);
-    let hi = (hi + pad).min(Vec2::ONE);
-    if lo.x >= hi.x || lo.y >= hi.y {
-        return Vec4::ZERO;
-    }
-    Vec4::new(lo.x, lo.y, hi.x, hi.y)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::viewer::camera::Bounds;
-
-    #[test]
-    fn screen_rect_holds_the_projected_bounds_and_their_discs() {
-        let bounds = Bounds {
-            min: Vec3::new(-1.0, -2.0, 0.0),
-            max: Vec3::new(1.0, 2.0, 0.0),
-        };
-        // World units straight to NDC, scaled by a quarter.
-        let m = Mat4::from_scale(Vec3::splat(0.25));
-        let r = screen_rect(&bounds, m, Vec2::new(200.0, 100.0), 4.0);
-        // ±0.25 / ±0.5, widened by (4 + 1) px: 0.05 in x, 0.1 in y.
-        let want = Vec4::new(-0.3, -0.6, 0.3, 0.6);
-        assert!((r - want).abs().max_element() < 1e-6, "{r}");
-        // Cut to the view.
-        let big = screen_rect(
-            &bounds,
-            Mat4::from_scale(Vec3::splat(3.0)),
-            Vec2::ONE * 100.0,
-            1.0,
-        );
-        assert_eq!(big, Vec4::new(-1.0, -1.0, 1.0, 1.0));
-        // Off to the side: nothing to draw.
-        let away = Mat4::from_translation(Vec3::new(10.0, 0.0, 0.0)) * m;
-        assert_eq!(
-            screen_rect(&bounds, away, Vec2::ONE * 100.0, 1.0),
-            Vec4::ZERO
-        );
-        // A corner behind a perspective camera: the whole view.
-        let persp = Mat4::perspective_infinite_reverse_rh(1.0, 1.0, 0.1);
-        let around = Bounds {
-            min: Vec3::splat(-5.0),
-            max: Vec3::splat(5.0),
-        };
-        assert_eq!(
-            screen_rect(&around, persp, Vec2::ONE * 100.0, 1.0),
-            Vec4::new(-1.0, -1.0, 1.0, 1.0)
-        );
     }
 }

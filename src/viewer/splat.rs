@@ -285,9 +285,47 @@ fn splat_frame(encoder: &mut CommandEncoder, frame: &SplatFrame, gpu: &Gpu) {
     }
 }
 
+/// The screen rectangle (normalised device coordinates x0, y0, x1, y1) holding every disc of
+/// points within `bounds`: the projected corners, widened by the disc radius, cut to the view.
+/// The whole view when a corner is behind the camera; an empty rectangle when off screen.
+pub fn screen_rect(
+    bounds: &super::camera::Bounds,
+    clip_from_world: Mat4,
+    viewport_px: Vec2,
+    radius_px: f32,
+) -> Vec4 {
+    let mut lo = Vec2::splat(f32::INFINITY);
+    let mut hi = Vec2::splat(f32::NEG_INFINITY);
+    for corner in 0..8 {
+        let pick = |bit: usize, a: f32, b: f32| if corner & bit == 0 { a } else { b };
+        let p = Vec3::new(
+            pick(1, bounds.min.x, bounds.max.x),
+            pick(2, bounds.min.y, bounds.max.y),
+            pick(4, bounds.min.z, bounds.max.z),
+        );
+        let clip = clip_from_world * p.extend(1.0);
+        // Also catches NaN.
+        if clip.w.is_nan() || clip.w <= 0.0 {
+            return Vec4::new(-1.0, -1.0, 1.0, 1.0);
+        }
+        let ndc = clip.truncate().truncate() / clip.w;
+        lo = lo.min(ndc);
+        hi = hi.max(ndc);
+    }
+    // One pixel more than the radius: a disc's edge pixels are never cut.
+    let pad = 2.0 * (radius_px + 1.0) / viewport_px.max(Vec2::ONE);
+    let lo = (lo - pad).max(Vec2::NEG_ONE);
+    let hi = (hi + pad).min(Vec2::ONE);
+    if lo.x >= hi.x || lo.y >= hi.y {
+        return Vec4::ZERO;
+    }
+    Vec4::new(lo.x, lo.y, hi.x, hi.y)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::viewer::camera::Bounds;
 
     #[test]
     fn dispatch_covers_every_point_within_the_limits() {
@@ -310,5 +348,43 @@ mod tests {
         assert_eq!(points_buffer(&[]).data.expect("data").len(), 16);
         assert_eq!(pixel_buffer(UVec2::new(3, 2)).buffer_description.size, 24);
         assert_eq!(pixel_buffer(UVec2::ZERO).buffer_description.size, 4);
+    }
+
+    #[test]
+    fn screen_rect_holds_the_projected_bounds_and_their_discs() {
+        let bounds = Bounds {
+            min: Vec3::new(-1.0, -2.0, 0.0),
+            max: Vec3::new(1.0, 2.0, 0.0),
+        };
+        // World units straight to NDC, scaled by a quarter.
+        let m = Mat4::from_scale(Vec3::splat(0.25));
+        let r = screen_rect(&bounds, m, Vec2::new(200.0, 100.0), 4.0);
+        // ±0.25 / ±0.5, widened by (4 + 1) px: 0.05 in x, 0.1 in y.
+        let want = Vec4::new(-0.3, -0.6, 0.3, 0.6);
+        assert!((r - want).abs().max_element() < 1e-6, "{r}");
+        // Cut to the view.
+        let big = screen_rect(
+            &bounds,
+            Mat4::from_scale(Vec3::splat(3.0)),
+            Vec2::ONE * 100.0,
+            1.0,
+        );
+        assert_eq!(big, Vec4::new(-1.0, -1.0, 1.0, 1.0));
+        // Off to the side: nothing to draw.
+        let away = Mat4::from_translation(Vec3::new(10.0, 0.0, 0.0)) * m;
+        assert_eq!(
+            screen_rect(&bounds, away, Vec2::ONE * 100.0, 1.0),
+            Vec4::ZERO
+        );
+        // A corner behind a perspective camera: the whole view.
+        let persp = Mat4::perspective_infinite_reverse_rh(1.0, 1.0, 0.1);
+        let around = Bounds {
+            min: Vec3::splat(-5.0),
+            max: Vec3::splat(5.0),
+        };
+        assert_eq!(
+            screen_rect(&around, persp, Vec2::ONE * 100.0, 1.0),
+            Vec4::new(-1.0, -1.0, 1.0, 1.0)
+        );
     }
 }

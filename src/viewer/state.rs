@@ -131,6 +131,15 @@ impl Store {
         }
     }
 
+    /// A morph's progress on `side` as bits, for keys of what follows it (0 when still, and
+    /// on B's side, which does not morph).
+    pub fn morph_key(&self, side: MapSide) -> u32 {
+        match (&self.morph, side) {
+            (Some(m), MapSide::A) => m.s.to_bits(),
+            _ => 0,
+        }
+    }
+
     /// The map one side of the view draws, and its version.
     pub fn side(&self, side: MapSide) -> (Option<&LayoutCoords>, u64) {
         match side {
