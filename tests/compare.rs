@@ -215,6 +215,46 @@ fn compare_refuses_what_it_cannot_compare() {
     }
 }
 
+/// The explorer's split view needs B, and shows A's map on the left (no `--morph`): both said
+/// before any window opens.
+#[cfg(feature = "viewer")]
+#[test]
+fn the_split_view_refuses_what_it_cannot_show() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, _, _) = write(dir.path());
+    let png = dir.path().join("x.png");
+    let png = png.to_str().expect("utf8");
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["screenshot", &a, "--view", "split", "--no-cache", "-o", png],
+            "needs a second embedding, --compare B",
+        ),
+        (
+            &[
+                "screenshot",
+                &a,
+                "--compare",
+                &a,
+                "--view",
+                "split",
+                "--morph",
+                "0.5",
+                "--no-cache",
+                "-o",
+                png,
+            ],
+            "--morph 0.5 with --view split",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = ivt(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    assert!(!std::path::Path::new(png).exists(), "no picture written");
+}
+
 /// `--model-b`: B is A's image folder through a second encoder (here the same one, so every
 /// neighbourhood is kept), and a second encoder that is not there is named in the error.
 #[cfg(feature = "embed")]

@@ -41,6 +41,7 @@ impl Plugin for ExplorerStatePlugin {
             layout_version: u64::from(options.layout.is_some()),
             layout_b: None,
             layout_b_version: 0,
+            compared_extent: None,
             morph: None,
             user_values: options.colors.as_ref().map(|(_, v)| v.clone()),
             cache: options.cache.clone(),

@@ -21,7 +21,7 @@ use std::time::Instant;
 use bevy::prelude::*;
 use bevy_egui::input::egui_wants_any_keyboard_input;
 
-use super::camera::ViewSettings;
+use super::camera::{Bounds, ViewSettings};
 use super::colors::ColorSource;
 use super::job::Job;
 use super::layout_job::{JobState, LayoutJob, LayoutRequest};
@@ -79,6 +79,9 @@ pub struct CompareView {
     shown: f32,
     /// `t` in the previous frame: a morph settles when it stops changing.
     prev_t: f32,
+    /// The store's layout version the comparison and the map at `shown` belong to: another
+    /// (a new layout of A, however quickly it came) makes them stale.
+    based_on: u64,
     /// Colour by the overlap once the comparison is done (`--color-by compare:overlap`).
     pub color_when_ready: bool,
     /// The "changed most" list under the map.
@@ -110,6 +113,7 @@ impl CompareView {
             target: t,
             shown: 0.0,
             prev_t: 0.0,
+            based_on: 0,
             color_when_ready,
             list: ChangedList {
                 open: list_open,
@@ -173,14 +177,18 @@ impl Plugin for ComparePlugin {
 
 /// Start once A's map has settled (and again after a new one).
 fn start_compare(mut store: ResMut<Store>, job: Res<LayoutJob>, mut view: ResMut<CompareView>) {
-    // A new map of A: the comparison's maps are stale.
+    // A new map of A (on its way, or already there): the comparison's maps are stale, and the
+    // morph goes back to A.
+    let stale = !matches!(view.state, CompareState::Waiting)
+        && (job.is_running() || store.layout_version != view.based_on);
+    if stale {
+        view.state = CompareState::Waiting;
+        (view.t, view.target, view.shown, view.prev_t) = (0.0, 0.0, 0.0, 0.0);
+        store.set_layout_b(None);
+        store.compared_extent = None;
+        store.morph = None;
+    }
     if job.is_running() {
-        if !matches!(view.state, CompareState::Waiting) {
-            view.state = CompareState::Waiting;
-            (view.t, view.shown, view.prev_t) = (0.0, 0.0, 0.0);
-            store.set_layout_b(None);
-            store.morph = None;
-        }
         return;
     }
     if !matches!(view.state, CompareState::Waiting) || !matches!(job.state, JobState::Done { .. }) {
@@ -189,6 +197,7 @@ fn start_compare(mut store: ResMut<Store>, job: Res<LayoutJob>, mut view: ResMut
     let (Some(layout), Some(graph)) = (store.layout.clone(), store.graph.clone()) else {
         return;
     };
+    view.based_on = store.layout_version;
     let b = Arc::clone(&view.b);
     let request = job.request.clone();
     let codes = store.data.classes.as_ref().map(|c| c.labels.codes.clone());
@@ -294,11 +303,16 @@ fn poll_compare(
         Ok(done) => {
             info!("compared with {} in {secs:.1} s", view.name);
             store.comparison = Some(Arc::clone(&done.comparison));
-            store.set_layout_b(Some(LayoutCoords {
+            let layout_b = LayoutCoords {
                 dims: done.layout_a.dims,
                 coords: done.layout_b.to_vec(),
                 label: format!("{} of {}", done.layout_a.label, view.name),
-            }));
+            };
+            store.compared_extent = Bounds::of(&done.layout_a)
+                .zip(Bounds::of(&layout_b))
+                .map(|(a, b)| a.union(&b))
+                .map(|e| [e.min, e.max]);
+            store.set_layout_b(Some(layout_b));
             view.state = CompareState::Done(Arc::new(done));
             if std::mem::take(&mut view.color_when_ready)
                 && let Err(e) = color.set_source(ColorSource::Compare, &store)
@@ -327,7 +341,7 @@ fn split_key(
     mut settings: ResMut<ViewSettings>,
     mut view: ResMut<CompareView>,
 ) {
-    if keys.just_pressed(KeyCode::KeyB) {
+    if keys.just_pressed(KeyCode::KeyB) && view.result().is_some() {
         toggle_split(&mut settings, &mut view);
     }
 }
@@ -338,6 +352,8 @@ pub fn toggle_split(settings: &mut ViewSettings, view: &mut CompareView) {
     if settings.split {
         view.target = 0.0;
     }
+    // Half the room (or twice): fit both maps to it, wherever the user had moved the view.
+    settings.fit_requested = true;
 }
 
 /// `C`: the "changed most" list, open or closed (not with Ctrl: that copies).
@@ -406,6 +422,7 @@ fn animate_morph(
     });
     store.morph = None;
     view.shown = t;
+    view.based_on = store.layout_version;
 }
 
 /// The map at `t` as a blend of the map at `shown` (the store's layout) and the end it moves
@@ -469,15 +486,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_moving_morph_is_drawn_by_the_gpu_and_written_into_the_layout_once_still() {
-        use crate::dataset::ItemId;
-        use crate::viewer::state::MapSide;
-        let data = crate::viewer::probe::tests::data();
-        let n = data.n_items();
-        let layout_a = crate::viewer::state::test_layout(vec![1.0; n * 2], 2);
-        // B: every item 10 to the right.
-        let coords_b: Vec<f32> = (0..n).flat_map(|_| [11.0, 1.0]).collect();
+    /// A view whose comparison is done: A's map `layout_a`, B's `coords_b`, started at `t`.
+    fn compared(layout_a: LayoutCoords, coords_b: Vec<f32>, t: f32) -> CompareView {
+        let n = layout_a.n_items();
         let graph = KnnGraph {
             k: 1,
             metric: Metric::Euclidean,
@@ -495,12 +506,25 @@ mod tests {
             }),
             mean_overlap: 1.0,
             coords_a: Arc::new(layout_a.coords.clone()),
-            layout_a: layout_a.clone(),
+            layout_a,
             layout_b: Arc::new(coords_b),
         };
         let b = Features::new(n, 1, vec![0.0; n], "float32", "b.npy", "b.npy").expect("b");
-        let mut view = CompareView::new(Arc::new(b), "b".into(), 0.0, false, false);
+        let mut view = CompareView::new(Arc::new(b), "b".into(), t, false, false);
         view.state = CompareState::Done(Arc::new(result));
+        view
+    }
+
+    #[test]
+    fn a_moving_morph_is_drawn_by_the_gpu_and_written_into_the_layout_once_still() {
+        use crate::dataset::ItemId;
+        use crate::viewer::state::MapSide;
+        let data = crate::viewer::probe::tests::data();
+        let n = data.n_items();
+        let layout_a = crate::viewer::state::test_layout(vec![1.0; n * 2], 2);
+        // B: every item 10 to the right.
+        let coords_b: Vec<f32> = (0..n).flat_map(|_| [11.0, 1.0]).collect();
+        let view = compared(layout_a.clone(), coords_b, 0.0);
         let mut app = App::new();
         app.add_plugins(MinimalPlugins)
             .add_plugins(crate::viewer::app::ExplorerStatePlugin {
@@ -539,11 +563,11 @@ mod tests {
 
     #[test]
     fn b_splits_the_view_and_brings_the_morph_back_to_a() {
-        let b = Features::new(2, 1, vec![0.0, 1.0], "float32", "b.npy", "b.npy").expect("b");
+        let layout = crate::viewer::state::test_layout(vec![0.0, 0.0, 1.0, 1.0], 2);
         let mut app = App::new();
         app.add_plugins(MinimalPlugins)
             .init_resource::<ButtonInput<KeyCode>>()
-            .insert_resource(CompareView::new(Arc::new(b), "b".into(), 1.0, false, false))
+            .insert_resource(compared(layout, vec![5.0, 5.0, 1.0, 1.0], 1.0))
             .insert_resource(ViewSettings::new(crate::viewer::ViewMode::TwoD))
             .add_systems(Update, split_key);
         let press = |app: &mut App| {
@@ -557,6 +581,9 @@ mod tests {
         assert_eq!(press(&mut app), (true, 0.0));
         app.world_mut().resource_mut::<CompareView>().target = 0.7;
         // Off: the morph is left where the user put it.
+        assert_eq!(press(&mut app), (false, 0.7));
+        // Nothing to split before the comparison is done.
+        app.world_mut().resource_mut::<CompareView>().state = CompareState::Waiting;
         assert_eq!(press(&mut app), (false, 0.7));
     }
 }

@@ -101,8 +101,10 @@ fn finish_lasso(
                 if !visible(i) {
                     return None;
                 }
+                // Where the point is drawn (a morph in motion moves A's).
+                let at = store.drawn_position(*side, layout, ItemId(i as u32));
                 camera
-                    .world_to_viewport(global, layout.position(ItemId(i as u32)))
+                    .world_to_viewport(global, at)
                     .ok()
                     .filter(|p| rect.contains(*p))
             },

@@ -339,6 +339,13 @@ fn check_options(dataset: &Dataset, options: &ViewerOptions) -> Result<(), Viewe
                 .into(),
         ));
     }
+    if options.split && options.morph > 0.0 {
+        return Err(ViewerError::Options(format!(
+            "--morph {} with --view split: the split view shows A's map on the left and B's on \
+             the right, so the morph stays at A (drop --morph, or --view 2d to start half way)",
+            options.morph
+        )));
+    }
     if !(0.0..=1.0).contains(&options.morph) {
         return Err(ViewerError::Options(format!(
             "--morph {}: a fraction of the way from A's map to B's, 0 to 1",

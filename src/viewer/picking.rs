@@ -294,6 +294,7 @@ fn hover_and_click(
         Option<Res<super::labels::Labels>>,
     ),
     mosaic: Option<Res<super::mosaic::Mosaic>>,
+    store: Res<Store>,
     mut selection: ResMut<Selection>,
     mut select: MessageWriter<SelectItem>,
 ) {
@@ -325,7 +326,13 @@ fn hover_and_click(
         .zip(camera.physical_viewport_rect())
         .zip(mosaic)
         .and_then(|((at, rect), mosaic)| mosaic.thumbnail_at(*side, at - rect.min.as_vec2()));
-    let picked = on_thumbnail.or_else(|| {
+    // A morph in motion moves A's points on the GPU, away from the index: nothing to point at
+    // until they stop (a second at most).
+    let moving = *side == MapSide::A && store.morph.is_some();
+    let picked = on_thumbnail.filter(|_| !moving).or_else(|| {
+        if moving {
+            return None;
+        }
         cursor_ray(window, camera, global, projection)
             .and_then(|(ray, px)| index.pick_visible(&ray, px, PICK_RADIUS_PX, &visible))
     });

@@ -98,6 +98,9 @@ pub struct Store {
     pub layout_b: Option<LayoutCoords>,
     /// Bumped whenever `layout_b` changes.
     pub layout_b_version: u64,
+    /// The box (min, max) holding both compared maps, A's as it was compared and B's: the
+    /// split view fits it, whichever map the morph shows on the left.
+    pub compared_extent: Option<[Vec3; 2]>,
     /// A morph in motion (`--compare`, `M`, the A–B slider): the points are drawn that far
     /// from `layout` towards another map, blended on the GPU; `None` when still.
     pub morph: Option<Morph>,
@@ -150,12 +153,20 @@ impl Store {
 }
 
 /// A morph in motion: the points are `s` of the way from the store's layout to `to`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Morph {
     /// 0–1.
     pub s: f32,
     /// The map the points head for (A's or B's), N × the layout's dims.
     pub to: Arc<Vec<f32>>,
+}
+
+/// Same progress towards the same map (the map by identity: comparing N coordinates every
+/// frame is what the morph on the GPU avoids).
+impl PartialEq for Morph {
+    fn eq(&self, other: &Self) -> bool {
+        self.s == other.s && Arc::ptr_eq(&self.to, &other.to)
+    }
 }
 
 impl Morph {

@@ -467,8 +467,9 @@ fn fit_to_data(
     let Some(mut bounds) = Bounds::of(layout) else {
         return;
     };
-    if split && let Some(b) = store.layout_b.as_ref().and_then(Bounds::of) {
-        bounds = bounds.union(&b);
+    // Split: both maps, A's as compared too (the morph may be on its way back to it).
+    if split && let Some([min, max]) = store.compared_extent {
+        bounds = bounds.union(&Bounds { min, max });
     }
     settings.fit_requested = false;
     let (mut center, mut scale) = fit_2d(&bounds, half.size());

@@ -24,8 +24,10 @@ pub fn plot_halves(plot: Rect, split: bool, gap: f32) -> (Rect, Option<Rect>) {
     }
     let w = ((plot.width() - gap) * 0.5).floor().max(1.0);
     let a = Rect::new(plot.min.x, plot.min.y, plot.min.x + w, plot.max.y);
-    let b_min = plot.min.x + w + gap;
-    (a, Some(Rect::new(b_min, plot.min.y, b_min + w, plot.max.y)))
+    // (A plot narrower than the gap: B's half is cut to it, never past it.)
+    let b_min = (plot.min.x + w + gap).min(plot.max.x - 1.0);
+    let b_max = (b_min + w).min(plot.max.x);
+    (a, Some(Rect::new(b_min, plot.min.y, b_max, plot.max.y)))
 }
 
 /// Marks the split view's second camera: B's half, a mirror of the active one.

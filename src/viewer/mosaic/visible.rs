@@ -168,6 +168,8 @@ pub(super) fn update_visible_thumbnails(
         mosaic.waiting = 0;
         mosaic.drawn_count = 0;
         mosaic.view.hits = Default::default();
+        // Shown again (after a morph that came back to where it was, say): recompute.
+        mosaic.view.invalidate();
         return;
     };
     // B's map, drawn in its half with A's view (its camera is a mirror of A's).

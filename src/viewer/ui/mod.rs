@@ -247,7 +247,8 @@ fn split_overlay(
         };
         if let (Some(item), (Some(layout), _)) = (selection.hovered, store.side(*side))
             && item.index() < layout.n_items()
-            && let Ok(at) = camera.world_to_viewport(global, layout.position(item))
+            && let Ok(at) =
+                camera.world_to_viewport(global, store.drawn_position(*side, layout, item))
             && r.contains(at)
         {
             let at = egui::pos2(at.x, at.y);
