@@ -305,7 +305,8 @@ fn headless_capture(
             "split: B's half ({}, {}) to ({}, {})",
             r.min.x, r.min.y, r.max.x, r.max.y
         );
-        if let (Some(item), Some(layout)) = (ready.selection.selected, &ready.store.layout_b)
+        if let (Some(item), Some(layout)) =
+            (ready.selection.selected, ready.store.layout_b.as_deref())
             && item.index() < layout.n_items()
             && let Ok(in_viewport) = camera.world_to_viewport(global, layout.position(item))
         {

@@ -47,10 +47,9 @@ pub struct CompareResult {
     pub mean_overlap: f64,
     /// The maps the morph runs between: A's when the comparison started, and B's, started
     /// from it and aligned to it.
-    pub layout_a: LayoutCoords,
-    pub layout_b: Arc<Vec<f32>>,
-    /// A's coordinates again, shared with a morph heading back to A.
-    pub coords_a: Arc<Vec<f32>>,
+    /// Shared (not copied) with the store's `layout_b` and a morph heading for either.
+    pub layout_a: Arc<LayoutCoords>,
+    pub layout_b: Arc<LayoutCoords>,
 }
 
 pub enum CompareState {
@@ -202,10 +201,11 @@ fn start_compare(mut store: ResMut<Store>, job: Res<LayoutJob>, mut view: ResMut
     let request = job.request.clone();
     let codes = store.data.classes.as_ref().map(|c| c.labels.codes.clone());
     let (metric, cache) = (store.metric, store.cache.clone());
+    let name = view.name.clone();
     let task = Job::spawn("compare", move || {
         run(
             &graph,
-            &b,
+            (&b, &name),
             layout,
             &request,
             codes.as_deref(),
@@ -222,10 +222,10 @@ fn start_compare(mut store: ResMut<Store>, job: Res<LayoutJob>, mut view: ResMut
     };
 }
 
-/// The comparison itself, on a thread of its own.
+/// The comparison itself, on a thread of its own (B: its features, and what to call its map).
 fn run(
     graph_a: &KnnGraph,
-    b: &Features,
+    (b, name): (&Features, &str),
     layout_a: LayoutCoords,
     request: &LayoutRequest,
     codes: Option<&[u32]>,
@@ -281,9 +281,12 @@ fn run(
         graph_b,
         mean_overlap: comparison.summary(None).mean_overlap,
         comparison: Arc::new(comparison),
-        coords_a: Arc::new(layout_a.coords.clone()),
-        layout_a,
-        layout_b: Arc::new(coords),
+        layout_b: Arc::new(LayoutCoords {
+            dims,
+            coords,
+            label: format!("{} of {name}", layout_a.label),
+        }),
+        layout_a: Arc::new(layout_a),
     })
 }
 
@@ -303,16 +306,11 @@ fn poll_compare(
         Ok(done) => {
             info!("compared with {} in {secs:.1} s", view.name);
             store.comparison = Some(Arc::clone(&done.comparison));
-            let layout_b = LayoutCoords {
-                dims: done.layout_a.dims,
-                coords: done.layout_b.to_vec(),
-                label: format!("{} of {}", done.layout_a.label, view.name),
-            };
             store.compared_extent = Bounds::of(&done.layout_a)
-                .zip(Bounds::of(&layout_b))
+                .zip(Bounds::of(&done.layout_b))
                 .map(|(a, b)| a.union(&b))
                 .map(|e| [e.min, e.max]);
-            store.set_layout_b(Some(layout_b));
+            store.set_layout_b(Some(Arc::clone(&done.layout_b)));
             view.state = CompareState::Done(Arc::new(done));
             if std::mem::take(&mut view.color_when_ready)
                 && let Err(e) = color.set_source(ColorSource::Compare, &store)
@@ -396,7 +394,7 @@ fn animate_morph(
     // The camera stays: the eye follows the points, not the frame.
     settings.user_moved = true;
     if moving {
-        let morph = morph_towards(&result.coords_a, &result.layout_b, view.shown, view.t);
+        let morph = morph_towards(&result.layout_a, &result.layout_b, view.shown, view.t);
         if store.morph.as_ref() != Some(&morph) {
             store.morph = Some(morph);
         }
@@ -407,12 +405,12 @@ fn animate_morph(
     let coords = a
         .coords
         .iter()
-        .zip(result.layout_b.iter())
+        .zip(&result.layout_b.coords)
         .map(|(&p, &q)| p + (q - p) * t)
         .collect();
     let label = match t {
         0.0 => a.label.clone(),
-        1.0 => format!("{} of {}", a.label, view.name),
+        1.0 => result.layout_b.label.clone(),
         _ => format!("{} morphing to {} {:.0}%", a.label, view.name, t * 100.0),
     };
     store.set_layout(LayoutCoords {
@@ -427,7 +425,7 @@ fn animate_morph(
 
 /// The map at `t` as a blend of the map at `shown` (the store's layout) and the end it moves
 /// towards: A's (t = 0) or B's (t = 1). The blend of two blends of A and B is one.
-fn morph_towards(a: &Arc<Vec<f32>>, b: &Arc<Vec<f32>>, shown: f32, t: f32) -> Morph {
+fn morph_towards(a: &Arc<LayoutCoords>, b: &Arc<LayoutCoords>, shown: f32, t: f32) -> Morph {
     let (end, to) = if t > shown { (1.0, b) } else { (0.0, a) };
     Morph {
         s: ((t - shown) / (end - shown)).clamp(0.0, 1.0),
@@ -464,7 +462,8 @@ mod tests {
     fn a_morph_from_any_shown_map_draws_the_map_at_t() {
         use crate::dataset::ItemId;
         // One item: at (0, 0) in A, (10, 20) in B.
-        let (a, b) = (Arc::new(vec![0.0f32, 0.0]), Arc::new(vec![10.0f32, 20.0]));
+        let map = |x, y| Arc::new(crate::viewer::state::test_layout(vec![x, y], 2));
+        let (a, b) = (map(0.0, 0.0), map(10.0, 20.0));
         let at = |t: f32| Vec3::new(10.0 * t, 20.0 * t, 0.0);
         for (shown, t) in [
             (0.0, 0.3),
@@ -477,7 +476,7 @@ mod tests {
             let layout = crate::viewer::state::test_layout(vec![10.0 * shown, 20.0 * shown], 2);
             let m = morph_towards(&a, &b, shown, t);
             let start = layout.position(ItemId(0));
-            let drawn = start.lerp(m.position(2, ItemId(0)).expect("item"), m.s);
+            let drawn = start.lerp(m.to.position(ItemId(0)), m.s);
             assert!(
                 drawn.distance(at(t)) < 1e-4,
                 "shown {shown}, t {t}: drawn at {drawn}, not {}",
@@ -505,9 +504,12 @@ mod tests {
                 votes: None,
             }),
             mean_overlap: 1.0,
-            coords_a: Arc::new(layout_a.coords.clone()),
-            layout_a,
-            layout_b: Arc::new(coords_b),
+            layout_b: Arc::new(LayoutCoords {
+                dims: layout_a.dims,
+                coords: coords_b,
+                label: "b".into(),
+            }),
+            layout_a: Arc::new(layout_a),
         };
         let b = Features::new(n, 1, vec![0.0; n], "float32", "b.npy", "b.npy").expect("b");
         let mut view = CompareView::new(Arc::new(b), "b".into(), t, false, false);

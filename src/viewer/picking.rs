@@ -231,13 +231,9 @@ fn update_pick_index(
     mut indexes: ResMut<PickIndexes>,
 ) {
     let now = time.elapsed_secs_f64();
-    let split = view.split_shown(&store);
-    for side in MapSide::BOTH {
-        let (Some(layout), version) = store.side(side) else {
-            continue;
-        };
+    for (side, layout, version) in view.drawn_sides(&store) {
         let (built, at) = &mut state.0[side.index()];
-        if side == MapSide::B && !split || *built == version || now - *at < 0.5 && *built != 0 {
+        if *built == version || now - *at < 0.5 && *built != 0 {
             continue;
         }
         (*built, *at) = (version, now);

@@ -200,7 +200,7 @@ struct SideBuilt {
     /// `update_splat_frame`).
     rebind_frames: u8,
     /// The map in the morph buffer (A's side, a morph in motion), and its bounds.
-    morph_to: Option<(Arc<Vec<f32>>, Option<super::camera::Bounds>)>,
+    morph_to: Option<(Arc<LayoutCoords>, Option<super::camera::Bounds>)>,
 }
 
 #[derive(Resource, Default)]
@@ -387,22 +387,6 @@ pub fn fill_mesh(mesh: &mut Mesh, positions: &[Vec3], colors: &[Rgba8]) {
     mesh.insert_attribute(ATTRIBUTE_RGBA8, VertexAttributeValues::Unorm8x4(col));
 }
 
-/// The sides whose meshes are kept up to date: A always, B while the split view shows it (its
-/// buffers are built when it is first shown, not for a comparison nobody splits).
-fn drawn_sides<'a>(
-    store: &'a Store,
-    view: &ViewSettings,
-) -> impl Iterator<Item = (MapSide, &'a LayoutCoords, u64)> {
-    let split = view.split_shown(store);
-    MapSide::BOTH
-        .into_iter()
-        .filter(move |&side| side == MapSide::A || split)
-        .filter_map(|side| match store.side(side) {
-            (Some(layout), version) => Some((side, layout, version)),
-            (None, _) => None,
-        })
-}
-
 /// Rewrite a side's points buffer when its layout or the colours change.
 fn update_points_buffer(
     store: Res<Store>,
@@ -423,7 +407,7 @@ fn update_points_buffer(
         super::labels::LabelFilter::All => (filter.clone(), 0),
         _ => (filter.clone(), labels.as_ref().map_or(0, |l| l.version)),
     };
-    for (side, layout, version) in drawn_sides(&store, &view) {
+    for (side, layout, version) in view.drawn_sides(&store) {
         let built = &mut built.sides[side.index()];
         if built.layout_version == version
             && built.color_version == color.version
@@ -446,15 +430,7 @@ fn update_points_buffer(
         }
         let points: Vec<[u32; 4]> = (0..layout.n_items())
             .zip(&colors)
-            .map(|(i, c)| {
-                let p = layout.position(ItemId(i as u32));
-                [
-                    p.x.to_bits(),
-                    p.y.to_bits(),
-                    p.z.to_bits(),
-                    u32::from_le_bytes(*c),
-                ]
-            })
+            .map(|(i, c)| point_words(layout.position(ItemId(i as u32)), u32::from_le_bytes(*c)))
             .collect();
         let frame = &mut frames.0[side.index()];
         if let Some(mut buffer) = buffers.get_mut(&frame.points) {
@@ -479,8 +455,7 @@ fn update_morph_buffer(
     mut built: ResMut<Built>,
     mut buffers: ResMut<Assets<ShaderBuffer>>,
 ) {
-    let (Some(mut frames), Some(morph), Some(layout)) = (frames, &store.morph, &store.layout)
-    else {
+    let (Some(frames), Some(morph)) = (frames, &store.morph) else {
         return;
     };
     let built = &mut built.sides[MapSide::A.index()];
@@ -491,25 +466,21 @@ fn update_morph_buffer(
     {
         return;
     }
-    let dims = layout.dims.max(1);
-    let to = LayoutCoords {
-        dims,
-        coords: morph.to.to_vec(),
-        label: String::new(),
-    };
+    let to = &morph.to;
     let points: Vec<[u32; 4]> = (0..to.n_items())
-        .map(|i| {
-            let p = to.position(ItemId(i as u32));
-            [p.x.to_bits(), p.y.to_bits(), p.z.to_bits(), 0]
-        })
+        .map(|i| point_words(to.position(ItemId(i as u32)), 0))
         .collect();
     if let Some(mut buffer) = buffers.get_mut(&frames.0[MapSide::A.index()].morph_to) {
         *buffer = points_buffer(&points);
     }
     // The resolve material binds the new buffer from its next rebuild.
     built.rebind_frames = 2;
-    built.morph_to = Some((Arc::clone(&morph.to), super::camera::Bounds::of(&to)));
-    frames.0[MapSide::A.index()].params.morph = 0.0;
+    built.morph_to = Some((Arc::clone(to), super::camera::Bounds::of(to)));
+}
+
+/// A point as the splat buffers hold it: x, y, z and a fourth word (the colour's bits).
+fn point_words(p: Vec3, fourth: u32) -> [u32; 4] {
+    [p.x.to_bits(), p.y.to_bits(), p.z.to_bits(), fourth]
 }
 
 /// Where `items` of a side's map are drawn now (a morph moves A's).
@@ -559,7 +530,7 @@ fn update_labelled_mesh(
     let (Some(assets), Some(labels)) = (assets, labels) else {
         return;
     };
-    for (side, layout, version) in drawn_sides(&store, &view) {
+    for (side, layout, version) in view.drawn_sides(&store) {
         let key = (labels.version, version, store.morph_key(side));
         let built = &mut built.sides[side.index()];
         if built.labelled == Some(key) {
@@ -603,7 +574,7 @@ fn update_highlight_meshes(
     mut meshes: ResMut<Assets<Mesh>>,
 ) {
     let Some(assets) = assets else { return };
-    for (side, layout, version) in drawn_sides(&store, &settings) {
+    for (side, layout, version) in settings.drawn_sides(&store) {
         // The grid's items change with what they were computed for (an item or a query).
         let key = (
             selection.version,

@@ -95,7 +95,7 @@ pub struct Store {
     pub layout_version: u64,
     /// `--compare B`: B's map, started from A's and aligned to it, once computed — what the
     /// right half of the split view draws (`MapSide::B`).
-    pub layout_b: Option<LayoutCoords>,
+    pub layout_b: Option<Arc<LayoutCoords>>,
     /// Bumped whenever `layout_b` changes.
     pub layout_b_version: u64,
     /// The box (min, max) holding both compared maps, A's as it was compared and B's: the
@@ -119,7 +119,7 @@ impl Store {
         self.layout_version += 1;
     }
 
-    pub fn set_layout_b(&mut self, layout: Option<LayoutCoords>) {
+    pub fn set_layout_b(&mut self, layout: Option<Arc<LayoutCoords>>) {
         self.layout_b = layout;
         self.layout_b_version += 1;
     }
@@ -129,7 +129,9 @@ impl Store {
     pub fn drawn_position(&self, side: MapSide, layout: &LayoutCoords, item: ItemId) -> Vec3 {
         let p = layout.position(item);
         match (&self.morph, side) {
-            (Some(m), MapSide::A) => p.lerp(m.position(layout.dims, item).unwrap_or(p), m.s),
+            (Some(m), MapSide::A) if item.index() < m.to.n_items() => {
+                p.lerp(m.to.position(item), m.s)
+            }
             _ => p,
         }
     }
@@ -147,7 +149,7 @@ impl Store {
     pub fn side(&self, side: MapSide) -> (Option<&LayoutCoords>, u64) {
         match side {
             MapSide::A => (self.layout.as_ref(), self.layout_version),
-            MapSide::B => (self.layout_b.as_ref(), self.layout_b_version),
+            MapSide::B => (self.layout_b.as_deref(), self.layout_b_version),
         }
     }
 }
@@ -157,8 +159,8 @@ impl Store {
 pub struct Morph {
     /// 0–1.
     pub s: f32,
-    /// The map the points head for (A's or B's), N × the layout's dims.
-    pub to: Arc<Vec<f32>>,
+    /// The map the points head for (A's or B's, as compared).
+    pub to: Arc<LayoutCoords>,
 }
 
 /// Same progress towards the same map (the map by identity: comparing N coordinates every
@@ -166,16 +168,6 @@ pub struct Morph {
 impl PartialEq for Morph {
     fn eq(&self, other: &Self) -> bool {
         self.s == other.s && Arc::ptr_eq(&self.to, &other.to)
-    }
-}
-
-impl Morph {
-    /// Item `item`'s place in `to`.
-    pub fn position(&self, dims: usize, item: ItemId) -> Option<Vec3> {
-        let c = self
-            .to
-            .get(item.index() * dims..(item.index() + 1) * dims)?;
-        Some(Vec3::new(c[0], c[1], if dims > 2 { c[2] } else { 0.0 }))
     }
 }
 

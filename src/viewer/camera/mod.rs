@@ -75,6 +75,23 @@ impl ViewSettings {
     pub fn split_shown(&self, store: &Store) -> bool {
         self.split && store.layout_b.is_some()
     }
+
+    /// The maps drawn now, with their layout versions: A's, and B's while the split view
+    /// shows it (what is drawn per side — buffers, rings, pick indexes, thumbnails — is built
+    /// for B when it is first shown, not for a comparison nobody splits).
+    pub fn drawn_sides<'a>(
+        &self,
+        store: &'a Store,
+    ) -> impl Iterator<Item = (MapSide, &'a LayoutCoords, u64)> {
+        let split = self.split_shown(store);
+        MapSide::BOTH
+            .into_iter()
+            .filter(move |&side| side == MapSide::A || split)
+            .filter_map(|side| match store.side(side) {
+                (Some(layout), version) => Some((side, layout, version)),
+                (None, _) => None,
+            })
+    }
 }
 
 /// The window area not covered by panels, in logical pixels (set by the UI each frame).

@@ -172,8 +172,6 @@ pub(super) fn update_visible_thumbnails(
         mosaic.view.invalidate();
         return;
     };
-    // B's map, drawn in its half with A's view (its camera is a mirror of A's).
-    let layout_b = store.layout_b.as_ref().filter(|_| split);
     let Some(viewport) = camera.physical_viewport_size() else {
         return;
     };
@@ -219,7 +217,11 @@ pub(super) fn update_visible_thumbnails(
         settings.max_thumbnails as u32,
         u32::from(settings.declutter),
         settings.border.to_bits(),
-        layout_b.map_or(u32::MAX, |_| store.layout_b_version as u32),
+        if split {
+            store.layout_b_version as u32
+        } else {
+            u32::MAX
+        },
     ]);
     let lifted = Lifted::new(&selection, neighbors.as_deref());
     key.extend(lifted.key());
@@ -235,12 +237,9 @@ pub(super) fn update_visible_thumbnails(
         |item: ItemId| !color.searched_out(item) && labels.as_ref().is_none_or(|l| l.shows(item));
     // Orthographic: the draw order (rank) decides what is on top; perspective: the depth.
     let perspective = clip_from_view.w_axis.w != 1.0;
-    let sides = [
-        Some((MapSide::A, layout, store.layout_version)),
-        layout_b.map(|l| (MapSide::B, l, store.layout_b_version)),
-    ];
     let (mut drawn_count, mut waiting) = (0, 0);
-    for (side, layout, version) in sides.into_iter().flatten() {
+    // B's map is drawn in its half with A's view (its camera is a mirror of A's).
+    for (side, layout, version) in view_settings.drawn_sides(&store) {
         let n_items = n_items.min(layout.n_items());
         let candidates = candidates_in_view(
             mosaic, side, layout, version, &view, n_items, &lifted, &shown,
@@ -268,7 +267,7 @@ pub(super) fn update_visible_thumbnails(
             mosaic.view.drawn[i] = drawn;
         }
     }
-    if layout_b.is_none() {
+    if !split {
         mosaic.view.hits[MapSide::B.index()].clear();
     }
     mosaic.drawn_count = drawn_count;

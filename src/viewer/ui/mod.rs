@@ -137,16 +137,9 @@ fn query_markers(
                     theme::rgba8(neighbors::QUERY_FRAME),
                     egui::Stroke::new(2.0, egui::Color32::WHITE),
                 ));
-                let text = format!("Q{}", marker.number);
-                let font = egui::FontId::proportional(13.0);
-                let galley = painter.layout_no_wrap(text, font, egui::Color32::WHITE);
-                let at = c + egui::vec2(r + 4.0, -galley.size().y / 2.0);
-                painter.rect_filled(
-                    egui::Rect::from_min_size(at, galley.size()).expand(2.0),
-                    3.0,
-                    egui::Color32::from_black_alpha(180),
-                );
-                painter.galley(at, galley, egui::Color32::WHITE);
+                map_label(painter, format!("Q{}", marker.number), |size| {
+                    c + egui::vec2(r + 4.0, -size.y / 2.0)
+                });
                 response
             })
             .inner;
@@ -268,17 +261,23 @@ fn split_overlay(
                 format!("B · {}", compare.name)
             }
         };
-        let galley =
-            painter.layout_no_wrap(name, egui::FontId::proportional(14.0), egui::Color32::WHITE);
-        let at = egui::pos2(r.min.x + 8.0, r.min.y + 6.0);
-        painter.rect_filled(
-            egui::Rect::from_min_size(at, galley.size()).expand(3.0),
-            3.0,
-            egui::Color32::from_black_alpha(170),
-        );
-        painter.galley(at, galley, egui::Color32::WHITE);
+        map_label(&painter, name, |_| egui::pos2(r.min.x + 8.0, r.min.y + 6.0));
     }
     Ok(())
+}
+
+/// White text on a dark box over the map (a query marker's number, a split half's name), its
+/// top-left corner where `place` puts it given the text's size.
+fn map_label(painter: &egui::Painter, text: String, place: impl FnOnce(egui::Vec2) -> egui::Pos2) {
+    let font = egui::FontId::proportional(13.0);
+    let galley = painter.layout_no_wrap(text, font, egui::Color32::WHITE);
+    let at = place(galley.size());
+    painter.rect_filled(
+        egui::Rect::from_min_size(at, galley.size()).expand(2.0),
+        3.0,
+        egui::Color32::from_black_alpha(180),
+    );
+    painter.galley(at, galley, egui::Color32::WHITE);
 }
 
 /// The hovered item's ring in the split view.
