@@ -3,7 +3,6 @@
 //! to the mean of its rows. The callers choose the seeds and the number of passes.
 
 use ndarray::ArrayView2;
-use ndarray::linalg::general_mat_mul;
 use rayon::prelude::*;
 
 /// Rows per GEMM against the centres: a 512 × M tile of dot products per task.
@@ -17,14 +16,12 @@ pub fn assign(features: &[f32], dim: usize, centres: &[f32]) -> Vec<u32> {
         .unwrap_or_else(|_| unreachable!("centres are m × dim by construction"));
     features
         .par_chunks(ROW_BLOCK * dim)
-        .flat_map_iter(|block| {
+        .map_init(Vec::new, |tile, block| {
             let rows = block.len() / dim;
             let bview = ArrayView2::from_shape((rows, dim), block)
                 .unwrap_or_else(|_| unreachable!("a block is rows × dim by construction"));
-            let mut dots = ndarray::Array2::<f32>::zeros((rows, m));
-            general_mat_mul(1.0, &bview, &cview.t(), 0.0, &mut dots);
-            dots.rows()
-                .into_iter()
+            super::gemm_tile(tile, &bview, &cview)
+                .chunks_exact(m)
                 .map(|row| {
                     // ‖x‖² is the same for every centre: compare ‖c‖² − 2 x·c.
                     let mut best = (f32::INFINITY, 0u32);
@@ -38,6 +35,7 @@ pub fn assign(features: &[f32], dim: usize, centres: &[f32]) -> Vec<u32> {
                 })
                 .collect::<Vec<u32>>()
         })
+        .flatten_iter()
         .collect()
 }
 

@@ -89,7 +89,10 @@ impl Bar {
             .iter()
             .zip(ends)
             .map(|((name, start), end)| {
-                format!("{name} {:.1} s", end.duration_since(*start).as_secs_f64())
+                // Hundredths below 10 s: a short stage's 0.1 s is too coarse to compare runs.
+                let secs = end.duration_since(*start).as_secs_f64();
+                let places = if secs < 10.0 { 2 } else { 1 };
+                format!("{name} {secs:.places$} s")
             })
             .collect();
         Some(parts.join(" · "))

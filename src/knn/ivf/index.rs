@@ -673,9 +673,7 @@ fn beyond_bisector(gap: f32, apart: f32, kth: f32) -> bool {
     gap > 0.0 && gap * gap > 4.0 * apart * kth * (1.0 + 1e-3)
 }
 
-pub(super) fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
+pub(super) use crate::numeric::simd::squared_distance;
 
 /// Recall@k of the current lists on the sampled items, against their exact neighbours (lists
 /// found in a projection re-ranked in `full` first).
