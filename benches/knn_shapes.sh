@@ -13,6 +13,7 @@
 #   N=1000000 DIM=128 K=15 METRIC=euclidean PYTHON=.venv/bin/python benches/knn_shapes.sh DATA_DIR
 #   TARGET=0.98 benches/knn_shapes.sh DATA_DIR patches   (our search with --target-recall 0.98)
 #   FAISS_HNSW=0 …   (faiss's inverted file only: HNSW's build takes minutes at 10⁶ on 2 cores)
+#   FAISS=0 …        (no faiss at all: its inverted file alone takes 2–12 minutes a shape at 10⁶)
 #
 # `lifted` is made in 512 dimensions (DIM is the others'). A FOLDER holding features.npy (e.g. the
 # Fashion-MNIST one of scripts/make_datasets.py) is searched whole. PYTHON needs numpy and pynndescent;
@@ -44,7 +45,8 @@ have_peer=1
     echo "knn_shapes: $python has no pynndescent: its rows are left out" >&2
 }
 have_faiss=1
-"$python" -c "import faiss" 2>/dev/null || {
+[ "${FAISS:-1}" = 0 ] && have_faiss=0
+[ $have_faiss = 0 ] || "$python" -c "import faiss" 2>/dev/null || {
     have_faiss=0
     echo "knn_shapes: $python has no faiss: its table is left out" >&2
 }
