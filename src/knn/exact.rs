@@ -553,13 +553,13 @@ pub fn query(
             let mut top = TopK::new(k);
             for (offset, row) in rows.chunks_exact(dim).enumerate() {
                 let d = match metric {
-                    Metric::Euclidean => row.iter().zip(&q).map(|(a, b)| (a - b) * (a - b)).sum(),
+                    Metric::Euclidean => crate::numeric::simd::squared_distance(row, &q),
                     Metric::Cosine => {
-                        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                        let norm = dot(row, row).sqrt();
                         if norm == 0.0 {
                             continue; // an all-zero item has no cosine distance to anything
                         }
-                        1.0 - row.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>() / norm
+                        1.0 - dot(row, &q) / norm
                     }
                 };
                 top.push(d, (block * 4096 + offset) as u32);

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use super::{FIRST_FILING, MERGE_BATCHES, QUERY_CHUNK};
 use crate::knn::KnnError;
 use crate::knn::exact::{BLOCK, TopK, dot, exact_sample, from_dot, pair_knn, scan_row};
+use crate::numeric::simd::squared_distance;
 use crate::progress::Observer;
 
 /// The items packed cell by cell, so a cell's rows are one contiguous block for the GEMM.
@@ -672,8 +673,6 @@ fn merge(found: Vec<Vec<(u32, f32, u32)>>, tops: &mut [TopK]) {
 fn beyond_bisector(gap: f32, apart: f32, kth: f32) -> bool {
     gap > 0.0 && gap * gap > 4.0 * apart * kth * (1.0 + 1e-3)
 }
-
-pub(super) use crate::numeric::simd::squared_distance;
 
 /// Recall@k of the current lists on the sampled items, against their exact neighbours (lists
 /// found in a projection re-ranked in `full` first).
